@@ -1,0 +1,1 @@
+"""One module per pitfall. Every ``Check`` subclass defined here is registered automatically."""

@@ -1,0 +1,218 @@
+"""NN004 bad-init."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
+from nnlint.levels import Confidence, Severity
+
+_TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
+_CONSTANT = {"zeros_": 0.0, "ones_": 1.0, "constant_": None}
+
+
+def _transparent(op: Op) -> bool:
+    return op.kind in _TRANSPARENT
+
+
+def _number(value: Any) -> Optional[float]:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _arg(init: dict, index: int, name: str, default: Any) -> Any:
+    args, kwargs = init["args"], init["kwargs"]
+    return kwargs.get(name, args[index] if len(args) > index else default)
+
+
+def _fan_in(op: Op) -> Optional[int]:
+    a = op.attrs
+    if op.kind is OpKind.LINEAR:
+        n = a.get("in_features")
+        return n if isinstance(n, int) and n > 0 else None
+    if op.kind is OpKind.CONV:
+        channels, kernel, groups = a.get("in_channels"), a.get("kernel_size"), a.get("groups", 1)
+        if not isinstance(channels, int) or not isinstance(groups, int) or groups < 1:
+            return None
+        if isinstance(kernel, int):
+            kernel = (kernel,)  # a conservative fan-in: one kernel dimension
+        if not isinstance(kernel, (tuple, list)) or not all(isinstance(k, int) for k in kernel):
+            return None
+        return channels // groups * math.prod(kernel)
+    return None
+
+
+class BadInit(GraphCheck):
+    """
+    ## What it does
+    Flags weight initialisations that make signals vanish or explode, or that keep units
+    identical:
+    - a constant (`zeros_`, `ones_`, `constant_`, `.fill_()`, `.zero_()`) on the weight of
+      a hidden Linear or convolution layer;
+    - `normal_`/`uniform_`/`trunc_normal_` with a standard deviation at least 3x what He
+      initialisation gives for the layer's fan-in (`normal_(0, 1)` on a wide layer);
+    - Xavier/Glorot initialisation, without a gain, on a layer that feeds a ReLU (`info`).
+
+    ## Why is this bad?
+    Units that start with the same weights compute the same thing and get the same gradient,
+    so they stay identical: the layer behaves like a single unit, and with ReLU and zero
+    weights nothing learns at all. A standard deviation far above `sqrt(2 / fan_in)`
+    multiplies the activations' scale at every layer until they overflow or saturate.
+    Xavier assumes a symmetric activation; ReLU halves the variance at every layer, which is
+    why He (`kaiming_*`) initialisation exists.
+
+    Zero or constant initialisation of the *last* layer of a model or of a residual branch
+    (zero-init residuals, LoRA's B matrix, zero heads) is a deliberate idiom and stays silent,
+    as do biases set to zero, norms' weights set to one and small stds such as
+    `normal_(0, 0.02)`.
+
+    ## Example
+    ```python
+    nn.init.zeros_(self.hidden.weight)
+    nn.init.normal_(self.fc.weight, 0.0, 1.0)  # fan-in 784
+    ```
+
+    ## Use instead
+    ```python
+    nn.init.kaiming_normal_(self.hidden.weight, nonlinearity="relu")
+    nn.init.zeros_(self.hidden.bias)
+    ```
+    """
+
+    code = "NN004"
+    name = "bad-init"
+    severity = Severity.ERROR
+    message = "{problem}"
+    hint = "use nn.init.kaiming_normal_/kaiming_uniform_ (ReLU) or xavier_* (tanh/sigmoid); keep constants for biases"
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(20, 64)
+        self.out = nn.Linear(64, 1)
+        nn.init.zeros_(self.hidden.weight)
+
+    def forward(self, x):
+        return self.out(F.relu(self.hidden(x)))
+"""
+        ),
+        Bad(
+            """
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
+for m in model.modules():
+    if isinstance(m, nn.Linear):
+        torch.nn.init.normal_(m.weight, mean=0.0, std=1.0)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(20, 64)
+        self.bn = nn.BatchNorm1d(64)
+        self.out = nn.Linear(64, 1)
+        nn.init.kaiming_normal_(self.hidden.weight, nonlinearity="relu")
+        nn.init.zeros_(self.hidden.bias)
+        nn.init.constant_(self.bn.weight, 1)
+        nn.init.zeros_(self.out.weight)  # zero-initialised head: a deliberate idiom
+
+    def forward(self, x):
+        return self.out(F.relu(self.bn(self.hidden(x))))
+"""
+        ),
+        Good(
+            """
+import torch.nn as nn
+
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.main = nn.Sequential(nn.ConvTranspose2d(100, 64, 4, 1, 0, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
+                                  nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh())
+
+    def forward(self, z):
+        return self.main(z)
+
+def weights_init(m):
+    classname = m.__class__.__name__
+    if classname.find('Conv') != -1:
+        nn.init.normal_(m.weight.data, 0.0, 0.02)
+    elif classname.find('BatchNorm') != -1:
+        nn.init.normal_(m.weight.data, 1.0, 0.02)
+        nn.init.constant_(m.bias.data, 0)
+
+netG = Generator()
+netG.apply(weights_init)
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model:
+            return
+        for op in graph.find(*WEIGHTED):
+            inits = [i for i in op.attrs.get("inits", ()) if i["param"] == "weight"]
+            if inits and inits[-1]["certain"]:
+                self._judge(graph, op, inits[-1])
+
+    def _judge(self, graph: ModelGraph, op: Op, init: dict) -> None:
+        """Judge the last init of the layer's weight (only inits made on every path count)."""
+        fn = init["fn"]
+        origin = init["origin"]
+        after = graph.walk_forward(op, _transparent)
+        if fn in _CONSTANT:
+            value = _CONSTANT[fn] if _CONSTANT[fn] is not None else _number(_arg(init, 0, "val", None))
+            hidden = after and all(o.kind in ACTIVATIONS or o.kind in WEIGHTED or o.kind in NORMS for o in after)
+            if value is None or not hidden:
+                return  # the output layer or a residual branch: zero-init is an idiom there
+            relu = any(o.kind is OpKind.RELU for o in after) and value == 0
+            problem = (f"{op.describe()} weight initialised to the constant {value:g}: all its units compute the same "
+                       "function and receive the same update, so they never become different")
+            if relu:
+                problem += "; with ReLU after it, no gradient flows at all"
+            self.report(origin, problem=problem)
+            return
+        if fn in ("normal_", "uniform_", "trunc_normal_"):
+            std = self._std(fn, init)
+            fan_in = _fan_in(op)
+            if std is None or fan_in is None:
+                return
+            he = math.sqrt(2.0 / fan_in)
+            if std >= 3 * he:
+                self.report(origin, Severity.WARNING, problem=(
+                    f"{op.describe()} weight initialised with std {std:.3g}, {std / he:.0f}x the He std {he:.3g} for "
+                    f"its fan-in of {fan_in}: activations grow about that much per layer and explode or saturate"))
+            return
+        if fn in ("xavier_uniform_", "xavier_normal_"):
+            gain = _arg(init, 0, "gain", 1.0)
+            if gain == 1.0 and any(o.kind is OpKind.RELU for o in after):
+                self.report(origin, Severity.INFO, Confidence.POSSIBLE, problem=(
+                    f"{op.describe()} feeds a ReLU but uses Xavier/Glorot init, which assumes a symmetric activation: "
+                    "the variance halves at each ReLU layer; He (kaiming_*) init is made for ReLU"))
+
+    @staticmethod
+    def _std(fn: str, init: dict) -> Optional[float]:
+        if fn in ("normal_", "trunc_normal_"):
+            return _number(_arg(init, 1, "std", 1.0))
+        low, high = _number(_arg(init, 0, "a", 0.0)), _number(_arg(init, 1, "b", 1.0))
+        if init["method"]:
+            low, high = _number(_arg(init, 0, "from", 0.0)), _number(_arg(init, 1, "to", 1.0))
+        if low is None or high is None:
+            return None
+        return abs(high - low) / math.sqrt(12)

@@ -1,0 +1,151 @@
+"""NN006 batch-size-extreme."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nnlint.check import Bad, Good, ProgramCheck
+from nnlint.frontends.program import Program
+from nnlint.frontends.values import Dataset
+from nnlint.ir import OpKind
+from nnlint.levels import Confidence, Severity
+
+_EVAL_WORDS = ("test", "val", "eval", "valid", "infer", "predict")
+
+
+def _is_training(loader: dict) -> Any:
+    """True, False, or None when the code does not say."""
+    name = loader["name"].lower()
+    dataset = loader["dataset"]
+    if any(word in name for word in _EVAL_WORDS) or (isinstance(dataset, Dataset) and dataset.train is False):
+        return False
+    if loader["shuffle"] is True or "train" in name or (isinstance(dataset, Dataset) and dataset.train is True):
+        return True
+    return None
+
+
+class BatchSizeExtreme(ProgramCheck):
+    """
+    ## What it does
+    Flags training data loaders whose batch size breaks or cripples training:
+    - batch size 1 when the model has BatchNorm (batch statistics of one sample);
+    - a last batch of exactly one sample (`drop_last=False`) with BatchNorm;
+    - a batch as large as the whole data set (one update per epoch);
+    - batch size 1 without BatchNorm (`info`: a debugging setting, not a training one);
+    - a batch larger than `max-batch-size` (default 8192; `info`).
+
+    `DataLoader` defaults to `batch_size=1` when none is given.
+
+    ## Why is this bad?
+    BatchNorm normalises each feature over the batch: over one sample the output is zero (or
+    PyTorch raises "Expected more than 1 value per channel when training"). Very large batches
+    generalise worse and take few steps per epoch; single-sample batches give noisy,
+    slow updates. 16 to 128 is the usual range; 32 is a good start. Evaluation loaders, and
+    micro-batches with gradient accumulation, are not reported.
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(10, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 2))
+    loader = DataLoader(train_set, batch_size=1, shuffle=True)
+    ```
+
+    ## Use instead
+    ```python
+    loader = DataLoader(train_set, batch_size=32, shuffle=True, drop_last=True)
+    ```
+    """
+
+    code = "NN006"
+    name = "batch-size-extreme"
+    message = "{problem}"
+    hint = "train with batches of 16-128 (start at 32); use drop_last=True when the model has BatchNorm"
+    options = {"max-batch-size": 8192}
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+model = nn.Sequential(nn.Linear(10, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 2))
+train_loader = DataLoader(train_set, batch_size=1, shuffle=True)
+"""
+        ),
+        Bad(
+            """
+import argparse
+import torch.nn as nn
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--batch-size", type=int, default=60000)
+args = parser.parse_args()
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+model = Net()
+data = datasets.MNIST("data", train=True, transform=transforms.ToTensor())
+loader = DataLoader(data, batch_size=args.batch_size, shuffle=True)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+model = nn.Sequential(nn.Linear(10, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 2))
+train_loader = DataLoader(train_set, batch_size=64, shuffle=True, drop_last=True)
+test_loader = DataLoader(test_set, batch_size=1)  # inference one sample at a time
+"""
+        ),
+        Good(
+            """
+# nanoGPT-style micro-batches with gradient accumulation: no DataLoader, no finding
+batch_size = 12
+gradient_accumulation_steps = 40
+"""
+        ),
+    ]
+
+    def check(self, program: Program) -> None:
+        models = program.candidates()
+        with_bn = [g for g in models if any(True for _ in g.find(OpKind.BATCH_NORM))]
+        bn_model = with_bn[0].name if with_bn else None
+        for loader in program.setup.loaders:
+            self._judge(loader, bn_model)
+
+    def _judge(self, loader: dict, bn_model: Any) -> None:
+        size = loader["batch_size"]
+        training = _is_training(loader)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1 or training is False:
+            return
+        at = loader["origin"]
+        dataset = loader["dataset"]
+        n = dataset.size if isinstance(dataset, Dataset) else None
+        if size == 1 and training and bn_model:
+            self.report(at, Severity.ERROR, Confidence.LIKELY, problem=(
+                f"training batches of 1 sample, but {bn_model} has BatchNorm: batch statistics of one sample "
+                "are meaningless (and PyTorch raises in training mode)"))
+        elif size == 1 and training:
+            self.report(at, Severity.INFO, Confidence.POSSIBLE, problem=(
+                "training batches of 1 sample: very noisy, slow updates (DataLoader's default batch_size is 1)"))
+        elif n and size >= n:
+            self.report(at, Severity.WARNING, Confidence.LIKELY, problem=(
+                f"batch size {size} covers the whole training set of {n} samples: one update per epoch"))
+        elif n and training and bn_model and loader["drop_last"] is False and n % size == 1:
+            self.report(at, Severity.ERROR, Confidence.LIKELY, problem=(
+                f"{n} samples in batches of {size} leave a last batch of 1 sample, and {bn_model} has BatchNorm: "
+                "set drop_last=True"))
+        elif size > self.opts["max-batch-size"]:
+            self.report(at, Severity.INFO, Confidence.POSSIBLE, problem=(
+                f"batch size {size} is above {self.opts['max-batch-size']}: large batches generalise worse and "
+                "need a retuned learning rate"))

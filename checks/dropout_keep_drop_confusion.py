@@ -1,0 +1,148 @@
+"""NN007 dropout-keep-drop-confusion."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import libcst as cst
+
+from nnlint.check import Bad, Good, ProgramCheck
+from nnlint.frontends.names import dotted
+from nnlint.frontends.program import Program
+from nnlint.ir import OpKind, Origin
+from nnlint.levels import Confidence, Severity
+
+def _argument(call: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
+    if not isinstance(call, cst.Call):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[index].value if len(positional) > index else None
+
+
+def _says_keep(expr: Optional[cst.BaseExpression]) -> bool:
+    """A bare name that says keep (``keep_prob``, ``args.keep_rate``); ``1 - keep_prob`` is fine."""
+    name = dotted(expr) if expr is not None else None
+    return name is not None and "keep" in name.rsplit(".", 1)[-1].lower()
+
+
+class DropoutKeepDropConfusion(ProgramCheck):
+    """
+    ## What it does
+    Flags a dropout probability above 0.5 given to an API whose argument is the probability
+    of *dropping* a unit (`nn.Dropout(p)`, `F.dropout(x, p)`, the `dropout=` of recurrent and
+    transformer layers), and any value passed there through a name that says *keep*.
+
+    ## Why is this bad?
+    TF1's `keep_prob` and DL4J's `.dropout(x)` are the probability of keeping a unit; advice
+    written for them says "start dropout at 0.75 or 0.9". Copied into PyTorch, `Dropout(0.9)`
+    drops 90% of the units and the network barely learns. Values from 0.5 to 0.7 are used on
+    purpose in a few architectures (GAT uses 0.6) and are reported as `info`; 0.5 is standard.
+
+    ## Example
+    ```python
+    self.drop = nn.Dropout(0.8)              # meant: keep 80%
+    self.drop = nn.Dropout(p=keep_prob)      # a keep probability as the drop probability
+    ```
+
+    ## Use instead
+    ```python
+    self.drop = nn.Dropout(0.2)
+    self.drop = nn.Dropout(p=1 - keep_prob)
+    ```
+    """
+
+    code = "NN007"
+    name = "dropout-keep-drop-confusion"
+    message = "{layer} {what}; {api} takes the probability of dropping a unit, not of keeping it"
+    hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, keep_prob=0.8):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+        self.drop = nn.Dropout(p=keep_prob)
+
+    def forward(self, x):
+        return self.fc(self.drop(x))
+"""
+        ),
+        Bad(
+            """
+import torch.nn.functional as F
+from torch import nn
+
+DROPOUT = 0.9
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+        self.rnn = nn.LSTM(10, 20, num_layers=2, dropout=0.75)
+
+    def forward(self, x):
+        return self.fc(F.dropout(x, DROPOUT, training=self.training))
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self, keep_prob=0.8):
+        super().__init__()
+        self.fc = nn.Linear(100, 10)
+        self.drop = nn.Dropout(p=1 - keep_prob)
+
+    def forward(self, x):
+        return self.fc(F.dropout(self.drop(x), 0.5, training=self.training))
+"""
+        ),
+    ]
+
+    def check(self, program: Program) -> None:
+        for layer in program.layers:
+            if layer.kind is OpKind.DROPOUT:
+                expr, p = _argument(layer.node, 0, "p"), layer.attrs.get("p")
+            elif "dropout" in layer.attrs:
+                index = {"MultiheadAttention": 2, "TransformerEncoderLayer": 3, "TransformerDecoderLayer": 3}.get(layer.short, 99)
+                expr, p = _argument(layer.node, index, "dropout"), layer.attrs.get("dropout")
+            else:
+                continue
+            self._judge(Origin(layer.path, layer.node), layer.label or layer.short, layer.short, expr, p)
+        for graph in program.graphs:
+            for op in graph.find(OpKind.DROPOUT):
+                if ".functional." in op.type_name or op.type_name.startswith("torch.dropout"):
+                    node = op.origin.node if op.origin else None
+                    self._judge(op.origin, op.type_name.rsplit(".", 1)[-1], op.type_name.replace("torch.nn.functional", "F"),
+                                _argument(node, 1, "p"), op.attrs.get("p"))
+
+    def _judge(self, origin: Optional[Origin], layer: str, api: str, expr: Any, p: Any) -> None:
+        if origin is None:
+            return
+        number = p if isinstance(p, (int, float)) and not isinstance(p, bool) else None
+        if _says_keep(expr) and number != 0.5:
+            shown = f"{number:.0%}" if number is not None else "a keep probability's share"
+            self.report(origin, Severity.WARNING, Confidence.CERTAIN, layer=layer, api=api,
+                        what=f"is given {dotted(expr)} as its drop probability (drops {shown} of units)")
+        elif number is None or number <= 0.5:
+            return
+        elif number >= 1:
+            self.report(origin, Severity.ERROR, Confidence.CERTAIN, layer=layer, api=api,
+                        what=f"drops {number:.0%} of units: nothing gets through in training")
+        elif number >= 0.7:
+            self.report(origin, Severity.WARNING, Confidence.LIKELY, layer=layer, api=api,
+                        what=f"drops {number:.0%} of units")
+        else:
+            self.report(origin, Severity.INFO, Confidence.POSSIBLE, layer=layer, api=api,
+                        what=f"drops {number:.0%} of units (above the usual 0.5)")

@@ -1,0 +1,123 @@
+"""NN003 missing-bias."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
+
+_TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
+_NO_SHIFT = ACTIVATIONS | WEIGHTED
+
+
+def _transparent(op: Op) -> bool:
+    return op.kind in _TRANSPARENT
+
+
+class MissingBias(GraphCheck):
+    """
+    ## What it does
+    Flags a Linear or convolution layer built with `bias=False` when nothing next to it
+    supplies a learned shift: no BatchNorm, LayerNorm, GroupNorm or InstanceNorm directly
+    before or after it.
+
+    ## Why is this bad?
+    Without a bias a layer computes `y = Wx`: every unit's decision boundary must pass through
+    the origin, and a following ReLU cannot move its threshold. Adding a bias to every layer
+    is standard advice. Dropping it is right only where a normalisation supplies the shift:
+    `Conv(bias=False)` followed by BatchNorm (DCGAN, ResNet) or bias-free transformer blocks
+    with LayerNorm on the residual stream (nanoGPT). Those stay silent, and so does a layer
+    whose surroundings nnlint cannot see.
+
+    ## Example
+    ```python
+    self.net = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
+    ```
+
+    ## Use instead
+    ```python
+    self.net = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 1))
+    # or keep bias=False and normalise right after it:
+    self.net = nn.Sequential(nn.Linear(16, 64, bias=False), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 1))
+    ```
+    """
+
+    code = "NN003"
+    name = "missing-bias"
+    message = "{layer} has bias=False and {after}: nothing supplies the learned shift (y = Wx + b)"
+    hint = "drop bias=False, or put a BatchNorm/LayerNorm right after the layer"
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
+"""
+        ),
+        Bad(
+            """
+from torch import nn
+import torch.nn.functional as F
+
+class ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, bias=False)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv(x))
+        return self.head(x.mean((2, 3)))
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+
+# DCGAN-style: the BatchNorm's shift replaces the bias
+model = nn.Sequential(
+    nn.Conv2d(3, 64, 4, 2, 1, bias=False),
+    nn.BatchNorm2d(64),
+    nn.LeakyReLU(0.2, inplace=True),
+    nn.Conv2d(64, 1, 4, 1, 0, bias=False),
+    nn.Sigmoid(),
+)
+"""
+        ),
+        Good(
+            """
+import torch.nn as nn
+
+class Block(nn.Module):
+    # pre-LN transformer MLP: LayerNorm before, residual after
+    def __init__(self, d):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, 4 * d, bias=False)
+        self.proj = nn.Linear(4 * d, d, bias=False)
+
+    def forward(self, x):
+        return x + self.proj(nn.functional.gelu(self.fc(self.ln(x))))
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model or not graph.complete:
+            return
+        for op in graph.find(*WEIGHTED):
+            if op.attrs.get("bias") is not False or ".functional." in op.type_name or not op.type_name.startswith("torch.nn."):
+                continue
+            before = graph.walk_backward(op, _transparent)
+            after = graph.walk_forward(op, _transparent)
+            if any(o.kind in NORMS for o in before + after):
+                continue
+            if not graph.top_level and (any(o.kind is OpKind.INPUT for o in before) or graph.passes_to_output(op, _transparent)):
+                continue  # inside a submodule: its caller may normalise
+            if after and all(o.kind in _NO_SHIFT for o in after):
+                described = " and ".join(sorted({o.describe() for o in after}))
+                self.report(op, after=f"feeds {described}")
+            elif not after and graph.top_level and graph.passes_to_output(op, _transparent):
+                self.report(op, after=f"produces the output of {graph.name}")

@@ -1,0 +1,139 @@
+"""NN001 output-activation-regression."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import SHAPE_ONLY, ModelGraph, OpKind
+from nnlint.levels import Confidence, Severity
+
+_CANNOT_GO_NEGATIVE = {
+    OpKind.RELU: "it cannot produce negative values, and units pushed below zero stop learning",
+    OpKind.RELU6: "it clips the output to [0, 6]",
+    OpKind.SOFTPLUS: "it cannot produce negative values",
+    OpKind.ELU: "it cannot go below -1",
+    OpKind.SELU: "it cannot go below about -1.76",
+}
+_BOUNDED = {
+    OpKind.SIGMOID: "(0, 1)",
+    OpKind.TANH: "(-1, 1)",
+    OpKind.SOFTMAX: "(0, 1) with outputs summing to 1",
+}
+
+
+class OutputActivationRegression(GraphCheck):
+    """
+    ## What it does
+    Flags a model trained for regression (with `MSELoss`, `L1Loss`, `SmoothL1Loss`,
+    `HuberLoss` or their functional forms, or declared with `task = "regression"`) whose
+    output goes through a rectifying or squashing activation.
+
+    ## Why is this bad?
+    A regression output must be able to reach every target value. A final ReLU cannot go
+    negative, and every unit pushed below zero gets no gradient again ("the most common error
+    is ReLU on the last layer"). Sigmoid and Tanh squash the output into (0, 1) or (-1, 1),
+    which is only right when the code scales the targets into that range; that case is
+    reported as `info`, with `possible` confidence.
+
+    ## Example
+    ```python
+    class Regressor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hidden = nn.Linear(8, 32)
+            self.out = nn.Linear(32, 1)
+
+        def forward(self, x):
+            return F.relu(self.out(F.relu(self.hidden(x))))
+
+    loss = nn.MSELoss()(Regressor()(x), y)
+    ```
+
+    ## Use instead
+    ```python
+        def forward(self, x):
+            return self.out(F.relu(self.hidden(x)))  # linear output
+    ```
+    """
+
+    code = "NN001"
+    name = "output-activation-regression"
+    severity = Severity.ERROR
+    message = "{layer} is the output of {model}, which is trained for regression{loss}: {effect}"
+    hint = "end a regression model with its last Linear layer and no activation"
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Regressor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(8, 32)
+        self.out = nn.Linear(32, 1)
+
+    def forward(self, x):
+        return F.relu(self.out(F.relu(self.hidden(x))))
+
+model = Regressor()
+criterion = nn.MSELoss()
+loss = criterion(model(x), y)
+"""
+        ),
+        Bad(
+            """
+from torch import nn
+from torch.nn.functional import smooth_l1_loss
+
+model = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1), nn.ReLU())
+
+def step(batch, target):
+    return smooth_l1_loss(model(batch), target)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Regressor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(8, 32)
+        self.out = nn.Linear(32, 1)
+
+    def forward(self, x):
+        return self.out(F.relu(self.hidden(x)))
+
+model = Regressor()
+loss = nn.MSELoss()(model(x), y)
+"""
+        ),
+        Good(
+            """
+import torch.nn as nn
+
+# a classifier may end in a softmax: the task is not regression
+model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3), nn.Softmax(dim=1))
+loss = nn.NLLLoss()(model(x).log(), y)
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model or not graph.top_level or graph.setup.task != "regression" or len(graph.outputs) != 1:
+            return
+        op = graph.ops[graph.outputs[0]]
+        while op.kind in SHAPE_ONLY and len(op.inputs) == 1:
+            op = graph.ops[op.inputs[0]]
+        losses = [loss["type_name"].rsplit(".", 1)[-1] for loss in graph.setup.losses if loss["task"] == "regression"]
+        loss = f" ({losses[0]})" if losses else ""
+        fields = dict(layer=op.describe(), model=graph.name, loss=loss)
+        if op.kind in _CANNOT_GO_NEGATIVE:
+            self.report(op, effect=_CANNOT_GO_NEGATIVE[op.kind], **fields)
+        elif op.kind in _BOUNDED:
+            effect = f"its output stays in {_BOUNDED[op.kind]}, so targets outside that range cannot be fitted"
+            self.report(op, Severity.INFO, Confidence.POSSIBLE, effect=effect, **fields)

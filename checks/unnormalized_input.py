@@ -1,0 +1,97 @@
+"""NN005 unnormalized-input."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, Good, ProgramCheck
+from nnlint.frontends.program import Program
+
+
+class UnnormalizedInput(ProgramCheck):
+    """
+    ## What it does
+    Flags raw-scale data on its way into a model: the `uint8` pixels of a torchvision data
+    set's `.data` (0-255) cast to float and fed to a model, a `TensorDataset` or a
+    `DataLoader` without `/ 255` or standardisation; a transform pipeline that turns images
+    into float tensors without scaling (`PILToTensor` then `ToDtype(torch.float32)` without
+    `scale=True`); raw tabular features (scikit-learn's California housing) used unscaled.
+
+    ## Why is this bad?
+    Inputs of size 255 (or house prices in the hundreds of thousands) multiply the first
+    layer's pre-activations by the same factor: activations saturate, gradients explode and
+    the learning rate that suits the other layers is far too large for the first. Inputs
+    should be in [0, 1] or [-1, 1], or have mean 0 and std 1, with the same transform at
+    test time. `transforms.ToTensor()` already scales to [0, 1], and data scaled in another
+    file is not reported.
+
+    ## Example
+    ```python
+    train = datasets.MNIST("data", train=True, download=True)
+    x = train.data.float().view(-1, 784)
+    loader = DataLoader(TensorDataset(x, train.targets), batch_size=64, shuffle=True)
+    ```
+
+    ## Use instead
+    ```python
+    x = (train.data.float() / 255.0 - 0.1307) / 0.3081
+    ```
+    """
+
+    code = "NN005"
+    name = "unnormalized-input"
+    message = "{what} reaches {sink} unscaled: divide by 255 or standardise with (x - mean) / std"
+    hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
+
+    bad = [
+        Bad(
+            """
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import datasets
+
+train = datasets.MNIST("data", train=True, download=True)
+x = train.data.float().view(-1, 784)
+loader = DataLoader(TensorDataset(x, train.targets), batch_size=64, shuffle=True)
+"""
+        ),
+        Bad(
+            """
+import torch
+from torchvision.transforms import v2
+from torchvision.datasets import CIFAR10
+from torch.utils.data import DataLoader
+
+tf = v2.Compose([v2.PILToTensor(), v2.ToDtype(torch.float32)])
+loader = DataLoader(CIFAR10("data", train=True, transform=tf), batch_size=128, shuffle=True)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import datasets, transforms
+
+train = datasets.MNIST("data", train=True, download=True)
+x = train.data.float().view(-1, 784) / 255.0
+loader = DataLoader(TensorDataset(x, train.targets), batch_size=64, shuffle=True)
+tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+test = DataLoader(datasets.MNIST("data", train=False, transform=tf), batch_size=1000)
+"""
+        ),
+        Good(
+            """
+import torch
+from torchvision.transforms import v2
+from torchvision.datasets import CIFAR10
+from torch.utils.data import DataLoader
+
+tf = v2.Compose([v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True)])
+loader = DataLoader(CIFAR10("data", train=True, transform=tf), batch_size=128, shuffle=True)
+"""
+        ),
+    ]
+
+    def check(self, program: Program) -> None:
+        for flow in program.raw_inputs:
+            self.report(flow["at"], what=flow["what"], sink=flow["sink"])

@@ -1,0 +1,149 @@
+"""NN002 unstable-softmax."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import SHAPE_ONLY, ModelGraph, Op, OpKind
+
+_BOUNDED_INPUTS = {OpKind.SIGMOID, OpKind.TANH, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.LOGSUMEXP}
+
+
+class UnstableSoftmax(GraphCheck):
+    """
+    ## What it does
+    Flags exponentials that overflow and logarithms that underflow: a softmax written by hand
+    as `exp(x) / exp(x).sum()` without subtracting the maximum, `log(softmax(x))` instead of
+    `log_softmax(x)`, and ReLU outputs fed straight into a softmax or an `exp`.
+
+    ## Why is this bad?
+    In float32, `exp` overflows to `inf` for any input above about 88.7, and `inf / inf` is
+    NaN: one large logit turns every weight into NaN after the next step. `softmax` rounds
+    small probabilities to 0, and `log(0)` is `-inf`. A ReLU in front of a softmax clips
+    every logit at zero (the model cannot say "certainly not") and leaves them unbounded above.
+
+    ## Example
+    ```python
+    probs = torch.exp(logits) / torch.exp(logits).sum(dim=1, keepdim=True)
+    log_probs = torch.log(F.softmax(logits, dim=1))
+    ```
+
+    ## Use instead
+    ```python
+    probs = F.softmax(logits, dim=1)          # subtracts the max internally
+    log_probs = F.log_softmax(logits, dim=1)  # or torch.logsumexp
+    ```
+    """
+
+    code = "NN002"
+    name = "unstable-softmax"
+    message = "{what}"
+    hint = "use F.softmax / F.log_softmax / torch.logsumexp, which subtract the maximum first"
+
+    bad = [
+        Bad(
+            """
+import torch
+
+def softmax(x):
+    e = torch.exp(x)
+    return e / e.sum(dim=-1, keepdim=True)
+"""
+        ),
+        Bad(
+            """
+import torch
+import torch.nn.functional as F
+
+def nll(logits, target):
+    return -torch.log(F.softmax(logits, dim=1)).gather(1, target)
+"""
+        ),
+        Bad(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 4)
+
+    def forward(self, x):
+        return F.softmax(F.relu(self.fc(x)), dim=1)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch
+
+def softmax(x):
+    e = torch.exp(x - x.max(dim=-1, keepdim=True).values)
+    return e / e.sum(dim=-1, keepdim=True)
+"""
+        ),
+        Good(
+            """
+import torch
+import torch.nn.functional as F
+
+def log_probs(logits):
+    a = F.log_softmax(logits, dim=1)
+    b = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    c = torch.log(F.softmax(logits, dim=1) + 1e-8)  # clamped away from zero
+    return a, b, c
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        for op in graph.find(OpKind.LOG):
+            source = _source(graph, op)
+            if source is not None and source.kind is OpKind.SOFTMAX:
+                self.report(op, what=f"log of {source.describe()} underflows to -inf for small probabilities; "
+                                     "use log_softmax")
+        for op in graph.find(OpKind.DIV):
+            if len(op.inputs) != 2:
+                continue
+            numerator, denominator = (_unshape(graph, graph.ops[i]) for i in op.inputs)
+            if numerator.kind is not OpKind.EXP or denominator.kind is not OpKind.REDUCE_SUM:
+                continue
+            summed = _source(graph, denominator)
+            if summed is not None and summed.kind is OpKind.EXP and _unbounded(graph, numerator):
+                self.report(op, what="softmax written as exp(x) / sum(exp(x)) without subtracting the maximum: "
+                                     "exp overflows to inf above 88.7 in float32 and the division gives NaN")
+        for op in graph.find(OpKind.SOFTMAX, OpKind.EXP):
+            source = _source(graph, op, also=(OpKind.DROPOUT,))
+            if source is not None and source.kind is OpKind.RELU:
+                target = "Softmax" if op.kind is OpKind.SOFTMAX else "exp"
+                self.report(op, what=f"{source.describe()} feeds {target} directly: the logits are clipped at 0 and "
+                                     "unbounded above, so exp overflows on large activations; drop the ReLU")
+
+
+def _unshape(graph: ModelGraph, op: Op, also: tuple[OpKind, ...] = ()) -> Op:
+    """The op that computed ``op``'s values, looking through reshapes (and ``also``)."""
+    while (op.kind in SHAPE_ONLY or op.kind in also) and len(op.inputs) == 1:
+        op = graph.ops[op.inputs[0]]
+    return op
+
+
+def _source(graph: ModelGraph, op: Op, also: tuple[OpKind, ...] = ()) -> Optional[Op]:
+    """The op computing the first input of ``op``, through reshapes; None without inputs."""
+    return _unshape(graph, graph.ops[op.inputs[0]], also) if op.inputs else None
+
+
+def _unbounded(graph: ModelGraph, exp: Op) -> bool:
+    """Whether the exponent can grow without bound: not x - max(x), not a bounded activation.
+
+    An exponent computed by something nnlint does not know (a clamp, a helper) counts as
+    bounded: unknown means silent.
+    """
+    arg = _source(graph, exp)
+    if arg is None or arg.kind in _BOUNDED_INPUTS or arg.kind is OpKind.UNKNOWN:
+        return False
+    if arg.kind is OpKind.SUB and len(arg.inputs) == 2:
+        return _unshape(graph, graph.ops[arg.inputs[1]]).kind not in (OpKind.REDUCE_MAX, OpKind.LOGSUMEXP)
+    return True

@@ -1,0 +1,138 @@
+"""The command line: ``nnlint [OPTIONS] PATH...``, ``nnlint rules``, ``nnlint explain RULE``.
+
+Exit codes: 0 when no finding reaches the failing severity, 1 otherwise, 2 for a usage
+error, a configuration error or an input that could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+from nnlint import __version__
+from nnlint.config import ConfigError
+from nnlint.levels import Severity
+
+_RANK = {s.value: s.rank for s in Severity}
+
+
+def _split(values: Optional[list[str]]) -> Optional[list[str]]:
+    if values is None:
+        return None
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from nnlint.report import REPORTERS
+
+    parser = argparse.ArgumentParser(
+        prog="nnlint",
+        description="Find the documented training pitfalls in neural-network code.",
+        epilog="Also: `nnlint rules` lists the rules, `nnlint explain RULE` documents one.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to lint (folders recursively)")
+    parser.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default: text)")
+    parser.add_argument("--select", action="append", metavar="RULES",
+                        help="only these rules: codes, code prefixes or slugs, comma-separated (replaces the config)")
+    parser.add_argument("--ignore", action="append", metavar="RULES", help="skip these rules (added to the config)")
+    parser.add_argument("--config", metavar="PATH", help="read settings from this TOML file instead of pyproject.toml")
+    parser.add_argument("--fail-on", choices=["error", "warning", "info"],
+                        help="lowest severity that makes the exit code 1 (default: warning)")
+    parser.add_argument("--task", choices=["regression", "classification"],
+                        help="what the models are trained for, when the code does not say")
+    parser.add_argument("--report-unused-suppressions", action="store_true",
+                        help="report `# nnlint: ignore[...]` comments that silence nothing (NN903)")
+    parser.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to use (default: one per core)")
+    parser.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+    parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] == "rules":
+            return _rules(args[1:])
+        if args and args[0] == "explain":
+            return _explain(args[1:])
+        return _check(args)
+    except ConfigError as exc:
+        print(f"nnlint: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+def _check(argv: list[str]) -> int:
+    from nnlint import config, engine
+    from nnlint.report import REPORTERS
+
+    args = _parser().parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    if not args.paths:
+        return 0  # pre-commit with nothing staged, or an empty file list
+    settings = config.load(args.config, args.paths[0])
+    if args.fail_on:
+        settings.fail_on = args.fail_on
+    if args.task:
+        settings.task = args.task
+    checks = engine.selected_checks(settings, _split(args.select), _split(args.ignore))
+    result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions)
+    for note in result.notes:
+        print(f"nnlint: warning: {note}", file=sys.stderr)
+    color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+    REPORTERS[args.format](result, sys.stdout, color=color)
+    for error in result.errors:
+        if not any(error == f"{f.path}: {f.message}" for f in result.findings):
+            print(f"nnlint: error: {error}", file=sys.stderr)
+    if result.errors:
+        return 2
+    threshold = _RANK[settings.fail_on]
+    return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
+
+
+def _rules(argv: list[str]) -> int:
+    from nnlint import registry
+
+    parser = argparse.ArgumentParser(prog="nnlint rules", description="List the rules.")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    args = parser.parse_args(argv)
+    rows = [
+        {"code": c.code, "name": c.name, "severity": c.severity.value, "frameworks": list(c.frameworks),
+         "traceable": c.traceable}
+        for c in registry.all_checks()
+    ]
+    if args.format == "json":
+        import json
+
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = ("CODE", "NAME", "SEVERITY", "FRAMEWORKS", "TRACE")
+    table = [header] + [
+        (r["code"], r["name"], r["severity"], ",".join(r["frameworks"]), "yes" if r["traceable"] else "no") for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def _explain(argv: list[str]) -> int:
+    from nnlint import registry
+
+    parser = argparse.ArgumentParser(prog="nnlint explain", description="Show a rule's documentation.")
+    parser.add_argument("rule", metavar="CODE|SLUG")
+    args = parser.parse_args(argv)
+    check = registry.lookup(args.rule)
+    if check is None:
+        print(f"nnlint: error: unknown rule '{args.rule}' (see `nnlint rules`)", file=sys.stderr)
+        return 2
+    print(f"# {check.name} ({check.code})\n")
+    print(f"Severity: {check.severity.value}. Frameworks: {', '.join(check.frameworks)}.\n")
+    print(check.documentation())
+    return 0

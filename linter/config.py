@@ -1,0 +1,105 @@
+"""Settings: ``[tool.nnlint]`` in the nearest ``pyproject.toml`` (or ``--config``), then the CLI.
+
+The table is validated with pydantic (unknown keys and bad values are errors that name
+them); the result is a plain :class:`Settings`, so a run without configuration never imports
+pydantic (it costs more than parsing a training script).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A problem with the configuration; the message is one line for the user."""
+
+
+@dataclass
+class Settings:
+    select: list[str] = field(default_factory=lambda: ["ALL"])
+    ignore: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    fail_on: str = "warning"
+    task: Optional[str] = None  # "regression" or "classification": what every model is trained for
+    check_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> options
+    root: Path = field(default_factory=Path.cwd)  # where relative patterns are anchored
+    source: Optional[Path] = None  # the file the settings came from
+
+
+def find_pyproject(start: Path) -> Optional[Path]:
+    start = start.resolve()
+    for folder in (start if start.is_dir() else start.parent, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(config: Optional[str], first_path: Optional[str]) -> Settings:
+    """Settings from ``--config`` or the nearest pyproject.toml above the first path (or cwd)."""
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"{config}: no such configuration file")
+        explicit = True
+    else:
+        found = find_pyproject(Path(first_path) if first_path else Path.cwd())
+        if found is None:
+            return Settings()
+        path, explicit = found, False
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("nnlint")
+        if table is None:
+            return Settings(root=path.parent, source=path)
+        where = f"{path} [tool.nnlint]"
+    else:
+        table = data.get("tool", {}).get("nnlint", data) if explicit else data
+        where = str(path)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table")
+    return _validate(table, where, path)
+
+
+def _validate(table: dict, where: str, path: Path) -> Settings:
+    from pydantic import ValidationError
+
+    from nnlint.config_schema import schema
+
+    try:
+        parsed = schema().model_validate(table)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise ConfigError(f"{where}: unknown key '{key}'") from None
+        raise ConfigError(f"{where}: '{key}': {err['msg']}") from None
+    options = {}
+    for name, value in parsed:
+        if hasattr(value, "model_dump") and name not in ("per_file_ignores",):
+            options[name.replace("_", "-")] = value.model_dump(by_alias=True)
+    return Settings(
+        select=parsed.select if parsed.select is not None else ["ALL"],
+        ignore=list(parsed.ignore) + list(parsed.extend_ignore),
+        exclude=list(parsed.exclude) + list(parsed.extend_exclude),
+        per_file_ignores=dict(parsed.per_file_ignores),
+        fail_on=parsed.fail_on,
+        task=parsed.task,
+        check_options=options,
+        root=path.parent,
+        source=path,
+    )

@@ -1,0 +1,48 @@
+"""The pydantic schema of ``[tool.nnlint]``, built once from the registered checks.
+
+Every check that declares ``options`` gets its own sub-table, named by its slug
+(``[tool.nnlint.batch-size-extreme]``), typed from the defaults it declares.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from nnlint import registry
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, strict=False)
+
+
+class NnlintTable(_Strict):
+    select: Optional[list[str]] = None
+    ignore: list[str] = []
+    extend_ignore: list[str] = []
+    exclude: list[str] = []
+    extend_exclude: list[str] = []
+    per_file_ignores: dict[str, list[str]] = {}
+    fail_on: Literal["error", "warning", "info"] = "warning"
+    task: Optional[Literal["regression", "classification"]] = None
+
+
+@lru_cache(maxsize=1)
+def schema() -> type[BaseModel]:
+    fields = {}
+    for check in registry.all_checks():
+        if not check.options:
+            continue
+        sub = create_model(
+            f"Options_{check.code}",
+            __base__=_Strict,
+            **{key.replace("-", "_"): (type(default), default) for key, default in check.options.items()},
+        )
+        fields[check.name.replace("-", "_")] = (sub, Field(default_factory=sub, alias=check.name))
+    return create_model("NnlintConfig", __base__=NnlintTable, **fields)

@@ -1,0 +1,231 @@
+"""The engine: files in, findings out. It knows no pitfall.
+
+For each file it parses once (through the project, so imports between project files are
+joined), builds the program with the frontend, runs the selected checks, and turns what they
+report into findings. Suppressions and per-file ignores are applied at the end, over all
+files, so a comment in ``model.py`` can silence a finding that the analysis of ``train.py``
+made. Many files are split across processes, one per core.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import libcst as cst
+
+from nnlint import registry, suppressions
+from nnlint.check import Check, GraphCheck, ProgramCheck
+from nnlint.config import ConfigError, Settings
+from nnlint.discovery import Unit, discover
+from nnlint.ir import Origin
+from nnlint.levels import Confidence, Severity
+from nnlint.source import UnreadableFile
+
+if TYPE_CHECKING:
+    from nnlint.findings import Finding
+
+#: Engine findings about the input itself, not a pitfall.
+SYNTAX_ERROR = ("NN901", "syntax-error")
+UNREADABLE = ("NN902", "unreadable-file")
+UNUSED_SUPPRESSION = ("NN903", "unused-suppression")
+INTERNAL_ERROR = ("NN999", "internal-error")
+
+PARALLEL_MIN_FILES = 8
+
+
+@dataclass
+class LintResult:
+    findings: list["Finding"] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line each; the run exits 2
+    notes: list[str] = field(default_factory=list)
+    files: int = 0
+
+
+def selected_checks(settings: Settings, select: Optional[list[str]] = None, ignore: Optional[list[str]] = None) -> list[type[Check]]:
+    """The checks that ``select`` minus ``ignore`` name; an unknown selector is an error."""
+    chosen: dict[str, type[Check]] = {}
+    for selector in select if select is not None else settings.select:
+        matched = registry.find(selector)
+        if not matched:
+            raise ConfigError(f"unknown rule selector '{selector}' (see `nnlint rules`)")
+        chosen.update({c.code: c for c in matched})
+    for selector in [*settings.ignore, *(ignore or [])]:
+        matched = registry.find(selector)
+        if not matched:
+            raise ConfigError(f"unknown rule selector '{selector}' in ignore (see `nnlint rules`)")
+        for check in matched:
+            chosen.pop(check.code, None)
+    for pattern, selectors in settings.per_file_ignores.items():
+        for selector in selectors:
+            if not registry.find(selector):
+                raise ConfigError(f"unknown rule selector '{selector}' in per-file-ignores '{pattern}'")
+    return sorted(chosen.values(), key=lambda c: c.code)
+
+
+def lint(
+    paths: list[str],
+    settings: Settings,
+    checks: list[type[Check]],
+    jobs: Optional[int] = None,
+    report_unused: bool = False,
+) -> LintResult:
+    found = discover(paths, settings)
+    result = LintResult(errors=list(found.errors), notes=list(found.notes))
+    python = [u for u in found.units if u.kind == "python"]
+    skipped = [u for u in found.units if u.kind != "python"]
+    if skipped:
+        kinds = sorted({u.kind for u in skipped})
+        result.notes.append(
+            f"skipped {len(skipped)} file(s) of kind {', '.join(kinds)}: this version lints Python source only"
+        )
+    result.files = len(python)
+    raw = _run(python, settings, checks, jobs or os.cpu_count() or 1)
+    result.findings = _finish(raw, python, settings, report_unused, {c.code for c in checks})
+    for f in result.findings:
+        if f.code in (UNREADABLE[0], INTERNAL_ERROR[0]):
+            result.errors.append(f"{f.path}: {f.message}")
+    return result
+
+
+def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int) -> list["Finding"]:
+    if jobs <= 1 or len(units) < PARALLEL_MIN_FILES:
+        return lint_units(units, units, settings, checks)
+    ordered = sorted(units, key=lambda u: str(u.abspath))
+    size = -(-len(ordered) // jobs)  # contiguous chunks keep a folder's files (and imports) together
+    chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=get_context("fork")) as pool:
+        parts = pool.map(lint_units, chunks, [units] * len(chunks), [settings] * len(chunks), [checks] * len(chunks))
+        return [f for part in parts for f in part]
+
+
+def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]]) -> list["Finding"]:
+    """Lint ``units``; ``everything`` is the whole set of files asked about (for display paths)."""
+    from nnlint.frontends.project import Project
+    from nnlint.frontends.torch_source import analyze
+
+    project = Project({u.abspath: u.path for u in everything})
+    requested = {u.path for u in everything}
+    findings: list["Finding"] = []
+    for unit in units:
+        findings.extend(_lint_one(unit, project, requested, settings, checks, analyze))
+    return findings
+
+
+def _lint_one(unit: Unit, project: Any, requested: set[str], settings: Settings, checks: list[type[Check]], analyze: Any) -> list["Finding"]:
+    from nnlint.findings import Finding
+
+    try:
+        info = project.load(unit.abspath)
+    except UnreadableFile as exc:
+        return [_engine_finding(UNREADABLE, Severity.ERROR, f"cannot read: {exc}", unit.path)]
+    except cst.ParserSyntaxError as exc:
+        message = f"syntax error: {str(exc.message).strip()}"
+        return [_engine_finding(SYNTAX_ERROR, Severity.ERROR, message, unit.path, exc.raw_line, exc.raw_column + 1)]
+    except RecursionError:
+        return [_engine_finding(UNREADABLE, Severity.ERROR, "cannot read: nesting too deep to parse", unit.path)]
+
+    findings: list[Finding] = []
+
+    def sink(check: Check, origin: Origin, message: str, severity: Severity, confidence: Confidence) -> None:
+        if origin.path not in requested:
+            return  # context read from a file nobody asked about
+        source = next((m.source for m in project.modules.values() if m is not None and m.path == origin.path), None)
+        span = source.span(origin.node) if source is not None and origin.node is not None else None
+        line, col, end_line, end_col = span if span else (None, None, None, None)
+        findings.append(
+            Finding(code=check.code, name=check.name, severity=severity, confidence=confidence, message=message,
+                    path=origin.path, line=line, column=col, end_line=end_line, end_column=end_col,
+                    node=origin.graph_node)
+        )
+
+    try:
+        program = analyze(info, project, settings.task)
+        for check_cls in checks:
+            check = check_cls(sink, settings.check_options.get(check_cls.name))
+            if isinstance(check, GraphCheck):
+                for graph in program.graphs:
+                    check.check(graph)
+            elif isinstance(check, ProgramCheck):
+                check.check(program)
+    except RecursionError:
+        findings.append(_engine_finding(INTERNAL_ERROR, Severity.ERROR, "code nested too deeply to analyse", unit.path))
+    except Exception as exc:  # a bug in nnlint must not hide the other files' findings
+        findings.append(
+            _engine_finding(INTERNAL_ERROR, Severity.ERROR,
+                            f"internal error ({type(exc).__name__}: {exc}); please report it", unit.path)
+        )
+    return findings
+
+
+def _engine_finding(kind: tuple[str, str], severity: Severity, message: str, path: str,
+                    line: Optional[int] = None, column: Optional[int] = None) -> "Finding":
+    from nnlint.findings import Finding
+
+    return Finding(code=kind[0], name=kind[1], severity=severity, confidence=Confidence.CERTAIN, message=message,
+                   path=path, line=line, column=column, end_line=line, end_column=column)
+
+
+def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_unused: bool,
+            enabled: set[str]) -> list["Finding"]:
+    """Deduplicate, apply suppressions and per-file ignores, report unused suppressions, sort."""
+    unique: dict[tuple, Finding] = {}
+    for finding in raw:
+        unique.setdefault(finding.identity(), finding)
+    by_path = {u.path: u for u in units}
+    sups: dict[str, suppressions.FileSuppressions] = {}
+
+    def file_sups(path: str) -> suppressions.FileSuppressions:
+        if path not in sups:
+            unit = by_path.get(path)
+            try:
+                text = unit.abspath.read_text(encoding="utf-8-sig") if unit else ""
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            sups[path] = suppressions.parse(text)
+        return sups[path]
+
+    kept = []
+    for finding in unique.values():
+        if _per_file_ignored(finding, by_path.get(finding.path), settings):
+            continue
+        if finding.code not in (UNREADABLE[0], SYNTAX_ERROR[0]) and file_sups(finding.path).suppress(
+            finding.code, finding.name, finding.line, finding.end_line
+        ):
+            continue
+        kept.append(finding)
+    if report_unused:
+        for unit in units:
+            for sup in file_sups(unit.path).unused():
+                if sup.codes is not None and not all(_enabled(code, enabled) for code in sup.codes):
+                    continue  # names a rule that is not running: not evidence of anything
+                kept.append(
+                    _engine_finding(UNUSED_SUPPRESSION, Severity.WARNING, f"unused suppression '{sup.text}'",
+                                    unit.path, sup.line, sup.column)
+                )
+    return sorted(kept, key=lambda f: f.sort_key())
+
+
+def _enabled(code_or_name: str, enabled: set[str]) -> bool:
+    check = registry.lookup(code_or_name)
+    return check is not None and check.code in enabled
+
+
+def _per_file_ignored(finding: "Finding", unit: Optional[Unit], settings: Settings) -> bool:
+    if not settings.per_file_ignores or unit is None:
+        return False
+    try:
+        rel = unit.abspath.relative_to(settings.root.resolve()).as_posix()
+    except ValueError:
+        rel = Path(unit.path).as_posix()
+    for pattern, selectors in settings.per_file_ignores.items():
+        if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(Path(unit.path).as_posix(), pattern):
+            for selector in selectors:
+                if any(c.code == finding.code for c in registry.find(selector)):
+                    return True
+    return False

@@ -1,0 +1,1 @@
+"""Frontends turn source code (and, later, graphs) into the model IR of :mod:`nnlint.ir`."""

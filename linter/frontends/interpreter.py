@@ -1,0 +1,865 @@
+"""An abstract interpreter for Python source: runs nothing, evaluates what is static.
+
+It walks the libcst tree like an evaluator would, but over abstract values
+(:mod:`nnlint.frontends.values`): literals are computed, ``nn.Linear(10, HIDDEN)`` becomes a
+:class:`Layer` with its arguments resolved through constants, argparse defaults, dicts,
+dataclass fields, function defaults and keyword arguments; a model's ``forward`` run on
+symbolic tensors becomes a :class:`ModelGraph`. Whatever it cannot know is ``UNKNOWN``, and
+work is bounded (steps, call depth, loop unrolling) so hostile input cannot hang it.
+
+The framework knowledge (which call is a layer, a loss, a data loader) lives in
+:mod:`nnlint.frontends.torch_source`, which subclasses this evaluator.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, Iterable, Optional
+
+import libcst as cst
+
+from nnlint.frontends.names import dotted, import_bindings
+from nnlint.frontends.project import ModuleInfo, Project
+from nnlint.frontends.values import (
+    UNKNOWN,
+    Bound,
+    ClassRef,
+    External,
+    FunctionRef,
+    Instance,
+    ModuleRef,
+    Tensor,
+)
+from nnlint.ir import ModelGraph, OpKind, Origin
+
+
+class BudgetExceeded(Exception):
+    """The file needs more work than a linter should spend on it; stop, keep what we have."""
+
+
+class _Return(Exception):
+    pass
+
+
+class _LoopExit(Exception):
+    pass
+
+
+_BINOPS = {
+    cst.Add: operator.add,
+    cst.Subtract: operator.sub,
+    cst.Multiply: operator.mul,
+    cst.Divide: operator.truediv,
+    cst.FloorDivide: operator.floordiv,
+    cst.Modulo: operator.mod,
+    cst.Power: operator.pow,
+}
+_TENSOR_BINOPS = {
+    cst.Add: OpKind.ADD,
+    cst.Subtract: OpKind.SUB,
+    cst.Multiply: OpKind.MUL,
+    cst.Divide: OpKind.DIV,
+    cst.MatrixMultiply: OpKind.MATMUL,
+}
+_AUG = {
+    cst.AddAssign: cst.Add,
+    cst.SubtractAssign: cst.Subtract,
+    cst.MultiplyAssign: cst.Multiply,
+    cst.DivideAssign: cst.Divide,
+    cst.FloorDivideAssign: cst.FloorDivide,
+}
+_COMPARE = {
+    cst.Equal: operator.eq,
+    cst.NotEqual: operator.ne,
+    cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le,
+    cst.GreaterThan: operator.gt,
+    cst.GreaterThanEqual: operator.ge,
+}
+_LITERAL_TYPES = (int, float, str, bool, type(None))
+
+
+def is_static(value: Any) -> bool:
+    """A literal, or a container of literals."""
+    if isinstance(value, _LITERAL_TYPES):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_static(v) for v in value)
+    if isinstance(value, dict):
+        return all(is_static(k) and is_static(v) for k, v in value.items())
+    return False
+
+
+class Frame:
+    """Local bindings of one function (or module) execution."""
+
+    __slots__ = ("module", "locals", "graph", "self_obj", "in_graph", "returns", "is_module", "name")
+
+    def __init__(
+        self,
+        module: ModuleInfo,
+        graph: ModelGraph,
+        local_vars: Optional[dict] = None,
+        self_obj: Any = None,
+        in_graph: bool = False,
+        is_module: bool = False,
+        name: str = "",
+    ) -> None:
+        self.module = module
+        self.locals = module.globals if is_module else (local_vars if local_vars is not None else {})
+        self.graph = graph
+        self.self_obj = self_obj
+        self.in_graph = in_graph  # building a model's forward graph
+        self.returns: list[Any] = []
+        self.is_module = is_module
+        self.name = name
+
+
+class Interpreter:
+    MAX_STEPS = 400_000
+    MAX_DEPTH = 12
+    MAX_UNROLL = 256
+    MAX_CODE_INLINES = 6  # per function, from training code (not from a forward)
+
+    def __init__(self, project: Project, entry: ModuleInfo) -> None:
+        self.project = project
+        self.entry = entry
+        self.steps = 0
+        self.stack: list[cst.CSTNode] = []
+        self.inlined: dict[cst.FunctionDef, int] = {}
+        self.uncertain = 0  # > 0 while running a branch whose condition is unknown
+
+    # ------------------------------------------------------------------ modules and names
+
+    def module_globals(self, info: ModuleInfo) -> dict:
+        if not info.executed:
+            info.executed = True
+            name = "__main__" if info is self.entry else info.source.abspath.stem
+            info.globals["__name__"] = name
+            graph = ModelGraph(name=f"<module {info.path}>", path=info.path)
+            frame = Frame(info, graph, is_module=True, name="<module>")
+            self.exec_block(info.source.module.body, frame)
+        return info.globals
+
+    def bind_import(self, stmt: cst.Import | cst.ImportFrom, frame: Frame) -> None:
+        for local, qualname, level in import_bindings(stmt):
+            if local == "*":
+                found = self.project.find_module(frame.module, qualname, level)
+                if found is not None:
+                    for key, value in self.module_globals(found).items():
+                        if not key.startswith("_"):
+                            frame.locals.setdefault(key, value)
+                else:
+                    frame.module.star_modules.append(qualname)
+                continue
+            frame.locals[local] = self.import_value(frame.module, qualname, level, isinstance(stmt, cst.Import))
+
+    def import_value(self, importer: ModuleInfo, qualname: str, level: int, plain: bool) -> Any:
+        """A project module, a name defined in one, or an external qualified name."""
+        if plain and not level:
+            found = self.project.find_module(importer, qualname.split(".")[0], 0)
+            return ModuleRef(found) if found is not None else External(qualname)
+        module_name, _, attr = qualname.rpartition(".")
+        found = self.project.find_module(importer, qualname, level)  # a submodule
+        if found is not None:
+            return ModuleRef(found)
+        owner = self.project.find_module(importer, module_name, level) if (module_name or level) else None
+        if owner is not None:
+            return self.module_globals(owner).get(attr, UNKNOWN)
+        return UNKNOWN if level else External(qualname)
+
+    def lookup(self, name: str, frame: Frame) -> Any:
+        if name in frame.locals:
+            return frame.locals[name]
+        glob = frame.module.globals
+        if not frame.is_module and name in glob:
+            return glob[name]
+        if name in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[name]
+        for star in frame.module.star_modules:
+            if self.star_provides(star, name):
+                return External(f"{star}.{name}")
+        return External(f"builtins.{name}") if name in _BUILTINS else UNKNOWN
+
+    def star_provides(self, module: str, name: str) -> bool:
+        """Whether ``from module import *`` plausibly binds ``name`` (for known APIs)."""
+        return False
+
+    # ------------------------------------------------------------------ statements
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > self.MAX_STEPS:
+            raise BudgetExceeded
+
+    def exec_block(self, body: Iterable[cst.CSTNode], frame: Frame) -> None:
+        for stmt in body:
+            self.exec_stmt(stmt, frame)
+
+    def exec_stmt(self, stmt: cst.CSTNode, frame: Frame) -> None:
+        self.tick()
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self.exec_small(small, frame)
+        elif isinstance(stmt, cst.FunctionDef):
+            frame.locals[stmt.name.value] = FunctionRef(stmt, frame.module)
+        elif isinstance(stmt, cst.ClassDef):
+            frame.locals[stmt.name.value] = self.define_class(stmt, frame)
+        elif isinstance(stmt, cst.If):
+            self.exec_if(stmt, frame)
+        elif isinstance(stmt, cst.For):
+            self.exec_for(stmt, frame)
+        elif isinstance(stmt, cst.While):
+            self.exec_unknown_loop(stmt.body.body, frame, None)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                value = self.eval(item.item, frame)
+                if item.asname is not None:
+                    self.assign(item.asname.name, self.enter_context(value), frame)
+            self.exec_block(stmt.body.body, frame)
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            self.exec_block(stmt.body.body, frame)
+            if stmt.orelse is not None:
+                self.exec_block(stmt.orelse.body.body, frame)
+            if stmt.finalbody is not None:
+                self.exec_block(stmt.finalbody.body.body, frame)
+
+    def enter_context(self, value: Any) -> Any:
+        return UNKNOWN
+
+    def exec_small(self, small: cst.CSTNode, frame: Frame) -> None:
+        if isinstance(small, cst.Assign):
+            value = self.eval(small.value, frame)
+            for target in small.targets:
+                self.assign(target.target, value, frame)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.assign(small.target, self.eval(small.value, frame), frame)
+        elif isinstance(small, cst.AugAssign):
+            op = _AUG.get(type(small.operator))
+            current = self.eval(small.target, frame)
+            value = self.eval(small.value, frame)
+            if isinstance(current, list) and isinstance(small.operator, cst.AddAssign):
+                if isinstance(value, (list, tuple)):
+                    current.extend(value)  # in place, like list.__iadd__
+                else:
+                    self.assign(small.target, UNKNOWN, frame)
+                return
+            result = self.binary(op, current, value, small, frame) if op else UNKNOWN
+            self.assign(small.target, result, frame)
+        elif isinstance(small, cst.Expr):
+            self.eval(small.value, frame)
+        elif isinstance(small, cst.Return):
+            frame.returns.append(self.eval(small.value, frame) if small.value is not None else None)
+            raise _Return
+        elif isinstance(small, (cst.Import, cst.ImportFrom)):
+            self.bind_import(small, frame)
+        elif isinstance(small, (cst.Break, cst.Continue)):
+            raise _LoopExit
+        elif isinstance(small, cst.Raise):
+            raise _Return
+
+    def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
+        if isinstance(target, cst.Name):
+            self.on_bind(target.value, value, frame)
+            frame.locals[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = target.elements
+            if isinstance(value, (tuple, list)) and len(value) == len(elements):
+                values = list(value)
+            else:
+                values = [UNKNOWN] * len(elements)
+            for element, item in zip(elements, values):
+                self.assign(element.value, UNKNOWN if isinstance(element, cst.StarredElement) else item, frame)
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, frame)
+            if isinstance(owner, (Instance, ClassRef)):
+                self.on_bind(target.attr.value, value, frame, owner=owner)
+                owner.attrs[target.attr.value] = value
+        elif isinstance(target, cst.Subscript):
+            owner = self.eval(target.value, frame)
+            key = self.subscript_key(target, frame)
+            if isinstance(owner, dict):
+                if key is not UNKNOWN and is_static(key):
+                    owner[key] = value
+                else:
+                    owner.clear()  # a key we cannot know: nothing in the dict is certain now
+                    owner[_POISON] = True
+            elif isinstance(owner, list) and isinstance(key, int) and -len(owner) <= key < len(owner):
+                owner[key] = value
+
+    def on_bind(self, name: str, value: Any, frame: Frame, owner: Any = None) -> None:
+        """Hook: a name or attribute is bound (frontends label layers and models here)."""
+
+    def exec_if(self, stmt: cst.If, frame: Frame) -> None:
+        test = truth(self.eval(stmt.test, frame))
+        orelse = stmt.orelse
+        else_body = orelse.body.body if isinstance(orelse, cst.Else) else ([orelse] if orelse is not None else [])
+        if test is True:
+            self.exec_block(stmt.body.body, frame)
+        elif test is False:
+            self.exec_block(else_body, frame)
+        else:
+            self.exec_branches([stmt.body.body, else_body], frame)
+
+    def exec_branches(self, bodies: list[Iterable[cst.CSTNode]], frame: Frame) -> None:
+        """Run each branch from the same state; names that end up different become unknown."""
+        before = dict(frame.locals)
+        results, returned_all = [], True
+        self.uncertain += 1
+        try:
+            for body in bodies:
+                frame.locals.clear()
+                frame.locals.update(before)
+                try:
+                    self.exec_block(body, frame)
+                    returned_all = False
+                    results.append(dict(frame.locals))
+                except _Return:
+                    pass
+                except _LoopExit:
+                    returned_all = False
+                    results.append(dict(frame.locals))
+        finally:
+            self.uncertain -= 1
+        frame.locals.clear()
+        frame.locals.update(before)
+        if not results:
+            if returned_all:
+                raise _Return
+            return
+        for name in set().union(*results):
+            values = [r.get(name, UNKNOWN) for r in results]
+            if all(v is values[0] for v in values):
+                frame.locals[name] = values[0]
+            else:
+                frame.locals[name] = self.merge(values, frame)
+
+    def merge(self, values: list[Any], frame: Frame) -> Any:
+        tensors = [v for v in values if isinstance(v, Tensor) and v.graph is frame.graph]
+        if len(tensors) == len(values):
+            op = frame.graph.add(OpKind.UNKNOWN, "<merge>", [t.op for t in tensors])
+            return Tensor(frame.graph, op.id)
+        if all(isinstance(v, list) for v in values) and all(v == values[0] for v in values):
+            return values[0]
+        return UNKNOWN
+
+    def exec_for(self, stmt: cst.For, frame: Frame) -> None:
+        items = self.iterate(self.eval(stmt.iter, frame))
+        if items is None:
+            self.exec_unknown_loop(stmt.body.body, frame, stmt.target)
+            return
+        for item in items:
+            self.assign(stmt.target, item, frame)
+            try:
+                self.exec_block(stmt.body.body, frame)
+            except _LoopExit:
+                break  # a static break, or a continue we treat conservatively as the end
+
+    def exec_unknown_loop(self, body: Iterable[cst.CSTNode], frame: Frame, target: Optional[cst.BaseExpression]) -> None:
+        """Run the body once with an unknown loop variable, then merge with the state before."""
+        before = dict(frame.locals)
+        if target is not None:
+            self.assign(target, UNKNOWN, frame)
+        try:
+            self.exec_block(body, frame)
+        except _LoopExit:
+            pass
+        after = dict(frame.locals)
+        for name, value in after.items():
+            if before.get(name, UNKNOWN) is not value:
+                old = before.get(name, UNKNOWN)
+                frame.locals[name] = self.merge([old, value], frame) if name in before else value
+
+    def iterate(self, value: Any) -> Optional[list]:
+        """The items of a statically known iterable, or None."""
+        if isinstance(value, (list, tuple)) and len(value) <= self.MAX_UNROLL:
+            return list(value)
+        if isinstance(value, dict) and _POISON not in value and len(value) <= self.MAX_UNROLL:
+            return list(value)
+        return None
+
+    # ------------------------------------------------------------------ expressions
+
+    def eval(self, node: cst.BaseExpression, frame: Frame) -> Any:
+        self.tick()
+        method = _EVAL.get(type(node))
+        if method is None:
+            return UNKNOWN
+        return method(self, node, frame)
+
+    def eval_name(self, node: cst.Name, frame: Frame) -> Any:
+        return self.lookup(node.value, frame)
+
+    def eval_attribute(self, node: cst.Attribute, frame: Frame) -> Any:
+        return self.get_attr(self.eval(node.value, frame), node.attr.value, node, frame)
+
+    def get_attr(self, obj: Any, name: str, node: cst.CSTNode, frame: Frame) -> Any:
+        if isinstance(obj, External):
+            return External(f"{obj.qualname}.{name}")
+        if isinstance(obj, ModuleRef):
+            found = self.module_globals(obj.info).get(name)
+            if found is not None:
+                return found
+            sub = self.project.find_module(obj.info, name, 1) if obj.info.source.abspath.name == "__init__.py" else None
+            return ModuleRef(sub) if sub is not None else UNKNOWN
+        if isinstance(obj, Instance):
+            if name in obj.attrs:
+                return obj.attrs[name]
+            found = obj.cls.lookup(name)
+            return Bound(obj, name) if isinstance(found, FunctionRef) else found
+        if isinstance(obj, ClassRef):
+            return obj.lookup(name)
+        if isinstance(obj, (list, dict, Tensor)):
+            return Bound(obj, name)
+        return UNKNOWN
+
+    def eval_literal(self, node: cst.BaseExpression, frame: Frame) -> Any:
+        try:
+            return node.evaluated_value  # type: ignore[attr-defined]
+        except Exception:
+            return UNKNOWN
+
+    def eval_sequence(self, node: cst.List | cst.Tuple | cst.Set, frame: Frame) -> Any:
+        out: list = []
+        for element in node.elements:
+            value = self.eval(element.value, frame)
+            if isinstance(element, cst.StarredElement):
+                items = self.iterate(value)
+                if items is None:
+                    return UNKNOWN
+                out.extend(items)
+            else:
+                out.append(value)
+        return tuple(out) if isinstance(node, cst.Tuple) else out
+
+    def eval_dict(self, node: cst.Dict, frame: Frame) -> Any:
+        out: dict = {}
+        for element in node.elements:
+            if isinstance(element, cst.StarredDictElement):
+                value = self.eval(element.value, frame)
+                if not isinstance(value, dict):
+                    return UNKNOWN
+                out.update(value)
+                continue
+            key = self.eval(element.key, frame)
+            value = self.eval(element.value, frame)
+            if key is UNKNOWN or not is_static(key):
+                return UNKNOWN
+            out[key] = value
+        return out
+
+    def eval_subscript(self, node: cst.Subscript, frame: Frame) -> Any:
+        owner = self.eval(node.value, frame)
+        key = self.subscript_key(node, frame)
+        return self.index(owner, key, node, frame)
+
+    def subscript_key(self, node: cst.Subscript, frame: Frame) -> Any:
+        if len(node.slice) != 1:
+            return UNKNOWN
+        inner = node.slice[0].slice
+        if isinstance(inner, cst.Index):
+            return self.eval(inner.value, frame)
+        bounds = [self.eval(b, frame) if b is not None else None for b in (inner.lower, inner.upper, inner.step)]
+        if all(b is None or isinstance(b, int) for b in bounds):
+            return slice(*bounds)
+        return UNKNOWN
+
+    def index(self, owner: Any, key: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        if isinstance(owner, dict) and _POISON not in owner and key is not UNKNOWN and is_static(key):
+            return owner.get(key, UNKNOWN)
+        if isinstance(owner, (list, tuple)) and isinstance(key, (int, slice)) and not isinstance(key, bool):
+            try:
+                return owner[key]
+            except IndexError:
+                return UNKNOWN
+        if isinstance(owner, str) and isinstance(key, (int, slice)):
+            return owner[key] if not isinstance(key, int) or -len(owner) <= key < len(owner) else UNKNOWN
+        return UNKNOWN
+
+    def eval_binary(self, node: cst.BinaryOperation, frame: Frame) -> Any:
+        left = self.eval(node.left, frame)
+        right = self.eval(node.right, frame)
+        return self.binary(type(node.operator), left, right, node, frame)
+
+    def binary(self, op: Any, left: Any, right: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        fn = _BINOPS.get(op)
+        if fn is not None and isinstance(left, (int, float)) and isinstance(right, (int, float)):
+            if op is cst.Power and (abs(right) > 64 or abs(left) > 1e6):
+                return UNKNOWN
+            try:
+                return fn(left, right)
+            except (ArithmeticError, ValueError):
+                return UNKNOWN
+        if op is cst.Add and isinstance(left, (list, tuple, str)) and type(left) is type(right):
+            return left + right
+        if op is cst.Multiply and isinstance(left, (list, tuple)) and isinstance(right, int) and 0 <= right <= 64:
+            return left * right
+        return UNKNOWN
+
+    def eval_unary(self, node: cst.UnaryOperation, frame: Frame) -> Any:
+        value = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Minus) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return -value
+        if isinstance(node.operator, cst.Plus) and isinstance(value, (int, float)):
+            return value
+        if isinstance(node.operator, cst.Not):
+            t = truth(value)
+            return UNKNOWN if t is None else not t
+        return UNKNOWN
+
+    def eval_boolean(self, node: cst.BooleanOperation, frame: Frame) -> Any:
+        left = self.eval(node.left, frame)
+        t = truth(left)
+        if t is None:
+            self.eval(node.right, frame)
+            return UNKNOWN
+        if isinstance(node.operator, cst.And):
+            return self.eval(node.right, frame) if t else left
+        return left if t else self.eval(node.right, frame)
+
+    def eval_comparison(self, node: cst.Comparison, frame: Frame) -> Any:
+        left = self.eval(node.left, frame)
+        result: Any = True
+        for target in node.comparisons:
+            right = self.eval(target.comparator, frame)
+            outcome = compare(target.operator, left, right)
+            if outcome is UNKNOWN:
+                result = UNKNOWN
+            elif result is True and not outcome:
+                result = False
+            left = right
+        return result
+
+    def eval_ifexp(self, node: cst.IfExp, frame: Frame) -> Any:
+        t = truth(self.eval(node.test, frame))
+        if t is True:
+            return self.eval(node.body, frame)
+        if t is False:
+            return self.eval(node.orelse, frame)
+        return self.merge([self.eval(node.body, frame), self.eval(node.orelse, frame)], frame)
+
+    def eval_comprehension(self, node: cst.ListComp | cst.GeneratorExp | cst.SetComp, frame: Frame) -> Any:
+        scope = Frame(frame.module, frame.graph, dict(frame.locals), frame.self_obj, frame.in_graph)
+        if frame.is_module:
+            scope.locals = dict(frame.module.globals)
+        out: list = []
+        if not self.comprehend(node.for_in, node.elt, scope, out):
+            return UNKNOWN
+        return out
+
+    def comprehend(self, comp: cst.CompFor, elt: cst.BaseExpression, scope: Frame, out: list) -> bool:
+        items = self.iterate(self.eval(comp.iter, scope))
+        if items is None:
+            return False
+        for item in items:
+            self.assign(comp.target, item, scope)
+            if any(truth(self.eval(cond.test, scope)) is not True for cond in comp.ifs):
+                if any(truth(self.eval(cond.test, scope)) is None for cond in comp.ifs):
+                    return False
+                continue
+            if comp.inner_for_in is not None:
+                if not self.comprehend(comp.inner_for_in, elt, scope, out):
+                    return False
+            else:
+                out.append(self.eval(elt, scope))
+        return True
+
+    def eval_call(self, node: cst.Call, frame: Frame) -> Any:
+        func = self.eval(node.func, frame)
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for arg in node.args:
+            value = self.eval(arg.value, frame)
+            if arg.star == "*":
+                items = self.iterate(value)
+                if items is None:
+                    args.append(UNKNOWN)
+                    kwargs["*"] = UNKNOWN  # marks an unknown number of positional arguments
+                else:
+                    args.extend(items)
+            elif arg.star == "**":
+                if isinstance(value, dict) and _POISON not in value and all(isinstance(k, str) for k in value):
+                    kwargs.update(value)
+                else:
+                    kwargs["**"] = UNKNOWN
+            elif arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            else:
+                args.append(value)
+        return self.call(func, args, kwargs, node, frame)
+
+    def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if isinstance(func, FunctionRef):
+            return self.call_function(func, args, kwargs, frame)
+        if isinstance(func, Bound):
+            return self.call_method(func.obj, func.name, args, kwargs, node, frame)
+        if isinstance(func, External) and func.qualname.startswith("builtins."):
+            return call_builtin(func.qualname[9:], args, kwargs, self)
+        if isinstance(func, External) and func.qualname.startswith("math."):
+            return call_math(func.qualname[5:], args)
+        if isinstance(func, ClassRef):
+            return self.instantiate(func, args, kwargs, node, frame)
+        return UNKNOWN
+
+    def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if isinstance(obj, list):
+            if name == "append" and len(args) == 1:
+                obj.append(args[0])
+            elif name == "extend" and len(args) == 1:
+                items = self.iterate(args[0])
+                obj.extend(items if items is not None else [UNKNOWN])
+            elif name == "insert" and len(args) == 2 and isinstance(args[0], int):
+                obj.insert(args[0], args[1])
+            elif name in ("pop", "remove", "clear", "sort", "reverse"):
+                obj.append(UNKNOWN)  # we do not track removals: poison the list
+            return None if name in ("append", "extend", "insert") else UNKNOWN
+        if isinstance(obj, dict):
+            if name == "get" and args and _POISON not in obj and is_static(args[0]):
+                return obj.get(args[0], args[1] if len(args) > 1 else kwargs.get("default"))
+            if name in ("items", "keys", "values") and _POISON not in obj:
+                return list(getattr(obj, name)())
+            if name == "update" and args and isinstance(args[0], dict):
+                obj.update(args[0])
+                obj.update({k: v for k, v in kwargs.items() if k not in ("*", "**")})
+                return None
+            if name in ("pop", "setdefault", "update", "clear"):
+                obj[_POISON] = True
+            return UNKNOWN
+        if isinstance(obj, Instance):
+            method = obj.cls.lookup(name)
+            if isinstance(method, FunctionRef):
+                return self.call_function(method, [obj, *args], kwargs, frame)
+        return UNKNOWN
+
+    def call_function(self, func: FunctionRef, args: list, kwargs: dict, frame: Frame, graph: Optional[ModelGraph] = None) -> Any:
+        """Inline a project function with its arguments bound; UNKNOWN past the limits."""
+        node = func.node
+        if node in self.stack or len(self.stack) >= self.MAX_DEPTH:
+            return UNKNOWN
+        in_graph = frame.in_graph or graph is not None
+        if not in_graph:
+            count = self.inlined.get(node, 0)
+            if count >= self.MAX_CODE_INLINES:
+                return UNKNOWN
+            self.inlined[node] = count + 1
+        callee = Frame(func.module, graph or frame.graph, {}, in_graph=in_graph, name=node.name.value)
+        self.bind_params(node, args, kwargs, callee)
+        if func.owner is not None and args:
+            callee.self_obj = args[0]
+        self.module_globals(func.module)
+        return self.run_function(node, callee)
+
+    def run_function(self, node: cst.FunctionDef, frame: Frame) -> Any:
+        self.stack.append(node)
+        try:
+            self.exec_block(node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body, frame)
+        except (_Return, _LoopExit):
+            pass
+        finally:
+            self.stack.pop()
+        if not frame.returns:
+            return None
+        if len(frame.returns) == 1:
+            return frame.returns[0]
+        return self.merge(frame.returns, frame)
+
+    def bind_params(self, node: cst.FunctionDef, args: list, kwargs: dict, frame: Frame, missing: Any = UNKNOWN) -> None:
+        """Bind call arguments to parameters; defaults fill the rest, ``missing`` the others."""
+        params = node.params
+        positional = [*params.posonly_params, *params.params]
+        unknown_count = "*" in kwargs
+        for i, param in enumerate(positional):
+            name = param.name.value
+            if i < len(args) and not unknown_count:
+                value = args[i]
+            elif name in kwargs:
+                value = kwargs[name]
+            elif param.default is not None and not unknown_count and "**" not in kwargs:
+                value = self.eval(param.default, Frame(frame.module, frame.graph, {}, name="<defaults>"))
+            else:
+                value = self.missing_param(name, frame) if missing is UNKNOWN else missing
+            frame.locals[name] = value
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                frame.locals[name] = kwargs[name]
+            elif param.default is not None and "**" not in kwargs:
+                frame.locals[name] = self.eval(param.default, Frame(frame.module, frame.graph, {}))
+            else:
+                frame.locals[name] = UNKNOWN
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                frame.locals[star.name.value] = UNKNOWN
+
+    def missing_param(self, name: str, frame: Frame) -> Any:
+        """The value of a parameter nothing binds: unknown (frontends may make it a tensor)."""
+        return UNKNOWN
+
+    # ------------------------------------------------------------------ classes
+
+    def define_class(self, node: cst.ClassDef, frame: Frame) -> ClassRef:
+        bases = [self.eval(arg.value, frame) for arg in node.bases if arg.keyword is None]
+        cls = ClassRef(node, frame.module, bases)
+        body = Frame(frame.module, frame.graph, {}, name=node.name.value)
+        body.locals = cls.attrs
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                cls.attrs[stmt.name.value] = FunctionRef(stmt, frame.module, owner=cls)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                try:
+                    self.exec_stmt(stmt, body)
+                except (_Return, _LoopExit):
+                    pass
+        for deco in node.decorators:
+            name = dotted(deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator) or ""
+            if name.rsplit(".", 1)[-1] == "dataclass":
+                cls.is_dataclass = True
+        return cls
+
+    def instantiate(self, cls: ClassRef, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        inst = Instance(cls)
+        if cls.is_dataclass:
+            fields = [
+                s.body[0].target.value
+                for s in cls.node.body.body
+                if isinstance(s, cst.SimpleStatementLine)
+                and isinstance(s.body[0], cst.AnnAssign)
+                and isinstance(s.body[0].target, cst.Name)
+            ]
+            for name in fields:
+                inst.attrs[name] = cls.lookup(name)
+            if "**" in kwargs or "*" in kwargs:
+                inst.attrs.update({name: UNKNOWN for name in fields})
+            for name, value in zip(fields, args):
+                inst.attrs[name] = value
+            inst.attrs.update({k: v for k, v in kwargs.items() if k in fields})
+            return inst
+        init = cls.lookup("__init__")
+        if isinstance(init, FunctionRef):
+            self.call_function(init, [inst, *args], kwargs, Frame(frame.module, frame.graph, {}, in_graph=True))
+        return inst
+
+
+_POISON = object()  # a dict key marking a dict whose contents are no longer known
+
+_BUILTINS = frozenset(
+    "range len int float str bool list tuple dict zip enumerate min max abs round isinstance getattr "
+    "sorted reversed sum print super hasattr set".split()
+)
+
+
+def truth(value: Any) -> Optional[bool]:
+    if value is UNKNOWN or isinstance(value, (Tensor, Bound)):
+        return None
+    if isinstance(value, dict) and _POISON in value:
+        return None
+    if isinstance(value, (list, tuple, dict, str, int, float, bool, type(None))):
+        return bool(value)
+    return True  # objects, layers, classes are truthy
+
+
+def compare(op: cst.BaseCompOp, left: Any, right: Any) -> Any:
+    if isinstance(op, (cst.Is, cst.IsNot)):
+        if left is UNKNOWN or right is UNKNOWN:
+            return UNKNOWN
+        if right is None or left is None:
+            same = left is right
+            return same if isinstance(op, cst.Is) else not same
+        return UNKNOWN
+    if isinstance(op, (cst.In, cst.NotIn)):
+        if is_static(left) and isinstance(right, (list, tuple, str, dict)) and is_static(right):
+            try:
+                found = left in right
+            except TypeError:
+                return UNKNOWN
+            return found if isinstance(op, cst.In) else not found
+        return UNKNOWN
+    fn = _COMPARE.get(type(op))
+    if fn is not None and is_static(left) and is_static(right):
+        try:
+            return fn(left, right)
+        except TypeError:
+            return UNKNOWN
+    return UNKNOWN
+
+
+def call_builtin(name: str, args: list, kwargs: dict, interp: Interpreter) -> Any:
+    if "*" in kwargs or "**" in kwargs:
+        return UNKNOWN
+    try:
+        if name == "range" and args and all(isinstance(a, int) for a in args):
+            r = range(*args)
+            return list(r) if len(r) <= interp.MAX_UNROLL else UNKNOWN
+        if name in ("list", "tuple") and len(args) == 1:
+            items = interp.iterate(args[0])
+            return UNKNOWN if items is None else (list(items) if name == "list" else tuple(items))
+        if name in ("list", "tuple") and not args:
+            return [] if name == "list" else ()
+        if name == "dict":
+            base = dict(args[0]) if args and isinstance(args[0], dict) else ({} if not args else None)
+            return UNKNOWN if base is None else {**base, **kwargs}
+        if name in ("zip", "enumerate", "reversed", "sorted"):
+            seqs = [interp.iterate(a) for a in args]
+            if any(s is None for s in seqs):
+                return UNKNOWN
+            if name == "zip":
+                return [tuple(t) for t in zip(*seqs)]
+            if name == "enumerate":
+                start = kwargs.get("start", args[1] if len(args) > 1 else 0)
+                return [(i + start, v) for i, v in enumerate(seqs[0])]
+            if name == "reversed":
+                return list(reversed(seqs[0]))
+            return sorted(seqs[0]) if is_static(seqs[0]) else UNKNOWN
+        if name == "len" and len(args) == 1 and isinstance(args[0], (list, tuple, str, dict)):
+            return len(args[0]) if not (isinstance(args[0], dict) and _POISON in args[0]) else UNKNOWN
+        if name in ("int", "float", "str", "bool", "abs", "round") and args and is_static(args[0]):
+            return {"int": int, "float": float, "str": str, "bool": bool, "abs": abs, "round": round}[name](*args)
+        if name in ("min", "max", "sum") and args:
+            items = args if len(args) > 1 else interp.iterate(args[0])
+            if items is not None and items and all(isinstance(i, (int, float)) for i in items):
+                return {"min": min, "max": max, "sum": sum}[name](items)
+        if name == "getattr" and len(args) >= 2 and isinstance(args[1], str):
+            value = interp.get_attr(args[0], args[1], None, None)  # type: ignore[arg-type]
+            return args[2] if value is UNKNOWN and len(args) > 2 else value
+    except (TypeError, ValueError, OverflowError):
+        return UNKNOWN
+    return UNKNOWN
+
+
+def call_math(name: str, args: list) -> Any:
+    fn = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "pow": math.pow, "ceil": math.ceil, "floor": math.floor}.get(name)
+    if fn is None or not args or not all(isinstance(a, (int, float)) for a in args):
+        return UNKNOWN
+    try:
+        return fn(*args)
+    except (ValueError, OverflowError):
+        return UNKNOWN
+
+
+_EVAL = {
+    cst.Name: Interpreter.eval_name,
+    cst.Attribute: Interpreter.eval_attribute,
+    cst.Integer: Interpreter.eval_literal,
+    cst.Float: Interpreter.eval_literal,
+    cst.SimpleString: Interpreter.eval_literal,
+    cst.ConcatenatedString: Interpreter.eval_literal,
+    cst.List: Interpreter.eval_sequence,
+    cst.Tuple: Interpreter.eval_sequence,
+    cst.Set: Interpreter.eval_sequence,
+    cst.Dict: Interpreter.eval_dict,
+    cst.Subscript: Interpreter.eval_subscript,
+    cst.BinaryOperation: Interpreter.eval_binary,
+    cst.UnaryOperation: Interpreter.eval_unary,
+    cst.BooleanOperation: Interpreter.eval_boolean,
+    cst.Comparison: Interpreter.eval_comparison,
+    cst.IfExp: Interpreter.eval_ifexp,
+    cst.ListComp: Interpreter.eval_comprehension,
+    cst.GeneratorExp: Interpreter.eval_comprehension,
+    cst.Call: Interpreter.eval_call,
+}
+
+
+def origin_of(frame: Frame, node: Optional[cst.CSTNode]) -> Origin:
+    return Origin(path=frame.module.path, node=node)

@@ -1,0 +1,63 @@
+"""What the analysis of one file (with the project modules it imports) found.
+
+``graphs`` holds every dataflow graph built: model graphs (``is_model``) and the tensor code
+of plain functions. ``setup`` holds the training declarations that could not be tied to one
+model; :meth:`Program.finish` ties them to the model when there is exactly one candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from nnlint.ir import ModelGraph, Origin, TrainingSetup
+
+
+@dataclass
+class Program:
+    path: str
+    graphs: list[ModelGraph] = field(default_factory=list)
+    setup: TrainingSetup = field(default_factory=TrainingSetup)
+    #: model graphs created by the code (``model = Net()``), as opposed to class definitions
+    instantiated: list[ModelGraph] = field(default_factory=list)
+    #: class name -> graph analysed from the class definition with its defaults
+    class_graphs: dict[str, ModelGraph] = field(default_factory=dict)
+    #: classes used inside another module: their graphs are not whole models
+    submodule_classes: set[str] = field(default_factory=set)
+    #: every layer constructed, used or not (for checks of constructor arguments)
+    layers: list = field(default_factory=list)
+    #: raw-scale data reaching a model or a data set: {"what", "origin", "sink"}
+    raw_inputs: list[dict] = field(default_factory=list)
+
+    def models(self) -> list[ModelGraph]:
+        return [g for g in self.graphs if g.is_model]
+
+    def candidates(self) -> list[ModelGraph]:
+        """The models the training code in this file most plausibly trains."""
+        if self.instantiated:
+            return self.instantiated
+        return [g for name, g in self.class_graphs.items() if name not in self.submodule_classes]
+
+    def single_model(self) -> Optional[ModelGraph]:
+        found = self.candidates()
+        return found[0] if len(found) == 1 else None
+
+    def finish(self, task: Optional[str]) -> None:
+        """Mark submodule graphs and tie unattached declarations to the only model, if any."""
+        for name, graph in self.class_graphs.items():
+            if name in self.submodule_classes:
+                graph.top_level = False
+        for graph in self.instantiated:
+            if graph.name in self.submodule_classes and graph is not self.class_graphs.get(graph.name):
+                graph.top_level = True  # created by the training code: it is the model
+        only = self.single_model()
+        if only is not None:
+            only.setup.losses.extend(self.setup.losses)
+            only.setup.optimizers.extend(self.setup.optimizers)
+            only.setup.loaders.extend(self.setup.loaders)
+        for graph in self.models():
+            graph.setup.task = task or graph.setup.loss_task()
+
+
+def loss_record(qualname: str, task: str, origin: Origin) -> dict:
+    return {"type_name": qualname, "task": task, "origin": origin}

@@ -1,0 +1,92 @@
+"""A project: the files nnlint was asked about and the project modules they import.
+
+``from model import Net`` in ``train.py`` is resolved to ``model.py`` when that file lies
+inside the project root (the nearest folder above with a ``pyproject.toml`` or ``.git``),
+so a model and the loss that trains it are joined. Nothing outside the root is read, and
+nothing is ever executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import libcst as cst
+
+from nnlint.source import SourceFile, UnreadableFile, parse, read_text
+
+
+def project_root(path: Path) -> Path:
+    start = path if path.is_dir() else path.parent
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return folder
+    return start
+
+
+@dataclass(eq=False)
+class ModuleInfo:
+    source: SourceFile
+    globals: dict[str, Any] = field(default_factory=dict)
+    star_modules: list[str] = field(default_factory=list)
+    executed: bool = False
+
+    @property
+    def path(self) -> str:
+        return self.source.path
+
+    @property
+    def folder(self) -> Path:
+        return self.source.abspath.parent
+
+
+class Project:
+    def __init__(self, display_paths: dict[Path, str]) -> None:
+        # absolute path -> the path as it is shown to the user
+        self.display_paths = display_paths
+        self.modules: dict[Path, Optional[ModuleInfo]] = {}
+        self._roots: dict[Path, Path] = {}
+
+    def load(self, abspath: Path) -> ModuleInfo:
+        """Parse a file once; raises UnreadableFile or libcst.ParserSyntaxError."""
+        abspath = abspath.resolve()
+        cached = self.modules.get(abspath)
+        if cached is not None:
+            return cached
+        shown = self.display_paths.get(abspath) or str(abspath)
+        info = ModuleInfo(parse(shown, abspath, read_text(abspath)))
+        self.modules[abspath] = info
+        return info
+
+    def _root_of(self, folder: Path) -> Path:
+        if folder not in self._roots:
+            self._roots[folder] = project_root(folder)
+        return self._roots[folder]
+
+    def find_module(self, importer: ModuleInfo, dotted_name: str, level: int) -> Optional[ModuleInfo]:
+        """The project file for ``dotted_name`` imported from ``importer``, if there is one."""
+        if not dotted_name and level == 0:
+            return None
+        root = self._root_of(importer.folder)
+        if level:
+            bases = [importer.folder.parents[level - 2] if level > 1 else importer.folder]
+        else:
+            bases = [importer.folder, *[p for p in importer.folder.parents if p == root or root in p.parents]]
+        parts = dotted_name.split(".") if dotted_name else []
+        for base in bases:
+            candidate = base.joinpath(*parts) if parts else base
+            for path in (candidate.with_suffix(".py") if parts else None, candidate / "__init__.py"):
+                if path is None or not path.is_file():
+                    continue
+                resolved = path.resolve()
+                if resolved != root and root not in resolved.parents:
+                    return None  # never read outside the project
+                if resolved in self.modules and self.modules[resolved] is None:
+                    return None  # known to be unreadable
+                try:
+                    return self.load(resolved)
+                except (UnreadableFile, cst.ParserSyntaxError, RecursionError):
+                    self.modules[resolved] = None
+                    return None
+        return None

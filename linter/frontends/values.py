@@ -1,0 +1,174 @@
+"""The abstract values the interpreter computes with.
+
+Plain Python literals (int, float, str, bool, None, list, tuple, dict) stand for themselves;
+everything else is one of the classes below. ``UNKNOWN`` is what the interpreter cannot know
+statically, and everything built from it stays unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+import libcst as cst
+
+from nnlint.ir import ModelGraph, OpKind
+
+if TYPE_CHECKING:
+    from nnlint.frontends.project import ModuleInfo
+
+
+class _Unknown:
+    _instance: Optional["_Unknown"] = None
+
+    def __new__(cls) -> "_Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+@dataclass(eq=False)
+class External:
+    """A name from outside the project, fully qualified (``torch.nn.Linear``, ``numpy``)."""
+
+    qualname: str
+
+
+@dataclass(eq=False)
+class ModuleRef:
+    info: "ModuleInfo"
+
+
+@dataclass(eq=False)
+class FunctionRef:
+    node: cst.FunctionDef
+    module: "ModuleInfo"
+    owner: Optional["ClassRef"] = None
+
+
+@dataclass(eq=False)
+class ClassRef:
+    node: cst.ClassDef
+    module: "ModuleInfo"
+    bases: list[Any]
+    attrs: dict[str, Any] = field(default_factory=dict)  # class-level assignments and methods
+    is_nn_module: bool = False
+    is_dataclass: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value
+
+    def lookup(self, name: str) -> Any:
+        if name in self.attrs:
+            return self.attrs[name]
+        for base in self.bases:
+            if isinstance(base, ClassRef):
+                found = base.lookup(name)
+                if found is not UNKNOWN:
+                    return found
+        return UNKNOWN
+
+
+@dataclass(eq=False)
+class Instance:
+    """An object of a project class: a model, a config, a dataclass instance."""
+
+    cls: ClassRef
+    attrs: dict[str, Any] = field(default_factory=dict)
+    graph: Optional[ModelGraph] = None  # built on first call, for nn.Module instances
+    building: bool = False
+
+
+@dataclass(eq=False)
+class Layer:
+    """A torch.nn layer or container, with its resolved constructor arguments."""
+
+    qualname: str
+    kind: OpKind
+    attrs: dict[str, Any]
+    node: Optional[cst.CSTNode]
+    path: str
+    label: str = ""
+    children: Any = None  # list for Sequential/ModuleList, dict for ModuleDict
+    inits: list[dict] = field(default_factory=list)  # init calls applied to its parameters
+
+    @property
+    def short(self) -> str:
+        return self.qualname.rsplit(".", 1)[-1]
+
+
+@dataclass(eq=False)
+class Param:
+    """``layer.weight`` or ``layer.bias``: the target of an init call."""
+
+    layer: Any  # Layer, or UNKNOWN when the owner is not known
+    name: str
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A tensor in the graph being built; ``model`` tags outputs of a model call."""
+
+    graph: ModelGraph
+    op: int
+    model: Optional[ModelGraph] = None
+
+
+@dataclass(eq=False)
+class RawData:
+    """Data at raw scale (0-255 pixels, unscaled features) on its way to a model."""
+
+    what: str
+    node: cst.CSTNode
+    path: str
+
+
+@dataclass(eq=False)
+class Dataset:
+    name: str
+    size: Optional[int]
+    train: Optional[bool]
+    transform: Any = None
+    node: Optional[cst.CSTNode] = None
+
+
+@dataclass(eq=False)
+class Transforms:
+    names: list[str]  # short names in order; "?" for anything unknown
+    node: Optional[cst.CSTNode] = None
+    unscaled_cast: bool = False  # a float cast that does not scale (ToDtype(float32) w/o scale)
+
+
+@dataclass(eq=False)
+class Loss:
+    qualname: str
+    task: str
+    node: cst.CSTNode
+    path: str
+
+
+@dataclass(eq=False)
+class ArgParser:
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Namespace:
+    """The result of ``parse_args()``: attribute access gives the argument's default."""
+
+    values: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Bound:
+    """A method looked up on a value, called later: ``layers.append``, ``x.view``."""
+
+    obj: Any
+    name: str

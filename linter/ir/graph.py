@@ -1,0 +1,139 @@
+"""Ops, model graphs and the training setup that goes with a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from nnlint.ir.kinds import OpKind
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an op or declaration comes from.
+
+    ``node`` is the frontend's handle on the source (a libcst node); the position is worked
+    out only when a finding is reported, because position metadata costs more than parsing.
+    """
+
+    path: str
+    node: Any = None
+    graph_node: Optional[str] = None  # the node name, for graph frontends
+
+
+@dataclass
+class Op:
+    id: int
+    kind: OpKind
+    type_name: str
+    attrs: dict = field(default_factory=dict)
+    inputs: list[int] = field(default_factory=list)
+    origin: Optional[Origin] = None
+    label: str = ""
+
+    def describe(self) -> str:
+        """Human name for messages: ``self.fc2 (Linear)`` or just ``ReLU``."""
+        short = self.type_name.rsplit(".", 1)[-1]
+        if self.label and self.label != short:
+            return f"{self.label} ({short})"
+        if ".functional." in self.type_name:
+            return f"F.{short}"
+        return f"torch.{short}" if self.type_name == f"torch.{short}" else short
+
+
+@dataclass
+class TrainingSetup:
+    """What the code declares around a model: loss, optimizer, data."""
+
+    losses: list[dict] = field(default_factory=list)  # {"kind", "type_name", "origin", "attrs"}
+    optimizers: list[dict] = field(default_factory=list)
+    loaders: list[dict] = field(default_factory=list)
+    task: Optional[str] = None  # "regression" / "classification" when declared or inferred
+
+    def loss_task(self) -> Optional[str]:
+        """The task the losses imply, or None when they disagree or there are none."""
+        tasks = {loss["task"] for loss in self.losses if loss.get("task")}
+        return tasks.pop() if len(tasks) == 1 else None
+
+
+@dataclass
+class ModelGraph:
+    """A dataflow graph: ops in creation order, inputs and outputs as op ids.
+
+    ``complete`` is False when the frontend met something it could not follow (a dynamic
+    layer list, an unknown call on the model's path); checks that need the whole picture stay
+    silent then. ``is_model`` separates networks from plain tensor code in helper functions.
+    ``top_level`` is False for a module used inside another one: its output is not the end.
+    """
+
+    name: str
+    path: str
+    ops: dict[int, Op] = field(default_factory=dict)
+    inputs: list[int] = field(default_factory=list)
+    outputs: list[int] = field(default_factory=list)
+    is_model: bool = False
+    top_level: bool = True
+    complete: bool = True
+    setup: TrainingSetup = field(default_factory=TrainingSetup)
+    _consumers: Optional[dict[int, list[int]]] = field(default=None, repr=False)
+
+    def add(self, kind: OpKind, type_name: str, inputs: Iterable[int] = (), **kw: Any) -> Op:
+        op = Op(id=len(self.ops), kind=kind, type_name=type_name, inputs=list(inputs), **kw)
+        self.ops[op.id] = op
+        self._consumers = None
+        return op
+
+    def find(self, *kinds: OpKind) -> Iterator[Op]:
+        wanted = set(kinds)
+        return (op for op in self.ops.values() if op.kind in wanted)
+
+    def producers(self, op: Op) -> list[Op]:
+        return [self.ops[i] for i in op.inputs]
+
+    def consumers(self, op: Op) -> list[Op]:
+        if self._consumers is None:
+            consumers: dict[int, list[int]] = {}
+            for other in self.ops.values():
+                for i in other.inputs:
+                    consumers.setdefault(i, []).append(other.id)
+            self._consumers = consumers
+        return [self.ops[i] for i in self._consumers.get(op.id, ())]
+
+    def is_output(self, op: Op) -> bool:
+        return op.id in self.outputs
+
+    def walk_forward(self, op: Op, through: Callable[[Op], bool]) -> list[Op]:
+        """The ops reached from ``op`` skipping those ``through`` accepts (e.g. reshapes)."""
+        return self._walk(op, through, self.consumers)
+
+    def walk_backward(self, op: Op, through: Callable[[Op], bool]) -> list[Op]:
+        return self._walk(op, through, self.producers)
+
+    @staticmethod
+    def _walk(op: Op, through: Callable[[Op], bool], step: Callable[[Op], list[Op]]) -> list[Op]:
+        reached, seen, stack = [], {op.id}, list(step(op))
+        while stack:
+            nxt = stack.pop()
+            if nxt.id in seen:
+                continue
+            seen.add(nxt.id)
+            if through(nxt):
+                stack.extend(step(nxt))
+            else:
+                reached.append(nxt)
+        return reached
+
+    def passes_to_output(self, op: Op, through: Callable[[Op], bool]) -> bool:
+        """True when ``op`` (or an op it reaches only via ``through`` ops) is a graph output."""
+        if self.is_output(op):
+            return True
+        seen, stack = {op.id}, self.consumers(op)
+        while stack:
+            nxt = stack.pop()
+            if nxt.id in seen or not through(nxt):
+                continue
+            seen.add(nxt.id)
+            if self.is_output(nxt):
+                return True
+            stack.extend(self.consumers(nxt))
+        return False

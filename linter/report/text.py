@@ -1,0 +1,60 @@
+"""``--format text``: ruff-style lines with the source line, a caret and a hint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, TextIO
+
+from nnlint import registry
+from nnlint.report.summary import summarize
+
+_COLORS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
+_BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+
+
+def write(result, stream: TextIO, color: bool = False) -> None:
+    def paint(text: str, code: str) -> str:
+        return f"{code}{text}{_RESET}" if color else text
+
+    lines_cache: dict[str, Optional[list[str]]] = {}
+    for f in result.findings:
+        where = f"{f.path}:{f.line}:{f.column}" if f.line is not None else (f"{f.path} ({f.node})" if f.node else f.path)
+        sev = f.severity.value
+        stream.write(f"{paint(where, _BOLD)}: {paint(f.code, _COLORS[sev])} [{sev}] {f.message}\n")
+        snippet = _snippet(f, lines_cache)
+        if snippet:
+            stream.write(snippet)
+        check = registry.lookup(f.code)
+        if check is not None and getattr(check, "hint", None):
+            stream.write(f"    {paint('= hint:', _DIM)} {check.hint}\n")
+        stream.write("\n")
+    stream.write(_summary_line(result) + "\n")
+
+
+def _snippet(f, cache: dict) -> str:
+    if f.line is None:
+        return ""
+    if f.path not in cache:
+        try:
+            cache[f.path] = Path(f.path).read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError):
+            cache[f.path] = None
+    lines = cache[f.path]
+    if not lines or f.line > len(lines):
+        return ""
+    text = lines[f.line - 1].rstrip().expandtabs(4)
+    start = max((f.column or 1) - 1, 0)
+    end = (f.end_column - 1) if f.end_line == f.line and f.end_column else len(text)
+    width = max(end - start, 1)
+    gutter = " " * len(str(f.line))
+    return f" {gutter} |\n {f.line} | {text}\n {gutter} | {' ' * start}{'^' * width}\n"
+
+
+def _summary_line(result) -> str:
+    s = summarize(result)
+    files = f"{s['files']} file" + ("" if s["files"] == 1 else "s")
+    if not s["findings"]:
+        return f"All checks passed ({files} linted)."
+    parts = [f"{n} {sev}" + ("s" if n != 1 else "") for sev, n in s["by_severity"].items() if n]
+    noun = "finding" if s["findings"] == 1 else "findings"
+    return f"Found {s['findings']} {noun} ({', '.join(parts)}) in {files}."

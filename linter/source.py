@@ -1,0 +1,70 @@
+"""Reading and parsing one Python file, with positions worked out only on demand.
+
+libcst's position metadata costs about twice the parse, and most files on the pre-commit path
+have no finding, so :meth:`SourceFile.span` computes it the first time a finding asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import libcst as cst
+
+#: Files larger than this are not parsed (a generated or vendored file, not training code).
+MAX_BYTES = 5_000_000
+
+
+class UnreadableFile(Exception):
+    """The file cannot be linted; the message is one line for the user."""
+
+
+@dataclass
+class SourceFile:
+    path: str  # as the user gave it (or as discovered under a given folder)
+    abspath: Path
+    text: str
+    module: cst.Module
+    _positions: Optional[Any] = field(default=None, repr=False)
+    _lines: Optional[list[str]] = field(default=None, repr=False)
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
+
+    def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:
+        """1-based (line, column, end_line, end_column) of a node of this file's tree."""
+        if self._positions is None:
+            from libcst.metadata import MetadataWrapper, PositionProvider
+
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        rng = self._positions.get(node)
+        if rng is None:
+            return None
+        return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+
+
+def read_text(abspath: Path) -> str:
+    """The file's text, or :class:`UnreadableFile` saying in one line why not."""
+    try:
+        size = abspath.stat().st_size
+        if size > MAX_BYTES:
+            raise UnreadableFile(f"file too large to lint ({size:,} bytes; limit {MAX_BYTES:,})")
+        raw = abspath.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(exc.strerror or str(exc)) from None
+    if b"\0" in raw[:8192]:
+        raise UnreadableFile("binary file, not Python source")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+
+
+def parse(path: str, abspath: Path, text: str) -> SourceFile:
+    """Parse text; a syntax error propagates as ``libcst.ParserSyntaxError``."""
+    return SourceFile(path=path, abspath=abspath, text=text, module=cst.parse_module(text))
