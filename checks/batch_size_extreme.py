@@ -31,7 +31,6 @@ class BatchSizeExtreme(ProgramCheck):
     - batch size 1 when the model has BatchNorm (batch statistics of one sample);
     - a last batch of exactly one sample (`drop_last=False`) with BatchNorm;
     - a batch as large as the whole data set (one update per epoch);
-    - batch size 1 without BatchNorm (`info`: a debugging setting, not a training one);
     - a batch larger than `max-batch-size` (default 8192; `info`).
 
     `DataLoader` defaults to `batch_size=1` when none is given.
@@ -135,9 +134,6 @@ gradient_accumulation_steps = 40
             self.report(at, Severity.ERROR, Confidence.LIKELY, problem=(
                 f"training batches of 1 sample, but {bn_model} has BatchNorm: batch statistics of one sample "
                 "are meaningless (and PyTorch raises in training mode)"))
-        elif size == 1 and training:
-            self.report(at, Severity.INFO, Confidence.POSSIBLE, problem=(
-                "training batches of 1 sample: very noisy, slow updates (DataLoader's default batch_size is 1)"))
         elif n and size >= n:
             self.report(at, Severity.WARNING, Confidence.LIKELY, problem=(
                 f"batch size {size} covers the whole training set of {n} samples: one update per epoch"))

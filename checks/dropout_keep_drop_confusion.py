@@ -31,15 +31,15 @@ def _says_keep(expr: Optional[cst.BaseExpression]) -> bool:
 class DropoutKeepDropConfusion(ProgramCheck):
     """
     ## What it does
-    Flags a dropout probability above 0.5 given to an API whose argument is the probability
-    of *dropping* a unit (`nn.Dropout(p)`, `F.dropout(x, p)`, the `dropout=` of recurrent and
+    Flags a dropout probability of 0.7 or more (option `threshold`) given to an API whose
+    argument is the probability of *dropping* a unit (`nn.Dropout(p)`, `F.dropout(x, p)`, the `dropout=` of recurrent and
     transformer layers), and any value passed there through a name that says *keep*.
 
     ## Why is this bad?
     TF1's `keep_prob` and DL4J's `.dropout(x)` are the probability of keeping a unit; advice
     written for them says "start dropout at 0.75 or 0.9". Copied into PyTorch, `Dropout(0.9)`
     drops 90% of the units and the network barely learns. Values from 0.5 to 0.7 are used on
-    purpose in a few architectures (GAT uses 0.6) and are reported as `info`; 0.5 is standard.
+    purpose in a few architectures (GAT and REINFORCE examples use 0.6) and stay silent.
 
     ## Example
     ```python
@@ -58,6 +58,7 @@ class DropoutKeepDropConfusion(ProgramCheck):
     name = "dropout-keep-drop-confusion"
     message = "{layer} {what}; {api} takes the probability of dropping a unit, not of keeping it"
     hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
+    options = {"threshold": 0.7}
 
     bad = [
         Bad(
@@ -135,14 +136,11 @@ class Net(nn.Module):
             shown = f"{number:.0%}" if number is not None else "a keep probability's share"
             self.report(origin, Severity.WARNING, Confidence.CERTAIN, layer=layer, api=api,
                         what=f"is given {dotted(expr)} as its drop probability (drops {shown} of units)")
-        elif number is None or number <= 0.5:
+        elif number is None or number < self.opts["threshold"]:
             return
         elif number >= 1:
             self.report(origin, Severity.ERROR, Confidence.CERTAIN, layer=layer, api=api,
                         what=f"drops {number:.0%} of units: nothing gets through in training")
-        elif number >= 0.7:
+        elif number >= self.opts["threshold"]:
             self.report(origin, Severity.WARNING, Confidence.LIKELY, layer=layer, api=api,
                         what=f"drops {number:.0%} of units")
-        else:
-            self.report(origin, Severity.INFO, Confidence.POSSIBLE, layer=layer, api=api,
-                        what=f"drops {number:.0%} of units (above the usual 0.5)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from nnlint.check import Bad, GraphCheck, Good
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 
@@ -9,8 +11,25 @@ _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
 _NO_SHIFT = ACTIVATIONS | WEIGHTED
 
 
+def _literal_false(op: Op) -> bool:
+    """Whether the layer's constructor call says ``bias=False`` literally."""
+    node = op.origin.node if op.origin else None
+    for arg in getattr(node, "args", ()):
+        if arg.keyword is not None and arg.keyword.value in ("bias", "use_bias"):
+            return isinstance(arg.value, cst.Name) and arg.value.value == "False"
+    return False
+
+
+def _no_shift_before(op: Op) -> bool:
+    """Ops whose output carries no learned shift into the next layer."""
+    if op.kind in WEIGHTED:
+        return op.attrs.get("bias") is False
+    return op.kind in ACTIVATIONS or op.kind in (OpKind.INPUT, OpKind.EMBEDDING)
+
+
 def _transparent(op: Op) -> bool:
     return op.kind in _TRANSPARENT
+
 
 
 class MissingBias(GraphCheck):
@@ -25,8 +44,10 @@ class MissingBias(GraphCheck):
     the origin, and a following ReLU cannot move its threshold. Adding a bias to every layer
     is standard advice. Dropping it is right only where a normalisation supplies the shift:
     `Conv(bias=False)` followed by BatchNorm (DCGAN, ResNet) or bias-free transformer blocks
-    with LayerNorm on the residual stream (nanoGPT). Those stay silent, and so does a layer
-    whose surroundings nnlint cannot see.
+    with LayerNorm on the residual stream (nanoGPT). Those stay silent, and so does every
+    bias-free layer of a model that uses that idiom somewhere (DCGAN's first and last
+    convolutions follow the design of the rest), and a layer whose surroundings nnlint
+    cannot see.
 
     ## Example
     ```python
@@ -105,19 +126,28 @@ class Block(nn.Module):
     ]
 
     def check(self, graph: ModelGraph) -> None:
-        if not graph.is_model or not graph.complete:
-            return
+        if not graph.is_model or not graph.complete or not graph.top_level:
+            return  # a submodule is checked inside the model that uses it, where its context is known
+        candidates = []
+        by_design = False  # the model uses bias=False next to a norm: its other bias-free layers share the design
         for op in graph.find(*WEIGHTED):
             if op.attrs.get("bias") is not False or ".functional." in op.type_name or not op.type_name.startswith("torch.nn."):
                 continue
             before = graph.walk_backward(op, _transparent)
             after = graph.walk_forward(op, _transparent)
             if any(o.kind in NORMS for o in before + after):
-                continue
-            if not graph.top_level and (any(o.kind is OpKind.INPUT for o in before) or graph.passes_to_output(op, _transparent)):
-                continue  # inside a submodule: its caller may normalise
+                by_design = True
+            else:
+                candidates.append((op, before, after))
+        if by_design:
+            return
+        for op, before, after in candidates:
+            if not all(_no_shift_before(o) for o in before):
+                continue  # an input nnlint cannot see through, or a biased layer whose shift passes on (W b)
+            if not graph.instantiated and not _literal_false(op):
+                continue  # a class read from its definition: bias comes from its caller's arguments
             if after and all(o.kind in _NO_SHIFT for o in after):
                 described = " and ".join(sorted({o.describe() for o in after}))
-                self.report(op, after=f"feeds {described}")
+                self.report(op, layer=op.describe(), after=f"feeds {described}")
             elif not after and graph.top_level and graph.passes_to_output(op, _transparent):
-                self.report(op, after=f"produces the output of {graph.name}")
+                self.report(op, layer=op.describe(), after=f"produces the output of {graph.name}")

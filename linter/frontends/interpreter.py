@@ -80,6 +80,13 @@ _COMPARE = {
 _LITERAL_TYPES = (int, float, str, bool, type(None))
 
 
+def is_key(value: Any) -> bool:
+    """A static value usable as a dict key."""
+    if isinstance(value, _LITERAL_TYPES):
+        return True
+    return isinstance(value, tuple) and all(is_key(v) for v in value)
+
+
 def is_static(value: Any) -> bool:
     """A literal, or a container of literals."""
     if isinstance(value, _LITERAL_TYPES):
@@ -281,7 +288,7 @@ class Interpreter:
             owner = self.eval(target.value, frame)
             key = self.subscript_key(target, frame)
             if isinstance(owner, dict):
-                if key is not UNKNOWN and is_static(key):
+                if is_key(key):
                     owner[key] = value
                 else:
                     owner.clear()  # a key we cannot know: nothing in the dict is certain now
@@ -445,7 +452,7 @@ class Interpreter:
                 continue
             key = self.eval(element.key, frame)
             value = self.eval(element.value, frame)
-            if key is UNKNOWN or not is_static(key):
+            if not is_key(key):
                 return UNKNOWN
             out[key] = value
         return out
@@ -467,7 +474,7 @@ class Interpreter:
         return UNKNOWN
 
     def index(self, owner: Any, key: Any, node: cst.CSTNode, frame: Frame) -> Any:
-        if isinstance(owner, dict) and _POISON not in owner and key is not UNKNOWN and is_static(key):
+        if isinstance(owner, dict) and _POISON not in owner and is_key(key):
             return owner.get(key, UNKNOWN)
         if isinstance(owner, (list, tuple)) and isinstance(key, (int, slice)) and not isinstance(key, bool):
             try:
@@ -616,7 +623,7 @@ class Interpreter:
                 obj.append(UNKNOWN)  # we do not track removals: poison the list
             return None if name in ("append", "extend", "insert") else UNKNOWN
         if isinstance(obj, dict):
-            if name == "get" and args and _POISON not in obj and is_static(args[0]):
+            if name == "get" and args and _POISON not in obj and is_key(args[0]):
                 return obj.get(args[0], args[1] if len(args) > 1 else kwargs.get("default"))
             if name in ("items", "keys", "values") and _POISON not in obj:
                 return list(getattr(obj, name)())
@@ -769,7 +776,7 @@ def compare(op: cst.BaseCompOp, left: Any, right: Any) -> Any:
             return same if isinstance(op, cst.Is) else not same
         return UNKNOWN
     if isinstance(op, (cst.In, cst.NotIn)):
-        if is_static(left) and isinstance(right, (list, tuple, str, dict)) and is_static(right):
+        if is_key(left) and isinstance(right, (list, tuple, str, dict)) and is_static(right):
             try:
                 found = left in right
             except TypeError:

@@ -44,12 +44,11 @@ class Program:
 
     def finish(self, task: Optional[str]) -> None:
         """Mark submodule graphs and tie unattached declarations to the only model, if any."""
-        for name, graph in self.class_graphs.items():
-            if name in self.submodule_classes:
-                graph.top_level = False
-        for graph in self.instantiated:
-            if graph.name in self.submodule_classes and graph is not self.class_graphs.get(graph.name):
-                graph.top_level = True  # created by the training code: it is the model
+        for graph in self.models():
+            # a class built inside another module is a part, unless the training code builds it alone
+            graph.top_level = graph.name not in self.submodule_classes or (
+                graph in self.instantiated and graph is not self.class_graphs.get(graph.name)
+            )
         only = self.single_model()
         if only is not None:
             only.setup.losses.extend(self.setup.losses)

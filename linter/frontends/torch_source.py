@@ -71,7 +71,8 @@ class TorchInterpreter(Interpreter):
         return f"{module}.{name}" in api.LAYERS or f"{module}.{name}" in api.FUNCTIONS
 
     def missing_param(self, name: str, frame: Frame) -> Any:
-        if name in ("self", "cls"):
+        """Unbound parameters of code (``forward``, ``train``) may be tensors; of constructors, not."""
+        if name in ("self", "cls") or frame.name == "__init__":
             return UNKNOWN
         op = frame.graph.add(OpKind.INPUT, name)
         return Tensor(frame.graph, op.id)
@@ -79,8 +80,6 @@ class TorchInterpreter(Interpreter):
     def on_bind(self, name: str, value: Any, frame: Frame, owner: Any = None) -> None:
         if isinstance(value, Layer) and not value.label:
             value.label = f"self.{name}" if isinstance(owner, Instance) and owner is frame.self_obj else name
-        if isinstance(value, Instance) and value.cls.is_nn_module and isinstance(owner, Instance) and owner.cls.is_nn_module:
-            self.program.submodule_classes.add(value.cls.name)
         if owner is None and not frame.in_graph and isinstance(value, Layer) and value.children is not None and value.qualname == "torch.nn.Sequential":
             self.sequential_model(value, name)
 
@@ -144,7 +143,7 @@ class TorchInterpreter(Interpreter):
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if isinstance(func, External) and func.qualname == "builtins.isinstance" and len(args) == 2:
             return self.isinstance_of(args[0], args[1])
-        if isinstance(func, External):
+        if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
             return self.call_external(func.qualname, args, kwargs, node, frame)
         if isinstance(func, Layer):
             return self.apply_layer(func, args, frame, node)
@@ -370,6 +369,7 @@ class TorchInterpreter(Interpreter):
         if isinstance(out, Tensor):
             graph.outputs = [out.op]
         graph.inputs = [x.op]
+        graph.instantiated = True
         self.program.graphs.append(graph)
         self.program.instantiated.append(graph)
 
@@ -391,8 +391,7 @@ class TorchInterpreter(Interpreter):
             return self.model_output(layer._graph, args, node, frame)  # type: ignore[attr-defined]
         inputs = [x.op] if isinstance(x, Tensor) and x.graph is graph else []
         attrs = dict(layer.attrs)
-        if layer.inits:
-            attrs["inits"] = list(layer.inits)
+        attrs["inits"] = layer.inits  # shared: init calls made after the graph was built still count
         op = graph.add(layer.kind, layer.qualname, inputs, attrs=attrs, origin=Origin(layer.path, layer.node),
                        label=self.label_of(layer, parent))
         out = Tensor(graph, op.id, model=x.model if isinstance(x, Tensor) else None)
@@ -402,6 +401,12 @@ class TorchInterpreter(Interpreter):
         return out
 
     def call_model(self, inst: Instance, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if frame.in_graph and inst.cls.name.lower().endswith(("norm", "normalization")):
+            # a project's own LayerNorm/RMSNorm class (nanoGPT, LLaMA): a norm, whatever its code
+            tensors = [a for a in args if isinstance(a, Tensor)][:1]
+            op = frame.graph.add(OpKind.LAYER_NORM, inst.cls.name, [t.op for t in tensors if t.graph is frame.graph],
+                                 origin=origin_of(frame, node), label=inst.cls.name)
+            return Tensor(frame.graph, op.id)
         if frame.in_graph and not inst.building:
             forward = inst.cls.lookup("forward")
             if not isinstance(forward, FunctionRef):
@@ -453,9 +458,12 @@ class TorchInterpreter(Interpreter):
     def instantiate(self, cls: ClassRef, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if not cls.is_nn_module:
             cls.is_nn_module = any(self.is_module_base(b) for b in cls.bases)
+        if cls.is_nn_module and isinstance(frame.self_obj, Instance) and frame.self_obj.cls.is_nn_module:
+            self.program.submodule_classes.add(cls.name)  # built inside another module
         inst = super().instantiate(cls, args, kwargs, node, frame)
         if cls.is_nn_module and frame.self_obj is None and not frame.in_graph:
             graph = self.model_graph(inst)
+            graph.instantiated = True
             if graph not in self.program.instantiated:
                 self.program.instantiated.append(graph)
         return inst

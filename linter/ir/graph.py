@@ -64,6 +64,8 @@ class ModelGraph:
     layer list, an unknown call on the model's path); checks that need the whole picture stay
     silent then. ``is_model`` separates networks from plain tensor code in helper functions.
     ``top_level`` is False for a module used inside another one: its output is not the end.
+    ``instantiated`` graphs come from code that builds the model with its actual arguments;
+    the others are read from a class definition with its defaults.
     """
 
     name: str
@@ -72,6 +74,7 @@ class ModelGraph:
     inputs: list[int] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
     is_model: bool = False
+    instantiated: bool = False  # created by the code (model = Net(...)), not only read from a class
     top_level: bool = True
     complete: bool = True
     setup: TrainingSetup = field(default_factory=TrainingSetup)
