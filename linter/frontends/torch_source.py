@@ -107,7 +107,9 @@ class TorchInterpreter(Interpreter):
                 return obj
             return Bound(obj, name)
         if isinstance(obj, RawData):
-            return Bound(obj, name)
+            if name in ("data", "values"):
+                return obj  # sklearn Bunch.data, DataFrame.values: the same raw numbers
+            return UNKNOWN if name in ("target", "targets", "feature_names", "DESCR") else Bound(obj, name)
         if isinstance(obj, (ArgParser, Dataset)):
             return Bound(obj, name)
         return super().get_attr(obj, name, node, frame)
