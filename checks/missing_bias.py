@@ -8,7 +8,7 @@ from nnlint.check import Bad, GraphCheck, Good
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 
 _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
-_NO_SHIFT = ACTIVATIONS | WEIGHTED
+_NO_SHIFT = ACTIVATIONS
 
 
 def _literal_false(op: Op) -> bool:
@@ -31,13 +31,19 @@ def _transparent(op: Op) -> bool:
     return op.kind in _TRANSPARENT
 
 
+def _linear_chain(op: Op) -> bool:
+    """Looking forward, a bias-free layer composes with this one (W2 W1 x): look past it too."""
+    return op.kind in _TRANSPARENT or (op.kind in WEIGHTED and op.attrs.get("bias") is False)
+
+
 
 class MissingBias(GraphCheck):
     """
     ## What it does
     Flags a Linear or convolution layer built with `bias=False` when nothing next to it
     supplies a learned shift: no BatchNorm, LayerNorm, GroupNorm or InstanceNorm directly
-    before or after it.
+    before or after it, and no layer with a bias after it before the next activation (two
+    linear maps compose into one, as in LoRA's A and B).
 
     ## Why is this bad?
     Without a bias a layer computes `y = Wx`: every unit's decision boundary must pass through
@@ -134,7 +140,7 @@ class Block(nn.Module):
             if op.attrs.get("bias") is not False or ".functional." in op.type_name or not op.type_name.startswith("torch.nn."):
                 continue
             before = graph.walk_backward(op, _transparent)
-            after = graph.walk_forward(op, _transparent)
+            after = graph.walk_forward(op, _linear_chain)
             if any(o.kind in NORMS for o in before + after):
                 by_design = True
             else:

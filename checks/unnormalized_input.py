@@ -38,7 +38,7 @@ class UnnormalizedInput(ProgramCheck):
 
     code = "NN005"
     name = "unnormalized-input"
-    message = "{what} reaches {sink} unscaled: divide by 255 or standardise with (x - mean) / std"
+    message = "{what} reaches {sink} unscaled: {fix}"
     hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
 
     bad = [
@@ -94,4 +94,6 @@ loader = DataLoader(CIFAR10("data", train=True, transform=tf), batch_size=128, s
 
     def check(self, program: Program) -> None:
         for flow in program.raw_inputs:
-            self.report(flow["at"], what=flow["what"], sink=flow["sink"])
+            pixels = "pixel" in flow["what"] or "images" in flow["what"]
+            fix = "divide by 255 (or use ToTensor/Normalize)" if pixels else "standardise with (x - mean) / std (StandardScaler)"
+            self.report(flow["at"], what=flow["what"], sink=flow["sink"], fix=fix)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -96,6 +94,9 @@ def lint(
 def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int) -> list["Finding"]:
     if jobs <= 1 or len(units) < PARALLEL_MIN_FILES:
         return lint_units(units, units, settings, checks)
+    from concurrent.futures import ProcessPoolExecutor  # 30 ms to import: only for many files
+    from multiprocessing import get_context
+
     ordered = sorted(units, key=lambda u: str(u.abspath))
     size = -(-len(ordered) // jobs)  # contiguous chunks keep a folder's files (and imports) together
     chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
@@ -118,8 +119,6 @@ def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, ch
 
 
 def _lint_one(unit: Unit, project: Any, requested: set[str], settings: Settings, checks: list[type[Check]], analyze: Any) -> list["Finding"]:
-    from nnlint.findings import Finding
-
     try:
         info = project.load(unit.abspath)
     except UnreadableFile as exc:
@@ -135,6 +134,8 @@ def _lint_one(unit: Unit, project: Any, requested: set[str], settings: Settings,
     def sink(check: Check, origin: Origin, message: str, severity: Severity, confidence: Confidence) -> None:
         if origin.path not in requested:
             return  # context read from a file nobody asked about
+        from nnlint.findings import Finding  # pydantic: imported with the first finding only
+
         source = next((m.source for m in project.modules.values() if m is not None and m.path == origin.path), None)
         span = source.span(origin.node) if source is not None and origin.node is not None else None
         line, col, end_line, end_col = span if span else (None, None, None, None)

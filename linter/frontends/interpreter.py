@@ -423,8 +423,11 @@ class Interpreter:
         return UNKNOWN
 
     def eval_literal(self, node: cst.BaseExpression, frame: Frame) -> Any:
+        value = literal_value(node)
+        if value is not UNKNOWN:
+            return value
         try:
-            return node.evaluated_value  # type: ignore[attr-defined]
+            return node.evaluated_value  # type: ignore[attr-defined]  # ast.literal_eval: slow, rare
         except Exception:
             return UNKNOWN
 
@@ -755,6 +758,26 @@ _BUILTINS = frozenset(
     "range len int float str bool list tuple dict zip enumerate min max abs round isinstance getattr "
     "sorted reversed sum print super hasattr set".split()
 )
+
+
+def literal_value(node: cst.BaseExpression) -> Any:
+    """Numbers and plain strings without ``ast.literal_eval`` (which compiles: 0.25 ms each)."""
+    try:
+        if isinstance(node, cst.Integer):
+            return int(node.value.replace("_", ""), 0)
+        if isinstance(node, cst.Float):
+            return float(node.value.replace("_", ""))
+    except ValueError:
+        return UNKNOWN
+    if isinstance(node, cst.SimpleString):
+        text = node.value
+        prefix = text[: len(text) - len(text.lstrip("rRbBuUfF"))]
+        body = text[len(prefix):]
+        quote = body[:3] if body[:3] in ('"""', "'''") else body[:1]
+        inner = body[len(quote): len(body) - len(quote)]
+        if "b" not in prefix.lower() and ("\\" not in inner or "r" in prefix.lower()):
+            return inner
+    return UNKNOWN
 
 
 def truth(value: Any) -> Optional[bool]:

@@ -94,8 +94,11 @@ class TorchInterpreter(Interpreter):
             if name in obj.attrs:
                 return obj.attrs[name]
             return Bound(obj, name)
-        if isinstance(obj, Instance) and obj.cls.is_nn_module and name in ("weight", "bias") and name not in obj.attrs:
-            return Param(UNKNOWN, name)
+        if isinstance(obj, Instance) and obj.cls.is_nn_module and name not in obj.attrs:
+            if name in ("weight", "bias"):
+                return Param(UNKNOWN, name)
+            found = obj.cls.lookup(name)
+            return Bound(obj, name) if found is UNKNOWN or isinstance(found, FunctionRef) else found  # nn.Module API
         if isinstance(obj, Param):
             return obj if name == "data" else Bound(obj, name)
         if isinstance(obj, Namespace):
@@ -339,24 +342,26 @@ class TorchInterpreter(Interpreter):
             children = dict(children)
             container.children = children
             for key, child in children.items():
-                self._label_child(child, key)
+                self._label_child(child, container, key)
         elif children is not None:
             container.children = list(children)
             for i, child in enumerate(container.children):
-                self._label_child(child, i)
+                self._label_child(child, container, i)
         return container
 
     @staticmethod
-    def _label_child(child: Any, key: Any) -> None:
+    def _label_child(child: Any, parent: Layer, key: Any) -> None:
         """Children are labelled relative to their container: ``[2]`` becomes ``self.net[2]``."""
         if isinstance(child, Layer) and not child.label:
             child.label = f"[{key!r}]" if isinstance(key, str) else f"[{key}]"
+            child.parent = parent
 
-    @staticmethod
-    def label_of(layer: Layer, parent: Optional[Layer] = None) -> str:
+    @classmethod
+    def label_of(cls, layer: Layer, parent: Optional[Layer] = None) -> str:
         label = layer.label or layer.short
+        owner = parent or layer.parent
         if label.startswith("["):
-            label = (parent.label if parent is not None and parent.label else "Sequential") + label
+            label = (cls.label_of(owner) if owner is not None and owner is not layer else "Sequential") + label
         return label
 
     def sequential_model(self, layer: Layer, name: str) -> None:
@@ -378,6 +383,8 @@ class TorchInterpreter(Interpreter):
     def apply_layer(self, layer: Layer, args: list, frame: Frame, node: Optional[cst.CSTNode], parent: Optional[Layer] = None) -> Any:
         graph = frame.graph
         x = args[0] if args else UNKNOWN
+        if not frame.in_graph and getattr(layer, "_graph", None) is not None:
+            return self.model_output(layer._graph, args, node, frame)  # type: ignore[attr-defined]
         if layer.qualname == "torch.nn.Sequential" and layer.children is not None:
             for child in layer.children:
                 if isinstance(child, Layer):
@@ -389,8 +396,6 @@ class TorchInterpreter(Interpreter):
             return x
         if layer.children is not None or layer.qualname in api.CONTAINERS:
             return self.tensor_op(frame, OpKind.UNKNOWN, layer.qualname, [a for a in args if isinstance(a, Tensor)], node)
-        if not frame.in_graph and getattr(layer, "_graph", None) is not None:
-            return self.model_output(layer._graph, args, node, frame)  # type: ignore[attr-defined]
         inputs = [x.op] if isinstance(x, Tensor) and x.graph is graph else []
         attrs = dict(layer.attrs)
         attrs["inits"] = layer.inits  # shared: init calls made after the graph was built still count
@@ -616,7 +621,9 @@ class TorchInterpreter(Interpreter):
         super().exec_small(small, frame)
 
     def make_dataset(self, name: str, args: list, kwargs: dict, node: cst.Call) -> Any:
-        train = kwargs.get("train", args[1] if len(args) > 1 else (True if name in api.IMAGE_DATASETS else UNKNOWN))
+        split = kwargs.get("split")
+        default = True if name in api.IMAGE_DATASETS and split is None else UNKNOWN
+        train = kwargs.get("train", args[1] if len(args) > 1 and split is None else (split == "train" if isinstance(split, str) else default))
         sizes = api.IMAGE_DATASETS.get(name)
         size = None
         if sizes and isinstance(train, bool) and sizes[0]:

@@ -97,6 +97,7 @@ class Layer:
     path: str
     label: str = ""
     children: Any = None  # list for Sequential/ModuleList, dict for ModuleDict
+    parent: Optional["Layer"] = None  # the container, for labels such as self.layers[2]
     inits: list[dict] = field(default_factory=list)  # init calls applied to its parameters
 
     @property

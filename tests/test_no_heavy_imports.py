@@ -1,0 +1,102 @@
+"""Speed rule: linting Python never imports torch, onnx or numpy, and a clean run without
+configuration does not import pydantic.
+
+Each case runs ``nnlint.cli.main([...])`` in a fresh interpreter and prints which of those
+modules ended up in ``sys.modules``. Since torch, onnx and numpy may not be installed at all,
+a meta-path hook also records every *attempt* to import them (an ``import torch`` inside a
+``try`` that fails here would still cost seconds where torch is installed).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import BUGGY, CLEAN, MODEL_RELU, TRAIN_MSE, cli_env, write
+
+HEAVY = ("torch", "onnx", "numpy", "pydantic")
+
+PROBE = r"""
+import json, sys
+
+HEAVY = {heavy!r}
+attempts = []
+
+class Recorder:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in HEAVY:
+            attempts.append(name)
+        return None
+
+sys.meta_path.insert(0, Recorder())
+
+from nnlint.cli import main
+
+code = main({argv!r})
+sys.stdout.flush()
+loaded = sorted(m for m in HEAVY if m in sys.modules)
+print("\n@@PROBE@@" + json.dumps({{"code": code, "loaded": loaded, "attempted": sorted(set(attempts))}}))
+"""
+
+
+def probe(tmp_path, argv: list[str]) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY, argv=argv)],
+        cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    marker = proc.stdout.rindex("@@PROBE@@")
+    report = json.loads(proc.stdout[marker + len("@@PROBE@@"):])
+    report["output"] = proc.stdout[:marker]
+    return report
+
+
+def heavy_seen(report: dict, names: tuple[str, ...]) -> list[str]:
+    return sorted({m.split(".")[0] for m in report["loaded"] + report["attempted"]} & set(names))
+
+
+@pytest.mark.parametrize(
+    "files, argv, code",
+    [
+        ({"clean.py": CLEAN}, ["clean.py"], 0),
+        ({"bug.py": BUGGY}, ["bug.py"], 1),
+        ({"bug.py": BUGGY}, ["--format", "json", "bug.py"], 1),
+        ({"src/model.py": MODEL_RELU, "src/train.py": TRAIN_MSE, "src/clean.py": CLEAN}, ["src"], 1),
+        ({"bug.py": BUGGY, "pyproject.toml": '[tool.nnlint]\nignore = ["NN003"]\n'}, ["bug.py"], 1),
+    ],
+    ids=["clean", "buggy", "buggy-json", "folder-cross-file", "with-config"],
+)
+def test_linting_never_imports_torch_onnx_or_numpy(tmp_path, files, argv, code):
+    for name, text in files.items():
+        write(tmp_path, name, text)
+    report = probe(tmp_path, argv)
+    assert report["code"] == code, report
+    assert heavy_seen(report, ("torch", "onnx", "numpy")) == [], report
+
+
+def test_config_validation_is_seen_by_the_probe(tmp_path):
+    """The probe is not blind: it sees pydantic when a configuration must be validated."""
+    write(tmp_path, "clean.py", CLEAN)
+    write(tmp_path, "pyproject.toml", '[tool.nnlint]\nignore = ["NN003"]\n')
+    report = probe(tmp_path, ["clean.py"])
+    assert report["code"] == 0
+    assert "pydantic" in report["loaded"], report
+
+
+def test_clean_file_with_no_config_does_not_import_pydantic_for_rules(tmp_path):
+    """`nnlint rules` and `nnlint --version`-like paths stay light too."""
+    report = probe(tmp_path, ["rules"])
+    assert report["code"] == 0 and "NN007" in report["output"]
+    assert heavy_seen(report, HEAVY) == [], report
+
+
+@pytest.mark.parametrize("argv", [["clean.py"], ["."], ["--format", "json", "clean.py"]])
+def test_clean_file_with_no_config_does_not_import_pydantic(tmp_path, argv):
+    write(tmp_path, "clean.py", CLEAN)
+    report = probe(tmp_path, argv)
+    assert report["code"] == 0, report
+    assert "All checks passed" in report["output"] or '"findings": []' in report["output"]
+    assert heavy_seen(report, HEAVY) == [], report
