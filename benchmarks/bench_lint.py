@@ -33,7 +33,12 @@ DEFAULT_FILE = "/work/corpora/nanoGPT/train.py"
 DEFAULT_FOLDER = "/work/corpora/pytorch-examples"
 DEFAULT_FIXIT = "/work/fixit-venv/bin/python"
 BASELINE = "import libcst, sys; libcst.parse_module(open(sys.argv[1], encoding='utf-8').read())"
-ENV = {**os.environ, "NO_COLOR": "1"}
+# Installed packages run from .pyc files (pip compiles wheels; Python caches other imports).
+# A PYTHONDONTWRITEBYTECODE=1 inherited from a sandbox would make an editable nnlint recompile
+# its sources on every start while libcst's bytecode was written at install time: drop it so
+# both tools run as users run them. The warm-up run writes the caches.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["NO_COLOR"] = "1"
 
 CORPUS_HELP = """\
 Benchmark input not found: {path}

@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-import libcst as cst
-
 from nnlint import registry, suppressions
 from nnlint.check import Check, GraphCheck, ProgramCheck
 from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
-from nnlint.source import UnreadableFile
+from nnlint.source import SourceSyntaxError, UnreadableFile
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
@@ -123,11 +121,8 @@ def _lint_one(unit: Unit, project: Any, requested: set[str], settings: Settings,
         info = project.load(unit.abspath)
     except UnreadableFile as exc:
         return [_engine_finding(UNREADABLE, Severity.ERROR, f"cannot read: {exc}", unit.path)]
-    except cst.ParserSyntaxError as exc:
-        message = f"syntax error: {str(exc.message).strip()}"
-        return [_engine_finding(SYNTAX_ERROR, Severity.ERROR, message, unit.path, exc.raw_line, exc.raw_column + 1)]
-    except RecursionError:
-        return [_engine_finding(UNREADABLE, Severity.ERROR, "cannot read: nesting too deep to parse", unit.path)]
+    except SourceSyntaxError as exc:
+        return [_engine_finding(SYNTAX_ERROR, Severity.ERROR, f"syntax error: {exc.message}", unit.path, exc.line, exc.column)]
 
     findings: list[Finding] = []
 

@@ -6,6 +6,7 @@ have no finding, so :meth:`SourceFile.span` computes it the first time a finding
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -16,8 +17,21 @@ import libcst as cst
 MAX_BYTES = 5_000_000
 
 
+#: CPython refuses more than 200 nested brackets; libcst's native parser crashes the process
+#: (not an exception) somewhere past 1000, so deeper text never reaches it.
+MAX_BRACKET_DEPTH = 200
+
+
 class UnreadableFile(Exception):
     """The file cannot be linted; the message is one line for the user."""
+
+
+class SourceSyntaxError(Exception):
+    """The file is not valid Python; ``line`` and ``column`` are 1-based when known."""
+
+    def __init__(self, message: str, line: Optional[int], column: Optional[int]) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
 
 
 @dataclass
@@ -66,5 +80,34 @@ def read_text(abspath: Path) -> str:
 
 
 def parse(path: str, abspath: Path, text: str) -> SourceFile:
-    """Parse text; a syntax error propagates as ``libcst.ParserSyntaxError``."""
-    return SourceFile(path=path, abspath=abspath, text=text, module=cst.parse_module(text))
+    """Parse text; invalid Python raises :class:`SourceSyntaxError`."""
+    if _bracket_depth(text) > MAX_BRACKET_DEPTH:
+        import ast
+
+        try:
+            ast.parse(text)  # brackets inside strings can inflate the count: let CPython decide
+        except SyntaxError as exc:
+            raise SourceSyntaxError(exc.msg, exc.lineno, exc.offset) from None
+        except (RecursionError, MemoryError, ValueError):
+            raise SourceSyntaxError("too deeply nested to parse", None, None) from None
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc.message).strip().splitlines()[0]
+        message = re.sub(r"^parser error: error at \d+:\d+: ", "", message)
+        raise SourceSyntaxError(message, exc.raw_line, exc.raw_column + 1) from None
+    except RecursionError:
+        raise SourceSyntaxError("too deeply nested to parse", None, None) from None
+    return SourceFile(path=path, abspath=abspath, text=text, module=module)
+
+
+_NOT_BRACKETS = re.compile(r"[^()\[\]{}]+")
+
+
+def _bracket_depth(text: str) -> int:
+    depth = deepest = 0
+    for char in _NOT_BRACKETS.sub("", text):
+        depth += 1 if char in "([{" else -1
+        if depth > deepest:
+            deepest = depth
+    return deepest

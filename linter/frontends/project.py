@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import libcst as cst
-
-from nnlint.source import SourceFile, UnreadableFile, parse, read_text
+from nnlint.source import SourceFile, SourceSyntaxError, UnreadableFile, parse, read_text
 
 
 def project_root(path: Path) -> Path:
@@ -49,7 +47,7 @@ class Project:
         self._roots: dict[Path, Path] = {}
 
     def load(self, abspath: Path) -> ModuleInfo:
-        """Parse a file once; raises UnreadableFile or libcst.ParserSyntaxError."""
+        """Parse a file once; raises UnreadableFile or SourceSyntaxError."""
         abspath = abspath.resolve()
         cached = self.modules.get(abspath)
         if cached is not None:
@@ -86,7 +84,7 @@ class Project:
                     return None  # known to be unreadable
                 try:
                     return self.load(resolved)
-                except (UnreadableFile, cst.ParserSyntaxError, RecursionError):
+                except (UnreadableFile, SourceSyntaxError):
                     self.modules[resolved] = None
                     return None
         return None
