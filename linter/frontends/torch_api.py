@@ -167,3 +167,9 @@ INIT_FUNCS = {
 #: Transforms: those that scale pixels to [0, 1] or standardise, and those that keep raw values.
 SCALING_TRANSFORMS = {"ToTensor", "Normalize", "ConvertImageDtype", "ToImageTensor"}
 RAW_TRANSFORMS = {"PILToTensor", "ToImage", "pil_to_tensor"}
+
+#: torch.optim classes; the keyword names of their hyperparameters are torch's own.
+OPTIMIZERS = {
+    f"torch.optim.{name}"
+    for name in "SGD Adam AdamW Adamax Adadelta Adagrad RMSprop Rprop LBFGS NAdam RAdam SparseAdam ASGD".split()
+}

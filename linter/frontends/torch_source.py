@@ -35,6 +35,7 @@ from nnlint.frontends.values import (
     Loss,
     Namespace,
     Param,
+    Parameters,
     RawData,
     Tensor,
     Transforms,
@@ -68,7 +69,8 @@ class TorchInterpreter(Interpreter):
         return True
 
     def star_provides(self, module: str, name: str) -> bool:
-        return f"{module}.{name}" in api.LAYERS or f"{module}.{name}" in api.FUNCTIONS
+        qualname = f"{module}.{name}"
+        return any(qualname in table for table in (api.LAYERS, api.CONTAINERS, api.FUNCTIONS, api.LOSSES))
 
     def missing_param(self, name: str, frame: Frame) -> Any:
         """Unbound parameters of code (``forward``, ``train``) may be tensors; of constructors, not."""
@@ -224,6 +226,9 @@ class TorchInterpreter(Interpreter):
         if qualname.startswith("torch.nn.init."):
             self.init_call(qualname.rsplit(".", 1)[-1], args, kwargs, node, frame)
             return UNKNOWN
+        if qualname in api.OPTIMIZERS:
+            self.record_optimizer(qualname, args, kwargs, node, frame)
+            return UNKNOWN
         if qualname in api.DATALOADER:
             self.record_loader(args, kwargs, node, frame)
             return UNKNOWN
@@ -282,6 +287,8 @@ class TorchInterpreter(Interpreter):
                 return obj
             if name == "modules":
                 return self.submodules(obj)
+            if name == "parameters" and getattr(obj, "_graph", None) is not None:
+                return Parameters(obj._graph)  # type: ignore[attr-defined]
             if name in ("append", "extend", "add_module") and isinstance(obj.children, list):
                 items = args[-1:] if name != "extend" else (self.iterate(args[0]) or [UNKNOWN])
                 obj.children.extend(items)
@@ -307,8 +314,7 @@ class TorchInterpreter(Interpreter):
                 self.apply_fn(self.submodules(obj), args[0], frame)
                 return obj
             if name in ("parameters", "named_parameters") and not frame.in_graph:
-                self.model_graph(obj)
-                return UNKNOWN
+                return Parameters(self.model_graph(obj))
             if name == "forward":
                 return self.call_model(obj, args, kwargs, node, frame)
         return super().call_method(obj, name, args, kwargs, node, frame)
@@ -608,6 +614,24 @@ class TorchInterpreter(Interpreter):
                 "name": self._current_target(node),
             }
         )
+
+    def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+        """An optimizer with its hyperparameters, on its model when ``model.parameters()`` says which."""
+        if not self.record_once(node):
+            return
+        params = kwargs.get("params", args[0] if args else UNKNOWN)
+        record = {
+            "type_name": qualname,
+            "origin": origin_of(frame, node),
+            "lr": kwargs.get("lr", args[1] if len(args) > 1 else None),  # None: the optimizer's default
+            "momentum": kwargs.get("momentum"),
+            "weight_decay": kwargs.get("weight_decay"),
+            "nesterov": kwargs.get("nesterov"),
+        }
+        if isinstance(params, Parameters):
+            params.graph.setup.optimizers.append(record)
+        else:
+            self.program.setup.optimizers.append(record)
 
     def _current_target(self, node: cst.CSTNode) -> str:
         return self.assign_names.get(id(node), "")

@@ -173,3 +173,10 @@ class Bound:
 
     obj: Any
     name: str
+
+
+@dataclass(eq=False)
+class Parameters:
+    """``model.parameters()``: ties an optimizer to the model it trains."""
+
+    graph: ModelGraph

@@ -1,0 +1,265 @@
+"""The PyTorch frontend: what it resolves statically, checked on the IR it builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nnlint.frontends.project import Project
+from nnlint.frontends.torch_source import analyze
+from nnlint.ir import OpKind
+
+
+def build(tmp_path: Path, files: dict[str, str], entry: str = "main.py"):
+    for name, code in files.items():
+        (tmp_path / name).write_text(code.lstrip("\n"), encoding="utf-8")
+    project = Project({})
+    return analyze(project.load(tmp_path / entry), project)
+
+
+def model(program, name):
+    found = [g for g in program.models() if g.name == name]
+    assert found, [g.name for g in program.models()]
+    return found[-1]
+
+
+def kinds(graph):
+    return [op.kind for op in graph.ops.values() if op.kind is not OpKind.INPUT]
+
+
+@pytest.mark.parametrize(
+    "imports,expression",
+    [
+        ("import torch.nn as nn", "nn.Sequential(nn.Linear(3, 4), nn.ReLU())"),
+        ("import torch", "torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU())"),
+        ("from torch import nn", "nn.Sequential(nn.Linear(3, 4), nn.ReLU())"),
+        ("from torch.nn import Linear as L, ReLU as R, Sequential as S", "S(L(3, 4), R())"),
+        ("from torch.nn import *", "Sequential(Linear(3, 4), ReLU())"),
+        ("import torch.nn as tnn\nimport torch.nn.modules", "tnn.Sequential(tnn.Linear(3, 4), tnn.ReLU())"),
+    ],
+)
+def test_import_spellings(tmp_path, imports, expression):
+    program = build(tmp_path, {"main.py": f"{imports}\nmodel = {expression}\n"})
+    graph = model(program, "model")
+    assert kinds(graph) == [OpKind.LINEAR, OpKind.RELU]
+    assert graph.ops[1].attrs["in_features"] == 3
+
+
+def test_alias_spellings_of_sequential(tmp_path):
+    program = build(tmp_path, {"main.py": """
+from torch.nn import Linear as L, ReLU as R, Sequential as S
+model = S(L(3, 4), R(), L(4, 1))
+"""})
+    graph = model(program, "model")
+    assert kinds(graph) == [OpKind.LINEAR, OpKind.RELU, OpKind.LINEAR]
+    assert graph.ops[1].attrs["in_features"] == 3
+
+
+def test_hyperparameters_through_constants_argparse_dicts_dataclasses_defaults(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import argparse
+from dataclasses import dataclass, field
+import torch.nn as nn
+
+HIDDEN = 16 * 2
+
+@dataclass
+class Cfg:
+    width: int = 7
+    drop: float = field(default=0.25)
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--out-dim", "-o", type=int, default=5)
+parser.add_argument("--bias", action="store_true")
+args = parser.parse_args()
+SETTINGS = {"p": 0.1, "sizes": [3, HIDDEN]}
+
+def make(n_in, n_out=HIDDEN, *, p=SETTINGS["p"]):
+    return nn.Sequential(nn.Linear(n_in, n_out, bias=args.bias), nn.Dropout(p))
+
+class Net(nn.Module):
+    def __init__(self, cfg=Cfg(width=9)):
+        super().__init__()
+        self.a = make(SETTINGS["sizes"][0])
+        self.b = nn.Linear(HIDDEN, cfg.width)
+        self.c = nn.Linear(cfg.width, args.out_dim)
+        self.d = nn.Dropout(cfg.drop)
+
+    def forward(self, x):
+        return self.c(self.d(self.b(self.a(x))))
+
+model = Net()
+"""})
+    graph = next(g for g in program.instantiated if g.name == "Net")
+    ops = [op for op in graph.ops.values() if op.kind is not OpKind.INPUT]
+    assert [op.kind for op in ops] == [OpKind.LINEAR, OpKind.DROPOUT, OpKind.LINEAR, OpKind.DROPOUT, OpKind.LINEAR]
+    assert ops[0].attrs == {"in_features": 3, "out_features": 32, "bias": False, "inits": []}
+    assert ops[1].attrs["p"] == 0.1
+    assert ops[2].attrs["out_features"] == 9  # keyword argument overrides the dataclass default
+    assert ops[3].attrs["p"] == 0.25
+    assert ops[4].attrs["out_features"] == 5  # argparse default
+
+
+def test_layers_built_in_loops_modulelist_and_comprehensions(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class MLP(nn.Module):
+    def __init__(self, sizes=(8, 16, 16, 1)):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
+        blocks = []
+        for i in range(2):
+            blocks += [nn.Linear(1, 1), nn.Tanh()]
+        self.tail = nn.Sequential(*blocks)
+
+    def forward(self, x):
+        for layer in self.layers[:-1]:
+            x = F.relu(layer(x))
+        return self.tail(self.layers[-1](x))
+"""})
+    graph = model(program, "MLP")
+    assert kinds(graph) == [OpKind.LINEAR, OpKind.RELU, OpKind.LINEAR, OpKind.RELU, OpKind.LINEAR,
+                            OpKind.LINEAR, OpKind.TANH, OpKind.LINEAR, OpKind.TANH]
+    assert graph.ops[graph.outputs[0]].kind is OpKind.TANH
+    assert graph.ops[1].label == "self.layers[0]"
+
+
+def test_forward_wiring_functional_torch_and_tensor_methods(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = torch.relu(self.fc(x)).view(-1, 4)
+        h = F.dropout(h, 0.2, training=self.training)
+        return h.softmax(dim=-1)
+"""})
+    graph = model(program, "Net")
+    assert kinds(graph) == [OpKind.LINEAR, OpKind.RELU, OpKind.RESHAPE, OpKind.DROPOUT, OpKind.SOFTMAX]
+    out = graph.ops[graph.outputs[0]]
+    assert out.kind is OpKind.SOFTMAX and out.attrs["dim"] == -1
+
+
+def test_submodules_are_inlined_and_marked(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torch.nn as nn
+
+class Block(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, d)
+
+    def forward(self, x):
+        return x + self.fc(self.norm(x))
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.Sequential(*[Block(8) for _ in range(3)])
+
+    def forward(self, x):
+        return self.blocks(x)
+"""})
+    net = model(program, "Net")
+    assert kinds(net).count(OpKind.LAYER_NORM) == 3 and kinds(net).count(OpKind.ADD) == 3
+    assert net.top_level and not model(program, "Block").top_level
+
+
+def test_training_setup_joined_across_files(tmp_path):
+    program = build(tmp_path, {
+        "config.py": "BATCH = 1\nLR = 0.5\n",
+        "model.py": """
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.fc(x)
+""",
+        "train.py": """
+import torch
+from torch.utils.data import DataLoader
+from config import BATCH, LR
+import model as models
+
+net = models.Net()
+opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=0.9, weight_decay=1e-4)
+train_loader = DataLoader(ds, batch_size=BATCH, shuffle=True, drop_last=True)
+loss = torch.nn.functional.mse_loss(net(x).squeeze(-1), y)
+""",
+    }, entry="train.py")
+    graph = model(program, "Net")
+    assert graph.setup.task == "regression"
+    assert [(o["lr"], o["momentum"], o["weight_decay"]) for o in graph.setup.optimizers] == [(0.5, 0.9, 1e-4)]
+    assert [(l["batch_size"], l["shuffle"], l["drop_last"], l["name"]) for l in graph.setup.loaders] == [
+        (1, True, True, "train_loader")
+    ]
+
+
+def test_transformed_prediction_is_not_tied_to_the_model(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torch
+import torch.nn as nn
+model = nn.Sequential(nn.Linear(3, 1))
+loss = nn.MSELoss()(torch.sigmoid(model(x)), y)
+"""})
+    assert model(program, "model").setup.task is None
+
+
+def test_unknown_values_stay_unknown(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import os
+import torch.nn as nn
+width = int(os.environ["WIDTH"])
+model = nn.Sequential(nn.Linear(3, width), nn.Dropout(float(os.environ["P"])))
+"""})
+    graph = model(program, "model")
+    from nnlint.frontends.values import UNKNOWN
+    assert graph.ops[1].attrs["out_features"] is UNKNOWN
+    assert graph.ops[2].attrs["p"] is UNKNOWN
+
+
+def test_hostile_code_terminates(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torch.nn as nn
+def f(n):
+    return f(n + 1)
+x = f(0)
+class A(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = A()
+    def forward(self, x):
+        return self.a(x)
+while True:
+    m = A()
+layers = []
+for i in range(10 ** 9):
+    layers.append(nn.Linear(1, 1))
+"""})
+    assert program is not None
+
+
+def test_imports_outside_the_project_root_are_not_read(tmp_path):
+    outside = tmp_path / "outside.py"
+    outside.write_text("import torch.nn as nn\nclass Net(nn.Module):\n    pass\n", encoding="utf-8")
+    project_dir = tmp_path / "proj"
+    project_dir.mkdir()
+    (project_dir / "pyproject.toml").write_text("", encoding="utf-8")
+    (project_dir / "main.py").write_text("from outside import Net\nmodel = Net()\n", encoding="utf-8")
+    project = Project({})
+    analyze(project.load(project_dir / "main.py"), project)
+    assert outside.resolve() not in project.modules
