@@ -13,12 +13,14 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from nnlint import registry, suppressions
 from nnlint.check import Check, GraphCheck, ProgramCheck
 from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover
+from nnlint.frontends.project import Project
+from nnlint.frontends.torch_source import analyze
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
 from nnlint.source import SourceSyntaxError, UnreadableFile
@@ -105,18 +107,15 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
 
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]]) -> list["Finding"]:
     """Lint ``units``; ``everything`` is the whole set of files asked about (for display paths)."""
-    from nnlint.frontends.project import Project
-    from nnlint.frontends.torch_source import analyze
-
     project = Project({u.abspath: u.path for u in everything})
     requested = {u.path for u in everything}
     findings: list["Finding"] = []
     for unit in units:
-        findings.extend(_lint_one(unit, project, requested, settings, checks, analyze))
+        findings.extend(_lint_one(unit, project, requested, settings, checks))
     return findings
 
 
-def _lint_one(unit: Unit, project: Any, requested: set[str], settings: Settings, checks: list[type[Check]], analyze: Any) -> list["Finding"]:
+def _lint_one(unit: Unit, project: Project, requested: set[str], settings: Settings, checks: list[type[Check]]) -> list["Finding"]:
     try:
         info = project.load(unit.abspath)
     except UnreadableFile as exc:
@@ -131,7 +130,7 @@ def _lint_one(unit: Unit, project: Any, requested: set[str], settings: Settings,
             return  # context read from a file nobody asked about
         from nnlint.findings import Finding  # pydantic: imported with the first finding only
 
-        source = next((m.source for m in project.modules.values() if m is not None and m.path == origin.path), None)
+        source = project.source_for(origin.path)
         span = source.span(origin.node) if source is not None and origin.node is not None else None
         line, col, end_line, end_col = span if span else (None, None, None, None)
         findings.append(

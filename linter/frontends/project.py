@@ -57,6 +57,10 @@ class Project:
         self.modules[abspath] = info
         return info
 
+    def source_for(self, path: str) -> Optional[SourceFile]:
+        """The parsed file shown as ``path``, if it was loaded."""
+        return next((m.source for m in self.modules.values() if m is not None and m.path == path), None)
+
     def _root_of(self, folder: Path) -> Path:
         if folder not in self._roots:
             self._roots[folder] = project_root(folder)

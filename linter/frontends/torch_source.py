@@ -287,8 +287,8 @@ class TorchInterpreter(Interpreter):
                 return obj
             if name == "modules":
                 return self.submodules(obj)
-            if name == "parameters" and getattr(obj, "_graph", None) is not None:
-                return Parameters(obj._graph)  # type: ignore[attr-defined]
+            if name == "parameters" and obj.graph is not None:
+                return Parameters(obj.graph)
             if name in ("append", "extend", "add_module") and isinstance(obj.children, list):
                 items = args[-1:] if name != "extend" else (self.iterate(args[0]) or [UNKNOWN])
                 obj.children.extend(items)
@@ -372,10 +372,10 @@ class TorchInterpreter(Interpreter):
 
     def sequential_model(self, layer: Layer, name: str) -> None:
         """A ``nn.Sequential`` bound to a name outside any class is a model of its own."""
-        if getattr(layer, "_graph", None) is not None:
+        if layer.graph is not None:
             return
         graph = ModelGraph(name=name, path=layer.path, is_model=True)
-        layer._graph = graph  # type: ignore[attr-defined]
+        layer.graph = graph
         x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
         frame = Frame(self.entry, graph, {}, in_graph=True)
         out = self.apply_layer(layer, [x], frame, None)
@@ -389,8 +389,8 @@ class TorchInterpreter(Interpreter):
     def apply_layer(self, layer: Layer, args: list, frame: Frame, node: Optional[cst.CSTNode], parent: Optional[Layer] = None) -> Any:
         graph = frame.graph
         x = args[0] if args else UNKNOWN
-        if not frame.in_graph and getattr(layer, "_graph", None) is not None:
-            return self.model_output(layer._graph, args, node, frame)  # type: ignore[attr-defined]
+        if not frame.in_graph and layer.graph is not None:
+            return self.model_output(layer.graph, args, node, frame)
         if layer.qualname == "torch.nn.Sequential" and layer.children is not None:
             for child in layer.children:
                 if isinstance(child, Layer):
@@ -436,17 +436,17 @@ class TorchInterpreter(Interpreter):
         """The result of calling a model from training code: a tensor tagged with the model."""
         for raw in (a for a in args if isinstance(a, RawData)):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}")
-        op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph])
+        inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
+        op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs, attrs={"model_call": True})
         return Tensor(frame.graph, op.id, model=graph)
 
-    def model_graph(self, inst: Instance, register: bool = True) -> ModelGraph:
+    def model_graph(self, inst: Instance) -> ModelGraph:
         """Build (once) the graph of a model instance by running its forward on symbolic inputs."""
         if inst.graph is not None:
             return inst.graph
         graph = ModelGraph(name=inst.cls.name, path=inst.cls.module.path, is_model=True)
         inst.graph = graph
-        if register:
-            self.program.graphs.append(graph)
+        self.program.graphs.append(graph)
         forward = inst.cls.lookup("forward")
         if not isinstance(forward, FunctionRef):
             graph.complete = False
@@ -589,7 +589,7 @@ class TorchInterpreter(Interpreter):
             if op.id in seen:
                 continue
             seen.add(op.id)
-            if op.type_name.endswith("(...)"):
+            if op.attrs.get("model_call"):
                 return True
             stack.extend(op.inputs)
         return False

@@ -98,6 +98,7 @@ class Layer:
     label: str = ""
     children: Any = None  # list for Sequential/ModuleList, dict for ModuleDict
     parent: Optional["Layer"] = None  # the container, for labels such as self.layers[2]
+    graph: Optional[ModelGraph] = None  # for a Sequential used as a model of its own
     inits: list[dict] = field(default_factory=list)  # init calls applied to its parameters
 
     @property
