@@ -130,6 +130,12 @@ def _explain(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     check = registry.lookup(args.rule)
     if check is None:
+        from nnlint.engine import ENGINE_CODES
+
+        for (code, name), text in ENGINE_CODES.items():
+            if args.rule.upper() == code or args.rule.lower() == name:
+                print(f"# {name} ({code})\n\nReported by the engine about the input itself, not a pitfall.\n\n{text}")
+                return 0
         print(f"nnlint: error: unknown rule '{args.rule}' (see `nnlint rules`)", file=sys.stderr)
         return 2
     print(f"# {check.name} ({check.code})\n")

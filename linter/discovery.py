@@ -1,7 +1,7 @@
 """Paths on the command line -> the files to lint.
 
-Folders are walked recursively, skipping hidden folders, virtual environments and build
-output, what ``.gitignore`` files say and the configured ``exclude`` patterns (gitignore
+Folders are walked recursively, skipping hidden folders, virtual environments (by name or
+by their ``pyvenv.cfg``) and build output, what ``.gitignore`` files say and the configured ``exclude`` patterns (gitignore
 syntax, relative to the configuration's folder). The ``.gitignore`` matcher (pathspec) is
 imported only when a folder is walked: pre-commit passes files.
 """
@@ -101,15 +101,24 @@ def discover(paths: list[str], settings: Settings) -> Discovery:
     return found
 
 
+def _repository_root(folder: Path) -> Optional[Path]:
+    return next((p for p in (folder, *folder.parents) if (p / ".git").exists()), None)
+
+
 def _walk(top: Path, ignores: _Ignores) -> list[Unit]:
     units: list[Unit] = []
     top_abs = top.resolve()
+    repo = _repository_root(top_abs)
+    if repo is not None:  # .gitignore files above the walked folder apply inside it too
+        for folder in reversed(top_abs.parents[: len(top_abs.relative_to(repo).parts)]):
+            ignores.enter(folder)
     for folder, dirs, files in os.walk(top_abs):
         here = Path(folder)
         ignores.enter(here)
         dirs[:] = sorted(
             d for d in dirs
-            if not d.startswith(".") and d not in _SKIP_DIRS and not ignores.excluded(here / d, True)
+            if not d.startswith(".") and d not in _SKIP_DIRS and not (here / d / "pyvenv.cfg").is_file()
+            and not ignores.excluded(here / d, True)
         )
         for name in sorted(files):
             kind = SUFFIXES.get(os.path.splitext(name)[1].lower())

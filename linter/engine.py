@@ -32,7 +32,18 @@ if TYPE_CHECKING:
 SYNTAX_ERROR = ("NN901", "syntax-error")
 UNREADABLE = ("NN902", "unreadable-file")
 UNUSED_SUPPRESSION = ("NN903", "unused-suppression")
+ANALYSIS_LIMIT = ("NN904", "analysis-limit")
 INTERNAL_ERROR = ("NN999", "internal-error")
+
+#: What ``nnlint explain`` says of them.
+ENGINE_CODES = {
+    SYNTAX_ERROR: "The file is not valid Python (CPython's parser says where); it is not analysed, the other files are.",
+    UNREADABLE: "The file cannot be read as Python source: binary, not UTF-8, over 5 MB, or unreadable. Exit code 2.",
+    UNUSED_SUPPRESSION: "A `# nnlint: ignore[...]` or `# noqa: NN...` comment silences nothing; reported only with "
+                        "--report-unused-suppressions.",
+    ANALYSIS_LIMIT: "Part of the file is nested too deeply to analyse; nnlint stays silent about it (info).",
+    INTERNAL_ERROR: "A bug in nnlint while analysing the file; the other files are still linted. Please report it.",
+}
 
 PARALLEL_MIN_FILES = 8
 
@@ -149,7 +160,9 @@ def _lint_one(unit: Unit, project: Project, requested: set[str], settings: Setti
             elif isinstance(check, ProgramCheck):
                 check.check(program)
     except RecursionError:
-        findings.append(_engine_finding(INTERNAL_ERROR, Severity.ERROR, "code nested too deeply to analyse", unit.path))
+        findings.append(_engine_finding(ANALYSIS_LIMIT, Severity.INFO,
+                                        "an expression is nested too deeply to analyse; the rest of the file was skipped",
+                                        unit.path))
     except Exception as exc:  # a bug in nnlint must not hide the other files' findings
         findings.append(
             _engine_finding(INTERNAL_ERROR, Severity.ERROR,
@@ -194,8 +207,9 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
         ):
             continue
         kept.append(finding)
+    unparsed = {f.path for f in unique.values() if f.code in (UNREADABLE[0], SYNTAX_ERROR[0])}
     if report_unused:
-        for unit in units:
+        for unit in (u for u in units if u.path not in unparsed):
             for sup in file_sups(unit.path).unused():
                 if sup.codes is not None and not all(_enabled(code, enabled) for code in sup.codes):
                     continue  # names a rule that is not running: not evidence of anything

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -53,6 +52,16 @@ class Net(nn.Module):
 
 def finding_lines(stdout: str) -> list[re.Match]:
     return [m for m in map(FINDING_LINE.match, stdout.splitlines()) if m]
+
+
+def underlined(stdout: str, line_number: int) -> str:
+    """The text of the excerpt of ``line_number`` that stands right above the carets."""
+    lines = stdout.splitlines()
+    index = next(i for i, line in enumerate(lines) if re.match(rf"^\s*{line_number} \| ", line))
+    source, carets = lines[index], lines[index + 1]
+    match = re.search(r"\^+", carets)
+    assert match, carets
+    return source[match.start():match.end()]
 
 
 # ----------------------------------------------------------------------------- basics
@@ -120,6 +129,17 @@ def test_text_output_layout(tmp_path):
     assert len(hint[0].split("= hint:", 1)[1].strip()) > 10
     assert SUMMARY_FOUND.match(lines[-1]), lines[-1]
     assert lines[-1] == "Found 1 finding (1 warning) in 1 file."
+    assert underlined(result.stdout, BUGGY_LINE) == flagged
+
+
+def test_caret_is_under_the_flagged_code_in_tab_indented_files(tmp_path):
+    source = BUGGY.replace("        ", "\t\t").replace("    ", "\t")
+    assert "\t\tself.drop = nn.Dropout(0.9)" in source
+    write(tmp_path, "tabs.py", source)
+    result = run_cli(["tabs.py"], tmp_path)
+    assert result.returncode == 1, result
+    assert f"tabs.py:{BUGGY_LINE}:15: NN007" in result.stdout  # columns count characters: two tabs + 12
+    assert underlined(result.stdout, BUGGY_LINE) == "nn.Dropout(0.9)", result
 
 
 def test_summary_counts_findings_and_files(tmp_path):
@@ -188,6 +208,27 @@ def test_folder_walk_honours_gitignore(tmp_path):
     assert paths == ["proj/kept.py", "proj/sub/shared.py"], result
 
 
+
+
+def test_gitignore_of_the_repository_root_applies_when_walking_a_subfolder(tmp_path):
+    write(tmp_path, "repo/.gitignore", "gen/\n*_generated.py\n")
+    (tmp_path / "repo/.git").mkdir()
+    write(tmp_path, "repo/src/ok.py", BUGGY)
+    write(tmp_path, "repo/src/gen/model.py", BUGGY)
+    write(tmp_path, "repo/src/net_generated.py", BUGGY)
+    result = run_cli(["--format", "json", "src"], tmp_path / "repo")
+    assert [f["path"] for f in result.json["findings"]] == ["src/ok.py"], result
+
+
+def test_gitignore_of_the_repository_root_applies_when_walking_cwd(tmp_path):
+    write(tmp_path, "repo/.gitignore", "gen/\n")
+    (tmp_path / "repo/.git").mkdir()
+    write(tmp_path, "repo/src/ok.py", BUGGY)
+    write(tmp_path, "repo/src/gen/model.py", BUGGY)
+    result = run_cli(["--format", "json", "."], tmp_path / "repo/src")
+    assert [f["path"] for f in result.json["findings"]] == ["ok.py"], result
+
+
 def test_same_file_given_twice_is_linted_once(tmp_path):
     write(tmp_path, "bug.py", BUGGY)
     result = run_cli(["--format", "json", "bug.py", "bug.py", "."], tmp_path)
@@ -198,27 +239,29 @@ def test_same_file_given_twice_is_linted_once(tmp_path):
 # ----------------------------------------------------------------------------- select / ignore
 
 
+SELECT_CASES = [
+    ([], ["NN003", "NN007"]),
+    (["--select", "NN007"], ["NN007"]),
+    (["--select", "nn007"], ["NN007"]),
+    (["--select", "NN0"], ["NN003", "NN007"]),
+    (["--select", "NN00"], ["NN003", "NN007"]),
+    (["--select", "missing-bias"], ["NN003"]),
+    (["--select", "ALL"], ["NN003", "NN007"]),
+    (["--select", "NN003,dropout-keep-drop-confusion"], ["NN003", "NN007"]),
+    (["--select", "NN001", "--select", "NN007"], ["NN007"]),
+    (["--select", "NN001,NN002"], []),
+    (["--ignore", "NN007"], ["NN003"]),
+    (["--ignore", "missing-bias"], ["NN007"]),
+    (["--ignore", "NN0"], []),
+    (["--ignore", "NN003,NN007"], []),
+    (["--ignore", "NN003", "--ignore", "dropout-keep-drop-confusion"], []),
+    (["--select", "NN0", "--ignore", "NN003"], ["NN007"]),
+]
+
+
 @pytest.mark.parametrize(
     "options, expected",
-    [
-        ([], ["NN003", "NN007"]),
-        (["--select", "NN007"], ["NN007"]),
-        (["--select", "nn007"], ["NN007"]),
-        (["--select", "NN0"], ["NN003", "NN007"]),
-        (["--select", "NN00"], ["NN003", "NN007"]),
-        (["--select", "missing-bias"], ["NN003"]),
-        (["--select", "ALL"], ["NN003", "NN007"]),
-        (["--select", "NN003,dropout-keep-drop-confusion"], ["NN003", "NN007"]),
-        (["--select", "NN001", "--select", "NN007"], ["NN007"]),
-        (["--select", "NN001,NN002"], []),
-        (["--ignore", "NN007"], ["NN003"]),
-        (["--ignore", "missing-bias"], ["NN007"]),
-        (["--ignore", "NN0"], []),
-        (["--ignore", "NN003,NN007"], []),
-        (["--ignore", "NN003", "--ignore", "dropout-keep-drop-confusion"], []),
-        (["--select", "NN0", "--ignore", "NN003"], ["NN007"]),
-    ],
-    ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0].startswith("--") else None,
+    [pytest.param(options, expected, id=" ".join(options) or "defaults") for options, expected in SELECT_CASES],
 )
 def test_select_and_ignore(tmp_path, options, expected):
     write(tmp_path, "two.py", TWO_RULES)
@@ -477,13 +520,20 @@ def test_explain_code_and_slug_agree(tmp_path):
     assert other.stdout != by_code.stdout
 
 
-@pytest.mark.parametrize("rule", ["NN999", "no-such-rule", "NN0"])
+@pytest.mark.parametrize("rule", ["NN998", "no-such-rule", "NN0"])
 def test_explain_unknown_rule(tmp_path, rule):
     result = run_cli(["explain", rule], tmp_path)
     assert result.returncode == 2, result
     assert result.stdout == ""
     assert len(result.stderr_lines) == 1, result
     assert rule in result.stderr_lines[0]
+
+
+@pytest.mark.parametrize("rule,name", [("NN901", "syntax-error"), ("unused-suppression", "NN903"), ("NN999", "internal-error")])
+def test_explain_engine_codes(tmp_path, rule, name):
+    result = run_cli(["explain", rule], tmp_path)
+    assert result.returncode == 0, result
+    assert name in result.stdout.splitlines()[0]
 
 
 def test_explain_without_rule_is_a_usage_error(tmp_path):

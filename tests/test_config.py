@@ -235,12 +235,8 @@ def assert_config_error(result, *needles):
         ('[tool]\nnnlint = 5\n', ["pyproject.toml"]),
         ('[tool.nnlint\nselect = ["NN007"]\n', ["pyproject.toml"]),
         ('[tool.nnlint]\nselect = ["NN007"\n', ["pyproject.toml"]),
-        pytest.param('[tool.nnlint.batch-size-extreme]\nmax-batch-size = true\n', ["max-batch-size"],
-                     marks=pytest.mark.xfail(strict=True, reason="BUG: a boolean is accepted for the integer "
-                                             "max-batch-size (coerced to 1) instead of being rejected")),
-        pytest.param('[tool.nnlint.batch-size-extreme]\nmax-batch-size = "1000"\n', ["max-batch-size"],
-                     marks=pytest.mark.xfail(strict=True, reason="BUG: a TOML string is accepted for the integer "
-                                             "max-batch-size (coerced to 1000) instead of being rejected")),
+        ('[tool.nnlint.batch-size-extreme]\nmax-batch-size = true\n', ["max-batch-size"]),
+        ('[tool.nnlint.batch-size-extreme]\nmax-batch-size = "1000"\n', ["max-batch-size"]),
     ],
 )
 def test_bad_pyproject_is_a_one_line_error(tmp_path, body, needles):
@@ -264,6 +260,12 @@ def test_bad_config_file_is_a_one_line_error(tmp_path, body, needles):
     write(tmp_path, "bug.py", BUGGY)
     result = run_cli(["--config", "bad.toml", "bug.py"], tmp_path)
     assert_config_error(result, *needles)
+
+
+def test_non_utf8_pyproject_is_a_one_line_error(tmp_path):
+    write(tmp_path, "pyproject.toml", b'[tool.nnlint]\n# caf\xe9\nselect = ["NN007"]\n')
+    write(tmp_path, "bug.py", BUGGY)
+    assert_config_error(run_cli(["bug.py"], tmp_path), "pyproject.toml")
 
 
 def test_config_error_with_json_format_is_still_one_line_on_stderr(tmp_path):

@@ -21,64 +21,30 @@ class Net(nn.Module):
 """
 
 
-def lint(tmp_path, source, *options):
-    write(tmp_path, "net.py", source)
-    return run_cli(["--format", "json", *options, "net.py"], tmp_path)
-
-
-def test_the_template_is_flagged_without_a_comment(tmp_path):
-    result = lint(tmp_path, TEMPLATE.format(comment=""))
-    assert result.codes() == ["NN007"] and result.returncode == 1, result
-
-
-@pytest.mark.parametrize(
-    "comment",
-    [
-        "  # nnlint: ignore[NN007]",
-        "  # nnlint: ignore[nn007]",
-        "  # nnlint: ignore[dropout-keep-drop-confusion]",
-        "  # nnlint: ignore[NN003, NN007]",
-        "  # nnlint: ignore[missing-bias,dropout-keep-drop-confusion]",
-        "  # nnlint: ignore",
-        "  # noqa: NN007",
-        "  # noqa:NN007",
-        "  # NOQA: NN007",
-        "  # noqa: E501, NN007",
-        "  # noqa",
-        "  # keep 10%, see paper  # nnlint: ignore[NN007]",
-    ],
-)
-def test_suppression_on_the_reported_line(tmp_path, comment):
-    result = lint(tmp_path, TEMPLATE.format(comment=comment))
-    assert result.codes() == [], result
-    assert result.returncode == 0
-
-
-@pytest.mark.parametrize(
-    "comment",
-    [
-        "  # noqa: E501",
-        "  # noqa: F401,E501",
-        "  # nnlint: ignore[NN003]",
-        "  # nnlint: ignore[missing-bias]",
-        "  # nnlint: ignore[NN002]",
-        "  # type: ignore",
-        "  # pylint: disable=all",
-    ],
-)
-def test_comments_that_do_not_name_the_rule_do_not_silence_it(tmp_path, comment):
-    result = lint(tmp_path, TEMPLATE.format(comment=comment))
-    assert result.codes() == ["NN007"], result
-    assert result.returncode == 1
-
-
-def test_suppression_on_another_line_does_not_silence(tmp_path):
-    source = TEMPLATE.format(comment="").replace(
-        "        self.fc = nn.Linear(100, 10)\n", "        self.fc = nn.Linear(100, 10)  # nnlint: ignore[NN007]\n"
-    )
-    result = lint(tmp_path, source)
-    assert result.codes() == ["NN007"], result
-
+SILENCING = [
+    "  # nnlint: ignore[NN007]",
+    "  # nnlint: ignore[nn007]",
+    "  # nnlint: ignore[dropout-keep-drop-confusion]",
+    "  # nnlint: ignore[NN003, NN007]",
+    "  # nnlint: ignore[missing-bias,dropout-keep-drop-confusion]",
+    "  # nnlint: ignore",
+    "  # noqa: NN007",
+    "  # noqa:NN007",
+    "  # NOQA: NN007",
+    "  # noqa: E501, NN007",
+    "  # noqa",
+    "  # keep 10%, see paper  # nnlint: ignore[NN007]",
+]
+NOT_SILENCING = [
+    "",
+    "  # noqa: E501",
+    "  # noqa: F401,E501",
+    "  # nnlint: ignore[NN003]",
+    "  # nnlint: ignore[missing-bias]",
+    "  # nnlint: ignore[NN002]",
+    "  # type: ignore",
+    "  # pylint: disable=all",
+]
 
 MULTILINE = """\
 import torch.nn as nn
@@ -95,22 +61,77 @@ class Net(nn.Module):
     def forward(self, x):
         return self.fc(self.drop(x))
 """
+MULTILINE_COMMENTS = ["  # nnlint: ignore[NN007]", "  # noqa: NN007", "  # noqa", "  # nnlint: ignore"]
+WHERE = ["first", "middle", "last"]
 
 
-def test_multiline_expression_is_flagged(tmp_path):
-    result = lint(tmp_path, MULTILINE.format(first="", middle="", last=""))
-    assert result.codes() == ["NN007"], result
-    finding = result.json["findings"][0]
+def _variants() -> dict[str, str]:
+    """Every single-file case, linted together in one run (one process instead of thirty)."""
+    files = {f"line_{i:02d}.py": TEMPLATE.format(comment=c) for i, c in enumerate(SILENCING + NOT_SILENCING)}
+    files["other_line.py"] = TEMPLATE.format(comment="").replace(
+        "        self.fc = nn.Linear(100, 10)\n", "        self.fc = nn.Linear(100, 10)  # nnlint: ignore[NN007]\n")
+    files["multi_none.py"] = MULTILINE.format(first="", middle="", last="")
+    for i, comment in enumerate(MULTILINE_COMMENTS):
+        for where in WHERE:
+            parts = dict.fromkeys(WHERE, "")
+            parts[where] = comment
+            files[f"multi_{where}_{i}.py"] = MULTILINE.format(**parts)
+    return files
+
+
+@pytest.fixture(scope="module")
+def linted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("suppressions")
+    for name, source in _variants().items():
+        write(folder, name, source)
+    result = run_cli(["--format", "json", "--jobs", "1", "."], folder)
+    assert result.json["summary"]["files"] == len(_variants()), result
+    by_file: dict[str, list[dict]] = {name: [] for name in _variants()}
+    for finding in result.json["findings"]:
+        by_file[finding["path"]].append(finding)
+    return by_file
+
+
+def lint(tmp_path, source, *options):
+    write(tmp_path, "net.py", source)
+    return run_cli(["--format", "json", *options, "net.py"], tmp_path)
+
+
+def test_the_template_is_flagged_without_a_comment(tmp_path):
+    result = lint(tmp_path, TEMPLATE.format(comment=""))
+    assert result.codes() == ["NN007"] and result.returncode == 1, result
+
+
+def test_a_silenced_finding_gives_exit_0(tmp_path):
+    result = lint(tmp_path, TEMPLATE.format(comment="  # nnlint: ignore[NN007]"))
+    assert result.codes() == [] and result.returncode == 0, result
+
+
+@pytest.mark.parametrize("index", range(len(SILENCING)), ids=[c.strip() for c in SILENCING])
+def test_suppression_on_the_reported_line(linted, index):
+    assert linted[f"line_{index:02d}.py"] == []
+
+
+@pytest.mark.parametrize("index", range(len(NOT_SILENCING)), ids=[c.strip() or "no-comment" for c in NOT_SILENCING])
+def test_comments_that_do_not_name_the_rule_do_not_silence_it(linted, index):
+    findings = linted[f"line_{len(SILENCING) + index:02d}.py"]
+    assert [(f["code"], f["line"]) for f in findings] == [("NN007", 8)]
+
+
+def test_suppression_on_another_line_does_not_silence(linted):
+    assert [f["code"] for f in linted["other_line.py"]] == ["NN007"]
+
+
+def test_multiline_expression_is_flagged(linted):
+    [finding] = linted["multi_none.py"]
+    assert finding["code"] == "NN007"
     assert finding["line"] == 8 and finding["end_line"] == 10
 
 
-@pytest.mark.parametrize("where", ["first", "middle", "last"])
-@pytest.mark.parametrize("comment", ["  # nnlint: ignore[NN007]", "  # noqa: NN007", "  # noqa", "  # nnlint: ignore"])
-def test_suppression_on_any_line_of_a_multiline_expression(tmp_path, where, comment):
-    parts = {"first": "", "middle": "", "last": ""}
-    parts[where] = comment
-    result = lint(tmp_path, MULTILINE.format(**parts))
-    assert result.codes() == [], result
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("index", range(len(MULTILINE_COMMENTS)), ids=[c.strip() for c in MULTILINE_COMMENTS])
+def test_suppression_on_any_line_of_a_multiline_expression(linted, where, index):
+    assert linted[f"multi_{where}_{index}.py"] == []
 
 
 def test_each_finding_needs_its_own_suppression(tmp_path):

@@ -42,9 +42,10 @@ def _snippet(f, cache: dict) -> str:
     lines = cache[f.path]
     if not lines or f.line > len(lines):
         return ""
-    text = lines[f.line - 1].rstrip().expandtabs(4)
-    start = max((f.column or 1) - 1, 0)
-    end = (f.end_column - 1) if f.end_line == f.line and f.end_column else len(text)
+    raw = lines[f.line - 1].rstrip()
+    text = raw.expandtabs(4)
+    start = len(raw[: max((f.column or 1) - 1, 0)].expandtabs(4))  # columns count characters, tabs included
+    end = len(raw[: f.end_column - 1].expandtabs(4)) if f.end_line == f.line and f.end_column else len(text)
     width = max(end - start, 1)
     gutter = " " * len(str(f.line))
     return f" {gutter} |\n {f.line} | {text}\n {gutter} | {' ' * start}{'^' * width}\n"
