@@ -1,0 +1,19 @@
+"""The README's quick start: `nnlint examples/` reports the six pitfalls it says, exit code 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_example_reports_what_the_readme_says():
+    result = subprocess.run([sys.executable, "-m", "nnlint", "--format", "json", "examples/"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    codes = sorted(f["code"] for f in json.loads(result.stdout)["findings"])
+    assert codes == ["NN001", "NN002", "NN004", "NN005", "NN006", "NN007"]
+    assert "reports six pitfalls" in (ROOT / "README.md").read_text(encoding="utf-8")
