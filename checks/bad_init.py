@@ -52,7 +52,10 @@ class BadInit(GraphCheck):
       a hidden Linear or convolution layer;
     - `normal_`/`uniform_`/`trunc_normal_` with a standard deviation at least 3x what He
       initialisation gives for the layer's fan-in (`normal_(0, 1)` on a wide layer);
-    - Xavier/Glorot initialisation, without a gain, on a layer that feeds a ReLU (`info`).
+    - Xavier/Glorot initialisation, without a gain, on a layer that feeds a ReLU (`info`);
+    - in ONNX graphs, weights that are one constant everywhere (also through
+      `ConstantOfShape`), that contain NaN or Inf, or that look untrained (zero mean,
+      Gaussian or uniform shape) with a std at least 3x the He std for the fan-in.
 
     ## Why is this bad?
     Units that start with the same weights compute the same thing and get the same gradient,
@@ -85,6 +88,7 @@ class BadInit(GraphCheck):
     severity = Severity.ERROR
     message = "{problem}"
     hint = "use nn.init.kaiming_normal_/kaiming_uniform_ (ReLU) or xavier_* (tanh/sigmoid); keep constants for biases"
+    frameworks = ("pytorch", "onnx")
 
     bad = [
         Bad(
@@ -113,6 +117,15 @@ for m in model.modules():
     if isinstance(m, nn.Linear):
         torch.nn.init.normal_(m.weight, mean=0.0, std=1.0)
 """
+        ),
+        Bad(
+            """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) <float[4,4] w = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, float[4] b = {0.0, 0.0, 0.0, 0.0}> {
+    y = Gemm(x, w, b)
+}
+""",
+            frontend="onnx",
         ),
     ]
     good = [
@@ -167,9 +180,32 @@ netG.apply(weights_init)
         if not graph.is_model:
             return
         for op in graph.find(*WEIGHTED):
+            if "weight_stats" in op.attrs:
+                self._judge_values(op, op.attrs["weight_stats"])
+                continue
             inits = [i for i in op.attrs.get("inits", ()) if i["param"] == "weight"]
             if inits and inits[-1]["certain"]:
                 self._judge(graph, op, inits[-1])
+
+    def _judge_values(self, op: Op, stats) -> None:
+        """Weights read from a graph file: NaN/Inf, one value everywhere, or an exploding std."""
+        if stats is None:
+            return
+        weight = op.attrs.get("weight")
+        if stats.nonfinite:
+            self.report(op, Severity.ERROR, Confidence.CERTAIN,
+                        problem=f"{op.describe()} weight '{weight}' contains NaN or Inf: every output becomes NaN")
+        elif stats.constant is not None:
+            self.report(op, Severity.ERROR, Confidence.CERTAIN, problem=(
+                f"{op.describe()} weight '{weight}' is the constant {stats.constant:g} everywhere: all its units "
+                "compute the same function and never become different"))
+        elif "fan_in" in op.attrs and stats.std > 0:
+            he = math.sqrt(2.0 / op.attrs["fan_in"])
+            untrained = abs(stats.mean) < 0.1 * stats.std and -1.5 < stats.excess_kurtosis < 0.5
+            if untrained and stats.std >= 3 * he:
+                self.report(op, Severity.WARNING, Confidence.LIKELY, problem=(
+                    f"{op.describe()} weight '{weight}' has std {stats.std:.3g}, {stats.std / he:.0f}x the He std "
+                    f"{he:.3g} for its fan-in of {op.attrs['fan_in']}: activations grow that much per layer"))
 
     def _judge(self, graph: ModelGraph, op: Op, init: dict) -> None:
         """Judge the last init of the layer's weight (only inits made on every path count)."""

@@ -58,6 +58,7 @@ class DropoutKeepDropConfusion(ProgramCheck):
     name = "dropout-keep-drop-confusion"
     message = "{layer} {what}; {api} takes the probability of dropping a unit, not of keeping it"
     hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
+    frameworks = ("pytorch", "onnx")
     options = {"threshold": 0.7}
 
     bad = [
@@ -92,6 +93,15 @@ class Net(nn.Module):
         return self.fc(F.dropout(x, DROPOUT, training=self.training))
 """
         ),
+        Bad(
+            """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) <float ratio = {0.9}> {
+    y = Dropout(x, ratio)
+}
+""",
+            frontend="onnx",
+        ),
     ]
     good = [
         Good(
@@ -123,7 +133,9 @@ class Net(nn.Module):
             self._judge(Origin(layer.path, layer.node), layer.label or layer.short, layer.short, expr, p)
         for graph in program.graphs:
             for op in graph.find(OpKind.DROPOUT):
-                if ".functional." in op.type_name or op.type_name.startswith("torch.dropout"):
+                if op.origin is not None and op.origin.graph_node is not None:  # an ONNX Dropout node
+                    self._judge(op.origin, op.describe(), "ONNX Dropout (ratio)", None, op.attrs.get("p"))
+                elif ".functional." in op.type_name or op.type_name.startswith("torch.dropout"):
                     node = op.origin.node if op.origin else None
                     self._judge(op.origin, op.type_name.rsplit(".", 1)[-1], op.type_name.replace("torch.nn.functional", "F"),
                                 _argument(node, 1, "p"), op.attrs.get("p"))

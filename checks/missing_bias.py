@@ -72,6 +72,7 @@ class MissingBias(GraphCheck):
     name = "missing-bias"
     message = "{layer} has bias=False and {after}: nothing supplies the learned shift (y = Wx + b)"
     hint = "drop bias=False, or put a BatchNorm/LayerNorm right after the layer"
+    frameworks = ("pytorch", "onnx")
 
     bad = [
         Bad(
@@ -96,6 +97,17 @@ class ConvNet(nn.Module):
         x = F.relu(self.conv(x))
         return self.head(x.mean((2, 3)))
 """
+        ),
+        Bad(
+            """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) <float[4,4] w = {0.5, -0.3, 0.2, 0.1, 0.5, -0.3, 0.2, 0.1, 0.5, -0.3, 0.2, 0.1, 0.5, -0.3, 0.2, 0.1}, float[4,4] w2 = {0.5, -0.3, 0.2, 0.1, 0.5, -0.3, 0.2, 0.1, 0.5, -0.3, 0.2, 0.1, 0.5, -0.3, 0.2, 0.1}, float[4] b2 = {0.0, 0.0, 0.0, 0.0}> {
+    h = Gemm(x, w)
+    r = Relu(h)
+    y = Gemm(r, w2, b2)
+}
+""",
+            frontend="onnx",
         ),
     ]
     good = [
@@ -137,8 +149,10 @@ class Block(nn.Module):
         candidates = []
         by_design = False  # the model uses bias=False next to a norm: its other bias-free layers share the design
         for op in graph.find(*WEIGHTED):
-            if op.attrs.get("bias") is not False or ".functional." in op.type_name or not op.type_name.startswith("torch.nn."):
-                continue
+            from_graph = op.origin is not None and op.origin.graph_node is not None  # an ONNX node
+            layer_class = op.type_name.startswith("torch.nn.") and ".functional." not in op.type_name
+            if op.attrs.get("bias") is not False or not (from_graph or layer_class):
+                continue  # F.linear(x, w) without a bias is deliberate (tied weights, projections)
             before = graph.walk_backward(op, _transparent)
             after = graph.walk_forward(op, _linear_chain)
             if any(o.kind in NORMS for o in before + after):

@@ -60,6 +60,7 @@ class OutputActivationRegression(GraphCheck):
     severity = Severity.ERROR
     message = "{layer} is the output of {model}, which is trained for regression{loss}: {effect}"
     hint = "end a regression model with its last Linear layer and no activation"
+    frameworks = ("pytorch", "onnx")
 
     bad = [
         Bad(

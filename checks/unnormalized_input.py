@@ -40,6 +40,7 @@ class UnnormalizedInput(ProgramCheck):
     name = "unnormalized-input"
     message = "{what} reaches {sink} unscaled: {fix}"
     hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
+    frameworks = ("pytorch", "onnx")
 
     bad = [
         Bad(

@@ -40,6 +40,7 @@ class UnstableSoftmax(GraphCheck):
     name = "unstable-softmax"
     message = "{what}"
     hint = "use F.softmax / F.log_softmax / torch.logsumexp, which subtract the maximum first"
+    frameworks = ("pytorch", "onnx")
 
     bad = [
         Bad(
@@ -73,6 +74,16 @@ class Classifier(nn.Module):
     def forward(self, x):
         return F.softmax(F.relu(self.fc(x)), dim=1)
 """
+        ),
+        Bad(
+            """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) {
+    p = Softmax(x)
+    y = Log(p)
+}
+""",
+            frontend="onnx",
         ),
     ]
     good = [

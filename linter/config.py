@@ -31,6 +31,8 @@ class Settings:
     fail_on: str = "warning"
     task: Optional[str] = None  # "regression" or "classification": what every model is trained for
     check_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> options
+    ignore_nodes: list[str] = field(default_factory=list)  # glob patterns on ONNX node names
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # model path -> {"task": ...}
     root: Path = field(default_factory=Path.cwd)  # where relative patterns are anchored
     source: Optional[Path] = None  # the file the settings came from
 
@@ -90,7 +92,7 @@ def _validate(table: dict, where: str, path: Path) -> Settings:
         raise ConfigError(f"{where}: '{key}': {err['msg']}") from None
     options = {}
     for name, value in parsed:
-        if hasattr(value, "model_dump") and name not in ("per_file_ignores",):
+        if hasattr(value, "model_dump") and name not in ("per_file_ignores", "models"):
             options[name.replace("_", "-")] = value.model_dump(by_alias=True)
     return Settings(
         select=parsed.select if parsed.select is not None else ["ALL"],
@@ -100,6 +102,8 @@ def _validate(table: dict, where: str, path: Path) -> Settings:
         fail_on=parsed.fail_on,
         task=parsed.task,
         check_options=options,
+        ignore_nodes=list(parsed.ignore_nodes),
+        models={path: model.model_dump() for path, model in parsed.models.items()},
         root=path.parent,
         source=path,
     )

@@ -22,6 +22,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, strict=True)
 
 
+class ModelTable(_Strict):
+    """``[tool.nnlint.models] "path/model.onnx" = { task = "regression" }``."""
+
+    task: Optional[Literal["regression", "classification"]] = None
+
+
 class NnlintTable(_Strict):
     select: Optional[list[str]] = None
     ignore: list[str] = []
@@ -31,6 +37,8 @@ class NnlintTable(_Strict):
     per_file_ignores: dict[str, list[str]] = {}
     fail_on: Literal["error", "warning", "info"] = "warning"
     task: Optional[Literal["regression", "classification"]] = None
+    ignore_nodes: list[str] = []
+    models: dict[str, ModelTable] = {}
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from nnlint import registry, suppressions
-from nnlint.check import Check, GraphCheck, ProgramCheck
+from nnlint.check import Check, GraphCheck, ProgramCheck, Sink
 from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover
 from nnlint.frontends.project import Project
@@ -33,6 +33,9 @@ SYNTAX_ERROR = ("NN901", "syntax-error")
 UNREADABLE = ("NN902", "unreadable-file")
 UNUSED_SUPPRESSION = ("NN903", "unused-suppression")
 ANALYSIS_LIMIT = ("NN904", "analysis-limit")
+UNSAFE_EXTERNAL_DATA = ("NN905", "unsafe-external-data")
+MISSING_EXTERNAL_DATA = ("NN906", "missing-external-data")
+ONNX_CHECKER = ("NN907", "onnx-checker")
 INTERNAL_ERROR = ("NN999", "internal-error")
 
 #: What ``nnlint explain`` says of them.
@@ -42,6 +45,11 @@ ENGINE_CODES = {
     UNUSED_SUPPRESSION: "A `# nnlint: ignore[...]` or `# noqa: NN...` comment silences nothing; reported only with "
                         "--report-unused-suppressions.",
     ANALYSIS_LIMIT: "Part of the file is nested too deeply to analyse; nnlint stays silent about it (info).",
+    UNSAFE_EXTERNAL_DATA: "An ONNX initializer's external data lies outside the model's folder (an absolute path or "
+                          "one with '..'); nnlint refuses to read it. The rest of the graph is still linted.",
+    MISSING_EXTERNAL_DATA: "An ONNX initializer's external data file is missing or too short; weight checks skip it.",
+    ONNX_CHECKER: "The model fails onnx.checker (info); nnlint lints what it can parse anyway. Not run on graphs "
+                  "over 100,000 nodes, where the checker grows faster than linearly.",
     INTERNAL_ERROR: "A bug in nnlint while analysing the file; the other files are still linted. Please report it.",
 }
 
@@ -87,22 +95,25 @@ def lint(
     found = discover(paths, settings)
     result = LintResult(errors=list(found.errors), notes=list(found.notes))
     python = [u for u in found.units if u.kind == "python"]
-    skipped = [u for u in found.units if u.kind != "python"]
-    if skipped:
-        kinds = sorted({u.kind for u in skipped})
-        result.notes.append(
-            f"skipped {len(skipped)} file(s) of kind {', '.join(kinds)}: this version lints Python source only"
-        )
-    result.files = len(python)
-    raw = _run(python, settings, checks, jobs or os.cpu_count() or 1)
-    result.findings = _finish(raw, python, settings, report_unused, {c.code for c in checks})
+    graphs = [u for u in found.units if u.kind == "onnx"]
+    notebooks = [u for u in found.units if u.kind == "notebook"]
+    if notebooks:
+        result.notes.append(f"skipped {len(notebooks)} notebook(s): this version does not lint .ipynb files yet")
+    result.files = len(python) + len(graphs)
+    raw, tasks = _run(python, settings, checks, jobs or os.cpu_count() or 1)
+    if graphs:
+        from nnlint.onnx_units import lint_onnx_units  # imports onnx and numpy: only for .onnx files
+
+        raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes))
+    result.findings = _finish(raw, python + graphs, settings, report_unused, {c.code for c in checks})
     for f in result.findings:
         if f.code in (UNREADABLE[0], INTERNAL_ERROR[0]):
             result.errors.append(f"{f.path}: {f.message}")
     return result
 
 
-def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int) -> list["Finding"]:
+def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int) -> tuple[list["Finding"], set[str]]:
+    """Findings, and the tasks (regression, classification) the training code's losses imply."""
     if jobs <= 1 or len(units) < PARALLEL_MIN_FILES:
         return lint_units(units, units, settings, checks)
     from concurrent.futures import ProcessPoolExecutor  # 30 ms to import: only for many files
@@ -112,36 +123,59 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     size = -(-len(ordered) // jobs)  # contiguous chunks keep a folder's files (and imports) together
     chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=get_context("fork")) as pool:
-        parts = pool.map(lint_units, chunks, [units] * len(chunks), [settings] * len(chunks), [checks] * len(chunks))
-        return [f for part in parts for f in part]
+        parts = list(pool.map(lint_units, chunks, [units] * len(chunks), [settings] * len(chunks), [checks] * len(chunks)))
+    return [f for part, _ in parts for f in part], {t for _, tasks in parts for t in tasks}
 
 
-def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]]) -> list["Finding"]:
+def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]]) -> tuple[list["Finding"], set[str]]:
     """Lint ``units``; ``everything`` is the whole set of files asked about (for display paths)."""
     project = Project({u.abspath: u.path for u in everything})
     requested = {u.path for u in everything}
     findings: list["Finding"] = []
+    tasks: set[str] = set()
     for unit in units:
-        findings.extend(_lint_one(unit, project, requested, settings, checks))
-    return findings
+        findings.extend(_lint_one(unit, project, requested, settings, checks, tasks))
+    return findings, tasks
 
 
-def _lint_one(unit: Unit, project: Project, requested: set[str], settings: Settings, checks: list[type[Check]]) -> list["Finding"]:
+def _lint_one(unit: Unit, project: Project, requested: set[str], settings: Settings, checks: list[type[Check]],
+              tasks: set[str]) -> list["Finding"]:
     try:
         info = project.load(unit.abspath)
     except UnreadableFile as exc:
-        return [_engine_finding(UNREADABLE, Severity.ERROR, f"cannot read: {exc}", unit.path)]
+        return [engine_finding(UNREADABLE, Severity.ERROR, f"cannot read: {exc}", unit.path)]
     except SourceSyntaxError as exc:
-        return [_engine_finding(SYNTAX_ERROR, Severity.ERROR, f"syntax error: {exc.message}", unit.path, exc.line, exc.column)]
+        return [engine_finding(SYNTAX_ERROR, Severity.ERROR, f"syntax error: {exc.message}", unit.path, exc.line, exc.column)]
 
     findings: list[Finding] = []
+    sink = finding_sink(findings, requested, project.source_for)
+    try:
+        program = analyze(info, project, settings.task)
+        tasks.update(g.setup.task for g in program.models() if g.setup.task)
+        if program.setup.loss_task():
+            tasks.add(program.setup.loss_task())
+        run_checks(program, checks, settings, sink)
+    except RecursionError:
+        findings.append(engine_finding(ANALYSIS_LIMIT, Severity.INFO,
+                                        "an expression is nested too deeply to analyse; the rest of the file was skipped",
+                                        unit.path))
+    except Exception as exc:  # a bug in nnlint must not hide the other files' findings
+        findings.append(
+            engine_finding(INTERNAL_ERROR, Severity.ERROR,
+                            f"internal error ({type(exc).__name__}: {exc}); please report it", unit.path)
+        )
+    return findings
+
+
+def finding_sink(findings: list["Finding"], requested: set[str], source_for) -> Sink:
+    """What checks report into: a finding with its position (source) or node (graph)."""
 
     def sink(check: Check, origin: Origin, message: str, severity: Severity, confidence: Confidence) -> None:
         if origin.path not in requested:
             return  # context read from a file nobody asked about
         from nnlint.findings import Finding  # pydantic: imported with the first finding only
 
-        source = project.source_for(origin.path)
+        source = source_for(origin.path)
         span = source.span(origin.node) if source is not None and origin.node is not None else None
         line, col, end_line, end_col = span if span else (None, None, None, None)
         findings.append(
@@ -150,33 +184,25 @@ def _lint_one(unit: Unit, project: Project, requested: set[str], settings: Setti
                     node=origin.graph_node)
         )
 
-    try:
-        program = analyze(info, project, settings.task)
-        for check_cls in checks:
-            check = check_cls(sink, settings.check_options.get(check_cls.name))
-            if isinstance(check, GraphCheck):
-                for graph in program.graphs:
-                    check.check(graph)
-            elif isinstance(check, ProgramCheck):
-                check.check(program)
-    except RecursionError:
-        findings.append(_engine_finding(ANALYSIS_LIMIT, Severity.INFO,
-                                        "an expression is nested too deeply to analyse; the rest of the file was skipped",
-                                        unit.path))
-    except Exception as exc:  # a bug in nnlint must not hide the other files' findings
-        findings.append(
-            _engine_finding(INTERNAL_ERROR, Severity.ERROR,
-                            f"internal error ({type(exc).__name__}: {exc}); please report it", unit.path)
-        )
-    return findings
+    return sink
 
 
-def _engine_finding(kind: tuple[str, str], severity: Severity, message: str, path: str,
-                    line: Optional[int] = None, column: Optional[int] = None) -> "Finding":
+def run_checks(program, checks: list[type[Check]], settings: Settings, sink: Sink) -> None:
+    for check_cls in checks:
+        check = check_cls(sink, settings.check_options.get(check_cls.name))
+        if isinstance(check, GraphCheck):
+            for graph in program.graphs:
+                check.check(graph)
+        elif isinstance(check, ProgramCheck):
+            check.check(program)
+
+
+def engine_finding(kind: tuple[str, str], severity: Severity, message: str, path: str,
+                   line: Optional[int] = None, column: Optional[int] = None, node: Optional[str] = None) -> "Finding":
     from nnlint.findings import Finding
 
     return Finding(code=kind[0], name=kind[1], severity=severity, confidence=Confidence.CERTAIN, message=message,
-                   path=path, line=line, column=column, end_line=line, end_column=column)
+                   path=path, line=line, column=column, end_line=line, end_column=column, node=node)
 
 
 def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_unused: bool,
@@ -192,7 +218,7 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
         if path not in sups:
             unit = by_path.get(path)
             try:
-                text = unit.abspath.read_text(encoding="utf-8-sig") if unit else ""
+                text = unit.abspath.read_text(encoding="utf-8-sig") if unit and unit.kind == "python" else ""
             except (OSError, UnicodeDecodeError):
                 text = ""
             sups[path] = suppressions.parse(text)
@@ -202,6 +228,8 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
     for finding in unique.values():
         if _per_file_ignored(finding, by_path.get(finding.path), settings):
             continue
+        if finding.node and any(fnmatch.fnmatchcase(finding.node, p) for p in settings.ignore_nodes):
+            continue
         if finding.code not in (UNREADABLE[0], SYNTAX_ERROR[0]) and file_sups(finding.path).suppress(
             finding.code, finding.name, finding.line, finding.end_line
         ):
@@ -209,12 +237,12 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
         kept.append(finding)
     unparsed = {f.path for f in unique.values() if f.code in (UNREADABLE[0], SYNTAX_ERROR[0])}
     if report_unused:
-        for unit in (u for u in units if u.path not in unparsed):
+        for unit in (u for u in units if u.path not in unparsed and u.kind == "python"):
             for sup in file_sups(unit.path).unused():
                 if sup.codes is not None and not all(_enabled(code, enabled) for code in sup.codes):
                     continue  # names a rule that is not running: not evidence of anything
                 kept.append(
-                    _engine_finding(UNUSED_SUPPRESSION, Severity.WARNING, f"unused suppression '{sup.text}'",
+                    engine_finding(UNUSED_SUPPRESSION, Severity.WARNING, f"unused suppression '{sup.text}'",
                                     unit.path, sup.line, sup.column)
                 )
     return sorted(kept, key=lambda f: f.sort_key())

@@ -17,3 +17,13 @@ def lint_source(tmp_path: Path, code: str, name: str = "example.py", **settings)
     path = tmp_path / name
     path.write_text(code.lstrip("\n"), encoding="utf-8")
     return lint_paths([path], Settings(root=tmp_path, **settings))
+
+
+def lint_onnx_text(tmp_path: Path, text: str, name: str = "example.onnx", **settings):
+    """Lint a model written in ONNX's textual syntax (``onnx.parser``)."""
+    import onnx
+    import onnx.parser
+
+    path = tmp_path / name
+    onnx.save_model(onnx.parser.parse_model(text), str(path))
+    return lint_paths([path], Settings(root=tmp_path, **settings))

@@ -1,0 +1,97 @@
+"""NN101 redundant-bias-before-norm."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
+from nnlint.levels import Confidence, Severity
+
+
+def _reshape(op: Op) -> bool:
+    return op.kind in SHAPE_ONLY
+
+
+class RedundantBiasBeforeNorm(GraphCheck):
+    """
+    ## What it does
+    Reports a Linear or convolution layer with a bias whose output goes straight into a
+    BatchNorm (through reshapes only). This is advice (`info`), not an error.
+
+    ## Why is this bad?
+    BatchNorm subtracts the per-channel mean over the batch, and a per-channel bias is part of
+    that mean: it is cancelled exactly, and BatchNorm's own shift (beta) takes its place. The
+    bias costs parameters, memory and an update for nothing. LayerNorm normalises over the
+    features instead and does not cancel a bias, so it is not reported.
+
+    ## Example
+    ```python
+    nn.Sequential(nn.Conv2d(3, 64, 3), nn.BatchNorm2d(64), nn.ReLU())
+    ```
+
+    ## Use instead
+    ```python
+    nn.Sequential(nn.Conv2d(3, 64, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU())
+    ```
+    """
+
+    code = "NN101"
+    name = "redundant-bias-before-norm"
+    severity = Severity.INFO
+    confidence = Confidence.CERTAIN
+    message = "{layer} has a bias that {norm} cancels (it subtracts the per-channel mean): use bias=False"
+    hint = "build the layer with bias=False; the norm's shift replaces the bias"
+    frameworks = ("pytorch", "onnx")
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Conv2d(3, 64, 3), nn.BatchNorm2d(64), nn.ReLU())
+"""
+        ),
+        Bad(
+            """
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(32, 64, bias=True)
+        self.bn = nn.BatchNorm1d(64)
+
+    def forward(self, x):
+        return self.bn(self.fc(x)).relu()
+"""
+        ),
+        Bad(
+            """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,1,4,4] x) => (float[1,1,4,4] y) <float[1,1,1,1] w = {0.7}, float[1] b = {0.1}, float[1] s = {1.0}, float[1] o = {0.0}, float[1] m = {0.0}, float[1] v = {1.0}> {
+    c = Conv(x, w, b)
+    y = BatchNormalization(c, s, o, m, v)
+}
+""",
+            frontend="onnx",
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Conv2d(3, 64, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                      nn.Linear(64, 64), nn.LayerNorm(64))
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model:
+            return
+        for op in graph.find(*WEIGHTED):
+            if op.attrs.get("bias") is not True:
+                continue
+            after = graph.walk_forward(op, _reshape)
+            if len(after) == 1 and after[0].kind is OpKind.BATCH_NORM:
+                self.report(op, layer=op.describe(), norm=after[0].describe())

@@ -1,0 +1,117 @@
+"""NN102 saturating-hidden-activation."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
+
+_SATURATING = (OpKind.SIGMOID, OpKind.TANH)
+_PASS = SHAPE_ONLY | {OpKind.DROPOUT}
+
+
+def _through(op: Op) -> bool:
+    return op.kind in _PASS
+
+
+class SaturatingHiddenActivation(GraphCheck):
+    """
+    ## What it does
+    Flags a feed-forward stack with three or more hidden layers activated by sigmoid or tanh:
+    activations that sit between two Linear/convolution layers, with no normalisation in
+    front of them.
+
+    ## Why is this bad?
+    The derivative of sigmoid is at most 0.25 and that of tanh at most 1, and both vanish
+    when a unit saturates: the gradient shrinks at every such layer, and the first layers of
+    a deep stack stop learning. ReLU-family activations (ReLU, LeakyReLU, GELU, SiLU) do not
+    saturate for positive inputs. Gates inside LSTM/GRU cells, a sigmoid output and one or
+    two tanh hidden layers are fine and not reported.
+
+    ## Example
+    ```python
+    nn.Sequential(nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 64), nn.Sigmoid(),
+                  nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 10))
+    ```
+
+    ## Use instead
+    ```python
+    nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                  nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    ```
+    """
+
+    code = "NN102"
+    name = "saturating-hidden-activation"
+    message = "{count} hidden layers of {model} use {acts} (first: {first}): gradients vanish through saturated units"
+    hint = "use ReLU/LeakyReLU/GELU in hidden layers (keep sigmoid/tanh for gates and outputs), or normalise before them"
+    frameworks = ("pytorch", "onnx")
+    options = {"min-layers": 3}
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 64), nn.Sigmoid(),
+                      nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 10))
+"""
+        ),
+        Bad(
+            """
+import torch
+from torch import nn
+
+class Deep(nn.Module):
+    def __init__(self, depth=4):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(32, 32) for _ in range(depth)])
+        self.out = nn.Linear(32, 1)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.tanh(layer(x))
+        return self.out(x)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+
+shallow = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1), nn.Sigmoid())
+normalised = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 16), nn.BatchNorm1d(16),
+                           nn.Tanh(), nn.Linear(16, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 1))
+"""
+        ),
+        Good(
+            """
+import torch
+from torch import nn
+
+class Cell(nn.Module):
+    # an LSTM-style cell: sigmoid gates multiply, they do not feed the next layer
+    def __init__(self, n=16):
+        super().__init__()
+        self.i, self.f, self.o, self.g = (nn.Linear(n, n) for _ in range(4))
+
+    def forward(self, x, c):
+        c = torch.sigmoid(self.f(x)) * c + torch.sigmoid(self.i(x)) * torch.tanh(self.g(x))
+        return torch.sigmoid(self.o(x)) * torch.tanh(c), c
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model:
+            return
+        hidden = []
+        for op in graph.find(*_SATURATING):
+            before = graph.walk_backward(op, _through)
+            after = graph.walk_forward(op, _through)
+            if before and after and all(o.kind in WEIGHTED for o in before + after) \
+                    and not any(o.kind in NORMS for o in before):
+                hidden.append(op)
+        if len(hidden) >= self.opts["min-layers"]:
+            acts = "/".join(sorted({"sigmoid" if o.kind is OpKind.SIGMOID else "tanh" for o in hidden}))
+            self.report(hidden[0], count=len(hidden), model=graph.name, acts=acts, first=hidden[0].describe())

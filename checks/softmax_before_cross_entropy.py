@@ -1,0 +1,120 @@
+"""NN103 softmax-before-cross-entropy."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import SHAPE_ONLY, ModelGraph, Op, OpKind
+from nnlint.levels import Confidence
+
+#: Losses that apply log-softmax to their input themselves.
+_CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy", "SoftmaxCrossEntropyLoss"}
+
+
+def _unshape(graph: ModelGraph, op: Op) -> Op:
+    while op.kind in SHAPE_ONLY and len(op.inputs) == 1:
+        op = graph.ops[op.inputs[0]]
+    return op
+
+
+class SoftmaxBeforeCrossEntropy(GraphCheck):
+    """
+    ## What it does
+    Flags a softmax applied to outputs that go into a cross-entropy loss that applies
+    log-softmax itself: a model ending in `Softmax` trained with `nn.CrossEntropyLoss` or
+    `F.cross_entropy`, or, in an ONNX training graph, `Softmax` feeding
+    `SoftmaxCrossEntropyLoss`.
+
+    ## Why is this bad?
+    The loss computes `log_softmax` of its input. Given probabilities in (0, 1) instead of
+    logits, it takes a softmax of a softmax: the loss cannot go below a floor far above zero,
+    and the gradient through the double softmax is tiny, so training stalls. (Keras is
+    different: a softmax output with `from_logits=False` is the correct idiom there.)
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(20, 5), nn.Softmax(dim=1))
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Linear(20, 5))            # logits
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    probs = model(x).softmax(dim=1)                    # for inference only
+    ```
+    """
+
+    code = "NN103"
+    name = "softmax-before-cross-entropy"
+    confidence = Confidence.LIKELY
+    message = "{softmax} feeds {loss}, which applies log-softmax itself: a softmax of a softmax stalls training"
+    hint = "return logits from the model and let the cross-entropy loss apply the softmax"
+    frameworks = ("pytorch", "onnx")
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(20, 5), nn.Softmax(dim=1))
+loss = nn.CrossEntropyLoss()(model(x), y)
+"""
+        ),
+        Bad(
+            """
+import torch.nn.functional as F
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=-1)
+
+def step(net, x, y):
+    return F.cross_entropy(net(x), y)
+"""
+        ),
+        Bad(
+            """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[4,5] x, int64[4] t) => (float l) <float[5,5] w = {0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}> {
+    h = MatMul(x, w)
+    p = Softmax(h)
+    l = SoftmaxCrossEntropyLoss(p, t)
+}
+""",
+            frontend="onnx",
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(20, 5))
+loss = nn.CrossEntropyLoss()(model(x), y)
+nll = nn.NLLLoss()(nn.Sequential(nn.Linear(20, 5), nn.LogSoftmax(dim=1))(x), y)
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model:
+            return
+        for loss in graph.setup.losses:
+            if loss["type_name"] not in _CROSS_ENTROPY:
+                continue
+            if "input" in loss:  # a loss node inside the graph
+                sources = [graph.ops[loss["input"]]]
+            elif len(graph.outputs) == 1:
+                sources = [graph.ops[graph.outputs[0]]]
+            else:
+                continue
+            for source in sources:
+                softmax = _unshape(graph, source)
+                if softmax.kind is OpKind.SOFTMAX:
+                    short = loss["type_name"].rsplit(".", 1)[-1]
+                    self.report(softmax, softmax=softmax.describe(), loss=short)

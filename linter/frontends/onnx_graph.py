@@ -1,0 +1,164 @@
+"""The ONNX frontend: an ONNX graph -> the model IR, so the graph checks run on exports too.
+
+Nodes map to framework-neutral kinds (Gemm and MatMul-with-a-constant -> LINEAR, Conv ->
+CONV, ...); a following ``Add`` of a constant is folded into the layer as its bias, as
+exporters (CNTK, older PyTorch) write it. Weight statistics come from initializers and
+``Constant``/``ConstantOfShape`` outputs through :mod:`onnx_load`. Subgraphs (If/Loop/Scan)
+are opaque UNKNOWN nodes: nothing is guessed about them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from onnx import TensorProto
+
+from nnlint.frontends.onnx_load import LoadedModel, Weights, attribute
+from nnlint.frontends.program import Program
+from nnlint.ir import ModelGraph, OpKind, Origin
+
+K = OpKind
+
+_KINDS: dict[str, OpKind] = {
+    "Gemm": K.LINEAR, "Conv": K.CONV, "ConvTranspose": K.CONV_TRANSPOSE, "MatMul": K.MATMUL,
+    "BatchNormalization": K.BATCH_NORM, "LayerNormalization": K.LAYER_NORM,
+    "SkipLayerNormalization": K.LAYER_NORM, "SimplifiedLayerNormalization": K.LAYER_NORM,
+    "SkipSimplifiedLayerNormalization": K.LAYER_NORM, "EmbedLayerNormalization": K.LAYER_NORM,
+    "RMSNormalization": K.LAYER_NORM, "GroupNormalization": K.GROUP_NORM,
+    "InstanceNormalization": K.INSTANCE_NORM, "Relu": K.RELU, "LeakyRelu": K.LEAKY_RELU,
+    "PRelu": K.LEAKY_RELU, "Elu": K.ELU, "Celu": K.ELU, "Selu": K.SELU, "Gelu": K.GELU,
+    "FastGelu": K.GELU, "BiasGelu": K.GELU, "QuickGelu": K.GELU, "Sigmoid": K.SIGMOID,
+    "HardSigmoid": K.SIGMOID, "Tanh": K.TANH, "Softplus": K.SOFTPLUS, "Softmax": K.SOFTMAX,
+    "LogSoftmax": K.LOG_SOFTMAX, "Exp": K.EXP, "Log": K.LOG, "ReduceSum": K.REDUCE_SUM,
+    "ReduceMax": K.REDUCE_MAX, "ReduceLogSumExp": K.LOGSUMEXP, "Add": K.ADD, "Sum": K.ADD,
+    "Sub": K.SUB, "Mul": K.MUL, "Div": K.DIV, "Dropout": K.DROPOUT, "Flatten": K.RESHAPE,
+    "Reshape": K.RESHAPE, "Transpose": K.RESHAPE, "Squeeze": K.RESHAPE, "Unsqueeze": K.RESHAPE,
+    "Identity": K.IDENTITY, "Cast": K.RESHAPE, "MaxPool": K.POOL, "AveragePool": K.POOL,
+    "GlobalAveragePool": K.POOL, "GlobalMaxPool": K.POOL, "Concat": K.CONCAT,
+}
+
+#: ONNX training losses that apply log-softmax themselves.
+CROSS_ENTROPY_LOSSES = {"SoftmaxCrossEntropyLoss"}
+_INTEGER_INPUTS = {TensorProto.UINT8, TensorProto.INT8, TensorProto.UINT16, TensorProto.INT16,
+                   TensorProto.INT32, TensorProto.INT64}
+
+
+def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
+    model = loaded.model
+    graph_proto = model.graph
+    weights = Weights(loaded)
+    weights.check_external()
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    graph = ModelGraph(name=graph_proto.name or path, path=path, is_model=True, instantiated=True)
+    producer: dict[str, int] = {}
+    for value in graph_proto.input:
+        if value.name in weights:
+            continue
+        elem = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else 0
+        op = graph.add(K.INPUT, "input", attrs={"integer": elem in _INTEGER_INPUTS},
+                       origin=Origin(path, graph_node=value.name), label=value.name)
+        producer[value.name] = op.id
+        graph.inputs.append(op.id)
+    stats_cache: dict[str, object] = {}
+    program = Program(path=path)
+    for index, node in enumerate(graph_proto.node):
+        if node.op_type in ("Constant", "ConstantOfShape") and all(o in weights for o in node.output):
+            continue
+        if node.op_type in _VALUE_PRESERVING and node.input and node.input[0] in weights and node.output:
+            weights.alias(node.output[0], node.input[0], _alias_dims(node, weights.dims(node.input[0])))
+            continue  # a constant reshaped or transposed is still the same weights
+        name = node.name or f"{node.op_type}#{index}"
+        kind = _KINDS.get(node.op_type, K.UNKNOWN) if node.domain in ("", "ai.onnx", "com.microsoft") else K.UNKNOWN
+        consts = [i for i in node.input if i and i in weights]
+        attrs: dict = {}
+        if kind is K.MATMUL and len(consts) == 1 and len(node.input) == 2:
+            kind = K.LINEAR  # x @ W with a constant W is a linear layer
+            attrs["bias"] = False
+            attrs["weight"] = consts[0]
+        elif kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE):
+            attrs["bias"] = len(node.input) > 2 and bool(node.input[2])
+            attrs["weight"] = node.input[1] if len(node.input) > 1 else None
+        elif kind is K.DROPOUT:
+            attrs["p"] = _dropout_ratio(node, weights, opset)
+        elif kind is K.SOFTMAX or kind is K.LOG_SOFTMAX:
+            attrs["dim"] = attribute(node, "axis", -1 if opset >= 13 else 1)
+        if node.op_type == "Cast":
+            attrs["cast"] = True
+        inputs = [producer[i] for i in node.input if i in producer]
+        if kind is K.ADD and len(consts) == 1 and len(inputs) == 1 and _fold_bias(graph, inputs[0]):
+            kind = K.IDENTITY  # the bias of the layer before it
+        if attrs.get("weight") and kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE):
+            _weight_facts(attrs, node, weights, stats_cache, kind)
+        op = graph.add(kind, node.op_type, inputs, attrs=attrs, origin=Origin(path, graph_node=name), label=name)
+        for output in node.output:
+            if output:
+                producer[output] = op.id
+        if node.op_type in CROSS_ENTROPY_LOSSES and inputs:
+            graph.setup.losses.append({"type_name": node.op_type, "task": "classification", "origin": op.origin,
+                                       "input": inputs[0]})
+    graph.outputs = [producer[o.name] for o in graph_proto.output if o.name in producer]
+    graph.setup.task = task
+    program.graphs.append(graph)
+    program.instantiated.append(graph)
+    program.raw_inputs.extend(_raw_inputs(graph, path))
+    return program
+
+
+_VALUE_PRESERVING = {"Transpose", "Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten"}
+
+
+def _alias_dims(node, dims: Optional[tuple[int, ...]]) -> Optional[tuple[int, ...]]:
+    if dims is None or node.op_type in ("Identity", "Cast"):
+        return dims
+    if node.op_type == "Transpose":
+        perm = attribute(node, "perm", None) or list(reversed(range(len(dims))))
+        return tuple(dims[i] for i in perm) if len(perm) == len(dims) else None
+    return None  # a new shape we would have to compute: fan-in unknown
+
+
+def _dropout_ratio(node, weights: Weights, opset: int) -> Optional[float]:
+    if opset < 12 or len(node.input) < 2 or not node.input[1]:
+        ratio = attribute(node, "ratio", 0.5)
+        return float(ratio) if isinstance(ratio, (int, float)) else None
+    return weights.scalar(node.input[1])
+
+
+def _fold_bias(graph: ModelGraph, producer_id: int) -> bool:
+    """Mark a bias-free layer whose output goes straight into ``Add(const)`` as having a bias."""
+    layer = graph.ops[producer_id]
+    if layer.kind not in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE) or layer.attrs.get("bias") is not False:
+        return False
+    layer.attrs["bias"] = True
+    return True
+
+
+def _weight_facts(attrs: dict, node, weights: Weights, cache: dict, kind: OpKind) -> None:
+    name = attrs["weight"]
+    if name not in cache:
+        cache[name] = weights.stats(name)
+    attrs["weight_stats"] = cache[name]
+    dims = weights.dims(name)
+    if dims is None or len(dims) < 2:
+        return
+    if node.op_type == "Gemm":
+        fan_in = dims[1] if attribute(node, "transB", 0) else dims[0]
+    elif kind is K.LINEAR:
+        fan_in = dims[0]
+    else:
+        fan_in = dims[1] * math.prod(dims[2:])
+    if fan_in > 0:
+        attrs["fan_in"] = fan_in
+
+
+def _raw_inputs(graph: ModelGraph, path: str) -> list[dict]:
+    """Integer (e.g. uint8 image) inputs that reach a layer through casts and reshapes only."""
+    flows = []
+    for op in graph.find(K.INPUT):
+        if not op.attrs.get("integer"):
+            continue
+        for layer in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY)):
+            if layer.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE):
+                flows.append({"what": f"integer input '{op.label}' (raw values)", "sink": f"{layer.describe()}",
+                              "at": layer.origin, "origin": op.origin})
+    return flows

@@ -1,0 +1,261 @@
+"""Loading an ONNX model safely, and reading its weights without loading them all at once.
+
+``onnx.load(..., load_external_data=False)`` parses the graph; external weights are never
+loaded by onnx. nnlint reads them itself, one tensor at a time through a memory map, and only
+from files inside the model's folder: an absolute location or one that climbs out with
+``..`` is refused (an untrusted pull request must not make nnlint read ``/etc/passwd``).
+Imported only when an ``.onnx`` file is linted (onnx and numpy cost about 200 ms).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+from nnlint.source import UnreadableFile
+
+LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
+#: Weights are summarised in chunks of this many elements, so a 2 GB tensor needs no 2 GB copy.
+CHUNK = 1 << 22
+
+_FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16}
+
+
+class LfsPointer(Exception):
+    """The file is a Git LFS pointer, not the model."""
+
+
+@dataclass
+class WeightProblem:
+    """An initializer whose data cannot (or must not) be read."""
+
+    code: tuple[str, str]
+    tensor: str
+    message: str
+
+
+@dataclass
+class LoadedModel:
+    model: onnx.ModelProto
+    folder: Path
+    problems: list[WeightProblem] = field(default_factory=list)
+    checker_error: Optional[str] = None
+
+
+def load(path: Path, check_nodes_limit: int = 100_000) -> LoadedModel:
+    """Parse the model; :class:`UnreadableFile` or :class:`LfsPointer` when it is not one."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(LFS_MAGIC))
+    except OSError as exc:
+        raise UnreadableFile(exc.strerror or str(exc)) from None
+    if head == LFS_MAGIC:
+        raise LfsPointer
+    if not head:
+        raise UnreadableFile("cannot read ONNX model: empty file")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends: not a model
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableFile(f"cannot read ONNX model: not a valid ONNX protobuf ({reason})") from None
+    if not model.HasField("graph") or not (model.graph.node or model.graph.output):
+        raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
+    loaded = LoadedModel(model, path.parent)
+    if len(model.graph.node) <= check_nodes_limit:
+        loaded.checker_error = _check(path)
+    return loaded
+
+
+def _check(path: Path) -> Optional[str]:
+    """onnx.checker's verdict, by path (cheaper than in memory, and it tolerates external data)."""
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as exc:
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return None
+
+
+@dataclass
+class WeightStats:
+    """A summary of one weight tensor: enough for the bad-init rules, without keeping the data."""
+
+    size: int
+    constant: Optional[float]  # the single value of a constant tensor
+    nonfinite: bool
+    mean: float
+    std: float
+    excess_kurtosis: float
+
+
+class Weights:
+    """The model's constant tensors by name: initializers and Constant/ConstantOfShape outputs."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        graph = loaded.model.graph
+        self.tensors: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
+        self.fills: dict[str, float] = {}  # ConstantOfShape outputs: one value everywhere
+        for node in graph.node:
+            if node.op_type == "ConstantOfShape" and node.output:
+                value = next((a.t for a in node.attribute if a.name == "value"), None)
+                array = _small_array(value) if value is not None else np.zeros(1, np.float32)
+                if array is not None and array.size == 1:
+                    self.fills[node.output[0]] = float(array.reshape(-1)[0])
+            elif node.op_type == "Constant" and node.output:
+                value = next((a.t for a in node.attribute if a.name == "value"), None)
+                if value is not None:
+                    self.tensors.setdefault(node.output[0], value)
+        self._refused: set[str] = set()
+        self.aliases: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {}  # name -> (source, dims)
+
+    def alias(self, name: str, source: str, dims: Optional[tuple[int, ...]]) -> None:
+        """``Transpose(W)`` and kin: the same values under another name (and shape)."""
+        source, _ = self.aliases.get(source, (source, None))
+        self.aliases[name] = (source, dims)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.tensors or name in self.fills or name in self.aliases
+
+    def scalar(self, name: str) -> Optional[float]:
+        """The value of a one-element constant (a Dropout ratio input, a scaling factor)."""
+        name = self.aliases.get(name, (name, None))[0]
+        if name in self.fills:
+            return self.fills[name]
+        tensor = self.tensors.get(name)
+        if tensor is None or _is_external(tensor):
+            return None
+        array = _small_array(tensor)
+        return float(array.reshape(-1)[0]) if array is not None and array.size == 1 else None
+
+    def dims(self, name: str) -> Optional[tuple[int, ...]]:
+        if name in self.aliases:
+            return self.aliases[name][1]
+        tensor = self.tensors.get(name)
+        return tuple(tensor.dims) if tensor is not None else None
+
+    def stats(self, name: str) -> Optional[WeightStats]:
+        name = self.aliases.get(name, (name, None))[0]
+        if name in self.fills:
+            value = self.fills[name]
+            return WeightStats(0, value, not np.isfinite(value), value, 0.0, 0.0)
+        tensor = self.tensors.get(name)
+        if tensor is None or tensor.data_type not in _FLOAT_TYPES:
+            return None
+        chunks = self._chunks(tensor)
+        return None if chunks is None else _summarise(chunks)
+
+    def _chunks(self, tensor: TensorProto) -> Optional[Iterator[np.ndarray]]:
+        if not _is_external(tensor):
+            array = _small_array(tensor)
+            return None if array is None else iter([array.reshape(-1)])
+        location = self._external_file(tensor)
+        if location is None:
+            return None
+        info = {e.key: e.value for e in tensor.external_data}
+        dtype = _FLOAT_TYPES[tensor.data_type]
+        count = int(np.prod(tensor.dims)) if tensor.dims else 1
+        offset = int(info.get("offset", 0) or 0)
+        try:
+            if location.stat().st_size < offset + count * np.dtype(dtype).itemsize:
+                self._problem(("NN906", "missing-external-data"), tensor.name,
+                              f"initializer '{tensor.name}': external file '{info.get('location')}' is shorter than "
+                              "the tensor it should hold")
+                return None
+            data = np.memmap(location, dtype=dtype, mode="r", offset=offset, shape=(count,))
+        except (OSError, ValueError) as exc:
+            self._problem(("NN906", "missing-external-data"), tensor.name,
+                          f"initializer '{tensor.name}': cannot read external data ({exc})")
+            return None
+        return (np.asarray(data[i : i + CHUNK]) for i in range(0, count, CHUNK))
+
+    def _external_file(self, tensor: TensorProto) -> Optional[Path]:
+        info = {e.key: e.value for e in tensor.external_data}
+        where = info.get("location", "")
+        folder = self.loaded.folder.resolve()
+        target = (folder / where).resolve()
+        if not where or os.path.isabs(where) or (target != folder and folder not in target.parents):
+            self._problem(("NN905", "unsafe-external-data"), tensor.name,
+                          f"initializer '{tensor.name}' points outside the model's folder ('{where}'): not read")
+            return None
+        if not target.is_file():
+            self._problem(("NN906", "missing-external-data"), tensor.name,
+                          f"initializer '{tensor.name}': external data file '{where}' not found")
+            return None
+        return target
+
+    def _problem(self, code: tuple[str, str], tensor: str, message: str) -> None:
+        if tensor not in self._refused:
+            self._refused.add(tensor)
+            self.loaded.problems.append(WeightProblem(code, tensor, message))
+
+    def check_external(self) -> None:
+        """Vet every external location once, so refused and missing files are reported."""
+        for tensor in self.loaded.model.graph.initializer:
+            if _is_external(tensor):
+                self._external_file(tensor)
+
+
+def _is_external(tensor: TensorProto) -> bool:
+    return tensor.data_location == TensorProto.EXTERNAL
+
+
+def _small_array(tensor: TensorProto) -> Optional[np.ndarray]:
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception:  # malformed tensor data: no statistics
+        return None
+
+
+def _summarise(chunks: Iterator[np.ndarray]) -> Optional[WeightStats]:
+    """Streaming mean, std, kurtosis and constancy over float chunks (float64 accumulators)."""
+    n = 0
+    s1 = s2 = s3 = s4 = 0.0
+    first: Optional[float] = None
+    constant = True
+    nonfinite = False
+    for chunk in chunks:
+        if chunk.size == 0:
+            continue
+        values = chunk.astype(np.float64, copy=False)
+        finite = np.isfinite(values)
+        if not finite.all():
+            nonfinite = True
+            values = values[finite]
+            if values.size == 0:
+                continue
+        if first is None:
+            first = float(values[0])
+        if constant and not np.all(values == first):
+            constant = False
+        n += values.size
+        s1 += float(values.sum())
+        squares = values * values
+        s2 += float(squares.sum())
+        s3 += float((squares * values).sum())
+        s4 += float((squares * squares).sum())
+    if n == 0:
+        return WeightStats(0, None, nonfinite, 0.0, 0.0, 0.0) if nonfinite else None
+    mean = s1 / n
+    var = max(s2 / n - mean * mean, 0.0)
+    kurt = 0.0
+    if var > 0:
+        m4 = s4 / n - 4 * mean * s3 / n + 6 * mean * mean * s2 / n - 3 * mean**4
+        kurt = m4 / (var * var) - 3.0
+    return WeightStats(n, first if constant else None, nonfinite, mean, var**0.5, kurt)
+
+
+def metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def attribute(node: Any, name: str, default: Any = None) -> Any:
+    for attr in node.attribute:
+        if attr.name == name:
+            return onnx.helper.get_attribute_value(attr)
+    return default
