@@ -102,9 +102,13 @@ def lint(
     result.files = len(python) + len(graphs)
     raw, tasks = _run(python, settings, checks, jobs or os.cpu_count() or 1)
     if graphs:
-        from nnlint.onnx_units import lint_onnx_units  # imports onnx and numpy: only for .onnx files
-
-        raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes))
+        try:
+            from nnlint.onnx_units import lint_onnx_units  # imports onnx and numpy: only for .onnx files
+        except ImportError as exc:
+            result.errors.extend(f"{u.path}: linting ONNX files needs the onnx package ({exc.name} is missing): "
+                                 "pip install 'nnlint[onnx]'" for u in graphs)
+        else:
+            raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes))
     result.findings = _finish(raw, python + graphs, settings, report_unused, {c.code for c in checks})
     for f in result.findings:
         if f.code in (UNREADABLE[0], INTERNAL_ERROR[0]):

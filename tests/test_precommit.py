@@ -27,6 +27,8 @@ def test_hooks_manifest_declares_the_nnlint_hook():
     hooks = yaml.safe_load(HOOKS_FILE.read_text(encoding="utf-8"))
     assert isinstance(hooks, list)
     [hook] = [h for h in hooks if h.get("id") == "nnlint"]
+    [graph_hook] = [h for h in hooks if h.get("id") == "nnlint-onnx"]
+    assert graph_hook["files"] == r"\.onnx$" and graph_hook["entry"] == "nnlint"
     assert hook["entry"] == "nnlint"
     assert hook["language"] == "python"
     assert hook["types"] == ["python"]
@@ -78,11 +80,11 @@ def _project(base: Path, name: str, files: dict[str, str]) -> Path:
     return project
 
 
-def _try_repo(repo: Path, project: Path, env: dict, files: list[str]) -> subprocess.CompletedProcess:
+def _try_repo(repo: Path, project: Path, env: dict, files: list[str], hook: str = "nnlint") -> subprocess.CompletedProcess:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     return subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(repo), "nnlint", "--verbose", "--files", *files],
+        [sys.executable, "-m", "pre_commit", "try-repo", str(repo), hook, "--verbose", "--files", *files],
         cwd=project, env=env, capture_output=True, text=True, timeout=600,
     )
 
@@ -110,3 +112,31 @@ def test_hook_passes_on_a_clean_staged_file_and_skips_non_python(hook_repo):
     assert "Passed" in output, output
     assert "NN9" not in output and "NN007" not in output
     assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_onnx_hook_fails_on_a_buggy_model_and_skips_lfs_pointers(hook_repo):
+    import onnx
+    import onnx.parser
+
+    repo, env, base = hook_repo
+    project = _project(base, "onnx-project", {
+        "pointer.onnx": "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n",
+        "clean.py": CLEAN,
+    })
+    model = onnx.parser.parse_model("""
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) <float ratio = {0.9}> {
+    y = Dropout(x, ratio)
+}
+""")
+    onnx.save_model(model, str(project / "buggy.onnx"))
+    git("add", "-A", cwd=project)
+    proc = _try_repo(repo, project, env, ["buggy.onnx", "pointer.onnx", "clean.py"], hook="nnlint-onnx")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "buggy.onnx" in output and "NN007" in output, output
+    assert "LFS" in output, output
+    assert "Traceback" not in output
+    lfs_only = _try_repo(repo, project, env, ["pointer.onnx"], hook="nnlint-onnx")
+    assert lfs_only.returncode == 0, lfs_only.stdout + lfs_only.stderr
