@@ -14,19 +14,20 @@ as external data in weights.bin). For each file it runs, in separate processes:
             is the fair floor for any check that looks at them)
   nnlint    nnlint --no-color FILE
 
-Each is run 3 times (``--runs``), interleaved; the table shows the median wall
+Each is run 3 times (``--runs``) back to back; the table shows the median wall
 time and the MAXIMUM peak RSS over the runs. ``python -c "import onnx"`` alone
 is measured too: the fixed start-up cost both sides pay (nnlint pays its own
 imports as well). Generation time is printed but is not part of any measurement.
 
-Peak RSS comes from ``os.wait4`` on the measured process, which is spawned by a
-tiny stdlib-only launcher process, not by this script: on Linux a child started
-with vfork/posix_spawn (as subprocess does) inherits its parent's peak RSS in
-ru_maxrss, so spawning from this script, which held the 1M-node graph while
-building it, would report that peak for every child. If nnlint ever lints one
-file in several concurrent processes, ru_maxrss gives the largest, not the sum.
+Peak RSS is ``os.wait4``'s ru_maxrss of the measured process, spawned by a tiny
+stdlib-only launcher, not by this script: Linux keeps the pre-exec high-water RSS
+in a child's ru_maxrss, so children of this script (which peaks at ~0.6 GB while
+building the 1M-node graph) would all report at least that. If nnlint ever lints
+one file in several processes, ru_maxrss gives the largest, not the sum; the
+launcher's own ~11 MB is the floor of every figure.
 nnlint exits 1 when it reports findings, which is fine; other exit codes are
-printed with the first line of stderr. This script does not import nnlint.
+printed with the first line of stderr. The files are in the page cache after
+generation, so no run pays for disk reads. This script does not import nnlint.
 
 Usage (with the project's venv, so ``nnlint`` is found next to python):
     /work/venv/bin/python benchmarks/bench_onnx.py [--sizes 10000,100000] [--weights-mb 400]
@@ -82,13 +83,13 @@ def node_heavy(path, approx_nodes):
     for i in range(max(1, approx_nodes // 8)):
         p = f"b{i}_"
         nodes.extend([make("MatMul", [x, "W1"], [p + "mm1"], name=p + "mm1"),
-                  make("Add", [p + "mm1", "b1"], [p + "add1"], name=p + "add1"),
-                  make("Relu", [p + "add1"], [p + "relu"], name=p + "relu"),
-                  make("MatMul", [p + "relu", "W2"], [p + "mm2"], name=p + "mm2"),
-                  make("Add", [p + "mm2", "b2"], [p + "add2"], name=p + "add2"),
-                  make("LayerNormalization", [p + "add2", "gamma", "beta"], [p + "ln"], name=p + "ln", axis=-1),
-                  make("Dropout", [p + "ln", "ratio"], [p + "drop"], name=p + "drop"),
-                  make("Add", [x, p + "drop"], [p + "out"], name=p + "res")])
+                      make("Add", [p + "mm1", "b1"], [p + "add1"], name=p + "add1"),
+                      make("Relu", [p + "add1"], [p + "relu"], name=p + "relu"),
+                      make("MatMul", [p + "relu", "W2"], [p + "mm2"], name=p + "mm2"),
+                      make("Add", [p + "mm2", "b2"], [p + "add2"], name=p + "add2"),
+                      make("LayerNormalization", [p + "add2", "gamma", "beta"], [p + "ln"], name=p + "ln", axis=-1),
+                      make("Dropout", [p + "ln", "ratio"], [p + "drop"], name=p + "drop"),
+                      make("Add", [x, p + "drop"], [p + "out"], name=p + "res")])
         x = p + "out"
     nodes.append(make("Softmax", [x], ["y"], name="softmax", axis=-1))
     onnx.save_model(model, path)
@@ -144,11 +145,9 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="runs per command (default 3)")
     args = parser.parse_args()
     if not os.access(args.nnlint, os.X_OK):
-        print(f"Not found or not executable: {args.nnlint}\n(pip install -e . in the project venv, or pass --nnlint)",
-              file=sys.stderr)
+        print(f"Not found or not executable: {args.nnlint} (pip install -e . in the venv, or pass --nnlint)", file=sys.stderr)
         return 2
-    nnlint = [args.nnlint, "--no-color"]
-    python = sys.executable
+    nnlint, python = [args.nnlint, "--no-color"], sys.executable
 
     with tempfile.TemporaryDirectory(prefix="bench_onnx_") as tmp:
         models = []  # (label, path, nodes)
@@ -175,8 +174,7 @@ def main():
               f"{'load MB':>9}{'nnlint MB':>10}{'ratio':>7}")
         per_node, notes = [], []
         for label, path, n in models:
-            ext = Path(path).with_name("weights.bin")
-            ext_mb = ext.stat().st_size / MB if label == "weights" else 0.0
+            ext_mb = Path(path).with_name("weights.bin").stat().st_size / MB if label == "weights" else 0.0
             base = measure([python, "-c", BASELINE, path], python, args.runs)
             lint = measure([*nnlint, path], python, args.runs)
             print(f"{label:<14}{n:>9}{os.path.getsize(path) / MB:>9.1f}{ext_mb:>8.0f}{base[0]:>8.2f}{lint[0]:>9.2f}"
@@ -193,16 +191,18 @@ def main():
             print("  " + note)
 
     if per_node:
-        print("\nlinearity (per 1k nodes; 'marginal' is the slope from the previous size, start-up cost cancels out)")
-        prev = None
-        for n, load_s, lint_s in per_node:
-            line = f"  {n:>9} nodes: onnx.load {load_s / n * 1e6:7.2f} ms/1k  nnlint {lint_s / n * 1e6:7.2f} ms/1k"
-            if prev:
-                dn = n - prev[0]
-                line += (f"   marginal: onnx.load {(load_s - prev[1]) / dn * 1e6:7.2f} ms/1k"
-                         f"  nnlint {(lint_s - prev[2]) / dn * 1e6:7.2f} ms/1k")
+        print("\nlinearity (ms per 1k nodes; 'marginal' is the slope from the previous size, so start-up cancels out)")
+        slopes = []
+        for i, (n, load_s, lint_s) in enumerate(per_node):
+            line = f"  {n:>9} nodes: onnx.load {load_s / n * 1e6:7.2f}  nnlint {lint_s / n * 1e6:7.2f}"
+            if i:
+                dn, prev = n - per_node[i - 1][0], per_node[i - 1]
+                slopes.append((lint_s - prev[2]) / dn * 1e6)
+                line += f"   marginal: onnx.load {(load_s - prev[1]) / dn * 1e6:7.2f}  nnlint {slopes[-1]:7.2f}"
             print(line)
-            prev = (n, load_s, lint_s)
+        if len(slopes) >= 2 and slopes[0] > 0:
+            growth = slopes[-1] / slopes[0]
+            print(f"  nnlint marginal cost, last/first interval: {growth:.2f}x (linear ~1x; > 1.5x looks superlinear)")
     return 0
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
-from nnlint.frontends.values import Dataset
 from nnlint.ir import OpKind
 from nnlint.levels import Confidence, Severity
 
@@ -16,10 +15,10 @@ _EVAL_WORDS = ("test", "val", "eval", "valid", "infer", "predict")
 def _is_training(loader: dict) -> Any:
     """True, False, or None when the code does not say."""
     name = loader["name"].lower()
-    dataset = loader["dataset"]
-    if any(word in name for word in _EVAL_WORDS) or (isinstance(dataset, Dataset) and dataset.train is False):
+    train = getattr(loader["dataset"], "train", None)  # a torchvision data set's train flag
+    if any(word in name for word in _EVAL_WORDS) or train is False:
         return False
-    if loader["shuffle"] is True or "train" in name or (isinstance(dataset, Dataset) and dataset.train is True):
+    if loader["shuffle"] is True or "train" in name or train is True:
         return True
     return None
 
@@ -129,7 +128,7 @@ gradient_accumulation_steps = 40
             return
         at = loader["origin"]
         dataset = loader["dataset"]
-        n = dataset.size if isinstance(dataset, Dataset) else None
+        n = getattr(dataset, "size", None)
         if size == 1 and training and bn_model:
             self.report(at, Severity.ERROR, Confidence.LIKELY, problem=(
                 f"training batches of 1 sample, but {bn_model} has BatchNorm: batch statistics of one sample "

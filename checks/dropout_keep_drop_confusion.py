@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import libcst as cst
-
 from nnlint.check import Bad, Good, ProgramCheck
-from nnlint.frontends.names import dotted
 from nnlint.frontends.program import Program
 from nnlint.ir import OpKind, Origin
 from nnlint.levels import Confidence, Severity
 
-def _argument(call: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
-    if not isinstance(call, cst.Call):
+def _argument(call: Any, index: int, keyword: str) -> Any:
+    """The libcst expression passed as a call's argument (duck-typed: no libcst import here)."""
+    if type(call).__name__ != "Call":
         return None
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == keyword:
@@ -22,10 +20,18 @@ def _argument(call: Any, index: int, keyword: str) -> Optional[cst.BaseExpressio
     return positional[index].value if len(positional) > index else None
 
 
-def _says_keep(expr: Optional[cst.BaseExpression]) -> bool:
+def _says_keep(expr: Any) -> bool:
     """A bare name that says keep (``keep_prob``, ``args.keep_rate``); ``1 - keep_prob`` is fine."""
+    from nnlint.frontends.names import dotted  # libcst: only for Python findings
+
     name = dotted(expr) if expr is not None else None
     return name is not None and "keep" in name.rsplit(".", 1)[-1].lower()
+
+
+def _name(expr: Any) -> str:
+    from nnlint.frontends.names import dotted
+
+    return dotted(expr) or "a keep probability"
 
 
 class DropoutKeepDropConfusion(ProgramCheck):
@@ -147,7 +153,7 @@ class Net(nn.Module):
         if _says_keep(expr) and number != 0.5:
             shown = f"{number:.0%}" if number is not None else "a keep probability's share"
             self.report(origin, Severity.WARNING, Confidence.CERTAIN, layer=layer, api=api,
-                        what=f"is given {dotted(expr)} as its drop probability (drops {shown} of units)")
+                        what=f"is given {_name(expr)} as its drop probability (drops {shown} of units)")
         elif number is None or number < self.opts["threshold"]:
             return
         elif number >= 1:

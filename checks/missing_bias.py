@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from nnlint.check import Bad, GraphCheck, Good
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 
@@ -16,7 +14,7 @@ def _literal_false(op: Op) -> bool:
     node = op.origin.node if op.origin else None
     for arg in getattr(node, "args", ()):
         if arg.keyword is not None and arg.keyword.value in ("bias", "use_bias"):
-            return isinstance(arg.value, cst.Name) and arg.value.value == "False"
+            return type(arg.value).__name__ == "Name" and arg.value.value == "False"  # libcst.Name
     return False
 
 

@@ -92,6 +92,9 @@ model = nn.Sequential(nn.Conv2d(3, 64, 3, bias=False), nn.BatchNorm2d(64), nn.Re
         for op in graph.find(*WEIGHTED):
             if op.attrs.get("bias") is not True:
                 continue
+            consumers = graph.consumers(op)
+            if len(consumers) != 1 or consumers[0].kind not in (OpKind.BATCH_NORM, *SHAPE_ONLY):
+                continue  # the common case, decided without a walk
             after = graph.walk_forward(op, _reshape)
             if len(after) == 1 and after[0].kind is OpKind.BATCH_NORM:
                 self.report(op, layer=op.describe(), norm=after[0].describe())

@@ -19,14 +19,13 @@ from nnlint import registry, suppressions
 from nnlint.check import Check, GraphCheck, ProgramCheck, Sink
 from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover
-from nnlint.frontends.project import Project
-from nnlint.frontends.torch_source import analyze
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
-from nnlint.source import SourceSyntaxError, UnreadableFile
+from nnlint.errors import SourceSyntaxError, UnreadableFile
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
+    from nnlint.frontends.project import Project
 
 #: Engine findings about the input itself, not a pitfall.
 SYNTAX_ERROR = ("NN901", "syntax-error")
@@ -118,6 +117,8 @@ def lint(
 
 def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int) -> tuple[list["Finding"], set[str]]:
     """Findings, and the tasks (regression, classification) the training code's losses imply."""
+    if not units:
+        return [], set()
     if jobs <= 1 or len(units) < PARALLEL_MIN_FILES:
         return lint_units(units, units, settings, checks)
     from concurrent.futures import ProcessPoolExecutor  # 30 ms to import: only for many files
@@ -133,6 +134,8 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
 
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]]) -> tuple[list["Finding"], set[str]]:
     """Lint ``units``; ``everything`` is the whole set of files asked about (for display paths)."""
+    from nnlint.frontends.project import Project  # libcst: not needed when only graphs are linted
+
     project = Project({u.abspath: u.path for u in everything})
     requested = {u.path for u in everything}
     findings: list["Finding"] = []
@@ -142,7 +145,7 @@ def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, ch
     return findings, tasks
 
 
-def _lint_one(unit: Unit, project: Project, requested: set[str], settings: Settings, checks: list[type[Check]],
+def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Settings, checks: list[type[Check]],
               tasks: set[str]) -> list["Finding"]:
     try:
         info = project.load(unit.abspath)
@@ -150,6 +153,8 @@ def _lint_one(unit: Unit, project: Project, requested: set[str], settings: Setti
         return [engine_finding(UNREADABLE, Severity.ERROR, f"cannot read: {exc}", unit.path)]
     except SourceSyntaxError as exc:
         return [engine_finding(SYNTAX_ERROR, Severity.ERROR, f"syntax error: {exc.message}", unit.path, exc.line, exc.column)]
+
+    from nnlint.frontends.torch_source import analyze
 
     findings: list[Finding] = []
     sink = finding_sink(findings, requested, project.source_for)
@@ -205,6 +210,7 @@ def engine_finding(kind: tuple[str, str], severity: Severity, message: str, path
                    line: Optional[int] = None, column: Optional[int] = None, node: Optional[str] = None) -> "Finding":
     from nnlint.findings import Finding
 
+    message = " ".join(message.split())  # one line, whatever an exception's text held
     return Finding(code=kind[0], name=kind[1], severity=severity, confidence=Confidence.CERTAIN, message=message,
                    path=path, line=line, column=column, end_line=line, end_column=column, node=node)
 

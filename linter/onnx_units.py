@@ -23,7 +23,7 @@ from nnlint.engine import (
 )
 from nnlint.frontends import onnx_graph, onnx_load
 from nnlint.levels import Severity
-from nnlint.source import UnreadableFile
+from nnlint.errors import UnreadableFile
 
 if TYPE_CHECKING:
     from nnlint.check import Check

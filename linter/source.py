@@ -14,20 +14,10 @@ from typing import Any, Optional
 
 import libcst as cst
 
+from nnlint.errors import SourceSyntaxError, UnreadableFile
+
 #: Files larger than this are not parsed (a generated or vendored file, not training code).
 MAX_BYTES = 5_000_000
-
-
-class UnreadableFile(Exception):
-    """The file cannot be linted; the message is one line for the user."""
-
-
-class SourceSyntaxError(Exception):
-    """The file is not valid Python; ``line`` and ``column`` are 1-based when known."""
-
-    def __init__(self, message: str, line: Optional[int], column: Optional[int]) -> None:
-        super().__init__(message)
-        self.message, self.line, self.column = message, line, column
 
 
 @dataclass

@@ -38,6 +38,9 @@ _KINDS: dict[str, OpKind] = {
     "GlobalAveragePool": K.POOL, "GlobalMaxPool": K.POOL, "Concat": K.CONCAT,
 }
 
+#: Kinds whose ops carry attributes (the rest share one empty dict).
+_WITH_ATTRS = {K.MATMUL, K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.DROPOUT, K.SOFTMAX, K.LOG_SOFTMAX, K.ADD}
+
 #: ONNX training losses that apply log-softmax themselves.
 CROSS_ENTROPY_LOSSES = {"SoftmaxCrossEntropyLoss"}
 _INTEGER_INPUTS = {TensorProto.UINT8, TensorProto.INT8, TensorProto.UINT16, TensorProto.INT16,
@@ -57,45 +60,54 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
             continue
         elem = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else 0
         op = graph.add(K.INPUT, "input", attrs={"integer": elem in _INTEGER_INPUTS},
-                       origin=Origin(path, graph_node=value.name), label=value.name)
+                       origin=Origin(path, graph_node=_text(value.name)), label=_text(value.name))
         producer[value.name] = op.id
         graph.inputs.append(op.id)
     stats_cache: dict[str, object] = {}
     program = Program(path=path)
+    no_attrs: dict = {}  # shared by the many ops that need none; never mutated
+    kinds = _KINDS
     for index, node in enumerate(graph_proto.node):
-        if node.op_type in ("Constant", "ConstantOfShape") and all(o in weights for o in node.output):
+        op_type = node.op_type
+        ins = list(node.input)
+        outs = list(node.output)
+        if op_type in ("Constant", "ConstantOfShape") and all(o in weights for o in outs):
             continue
-        if node.op_type in _VALUE_PRESERVING and node.input and node.input[0] in weights and node.output:
-            weights.alias(node.output[0], node.input[0], _alias_dims(node, weights.dims(node.input[0])))
+        if op_type in _VALUE_PRESERVING and ins and ins[0] in weights and outs:
+            weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
             continue  # a constant reshaped or transposed is still the same weights
-        name = node.name or f"{node.op_type}#{index}"
-        kind = _KINDS.get(node.op_type, K.UNKNOWN) if node.domain in ("", "ai.onnx", "com.microsoft") else K.UNKNOWN
-        consts = [i for i in node.input if i and i in weights]
-        attrs: dict = {}
-        if kind is K.MATMUL and len(consts) == 1 and len(node.input) == 2:
-            kind = K.LINEAR  # x @ W with a constant W is a linear layer
-            attrs["bias"] = False
-            attrs["weight"] = consts[0]
-        elif kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE):
-            attrs["bias"] = len(node.input) > 2 and bool(node.input[2])
-            attrs["weight"] = node.input[1] if len(node.input) > 1 else None
-        elif kind is K.DROPOUT:
-            attrs["p"] = _dropout_ratio(node, weights, opset)
-        elif kind is K.SOFTMAX or kind is K.LOG_SOFTMAX:
-            attrs["dim"] = attribute(node, "axis", -1 if opset >= 13 else 1)
-        if node.op_type == "Cast":
-            attrs["cast"] = True
-        inputs = [producer[i] for i in node.input if i in producer]
-        if kind is K.ADD and len(consts) == 1 and len(inputs) == 1 and _fold_bias(graph, inputs[0]):
-            kind = K.IDENTITY  # the bias of the layer before it
-        if attrs.get("weight") and kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE):
-            _weight_facts(attrs, node, weights, stats_cache, kind)
-        op = graph.add(kind, node.op_type, inputs, attrs=attrs, origin=Origin(path, graph_node=name), label=name)
-        for output in node.output:
+        domain = node.domain
+        kind = kinds.get(op_type, K.UNKNOWN) if not domain or domain in ("ai.onnx", "com.microsoft") else K.UNKNOWN
+        inputs = [producer[i] for i in ins if i in producer]
+        attrs = no_attrs
+        if kind in _WITH_ATTRS:
+            consts = [i for i in ins if i and i in weights]
+            attrs = {}
+            if kind is K.MATMUL:
+                if len(consts) == 1 and len(ins) == 2:
+                    kind = K.LINEAR  # x @ W with a constant W is a linear layer
+                    attrs["bias"] = False
+                    attrs["weight"] = consts[0]
+            elif kind is K.LINEAR or kind is K.CONV or kind is K.CONV_TRANSPOSE:
+                attrs["bias"] = len(ins) > 2 and bool(ins[2])
+                attrs["weight"] = ins[1] if len(ins) > 1 else None
+            elif kind is K.DROPOUT:
+                attrs["p"] = _dropout_ratio(node, ins, weights, opset)
+            elif kind is K.SOFTMAX or kind is K.LOG_SOFTMAX:
+                attrs["dim"] = attribute(node, "axis", -1 if opset >= 13 else 1)
+            elif kind is K.ADD and len(consts) == 1 and len(inputs) == 1 and _fold_bias(graph, inputs[0]):
+                kind = K.IDENTITY  # the bias of the layer before it
+            if attrs.get("weight") and kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE):
+                _weight_facts(attrs, node, weights, stats_cache, kind)
+        elif op_type == "Cast":
+            attrs = {"cast": True}
+        name = _text(node.name) or f"{op_type}#{index}"
+        op = graph.add(kind, op_type, inputs, attrs, Origin(path, None, name), name)
+        for output in outs:
             if output:
                 producer[output] = op.id
-        if node.op_type in CROSS_ENTROPY_LOSSES and inputs:
-            graph.setup.losses.append({"type_name": node.op_type, "task": "classification", "origin": op.origin,
+        if op_type in CROSS_ENTROPY_LOSSES and inputs:
+            graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
                                        "input": inputs[0]})
     graph.outputs = [producer[o.name] for o in graph_proto.output if o.name in producer]
     graph.setup.task = task
@@ -103,6 +115,11 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
     program.instantiated.append(graph)
     program.raw_inputs.extend(_raw_inputs(graph, path))
     return program
+
+
+def _text(name) -> str:
+    """A name from the protobuf; malformed files can hold bytes that are not UTF-8."""
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
 
 
 _VALUE_PRESERVING = {"Transpose", "Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten"}
@@ -117,11 +134,11 @@ def _alias_dims(node, dims: Optional[tuple[int, ...]]) -> Optional[tuple[int, ..
     return None  # a new shape we would have to compute: fan-in unknown
 
 
-def _dropout_ratio(node, weights: Weights, opset: int) -> Optional[float]:
-    if opset < 12 or len(node.input) < 2 or not node.input[1]:
+def _dropout_ratio(node, ins: list[str], weights: Weights, opset: int) -> Optional[float]:
+    if opset < 12 or len(ins) < 2 or not ins[1]:
         ratio = attribute(node, "ratio", 0.5)
         return float(ratio) if isinstance(ratio, (int, float)) else None
-    return weights.scalar(node.input[1])
+    return weights.scalar(ins[1])
 
 
 def _fold_bias(graph: ModelGraph, producer_id: int) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
-from nnlint.source import UnreadableFile
+from nnlint.errors import UnreadableFile
 
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 #: Weights are summarised in chunks of this many elements, so a 2 GB tensor needs no 2 GB copy.
@@ -189,7 +189,9 @@ class Weights:
             return None
         return target
 
-    def _problem(self, code: tuple[str, str], tensor: str, message: str) -> None:
+    def _problem(self, code: tuple[str, str], tensor, message: str) -> None:
+        if isinstance(tensor, bytes):
+            tensor = tensor.decode("utf-8", "replace")
         if tensor not in self._refused:
             self._refused.add(tensor)
             self.loaded.problems.append(WeightProblem(code, tensor, message))

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from nnlint.source import SourceFile, SourceSyntaxError, UnreadableFile, parse, read_text
+from nnlint.errors import SourceSyntaxError, UnreadableFile
+from nnlint.source import SourceFile, parse, read_text
 
 
 def project_root(path: Path) -> Path:

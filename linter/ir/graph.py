@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from nnlint.ir.kinds import OpKind
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Origin:
     """Where an op or declaration comes from.
 
@@ -21,7 +21,7 @@ class Origin:
     graph_node: Optional[str] = None  # the node name, for graph frontends
 
 
-@dataclass
+@dataclass(slots=True)
 class Op:
     id: int
     kind: OpKind
@@ -80,8 +80,10 @@ class ModelGraph:
     setup: TrainingSetup = field(default_factory=TrainingSetup)
     _consumers: Optional[dict[int, list[int]]] = field(default=None, repr=False)
 
-    def add(self, kind: OpKind, type_name: str, inputs: Iterable[int] = (), **kw: Any) -> Op:
-        op = Op(id=len(self.ops), kind=kind, type_name=type_name, inputs=list(inputs), **kw)
+    def add(self, kind: OpKind, type_name: str, inputs: Iterable[int] = (), attrs: Optional[dict] = None,
+            origin: Optional[Origin] = None, label: str = "") -> Op:
+        inputs = inputs if isinstance(inputs, list) else list(inputs)
+        op = Op(len(self.ops), kind, type_name, {} if attrs is None else attrs, inputs, origin, label)
         self.ops[op.id] = op
         self._consumers = None
         return op
@@ -98,9 +100,13 @@ class ModelGraph:
             consumers: dict[int, list[int]] = {}
             for other in self.ops.values():
                 for i in other.inputs:
-                    consumers.setdefault(i, []).append(other.id)
+                    if i in consumers:
+                        consumers[i].append(other.id)
+                    else:
+                        consumers[i] = [other.id]
             self._consumers = consumers
-        return [self.ops[i] for i in self._consumers.get(op.id, ())]
+        ids = self._consumers.get(op.id)
+        return [self.ops[i] for i in ids] if ids else []
 
     def is_output(self, op: Op) -> bool:
         return op.id in self.outputs

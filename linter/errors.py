@@ -1,0 +1,17 @@
+"""Input problems reported as one line each (kept apart so loading them imports no parser)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+class UnreadableFile(Exception):
+    """The file cannot be linted; the message is one line for the user."""
+
+
+class SourceSyntaxError(Exception):
+    """The file is not valid Python; ``line`` and ``column`` are 1-based when known."""
+
+    def __init__(self, message: str, line: Optional[int], column: Optional[int]) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
