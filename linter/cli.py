@@ -7,6 +7,7 @@ error, a configuration error or an input that could not be read.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from typing import Optional, Sequence
@@ -82,6 +83,9 @@ def _check(argv: list[str]) -> int:
     if args.task:
         settings.task = args.task
     checks = engine.selected_checks(settings, _split(args.select), _split(args.ignore))
+    # A lint run is short and keeps what it builds (the project cache): the cyclic collector
+    # would only rescan millions of live objects (15-20% of the run, superlinear on big graphs).
+    gc.disable()
     result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions)
     for note in result.notes:
         print(f"nnlint: warning: {note}", file=sys.stderr)
