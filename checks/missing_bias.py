@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nnlint.check import Bad, GraphCheck, Good
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
+from nnlint.levels import Confidence, Severity
 
 _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
 _NO_SHIFT = ACTIVATIONS
@@ -51,7 +52,9 @@ class MissingBias(GraphCheck):
     with LayerNorm on the residual stream (nanoGPT). Those stay silent, and so does every
     bias-free layer of a model that uses that idiom somewhere (DCGAN's first and last
     convolutions follow the design of the rest), and a layer whose surroundings nnlint
-    cannot see.
+    cannot see. In ONNX graphs the finding is `info`: exporters fold BatchNorm into the layer
+    before it and can drop the folded bias when it is all zeros, so a bias-free export may
+    come from correct code.
 
     ## Example
     ```python
@@ -164,8 +167,12 @@ class Block(nn.Module):
                 continue  # an input nnlint cannot see through, or a biased layer whose shift passes on (W b)
             if not graph.instantiated and not _literal_false(op):
                 continue  # a class read from its definition: bias comes from its caller's arguments
+            # Exporters fold BatchNorm into the layer before it and may drop an all-zero folded
+            # bias (an untrained BatchNorm's): in a graph the correct bias=False + norm idiom can
+            # look bias-free, so graph findings are advice.
+            level = (Severity.INFO, Confidence.POSSIBLE) if op.origin.graph_node is not None else (None, None)
             if after and all(o.kind in _NO_SHIFT for o in after):
                 described = " and ".join(sorted({o.describe() for o in after}))
-                self.report(op, layer=op.describe(), after=f"feeds {described}")
+                self.report(op, *level, layer=op.describe(), after=f"feeds {described}")
             elif not after and graph.top_level and graph.passes_to_output(op, _transparent):
-                self.report(op, layer=op.describe(), after=f"produces the output of {graph.name}")
+                self.report(op, *level, layer=op.describe(), after=f"produces the output of {graph.name}")

@@ -161,6 +161,7 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
     try:
         program = analyze(info, project, settings.task)
         tasks.update(g.setup.task for g in program.models() if g.setup.task)
+        tasks.update(program.declared_tasks)
         if program.setup.loss_task():
             tasks.add(program.setup.loss_task())
         run_checks(program, checks, settings, sink)

@@ -438,7 +438,9 @@ def test_gemm_without_bias_before_relu_is_missing_bias(tmp_path):
     result = lint_json(tmp_path, "net.onnx")
     [finding] = of(result, "NN003")
     assert (finding["name"], finding["node"]) == ("missing-bias", "fc1"), finding
-    assert result.returncode == 1, result
+    # advice in a graph: exporters fold BatchNorm and can drop an all-zero folded bias
+    assert (finding["severity"], finding["confidence"]) == ("info", "possible"), finding
+    assert result.returncode == 0, result
 
 
 def test_gemm_with_bias_is_not_missing_bias(tmp_path):

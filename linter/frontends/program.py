@@ -26,6 +26,8 @@ class Program:
     submodule_classes: set[str] = field(default_factory=set)
     #: every layer constructed, used or not (for checks of constructor arguments)
     layers: list = field(default_factory=list)
+    #: tasks of the losses the code constructs, used or not (a hint for graphs linted beside it)
+    declared_tasks: set[str] = field(default_factory=set)
     #: raw-scale data reaching a model or a data set: {"what", "origin", "sink"}
     raw_inputs: list[dict] = field(default_factory=list)
 

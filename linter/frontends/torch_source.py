@@ -214,6 +214,7 @@ class TorchInterpreter(Interpreter):
             if qualname.startswith("torch.nn.functional."):
                 self.use_loss(loss, args, node, frame)
                 return UNKNOWN
+            self.program.declared_tasks.add(loss.task)  # constructing a loss says what the code trains for
             return loss
         if qualname in api.FUNCTIONS:
             return self.functional(qualname, api.FUNCTIONS[qualname], args, kwargs, node, frame)
