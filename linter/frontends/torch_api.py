@@ -156,14 +156,6 @@ IMAGE_DATASETS: dict[str, tuple[int, int]] = {
     "SVHN": (73257, 26032),
 }
 
-#: torch.nn.init functions: name -> what they set.
-INIT_CONSTANT = {"zeros_": 0.0, "ones_": 1.0, "constant_": None}  # None: the value argument
-INIT_FUNCS = {
-    "zeros_", "ones_", "constant_", "normal_", "uniform_", "trunc_normal_", "xavier_uniform_",
-    "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "eye_", "dirac_",
-    "sparse_",
-}
-
 #: Transforms: those that scale pixels to [0, 1] or standardise, and those that keep raw values.
 SCALING_TRANSFORMS = {"ToTensor", "Normalize", "ConvertImageDtype", "ToImageTensor"}
 RAW_TRANSFORMS = {"PILToTensor", "ToImage", "pil_to_tensor"}
