@@ -27,13 +27,6 @@ class SourceFile:
     text: str
     module: cst.Module
     _positions: Optional[Any] = field(default=None, repr=False)
-    _lines: Optional[list[str]] = field(default=None, repr=False)
-
-    @property
-    def lines(self) -> list[str]:
-        if self._lines is None:
-            self._lines = self.text.splitlines()
-        return self._lines
 
     def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:
         """1-based (line, column, end_line, end_column) of a node of this file's tree."""
