@@ -165,3 +165,10 @@ OPTIMIZERS = {
     f"torch.optim.{name}"
     for name in "SGD Adam AdamW Adamax Adadelta Adagrad RMSprop Rprop LBFGS NAdam RAdam SparseAdam ASGD".split()
 }
+
+
+def canonical(qualname: str) -> str:
+    """``torch.nn.modules.linear.Linear`` and ``torch.nn.modules.Linear`` are ``torch.nn.Linear``."""
+    if qualname.startswith("torch.nn.modules."):
+        return "torch.nn." + qualname.rsplit(".", 1)[-1]
+    return qualname

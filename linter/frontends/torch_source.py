@@ -203,6 +203,7 @@ class TorchInterpreter(Interpreter):
         return UNKNOWN
 
     def call_external(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        qualname = api.canonical(qualname)
         if qualname in api.LAYERS:
             return self.make_layer(qualname, args, kwargs, node, frame)
         if qualname in api.CONTAINERS:
@@ -318,6 +319,10 @@ class TorchInterpreter(Interpreter):
                 return Parameters(self.model_graph(obj))
             if name == "forward":
                 return self.call_model(obj, args, kwargs, node, frame)
+            if name in ("add_module", "register_module") and len(args) == 2 and isinstance(args[0], str):
+                self.on_bind(args[0], args[1], frame, owner=obj)
+                obj.attrs[args[0]] = args[1]
+                return None
         return super().call_method(obj, name, args, kwargs, node, frame)
 
     # ------------------------------------------------------------------ layers and graphs
@@ -722,6 +727,12 @@ class TorchInterpreter(Interpreter):
         action = kwargs.get("action")
         if "default" in kwargs:
             default = kwargs["default"]
+            kind = kwargs.get("type")
+            if isinstance(default, str) and isinstance(kind, External) and kind.qualname in ("builtins.int", "builtins.float"):
+                try:  # argparse passes string defaults through type=
+                    default = int(default) if kind.qualname == "builtins.int" else float(default)
+                except ValueError:
+                    default = UNKNOWN
         elif action == "store_true":
             default = False
         elif action == "store_false":
