@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from nnlint import registry, suppressions
+from nnlint import notebook, registry, suppressions
 from nnlint.check import Check, GraphCheck, ProgramCheck, Sink
 from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover
@@ -93,11 +93,8 @@ def lint(
 ) -> LintResult:
     found = discover(paths, settings)
     result = LintResult(errors=list(found.errors), notes=list(found.notes))
-    python = [u for u in found.units if u.kind == "python"]
+    python = [u for u in found.units if u.kind in ("python", "notebook")]
     graphs = [u for u in found.units if u.kind == "onnx"]
-    notebooks = [u for u in found.units if u.kind == "notebook"]
-    if notebooks:
-        result.notes.append(f"skipped {len(notebooks)} notebook(s): this version does not lint .ipynb files yet")
     result.files = len(python) + len(graphs)
     raw, tasks = _run(python, settings, checks, jobs or os.cpu_count() or 1)
     if graphs:
@@ -152,7 +149,10 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
     except UnreadableFile as exc:
         return [engine_finding(UNREADABLE, Severity.ERROR, f"cannot read: {exc}", unit.path)]
     except SourceSyntaxError as exc:
-        return [engine_finding(SYNTAX_ERROR, Severity.ERROR, f"syntax error: {exc.message}", unit.path, exc.line, exc.column)]
+        found = engine_finding(SYNTAX_ERROR, Severity.ERROR, f"syntax error: {exc.message}", unit.path, exc.line,
+                               exc.column)
+        code = project.notebooks.get(unit.abspath.resolve())
+        return [with_cell(found, code) if code is not None else found]
 
     from nnlint.frontends.torch_source import analyze
 
@@ -188,13 +188,20 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for) -> 
         source = source_for(origin.path)
         span = source.span(origin.node) if source is not None and origin.node is not None else None
         line, col, end_line, end_col = span if span else (None, None, None, None)
-        findings.append(
-            Finding(code=check.code, name=check.name, severity=severity, confidence=confidence, message=message,
-                    path=origin.path, line=line, column=col, end_line=end_line, end_column=end_col,
-                    node=origin.graph_node)
-        )
+        finding = Finding(code=check.code, name=check.name, severity=severity, confidence=confidence, message=message,
+                          path=origin.path, line=line, column=col, end_line=end_line, end_column=end_col,
+                          node=origin.graph_node)
+        findings.append(with_cell(finding, source.notebook) if source is not None and source.notebook else finding)
 
     return sink
+
+
+def with_cell(finding: "Finding", code) -> "Finding":
+    """A notebook finding: add the cell and the line within it."""
+    if finding.line is None:
+        return finding
+    number, line = code.cell_of(finding.line)
+    return finding.model_copy(update={"cell": {"number": number, "line": line}})
 
 
 def run_checks(program, checks: list[type[Check]], settings: Settings, sink: Sink) -> None:
@@ -229,8 +236,10 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
         if path not in sups:
             unit = by_path.get(path)
             try:
-                text = unit.abspath.read_text(encoding="utf-8-sig") if unit and unit.kind == "python" else ""
-            except (OSError, UnicodeDecodeError):
+                text = unit.abspath.read_text(encoding="utf-8-sig") if unit and unit.kind != "onnx" else ""
+                if unit is not None and unit.kind == "notebook":
+                    text = notebook.read(unit.abspath, text).text
+            except (OSError, UnicodeDecodeError, UnreadableFile):
                 text = ""
             sups[path] = suppressions.parse(text)
         return sups[path]
@@ -248,7 +257,7 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
         kept.append(finding)
     unparsed = {f.path for f in unique.values() if f.code in (UNREADABLE[0], SYNTAX_ERROR[0])}
     if report_unused:
-        for unit in (u for u in units if u.path not in unparsed and u.kind == "python"):
+        for unit in (u for u in units if u.path not in unparsed and u.kind != "onnx"):
             for sup in file_sups(unit.path).unused():
                 if sup.codes is not None and not all(_enabled(code, enabled) for code in sup.codes):
                     continue  # names a rule that is not running: not evidence of anything

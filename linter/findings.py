@@ -31,6 +31,9 @@ class Finding(BaseModel):
     node: Optional[str] = None
     trace: Optional[dict] = None
     fix: Optional[dict] = None
+    #: notebooks only: {"number": cell number in the notebook, "line": line within the cell};
+    #: ``line`` counts through the notebook's code cells joined in order
+    cell: Optional[dict] = None
 
     def sort_key(self) -> tuple:
         return (self.path, self.line or 0, self.column or 0, self.code)

@@ -26,6 +26,7 @@ class SourceFile:
     abspath: Path
     text: str
     module: cst.Module
+    notebook: Optional[Any] = None  # NotebookCode, for a .ipynb file: maps lines to cells
     _positions: Optional[Any] = field(default=None, repr=False)
 
     def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from nnlint import notebook
 from nnlint.errors import SourceSyntaxError, UnreadableFile
 from nnlint.source import SourceFile, parse, read_text
 
@@ -45,6 +46,7 @@ class Project:
         # absolute path -> the path as it is shown to the user
         self.display_paths = display_paths
         self.modules: dict[Path, Optional[ModuleInfo]] = {}
+        self.notebooks: dict[Path, notebook.NotebookCode] = {}  # kept even when the code fails to parse
         self._roots: dict[Path, Path] = {}
 
     def load(self, abspath: Path) -> ModuleInfo:
@@ -54,7 +56,13 @@ class Project:
         if cached is not None:
             return cached
         shown = self.display_paths.get(abspath) or str(abspath)
-        info = ModuleInfo(parse(shown, abspath, read_text(abspath)))
+        text = read_text(abspath)
+        code = None
+        if abspath.suffix.lower() == ".ipynb":
+            code = self.notebooks[abspath] = notebook.read(abspath, text)
+            text = code.text
+        info = ModuleInfo(parse(shown, abspath, text))
+        info.source.notebook = code
         self.modules[abspath] = info
         return info
 

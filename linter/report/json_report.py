@@ -16,8 +16,15 @@ from nnlint.report.summary import summarize
 def write(result, stream: TextIO, color: bool = False) -> None:
     document = {
         "version": __version__,
-        "findings": [f.model_dump(mode="json") for f in result.findings],
+        "findings": [_finding(f) for f in result.findings],
         "summary": summarize(result),
     }
     json.dump(document, stream, indent=2)
     stream.write("\n")
+
+
+def _finding(finding) -> dict:
+    data = finding.model_dump(mode="json")
+    if data["cell"] is None:
+        del data["cell"]  # only notebook findings carry a cell
+    return data

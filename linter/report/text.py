@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, TextIO
 
-from nnlint import registry
+from nnlint import notebook, registry
+from nnlint.errors import UnreadableFile
 from nnlint.report.summary import summarize
 
 _COLORS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
@@ -18,7 +19,12 @@ def write(result, stream: TextIO, color: bool = False) -> None:
 
     lines_cache: dict[str, Optional[list[str]]] = {}
     for f in result.findings:
-        where = f"{f.path}:{f.line}:{f.column}" if f.line is not None else (f"{f.path} ({f.node})" if f.node else f.path)
+        if f.cell is not None:
+            where = f"{f.path}:cell {f.cell['number']}:{f.cell['line']}:{f.column}"
+        elif f.line is not None:
+            where = f"{f.path}:{f.line}:{f.column}"
+        else:
+            where = f"{f.path} ({f.node})" if f.node else f.path
         sev = f.severity.value
         stream.write(f"{paint(where, _BOLD)}: {paint(f.code, _COLORS[sev])} [{sev}] {f.message}\n")
         snippet = _snippet(f, lines_cache)
@@ -36,19 +42,23 @@ def _snippet(f, cache: dict) -> str:
         return ""
     if f.path not in cache:
         try:
-            cache[f.path] = Path(f.path).read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError):
+            text = Path(f.path).read_text(encoding="utf-8-sig")
+            if f.cell is not None:
+                text = notebook.read(Path(f.path), text).text
+            cache[f.path] = text.splitlines()
+        except (OSError, UnicodeDecodeError, UnreadableFile):
             cache[f.path] = None
     lines = cache[f.path]
     if not lines or f.line > len(lines):
         return ""
+    shown = f.cell["line"] if f.cell is not None else f.line
     raw = lines[f.line - 1].rstrip()
     text = raw.expandtabs(4)
     start = len(raw[: max((f.column or 1) - 1, 0)].expandtabs(4))  # columns count characters, tabs included
     end = len(raw[: f.end_column - 1].expandtabs(4)) if f.end_line == f.line and f.end_column else len(text)
     width = max(end - start, 1)
-    gutter = " " * len(str(f.line))
-    return f" {gutter} |\n {f.line} | {text}\n {gutter} | {' ' * start}{'^' * width}\n"
+    gutter = " " * len(str(shown))
+    return f" {gutter} |\n {shown} | {text}\n {gutter} | {' ' * start}{'^' * width}\n"
 
 
 def _summary_line(result) -> str:
