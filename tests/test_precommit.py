@@ -31,7 +31,7 @@ def test_hooks_manifest_declares_the_nnlint_hook():
     assert graph_hook["files"] == r"\.onnx$" and graph_hook["entry"] == "nnlint"
     assert hook["entry"] == "nnlint"
     assert hook["language"] == "python"
-    assert hook["types"] == ["python"]
+    assert hook["types_or"] == ["python", "jupyter"]
     assert hook.get("name")
 
 
