@@ -26,10 +26,22 @@ class Program:
     submodule_classes: set[str] = field(default_factory=set)
     #: every layer constructed, used or not (for checks of constructor arguments)
     layers: list = field(default_factory=list)
+    #: the code clips gradients (clip_grad_norm_/clip_grad_value_): large SGD steps are tamed
+    clips_gradients: bool = False
     #: tasks of the losses the code constructs, used or not (a hint for graphs linted beside it)
     declared_tasks: set[str] = field(default_factory=set)
     #: raw-scale data reaching a model or a data set: {"what", "origin", "sink"}
     raw_inputs: list[dict] = field(default_factory=list)
+
+    def optimizers(self) -> list[dict]:
+        """Every optimizer declared in the file, on a model or not, once each."""
+        found, seen = [], set()
+        for setup in [self.setup, *(g.setup for g in self.models())]:
+            for record in setup.optimizers:
+                if id(record) not in seen:
+                    seen.add(id(record))
+                    found.append(record)
+        return found
 
     def models(self) -> list[ModelGraph]:
         return [g for g in self.graphs if g.is_model]

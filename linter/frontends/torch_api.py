@@ -78,6 +78,9 @@ CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict
 MODULE_BASES = {
     "torch.nn.Module",
     "torch.nn.modules.module.Module",
+    "torch.nn.Sequential",
+    "torch.nn.ModuleList",
+    "torch.nn.ModuleDict",
     "pytorch_lightning.LightningModule",
     "lightning.LightningModule",
     "lightning.pytorch.LightningModule",
@@ -142,6 +145,8 @@ LOSSES.update(
 )
 
 DATALOADER = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"}
+#: Base classes of map-style (indexable) data sets, which a DataLoader can shuffle.
+MAP_DATASETS = {"torch.utils.data.Dataset", "torch.utils.data.dataset.Dataset"}
 TENSOR_DATASET = {"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"}
 
 #: torchvision data sets whose ``.data`` holds raw uint8 pixels, and their sizes (train, test).

@@ -148,6 +148,9 @@ class TorchInterpreter(Interpreter):
     # ------------------------------------------------------------------ calls
 
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if _CLIP_KEYWORDS.intersection(kwargs) and any(v not in (None, 0, UNKNOWN) for k, v in kwargs.items()
+                                                        if k in _CLIP_KEYWORDS):
+            self.program.clips_gradients = True  # Trainer(gradient_clip_val=0.25) and kin
         if isinstance(func, External) and func.qualname == "builtins.isinstance" and len(args) == 2:
             return self.isinstance_of(args[0], args[1])
         if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
@@ -228,6 +231,10 @@ class TorchInterpreter(Interpreter):
         if qualname.startswith("torch.nn.init."):
             self.init_call(qualname.rsplit(".", 1)[-1], args, kwargs, node, frame)
             return UNKNOWN
+        if qualname in ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
+                        "torch.nn.utils.clip_grad.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_value_"):
+            self.program.clips_gradients = True
+            return UNKNOWN
         if qualname in api.OPTIMIZERS:
             self.record_optimizer(qualname, args, kwargs, node, frame)
             return UNKNOWN
@@ -236,7 +243,7 @@ class TorchInterpreter(Interpreter):
             return UNKNOWN
         if qualname in api.TENSOR_DATASET:
             self.raw_sink([*args, *kwargs.values()], node, frame, "a TensorDataset")
-            return UNKNOWN
+            return Dataset("TensorDataset", None, None, None, node)
         if qualname.startswith(_TORCHVISION_DATASETS):
             return self.make_dataset(qualname.rsplit(".", 1)[-1], args, kwargs, node)
         if qualname.startswith(_TRANSFORM_PREFIXES):
@@ -545,7 +552,9 @@ class TorchInterpreter(Interpreter):
         if kind is OpKind.DROPOUT:
             attrs["p"] = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
             default_training = qualname.startswith("torch.nn.functional.")
+            given = "training" in kwargs or "train" in kwargs or len(args) > 2
             attrs["training"] = kwargs.get("training", kwargs.get("train", args[2] if len(args) > 2 else (True if default_training else UNKNOWN)))
+            attrs["training_given"] = given or not default_training  # torch.dropout has no default
         if kind in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX):
             attrs["dim"] = kwargs.get("dim", args[1] if len(args) > 1 else None)
         if kind is OpKind.LINEAR:
@@ -617,6 +626,7 @@ class TorchInterpreter(Interpreter):
                 "sampler": sampler is not None,
                 "drop_last": kwargs.get("drop_last", UNKNOWN if unknown_kwargs else False),
                 "dataset": dataset,
+                "map_style": self._map_style(dataset),
                 "name": self._current_target(node),
             }
         )
@@ -638,6 +648,21 @@ class TorchInterpreter(Interpreter):
             params.graph.setup.optimizers.append(record)
         else:
             self.program.setup.optimizers.append(record)
+
+    def _map_style(self, dataset: Any) -> bool:
+        """A data set known to be indexable (so shuffle=True is possible): not an iterable one."""
+        if isinstance(dataset, Dataset):
+            return True
+        cls = dataset.cls if isinstance(dataset, Instance) else None
+        return cls is not None and self._derives(cls, api.MAP_DATASETS)
+
+    def _derives(self, cls: ClassRef, bases: set[str]) -> bool:
+        for base in cls.bases:
+            if isinstance(base, External) and base.qualname in bases:
+                return True
+            if isinstance(base, ClassRef) and self._derives(base, bases):
+                return True
+        return False
 
     def _current_target(self, node: cst.CSTNode) -> str:
         return self.assign_names.get(id(node), "")
@@ -789,6 +814,8 @@ class TorchInterpreter(Interpreter):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward") and value.node not in self.inlined:
                 self.standalone(value, inst)
 
+
+_CLIP_KEYWORDS = {"gradient_clip_val", "max_grad_norm", "clip_grad_norm", "grad_clip", "clip_norm"}
 
 #: torch's abstract layer bases, for isinstance(m, nn.modules.batchnorm._BatchNorm) and kin.
 _ABSTRACT_LAYERS = {

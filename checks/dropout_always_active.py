@@ -1,0 +1,95 @@
+"""NN108 dropout-always-active."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import ModelGraph, OpKind
+
+
+class DropoutAlwaysActive(GraphCheck):
+    """
+    ## What it does
+    Flags `F.dropout(x, p)` in a model's `forward` called without `training=`: the
+    functional form defaults to `training=True`, so `model.eval()` does not turn it off.
+
+    ## Why is this bad?
+    The dropout layer (`nn.Dropout`) follows the module's mode; the function does not. Left
+    on at evaluation, it zeroes a random fraction of the units on every prediction: metrics are
+    noisy and pessimistic, and two runs on the same input disagree. Passing
+    `training=True` on purpose (Monte-Carlo dropout, Tacotron's prenet) is not reported.
+
+    ## Example
+    ```python
+    def forward(self, x):
+        return self.fc(F.dropout(x, 0.5))
+    ```
+
+    ## Use instead
+    ```python
+    def forward(self, x):
+        return self.fc(F.dropout(x, 0.5, training=self.training))  # or an nn.Dropout layer
+    ```
+    """
+
+    code = "NN108"
+    name = "dropout-always-active"
+    message = "{call} in {model}.forward has no training= argument: it stays on after model.eval()"
+    hint = "pass training=self.training, or use an nn.Dropout module, which follows train()/eval()"
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 2)
+
+    def forward(self, x):
+        return self.fc(F.dropout(x, 0.5))
+"""
+        ),
+        Bad(
+            """
+import torch
+from torch.nn import functional
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(10, 2)
+
+    def forward(self, x):
+        h = functional.dropout(self.fc(x), p=0.2)
+        return h
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 2)
+
+    def forward(self, x):
+        x = F.dropout(x, 0.5, self.training)
+        x = F.dropout(x, p=0.1, training=True)  # Monte-Carlo dropout, on purpose
+        return self.fc(x)
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model:
+            return
+        for op in graph.find(OpKind.DROPOUT):
+            if ".functional." in op.type_name and op.attrs.get("training_given") is False:
+                call = "F." + op.type_name.rsplit(".", 1)[-1]
+                self.report(op, call=call, model=graph.name)

@@ -1,0 +1,110 @@
+"""NN105 learning-rate-range."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, Good, ProgramCheck
+from nnlint.frontends.program import Program
+from nnlint.levels import Confidence, Severity
+
+#: Learning rates each optimizer tolerates, (lowest, highest); beyond them training stalls or diverges.
+_RANGES = {
+    "Adam": (1e-6, 0.05), "AdamW": (1e-6, 0.05), "Adamax": (1e-6, 0.1), "NAdam": (1e-6, 0.05),
+    "RAdam": (1e-6, 0.05), "SparseAdam": (1e-6, 0.05), "RMSprop": (1e-6, 0.05),
+    "SGD": (1e-6, 1.0), "ASGD": (1e-6, 1.0), "Adagrad": (1e-6, 1.0), "Adadelta": (1e-3, 10.0),
+}
+
+
+class LearningRateRange(ProgramCheck):
+    """
+    ## What it does
+    Flags a learning rate outside what its optimizer tolerates: above 0.05 for Adam, AdamW,
+    NAdam, RAdam and RMSprop (0.1 for Adamax); above 1.0 for Adagrad; outside 1e-3..10 for
+    Adadelta; below 1e-6 for all of them. SGD above 1.0 is `info` and only when no gradient
+    clipping is in sight (`clip_grad_norm_`, `Trainer(gradient_clip_val=...)`). LBFGS, which
+    line-searches its step, is not checked.
+
+    ## Why is this bad?
+    Too large a step overshoots: the loss oscillates or explodes to NaN. Too small a step
+    barely moves the weights, and the run looks like a plateau. Good starting points are
+    about 1e-3 for Adam and 0.1 to 0.01 for SGD with momentum. The range is per optimizer:
+    Adadelta's default 1.0 is normal (pytorch/examples' MNIST uses it), and plain SGD at
+    lr 20 with gradient clipping is the classic word-language-model recipe.
+
+    ## Example
+    ```python
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    ```
+
+    ## Use instead
+    ```python
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ```
+    """
+
+    code = "NN105"
+    name = "learning-rate-range"
+    message = "{optimizer} with lr={lr:g}: {why}"
+    hint = "start near 1e-3 for Adam-type optimizers and 0.01-0.1 for SGD with momentum"
+
+    bad = [
+        Bad(
+            """
+import torch
+model = torch.nn.Linear(3, 1)
+optimizer = torch.optim.Adam(model.parameters(), lr=0.5)
+"""
+        ),
+        Bad(
+            """
+import argparse
+from torch import nn, optim
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=1e-8)
+args = parser.parse_args()
+net = nn.Linear(3, 1)
+opt = optim.SGD(net.parameters(), args.lr, momentum=0.9)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch
+from torch import nn
+model = nn.Linear(3, 1)
+a = torch.optim.Adadelta(model.parameters(), lr=1.0)
+b = torch.optim.LBFGS(model.parameters(), lr=0.8)
+c = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.1)
+"""
+        ),
+        Good(
+            """
+import torch
+from torch import nn
+model = nn.Linear(3, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=20)
+def step(loss):
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+    optimizer.step()
+"""
+        ),
+    ]
+
+    def check(self, program: Program) -> None:
+        for optimizer in program.optimizers():
+            kind = optimizer["type_name"].rsplit(".", 1)[-1]
+            lr = optimizer["lr"]
+            if kind not in _RANGES or not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
+                continue
+            low, high = _RANGES[kind]
+            if lr > high and kind in ("SGD", "ASGD"):
+                if not program.clips_gradients:  # large SGD steps with clipping are a known recipe
+                    self.report(optimizer["origin"], Severity.INFO, Confidence.POSSIBLE, optimizer=kind, lr=lr,
+                                why=f"above {high:g}, which diverges unless gradients are clipped (none seen here)")
+            elif lr > high:
+                self.report(optimizer["origin"], optimizer=kind, lr=lr,
+                            why=f"above the {high:g} that {kind} tolerates: the loss oscillates or diverges to NaN")
+            elif lr < low:
+                self.report(optimizer["origin"], optimizer=kind, lr=lr,
+                            why=f"below {low:g}: the weights barely move and training looks stuck")

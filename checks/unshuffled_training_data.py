@@ -1,0 +1,96 @@
+"""NN107 unshuffled-training-data."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, Good, ProgramCheck
+from nnlint.frontends.program import Program
+
+_EVAL_WORDS = ("test", "val", "eval", "valid", "infer", "predict")
+
+
+class UnshuffledTrainingData(ProgramCheck):
+    """
+    ## What it does
+    Flags a training `DataLoader` (a torchvision training set, or a loader named like
+    `train_loader`) over a map-style data set (torchvision, `TensorDataset`, a subclass of
+    `torch.utils.data.Dataset`) that does not shuffle: `shuffle` omitted or False, and no
+    sampler. Iterable data sets, which a loader cannot shuffle, are not reported.
+
+    ## Why is this bad?
+    Without shuffling every epoch sees the batches in the same order, and a data set stored
+    by class or by source gives minibatches that are not representative: the loss swings from
+    batch to batch and the model drifts towards whatever came last. A sampler (for example
+    `DistributedSampler` or a weighted sampler) does its own shuffling and is not reported,
+    nor are evaluation loaders.
+
+    ## Example
+    ```python
+    train_loader = DataLoader(train_set, batch_size=64)
+    ```
+
+    ## Use instead
+    ```python
+    train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
+    ```
+    """
+
+    code = "NN107"
+    name = "unshuffled-training-data"
+    message = "training data loader does not shuffle ({why}): each epoch sees the same batch order"
+    hint = "pass shuffle=True (or a sampler that shuffles) to the training DataLoader"
+
+    bad = [
+        Bad(
+            """
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+class Pairs(Dataset):
+    def __len__(self):
+        return 100
+
+    def __getitem__(self, i):
+        return torch.randn(3), 0
+
+train_loader = DataLoader(Pairs(), batch_size=64)
+"""
+        ),
+        Bad(
+            """
+import torch
+from torchvision import datasets, transforms
+data = datasets.MNIST("data", train=True, transform=transforms.ToTensor())
+loader = torch.utils.data.DataLoader(data, batch_size=32, shuffle=False)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data.distributed import DistributedSampler
+
+class Stream(IterableDataset):
+    def __iter__(self):
+        yield from range(10)
+
+stream_train_loader = DataLoader(Stream(), batch_size=4)
+train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
+dist_loader = DataLoader(train_set, batch_size=64, sampler=DistributedSampler(train_set))
+test_loader = DataLoader(test_set, batch_size=1000)
+"""
+        ),
+    ]
+
+    def check(self, program: Program) -> None:
+        for loader in program.setup.loaders:
+            name = loader["name"].lower()
+            train_flag = getattr(loader["dataset"], "train", None)
+            if loader["sampler"] or any(word in name for word in _EVAL_WORDS) or train_flag is False:
+                continue
+            if not loader["map_style"]:
+                continue  # an iterable data set cannot be shuffled by the loader (and may shuffle itself)
+            if not ("train" in name or train_flag is True):
+                continue
+            if loader["shuffle"] is False:
+                self.report(loader["origin"], why="shuffle is off")
