@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nnlint.check import Bad, GraphCheck, Good
-from nnlint.ir import SHAPE_ONLY, ModelGraph, OpKind
+from nnlint.ir import ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
 
 _CANNOT_GO_NEGATIVE = {
@@ -16,8 +16,7 @@ _CANNOT_GO_NEGATIVE = {
 _BOUNDED = {
     OpKind.SIGMOID: "(0, 1)",
     OpKind.TANH: "(-1, 1)",
-    OpKind.SOFTMAX: "(0, 1) with outputs summing to 1",
-}
+}  # a softmax trained with MSE is a classifier: loss-output-mismatch reports it
 
 
 class OutputActivationRegression(GraphCheck):
@@ -25,7 +24,8 @@ class OutputActivationRegression(GraphCheck):
     ## What it does
     Flags a model trained for regression (with `MSELoss`, `L1Loss`, `SmoothL1Loss`,
     `HuberLoss` or their functional forms, or declared with `task = "regression"`) whose
-    output goes through a rectifying or squashing activation.
+    output goes through a rectifying or squashing activation, in the model or applied by the
+    training code between the model and the loss (`mse_loss(torch.relu(model(x)), y)`).
 
     ## Why is this bad?
     A regression output must be able to reach every target value. A final ReLU cannot go
@@ -125,16 +125,19 @@ loss = nn.NLLLoss()(model(x).log(), y)
     ]
 
     def check(self, graph: ModelGraph) -> None:
-        if not graph.is_model or not graph.top_level or graph.setup.task != "regression" or len(graph.outputs) != 1:
+        if not graph.is_model or not graph.top_level or graph.setup.task != "regression":
             return
-        op = graph.ops[graph.outputs[0]]
-        while op.kind in SHAPE_ONLY and len(op.inputs) == 1:
-            op = graph.ops[op.inputs[0]]
-        losses = [loss["type_name"].rsplit(".", 1)[-1] for loss in graph.setup.losses if loss["task"] == "regression"]
-        loss = f" ({losses[0]})" if losses else ""
-        fields = dict(layer=op.describe(), model=graph.name, loss=loss)
-        if op.kind in _CANNOT_GO_NEGATIVE:
-            self.report(op, effect=_CANNOT_GO_NEGATIVE[op.kind], **fields)
-        elif op.kind in _BOUNDED:
-            effect = f"its output stays in {_BOUNDED[op.kind]}, so targets outside that range cannot be fitted"
-            self.report(op, Severity.INFO, Confidence.POSSIBLE, effect=effect, **fields)
+        losses = [loss for loss in graph.setup.losses if loss["task"] == "regression"] or [{}]
+        reported = set()
+        for loss in losses:
+            op = graph.prediction(loss)
+            if op is None or op.id in reported and "applied" not in loss:
+                continue
+            reported.add(op.id)
+            name = loss.get("type_name", "").rsplit(".", 1)[-1]
+            fields = dict(layer=op.describe(), model=graph.name, loss=f" ({name})" if name else "")
+            if op.kind in _CANNOT_GO_NEGATIVE:
+                self.report(op, effect=_CANNOT_GO_NEGATIVE[op.kind], **fields)
+            elif op.kind in _BOUNDED:
+                effect = f"its output stays in {_BOUNDED[op.kind]}, so targets outside that range cannot be fitted"
+                self.report(op, Severity.INFO, Confidence.POSSIBLE, effect=effect, **fields)

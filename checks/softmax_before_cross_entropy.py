@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from nnlint.check import Bad, GraphCheck, Good
-from nnlint.ir import SHAPE_ONLY, ModelGraph, Op, OpKind
+from nnlint.ir import ModelGraph, OpKind
 from nnlint.levels import Confidence
 
 #: Losses that apply log-softmax to their input themselves.
 _CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy", "SoftmaxCrossEntropyLoss"}
-
-
-def _unshape(graph: ModelGraph, op: Op) -> Op:
-    while op.kind in SHAPE_ONLY and len(op.inputs) == 1:
-        op = graph.ops[op.inputs[0]]
-    return op
 
 
 class SoftmaxBeforeCrossEntropy(GraphCheck):
@@ -107,14 +101,7 @@ nll = nn.NLLLoss()(nn.Sequential(nn.Linear(20, 5), nn.LogSoftmax(dim=1))(x), y)
         for loss in graph.setup.losses:
             if loss["type_name"] not in _CROSS_ENTROPY:
                 continue
-            if "input" in loss:  # a loss node inside the graph
-                sources = [graph.ops[loss["input"]]]
-            elif len(graph.outputs) == 1:
-                sources = [graph.ops[graph.outputs[0]]]
-            else:
-                continue
-            for source in sources:
-                softmax = _unshape(graph, source)
-                if softmax.kind is OpKind.SOFTMAX:
-                    short = loss["type_name"].rsplit(".", 1)[-1]
-                    self.report(softmax, softmax=softmax.describe(), loss=short)
+            softmax = graph.prediction(loss)
+            if softmax is not None and softmax.kind is OpKind.SOFTMAX:
+                short = loss["type_name"].rsplit(".", 1)[-1]
+                self.report(softmax, softmax=softmax.describe(), loss=short)

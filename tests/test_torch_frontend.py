@@ -209,14 +209,25 @@ loss = torch.nn.functional.mse_loss(net(x).squeeze(-1), y)
     ]
 
 
-def test_transformed_prediction_is_not_tied_to_the_model(tmp_path):
+def test_an_activation_applied_by_the_training_code_is_tied_to_the_model(tmp_path):
     program = build(tmp_path, {"main.py": """
 import torch
 import torch.nn as nn
 model = nn.Sequential(nn.Linear(3, 1))
 loss = nn.MSELoss()(torch.sigmoid(model(x)), y)
 """})
-    assert model(program, "model").setup.task is None
+    graph = model(program, "model")
+    [loss] = graph.setup.losses
+    assert graph.setup.task == "regression" and loss["applied"].kind is OpKind.SIGMOID
+
+
+def test_other_transformations_of_the_prediction_are_not_tied(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torch.nn as nn
+model = nn.Sequential(nn.Linear(3, 1))
+loss = nn.MSELoss()(model(x) * scale + shift, y)
+"""})
+    assert model(program, "model").setup.losses == []
 
 
 def test_unknown_values_stay_unknown(tmp_path):

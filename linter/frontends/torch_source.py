@@ -450,7 +450,7 @@ class TorchInterpreter(Interpreter):
         for raw in (a for a in args if isinstance(a, RawData)):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}")
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
-        op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs, attrs={"model_call": True})
+        op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs, attrs={"model_call": graph})
         return Tensor(frame.graph, op.id, model=graph)
 
     def model_graph(self, inst: Instance) -> ModelGraph:
@@ -589,12 +589,36 @@ class TorchInterpreter(Interpreter):
         pred = args[0] if args else UNKNOWN
         record = loss_record(loss.qualname, loss.task, Origin(loss.path, loss.node))
         if isinstance(pred, Tensor) and pred.model is not None:
-            if all(r["origin"].node is not loss.node for r in pred.model.setup.losses):
-                pred.model.setup.losses.append(record)
-        elif isinstance(pred, Tensor) and pred.graph.is_model is False and self._derived_from_model(pred):
-            pass  # the prediction was transformed after the model: not the model's own output
+            self._attach(pred.model, record)
+        elif isinstance(pred, Tensor) and not pred.graph.is_model and self._derived_from_model(pred):
+            applied = self._applied_activation(pred)
+            if applied is not None:  # loss(torch.sigmoid(model(x)), y): the model plus one activation
+                activation, model = applied
+                record["applied"] = activation
+                self._attach(model, record)
+            # otherwise the prediction was transformed in ways we do not follow: tie it to nothing
         elif self.record_once(loss.node):
             self.program.setup.losses.append(record)
+
+    @staticmethod
+    def _attach(model: ModelGraph, record: dict) -> None:
+        if all(r["origin"].node is not record["origin"].node for r in model.setup.losses):
+            model.setup.losses.append(record)
+
+    @staticmethod
+    def _applied_activation(t: Tensor) -> Optional[tuple[Any, ModelGraph]]:
+        """(activation op, model) when ``t`` is one activation applied to a model's output."""
+        graph = t.graph
+        op = graph.ops[t.op]
+        while op.kind in (OpKind.RESHAPE, OpKind.IDENTITY) and len(op.inputs) == 1:
+            op = graph.ops[op.inputs[0]]
+        if op.kind not in _APPLIED or len(op.inputs) != 1:
+            return None
+        source = graph.ops[op.inputs[0]]
+        while source.kind in (OpKind.RESHAPE, OpKind.IDENTITY) and len(source.inputs) == 1:
+            source = graph.ops[source.inputs[0]]
+        model = source.attrs.get("model_call")
+        return (op, model) if isinstance(model, ModelGraph) else None
 
     @staticmethod
     def _derived_from_model(t: Tensor) -> bool:
@@ -814,6 +838,9 @@ class TorchInterpreter(Interpreter):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward") and value.node not in self.inlined:
                 self.standalone(value, inst)
 
+
+#: Activations the training code may apply between a model and its loss.
+_APPLIED = {OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.RELU, OpKind.TANH, OpKind.SOFTPLUS}
 
 _CLIP_KEYWORDS = {"gradient_clip_val", "max_grad_norm", "clip_grad_norm", "grad_clip", "clip_norm"}
 

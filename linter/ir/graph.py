@@ -132,6 +132,21 @@ class ModelGraph:
                 reached.append(nxt)
         return reached
 
+    def prediction(self, loss: dict) -> Optional[Op]:
+        """The op whose values a loss receives: an activation the training code applied to the
+        model's output, or the model's own single output (through reshapes). None if unknown."""
+        if "applied" in loss:
+            return loss["applied"]
+        if "input" in loss:
+            op = self.ops[loss["input"]]
+        elif len(self.outputs) == 1:
+            op = self.ops[self.outputs[0]]
+        else:
+            return None
+        while op.kind in (OpKind.RESHAPE, OpKind.IDENTITY) and len(op.inputs) == 1:
+            op = self.ops[op.inputs[0]]
+        return op
+
     def passes_to_output(self, op: Op, through: Callable[[Op], bool]) -> bool:
         """True when ``op`` (or an op it reaches only via ``through`` ops) is a graph output."""
         if self.is_output(op):

@@ -1,0 +1,145 @@
+"""NN110 loss-output-mismatch."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import SHAPE_ONLY, ModelGraph, Op, OpKind
+from nnlint.levels import Confidence, Severity
+
+_NLL = {"torch.nn.NLLLoss", "torch.nn.functional.nll_loss"}
+_MSE = {"torch.nn.MSELoss", "torch.nn.functional.mse_loss"}
+_BINARY = {"torch.nn.BCELoss", "torch.nn.functional.binary_cross_entropy", "torch.nn.BCEWithLogitsLoss",
+           "torch.nn.functional.binary_cross_entropy_with_logits"}
+_CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy"}
+
+
+def _source(graph: ModelGraph, op: Op) -> Op | None:
+    """The op feeding ``op`` (through reshapes), or None."""
+    if not op.inputs:
+        return None
+    source = graph.ops[op.inputs[0]]
+    while source.kind in SHAPE_ONLY and len(source.inputs) == 1:
+        source = graph.ops[source.inputs[0]]
+    return source
+
+
+class LossOutputMismatch(GraphCheck):
+    """
+    ## What it does
+    Flags a loss that does not match what the model outputs:
+    - `NLLLoss` on softmax probabilities or on raw logits (it expects log-probabilities);
+    - a softmax classifier trained with `MSELoss`;
+    - a binary loss (`BCELoss`, `BCEWithLogitsLoss`) on a multi-class softmax;
+    - a softmax over a single unit, or `CrossEntropyLoss` on a single output (both are
+      constant: the loss never changes).
+
+    ## Why is this bad?
+    Each loss assumes its input: `NLLLoss` just picks `-input[target]`, so on probabilities
+    or logits it optimises the wrong quantity and can go to minus infinity; MSE on
+    probabilities gives weak, vanishing gradients compared with cross-entropy (a softmax
+    output with negative log likelihood is the classification pairing, identity output with
+    MSE the regression one); a softmax over one unit always outputs 1.0.
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(20, 5), nn.Softmax(dim=1))
+    loss = nn.NLLLoss()(model(x), y)
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Linear(20, 5), nn.LogSoftmax(dim=1))
+    loss = nn.NLLLoss()(model(x), y)          # or: logits + nn.CrossEntropyLoss()
+    ```
+    """
+
+    code = "NN110"
+    name = "loss-output-mismatch"
+    severity = Severity.ERROR
+    message = "{what}"
+    hint = "pair log_softmax with NLLLoss, logits with CrossEntropyLoss/BCEWithLogitsLoss, a linear output with MSE"
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(20, 5), nn.Softmax(dim=1))
+loss = nn.NLLLoss()(model(x), y)
+"""
+        ),
+        Bad(
+            """
+import torch.nn.functional as F
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return self.fc(x)
+
+def step(net, x, y):
+    return F.nll_loss(net(x), y)
+
+step(Net(), x, y)
+"""
+        ),
+        Bad(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(20, 1), nn.Softmax(dim=1))
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+model = nn.Sequential(nn.Linear(20, 5), nn.LogSoftmax(dim=1))
+loss = F.nll_loss(model(x), y)
+logits = nn.Sequential(nn.Linear(20, 5))
+ce = nn.CrossEntropyLoss()(logits(x), y)
+binary = nn.Sequential(nn.Linear(20, 1))
+bce = nn.BCEWithLogitsLoss()(binary(x), t)
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model:
+            return
+        for op in graph.find(OpKind.SOFTMAX):
+            source = _source(graph, op)
+            if source is not None and source.kind is OpKind.LINEAR and source.attrs.get("out_features") == 1:
+                self.report(op, Severity.ERROR, Confidence.CERTAIN, what=(
+                    f"{op.describe()} normalises a single unit ({source.describe()} has out_features=1): "
+                    "its output is always 1.0 and nothing is learned"))
+        for loss in graph.setup.losses:
+            kind = loss["type_name"]
+            op = graph.prediction(loss)
+            if op is None:
+                continue
+            short = kind.rsplit(".", 1)[-1]
+            if kind in _NLL and op.kind is OpKind.SOFTMAX:
+                self.report(op, what=f"{short} on {op.describe()} probabilities: it expects log-probabilities "
+                                     "(use log_softmax)")
+            elif kind in _NLL and op.kind in (OpKind.LINEAR, OpKind.CONV):
+                self.report(op, what=f"{short} on the raw output of {op.describe()}: it expects log-probabilities "
+                                     "(add log_softmax, or use CrossEntropyLoss on logits)")
+            elif kind in _MSE and op.kind is OpKind.SOFTMAX:
+                self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
+                    f"{op.describe()} classifier trained with {short}: probabilities give weak, vanishing gradients "
+                    "under MSE; use cross-entropy on the logits"))
+            elif kind in _BINARY and op.kind is OpKind.SOFTMAX:
+                self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
+                    f"binary loss {short} on the multi-class {op.describe()}: use CrossEntropyLoss for exclusive "
+                    "classes, or sigmoid outputs for independent labels"))
+            elif kind in _CROSS_ENTROPY and op.kind is OpKind.LINEAR and op.attrs.get("out_features") == 1:
+                self.report(op, what=f"{short} over a single output ({op.describe()}, out_features=1): the loss is "
+                                     "always 0; use BCEWithLogitsLoss for a binary task")

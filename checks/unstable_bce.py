@@ -1,0 +1,110 @@
+"""NN109 unstable-bce."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, GraphCheck, Good
+from nnlint.ir import ModelGraph, OpKind
+from nnlint.levels import Confidence, Severity
+
+_BCE = {"torch.nn.BCELoss", "torch.nn.functional.binary_cross_entropy"}
+_BCE_LOGITS = {"torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy_with_logits"}
+
+
+class UnstableBce(GraphCheck):
+    """
+    ## What it does
+    Reports a sigmoid followed by `BCELoss`/`F.binary_cross_entropy` (`info`: it trains,
+    DCGAN does it, but it is less exact), and flags as an error a sigmoid output fed to
+    `BCEWithLogitsLoss`/`F.binary_cross_entropy_with_logits`, which applies the sigmoid
+    itself. The sigmoid may sit in the model or in the training code
+    (`criterion(torch.sigmoid(model(x)), y)`).
+
+    ## Why is this bad?
+    `BCELoss` takes the log of the sigmoid's output: for large logits the sigmoid rounds to
+    exactly 0 or 1 in float32, the log is clamped (PyTorch clamps it at -100), and the
+    gradient vanishes; `BCEWithLogitsLoss` computes the same loss from the logits with the
+    log-sum-exp trick and stays exact. Feeding it a sigmoid output applies the sigmoid twice:
+    the predictions are squeezed into (0.5, 0.73) and the model cannot fit. (Keras is
+    different: `sigmoid` with `binary_crossentropy` is the correct idiom there.)
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Linear(10, 1), nn.Sigmoid())
+    loss = nn.BCELoss()(model(x), y)
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Linear(10, 1))           # logits
+    loss = nn.BCEWithLogitsLoss()(model(x), y)
+    probs = torch.sigmoid(model(x))                     # for inference only
+    ```
+    Note that `BCEWithLogitsLoss` returns NaN if the logits themselves are infinite.
+    """
+
+    code = "NN109"
+    name = "unstable-bce"
+    message = "{what}"
+    hint = "return logits and use BCEWithLogitsLoss (it is exact for large logits; it still gives NaN for infinite ones)"
+
+    bad = [
+        Bad(
+            """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(10, 1), nn.Sigmoid())
+loss = nn.BCELoss()(model(x), y)
+"""
+        ),
+        Bad(
+            """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 1)
+
+    def forward(self, x):
+        return self.fc(x)
+
+net = Net()
+criterion = nn.BCEWithLogitsLoss()
+loss = criterion(torch.sigmoid(net(x)), y)
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(10, 1))
+loss = nn.BCEWithLogitsLoss()(model(x), y)
+probs = torch.sigmoid(model(x))
+"""
+        ),
+    ]
+
+    def check(self, graph: ModelGraph) -> None:
+        if not graph.is_model:
+            return
+        for loss in graph.setup.losses:
+            kind = loss["type_name"]
+            if kind not in _BCE and kind not in _BCE_LOGITS:
+                continue
+            op = graph.prediction(loss)
+            if op is None or op.kind is not OpKind.SIGMOID:
+                continue
+            short = kind.rsplit(".", 1)[-1]
+            if kind in _BCE_LOGITS:
+                self.report(op, Severity.ERROR, Confidence.CERTAIN, what=(
+                    f"{op.describe()} feeds {short}, which applies a sigmoid itself: the sigmoid is applied twice "
+                    "and predictions stay in (0.5, 0.73)"))
+            else:  # works in practice (PyTorch clamps the log at -100; DCGAN trains this way): advice
+                self.report(op, Severity.INFO, Confidence.CERTAIN, what=(
+                    f"{op.describe()} followed by {short}: the log of a saturated sigmoid loses the gradient; "
+                    "BCEWithLogitsLoss on the logits is exact"))
