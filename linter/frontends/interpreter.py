@@ -136,6 +136,7 @@ class Interpreter:
         self.stack: list[cst.CSTNode] = []
         self.inlined: dict[cst.FunctionDef, int] = {}
         self.uncertain = 0  # > 0 while running a branch whose condition is unknown
+        self.loops = 0  # > 0 while running a loop body (in this function or a caller)
 
     # ------------------------------------------------------------------ modules and names
 
@@ -215,16 +216,23 @@ class Interpreter:
             frame.locals[stmt.name.value] = self.define_class(stmt, frame)
         elif isinstance(stmt, cst.If):
             self.exec_if(stmt, frame)
-        elif isinstance(stmt, cst.For):
-            self.exec_for(stmt, frame)
-        elif isinstance(stmt, cst.While):
-            self.exec_unknown_loop(stmt.body.body, frame, None)
+        elif isinstance(stmt, (cst.For, cst.While)):
+            self.loops += 1
+            try:
+                if isinstance(stmt, cst.For):
+                    self.exec_for(stmt, frame)
+                else:
+                    self.exec_unknown_loop(stmt.body.body, frame, None)
+            finally:
+                self.loops -= 1
         elif isinstance(stmt, cst.With):
+            contexts = []
             for item in stmt.items:
                 value = self.eval(item.item, frame)
+                contexts.append(value)
                 if item.asname is not None:
                     self.assign(item.asname.name, self.enter_context(value), frame)
-            self.exec_block(stmt.body.body, frame)
+            self.exec_with(contexts, stmt.body.body, frame)
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self.exec_block(stmt.body.body, frame)
             if stmt.orelse is not None:
@@ -234,6 +242,10 @@ class Interpreter:
 
     def enter_context(self, value: Any) -> Any:
         return UNKNOWN
+
+    def exec_with(self, contexts: list, body: Iterable[cst.CSTNode], frame: Frame) -> None:
+        """Hook: run a ``with`` body (frontends track contexts such as ``torch.no_grad()``)."""
+        self.exec_block(body, frame)
 
     def exec_small(self, small: cst.CSTNode, frame: Frame) -> None:
         if isinstance(small, cst.Assign):
@@ -647,12 +659,13 @@ class Interpreter:
         """Inline a project function with its arguments bound; UNKNOWN past the limits."""
         node = func.node
         if node in self.stack or len(self.stack) >= self.MAX_DEPTH:
+            self.gave_up()
             return UNKNOWN
         in_graph = frame.in_graph or graph is not None
         if not in_graph:
             count = self.inlined.get(node, 0)
             if count >= self.MAX_CODE_INLINES:
-                return UNKNOWN
+                return UNKNOWN  # followed before: what it does is already known
             self.inlined[node] = count + 1
         callee = Frame(func.module, graph or frame.graph, {}, in_graph=in_graph, name=node.name.value)
         self.bind_params(node, args, kwargs, callee)
@@ -706,6 +719,9 @@ class Interpreter:
     def missing_param(self, name: str, frame: Frame) -> Any:
         """The value of a parameter nothing binds: unknown (frontends may make it a tensor)."""
         return UNKNOWN
+
+    def gave_up(self) -> None:
+        """Hook: a call was not followed (depth or inline limits): what it does is unknown."""
 
     # ------------------------------------------------------------------ classes
 

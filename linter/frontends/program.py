@@ -28,6 +28,10 @@ class Program:
     layers: list = field(default_factory=list)
     #: the code clips gradients (clip_grad_norm_/clip_grad_value_): large SGD steps are tamed
     clips_gradients: bool = False
+    #: optimizer steps after backward() in code that never clears gradients: {"origin", "optimizer"}
+    uncleared_steps: list[dict] = field(default_factory=list)
+    #: models with dropout/batch norm called under no_grad in training mode: {"origin", "model", "layers"}
+    train_mode_evaluations: list[dict] = field(default_factory=list)
     #: tasks of the losses the code constructs, used or not (a hint for graphs linted beside it)
     declared_tasks: set[str] = field(default_factory=set)
     #: raw-scale data reaching a model or a data set: {"what", "origin", "sink"}

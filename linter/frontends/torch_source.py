@@ -13,6 +13,7 @@ from typing import Any, Optional
 import libcst as cst
 
 from nnlint.frontends import torch_api as api
+from nnlint.frontends.names import dotted
 from nnlint.frontends.interpreter import (
     UNKNOWN,
     BudgetExceeded,
@@ -34,6 +35,8 @@ from nnlint.frontends.values import (
     Layer,
     Loss,
     Namespace,
+    NoGrad,
+    Optimizer,
     Param,
     Parameters,
     RawData,
@@ -58,6 +61,8 @@ class TorchInterpreter(Interpreter):
         self._recorded: set[int] = set()
         self.class_instances: dict[str, Instance] = {}
         self.assign_names: dict[int, str] = {}  # id(call node) -> the names it is assigned to
+        self.no_grad = 0  # > 0 inside torch.no_grad() / inference_mode()
+        self.events = _Events()  # what the current unit of training code does
 
     # ------------------------------------------------------------------ helpers
 
@@ -88,6 +93,10 @@ class TorchInterpreter(Interpreter):
     # ------------------------------------------------------------------ attributes, indexing
 
     def get_attr(self, obj: Any, name: str, node: cst.CSTNode, frame: Frame) -> Any:
+        if name in ("backward", "zero_grad") and not isinstance(obj, (Instance, ClassRef)):
+            return Bound(obj, name)  # loss.backward(), optimizer.zero_grad(): on values we may not know
+        if isinstance(obj, Optimizer):
+            return Bound(obj, name)
         if isinstance(obj, Layer):
             if isinstance(obj.children, dict) and name in obj.children:
                 return obj.children[name]
@@ -236,8 +245,10 @@ class TorchInterpreter(Interpreter):
             self.program.clips_gradients = True
             return UNKNOWN
         if qualname in api.OPTIMIZERS:
-            self.record_optimizer(qualname, args, kwargs, node, frame)
-            return UNKNOWN
+            return self.record_optimizer(qualname, args, kwargs, node, frame)
+        if qualname in ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad") or (
+                qualname in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and args and args[0] is False):
+            return NoGrad()
         if qualname in api.DATALOADER:
             self.record_loader(args, kwargs, node, frame)
             return UNKNOWN
@@ -276,6 +287,21 @@ class TorchInterpreter(Interpreter):
         return UNKNOWN
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if name == "backward":
+            self.events.backward = True
+            return None
+        if name == "zero_grad":
+            self.events.zero_grad = True
+            return None
+        if isinstance(obj, Optimizer):
+            if name == "step" and node is not None and self.loops:  # one step alone accumulates nothing
+                self.events.steps.append({"origin": origin_of(frame, node), "optimizer": obj.record["type_name"]})
+            return UNKNOWN
+        if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
+            mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
+            if isinstance(obj, Layer) or obj.cls.is_nn_module:
+                obj.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+                return obj
         if isinstance(obj, Tensor):
             return self.tensor_method(obj, name, args, kwargs, node, frame)
         if isinstance(obj, RawData):
@@ -389,6 +415,7 @@ class TorchInterpreter(Interpreter):
             return
         graph = ModelGraph(name=name, path=layer.path, is_model=True)
         layer.graph = graph
+        layer.mode = "train"
         x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
         frame = Frame(self.entry, graph, {}, in_graph=True)
         out = self.apply_layer(layer, [x], frame, None)
@@ -403,7 +430,7 @@ class TorchInterpreter(Interpreter):
         graph = frame.graph
         x = args[0] if args else UNKNOWN
         if not frame.in_graph and layer.graph is not None:
-            return self.model_output(layer.graph, args, node, frame)
+            return self.model_output(layer.graph, args, node, frame, layer.mode)
         if layer.qualname == "torch.nn.Sequential" and layer.children is not None:
             for child in layer.children:
                 if isinstance(child, Layer):
@@ -443,10 +470,16 @@ class TorchInterpreter(Interpreter):
             finally:
                 inst.building = False
         graph = self.model_graph(inst)
-        return self.model_output(graph, args, node, frame)
+        return self.model_output(graph, args, node, frame, inst.mode)
 
-    def model_output(self, graph: ModelGraph, args: list, node: Optional[cst.CSTNode], frame: Frame) -> Tensor:
+    def model_output(self, graph: ModelGraph, args: list, node: Optional[cst.CSTNode], frame: Frame,
+                     mode: Optional[str] = None) -> Tensor:
         """The result of calling a model from training code: a tensor tagged with the model."""
+        if self.no_grad and mode == "train" and node is not None and self.record_once(node):
+            layers = sorted({op.type_name.rsplit(".", 1)[-1] for op in graph.find(OpKind.DROPOUT, OpKind.BATCH_NORM)})
+            if layers:
+                self.program.train_mode_evaluations.append(
+                    {"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
         for raw in (a for a in args if isinstance(a, RawData)):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}")
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
@@ -488,6 +521,7 @@ class TorchInterpreter(Interpreter):
             self.program.submodule_classes.add(cls.name)  # built inside another module
         inst = super().instantiate(cls, args, kwargs, node, frame)
         if cls.is_nn_module and frame.self_obj is None and not frame.in_graph:
+            inst.mode = "train"  # a new module is in training mode
             graph = self.model_graph(inst)
             graph.instantiated = True
             if graph not in self.program.instantiated:
@@ -655,10 +689,10 @@ class TorchInterpreter(Interpreter):
             }
         )
 
-    def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+    def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         """An optimizer with its hyperparameters, on its model when ``model.parameters()`` says which."""
         if not self.record_once(node):
-            return
+            return Optimizer({"type_name": qualname})
         params = kwargs.get("params", args[0] if args else UNKNOWN)
         record = {
             "type_name": qualname,
@@ -672,6 +706,7 @@ class TorchInterpreter(Interpreter):
             params.graph.setup.optimizers.append(record)
         else:
             self.program.setup.optimizers.append(record)
+        return Optimizer(record)
 
     def _map_style(self, dataset: Any) -> bool:
         """A data set known to be indexable (so shuffle=True is possible): not an iterable one."""
@@ -796,7 +831,8 @@ class TorchInterpreter(Interpreter):
         """Run the module, then every function and model class it defines that nothing ran."""
         module = self.entry
         try:
-            glob = self.module_globals(module)
+            self.unit(lambda: self.module_globals(module))
+            glob = module.globals
             for value in list(glob.values()):
                 if isinstance(value, ClassRef) and value.module is module and value.is_nn_module:
                     self.class_graph(value)
@@ -808,6 +844,41 @@ class TorchInterpreter(Interpreter):
         except BudgetExceeded:
             for graph in self.program.graphs:
                 graph.complete = False
+
+    def exec_with(self, contexts: list, body: Any, frame: Frame) -> None:
+        quiet = any(isinstance(c, NoGrad) for c in contexts)
+        self.no_grad += quiet
+        try:
+            super().exec_with(contexts, body, frame)
+        finally:
+            self.no_grad -= quiet
+
+    def run_function(self, node: cst.FunctionDef, frame: Frame) -> Any:
+        quiet = any((dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "")
+                    .endswith(("no_grad", "inference_mode")) for d in node.decorators)
+        self.no_grad += quiet
+        try:
+            return super().run_function(node, frame)
+        finally:
+            self.no_grad -= quiet
+
+    def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
+        if isinstance(target, cst.Attribute) and target.attr.value == "grad":
+            self.events.zero_grad = True  # p.grad = None clears gradients by hand
+        super().assign(target, value, frame)
+
+    def gave_up(self) -> None:
+        self.events.complete = False
+
+    def unit(self, run: Any) -> None:
+        """Run one unit of code (the module, or a function nothing called) and judge its loop."""
+        outer, self.events = self.events, _Events()
+        try:
+            run()
+        finally:
+            events, self.events = self.events, outer
+            if events.steps and events.backward and not events.zero_grad and events.complete:
+                self.program.uncleared_steps.extend(events.steps)
 
     def class_graph(self, cls: ClassRef) -> None:
         """Analyse a model class from its definition, with default constructor arguments."""
@@ -824,7 +895,7 @@ class TorchInterpreter(Interpreter):
         frame = Frame(func.module, graph, {}, self_obj=self_obj, name=func.node.name.value)
         self.bind_params(func.node, [self_obj] if self_obj is not None else [], {}, frame)
         try:
-            self.run_function(func.node, frame)
+            self.unit(lambda: self.run_function(func.node, frame))
         except BudgetExceeded:
             raise
         except Exception:
@@ -837,6 +908,20 @@ class TorchInterpreter(Interpreter):
         for name, value in list(cls.attrs.items()):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward") and value.node not in self.inlined:
                 self.standalone(value, inst)
+
+
+class _Events:
+    """What one unit of training code does to gradients."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict] = []
+        self.backward = False
+        self.zero_grad = False
+        self.complete = True  # False when a call was not followed: a zero_grad may hide there
+
+
+def truthy(value: Any) -> bool:
+    return bool(value) if isinstance(value, (bool, int, float, str, type(None))) else True
 
 
 #: Activations the training code may apply between a model and its loss.

@@ -84,6 +84,7 @@ class Instance:
     attrs: dict[str, Any] = field(default_factory=dict)
     graph: Optional[ModelGraph] = None  # built on first call, for nn.Module instances
     building: bool = False
+    mode: Optional[str] = None  # "train" or "eval" when the code makes it known
 
 
 @dataclass(eq=False)
@@ -99,6 +100,7 @@ class Layer:
     children: Any = None  # list for Sequential/ModuleList, dict for ModuleDict
     parent: Optional["Layer"] = None  # the container, for labels such as self.layers[2]
     graph: Optional[ModelGraph] = None  # for a Sequential used as a model of its own
+    mode: Optional[str] = None  # "train" or "eval" when the code makes it known
     inits: list[dict] = field(default_factory=list)  # init calls applied to its parameters
 
     @property
@@ -181,3 +183,15 @@ class Parameters:
     """``model.parameters()``: ties an optimizer to the model it trains."""
 
     graph: ModelGraph
+
+
+@dataclass(eq=False)
+class Optimizer:
+    """A torch.optim optimizer; ``record`` is its entry in the training setup."""
+
+    record: dict
+
+
+@dataclass(eq=False)
+class NoGrad:
+    """``torch.no_grad()`` and kin, as a context manager or decorator."""

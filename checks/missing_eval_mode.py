@@ -1,0 +1,108 @@
+"""NN112 missing-eval-mode."""
+
+from __future__ import annotations
+
+from nnlint.check import Bad, Good, ProgramCheck
+from nnlint.frontends.program import Program
+
+
+class MissingEvalMode(ProgramCheck):
+    """
+    ## What it does
+    Flags a model with dropout or batch norm that is evaluated (called under
+    `torch.no_grad()` or `torch.inference_mode()`, or in a function decorated with them)
+    while it is known to be in training mode: created or put in `train()` and not switched
+    with `model.eval()` (or `model.train(False)`) since.
+
+    ## Why is this bad?
+    In training mode dropout keeps zeroing units and batch norm normalises with the
+    statistics of the evaluation batch and updates its running averages with them:
+    validation metrics are noisy and pessimistic, and evaluating on a different data set
+    silently changes the model. Where nnlint cannot tell the mode (a function that receives the
+    model from elsewhere, Lightning's validation steps, which the Trainer runs in eval mode),
+    it says nothing.
+
+    ## Example
+    ```python
+    model.train()
+    ...
+    with torch.no_grad():
+        accuracy = (model(x_val).argmax(1) == y_val).float().mean()
+    ```
+
+    ## Use instead
+    ```python
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(x_val).argmax(1) == y_val).float().mean()
+    model.train()
+    ```
+    """
+
+    code = "NN112"
+    name = "missing-eval-mode"
+    message = "{model} (with {layers}) is evaluated under no_grad in training mode: call {model}.eval() first"
+    hint = "call model.eval() before evaluating and model.train() before training again"
+
+    bad = [
+        Bad(
+            """
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 2))
+with torch.no_grad():
+    val_logits = model(x_val)
+"""
+        ),
+        Bad(
+            """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 8)
+        self.bn = nn.BatchNorm1d(8)
+
+    def forward(self, x):
+        return self.bn(self.fc(x))
+
+@torch.no_grad()
+def evaluate(model, data):
+    return model(data).mean()
+
+def main():
+    net = Net()
+    net.train()
+    evaluate(net, x_val)
+
+main()
+"""
+        ),
+    ]
+    good = [
+        Good(
+            """
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 2))
+model.eval()
+with torch.no_grad():
+    val_logits = model(x_val)
+model.train(False)
+with torch.inference_mode():
+    test_logits = model(x_test)
+
+def evaluate(net, data):
+    with torch.no_grad():
+        return net(data)  # mode unknown here: the caller decides
+"""
+        ),
+    ]
+
+    def check(self, program: Program) -> None:
+        for call in program.train_mode_evaluations:
+            self.report(call["origin"], model=call["model"], layers="/".join(call["layers"]))
