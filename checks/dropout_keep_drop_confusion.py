@@ -130,18 +130,19 @@ class Net(nn.Module):
     def check(self, program: Program) -> None:
         for layer in program.layers:
             if layer.kind is OpKind.DROPOUT:
-                expr, p = _argument(layer.node, 0, "p"), layer.attrs.get("p")
+                keyword = "rate" if layer.qualname.startswith("keras.") else "p"  # Keras: Dropout(rate)
+                expr, p = _argument(layer.node, 0, keyword), layer.attrs.get("p")
             elif "dropout" in layer.attrs:
                 index = {"MultiheadAttention": 2, "TransformerEncoderLayer": 3, "TransformerDecoderLayer": 3}.get(layer.short, 99)
                 expr, p = _argument(layer.node, index, "dropout"), layer.attrs.get("dropout")
             else:
                 continue
-            self._judge(Origin(layer.path, layer.node), layer.label or layer.short, layer.short, expr, p)
+            self._judge(Origin(layer.path, layer.node), layer.full_label(), layer.short, expr, p)
         for graph in program.graphs:
             for op in graph.find(OpKind.DROPOUT):
                 if op.origin is not None and op.origin.graph_node is not None:  # an ONNX Dropout node
                     self._judge(op.origin, op.describe(), "ONNX Dropout (ratio)", None, op.attrs.get("p"))
-                elif ".functional." in op.type_name or op.type_name.startswith("torch.dropout"):
+                elif ".functional." in op.type_name or op.type_name.startswith(("torch.dropout", "tensorflow.nn.dropout")):
                     node = op.origin.node if op.origin else None
                     self._judge(op.origin, op.type_name.rsplit(".", 1)[-1], op.type_name.replace("torch.nn.functional", "F"),
                                 _argument(node, 1, "p"), op.attrs.get("p"))

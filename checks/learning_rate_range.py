@@ -10,7 +10,7 @@ from nnlint.levels import Confidence, Severity
 _RANGES = {
     "Adam": (1e-6, 0.05), "AdamW": (1e-6, 0.05), "Adamax": (1e-6, 0.1), "NAdam": (1e-6, 0.05),
     "RAdam": (1e-6, 0.05), "SparseAdam": (1e-6, 0.05), "RMSprop": (1e-6, 0.05),
-    "SGD": (1e-6, 1.0), "ASGD": (1e-6, 1.0), "Adagrad": (1e-6, 1.0), "Adadelta": (1e-3, 10.0),
+    "SGD": (1e-6, 1.0), "ASGD": (1e-6, 1.0), "Adagrad": (1e-6, 1.0), "Adadelta": (1e-3, 10.0), "Nadam": (1e-6, 0.05), "Lion": (1e-7, 1e-3),
 }
 
 

@@ -7,10 +7,12 @@ from nnlint.ir import SHAPE_ONLY, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 
 _NLL = {"torch.nn.NLLLoss", "torch.nn.functional.nll_loss"}
-_MSE = {"torch.nn.MSELoss", "torch.nn.functional.mse_loss"}
+_MSE = {"torch.nn.MSELoss", "torch.nn.functional.mse_loss", "keras.losses.mse", "keras.losses.mean_squared_error"}
 _BINARY = {"torch.nn.BCELoss", "torch.nn.functional.binary_cross_entropy", "torch.nn.BCEWithLogitsLoss",
-           "torch.nn.functional.binary_cross_entropy_with_logits"}
+           "torch.nn.functional.binary_cross_entropy_with_logits", "keras.losses.binary_crossentropy"}
 _CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy"}
+#: Keras's categorical cross-entropy on one unit is constant whatever the activation
+_KERAS_CATEGORICAL = {"keras.losses.categorical_crossentropy", "keras.losses.sparse_categorical_crossentropy"}
 
 
 def _source(graph: ModelGraph, op: Op) -> Op | None:
@@ -21,6 +23,12 @@ def _source(graph: ModelGraph, op: Op) -> Op | None:
     while source.kind in SHAPE_ONLY and len(source.inputs) == 1:
         source = graph.ops[source.inputs[0]]
     return source
+
+
+def _units(graph: ModelGraph, op: Op):
+    """The width of the layer that produces ``op`` (itself, or the layer under an activation)."""
+    layer = op if op.kind is OpKind.LINEAR else _source(graph, op)
+    return layer.attrs.get("out_features") if layer is not None and layer.kind is OpKind.LINEAR else None
 
 
 class LossOutputMismatch(GraphCheck):
@@ -140,6 +148,10 @@ bce = nn.BCEWithLogitsLoss()(binary(x), t)
                 self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
                     f"binary loss {short} on the multi-class {op.describe()}: use CrossEntropyLoss for exclusive "
                     "classes, or sigmoid outputs for independent labels"))
+            elif kind in _KERAS_CATEGORICAL and op.kind in (OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LINEAR) and \
+                    _units(graph, op) == 1:
+                self.report(op, what=f"{short} on a single output unit ({op.describe()}): categorical cross-entropy "
+                                     "over one class is constant; use binary_crossentropy with a sigmoid")
             elif kind in _CROSS_ENTROPY and op.kind is OpKind.LINEAR and op.attrs.get("out_features") == 1:
                 self.report(op, what=f"{short} over a single output ({op.describe()}, out_features=1): the loss is "
                                      "always 0; use BCEWithLogitsLoss for a binary task")

@@ -151,7 +151,8 @@ class Block(nn.Module):
         by_design = False  # the model uses bias=False next to a norm: its other bias-free layers share the design
         for op in graph.find(*WEIGHTED):
             from_graph = op.origin is not None and op.origin.graph_node is not None  # an ONNX node
-            layer_class = op.type_name.startswith("torch.nn.") and ".functional." not in op.type_name
+            layer_class = (op.type_name.startswith("torch.nn.") and ".functional." not in op.type_name) or \
+                op.type_name.startswith("keras.layers.")
             if op.attrs.get("bias") is not False or not (from_graph or layer_class):
                 continue  # F.linear(x, w) without a bias is deliberate (tied weights, projections)
             before = graph.walk_backward(op, _transparent)

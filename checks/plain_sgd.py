@@ -68,7 +68,7 @@ adam = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def check(self, program: Program) -> None:
         for optimizer in program.optimizers():
-            if optimizer["type_name"] != "torch.optim.SGD":
+            if optimizer["type_name"] not in ("torch.optim.SGD", "keras.optimizers.SGD"):
                 continue
             momentum = optimizer["momentum"]
             if momentum is None or (isinstance(momentum, (int, float)) and not isinstance(momentum, bool) and momentum == 0):

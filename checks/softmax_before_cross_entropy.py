@@ -99,8 +99,9 @@ nll = nn.NLLLoss()(nn.Sequential(nn.Linear(20, 5), nn.LogSoftmax(dim=1))(x), y)
         if not graph.is_model:
             return
         for loss in graph.setup.losses:
-            if loss["type_name"] not in _CROSS_ENTROPY:
-                continue
+            keras_logits = loss.get("from_logits") and loss["type_name"].endswith("categorical_crossentropy")
+            if loss["type_name"] not in _CROSS_ENTROPY and not keras_logits:
+                continue  # a Keras softmax with from_logits=False is the correct idiom
             softmax = graph.prediction(loss)
             if softmax is not None and softmax.kind is OpKind.SOFTMAX:
                 short = loss["type_name"].rsplit(".", 1)[-1]

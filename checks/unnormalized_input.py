@@ -96,5 +96,6 @@ loader = DataLoader(CIFAR10("data", train=True, transform=tf), batch_size=128, s
     def check(self, program: Program) -> None:
         for flow in program.raw_inputs:
             pixels = "pixel" in flow["what"] or "images" in flow["what"]
-            fix = "divide by 255 (or use ToTensor/Normalize)" if pixels else "standardise with (x - mean) / std (StandardScaler)"
+            fix = ("divide by 255 (torchvision's ToTensor/Normalize, or a Keras Rescaling layer)" if pixels
+                   else "standardise with (x - mean) / std (StandardScaler)")
             self.report(flow["at"], what=flow["what"], sink=flow["sink"], fix=fix)

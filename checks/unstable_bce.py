@@ -94,12 +94,14 @@ probs = torch.sigmoid(model(x))
             return
         for loss in graph.setup.losses:
             kind = loss["type_name"]
+            if kind == "keras.losses.binary_crossentropy" and loss.get("from_logits"):
+                kind = "torch.nn.BCEWithLogitsLoss"  # the same contract; Keras's default (probabilities) is fine
             if kind not in _BCE and kind not in _BCE_LOGITS:
                 continue
             op = graph.prediction(loss)
             if op is None or op.kind is not OpKind.SIGMOID:
                 continue
-            short = kind.rsplit(".", 1)[-1]
+            short = loss["type_name"].rsplit(".", 1)[-1]
             if kind in _BCE_LOGITS:
                 self.report(op, Severity.ERROR, Confidence.CERTAIN, what=(
                     f"{op.describe()} feeds {short}, which applies a sigmoid itself: the sigmoid is applied twice "

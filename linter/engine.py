@@ -154,7 +154,7 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
         code = project.notebooks.get(unit.abspath.resolve())
         return [with_cell(found, code) if code is not None else found]
 
-    from nnlint.frontends.torch_source import analyze
+    from nnlint.frontends.python import analyze
 
     findings: list[Finding] = []
     sink = finding_sink(findings, requested, project.source_for)

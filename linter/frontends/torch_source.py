@@ -58,7 +58,7 @@ class TorchInterpreter(Interpreter):
     def __init__(self, project: Project, entry: ModuleInfo, program: Program) -> None:
         super().__init__(project, entry)
         self.program = program
-        self._recorded: set[int] = set()
+        self._recorded: set[tuple[int, str]] = set()
         self.class_instances: dict[str, Instance] = {}
         self.assign_names: dict[int, str] = {}  # id(call node) -> the names it is assigned to
         self.no_grad = 0  # > 0 inside torch.no_grad() / inference_mode()
@@ -66,8 +66,9 @@ class TorchInterpreter(Interpreter):
 
     # ------------------------------------------------------------------ helpers
 
-    def record_once(self, node: cst.CSTNode) -> bool:
-        key = id(node)
+    def record_once(self, node: cst.CSTNode, tag: str = "") -> bool:
+        """True the first time a fact (``tag``) is recorded for a node, False after."""
+        key = (id(node), tag)
         if key in self._recorded:
             return False
         self._recorded.add(key)
@@ -401,13 +402,9 @@ class TorchInterpreter(Interpreter):
             child.label = f"[{key!r}]" if isinstance(key, str) else f"[{key}]"
             child.parent = parent
 
-    @classmethod
-    def label_of(cls, layer: Layer, parent: Optional[Layer] = None) -> str:
-        label = layer.label or layer.short
-        owner = parent or layer.parent
-        if label.startswith("["):
-            label = (cls.label_of(owner) if owner is not None and owner is not layer else "Sequential") + label
-        return label
+    @staticmethod
+    def label_of(layer: Layer, parent: Optional[Layer] = None) -> str:
+        return layer.full_label(parent)
 
     def sequential_model(self, layer: Layer, name: str) -> None:
         """A ``nn.Sequential`` bound to a name outside any class is a model of its own."""
@@ -461,7 +458,7 @@ class TorchInterpreter(Interpreter):
                                  origin=origin_of(frame, node), label=inst.cls.name)
             return Tensor(frame.graph, op.id)
         if frame.in_graph and not inst.building:
-            forward = inst.cls.lookup("forward")
+            forward = forward_of(inst.cls)
             if not isinstance(forward, FunctionRef):
                 return self.tensor_op(frame, OpKind.UNKNOWN, inst.cls.name, [a for a in args if isinstance(a, Tensor)], node)
             inst.building = True
@@ -493,7 +490,7 @@ class TorchInterpreter(Interpreter):
         graph = ModelGraph(name=inst.cls.name, path=inst.cls.module.path, is_model=True)
         inst.graph = graph
         self.program.graphs.append(graph)
-        forward = inst.cls.lookup("forward")
+        forward = forward_of(inst.cls)
         if not isinstance(forward, FunctionRef):
             graph.complete = False
             return graph
@@ -779,7 +776,7 @@ class TorchInterpreter(Interpreter):
                     self.raw_reaches(raw, t.node, frame, sink)
 
     def raw_reaches(self, raw: RawData, node: Optional[cst.CSTNode], frame: Frame, sink: str) -> None:
-        if node is None or not self.record_once(node):
+        if node is None or not self.record_once(node, "raw"):
             return
         self.program.raw_inputs.append(
             {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node)}
@@ -906,7 +903,7 @@ class TorchInterpreter(Interpreter):
     def standalone_methods(self, cls: ClassRef) -> None:
         inst = self.class_instances.get(cls.name) or Instance(cls)
         for name, value in list(cls.attrs.items()):
-            if isinstance(value, FunctionRef) and name not in ("__init__", "forward") and value.node not in self.inlined:
+            if isinstance(value, FunctionRef) and name not in ("__init__", "forward", "call") and value.node not in self.inlined:
                 self.standalone(value, inst)
 
 
@@ -954,3 +951,9 @@ def analyze(entry: ModuleInfo, project: Project, task: Optional[str] = None) -> 
     TorchInterpreter(project, entry, program).analyze()
     program.finish(task)
     return program
+
+
+def forward_of(cls: ClassRef) -> Any:
+    """A module's forward: ``forward`` in PyTorch, ``call`` in a subclassed Keras model."""
+    forward = cls.lookup("forward")
+    return forward if isinstance(forward, FunctionRef) else cls.lookup("call")

@@ -107,6 +107,15 @@ class Layer:
     def short(self) -> str:
         return self.qualname.rsplit(".", 1)[-1]
 
+    def full_label(self, parent: Optional["Layer"] = None) -> str:
+        """``self.net[2]``: a child's label completed with its container's."""
+        label = self.label or self.short
+        owner = parent or self.parent
+        if label.startswith("["):
+            prefix = owner.full_label() if owner is not None and owner is not self else "Sequential"
+            label = prefix + label
+        return label
+
 
 @dataclass(eq=False)
 class Param:

@@ -1,0 +1,80 @@
+"""What the frontend knows of Keras (Keras 3 ``keras.*``, ``tensorflow.keras`` and ``tf.keras``).
+
+Every spelling is canonicalised to ``keras.<module>.<Name>`` before the lookup, so
+``tf.keras.layers.Dense``, ``tensorflow.keras.layers.Dense`` and ``keras.layers.Dense`` are one
+entry. A layer's ``activation=`` becomes an op of its own after the layer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from nnlint.ir import OpKind
+
+K = OpKind
+_PREFIX = re.compile(r"^(?:tensorflow\.(?:python\.)?|tf\.)?keras\.(?:src\.)?")
+
+#: layer -> (kind, positional parameter names)
+LAYERS: dict[str, tuple[OpKind, tuple[str, ...]]] = {
+    "Dense": (K.LINEAR, ("units", "activation", "use_bias", "kernel_initializer")),
+    "Conv1D": (K.CONV, ("filters", "kernel_size", "strides", "padding")),
+    "Conv2D": (K.CONV, ("filters", "kernel_size", "strides", "padding")),
+    "Conv3D": (K.CONV, ("filters", "kernel_size", "strides", "padding")),
+    "Conv2DTranspose": (K.CONV_TRANSPOSE, ("filters", "kernel_size", "strides", "padding")),
+    "BatchNormalization": (K.BATCH_NORM, ()),
+    "LayerNormalization": (K.LAYER_NORM, ()),
+    "GroupNormalization": (K.GROUP_NORM, ()),
+    "Dropout": (K.DROPOUT, ("rate",)),
+    "SpatialDropout1D": (K.DROPOUT, ("rate",)),
+    "SpatialDropout2D": (K.DROPOUT, ("rate",)),
+    "AlphaDropout": (K.DROPOUT, ("rate",)),
+    "Flatten": (K.RESHAPE, ()),
+    "Reshape": (K.RESHAPE, ()),
+    "Permute": (K.RESHAPE, ()),
+    "MaxPooling1D": (K.POOL, ()), "MaxPooling2D": (K.POOL, ()), "AveragePooling2D": (K.POOL, ()),
+    "GlobalAveragePooling1D": (K.POOL, ()), "GlobalAveragePooling2D": (K.POOL, ()),
+    "GlobalMaxPooling2D": (K.POOL, ()), "MaxPool2D": (K.POOL, ()),
+    "Embedding": (K.EMBEDDING, ("input_dim", "output_dim")),
+    "LSTM": (K.RNN, ("units",)), "GRU": (K.RNN, ("units",)), "SimpleRNN": (K.RNN, ("units",)),
+    "ReLU": (K.RELU, ()), "LeakyReLU": (K.LEAKY_RELU, ()), "ELU": (K.ELU, ()),
+    "Softmax": (K.SOFTMAX, ()),
+    "Rescaling": (K.MUL, ("scale", "offset")),  # input scaling inside the model
+    "Normalization": (K.SUB, ()),  # (x - mean) / std inside the model
+}
+
+#: activation names (strings, keras.activations.X, tf.nn.X) -> kind; "linear" and None mean none
+ACTIVATIONS: dict[str, OpKind] = {
+    "relu": K.RELU, "relu6": K.RELU6, "leaky_relu": K.LEAKY_RELU, "elu": K.ELU, "selu": K.SELU,
+    "gelu": K.GELU, "swish": K.SILU, "silu": K.SILU, "softplus": K.SOFTPLUS, "sigmoid": K.SIGMOID,
+    "hard_sigmoid": K.SIGMOID, "tanh": K.TANH, "softmax": K.SOFTMAX, "log_softmax": K.LOG_SOFTMAX,
+}
+
+#: loss names (strings and classes, snake_case) -> task
+LOSSES = {
+    "mse": "regression", "mean_squared_error": "regression", "mae": "regression",
+    "mean_absolute_error": "regression", "huber": "regression", "log_cosh": "regression",
+    "binary_crossentropy": "classification", "categorical_crossentropy": "classification",
+    "sparse_categorical_crossentropy": "classification", "binary_focal_crossentropy": "classification",
+}
+
+OPTIMIZERS = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion"}
+
+#: Keras data sets whose load_data() returns raw 0-255 pixel arrays
+IMAGE_DATASETS = {"mnist", "fashion_mnist", "cifar10", "cifar100"}
+
+MODEL_CLASSES = {"keras.Model", "keras.models.Model", "keras.Sequential", "keras.models.Sequential"}
+
+
+def canonical(qualname: str) -> Optional[str]:
+    """``keras.<module>.<Name>`` for any Keras spelling, None for other names."""
+    match = _PREFIX.match(qualname)
+    if match is None:
+        return None
+    rest = qualname[match.end():]
+    return f"keras.{rest}"
+
+
+def snake(name: str) -> str:
+    """``MeanSquaredError`` -> ``mean_squared_error`` (Keras names a loss both ways)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

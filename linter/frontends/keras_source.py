@@ -1,0 +1,337 @@
+"""The Keras/TensorFlow frontend, on the same abstract interpreter as the PyTorch one.
+
+``Sequential([...])`` and ``.add()``, the functional API (``keras.Input`` ... ``keras.Model``),
+subclassed ``keras.Model`` (its ``call`` is its forward), ``compile(loss=..., optimizer=...)``
+with strings or objects, ``fit(batch_size=..., shuffle=...)``, initializers, ``Rescaling``
+and ``Normalization`` layers, and ``keras.datasets.*.load_data()`` arrays. A layer's
+``activation=`` becomes an op of its own, so the graph checks see it like an ``nn.ReLU``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import libcst as cst
+
+from nnlint.frontends import keras_api as kapi
+from nnlint.frontends.interpreter import UNKNOWN, Frame
+from nnlint.frontends.program import Program, loss_record
+from nnlint.frontends.project import ModuleInfo, Project
+from nnlint.frontends.torch_source import TorchInterpreter
+from nnlint.frontends.values import External, Instance, Layer, Optimizer, RawData, Tensor
+from nnlint.ir import ModelGraph, OpKind, Origin
+
+
+class KerasInterpreter(TorchInterpreter):
+    def __init__(self, project: Project, entry: ModuleInfo, program: Program) -> None:
+        super().__init__(project, entry, program)
+        self.sequentials: list[Layer] = []  # built once the whole file has run (.add() comes later)
+
+    # ------------------------------------------------------------------ calls
+
+    def call_external(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        name = kapi.canonical(qualname)
+        if name is None:
+            if qualname in ("tensorflow.nn.dropout", "tf.nn.dropout"):
+                return self.tf_dropout(args, kwargs, node, frame)
+            return super().call_external(qualname, args, kwargs, node, frame)
+        module, _, short = name.rpartition(".")
+        if name in ("keras.Sequential", "keras.models.Sequential"):
+            return self.sequential(args, kwargs, node, frame)
+        if name in ("keras.Model", "keras.models.Model"):
+            return self.functional_model(args, kwargs, node, frame)
+        if name in ("keras.Input", "keras.layers.Input"):
+            graph = ModelGraph(name="<keras inputs>", path=frame.module.path)
+            return Tensor(graph, graph.add(OpKind.INPUT, "keras.Input").id)
+        if module == "keras.layers" and short in kapi.LAYERS:
+            return self.keras_layer(short, args, kwargs, node, frame)
+        if module == "keras.losses":
+            return _KerasLoss(short, kwargs.get("from_logits") is True)
+        if module == "keras.optimizers" and short in kapi.OPTIMIZERS:
+            return self.keras_optimizer(short, args, kwargs, node, frame)
+        if module == "keras.initializers":
+            return _Initializer(short, args, kwargs)
+        if module.startswith("keras.datasets.") and short == "load_data":
+            data = module.rsplit(".", 1)[-1]
+            if data in kapi.IMAGE_DATASETS:
+                raw = RawData(f"keras {data}.load_data() images (uint8 pixels, 0-255)", node, frame.module.path)
+                return ((raw, UNKNOWN), (raw, UNKNOWN))
+        return UNKNOWN
+
+    def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if isinstance(func, Layer) and func.qualname.startswith("keras.layers.") and args:
+            return self.apply_layer(func, args, frame, node)
+        return super().call(func, args, kwargs, node, frame)
+
+    def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        graph = self.keras_graph(obj)
+        if graph is not None and name == "add" and isinstance(obj, Layer) and args:
+            obj.children.append(args[0])
+            return None
+        if graph is not None and name == "compile":
+            self.compile(graph, args, kwargs, node, frame)
+            return None
+        if graph is not None and name == "fit":
+            self.fit(graph, obj, args, kwargs, node, frame)
+            return UNKNOWN
+        return super().call_method(obj, name, args, kwargs, node, frame)
+
+    def is_module_base(self, base: Any) -> bool:
+        if isinstance(base, External) and kapi.canonical(base.qualname) in kapi.MODEL_CLASSES:
+            return True
+        return super().is_module_base(base)
+
+    # ------------------------------------------------------------------ layers and models
+
+    def keras_layer(self, short: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Layer:
+        kind, params = kapi.LAYERS[short]
+        attrs: dict[str, Any] = {"bias": True}
+        named = dict(zip(params, args))
+        named.update({k: v for k, v in kwargs.items() if k not in ("*", "**")})
+        if "units" in named or "filters" in named:
+            attrs["out_features"] = named.get("units", named.get("filters"))
+        if "use_bias" in named:
+            attrs["bias"] = named["use_bias"]
+        if kind is OpKind.DROPOUT:
+            attrs["p"] = named.get("rate", UNKNOWN)
+        activation = _activation(named.get("activation"))
+        if activation is not None:
+            attrs["activation"] = activation
+        layer = Layer(f"keras.layers.{short}", kind, attrs, node, frame.module.path)
+        initializer = named.get("kernel_initializer")
+        if initializer is not None:
+            record = _init_record(initializer)
+            if record is not None:
+                layer.inits.append({**record, "param": "weight", "origin": Origin(frame.module.path, node),
+                                    "method": False, "certain": self.uncertain == 0})
+        if len(self.program.layers) < 10_000:
+            self.program.layers.append(layer)
+        return layer
+
+    def apply_layer(self, layer: Layer, args: list, frame: Frame, node: Optional[cst.CSTNode], parent=None) -> Any:
+        if not layer.qualname.startswith("keras.layers."):
+            return super().apply_layer(layer, args, frame, node, parent)
+        x = args[0] if args else UNKNOWN
+        graph = x.graph if isinstance(x, Tensor) else frame.graph
+        inputs = [x.op] if isinstance(x, Tensor) else []
+        attrs = {k: v for k, v in layer.attrs.items() if k != "activation"}
+        attrs["inits"] = layer.inits
+        label = self.label_of(layer, parent)
+        op = graph.add(layer.kind, layer.qualname, inputs, attrs, Origin(layer.path, layer.node), label)
+        activation = layer.attrs.get("activation")
+        if activation is not None:
+            op = graph.add(activation, f"keras.activations.{activation.value}", [op.id], {},
+                           Origin(layer.path, layer.node), f"{label} activation={activation.value!r}")
+        return Tensor(graph, op.id)
+
+    def sequential(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Layer:
+        layers = args[0] if args else kwargs.get("layers", [])
+        children = list(layers) if isinstance(layers, (list, tuple)) else []
+        model = Layer("keras.Sequential", OpKind.UNKNOWN, {}, node, frame.module.path, children=children)
+        model.graph = ModelGraph(name=self.assign_names.get(id(node), "") or "Sequential", path=frame.module.path,
+                                 is_model=True, instantiated=True)
+        model.mode = None  # Keras runs train/eval modes itself (fit, evaluate, predict)
+        model.label = model.graph.name
+        for i, child in enumerate(children):
+            self._label_child(child, model, i)
+        self.program.graphs.append(model.graph)
+        self.program.instantiated.append(model.graph)
+        self.sequentials.append(model)
+        return model
+
+    def build_sequentials(self) -> None:
+        for model in self.sequentials:
+            graph = model.graph
+            x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
+            graph.inputs = [x.op]
+            frame = Frame(self.entry, graph, {}, in_graph=True)
+            for child in model.children:
+                if isinstance(child, Layer) and child.children is not None and child.graph is not None:
+                    x = self.tensor_op(frame, OpKind.UNKNOWN, child.qualname, [x], None)  # a nested model
+                elif isinstance(child, Layer):
+                    x = self.apply_layer(child, [x], frame, None, parent=model)
+                else:
+                    x = self.tensor_op(frame, OpKind.UNKNOWN, "?", [x], None)
+            graph.outputs = [x.op] if isinstance(x, Tensor) else []
+
+    def functional_model(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        outputs = kwargs.get("outputs", args[1] if len(args) > 1 else UNKNOWN)
+        if not isinstance(outputs, Tensor):
+            return UNKNOWN
+        graph = outputs.graph
+        graph.name = self.assign_names.get(id(node), "") or "Model"
+        graph.outputs = [outputs.op]
+        graph.inputs = [op.id for op in graph.find(OpKind.INPUT)]
+        graph.is_model = graph.instantiated = True
+        self.program.graphs.append(graph)
+        self.program.instantiated.append(graph)
+        model = Layer("keras.Model", OpKind.UNKNOWN, {}, node, frame.module.path, children=[])
+        model.graph = graph
+        return model
+
+    def keras_graph(self, obj: Any) -> Optional[ModelGraph]:
+        """The model graph behind a Keras model value (Sequential, functional or subclassed)."""
+        if isinstance(obj, Layer) and obj.qualname in ("keras.Sequential", "keras.Model"):
+            return obj.graph
+        if isinstance(obj, Instance) and obj.cls.is_nn_module and self._keras_class(obj.cls):
+            return self.model_graph(obj)
+        return None
+
+    def _keras_class(self, cls) -> bool:
+        return any(isinstance(b, External) and kapi.canonical(b.qualname) in kapi.MODEL_CLASSES for b in cls.bases) or \
+            any(hasattr(b, "bases") and self._keras_class(b) for b in cls.bases)
+
+    # ------------------------------------------------------------------ training setup
+
+    def compile(self, graph: ModelGraph, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+        loss = kwargs.get("loss", args[1] if len(args) > 1 else None)
+        optimizer = kwargs.get("optimizer", args[0] if args else None)
+        origin = origin_of(frame, node)
+        losses = loss if isinstance(loss, (list, tuple)) else [loss]
+        if len(losses) == 1:  # one loss for one output: several outputs need a per-output mapping
+            record = _loss_record(losses[0], origin)
+            if record is not None:
+                graph.setup.losses.append(record)
+                self.program.declared_tasks.add(record["task"])
+        if isinstance(optimizer, str) and optimizer.lower() in {o.lower() for o in kapi.OPTIMIZERS}:
+            name = next(o for o in kapi.OPTIMIZERS if o.lower() == optimizer.lower())
+            optimizer = self.keras_optimizer(name, [], {}, node, frame)
+        if isinstance(optimizer, Optimizer) and optimizer.record not in graph.setup.optimizers:
+            graph.setup.optimizers.append(optimizer.record)
+
+    def keras_optimizer(self, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Optimizer:
+        record = {
+            "type_name": f"keras.optimizers.{name}",
+            "origin": origin_of(frame, node),
+            "lr": kwargs.get("learning_rate", kwargs.get("lr", args[0] if args else None)),
+            "momentum": kwargs.get("momentum", 0.0 if name == "SGD" else None),
+            "weight_decay": kwargs.get("weight_decay"),
+            "nesterov": kwargs.get("nesterov"),
+        }
+        if not isinstance(record["lr"], (int, float)):
+            record["lr"] = None
+        if self.record_once(node):
+            self.program.setup.optimizers.append(record)
+        return Optimizer(record)
+
+    def fit(self, graph: ModelGraph, model: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+        x = kwargs.get("x", args[0] if args else UNKNOWN)
+        if isinstance(x, RawData) and not _scales_inputs(graph, model):
+            self.raw_reaches(x, node, frame, f"{graph.name}.fit()")
+        if not self.record_once(node):
+            return
+        self.program.setup.loaders.append({
+            "origin": origin_of(frame, node),
+            "batch_size": kwargs.get("batch_size", 32 if "**" not in kwargs else UNKNOWN),
+            "shuffle": kwargs.get("shuffle", True),
+            "sampler": False,
+            "drop_last": False,
+            "dataset": UNKNOWN,
+            "map_style": not isinstance(x, Tensor) and x is not UNKNOWN,  # arrays; a tf.data pipeline shuffles itself
+            "name": "train (fit)",
+        })
+
+    def tf_dropout(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        """``tf.nn.dropout``: TF2 takes ``rate`` (drop), TF1 took ``keep_prob`` (keep)."""
+        x = args[0] if args else kwargs.get("x", UNKNOWN)
+        if "rate" in kwargs:
+            p = kwargs["rate"]
+        elif isinstance(kwargs.get("keep_prob"), (int, float)):
+            p = 1 - kwargs["keep_prob"]  # the TF1 spelling is right: it says keep
+        else:
+            p = UNKNOWN  # positional: TF1 keep_prob or TF2 rate, we cannot tell
+        if not isinstance(x, Tensor):
+            return UNKNOWN
+        return self.tensor_op(frame, OpKind.DROPOUT, "tensorflow.nn.dropout", [x], node, {"p": p, "training_given": True})
+
+    def analyze(self) -> None:
+        super().analyze()
+        self.build_sequentials()
+
+
+class _KerasLoss:
+    def __init__(self, name: str, from_logits: bool) -> None:
+        self.name, self.from_logits = name, from_logits
+
+
+class _Initializer:
+    def __init__(self, name: str, args: list, kwargs: dict) -> None:
+        self.name, self.args, self.kwargs = name, args, kwargs
+
+
+def origin_of(frame: Frame, node: Optional[cst.CSTNode]) -> Origin:
+    return Origin(frame.module.path, node)
+
+
+def _activation(value: Any) -> Optional[OpKind]:
+    if isinstance(value, str):
+        return kapi.ACTIVATIONS.get(value.lower())
+    if isinstance(value, External):
+        return kapi.ACTIVATIONS.get(value.qualname.rsplit(".", 1)[-1].lower())
+    return None
+
+
+def _loss_name(loss: Any) -> Optional[tuple[str, bool]]:
+    if isinstance(loss, str):
+        return loss.lower(), False
+    if isinstance(loss, _KerasLoss):
+        return kapi.snake(loss.name), loss.from_logits
+    if isinstance(loss, External):
+        short = loss.qualname.rsplit(".", 1)[-1]
+        return (short.lower() if short.isupper() else kapi.snake(short)), False
+    return None
+
+
+def _loss_record(loss: Any, origin: Origin) -> Optional[dict]:
+    named = _loss_name(loss)
+    if named is None:
+        return None
+    name, from_logits = named
+    task = kapi.LOSSES.get(name)
+    if task is None:
+        return None
+    record = loss_record(f"keras.losses.{name}", task, origin)
+    record["from_logits"] = from_logits
+    return record
+
+
+def _init_record(initializer: Any) -> Optional[dict]:
+    """A Keras kernel initializer as the torch-style init record the bad-init rules read."""
+    if isinstance(initializer, str):
+        name, args, kwargs = initializer.lower(), [], {}
+    elif isinstance(initializer, _Initializer):
+        name, args, kwargs = kapi.snake(initializer.name), initializer.args, initializer.kwargs
+    else:
+        return None
+    if name in ("zeros", "ones"):
+        return {"fn": f"{name}_", "args": [], "kwargs": {}}
+    if name == "constant":
+        return {"fn": "constant_", "args": [], "kwargs": {"val": kwargs.get("value", args[0] if args else 0.0)}}
+    if name == "random_normal":
+        return {"fn": "normal_", "args": [], "kwargs": {"mean": kwargs.get("mean", 0.0),
+                                                        "std": kwargs.get("stddev", args[1] if len(args) > 1 else 0.05)}}
+    if name == "random_uniform":
+        return {"fn": "uniform_", "args": [], "kwargs": {"a": kwargs.get("minval", -0.05), "b": kwargs.get("maxval", 0.05)}}
+    if name in ("glorot_uniform", "glorot_normal"):
+        return {"fn": "xavier_uniform_" if name.endswith("uniform") else "xavier_normal_", "args": [], "kwargs": {}}
+    return None
+
+
+_SCALING_LAYERS = ("keras.layers.Rescaling", "keras.layers.Normalization")
+
+
+def _scales_inputs(graph: ModelGraph, model: Any) -> bool:
+    """Whether the model starts with a Rescaling or Normalization layer (scaling inside)."""
+    if isinstance(model, Layer) and model.qualname == "keras.Sequential":  # its graph is built at the end
+        first = next((c for c in model.children if isinstance(c, Layer)), None)
+        return first is not None and first.qualname in _SCALING_LAYERS
+    first_op = next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT), None)
+    return first_op is not None and first_op.type_name in _SCALING_LAYERS
+
+
+def analyze(entry: ModuleInfo, project: Project, task: Optional[str] = None) -> Program:
+    """Analyse a Python file written with PyTorch, Keras, or both."""
+    program = Program(path=entry.path)
+    KerasInterpreter(project, entry, program).analyze()
+    program.finish(task)
+    return program
