@@ -88,7 +88,7 @@ class BadInit(GraphCheck):
     severity = Severity.ERROR
     message = "{problem}"
     hint = "use nn.init.kaiming_normal_/kaiming_uniform_ (ReLU) or xavier_* (tanh/sigmoid); keep constants for biases"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
         Bad(
@@ -126,6 +126,24 @@ g (float[1,4] x) => (float[1,4] y) <float[4,4] w = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0
 }
 """,
             frontend="onnx",
+        ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer="zeros"), layers.Dense(1)])
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+model = tf.keras.Sequential([
+    tf.keras.layers.Dense(64, activation="tanh", kernel_initializer=tf.keras.initializers.Constant(0.5)),
+    tf.keras.layers.Dense(1),
+])
+""",
+            frontend="keras-source",
         ),
     ]
     good = [
@@ -173,6 +191,15 @@ def weights_init(m):
 netG = Generator()
 netG.apply(weights_init)
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer="he_normal", bias_initializer="zeros"),
+                          layers.Dense(1, kernel_initializer="zeros")])
+""",
+            frontend="keras-source",
         ),
     ]
 

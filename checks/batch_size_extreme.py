@@ -57,6 +57,7 @@ class BatchSizeExtreme(ProgramCheck):
     name = "batch-size-extreme"
     message = "{problem}"
     hint = "train with batches of 16-128 (start at 32); use drop_last=True when the model has BatchNorm"
+    frameworks = ("pytorch", "keras")
     options = {"max-batch-size": 8192}
 
     bad = [
@@ -93,6 +94,25 @@ data = datasets.MNIST("data", train=True, transform=transforms.ToTensor())
 loader = DataLoader(data, batch_size=args.batch_size, shuffle=True)
 """
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(64), layers.BatchNormalization(), layers.Activation("relu"), layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, batch_size=1)
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+BATCH = 1
+model = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.BatchNormalization(), tf.keras.layers.Dense(1)])
+model.fit(x, y, epochs=5, batch_size=BATCH)
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -111,6 +131,15 @@ test_loader = DataLoader(test_set, batch_size=1)  # inference one sample at a ti
 batch_size = 12
 gradient_accumulation_steps = 40
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(64), layers.BatchNormalization(), layers.Dense(1)])
+model.fit(x, y)  # Keras's default batch size is 32
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -64,7 +64,7 @@ class DropoutKeepDropConfusion(ProgramCheck):
     name = "dropout-keep-drop-confusion"
     message = "{layer} {what}; {api} takes the probability of dropping a unit, not of keeping it"
     hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
     options = {"threshold": 0.7}
 
     bad = [
@@ -108,6 +108,22 @@ g (float[1,4] x) => (float[1,4] y) <float ratio = {0.9}> {
 """,
             frontend="onnx",
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(64, activation="relu"), layers.Dropout(0.9), layers.Dense(1)])
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+KEEP_PROB = 0.8
+model = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.Dropout(rate=KEEP_PROB)])
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -124,6 +140,15 @@ class Net(nn.Module):
     def forward(self, x):
         return self.fc(F.dropout(self.drop(x), 0.5, training=self.training))
 """
+        ),
+        Good(
+            """
+import tensorflow as tf
+model = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.Dropout(0.5)])
+def layer(x, keep_prob):
+    return tf.nn.dropout(x, keep_prob=keep_prob)  # TF1: keep_prob is the keep probability
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -45,6 +45,7 @@ class LearningRateRange(ProgramCheck):
     name = "learning-rate-range"
     message = "{optimizer} with lr={lr:g}: {why}"
     hint = "start near 1e-3 for Adam-type optimizers and 0.01-0.1 for SGD with momentum"
+    frameworks = ("pytorch", "keras")
 
     bad = [
         Bad(
@@ -64,6 +65,22 @@ args = parser.parse_args()
 net = nn.Linear(3, 1)
 opt = optim.SGD(net.parameters(), args.lr, momentum=0.9)
 """
+        ),
+        Bad(
+            """
+import keras
+model = keras.Sequential([keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.3), loss="mse")
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+model.compile(optimizer=tf.keras.optimizers.RMSprop(1e-8), loss="mse")
+""",
+            frontend="keras-source",
         ),
     ]
     good = [
@@ -88,6 +105,15 @@ def step(loss):
     torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
     optimizer.step()
 """
+        ),
+        Good(
+            """
+import keras
+model = keras.Sequential([keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.Adadelta(learning_rate=1.0), loss="mse")
+model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -66,6 +66,7 @@ class LossOutputMismatch(GraphCheck):
     severity = Severity.ERROR
     message = "{what}"
     hint = "pair log_softmax with NLLLoss, logits with CrossEntropyLoss/BCEWithLogitsLoss, a linear output with MSE"
+    frameworks = ("pytorch", "keras")
 
     bad = [
         Bad(
@@ -102,6 +103,23 @@ import torch.nn as nn
 model = nn.Sequential(nn.Linear(20, 1), nn.Softmax(dim=1))
 """
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(8, activation="relu"), layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+model = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.Dense(3, activation="softmax")])
+model.compile(optimizer="adam", loss="mean_squared_error")
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -116,6 +134,15 @@ ce = nn.CrossEntropyLoss()(logits(x), y)
 binary = nn.Sequential(nn.Linear(20, 1))
 bce = nn.BCEWithLogitsLoss()(binary(x), t)
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+""",
+            frontend="keras-source",
         ),
     ]
 

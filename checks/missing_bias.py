@@ -73,7 +73,7 @@ class MissingBias(GraphCheck):
     name = "missing-bias"
     message = "{layer} has bias=False and {after}: nothing supplies the learned shift (y = Wx + b)"
     hint = "drop bias=False, or put a BatchNorm/LayerNorm right after the layer"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
         Bad(
@@ -110,6 +110,23 @@ g (float[1,4] x) => (float[1,4] y) <float[4,4] w = {0.5, -0.3, 0.2, 0.1, 0.5, -0
 """,
             frontend="onnx",
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(32, activation="relu", use_bias=False), layers.Dense(1)])
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+inputs = tf.keras.Input(shape=(8,))
+h = tf.keras.layers.Dense(16, use_bias=False, activation="tanh")(inputs)
+model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(h))
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -141,6 +158,14 @@ class Block(nn.Module):
     def forward(self, x):
         return x + self.proj(nn.functional.gelu(self.fc(self.ln(x))))
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNormalization(), layers.Activation("relu")])
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -60,7 +60,7 @@ class OutputActivationRegression(GraphCheck):
     severity = Severity.ERROR
     message = "{layer} is the output of {model}, which is trained for regression{loss}: {effect}"
     hint = "end a regression model with its last Linear layer and no activation"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
         Bad(
@@ -93,6 +93,26 @@ def step(batch, target):
     return smooth_l1_loss(model(batch), target)
 """
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(32, activation="relu"), layers.Dense(1, activation="softplus")])
+model.compile(optimizer="adam", loss="mse")
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+inputs = tf.keras.Input(shape=(8,))
+h = tf.keras.layers.Dense(16, activation="relu")(inputs)
+out = tf.keras.layers.Dense(1, activation=tf.keras.activations.relu)(h)
+model = tf.keras.Model(inputs, out)
+model.compile(optimizer="adam", loss=tf.keras.losses.MeanSquaredError())
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -121,6 +141,15 @@ import torch.nn as nn
 model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3), nn.Softmax(dim=1))
 loss = nn.NLLLoss()(model(x).log(), y)
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(32, activation="relu"), layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -37,6 +37,7 @@ class PlainSgd(ProgramCheck):
     confidence = Confidence.CERTAIN
     message = "SGD without momentum: use momentum=0.9 (or Nesterov, RMSProp, Adam) to train much faster"
     hint = "add momentum=0.9 (and nesterov=True), or use Adam/AdamW"
+    frameworks = ("pytorch", "keras")
 
     bad = [
         Bad(
@@ -54,6 +55,22 @@ model = nn.Linear(3, 1)
 opt = optim.SGD(params=model.parameters(), lr=0.1, momentum=MOMENTUM)
 """
         ),
+        Bad(
+            """
+import keras
+model = keras.Sequential([keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=0.01), loss="mse")
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -63,6 +80,14 @@ model = torch.nn.Linear(3, 1)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 adam = torch.optim.Adam(model.parameters(), lr=1e-3)
 """
+        ),
+        Good(
+            """
+import keras
+model = keras.Sequential([keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True), loss="mse")
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -43,7 +43,7 @@ class SoftmaxBeforeCrossEntropy(GraphCheck):
     confidence = Confidence.LIKELY
     message = "{softmax} feeds {loss}, which applies log-softmax itself: a softmax of a softmax stalls training"
     hint = "return logits from the model and let the cross-entropy loss apply the softmax"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
         Bad(
@@ -82,6 +82,25 @@ g (float[4,5] x, int64[4] t) => (float l) <float[5,5] w = {0.1, 0.1, 0.1, 0.1, 0
 """,
             frontend="onnx",
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(32, activation="relu"), layers.Dense(5, activation="softmax")])
+model.compile(optimizer="adam", loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+inputs = tf.keras.Input(shape=(20,))
+probs = tf.keras.layers.Dense(5, activation=tf.keras.activations.softmax)(inputs)
+model = tf.keras.Model(inputs=inputs, outputs=probs)
+model.compile(optimizer="adam", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -92,6 +111,15 @@ model = nn.Sequential(nn.Linear(20, 5))
 loss = nn.CrossEntropyLoss()(model(x), y)
 nll = nn.NLLLoss()(nn.Sequential(nn.Linear(20, 5), nn.LogSoftmax(dim=1))(x), y)
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(32, activation="relu"), layers.Dense(5, activation="softmax")])
+model.compile(optimizer="adam", loss="categorical_crossentropy")  # Keras recovers the logits itself
+""",
+            frontend="keras-source",
         ),
     ]
 

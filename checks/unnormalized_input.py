@@ -40,7 +40,7 @@ class UnnormalizedInput(ProgramCheck):
     name = "unnormalized-input"
     message = "{what} reaches {sink} unscaled: {fix}"
     hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
         Bad(
@@ -64,6 +64,25 @@ from torch.utils.data import DataLoader
 tf = v2.Compose([v2.PILToTensor(), v2.ToDtype(torch.float32)])
 loader = DataLoader(CIFAR10("data", train=True, transform=tf), batch_size=128, shuffle=True)
 """
+        ),
+        Bad(
+            """
+import keras
+(x_train, y_train), _ = keras.datasets.mnist.load_data()
+model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x_train.astype("float32"), y_train, epochs=3)
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+(images, labels), _ = tf.keras.datasets.cifar10.load_data()
+net = tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+net.fit(x=images.reshape(-1, 3072), y=labels)
+""",
+            frontend="keras-source",
         ),
     ]
     good = [
@@ -90,6 +109,17 @@ from torch.utils.data import DataLoader
 tf = v2.Compose([v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True)])
 loader = DataLoader(CIFAR10("data", train=True, transform=tf), batch_size=128, shuffle=True)
 """
+        ),
+        Good(
+            """
+import keras
+(x_train, y_train), _ = keras.datasets.mnist.load_data()
+scaled = keras.Sequential([keras.layers.Rescaling(1 / 255), keras.layers.Flatten(), keras.layers.Dense(10)])
+scaled.fit(x_train, y_train)
+plain = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])
+plain.fit(x_train / 255.0, y_train)
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.levels import Confidence, Severity
 
 _EVAL_WORDS = ("test", "val", "eval", "valid", "infer", "predict")
 
@@ -14,7 +15,9 @@ class UnshuffledTrainingData(ProgramCheck):
     Flags a training `DataLoader` (a torchvision training set, or a loader named like
     `train_loader`) over a map-style data set (torchvision, `TensorDataset`, a subclass of
     `torch.utils.data.Dataset`) that does not shuffle: `shuffle` omitted or False, and no
-    sampler. Iterable data sets, which a loader cannot shuffle, are not reported.
+    sampler. Iterable data sets, which a loader cannot shuffle, are not reported. A
+    `shuffle=False` written out (in `DataLoader` or Keras's `fit`) is a choice, for time
+    series or reproducible tests, and is reported as `info` only.
 
     ## Why is this bad?
     Without shuffling every epoch sees the batches in the same order, and a data set stored
@@ -38,6 +41,7 @@ class UnshuffledTrainingData(ProgramCheck):
     name = "unshuffled-training-data"
     message = "training data loader does not shuffle ({why}): each epoch sees the same batch order"
     hint = "pass shuffle=True (or a sampler that shuffles) to the training DataLoader"
+    frameworks = ("pytorch", "keras")
 
     bad = [
         Bad(
@@ -63,6 +67,23 @@ data = datasets.MNIST("data", train=True, transform=transforms.ToTensor())
 loader = torch.utils.data.DataLoader(data, batch_size=32, shuffle=False)
 """
         ),
+        Bad(
+            """
+import keras
+model = keras.Sequential([keras.layers.Dense(1)])
+model.fit(x_train, y_train, shuffle=False)
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+SHUFFLE = False
+model.fit(x=x_train, y=y_train, epochs=3, shuffle=SHUFFLE)
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -80,6 +101,14 @@ dist_loader = DataLoader(train_set, batch_size=64, sampler=DistributedSampler(tr
 test_loader = DataLoader(test_set, batch_size=1000)
 """
         ),
+        Good(
+            """
+import keras
+model = keras.Sequential([keras.layers.Dense(1)])
+model.fit(x_train, y_train)  # Keras shuffles by default
+""",
+            frontend="keras-source",
+        ),
     ]
 
     def check(self, program: Program) -> None:
@@ -92,5 +121,8 @@ test_loader = DataLoader(test_set, batch_size=1000)
                 continue  # an iterable data set cannot be shuffled by the loader (and may shuffle itself)
             if not ("train" in name or train_flag is True):
                 continue
-            if loader["shuffle"] is False:
-                self.report(loader["origin"], why="shuffle is off")
+            if loader["shuffle"] is False and loader.get("shuffle_given"):
+                # written out: a choice (time series, reproducible tests), so advice only
+                self.report(loader["origin"], Severity.INFO, Confidence.POSSIBLE, why="shuffle=False")
+            elif loader["shuffle"] is False:
+                self.report(loader["origin"], why="shuffle is not set; DataLoader's default is False")

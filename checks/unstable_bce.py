@@ -46,6 +46,7 @@ class UnstableBce(GraphCheck):
     name = "unstable-bce"
     message = "{what}"
     hint = "return logits and use BCEWithLogitsLoss (it is exact for large logits; it still gives NaN for infinite ones)"
+    frameworks = ("pytorch", "keras")
 
     bad = [
         Bad(
@@ -75,6 +76,25 @@ criterion = nn.BCEWithLogitsLoss()
 loss = criterion(torch.sigmoid(net(x)), y)
 """
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(8, activation="relu"), layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+inputs = tf.keras.Input(shape=(4,))
+out = tf.keras.layers.Dense(1, activation="sigmoid")(inputs)
+model = tf.keras.Model(inputs, out)
+model.compile(optimizer="adam", loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -86,6 +106,15 @@ model = nn.Sequential(nn.Linear(10, 1))
 loss = nn.BCEWithLogitsLoss()(model(x), y)
 probs = torch.sigmoid(model(x))
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(8, activation="relu"), layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="adam", loss="binary_crossentropy")  # the Keras idiom
+""",
+            frontend="keras-source",
         ),
     ]
 

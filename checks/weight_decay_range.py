@@ -40,6 +40,7 @@ class WeightDecayRange(ProgramCheck):
     name = "weight-decay-range"
     message = "{optimizer} with weight_decay={wd:g}: {why}"
     hint = "use 1e-6..1e-3 for L2 decay, or AdamW (decoupled decay) for values like 0.01-0.1"
+    frameworks = ("pytorch",)
 
     bad = [
         Bad(

@@ -16,6 +16,13 @@ CASES = [
 ]
 
 
+def test_keras_checks_have_two_keras_spellings():
+    for check in registry.all_checks():
+        if "keras" in check.frameworks:
+            assert len([b for b in check.bad if b.frontend == "keras-source"]) >= 2, check.name
+            assert [g for g in check.good if g.frontend == "keras-source"], check.name
+
+
 def test_every_check_has_examples():
     for check in registry.all_checks():
         assert len([b for b in check.bad if b.frontend == "torch-source"]) >= 2, check.name

@@ -224,10 +224,12 @@ class KerasInterpreter(TorchInterpreter):
             "origin": origin_of(frame, node),
             "batch_size": kwargs.get("batch_size", 32 if "**" not in kwargs else UNKNOWN),
             "shuffle": kwargs.get("shuffle", True),
+            "shuffle_given": "shuffle" in kwargs,
             "sampler": False,
             "drop_last": False,
             "dataset": UNKNOWN,
-            "map_style": not isinstance(x, Tensor) and x is not UNKNOWN,  # arrays; a tf.data pipeline shuffles itself
+            # arrays can be shuffled by fit; an explicit shuffle=False on them is the pitfall
+            "map_style": not isinstance(x, Tensor),
             "name": "train (fit)",
         })
 

@@ -678,6 +678,7 @@ class TorchInterpreter(Interpreter):
                 "origin": origin_of(frame, node),
                 "batch_size": batch_size,
                 "shuffle": shuffle,
+                "shuffle_given": "shuffle" in kwargs or len(args) > 2,
                 "sampler": sampler is not None,
                 "drop_last": kwargs.get("drop_last", UNKNOWN if unknown_kwargs else False),
                 "dataset": dataset,
