@@ -15,8 +15,9 @@ class WeightDecayRange(ProgramCheck):
     """
     ## What it does
     Flags an L2 weight decay large enough to stop learning: `weight_decay` above 0.01 for
-    SGD, Adam, RMSprop and the other optimizers that add it to the gradient, and above 0.5 for
-    AdamW, whose decay is decoupled from the gradient.
+    SGD, Adam, RMSprop and the other optimizers that add it to the gradient (and a Keras
+    `kernel_regularizer=l2(...)` above 0.01), and above 0.5 for AdamW, whose decay is
+    decoupled from the gradient.
 
     ## Why is this bad?
     L2 regularisation pulls every weight towards zero on each step. Usual values are 1e-6
@@ -40,7 +41,7 @@ class WeightDecayRange(ProgramCheck):
     name = "weight-decay-range"
     message = "{optimizer} with weight_decay={wd:g}: {why}"
     hint = "use 1e-6..1e-3 for L2 decay, or AdamW (decoupled decay) for values like 0.01-0.1"
-    frameworks = ("pytorch",)
+    frameworks = ("pytorch", "keras")
 
     bad = [
         Bad(
@@ -58,6 +59,21 @@ net = nn.Linear(3, 1)
 opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=CONFIG["wd"])
 """
         ),
+        Bad(
+            """
+import keras
+model = keras.Sequential([keras.layers.Dense(8, kernel_regularizer=keras.regularizers.l2(0.5)), keras.layers.Dense(1)])
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+model = tf.keras.Sequential([tf.keras.layers.Dense(8, kernel_regularizer=tf.keras.regularizers.L2(l2=0.1))])
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-3, weight_decay=0.05), loss="mse")
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -68,9 +84,22 @@ a = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.1)
 b = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
 """
         ),
+        Good(
+            """
+import keras
+model = keras.Sequential([keras.layers.Dense(8, kernel_regularizer="l2"), keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-3, weight_decay=0.004), loss="mse")
+""",
+            frontend="keras-source",
+        ),
     ]
 
     def check(self, program: Program) -> None:
+        for penalty in program.regularizers:
+            if penalty["l2"] > _L2_MAX:
+                self.report(penalty["origin"], optimizer=f"{penalty['layer'].rsplit('.', 1)[-1]} kernel_regularizer",
+                            wd=penalty["l2"], why=f"an L2 penalty above {_L2_MAX:g} dominates the gradient and the "
+                                                  "model underfits")
         for optimizer in program.optimizers():
             kind = optimizer["type_name"].rsplit(".", 1)[-1]
             wd = optimizer["weight_decay"]

@@ -51,6 +51,9 @@ class KerasInterpreter(TorchInterpreter):
             return self.keras_optimizer(short, args, kwargs, node, frame)
         if module == "keras.initializers":
             return _Initializer(short, args, kwargs)
+        if module == "keras.regularizers" and short.lower() in ("l2", "l1_l2"):
+            factor = kwargs.get("l2", args[0] if args and short.lower() == "l2" else (0.01 if short.lower() == "l2" else None))
+            return _Regularizer(factor)
         if module.startswith("keras.datasets.") and short == "load_data":
             data = module.rsplit(".", 1)[-1]
             if data in kapi.IMAGE_DATASETS:
@@ -98,6 +101,12 @@ class KerasInterpreter(TorchInterpreter):
         if activation is not None:
             attrs["activation"] = activation
         layer = Layer(f"keras.layers.{short}", kind, attrs, node, frame.module.path)
+        regularizer = named.get("kernel_regularizer")
+        if isinstance(regularizer, str) and regularizer.lower() == "l2":
+            regularizer = _Regularizer(0.01)  # Keras's default L2 factor
+        if isinstance(regularizer, _Regularizer) and isinstance(regularizer.factor, (int, float)):
+            self.program.regularizers.append({"origin": Origin(frame.module.path, node), "l2": regularizer.factor,
+                                              "layer": f"keras.layers.{short}"})
         initializer = named.get("kernel_initializer")
         if initializer is not None:
             record = _init_record(initializer)
@@ -254,6 +263,11 @@ class KerasInterpreter(TorchInterpreter):
 class _KerasLoss:
     def __init__(self, name: str, from_logits: bool) -> None:
         self.name, self.from_logits = name, from_logits
+
+
+class _Regularizer:
+    def __init__(self, factor: Any) -> None:
+        self.factor = factor
 
 
 class _Initializer:

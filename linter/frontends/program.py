@@ -32,6 +32,8 @@ class Program:
     uncleared_steps: list[dict] = field(default_factory=list)
     #: models with dropout/batch norm called under no_grad in training mode: {"origin", "model", "layers"}
     train_mode_evaluations: list[dict] = field(default_factory=list)
+    #: L2 penalties declared on layers (Keras kernel_regularizer): {"origin", "l2", "layer"}
+    regularizers: list[dict] = field(default_factory=list)
     #: tasks of the losses the code constructs, used or not (a hint for graphs linted beside it)
     declared_tasks: set[str] = field(default_factory=set)
     #: raw-scale data reaching a model or a data set: {"what", "origin", "sink"}
@@ -69,9 +71,9 @@ class Program:
             )
         only = self.single_model()
         if only is not None:
-            only.setup.losses.extend(self.setup.losses)
-            only.setup.optimizers.extend(self.setup.optimizers)
-            only.setup.loaders.extend(self.setup.loaders)
+            for mine, theirs in ((only.setup.losses, self.setup.losses), (only.setup.optimizers, self.setup.optimizers),
+                                 (only.setup.loaders, self.setup.loaders)):
+                mine.extend(record for record in theirs if all(record is not m for m in mine))
         for graph in self.models():
             graph.setup.task = task or graph.setup.loss_task()
 

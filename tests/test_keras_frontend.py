@@ -1,0 +1,93 @@
+"""The Keras/TensorFlow frontend: the IR and training setup it builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nnlint.frontends.keras_source import analyze
+from nnlint.frontends.project import Project
+from nnlint.ir import OpKind
+
+
+def build(tmp_path: Path, files: dict[str, str], entry: str = "main.py"):
+    for name, code in files.items():
+        (tmp_path / name).write_text(code.lstrip("\n"), encoding="utf-8")
+    project = Project({})
+    return analyze(project.load(tmp_path / entry), project)
+
+
+def kinds(graph):
+    return [op.kind for op in graph.ops.values() if op.kind is not OpKind.INPUT]
+
+
+@pytest.mark.parametrize("imports,prefix", [
+    ("import keras", "keras."),
+    ("import tensorflow as tf", "tf.keras."),
+    ("from tensorflow import keras", "keras."),
+])
+def test_sequential_spellings_and_activation_ops(tmp_path, imports, prefix):
+    program = build(tmp_path, {"main.py": f"""
+{imports}
+model = {prefix}Sequential([{prefix}layers.Dense(16, activation="relu"), {prefix}layers.Dense(3, activation="softmax")])
+model.compile(optimizer={prefix}optimizers.Adam(learning_rate=1e-3), loss="categorical_crossentropy")
+model.fit(x, y, batch_size=64)
+"""})
+    [graph] = program.models()
+    assert kinds(graph) == [OpKind.LINEAR, OpKind.RELU, OpKind.LINEAR, OpKind.SOFTMAX]
+    assert graph.ops[1].attrs["out_features"] == 16
+    [loss] = graph.setup.losses
+    assert (loss["task"], loss["from_logits"]) == ("classification", False)
+    assert [o["lr"] for o in graph.setup.optimizers] == [1e-3]
+    assert [(l["batch_size"], l["shuffle"]) for l in program.setup.loaders] == [(64, True)]
+
+
+def test_add_api_functional_api_and_subclassed_models(tmp_path):
+    program = build(tmp_path, {"main.py": """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+seq = keras.Sequential()
+seq.add(layers.Dense(8, use_bias=False))
+seq.add(layers.BatchNormalization())
+
+inputs = keras.Input(shape=(4,))
+outputs = layers.Dense(2)(layers.Dense(8, activation="tanh")(inputs))
+functional = keras.Model(inputs=inputs, outputs=outputs)
+
+class Sub(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.d = layers.Dense(1, activation="sigmoid")
+
+    def call(self, x):
+        return self.d(x)
+
+sub = Sub()
+"""})
+    by_name = {g.name: g for g in program.models()}
+    assert kinds(by_name["seq"]) == [OpKind.LINEAR, OpKind.BATCH_NORM]
+    assert by_name["seq"].ops[1].attrs["bias"] is False
+    assert kinds(by_name["functional"]) == [OpKind.LINEAR, OpKind.TANH, OpKind.LINEAR]
+    assert kinds(by_name["Sub"]) == [OpKind.LINEAR, OpKind.SIGMOID]
+
+
+def test_a_model_built_in_one_module_and_compiled_in_another(tmp_path):
+    program = build(tmp_path, {
+        "model.py": "import keras\n\ndef build():\n    return keras.Sequential([keras.layers.Dense(1)])\n",
+        "main.py": "from model import build\nnet = build()\nnet.compile(optimizer='adam', loss='mse')\n",
+    })
+    [graph] = program.models()
+    assert graph.setup.task == "regression" and graph.path.endswith("model.py")
+
+
+def test_raw_keras_arrays_are_tracked_until_scaled(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import keras
+(x, y), _ = keras.datasets.mnist.load_data()
+model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])
+model.fit(x.reshape(-1, 784).astype("float32"), y)
+model.fit(x / 255.0, y)
+"""})
+    assert [flow["sink"] for flow in program.raw_inputs] == ["model.fit()"]
