@@ -40,7 +40,7 @@ class RedundantBiasBeforeNorm(GraphCheck):
     confidence = Confidence.CERTAIN
     message = "{layer} has a bias that {norm} cancels (it subtracts the per-channel mean): use bias=False"
     hint = "build the layer with bias=False; the norm's shift replaces the bias"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
         Bad(
@@ -74,6 +74,23 @@ g (float[1,1,4,4] x) => (float[1,1,4,4] y) <float[1,1,1,1] w = {0.7}, float[1] b
 """,
             frontend="onnx",
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Conv2D(32, 3), layers.BatchNormalization(), layers.Activation("relu")])
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+inputs = tf.keras.Input(shape=(16,))
+h = tf.keras.layers.BatchNormalization()(tf.keras.layers.Dense(32, use_bias=True)(inputs))
+model = tf.keras.Model(inputs, h)
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -83,6 +100,14 @@ import torch.nn as nn
 model = nn.Sequential(nn.Conv2d(3, 64, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
                       nn.Linear(64, 64), nn.LayerNorm(64))
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Conv2D(32, 3, use_bias=False), layers.BatchNormalization(), layers.Activation("relu")])
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -44,7 +44,7 @@ class SaturatingHiddenActivation(GraphCheck):
     name = "saturating-hidden-activation"
     message = "{count} hidden layers of {model} use {acts} (first: {first}): gradients vanish through saturated units"
     hint = "use ReLU/LeakyReLU/GELU in hidden layers (keep sigmoid/tanh for gates and outputs), or normalise before them"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
     options = {"min-layers": 3}
 
     bad = [
@@ -73,6 +73,26 @@ class Deep(nn.Module):
         return self.out(x)
 """
         ),
+        Bad(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(64, activation="sigmoid"), layers.Dense(64, activation="sigmoid"),
+                          layers.Dense(64, activation="sigmoid"), layers.Dense(10)])
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow as tf
+inputs = tf.keras.Input(shape=(32,))
+x = inputs
+for _ in range(4):
+    x = tf.keras.layers.Dense(32, activation="tanh")(x)
+model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(x))
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -99,6 +119,15 @@ class Cell(nn.Module):
         c = torch.sigmoid(self.f(x)) * c + torch.sigmoid(self.i(x)) * torch.tanh(self.g(x))
         return torch.sigmoid(self.o(x)) * torch.tanh(c), c
 """
+        ),
+        Good(
+            """
+import keras
+from keras import layers
+model = keras.Sequential([layers.Dense(64, activation="tanh"), layers.Dense(64, activation="relu"),
+                          layers.Dense(1, activation="sigmoid")])
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -40,7 +40,7 @@ class UnstableSoftmax(GraphCheck):
     name = "unstable-softmax"
     message = "{what}"
     hint = "use F.softmax / F.log_softmax / torch.logsumexp, which subtract the maximum first"
-    frameworks = ("pytorch", "onnx")
+    frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
         Bad(
@@ -85,6 +85,25 @@ g (float[1,4] x) => (float[1,4] y) {
 """,
             frontend="onnx",
         ),
+        Bad(
+            """
+import tensorflow as tf
+
+def softmax(logits):
+    e = tf.exp(logits)
+    return e / tf.reduce_sum(e, axis=-1, keepdims=True)
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import keras
+
+def log_probs(logits):
+    return keras.ops.log(keras.ops.softmax(logits))
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -107,6 +126,15 @@ def log_probs(logits):
     c = torch.log(F.softmax(logits, dim=1) + 1e-8)  # clamped away from zero
     return a, b, c
 """
+        ),
+        Good(
+            """
+import tensorflow as tf
+
+def log_probs(logits):
+    return tf.nn.log_softmax(logits) + 0 * tf.math.reduce_logsumexp(logits)
+""",
+            frontend="keras-source",
         ),
     ]
 

@@ -50,6 +50,17 @@ ACTIVATIONS: dict[str, OpKind] = {
     "hard_sigmoid": K.SIGMOID, "tanh": K.TANH, "softmax": K.SOFTMAX, "log_softmax": K.LOG_SOFTMAX,
 }
 
+#: TensorFlow and Keras 3 tensor functions -> kind (``tf.exp``, ``tf.math.exp``, ``keras.ops.exp``)
+FUNCTIONS: dict[str, OpKind] = {}
+for _name, _kind in {
+    "exp": K.EXP, "log": K.LOG, "softmax": K.SOFTMAX, "log_softmax": K.LOG_SOFTMAX, "relu": K.RELU,
+    "sigmoid": K.SIGMOID, "tanh": K.TANH, "reduce_sum": K.REDUCE_SUM, "reduce_max": K.REDUCE_MAX,
+    "reduce_logsumexp": K.LOGSUMEXP, "logsumexp": K.LOGSUMEXP, "sum": K.REDUCE_SUM, "max": K.REDUCE_MAX,
+    "matmul": K.MATMUL, "gelu": K.GELU, "elu": K.ELU, "softplus": K.SOFTPLUS,
+}.items():
+    for _prefix in ("tensorflow.", "tensorflow.math.", "tensorflow.nn.", "keras.ops.", "keras.activations."):
+        FUNCTIONS[_prefix + _name] = _kind
+
 #: loss names (strings and classes, snake_case) -> task
 LOSSES = {
     "mse": "regression", "mean_squared_error": "regression", "mae": "regression",

@@ -31,10 +31,15 @@ class KerasInterpreter(TorchInterpreter):
 
     def call_external(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         name = kapi.canonical(qualname)
+        function = kapi.FUNCTIONS.get(name if name is not None and name.startswith("keras.") else qualname)
+        if function is not None:
+            return self.functional(qualname, function, args, kwargs, node, frame)
         if name is None:
             if qualname in ("tensorflow.nn.dropout", "tf.nn.dropout"):
                 return self.tf_dropout(args, kwargs, node, frame)
             return super().call_external(qualname, args, kwargs, node, frame)
+        if name == "keras.layers.Activation":
+            return self.activation_layer(args, kwargs, node, frame)
         module, _, short = name.rpartition(".")
         if name in ("keras.Sequential", "keras.models.Sequential"):
             return self.sequential(args, kwargs, node, frame)
@@ -115,6 +120,14 @@ class KerasInterpreter(TorchInterpreter):
                                     "method": False, "certain": self.uncertain == 0})
         if len(self.program.layers) < 10_000:
             self.program.layers.append(layer)
+        return layer
+
+    def activation_layer(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        """``layers.Activation("relu")``: an activation as a layer of its own."""
+        kind = _activation(kwargs.get("activation", args[0] if args else None))
+        if kind is None:
+            return UNKNOWN
+        layer = Layer("keras.layers.Activation", kind, {}, node, frame.module.path)
         return layer
 
     def apply_layer(self, layer: Layer, args: list, frame: Frame, node: Optional[cst.CSTNode], parent=None) -> Any:
