@@ -33,9 +33,13 @@ class NotebookCode:
 
 def read(path: Path, text: str) -> NotebookCode:
     try:
-        cells = json.loads(text)["cells"]
+        document = json.loads(text)
+    except ValueError as exc:
+        raise UnreadableFile(f"not a valid Jupyter notebook (invalid JSON: {exc})") from None
+    try:
+        cells = document["cells"]
         sources = [(n, c) for n, c in enumerate(cells, start=1) if c.get("cell_type") == "code"]
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError):
         raise UnreadableFile("not a valid Jupyter notebook (no cells in its JSON)") from None
     lines: list[str] = []
     starts, numbers = [], []

@@ -91,3 +91,16 @@ model.fit(x.reshape(-1, 784).astype("float32"), y)
 model.fit(x / 255.0, y)
 """})
     assert [flow["sink"] for flow in program.raw_inputs] == ["model.fit()"]
+
+
+def test_models_on_unknown_backbones_stay_unknown(tmp_path):
+    """Two heads on a pretrained backbone nnlint cannot see must not merge into one model."""
+    program = build(tmp_path, {"main.py": """
+import keras
+from keras import layers
+first = keras.Model(backbone.input, layers.Dense(3, activation="softmax")(backbone(backbone.input)))
+first.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+second = keras.Model(backbone.input, layers.Dense(1, activation="sigmoid")(backbone(backbone.input)))
+second.compile(optimizer="adam", loss="binary_crossentropy")
+"""})
+    assert program.models() == []

@@ -46,7 +46,7 @@ class KerasInterpreter(TorchInterpreter):
         if name in ("keras.Model", "keras.models.Model"):
             return self.functional_model(args, kwargs, node, frame)
         if name in ("keras.Input", "keras.layers.Input"):
-            graph = ModelGraph(name="<keras inputs>", path=frame.module.path)
+            graph = ModelGraph(name=_FUNCTIONAL, path=frame.module.path)
             return Tensor(graph, graph.add(OpKind.INPUT, "keras.Input").id)
         if module == "keras.layers" and short in kapi.LAYERS:
             return self.keras_layer(short, args, kwargs, node, frame)
@@ -178,8 +178,8 @@ class KerasInterpreter(TorchInterpreter):
 
     def functional_model(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         outputs = kwargs.get("outputs", args[1] if len(args) > 1 else UNKNOWN)
-        if not isinstance(outputs, Tensor):
-            return UNKNOWN
+        if not isinstance(outputs, Tensor) or outputs.graph.name != _FUNCTIONAL:
+            return UNKNOWN  # not built from keras.Input (a pretrained backbone, say): the model is unknown
         graph = outputs.graph
         graph.name = self.assign_names.get(id(node), "") or "Model"
         graph.outputs = [outputs.op]
@@ -271,6 +271,10 @@ class KerasInterpreter(TorchInterpreter):
     def analyze(self) -> None:
         super().analyze()
         self.build_sequentials()
+
+
+#: The name of a graph started by keras.Input, until keras.Model names it.
+_FUNCTIONAL = "<keras inputs>"
 
 
 class _KerasLoss:
