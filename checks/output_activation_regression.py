@@ -32,7 +32,9 @@ class OutputActivationRegression(GraphCheck):
     negative, and every unit pushed below zero gets no gradient again ("the most common error
     is ReLU on the last layer"). Sigmoid and Tanh squash the output into (0, 1) or (-1, 1),
     which is only right when the code scales the targets into that range; that case is
-    reported as `info`, with `possible` confidence.
+    reported as `info`, with `possible` confidence, as is any activation on an autoencoder
+    (a model trained to reconstruct its input, `fit(x, x)` or `criterion(model(x), x)`),
+    whose right output range is its input's, which nnlint cannot see.
 
     ## Example
     ```python
@@ -165,7 +167,12 @@ model.compile(optimizer="adam", loss="mse")
             reported.add(op.id)
             name = loss.get("type_name", "").rsplit(".", 1)[-1]
             fields = dict(layer=op.describe(), model=graph.name, loss=f" ({name})" if name else "")
-            if op.kind in _CANNOT_GO_NEGATIVE:
+            if loss.get("reconstruction"):  # an autoencoder: its inputs' range decides, and we do not know it
+                effect = (f"{_CANNOT_GO_NEGATIVE.get(op.kind) or 'its output range is bounded'}; fine only if the "
+                          "reconstructed inputs lie in that range")
+                if op.kind in _CANNOT_GO_NEGATIVE or op.kind in _BOUNDED:
+                    self.report(op, Severity.INFO, Confidence.POSSIBLE, effect=effect, **fields)
+            elif op.kind in _CANNOT_GO_NEGATIVE:
                 self.report(op, effect=_CANNOT_GO_NEGATIVE[op.kind], **fields)
             elif op.kind in _BOUNDED:
                 effect = f"its output stays in {_BOUNDED[op.kind]}, so targets outside that range cannot be fitted"

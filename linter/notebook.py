@@ -2,9 +2,9 @@
 
 Line numbers count through the joined source (so suppressions, positions and the project
 join work as for a ``.py`` file); :func:`cell_of` maps a line back to its cell. A line magic
-(``%matplotlib``), a shell escape (``!pip``) or help (``x?``) becomes a blank line; a cell
-magic that runs Python (``%%time``) loses only its first line, any other (``%%bash``) blanks
-the whole cell.
+(``%matplotlib``), a shell escape (``!pip``) or help (``x?``) becomes ``pass`` at its
+indentation (it may be the only statement of a block); a cell magic that runs Python
+(``%%time``) loses only its first line, any other (``%%bash``) blanks the whole cell.
 """
 
 from __future__ import annotations
@@ -59,10 +59,16 @@ def _neutralise(lines: list[str]) -> list[str]:
             return [""] * len(lines)
         lines = [""] + lines[1:]
     out = []
+    continued = False  # the previous line was a magic ending in a backslash
     for line in lines:
         stripped = line.lstrip()
-        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
+        if continued:
             out.append("")
+        elif stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
+            # a statement (``if colab:\n    %pip install ...``): keep one, so the block stays valid
+            out.append(line[: len(line) - len(stripped)] + "pass")
         else:
             out.append(line)
+            continue
+        continued = line.rstrip().endswith("\\")
     return out

@@ -48,3 +48,9 @@ def test_correct_programs_have_no_warning_or_error():
     """The correct miniatures may carry advice (info, annotated above), never a warning or an error."""
     findings = lint_paths([FIXTURES / "correct"], cwd=FIXTURES)
     assert [f.message for f in findings if f.severity.value != "info"] == []
+
+
+def test_autoencoder_output_activations_are_advice():
+    """Reconstructing its input, a model's right output range is the input's: info, not an error."""
+    findings = lint_paths([FIXTURES / "buggy" / "autoencoders.py"], cwd=FIXTURES)
+    assert {f.severity.value for f in findings if f.code == "NN001"} == {"info"}

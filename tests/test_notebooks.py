@@ -59,3 +59,10 @@ def test_syntax_error_in_a_cell_and_a_broken_notebook(tmp_path):
     by_path = {f["path"]: f for f in result.json["findings"]}
     assert by_path["a.ipynb"]["code"] == "NN901" and by_path["a.ipynb"]["cell"]["number"] == 2
     assert by_path["b.ipynb"]["code"] == "NN902" and "notebook" in by_path["b.ipynb"]["message"]
+
+
+def test_a_magic_alone_in_a_block_keeps_the_cell_valid(tmp_path):
+    name = notebook(tmp_path, "colab.ipynb", [("code", "import sys\nif 'google.colab' in sys.modules:\n    %pip install -q torch\n"),
+                                              ("code", "import torch.nn as nn\nd = nn.Dropout(0.9)\n")])
+    result = run_cli(["--format", "json", name], tmp_path)
+    assert [f["code"] for f in result.json["findings"]] == ["NN007"], result

@@ -238,6 +238,10 @@ class KerasInterpreter(TorchInterpreter):
 
     def fit(self, graph: ModelGraph, model: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
         x = kwargs.get("x", args[0] if args else UNKNOWN)
+        y = kwargs.get("y", args[1] if len(args) > 1 else UNKNOWN)
+        if x is y and x is not UNKNOWN:  # fit(x, x): an autoencoder reconstructing its input
+            for loss in graph.setup.losses:
+                loss["reconstruction"] = True
         if isinstance(x, RawData) and not _scales_inputs(graph, model):
             self.raw_reaches(x, node, frame, f"{graph.name}.fit()")
         if not self.record_once(node):
@@ -351,14 +355,16 @@ def _init_record(initializer: Any) -> Optional[dict]:
 
 
 _SCALING_LAYERS = ("keras.layers.Rescaling", "keras.layers.Normalization")
+_RESHAPING = (OpKind.RESHAPE, OpKind.IDENTITY)  # Flatten/Reshape before the scaling layer change no values
 
 
 def _scales_inputs(graph: ModelGraph, model: Any) -> bool:
     """Whether the model starts with a Rescaling or Normalization layer (scaling inside)."""
     if isinstance(model, Layer) and model.qualname == "keras.Sequential":  # its graph is built at the end
-        first = next((c for c in model.children if isinstance(c, Layer)), None)
+        layers = [c for c in model.children if isinstance(c, Layer)]
+        first = next((c for c in layers if c.kind not in _RESHAPING), None)
         return first is not None and first.qualname in _SCALING_LAYERS
-    first_op = next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT), None)
+    first_op = next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT and op.kind not in _RESHAPING), None)
     return first_op is not None and first_op.type_name in _SCALING_LAYERS
 
 

@@ -62,6 +62,8 @@ class TorchInterpreter(Interpreter):
         self.class_instances: dict[str, Instance] = {}
         self.assign_names: dict[int, str] = {}  # id(call node) -> the names it is assigned to
         self.no_grad = 0  # > 0 inside torch.no_grad() / inference_mode()
+        self.call_arguments: dict[int, list[int]] = {}  # model-call op -> id() of its arguments
+        self.call_argument_names: dict[int, list] = {}  # model-call op -> its arguments' plain names
         self.events = _Events()  # what the current unit of training code does
 
     # ------------------------------------------------------------------ helpers
@@ -481,6 +483,9 @@ class TorchInterpreter(Interpreter):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}")
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
         op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs, attrs={"model_call": graph})
+        self.call_arguments[op.id] = [id(a) for a in args]  # criterion(model(x), x): a reconstruction
+        if isinstance(node, cst.Call):  # by name too, for values nnlint does not know (a batch from a loader)
+            self.call_argument_names[op.id] = [dotted(a.value) for a in node.args if a.keyword is None]
         return Tensor(frame.graph, op.id, model=graph)
 
     def model_graph(self, inst: Instance) -> ModelGraph:
@@ -619,6 +624,11 @@ class TorchInterpreter(Interpreter):
         """A loss applied to a prediction: tie it to the model that produced the prediction."""
         pred = args[0] if args else UNKNOWN
         record = loss_record(loss.qualname, loss.task, Origin(loss.path, loss.node))
+        target = args[1] if len(args) > 1 else None
+        ids, names = self._arguments_of(pred) if isinstance(pred, Tensor) else ([], [])
+        target_name = dotted(node.args[1].value) if isinstance(node, cst.Call) and len(node.args) > 1 else None
+        if (isinstance(target, (Tensor, RawData)) and id(target) in ids) or (target_name and target_name in names):
+            record["reconstruction"] = True
         if isinstance(pred, Tensor) and pred.model is not None:
             self._attach(pred.model, record)
         elif isinstance(pred, Tensor) and not pred.graph.is_model and self._derived_from_model(pred):
@@ -630,6 +640,17 @@ class TorchInterpreter(Interpreter):
             # otherwise the prediction was transformed in ways we do not follow: tie it to nothing
         elif self.record_once(loss.node):
             self.program.setup.losses.append(record)
+
+    def _arguments_of(self, t: Tensor) -> tuple[list[int], list]:
+        """(id()s, plain names) of the arguments of the model call ``t`` comes from (through reshapes)."""
+        op = t.graph.ops[t.op]
+        for _ in range(8):
+            if op.attrs.get("model_call") and op.id in self.call_arguments:
+                return self.call_arguments[op.id], self.call_argument_names.get(op.id, [])
+            if len(op.inputs) != 1:
+                return [], []
+            op = t.graph.ops[op.inputs[0]]
+        return [], []
 
     @staticmethod
     def _attach(model: ModelGraph, record: dict) -> None:
