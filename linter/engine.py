@@ -21,7 +21,7 @@ from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
-from nnlint.errors import SourceSyntaxError, UnreadableFile
+from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
@@ -43,7 +43,8 @@ ENGINE_CODES = {
     UNREADABLE: "The file cannot be read as Python source: binary, not UTF-8, over 5 MB, or unreadable. Exit code 2.",
     UNUSED_SUPPRESSION: "A `# nnlint: ignore[...]` or `# noqa: NN...` comment silences nothing; reported only with "
                         "--report-unused-suppressions.",
-    ANALYSIS_LIMIT: "Part of the file is nested too deeply to analyse; nnlint stays silent about it (info).",
+    ANALYSIS_LIMIT: "The file (or part of it) could not be analysed: an expression nested too deeply, or valid "
+                    "Python that nnlint's parser (libcst) does not read. nnlint stays silent about it (info).",
     UNSAFE_EXTERNAL_DATA: "An ONNX initializer's external data lies outside the model's folder (an absolute path or "
                           "one with '..'); nnlint refuses to read it. The rest of the graph is still linted.",
     MISSING_EXTERNAL_DATA: "An ONNX initializer's external data file is missing or too short; weight checks skip it.",
@@ -148,6 +149,8 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
         info = project.load(unit.abspath)
     except UnreadableFile as exc:
         return [engine_finding(UNREADABLE, Severity.ERROR, f"cannot read: {exc}", unit.path)]
+    except UnsupportedSyntax as exc:
+        return [engine_finding(ANALYSIS_LIMIT, Severity.INFO, str(exc), unit.path)]
     except SourceSyntaxError as exc:
         found = engine_finding(SYNTAX_ERROR, Severity.ERROR, f"syntax error: {exc.message}", unit.path, exc.line,
                                exc.column)

@@ -15,3 +15,7 @@ class SourceSyntaxError(Exception):
     def __init__(self, message: str, line: Optional[int], column: Optional[int]) -> None:
         super().__init__(message)
         self.message, self.line, self.column = message, line, column
+
+
+class UnsupportedSyntax(Exception):
+    """Valid Python (CPython parses it) that the source parser cannot read: not the user's error."""

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import libcst as cst
 
-from nnlint.errors import SourceSyntaxError, UnreadableFile
+from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 
 #: Files larger than this are not parsed (a generated or vendored file, not training code).
 MAX_BYTES = 5_000_000
@@ -56,7 +56,25 @@ def read_text(abspath: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        declared = _declared_encoding(raw)
+        if declared is not None:
+            try:
+                return raw.decode(declared)
+            except (UnicodeDecodeError, LookupError):
+                pass
         raise UnreadableFile(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _declared_encoding(raw: bytes) -> Optional[str]:
+    """The PEP 263 coding cookie (``# -*- coding: latin-1 -*-``), if the file declares one."""
+    import io
+    import tokenize
+
+    try:
+        encoding, lines = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError:
+        return None
+    return encoding if any(b"coding" in line for line in lines) else None
 
 
 def parse(path: str, abspath: Path, text: str) -> SourceFile:
@@ -76,10 +94,9 @@ def parse(path: str, abspath: Path, text: str) -> SourceFile:
         raise SourceSyntaxError(str(exc), None, None) from None
     try:
         module = cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        message = str(exc.message).strip().splitlines()[0]
-        message = re.sub(r"^parser error: error at \d+:\d+: ", "", message)
-        raise SourceSyntaxError(message, exc.raw_line, exc.raw_column + 1) from None
-    except RecursionError:
-        raise SourceSyntaxError("too deeply nested to parse", None, None) from None
+    except (cst.ParserSyntaxError, RecursionError) as exc:
+        # CPython accepted the file: it is valid Python that libcst's grammar does not cover
+        detail = str(getattr(exc, "message", exc)).strip().splitlines()[0][:120]
+        raise UnsupportedSyntax(f"valid Python that nnlint's parser (libcst) cannot read ({detail}); not analysed") \
+            from None
     return SourceFile(path=path, abspath=abspath, text=text, module=module)

@@ -239,3 +239,19 @@ def test_deeply_nested_unary_operators_do_not_crash(tmp_path):
     [deep] = findings_of(result, "deep.py")
     assert deep["code"] in ("NN901", "NN902", "NN999"), deep
     assert [f["code"] for f in findings_of(result, "bug.py")] == ["NN007"], result
+
+
+def test_a_pep263_coding_declaration_is_honoured(tmp_path):
+    source = "# -*- coding: iso-8859-1 -*-\nimport torch.nn as nn\nname = 'caf\xe9'\nd = nn.Dropout(0.9)\n"
+    (tmp_path / "latin.py").write_bytes(source.encode("iso-8859-1"))
+    result = run_cli(["--format", "json", "latin.py"], tmp_path)
+    assert [f["code"] for f in result.json["findings"]] == ["NN007"], result
+
+
+def test_valid_python_the_parser_cannot_read_is_advice_not_an_error(tmp_path):
+    write(tmp_path, "odd.py", "def f():\n    x: int = 1\n    (x): int = 2\n")
+    write(tmp_path, "bug.py", BUGGY)
+    result = run_cli(["--format", "json", "odd.py", "bug.py"], tmp_path)
+    odd = [f for f in result.json["findings"] if f["path"] == "odd.py"]
+    assert [(f["code"], f["severity"]) for f in odd] == [("NN904", "info")], result
+    assert any(f["path"] == "bug.py" for f in result.json["findings"])

@@ -274,3 +274,16 @@ def test_imports_outside_the_project_root_are_not_read(tmp_path):
     project = Project({})
     analyze(project.load(project_dir / "main.py"), project)
     assert outside.resolve() not in project.modules
+
+
+def test_a_module_level_raise_ends_the_module_without_an_error(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import sys
+import torch.nn as nn
+model = nn.Sequential(nn.Linear(3, 1), nn.ReLU())
+if sys.platform == "win32":
+    raise ImportError("not supported")
+raise SystemExit
+other = nn.Linear(1, 1)
+"""})
+    assert [g.name for g in program.models()] == ["model"]

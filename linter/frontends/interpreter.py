@@ -147,7 +147,10 @@ class Interpreter:
             info.globals["__name__"] = name
             graph = ModelGraph(name=f"<module {info.path}>", path=info.path)
             frame = Frame(info, graph, is_module=True, name="<module>")
-            self.exec_block(info.source.module.body, frame)
+            try:
+                self.exec_block(info.source.module.body, frame)
+            except (_Return, _LoopExit):
+                pass  # a module-level raise (or a stray break) ends the module, as it would on import
         return info.globals
 
     def bind_import(self, stmt: cst.Import | cst.ImportFrom, frame: Frame) -> None:

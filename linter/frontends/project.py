@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from nnlint import notebook
-from nnlint.errors import SourceSyntaxError, UnreadableFile
+from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 from nnlint.source import SourceFile, parse, read_text
 
 
@@ -97,7 +97,7 @@ class Project:
                     return None  # known to be unreadable
                 try:
                     return self.load(resolved)
-                except (UnreadableFile, SourceSyntaxError):
+                except (UnreadableFile, SourceSyntaxError, UnsupportedSyntax):
                     self.modules[resolved] = None
                     return None
         return None
