@@ -7,7 +7,6 @@ have no finding, so :meth:`SourceFile.span` computes it the first time a finding
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional

@@ -11,19 +11,18 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import libcst as cst
-
 from nnlint.frontends import torch_api as api
-from nnlint.frontends.names import dotted
 from nnlint.frontends.interpreter import (
     UNKNOWN,
     BudgetExceeded,
     Frame,
-    Interpreter,
     is_static,
     origin_of,
 )
-from nnlint.frontends.program import Program, loss_record
+from nnlint.frontends.names import dotted
+from nnlint.frontends.program import Program
 from nnlint.frontends.project import ModuleInfo, Project
+from nnlint.frontends.torch_training import TrainingCode, truthy
 from nnlint.frontends.values import (
     ArgParser,
     Bound,
@@ -41,7 +40,6 @@ from nnlint.frontends.values import (
     Parameters,
     RawData,
     Tensor,
-    Transforms,
 )
 from nnlint.ir import ModelGraph, OpKind, Origin
 
@@ -54,27 +52,12 @@ _TO_TENSOR = {"torch.tensor", "torch.from_numpy", "torch.as_tensor", "torch.Tens
               "numpy.array", "numpy.asarray", "numpy.float32"}
 
 
-class TorchInterpreter(Interpreter):
+class TorchInterpreter(TrainingCode):
     def __init__(self, project: Project, entry: ModuleInfo, program: Program) -> None:
-        super().__init__(project, entry)
-        self.program = program
-        self._recorded: set[tuple[int, str]] = set()
+        super().__init__(project, entry, program)
         self.class_instances: dict[str, Instance] = {}
-        self.assign_names: dict[int, str] = {}  # id(call node) -> the names it is assigned to
-        self.no_grad = 0  # > 0 inside torch.no_grad() / inference_mode()
-        self.call_arguments: dict[int, list[int]] = {}  # model-call op -> id() of its arguments
-        self.call_argument_names: dict[int, list] = {}  # model-call op -> its arguments' plain names
-        self.events = _Events()  # what the current unit of training code does
 
     # ------------------------------------------------------------------ helpers
-
-    def record_once(self, node: cst.CSTNode, tag: str = "") -> bool:
-        """True the first time a fact (``tag``) is recorded for a node, False after."""
-        key = (id(node), tag)
-        if key in self._recorded:
-            return False
-        self._recorded.add(key)
-        return True
 
     def star_provides(self, module: str, name: str) -> bool:
         qualname = f"{module}.{name}"
@@ -160,9 +143,7 @@ class TorchInterpreter(Interpreter):
     # ------------------------------------------------------------------ calls
 
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
-        if _CLIP_KEYWORDS.intersection(kwargs) and any(v not in (None, 0, UNKNOWN) for k, v in kwargs.items()
-                                                        if k in _CLIP_KEYWORDS):
-            self.program.clips_gradients = True  # Trainer(gradient_clip_val=0.25) and kin
+        self.note_call_keywords(kwargs)
         if isinstance(func, External) and func.qualname == "builtins.isinstance" and len(args) == 2:
             return self.isinstance_of(args[0], args[1])
         if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
@@ -618,232 +599,6 @@ class TorchInterpreter(Interpreter):
             return UNKNOWN
         return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node)
 
-    # ------------------------------------------------------------------ training setup
-
-    def use_loss(self, loss: Loss, args: list, node: cst.CSTNode, frame: Frame) -> None:
-        """A loss applied to a prediction: tie it to the model that produced the prediction."""
-        pred = args[0] if args else UNKNOWN
-        record = loss_record(loss.qualname, loss.task, Origin(loss.path, loss.node))
-        target = args[1] if len(args) > 1 else None
-        ids, names = self._arguments_of(pred) if isinstance(pred, Tensor) else ([], [])
-        target_name = dotted(node.args[1].value) if isinstance(node, cst.Call) and len(node.args) > 1 else None
-        if (isinstance(target, (Tensor, RawData)) and id(target) in ids) or (target_name and target_name in names):
-            record["reconstruction"] = True
-        if isinstance(pred, Tensor) and pred.model is not None:
-            self._attach(pred.model, record)
-        elif isinstance(pred, Tensor) and not pred.graph.is_model and self._derived_from_model(pred):
-            applied = self._applied_activation(pred)
-            if applied is not None:  # loss(torch.sigmoid(model(x)), y): the model plus one activation
-                activation, model = applied
-                record["applied"] = activation
-                self._attach(model, record)
-            # otherwise the prediction was transformed in ways we do not follow: tie it to nothing
-        elif self.record_once(loss.node):
-            self.program.setup.losses.append(record)
-
-    def _arguments_of(self, t: Tensor) -> tuple[list[int], list]:
-        """(id()s, plain names) of the arguments of the model call ``t`` comes from (through reshapes)."""
-        op = t.graph.ops[t.op]
-        for _ in range(8):
-            if op.attrs.get("model_call") and op.id in self.call_arguments:
-                return self.call_arguments[op.id], self.call_argument_names.get(op.id, [])
-            if len(op.inputs) != 1:
-                return [], []
-            op = t.graph.ops[op.inputs[0]]
-        return [], []
-
-    @staticmethod
-    def _attach(model: ModelGraph, record: dict) -> None:
-        if all(r["origin"].node is not record["origin"].node for r in model.setup.losses):
-            model.setup.losses.append(record)
-
-    @staticmethod
-    def _applied_activation(t: Tensor) -> Optional[tuple[Any, ModelGraph]]:
-        """(activation op, model) when ``t`` is one activation applied to a model's output."""
-        graph = t.graph
-        op = graph.ops[t.op]
-        while op.kind in (OpKind.RESHAPE, OpKind.IDENTITY) and len(op.inputs) == 1:
-            op = graph.ops[op.inputs[0]]
-        if op.kind not in _APPLIED or len(op.inputs) != 1:
-            return None
-        source = graph.ops[op.inputs[0]]
-        while source.kind in (OpKind.RESHAPE, OpKind.IDENTITY) and len(source.inputs) == 1:
-            source = graph.ops[source.inputs[0]]
-        model = source.attrs.get("model_call")
-        return (op, model) if isinstance(model, ModelGraph) else None
-
-    @staticmethod
-    def _derived_from_model(t: Tensor) -> bool:
-        graph, stack, seen = t.graph, [t.op], set()
-        while stack:
-            op = graph.ops[stack.pop()]
-            if op.id in seen:
-                continue
-            seen.add(op.id)
-            if op.attrs.get("model_call"):
-                return True
-            stack.extend(op.inputs)
-        return False
-
-    def record_loader(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
-        if not self.record_once(node):
-            return
-        dataset = kwargs.get("dataset", args[0] if args else UNKNOWN)
-        self.raw_sink([dataset], node, frame, "a DataLoader")
-        unknown_kwargs = "**" in kwargs
-        batch_size = kwargs.get("batch_size", args[1] if len(args) > 1 else (UNKNOWN if unknown_kwargs else 1))
-        shuffle = kwargs.get("shuffle", args[2] if len(args) > 2 else (UNKNOWN if unknown_kwargs else False))
-        sampler = kwargs.get("sampler", kwargs.get("batch_sampler"))
-        self.program.setup.loaders.append(
-            {
-                "origin": origin_of(frame, node),
-                "batch_size": batch_size,
-                "shuffle": shuffle,
-                "shuffle_given": "shuffle" in kwargs or len(args) > 2,
-                "sampler": sampler is not None,
-                "drop_last": kwargs.get("drop_last", UNKNOWN if unknown_kwargs else False),
-                "dataset": dataset,
-                "map_style": self._map_style(dataset),
-                "name": self._current_target(node),
-            }
-        )
-
-    def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
-        """An optimizer with its hyperparameters, on its model when ``model.parameters()`` says which."""
-        if not self.record_once(node):
-            return Optimizer({"type_name": qualname})
-        params = kwargs.get("params", args[0] if args else UNKNOWN)
-        record = {
-            "type_name": qualname,
-            "origin": origin_of(frame, node),
-            "lr": kwargs.get("lr", args[1] if len(args) > 1 else None),  # None: the optimizer's default
-            "momentum": kwargs.get("momentum"),
-            "weight_decay": kwargs.get("weight_decay"),
-            "nesterov": kwargs.get("nesterov"),
-        }
-        if isinstance(params, Parameters):
-            params.graph.setup.optimizers.append(record)
-        else:
-            self.program.setup.optimizers.append(record)
-        return Optimizer(record)
-
-    def _map_style(self, dataset: Any) -> bool:
-        """A data set known to be indexable (so shuffle=True is possible): not an iterable one."""
-        if isinstance(dataset, Dataset):
-            return True
-        cls = dataset.cls if isinstance(dataset, Instance) else None
-        return cls is not None and self._derives(cls, api.MAP_DATASETS)
-
-    def _derives(self, cls: ClassRef, bases: set[str]) -> bool:
-        for base in cls.bases:
-            if isinstance(base, External) and base.qualname in bases:
-                return True
-            if isinstance(base, ClassRef) and self._derives(base, bases):
-                return True
-        return False
-
-    def _current_target(self, node: cst.CSTNode) -> str:
-        return self.assign_names.get(id(node), "")
-
-    def exec_small(self, small: cst.CSTNode, frame: Frame) -> None:
-        if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
-            names = " ".join(t.target.value for t in small.targets if isinstance(t.target, cst.Name))
-            names += " ".join(t.target.attr.value for t in small.targets if isinstance(t.target, cst.Attribute))
-            if names:
-                self.assign_names[id(small.value)] = names
-        super().exec_small(small, frame)
-
-    def make_dataset(self, name: str, args: list, kwargs: dict, node: cst.Call) -> Any:
-        split = kwargs.get("split")
-        default = True if name in api.IMAGE_DATASETS and split is None else UNKNOWN
-        train = kwargs.get("train", args[1] if len(args) > 1 and split is None else (split == "train" if isinstance(split, str) else default))
-        sizes = api.IMAGE_DATASETS.get(name)
-        size = None
-        if sizes and isinstance(train, bool) and sizes[0]:
-            size = sizes[0] if train else sizes[1]
-        transform = kwargs.get("transform", args[2] if len(args) > 2 else None)
-        return Dataset(name, size, train if isinstance(train, bool) else None, transform, node)
-
-    def make_transform(self, name: str, args: list, kwargs: dict, node: cst.Call) -> Any:
-        if name == "Compose":
-            names: list[str] = []
-            unscaled = False
-            for item in (args[0] if args and isinstance(args[0], list) else []):
-                if isinstance(item, Transforms):
-                    names.extend(item.names)
-                    unscaled = unscaled or item.unscaled_cast
-                else:
-                    names.append("?")
-            if not args or not isinstance(args[0], list):
-                names = ["?"]
-            return Transforms(names, node, unscaled)
-        if name == "ToDtype":
-            scale = kwargs.get("scale", args[1] if len(args) > 1 else False)
-            dtype = args[0] if args else kwargs.get("dtype")
-            is_float = isinstance(dtype, External) and dtype.qualname in ("torch.float32", "torch.float", "torch.float16", "torch.float64")
-            if scale is True:
-                return Transforms(["ToDtype(scale)"], node)
-            return Transforms(["ToDtype"], node, unscaled_cast=is_float and scale is False)
-        return Transforms([name], node)
-
-    def raw_sink(self, values: list, node: cst.CSTNode, frame: Frame, sink: str) -> None:
-        for value in values:
-            if isinstance(value, RawData):
-                self.raw_reaches(value, node, frame, sink)
-            elif isinstance(value, Dataset) and isinstance(value.transform, Transforms):
-                t = value.transform
-                if t.unscaled_cast and not any(n in api.SCALING_TRANSFORMS or n == "ToDtype(scale)" for n in t.names) \
-                        and "?" not in t.names and any(n in api.RAW_TRANSFORMS for n in t.names):
-                    raw = RawData(f"{value.name} images through {' -> '.join(t.names)} (float 0-255)", t.node, frame.module.path)
-                    self.raw_reaches(raw, t.node, frame, sink)
-
-    def raw_reaches(self, raw: RawData, node: Optional[cst.CSTNode], frame: Frame, sink: str) -> None:
-        if node is None or not self.record_once(node, "raw"):
-            return
-        self.program.raw_inputs.append(
-            {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node)}
-        )
-
-    def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
-        target = args[0] if args else kwargs.get("tensor", UNKNOWN)
-        if isinstance(target, Param):
-            self.record_init(target, fn, args[1:], kwargs, node, frame)
-
-    def record_init(self, param: Param, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame,
-                    tensor_method: bool = False) -> None:
-        if not isinstance(param.layer, Layer):
-            return
-        param.layer.inits.append(
-            {"fn": fn, "param": param.name, "args": list(args), "kwargs": dict(kwargs),
-             "origin": origin_of(frame, node), "method": tensor_method, "certain": self.uncertain == 0}
-        )
-
-    def add_argument(self, parser: ArgParser, args: list, kwargs: dict) -> None:
-        names = [a for a in args if isinstance(a, str)]
-        dest = kwargs.get("dest")
-        if not isinstance(dest, str):
-            longs = [n for n in names if n.startswith("--")]
-            chosen = longs[0] if longs else (names[0] if names else None)
-            if chosen is None:
-                return
-            dest = chosen.lstrip("-").replace("-", "_")
-        action = kwargs.get("action")
-        if "default" in kwargs:
-            default = kwargs["default"]
-            kind = kwargs.get("type")
-            if isinstance(default, str) and isinstance(kind, External) and kind.qualname in ("builtins.int", "builtins.float"):
-                try:  # argparse passes string defaults through type=
-                    default = int(default) if kind.qualname == "builtins.int" else float(default)
-                except ValueError:
-                    default = UNKNOWN
-        elif action == "store_true":
-            default = False
-        elif action == "store_false":
-            default = True
-        else:
-            default = None
-        parser.defaults[dest] = default
-
     # ------------------------------------------------------------------ entry point
 
     def analyze(self) -> None:
@@ -863,41 +618,6 @@ class TorchInterpreter(Interpreter):
         except BudgetExceeded:
             for graph in self.program.graphs:
                 graph.complete = False
-
-    def exec_with(self, contexts: list, body: Any, frame: Frame) -> None:
-        quiet = any(isinstance(c, NoGrad) for c in contexts)
-        self.no_grad += quiet
-        try:
-            super().exec_with(contexts, body, frame)
-        finally:
-            self.no_grad -= quiet
-
-    def run_function(self, node: cst.FunctionDef, frame: Frame) -> Any:
-        quiet = any((dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "")
-                    .endswith(("no_grad", "inference_mode")) for d in node.decorators)
-        self.no_grad += quiet
-        try:
-            return super().run_function(node, frame)
-        finally:
-            self.no_grad -= quiet
-
-    def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
-        if isinstance(target, cst.Attribute) and target.attr.value == "grad":
-            self.events.zero_grad = True  # p.grad = None clears gradients by hand
-        super().assign(target, value, frame)
-
-    def gave_up(self) -> None:
-        self.events.complete = False
-
-    def unit(self, run: Any) -> None:
-        """Run one unit of code (the module, or a function nothing called) and judge its loop."""
-        outer, self.events = self.events, _Events()
-        try:
-            run()
-        finally:
-            events, self.events = self.events, outer
-            if events.steps and events.backward and not events.zero_grad and events.complete:
-                self.program.uncleared_steps.extend(events.steps)
 
     def class_graph(self, cls: ClassRef) -> None:
         """Analyse a model class from its definition, with default constructor arguments."""
@@ -928,25 +648,6 @@ class TorchInterpreter(Interpreter):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward", "call") and value.node not in self.inlined:
                 self.standalone(value, inst)
 
-
-class _Events:
-    """What one unit of training code does to gradients."""
-
-    def __init__(self) -> None:
-        self.steps: list[dict] = []
-        self.backward = False
-        self.zero_grad = False
-        self.complete = True  # False when a call was not followed: a zero_grad may hide there
-
-
-def truthy(value: Any) -> bool:
-    return bool(value) if isinstance(value, (bool, int, float, str, type(None))) else True
-
-
-#: Activations the training code may apply between a model and its loss.
-_APPLIED = {OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.RELU, OpKind.TANH, OpKind.SOFTPLUS}
-
-_CLIP_KEYWORDS = {"gradient_clip_val", "max_grad_norm", "clip_grad_norm", "grad_clip", "clip_norm"}
 
 #: torch's abstract layer bases, for isinstance(m, nn.modules.batchnorm._BatchNorm) and kin.
 _ABSTRACT_LAYERS = {
