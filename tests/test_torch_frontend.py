@@ -287,3 +287,31 @@ raise SystemExit
 other = nn.Linear(1, 1)
 """})
     assert [g.name for g in program.models()] == ["model"]
+
+
+def test_super_runs_the_parent_init_and_forward(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Base(nn.Module):
+    def __init__(self, width=16):
+        super().__init__()
+        self.body = nn.Linear(8, width)
+
+    def forward(self, x):
+        return F.relu(self.body(x))
+
+class Head(Base):
+    def __init__(self):
+        super(Head, self).__init__(width=32)
+        self.out = nn.Linear(32, 1)
+
+    def forward(self, x):
+        return self.out(super().forward(x))
+
+model = Head()
+"""})
+    graph = next(g for g in program.instantiated if g.name == "Head")
+    assert kinds(graph) == [OpKind.LINEAR, OpKind.RELU, OpKind.LINEAR]
+    assert graph.ops[1].attrs["out_features"] == 32

@@ -28,7 +28,9 @@ from nnlint.frontends.values import (
     External,
     FunctionRef,
     Instance,
+    Method,
     ModuleRef,
+    Super,
     Tensor,
 )
 from nnlint.ir import ModelGraph, OpKind, Origin
@@ -101,7 +103,7 @@ def is_static(value: Any) -> bool:
 class Frame:
     """Local bindings of one function (or module) execution."""
 
-    __slots__ = ("module", "locals", "graph", "self_obj", "in_graph", "returns", "is_module", "name")
+    __slots__ = ("module", "locals", "graph", "self_obj", "in_graph", "returns", "is_module", "name", "owner")
 
     def __init__(
         self,
@@ -121,6 +123,7 @@ class Frame:
         self.returns: list[Any] = []
         self.is_module = is_module
         self.name = name
+        self.owner: Optional[ClassRef] = None  # the class whose method runs in this frame (for super())
 
 
 class Interpreter:
@@ -433,6 +436,12 @@ class Interpreter:
             return Bound(obj, name) if isinstance(found, FunctionRef) else found
         if isinstance(obj, ClassRef):
             return obj.lookup(name)
+        if isinstance(obj, Super):  # the first base that defines it, bound to the same object
+            for base in obj.cls.bases:
+                found = base.lookup(name) if isinstance(base, ClassRef) else UNKNOWN
+                if isinstance(found, FunctionRef):
+                    return Method(found, obj.obj)
+            return UNKNOWN
         if isinstance(obj, (list, dict, Tensor)):
             return Bound(obj, name)
         return UNKNOWN
@@ -618,6 +627,10 @@ class Interpreter:
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if isinstance(func, FunctionRef):
             return self.call_function(func, args, kwargs, frame)
+        if isinstance(func, Method):
+            return self.call_function(func.func, [func.obj, *args], kwargs, frame)
+        if isinstance(func, External) and func.qualname == "builtins.super" and frame.owner is not None:
+            return Super(frame.owner, frame.self_obj)
         if isinstance(func, Bound):
             return self.call_method(func.obj, func.name, args, kwargs, node, frame)
         if isinstance(func, External) and func.qualname.startswith("builtins."):
@@ -674,6 +687,7 @@ class Interpreter:
         self.bind_params(node, args, kwargs, callee)
         if func.owner is not None and args:
             callee.self_obj = args[0]
+            callee.owner = func.owner
         self.module_globals(func.module)
         return self.run_function(node, callee)
 

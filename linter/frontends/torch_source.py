@@ -481,6 +481,7 @@ class TorchInterpreter(TrainingCode):
             graph.complete = False
             return graph
         frame = Frame(forward.module, graph, {}, self_obj=inst, in_graph=True, name="forward")
+        frame.owner = forward.owner
         self.bind_params(forward.node, [inst], {}, frame)
         graph.inputs = [op.id for op in graph.find(OpKind.INPUT)]
         inst.building = True
@@ -632,6 +633,7 @@ class TorchInterpreter(TrainingCode):
     def standalone(self, func: FunctionRef, self_obj: Any) -> None:
         graph = ModelGraph(name=func.node.name.value, path=func.module.path)
         frame = Frame(func.module, graph, {}, self_obj=self_obj, name=func.node.name.value)
+        frame.owner = func.owner
         self.bind_params(func.node, [self_obj] if self_obj is not None else [], {}, frame)
         try:
             self.unit(lambda: self.run_function(func.node, frame))

@@ -204,3 +204,19 @@ class Optimizer:
 @dataclass(eq=False)
 class NoGrad:
     """``torch.no_grad()`` and kin, as a context manager or decorator."""
+
+
+@dataclass(eq=False)
+class Method:
+    """A project function bound to an object: ``super().__init__`` in a subclass."""
+
+    func: FunctionRef
+    obj: Any
+
+
+@dataclass(eq=False)
+class Super:
+    """``super()`` inside a method of ``cls``: attribute lookups start at its bases."""
+
+    cls: ClassRef
+    obj: Any
