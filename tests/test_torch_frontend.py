@@ -315,3 +315,28 @@ model = Head()
     graph = next(g for g in program.instantiated if g.name == "Head")
     assert kinds(graph) == [OpKind.LINEAR, OpKind.RELU, OpKind.LINEAR]
     assert graph.ops[1].attrs["out_features"] == 32
+
+
+def test_sequential_subclasses_that_pass_layers_to_super(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torch.nn as nn
+
+class ConvNormAct(nn.Sequential):
+    def __init__(self, cin, cout):
+        super().__init__(nn.Conv2d(cin, cout, 3, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvNormAct(3, 16)
+        self.head = nn.Linear(16, 1)
+
+    def forward(self, x):
+        return self.head(self.stem(x).mean((2, 3)))
+
+model = Net()
+"""})
+    graph = next(g for g in program.instantiated if g.name == "Net")
+    assert kinds(graph)[:3] == [OpKind.CONV, OpKind.BATCH_NORM, OpKind.RELU]
+    block = next(g for g in program.models() if g.name == "ConvNormAct")
+    assert kinds(block) == [OpKind.CONV, OpKind.BATCH_NORM, OpKind.RELU] and not block.top_level

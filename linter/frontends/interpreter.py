@@ -441,9 +441,13 @@ class Interpreter:
                 found = base.lookup(name) if isinstance(base, ClassRef) else UNKNOWN
                 if isinstance(found, FunctionRef):
                     return Method(found, obj.obj)
-            return UNKNOWN
+            return self.external_super(obj, name)
         if isinstance(obj, (list, dict, Tensor)):
             return Bound(obj, name)
+        return UNKNOWN
+
+    def external_super(self, obj: Super, name: str) -> Any:
+        """Hook: ``super().name`` resolved in a base class outside the project (a framework's)."""
         return UNKNOWN
 
     def eval_literal(self, node: cst.BaseExpression, frame: Frame) -> Any:

@@ -38,6 +38,7 @@ from nnlint.frontends.values import (
     Optimizer,
     Param,
     Parameters,
+    Super,
     RawData,
     Tensor,
 )
@@ -336,6 +337,13 @@ class TorchInterpreter(TrainingCode):
                 return Parameters(self.model_graph(obj))
             if name == "forward":
                 return self.call_model(obj, args, kwargs, node, frame)
+            if name == "__sequential_init__":
+                layers = list(args[0].values()) if len(args) == 1 and isinstance(args[0], dict) else list(args)
+                for i, layer in enumerate(layers):
+                    if isinstance(layer, Layer) and not layer.label:
+                        layer.label = f"{obj.cls.name}[{i}]"
+                obj.attrs[_SEQUENCE] = layers
+                return None
             if name in ("add_module", "register_module") and len(args) == 2 and isinstance(args[0], str):
                 self.on_bind(args[0], args[1], frame, owner=obj)
                 obj.attrs[args[0]] = args[1]
@@ -440,6 +448,8 @@ class TorchInterpreter(TrainingCode):
             op = frame.graph.add(OpKind.LAYER_NORM, inst.cls.name, [t.op for t in tensors if t.graph is frame.graph],
                                  origin=origin_of(frame, node), label=inst.cls.name)
             return Tensor(frame.graph, op.id)
+        if frame.in_graph and not inst.building and self._sequence(inst) is not None:
+            return self._run_sequence(self._sequence(inst), args[0] if args else UNKNOWN, frame, node)
         if frame.in_graph and not inst.building:
             forward = forward_of(inst.cls)
             if not isinstance(forward, FunctionRef):
@@ -477,6 +487,14 @@ class TorchInterpreter(TrainingCode):
         inst.graph = graph
         self.program.graphs.append(graph)
         forward = forward_of(inst.cls)
+        layers = self._sequence(inst)
+        if layers is not None:
+            frame = Frame(inst.cls.module, graph, {}, self_obj=inst, in_graph=True, name="forward")
+            x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
+            graph.inputs = [x.op]
+            out = self._run_sequence(layers, x, frame, None)
+            graph.outputs = [out.op] if isinstance(out, Tensor) else []
+            return graph
         if not isinstance(forward, FunctionRef):
             graph.complete = False
             return graph
@@ -512,6 +530,27 @@ class TorchInterpreter(TrainingCode):
                 self.program.instantiated.append(graph)
         return inst
 
+    def external_super(self, obj: Super, name: str) -> Any:
+        """``super().__init__(*layers)`` in a subclass of ``nn.Sequential``: the layers, in order."""
+        if name == "__init__" and self._derives(obj.cls, {"torch.nn.Sequential"}):
+            return Bound(obj.obj, "__sequential_init__")
+        return UNKNOWN
+
+    def _sequence(self, inst: Instance) -> Optional[list]:
+        """The layers of an ``nn.Sequential`` subclass that has no forward of its own."""
+        layers = inst.attrs.get(_SEQUENCE)
+        return layers if isinstance(layers, list) and not isinstance(forward_of(inst.cls), FunctionRef) else None
+
+    def _run_sequence(self, layers: list, x: Any, frame: Frame, node: Optional[cst.CSTNode]) -> Any:
+        for child in layers:
+            if isinstance(child, Layer):
+                x = self.apply_layer(child, [x], frame, None)
+            elif isinstance(child, Instance) and child.cls.is_nn_module:
+                x = self.call_model(child, [x], {}, node, frame)
+            else:
+                x = self.tensor_op(frame, OpKind.UNKNOWN, "?", [x] if isinstance(x, Tensor) else [], node)
+        return x
+
     def is_module_base(self, base: Any) -> bool:
         if isinstance(base, External):
             return base.qualname in api.MODULE_BASES
@@ -542,6 +581,9 @@ class TorchInterpreter(TrainingCode):
                 out.append(value)
                 for attr in value.attrs.values():
                     visit(attr)
+            elif isinstance(value, list):
+                for item in value:
+                    visit(item)
 
         visit(obj)
         return out
@@ -650,6 +692,9 @@ class TorchInterpreter(TrainingCode):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward", "call") and value.node not in self.inlined:
                 self.standalone(value, inst)
 
+
+#: Where an ``nn.Sequential`` subclass keeps the layers it passed to ``super().__init__``.
+_SEQUENCE = "__nnlint_sequence__"
 
 #: torch's abstract layer bases, for isinstance(m, nn.modules.batchnorm._BatchNorm) and kin.
 _ABSTRACT_LAYERS = {
