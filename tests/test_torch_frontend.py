@@ -340,3 +340,17 @@ model = Net()
     assert kinds(graph)[:3] == [OpKind.CONV, OpKind.BATCH_NORM, OpKind.RELU]
     block = next(g for g in program.models() if g.name == "ConvNormAct")
     assert kinds(block) == [OpKind.CONV, OpKind.BATCH_NORM, OpKind.RELU] and not block.top_level
+
+
+@pytest.mark.parametrize("wrap", ["torch.compile(net)", "torch.nn.DataParallel(net)",
+                                  "torch.nn.parallel.DistributedDataParallel(net, device_ids=[0])"])
+def test_wrapped_models_keep_their_loss(tmp_path, wrap):
+    program = build(tmp_path, {"main.py": f"""
+import torch
+import torch.nn as nn
+net = nn.Sequential(nn.Linear(3, 1))
+model = {wrap}
+loss = nn.MSELoss()(model(x), y)
+"""})
+    [graph] = program.models()
+    assert graph.setup.task == "regression" and [l["type_name"] for l in graph.setup.losses] == ["torch.nn.MSELoss"]

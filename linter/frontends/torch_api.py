@@ -177,3 +177,10 @@ def canonical(qualname: str) -> str:
     if qualname.startswith("torch.nn.modules."):
         return "torch.nn." + qualname.rsplit(".", 1)[-1]
     return qualname
+
+#: Calls that return the same model, wrapped for speed or devices: the model flows through.
+MODEL_WRAPPERS = {
+    "torch.compile", "torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+    "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel",
+    "torch.nn.SyncBatchNorm.convert_sync_batchnorm",
+}

@@ -201,6 +201,8 @@ class TorchInterpreter(TrainingCode):
 
     def call_external(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         qualname = api.canonical(qualname)
+        if qualname in api.MODEL_WRAPPERS and args and isinstance(args[0], (Instance, Layer)):
+            return args[0]  # torch.compile(model), DistributedDataParallel(model): the same model
         if qualname in api.LAYERS:
             return self.make_layer(qualname, args, kwargs, node, frame)
         if qualname in api.CONTAINERS:
