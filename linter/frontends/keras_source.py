@@ -74,6 +74,7 @@ class KerasInterpreter(TorchInterpreter):
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         graph = self.keras_graph(obj)
         if graph is not None and name == "add" and isinstance(obj, Layer) and args:
+            self._label_child(args[0], obj, len(obj.children))
             obj.children.append(args[0])
             return None
         if graph is not None and name == "compile":
