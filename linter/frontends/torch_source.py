@@ -241,7 +241,9 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if qualname in api.TENSOR_DATASET:
             self.raw_sink([*args, *kwargs.values()], node, frame, "a TensorDataset")
-            return Dataset("TensorDataset", None, None, None, node)
+            rows = {self._rows_of(a) for a in args}
+            size = rows.pop() if len(rows) == 1 else None  # all tensors agree on their first dimension
+            return Dataset("TensorDataset", size, None, None, node)
         if qualname.startswith(_TORCHVISION_DATASETS):
             return self.make_dataset(qualname.rsplit(".", 1)[-1], args, kwargs, node)
         if qualname.startswith(_TRANSFORM_PREFIXES):
@@ -263,7 +265,8 @@ class TorchInterpreter(TrainingCode):
         if qualname.rsplit(".", 1)[-1] in _SCALERS and qualname.startswith("sklearn."):
             return UNKNOWN
         if qualname.startswith(("torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty", "torch.arange", "torch.full")):
-            op = frame.graph.add(OpKind.CONSTANT, qualname, origin=origin_of(frame, node))
+            op = frame.graph.add(OpKind.CONSTANT, qualname, attrs={"rows": _rows(qualname, args, kwargs)},
+                                 origin=origin_of(frame, node))
             return Tensor(frame.graph, op.id)
         for value in [*args, *kwargs.values()]:
             if isinstance(value, Instance) and value.cls.is_nn_module and frame.in_graph is False:
@@ -532,6 +535,14 @@ class TorchInterpreter(TrainingCode):
                 self.program.instantiated.append(graph)
         return inst
 
+    @staticmethod
+    def _rows_of(value: Any) -> Optional[int]:
+        """The first dimension of a tensor the code created with a static shape (torch.randn(1001, 8))."""
+        if isinstance(value, Tensor):
+            rows = value.graph.ops[value.op].attrs.get("rows")
+            return rows if isinstance(rows, int) else None
+        return None
+
     def external_super(self, obj: Super, name: str) -> Any:
         """``super().__init__(*layers)`` in a subclass of ``nn.Sequential``: the layers, in order."""
         if name == "__init__" and self._derives(obj.cls, {"torch.nn.Sequential"}):
@@ -693,6 +704,16 @@ class TorchInterpreter(TrainingCode):
         for name, value in list(cls.attrs.items()):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward", "call") and value.node not in self.inlined:
                 self.standalone(value, inst)
+
+
+def _rows(qualname: str, args: list, kwargs: dict) -> Optional[int]:
+    """The first dimension of ``torch.randn(N, ...)``, ``torch.zeros((N, ...))``, ``torch.randint(lo, hi, (N,))``."""
+    if qualname.endswith(("arange", "full")):
+        return None
+    shape = kwargs.get("size", args[0] if args else None)
+    if isinstance(shape, (tuple, list)):
+        shape = shape[0] if shape else None
+    return shape if isinstance(shape, int) and not isinstance(shape, bool) and shape > 0 else None
 
 
 #: Where an ``nn.Sequential`` subclass keeps the layers it passed to ``super().__init__``.
