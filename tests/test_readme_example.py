@@ -17,3 +17,13 @@ def test_example_reports_what_the_readme_says():
     codes = sorted(f["code"] for f in json.loads(result.stdout)["findings"])
     assert codes == ["NN001", "NN002", "NN004", "NN005", "NN006", "NN007"]
     assert "reports six pitfalls" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_configuration_example_in_the_readme_is_valid(tmp_path):
+    block = (ROOT / "README.md").read_text(encoding="utf-8").split("## Configuration")[1].split("```toml\n")[1]
+    (tmp_path / "pyproject.toml").write_text(block.split("```")[0], encoding="utf-8")
+    (tmp_path / "m.py").write_text("import torch.nn as nn\nd = nn.Dropout(0.9)\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "nnlint", "--format", "json", "m.py"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["NN007"]
