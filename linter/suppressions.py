@@ -1,7 +1,8 @@
 """Inline suppressions: ``# nnlint: ignore[CODE or slug]`` and, for habit, ``# noqa: CODE``.
 
 A comment silences the findings whose reported span (first to last line of the flagged
-statement or expression) includes its line. Bare ``# nnlint: ignore`` and ``# noqa`` silence
+expression) or whose enclosing simple statement includes its line: a comment on the first
+line of a multi-line ``nn.Sequential(...)`` covers the layers inside it. Bare ``# nnlint: ignore`` and ``# noqa`` silence
 every nnlint finding there.
 """
 
@@ -33,11 +34,17 @@ class Suppression:
 @dataclass
 class FileSuppressions:
     by_line: dict[int, list[Suppression]] = field(default_factory=dict)
+    #: (first, last) lines of the simple statements of the file, for statement-level comments
+    statements: list[tuple[int, int]] = field(default_factory=list)
 
     def suppress(self, code: str, name: str, line: Optional[int], end_line: Optional[int]) -> bool:
         if line is None:
             return False
-        for number in range(line, (end_line or line) + 1):
+        first, last = line, end_line or line
+        for start, end in self.statements:  # the statement around the finding, innermost last
+            if start <= line <= end:
+                first, last = min(first, start), max(last, end)
+        for number in range(first, last + 1):
             for sup in self.by_line.get(number, ()):
                 if sup.matches(code, name):
                     sup.used = True
@@ -73,4 +80,22 @@ def parse(text: str) -> FileSuppressions:
                 codes, own = None, False  # bare noqa: honoured, never reported
             sup = Suppression(number, match.start() + 1, codes, own, text=match.group(0))
             result.by_line.setdefault(number, []).append(sup)
+    if result.by_line:
+        result.statements = _simple_statements(text)
     return result
+
+
+_COMPOUND = ("FunctionDef", "AsyncFunctionDef", "ClassDef", "If", "For", "AsyncFor", "While", "With",
+             "AsyncWith", "Try", "TryStar", "Match")
+
+
+def _simple_statements(text: str) -> list[tuple[int, int]]:
+    """Line spans of the simple statements (a comment on a ``def`` line must not cover the body)."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    return [(node.lineno, node.end_lineno or node.lineno) for node in ast.walk(tree)
+            if isinstance(node, ast.stmt) and type(node).__name__ not in _COMPOUND and node.end_lineno != node.lineno]

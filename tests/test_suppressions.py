@@ -219,3 +219,19 @@ def test_unused_noqa_with_an_nnlint_code_is_reported(tmp_path):
     ).replace("nn.Dropout(0.9)", "nn.Dropout(0.9)  # noqa: NN007")
     result = lint(tmp_path, source, "--report-unused-suppressions")
     assert [(f["code"], f["line"]) for f in result.json["findings"]] == [("NN903", 7)], result
+
+
+def test_a_comment_on_the_statement_covers_findings_inside_it(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch.nn as nn\n"
+        "model = nn.Sequential(  # nnlint: ignore[NN007]\n"
+        "    nn.Linear(4, 8),\n"
+        "    nn.Dropout(0.9),\n"
+        ")\n"
+        "def build():  # nnlint: ignore[NN007]\n"
+        "    return nn.Dropout(0.9)\n",
+        encoding="utf-8",
+    )
+    result = run_cli(["--format", "json", "m.py"], tmp_path)
+    # the statement-level comment covers line 4; a comment on a def line does not cover its body
+    assert [(f["code"], f["line"]) for f in result.json["findings"]] == [("NN007", 7)], result
