@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from nnlint.check import Bad, GraphCheck, Good
-from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
+from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
-
-
-def _reshape(op: Op) -> bool:
-    return op.kind in SHAPE_ONLY
 
 
 class RedundantBiasBeforeNorm(GraphCheck):
@@ -117,9 +113,13 @@ model = keras.Sequential([layers.Conv2D(32, 3, use_bias=False), layers.BatchNorm
         for op in graph.find(*WEIGHTED):
             if op.attrs.get("bias") is not True:
                 continue
-            consumers = graph.consumers(op)
-            if len(consumers) != 1 or consumers[0].kind not in (OpKind.BATCH_NORM, *SHAPE_ONLY):
-                continue  # the common case, decided without a walk
-            after = graph.walk_forward(op, _reshape)
-            if len(after) == 1 and after[0].kind is OpKind.BATCH_NORM:
-                self.report(op, layer=op.describe(), norm=after[0].describe())
+            after = op
+            for _ in range(16):  # follow the single consumer through reshapes
+                consumers = graph.consumers(after)
+                if len(consumers) != 1:
+                    break
+                after = consumers[0]
+                if after.kind not in SHAPE_ONLY:
+                    break
+            if after is not op and after.kind is OpKind.BATCH_NORM:
+                self.report(op, layer=op.describe(), norm=after.describe())
