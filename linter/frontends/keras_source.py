@@ -52,7 +52,8 @@ class KerasInterpreter(TorchInterpreter):
             return self.keras_layer(short, args, kwargs, node, frame)
         if module == "keras.losses":
             return _KerasLoss(short, kwargs.get("from_logits") is True)
-        if module == "keras.optimizers" and short in kapi.OPTIMIZERS:
+        if module in ("keras.optimizers", "keras.optimizers.legacy", "keras.optimizers.experimental") \
+                and short in kapi.OPTIMIZERS:
             return self.keras_optimizer(short, args, kwargs, node, frame)
         if module == "keras.initializers":
             return _Initializer(short, args, kwargs)
