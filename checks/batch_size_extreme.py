@@ -5,23 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from nnlint.check import Bad, Good, ProgramCheck
-from nnlint.frontends.program import Program
+from nnlint.frontends.program import Program, is_training_loader
 from nnlint.ir import OpKind
 from nnlint.levels import Confidence, Severity
-
-_EVAL_WORDS = ("test", "val", "eval", "valid", "infer", "predict")
-
-
-def _is_training(loader: dict) -> Any:
-    """True, False, or None when the code does not say."""
-    name = loader["name"].lower()
-    train = getattr(loader["dataset"], "train", None)  # a torchvision data set's train flag
-    if any(word in name for word in _EVAL_WORDS) or train is False:
-        return False
-    if loader["shuffle"] is True or "train" in name or train is True:
-        return True
-    return None
-
 
 class BatchSizeExtreme(ProgramCheck):
     """
@@ -152,7 +138,7 @@ model.fit(x, y)  # Keras's default batch size is 32
 
     def _judge(self, loader: dict, bn_model: Any) -> None:
         size = loader["batch_size"]
-        training = _is_training(loader)
+        training = is_training_loader(loader)
         if not isinstance(size, int) or isinstance(size, bool) or size < 1 or training is False:
             return
         at = loader["origin"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nnlint.check import Bad, GraphCheck, Good
-from nnlint.ir import SHAPE_ONLY, ModelGraph, Op, OpKind
+from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 
 _NLL = {"torch.nn.NLLLoss", "torch.nn.functional.nll_loss"}
@@ -17,12 +17,7 @@ _KERAS_CATEGORICAL = {"keras.losses.categorical_crossentropy", "keras.losses.spa
 
 def _source(graph: ModelGraph, op: Op) -> Op | None:
     """The op feeding ``op`` (through reshapes), or None."""
-    if not op.inputs:
-        return None
-    source = graph.ops[op.inputs[0]]
-    while source.kind in SHAPE_ONLY and len(source.inputs) == 1:
-        source = graph.ops[source.inputs[0]]
-    return source
+    return graph.unshape(graph.ops[op.inputs[0]]) if op.inputs else None
 
 
 def _units(graph: ModelGraph, op: Op):

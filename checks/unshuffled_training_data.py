@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from nnlint.check import Bad, Good, ProgramCheck
-from nnlint.frontends.program import Program
+from nnlint.frontends.program import Program, is_training_loader
 from nnlint.levels import Confidence, Severity
-
-_EVAL_WORDS = ("test", "val", "eval", "valid", "infer", "predict")
-
 
 class UnshuffledTrainingData(ProgramCheck):
     """
@@ -113,16 +110,12 @@ model.fit(x_train, y_train)  # Keras shuffles by default
 
     def check(self, program: Program) -> None:
         for loader in program.setup.loaders:
-            name = loader["name"].lower()
-            train_flag = getattr(loader["dataset"], "train", None)
-            if loader["sampler"] or any(word in name for word in _EVAL_WORDS) or train_flag is False:
+            if loader["shuffle"] is not False or loader["sampler"] or is_training_loader(loader) is not True:
                 continue
             if not loader["map_style"]:
                 continue  # an iterable data set cannot be shuffled by the loader (and may shuffle itself)
-            if not ("train" in name or train_flag is True):
-                continue
-            if loader["shuffle"] is False and loader.get("shuffle_given"):
+            if loader.get("shuffle_given"):
                 # written out: a choice (time series, reproducible tests), so advice only
                 self.report(loader["origin"], Severity.INFO, Confidence.POSSIBLE, why="shuffle=False")
-            elif loader["shuffle"] is False:
+            else:
                 self.report(loader["origin"], why="shuffle is not set; DataLoader's default is False")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from nnlint.check import Bad, GraphCheck, Good
-from nnlint.ir import SHAPE_ONLY, ModelGraph, Op, OpKind
+from nnlint.ir import ModelGraph, Op, OpKind
 
 _BOUNDED_INPUTS = {OpKind.SIGMOID, OpKind.TANH, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.LOGSUMEXP}
 
@@ -147,7 +147,7 @@ def log_probs(logits):
         for op in graph.find(OpKind.DIV):
             if len(op.inputs) != 2:
                 continue
-            numerator, denominator = (_unshape(graph, graph.ops[i]) for i in op.inputs)
+            numerator, denominator = (graph.unshape(graph.ops[i]) for i in op.inputs)
             if numerator.kind is not OpKind.EXP or denominator.kind is not OpKind.REDUCE_SUM:
                 continue
             summed = _source(graph, denominator)
@@ -162,16 +162,9 @@ def log_probs(logits):
                                      "unbounded above, so exp overflows on large activations; drop the ReLU")
 
 
-def _unshape(graph: ModelGraph, op: Op, also: tuple[OpKind, ...] = ()) -> Op:
-    """The op that computed ``op``'s values, looking through reshapes (and ``also``)."""
-    while (op.kind in SHAPE_ONLY or op.kind in also) and len(op.inputs) == 1:
-        op = graph.ops[op.inputs[0]]
-    return op
-
-
 def _source(graph: ModelGraph, op: Op, also: tuple[OpKind, ...] = ()) -> Optional[Op]:
     """The op computing the first input of ``op``, through reshapes; None without inputs."""
-    return _unshape(graph, graph.ops[op.inputs[0]], also) if op.inputs else None
+    return graph.unshape(graph.ops[op.inputs[0]], also) if op.inputs else None
 
 
 def _unbounded(graph: ModelGraph, exp: Op) -> bool:
@@ -184,5 +177,5 @@ def _unbounded(graph: ModelGraph, exp: Op) -> bool:
     if arg is None or arg.kind in _BOUNDED_INPUTS or arg.kind is OpKind.UNKNOWN:
         return False
     if arg.kind is OpKind.SUB and len(arg.inputs) == 2:
-        return _unshape(graph, graph.ops[arg.inputs[1]]).kind not in (OpKind.REDUCE_MAX, OpKind.LOGSUMEXP)
+        return graph.unshape(graph.ops[arg.inputs[1]]).kind not in (OpKind.REDUCE_MAX, OpKind.LOGSUMEXP)
     return True

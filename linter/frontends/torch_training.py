@@ -103,15 +103,10 @@ class TrainingCode(Interpreter):
     def _applied_activation(t: Tensor) -> Optional[tuple[Any, ModelGraph]]:
         """(activation op, model) when ``t`` is one activation applied to a model's output."""
         graph = t.graph
-        op = graph.ops[t.op]
-        while op.kind in (OpKind.RESHAPE, OpKind.IDENTITY) and len(op.inputs) == 1:
-            op = graph.ops[op.inputs[0]]
+        op = graph.unshape(graph.ops[t.op])
         if op.kind not in _APPLIED or len(op.inputs) != 1:
             return None
-        source = graph.ops[op.inputs[0]]
-        while source.kind in (OpKind.RESHAPE, OpKind.IDENTITY) and len(source.inputs) == 1:
-            source = graph.ops[source.inputs[0]]
-        model = source.attrs.get("model_call")
+        model = graph.unshape(graph.ops[op.inputs[0]]).attrs.get("model_call")
         return (op, model) if isinstance(model, ModelGraph) else None
 
     @staticmethod

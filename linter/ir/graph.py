@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from nnlint.ir.kinds import OpKind
+from nnlint.ir.kinds import SHAPE_ONLY, OpKind
 
 
 @dataclass(slots=True)
@@ -148,12 +148,15 @@ class ModelGraph:
         if "applied" in loss:
             return loss["applied"]
         if "input" in loss:
-            op = self.ops[loss["input"]]
-        elif len(self.outputs) == 1:
-            op = self.ops[self.outputs[0]]
-        else:
-            return None
-        while op.kind in (OpKind.RESHAPE, OpKind.IDENTITY) and len(op.inputs) == 1:
+            return self.unshape(self.ops[loss["input"]])
+        if len(self.outputs) == 1:
+            return self.unshape(self.ops[self.outputs[0]])
+        return None
+
+    def unshape(self, op: Op, also: Iterable[OpKind] = ()) -> Op:
+        """The op that computed ``op``'s values, looking back through reshapes (and ``also``)."""
+        through = SHAPE_ONLY.union(also)
+        while op.kind in through and len(op.inputs) == 1:
             op = self.ops[op.inputs[0]]
         return op
 
