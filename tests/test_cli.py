@@ -23,6 +23,7 @@ from .conftest import (
     MODEL_RELU,
     MODEL_RELU_LINE,
     TRAIN_MSE,
+    TWO_RULES,
     cli_env,
     run_cli,
     write,
@@ -31,24 +32,6 @@ from .conftest import (
 FINDING_LINE = re.compile(r"^(?P<path>\S+?):(?P<line>\d+):(?P<col>\d+): (?P<code>NN\d{3}) \[(?P<sev>error|warning|info)\] (?P<msg>.+)$")
 SUMMARY_FOUND = re.compile(r"^Found (?P<n>\d+) findings? \((?P<parts>[^)]*)\) in (?P<m>\d+) files?\.$")
 SUMMARY_CLEAN = re.compile(r"^All checks passed \((?P<m>\d+) files? linted\)\.$")
-
-#: NN003 (missing-bias) on line 3 and NN007 (dropout-keep-drop-confusion) on line 10.
-TWO_RULES = """\
-import torch.nn as nn
-
-model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(100, 10)
-        self.drop = nn.Dropout(0.9)
-
-    def forward(self, x):
-        return self.fc(self.drop(x))
-"""
-
 
 def finding_lines(stdout: str) -> list[re.Match]:
     return [m for m in map(FINDING_LINE.match, stdout.splitlines()) if m]

@@ -4,23 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import BUGGY, CLEAN, ERROR_DROPOUT, MODEL_RELU, run_cli, write
-
-TWO_RULES = """\
-import torch.nn as nn
-
-model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(100, 10)
-        self.drop = nn.Dropout(0.9)
-
-    def forward(self, x):
-        return self.fc(self.drop(x))
-"""
+from .conftest import BUGGY, CLEAN, ERROR_DROPOUT, MODEL_RELU, TWO_RULES, run_cli, write
 
 #: A training loader with batches of 2048: silent by default (max-batch-size 8192), NN006 info at 1000.
 LOADER_2048 = """\
