@@ -42,21 +42,11 @@ BUGGY_LINE = 8
 BUGGY_COLUMN = BUGGY.splitlines()[BUGGY_LINE - 1].index("nn.Dropout") + 1
 
 #: NN003 (missing-bias) on line 3 and NN007 (dropout-keep-drop-confusion) on line 10.
-TWO_RULES = """\
-import torch.nn as nn
-
-model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(100, 10)
-        self.drop = nn.Dropout(0.9)
-
-    def forward(self, x):
-        return self.fc(self.drop(x))
-"""
+TWO_RULES = BUGGY.replace(
+    "import torch.nn as nn\n",
+    "import torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))\n",
+    1,
+)
 
 #: NN007 at error severity: a dropout that drops everything.
 ERROR_DROPOUT = BUGGY.replace("nn.Dropout(0.9)", "nn.Dropout(1.0)")
