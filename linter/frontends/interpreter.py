@@ -237,7 +237,7 @@ class Interpreter:
                 value = self.eval(item.item, frame)
                 contexts.append(value)
                 if item.asname is not None:
-                    self.assign(item.asname.name, self.enter_context(value), frame)
+                    self.assign(item.asname.name, UNKNOWN, frame)  # what __enter__ returns is not followed
             self.exec_with(contexts, stmt.body.body, frame)
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self.exec_block(stmt.body.body, frame)
@@ -245,9 +245,6 @@ class Interpreter:
                 self.exec_block(stmt.orelse.body.body, frame)
             if stmt.finalbody is not None:
                 self.exec_block(stmt.finalbody.body.body, frame)
-
-    def enter_context(self, value: Any) -> Any:
-        return UNKNOWN
 
     def exec_with(self, contexts: list, body: Iterable[cst.CSTNode], frame: Frame) -> None:
         """Hook: run a ``with`` body (frontends track contexts such as ``torch.no_grad()``)."""

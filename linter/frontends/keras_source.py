@@ -14,7 +14,7 @@ from typing import Any, Optional
 import libcst as cst
 
 from nnlint.frontends import keras_api as kapi
-from nnlint.frontends.interpreter import UNKNOWN, Frame
+from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.torch_source import TorchInterpreter
@@ -296,10 +296,6 @@ class _Regularizer:
 class _Initializer:
     def __init__(self, name: str, args: list, kwargs: dict) -> None:
         self.name, self.args, self.kwargs = name, args, kwargs
-
-
-def origin_of(frame: Frame, node: Optional[cst.CSTNode]) -> Origin:
-    return Origin(frame.module.path, node)
 
 
 def _activation(value: Any) -> Optional[OpKind]:
