@@ -94,7 +94,8 @@ model = Net()
     graph = next(g for g in program.instantiated if g.name == "Net")
     ops = [op for op in graph.ops.values() if op.kind is not OpKind.INPUT]
     assert [op.kind for op in ops] == [OpKind.LINEAR, OpKind.DROPOUT, OpKind.LINEAR, OpKind.DROPOUT, OpKind.LINEAR]
-    assert ops[0].attrs == {"in_features": 3, "out_features": 32, "bias": False, "inits": []}
+    assert ops[0].attrs == {"in_features": 3, "out_features": 32, "bias": False, "inits": [],
+                            "call": ([3, 32], {"bias": False})}  # the constructor call, resolved, for --trace
     assert ops[1].attrs["p"] == 0.1
     assert ops[2].attrs["out_features"] == 9  # keyword argument overrides the dataclass default
     assert ops[3].attrs["p"] == 0.25

@@ -42,7 +42,7 @@ from nnlint.frontends.values import (
     RawData,
     Tensor,
 )
-from nnlint.ir import ModelGraph, OpKind, Origin
+from nnlint.ir import InputRef, ModelGraph, OpKind, Origin
 
 _TORCHVISION_DATASETS = ("torchvision.datasets.", "torchvision.datasets.mnist.", "torchvision.datasets.cifar.")
 _TRANSFORM_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
@@ -137,7 +137,7 @@ class TorchInterpreter(TrainingCode):
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             kind = _TENSOR_BINOPS_KIND.get(op, OpKind.UNKNOWN)
             const = right if not isinstance(right, Tensor) else left if not isinstance(left, Tensor) else None
-            attrs = {"const": const if is_static(const) else UNKNOWN} if const is not None else {}
+            attrs = {"const": const if is_static(const) else UNKNOWN, "const_left": const is left} if const is not None else {}
             return self.tensor_op(frame, kind, kind.value, [left, right], node, attrs)
         return super().binary(op, left, right, node, frame)
 
@@ -221,7 +221,8 @@ class TorchInterpreter(TrainingCode):
         if qualname in api.SHAPE_FUNCTIONS:
             tensors = [a for a in args if isinstance(a, Tensor)]
             if tensors:
-                return self.tensor_op(frame, OpKind.RESHAPE, qualname, tensors[:1], node, model=tensors[0].model)
+                return self.tensor_op(frame, OpKind.RESHAPE, qualname, tensors[:1], node,
+                                      {"call": recorded_call(args, kwargs, tensors[:1])}, model=tensors[0].model)
             raw = [a for a in args if isinstance(a, RawData)]
             return raw[0] if raw else UNKNOWN
         if qualname.startswith("torch.nn.init."):
@@ -365,6 +366,8 @@ class TorchInterpreter(TrainingCode):
         for name, value in zip(params, args):
             attrs[name] = value
         attrs.update({k: v for k, v in kwargs.items() if k not in ("*", "**")})
+        if "*" not in kwargs and "**" not in kwargs:
+            attrs["call"] = (list(args), dict(kwargs))  # for --trace, which rebuilds the layer
         layer = Layer(qualname, kind, attrs, node, frame.module.path)
         if len(self.program.layers) < 10_000:
             self.program.layers.append(layer)
@@ -638,18 +641,21 @@ class TorchInterpreter(TrainingCode):
         if not tensors:
             tensors = [v for v in kwargs.values() if isinstance(v, Tensor)][:1]
         inputs = tensors if kind in (OpKind.CONCAT, OpKind.MATMUL, OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV) else tensors[:1]
+        attrs["call"] = recorded_call(args, kwargs, inputs)
         keep_model = kind in (OpKind.DROPOUT,) and tensors[0].model is not None
         return self.tensor_op(frame, kind, qualname, inputs, node, attrs, model=tensors[0].model if keep_model else None)
 
     def tensor_method(self, t: Tensor, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if name in api.SHAPE_METHODS:
-            return self.tensor_op(frame, OpKind.RESHAPE, name, [t], node, model=t.model)
+            return self.tensor_op(frame, OpKind.RESHAPE, name, [t], node, {"call": recorded_call([t, *args], kwargs, [t])},
+                                  model=t.model)
         kind = api.METHODS.get(name)
         if kind is not None:
             attrs: dict[str, Any] = {}
             if kind in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX):
                 attrs["dim"] = kwargs.get("dim", args[0] if args else None)
             others = [a for a in args if isinstance(a, Tensor)]
+            attrs["call"] = recorded_call([t, *args], kwargs, [t, *others])
             return self.tensor_op(frame, kind, name, [t, *others], node, attrs)
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
@@ -744,6 +750,23 @@ def analyze(entry: ModuleInfo, project: Project, task: Optional[str] = None) -> 
     TorchInterpreter(project, entry, program).analyze()
     program.finish(task)
     return program
+
+
+def recorded_call(args: list, kwargs: dict, inputs: list) -> tuple[list, dict]:
+    """A call's arguments with each tensor replaced by its :class:`InputRef`, for --trace to replay.
+
+    ``inputs`` are the tensors that become the op's inputs, in order; a tensor that is not
+    among them (from another graph) stays a ``Tensor`` and makes the call unreplayable.
+    """
+
+    def ref(value: Any) -> Any:
+        if isinstance(value, Tensor):
+            for index, t in enumerate(inputs):
+                if t is value:
+                    return InputRef(index)
+        return value
+
+    return [ref(a) for a in args], {k: ref(v) for k, v in kwargs.items()}
 
 
 def forward_of(cls: ClassRef) -> Any:

@@ -5,7 +5,7 @@ Frontends canonicalise (``nn.Linear``, ``keras.layers.Dense`` and an ONNX ``Gemm
 recognise is ``UNKNOWN`` and breaks every pattern through it: unknown means silent.
 """
 
-from nnlint.ir.graph import ModelGraph, Op, Origin, TrainingSetup
+from nnlint.ir.graph import InputRef, ModelGraph, Op, Origin, TrainingSetup
 from nnlint.ir.kinds import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, OpKind
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "NORMS",
     "SHAPE_ONLY",
     "WEIGHTED",
+    "InputRef",
     "ModelGraph",
     "Op",
     "OpKind",

@@ -21,6 +21,13 @@ class Origin:
     graph_node: Optional[str] = None  # the node name, for graph frontends
 
 
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    """In a recorded call (``attrs["call"]``), the op's input number ``index`` stands here."""
+
+    index: int
+
+
 @dataclass(slots=True)
 class Op:
     id: int

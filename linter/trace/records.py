@@ -1,0 +1,96 @@
+"""The measurements of one traced model, as plain data.
+
+The trace fills these in (in this process, or in the ``--trace-import`` subprocess, which
+sends them back as JSON: never a pickle); the checks' ``confirm`` methods and the HTML report
+read them. No torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+
+@dataclass
+class Histogram:
+    edges: list[float]  # len(counts) + 1 bin edges
+    counts: list[int]
+
+
+@dataclass
+class Stats:
+    """Summary of one tensor over the whole tiny batch."""
+
+    mean: float
+    std: float
+    min: float
+    max: float
+    zero_fraction: float  # exactly 0.0
+    saturated_fraction: float  # within 1e-3 of the op's bounds (sigmoid/tanh/softmax); 0 elsewhere
+    nonfinite: bool  # any NaN or Inf
+    unit_std: Optional[float] = None  # std across units (features/channels) of the per-unit means
+
+
+@dataclass
+class LayerRecord:
+    """One op of the model, as measured. ``op_id`` is the IR op's id."""
+
+    op_id: int
+    name: str  # what messages call it: the source label or the ONNX node name
+    kind: str  # the IR kind's value ("linear", "relu", ...)
+    train: Optional[Stats] = None  # training-mode forward
+    eval: Optional[Stats] = None  # evaluation-mode forward
+    eval_repeat_differs: Optional[bool] = None  # two eval-mode passes on the same input differ
+    zero_input_max: Optional[float] = None  # max |output| when the whole input is zero
+    grad_norm: Optional[float] = None  # of the layer's weight after one backward pass
+    update_ratio: Optional[float] = None  # mean |update| / mean |weight| after one optimizer step
+    weight_hist: Optional[Histogram] = None
+    act_hist: Optional[Histogram] = None  # training-mode activations
+
+
+@dataclass
+class ScaleProbe:
+    """The forward pass at one input scale (x1, x10, ...): where values first stop being finite."""
+
+    scale: float
+    first_nonfinite: Optional[int] = None  # op id of the first op whose output has NaN/Inf
+    max_abs: dict[int, float] = field(default_factory=dict)  # op id -> max |value| (finite ops only)
+
+
+@dataclass
+class TracedFinding:
+    """A finding as the report shows it: beside the layer (``op_id``) it concerns."""
+
+    code: str
+    name: str
+    severity: str
+    message: str
+    line: Optional[int]
+    op_id: Optional[int]
+    status: str  # confirmed / refuted / inconclusive
+    evidence: str
+
+
+@dataclass
+class ModelTrace:
+    """Everything measured on one model. ``problem`` says why nothing (or part) could be run."""
+
+    model: str  # the model's name in the IR
+    path: str
+    device: str
+    batch: int = 0
+    input_shapes: list[list[int]] = field(default_factory=list)
+    layers: dict[int, LayerRecord] = field(default_factory=dict)
+    scales: list[ScaleProbe] = field(default_factory=list)
+    loss: Optional[str] = None  # the loss used for the backward pass, as named by the code
+    optimizer: Optional[str] = None  # e.g. "SGD(lr=10.0)"
+    train_eval_change: Optional[float] = None  # mean |train - eval| / mean |eval| at the output
+    error: Optional[str] = None  # an exception the forward raised (e.g. BatchNorm at batch 1)
+    problem: Optional[str] = None  # why the model could not be built or run
+    findings: list[TracedFinding] = field(default_factory=list)
+
+    def layer(self, op_id: int) -> Optional[LayerRecord]:
+        return self.layers.get(op_id)
+
+    def as_json(self) -> dict:
+        return asdict(self)

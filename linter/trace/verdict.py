@@ -1,0 +1,34 @@
+"""What a trace says about one finding: confirmed, refuted or inconclusive, and why.
+
+Checks build these in their ``confirm`` methods; kept free of torch so that importing a check
+never imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONFIRMED = "confirmed"
+REFUTED = "refuted"
+INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # CONFIRMED, REFUTED or INCONCLUSIVE
+    evidence: str  # one line: the measurement, in words a user can check
+
+    def as_json(self, device: str) -> dict:
+        return {"status": self.status, "evidence": self.evidence, "device": device}
+
+
+def confirmed(evidence: str) -> Verdict:
+    return Verdict(CONFIRMED, evidence)
+
+
+def refuted(evidence: str) -> Verdict:
+    return Verdict(REFUTED, evidence)
+
+
+def inconclusive(evidence: str) -> Verdict:
+    return Verdict(INCONCLUSIVE, evidence)
