@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from nnlint.check import Bad, GraphCheck, Good
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.verdict import HEALTHY_STD, Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
 _CONSTANT = {"zeros_": 0.0, "ones_": 1.0, "constant_": None}
@@ -88,6 +92,7 @@ class BadInit(GraphCheck):
     severity = Severity.ERROR
     message = "{problem}"
     hint = "use nn.init.kaiming_normal_/kaiming_uniform_ (ReLU) or xavier_* (tanh/sigmoid); keep constants for biases"
+    traceable = True
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -203,6 +208,33 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
         ),
     ]
 
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """The layer's output on unit-variance inputs, judged for what the finding claims:
+        NaN, identical units (a constant init), or a std outside the healthy 0.5-2.0 band."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        op, s = evidence.op, evidence.layer().train
+        if evidence.caveat:
+            return inconclusive(f"the rebuilt {op.describe()} may differ from the code: {evidence.caveat}")
+        claim = evidence.fields.get("problem", "")
+        band = f"the healthy {HEALTHY_STD[0]:g}-{HEALTHY_STD[1]:g} band"
+        if "NaN" in claim:
+            if s.nonfinite:
+                return confirmed(f"the outputs of {op.describe()} contain NaN or Inf")
+            return refuted(f"the outputs of {op.describe()} are finite")
+        if "constant" in claim:
+            if s.unit_spread is None:
+                return inconclusive(f"the units of {op.describe()} could not be compared")
+            if s.unit_spread <= 1e-6 * max(s.std, 1e-12) + 1e-12:
+                return confirmed(f"every unit of {op.describe()} responds identically to the inputs (spread across "
+                                 f"units {s.unit_spread:.2g}): symmetry is never broken")
+            return refuted(f"the units of {op.describe()} respond differently (spread {s.unit_spread:.3g})")
+        if HEALTHY_STD[0] <= s.std <= HEALTHY_STD[1]:
+            return refuted(f"activation std {s.std:.3g} after {op.describe()}, inside {band}")
+        return confirmed(f"activation std {s.std:.3g} after {op.describe()}, outside {band}")
+
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model:
             return
@@ -249,7 +281,7 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
                        "function and receive the same update, so they never become different")
             if relu:
                 problem += "; with ReLU after it, no gradient flows at all"
-            self.report(origin, problem=problem)
+            self.report(origin, about=op, problem=problem)
             return
         if fn in ("normal_", "uniform_", "trunc_normal_"):
             std = self._std(fn, init)
@@ -258,14 +290,14 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
                 return
             he = math.sqrt(2.0 / fan_in)
             if std >= 3 * he:
-                self.report(origin, Severity.WARNING, problem=(
+                self.report(origin, Severity.WARNING, about=op, problem=(
                     f"{op.describe()} weight initialised with std {std:.3g}, {std / he:.0f}x the He std {he:.3g} for "
                     f"its fan-in of {fan_in}: activations grow about that much per layer and explode or saturate"))
             return
         if fn in ("xavier_uniform_", "xavier_normal_"):
             gain = _arg(init, 0, "gain", 1.0)
             if gain == 1.0 and any(o.kind is OpKind.RELU for o in after):
-                self.report(origin, Severity.INFO, Confidence.POSSIBLE, problem=(
+                self.report(origin, Severity.INFO, Confidence.POSSIBLE, about=op, problem=(
                     f"{op.describe()} feeds a ReLU but uses Xavier/Glorot init, which assumes a symmetric activation: "
                     "the variance halves at each ReLU layer; He (kaiming_*) init is made for ReLU"))
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from nnlint.check import Bad, GraphCheck, Good
+from typing import TYPE_CHECKING
+
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
 _NO_SHIFT = ACTIVATIONS
@@ -73,6 +79,7 @@ class MissingBias(GraphCheck):
     name = "missing-bias"
     message = "{layer} has bias=False and {after}: nothing supplies the learned shift (y = Wx + b)"
     hint = "drop bias=False, or put a BatchNorm/LayerNorm right after the layer"
+    traceable = True
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -168,6 +175,19 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """The layer on an all-zero input: with no bias its output is exactly zero."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        peak = evidence.layer().zero_input_max
+        if peak is None:
+            return inconclusive(f"{evidence.op.describe()} could not be run on a zero input")
+        if peak == 0.0:
+            return confirmed(f"{evidence.op.describe()} maps an all-zero input to exactly 0: nothing shifts its output")
+        return refuted(f"{evidence.op.describe()} gives max |y| = {peak:.3g} on an all-zero input: it has a shift")
 
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model or not graph.complete or not graph.top_level:

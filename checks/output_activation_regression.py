@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from nnlint.check import Bad, GraphCheck, Good
+from typing import TYPE_CHECKING
+
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.verdict import Verdict, confirmed, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 _CANNOT_GO_NEGATIVE = {
     OpKind.RELU: "it cannot produce negative values, and units pushed below zero stop learning",
@@ -13,6 +19,9 @@ _CANNOT_GO_NEGATIVE = {
     OpKind.ELU: "it cannot go below -1",
     OpKind.SELU: "it cannot go below about -1.76",
 }
+#: The lowest value each rectifier can output, and the interval each squashing one keeps to.
+_FLOOR = {OpKind.RELU: 0.0, OpKind.RELU6: 0.0, OpKind.SOFTPLUS: 0.0, OpKind.ELU: -1.0, OpKind.SELU: -1.7581}
+_LIMITS = {OpKind.SIGMOID: (0.0, 1.0), OpKind.TANH: (-1.0, 1.0), OpKind.SOFTMAX: (0.0, 1.0)}
 _BOUNDED = {
     OpKind.SIGMOID: "(0, 1)",
     OpKind.TANH: "(-1, 1)",
@@ -62,6 +71,7 @@ class OutputActivationRegression(GraphCheck):
     severity = Severity.ERROR
     message = "{layer} is the output of {model}, which is trained for regression{loss}: {effect}"
     hint = "end a regression model with its last Linear layer and no activation"
+    traceable = True
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -154,6 +164,26 @@ model.compile(optimizer="adam", loss="mse")
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """The output range over the trace's random inputs: a rectifier never goes below its
+        floor, a squashing activation never leaves its interval."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        op, record = evidence.op, evidence.layer()
+        s = record.eval or record.train
+        seen = f"output range [{s.min:.2f}, {s.max:.2f}] over {evidence.trace.batch} random inputs"
+        if op.kind in _FLOOR:
+            floor = _FLOOR[op.kind]
+            if s.min >= floor - 1e-6:
+                return confirmed(f"{seen}: the final {op.describe()} cannot produce targets below {floor:g}")
+            return refuted(f"{seen}: the output does go below {floor:g}")
+        low, high = _LIMITS[op.kind]
+        if low <= s.min and s.max <= high:
+            return confirmed(f"{seen}: the final {op.describe()} keeps every prediction inside ({low:g}, {high:g})")
+        return refuted(f"{seen}: the output leaves ({low:g}, {high:g})")
 
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model or not graph.top_level or graph.setup.task != "regression":

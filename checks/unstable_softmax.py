@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from nnlint.check import Bad, GraphCheck, Good
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
+from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, refuted
 
 _BOUNDED_INPUTS = {OpKind.SIGMOID, OpKind.TANH, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.LOGSUMEXP}
 
@@ -40,6 +41,7 @@ class UnstableSoftmax(GraphCheck):
     name = "unstable-softmax"
     message = "{what}"
     hint = "use F.softmax / F.log_softmax / torch.logsumexp, which subtract the maximum first"
+    traceable = True
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -56,6 +58,9 @@ def softmax(x):
             """
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 def nll(logits, target):
     return -torch.log(F.softmax(logits, dim=1)).gather(1, target)
@@ -137,6 +142,33 @@ def log_probs(logits):
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """The input-scale sweep (x1 to x1000): the first scale at which the expression stops
+        being finite, or, for a ReLU feeding a softmax, at which its logits pass exp's 88.7."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        op, trace = evidence.op, evidence.trace
+        if op.kind in (OpKind.SOFTMAX, OpKind.EXP) and op.inputs:
+            logits = op.inputs[0]
+            for probe in trace.scales:
+                peak = probe.max_abs.get(logits)
+                if logits in probe.nonfinite or (peak is not None and peak > EXP_LIMIT):
+                    shown = "inf" if peak is None else f"{peak:.1f}"
+                    return confirmed(f"at input scale x{probe.scale:g} the ReLU outputs feeding {op.describe()} reach "
+                                     f"{shown}, past float32 exp's limit of {EXP_LIMIT}")
+            return refuted(f"the logits feeding {op.describe()} stay below {EXP_LIMIT} up to input scale "
+                           f"x{trace.scales[-1].scale:g}" if trace.scales else "no scale sweep ran")
+        for probe in trace.scales:
+            if op.id in probe.nonfinite:
+                first = probe.first_nonfinite
+                name = trace.layers[first].name if first in trace.layers else "an earlier op"
+                return confirmed(f"at input scale x{probe.scale:g} {op.describe()} outputs Inf/NaN "
+                                 f"(first non-finite value: {name})")
+        return refuted(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}"
+                       if trace.scales else "no scale sweep ran")
 
     def check(self, graph: ModelGraph) -> None:
         for op in graph.find(OpKind.LOG):

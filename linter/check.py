@@ -18,6 +18,8 @@ from nnlint.levels import Confidence, Severity
 
 if TYPE_CHECKING:
     from nnlint.frontends.program import Program
+    from nnlint.trace.evidence import Evidence
+    from nnlint.trace.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,20 @@ class Example:
 Bad = Example
 Good = Example
 
-#: Receives (check, origin, message, severity, confidence) from a check's ``report``.
-Sink = Callable[["Check", Origin, str, Severity, Confidence], None]
+@dataclass(frozen=True)
+class Subject:
+    """What a finding is about, kept for ``--trace``: the op (when there is one), the graph and
+    program it was found in, and the fields its message was made from."""
+
+    program: Any
+    graph: Optional[ModelGraph]
+    op: Optional[Op]
+    origin: Origin
+    fields: dict
+
+
+#: Receives (check, origin, message, severity, confidence, subject) from a check's ``report``.
+Sink = Callable[["Check", Origin, str, Severity, Confidence, Subject], None]
 
 
 class Check:
@@ -51,24 +65,37 @@ class Check:
     def __init__(self, sink: Sink, options: Optional[dict[str, Any]] = None) -> None:
         self._sink = sink
         self.opts = {**self.options, **(options or {})}
+        self.program: Optional["Program"] = None  # set by the engine before each run
+        self.graph: Optional[ModelGraph] = None  # the graph a GraphCheck is looking at
 
     def report(
         self,
         at: Op | Origin | None,
         severity: Optional[Severity] = None,
         confidence: Optional[Confidence] = None,
+        about: Optional[Op] = None,
         **fields: Any,
     ) -> None:
+        """Report at ``at``; ``about`` names the op when ``at`` is a place in the code (an init call)."""
         origin = at.origin if isinstance(at, Op) else at
         if origin is None:
             return  # nothing to point at: a finding nobody can locate is noise
+        op = about if about is not None else at if isinstance(at, Op) else None
         self._sink(
             self,
             origin,
             self.message.format(**fields),
             severity or self.severity,
             confidence or self.confidence,
+            Subject(self.program, self.graph, op, origin, fields),
         )
+
+    def confirm(self, evidence: "Evidence") -> "Verdict":
+        """What the ``--trace`` measurements say of one finding of this check. Checks that
+        can be confirmed override this and set ``traceable``."""
+        from nnlint.trace.verdict import inconclusive
+
+        return inconclusive(f"{self.name} has no trace confirmation")
 
     @classmethod
     def documentation(cls) -> str:

@@ -47,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="report `# nnlint: ignore[...]` comments that silence nothing (NN903)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to use (default: one per core)")
     parser.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+    trace = parser.add_argument_group("trace", "confirm findings with a tiny forward pass (needs nnlint[trace])")
+    trace.add_argument("--trace", action="store_true",
+                       help="rebuild each model from the code or graph (never running the code) and mark every "
+                            "finding confirmed, refuted or inconclusive, with the measurement")
+    trace.add_argument("--device", metavar="DEVICE", help="torch device for --trace (default: cuda when available)")
+    trace.add_argument("--sample", metavar="FILE", help="real inputs for --trace: an .npy or .npz array (no pickles)")
+    trace.add_argument("--hide-refuted", action="store_true", help="leave out findings the trace refuted")
+    trace.add_argument("--report", metavar="HTML", help="write the trace's measurements as a self-contained HTML page")
     parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
     return parser
 
@@ -83,10 +91,16 @@ def _check(argv: list[str]) -> int:
     if args.task:
         settings.task = args.task
     checks = engine.selected_checks(settings, _split(args.select), _split(args.ignore))
+    tracing = args.trace or args.report is not None
+    if not tracing and (args.device or args.sample or args.hide_refuted):
+        raise ConfigError("--device, --sample and --hide-refuted need --trace")
     # A lint run is short and keeps what it builds (the project cache): the cyclic collector
     # would only rescan millions of live objects (15-20% of the run, superlinear on big graphs).
     gc.disable()
-    result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions)
+    subjects: Optional[dict] = {} if tracing else None
+    result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects)
+    if tracing:
+        _trace(result, subjects, args)
     for note in result.notes:
         print(f"nnlint: warning: {note}", file=sys.stderr)
     color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
@@ -98,6 +112,29 @@ def _check(argv: list[str]) -> int:
         return 2
     threshold = _RANK[settings.fail_on]
     return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
+
+
+def _trace(result, subjects: dict, args: argparse.Namespace) -> None:
+    """Confirm the findings in place; write the HTML report when asked."""
+    from pathlib import Path
+
+    try:
+        from nnlint.trace.run import TraceError, TraceOptions, trace_findings
+    except ImportError as exc:
+        raise ConfigError(f"--trace needs torch ({exc.name} is missing): pip install 'nnlint[trace]'") from None
+    options = TraceOptions(device=args.device, sample=Path(args.sample) if args.sample else None,
+                           hide_refuted=args.hide_refuted)
+    try:
+        result.findings, traces = trace_findings(result.findings, subjects, options)
+    except TraceError as exc:
+        raise ConfigError(str(exc)) from None
+    if args.report:
+        from nnlint.report.html import render
+
+        try:
+            Path(args.report).write_text(render(traces), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--report {args.report}: cannot write it ({exc.strerror or exc})") from None
 
 
 def _rules(argv: list[str]) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from nnlint import notebook, registry, suppressions
-from nnlint.check import Check, GraphCheck, ProgramCheck, Sink
+from nnlint.check import Check, GraphCheck, ProgramCheck, Sink, Subject
 from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover
 from nnlint.ir import Origin
@@ -91,13 +91,16 @@ def lint(
     checks: list[type[Check]],
     jobs: Optional[int] = None,
     report_unused: bool = False,
+    subjects: Optional[dict] = None,
 ) -> LintResult:
+    """Lint ``paths``. ``subjects`` (for ``--trace``) collects what each finding is about; the
+    analysis then stays in this process, where the graphs it built live."""
     found = discover(paths, settings)
     result = LintResult(errors=list(found.errors), notes=list(found.notes))
     python = [u for u in found.units if u.kind in ("python", "notebook")]
     graphs = [u for u in found.units if u.kind == "onnx"]
     result.files = len(python) + len(graphs)
-    raw, tasks = _run(python, settings, checks, jobs or os.cpu_count() or 1)
+    raw, tasks = _run(python, settings, checks, 1 if subjects is not None else jobs or os.cpu_count() or 1, subjects)
     if graphs:
         try:
             from nnlint.onnx_units import lint_onnx_units  # imports onnx and numpy: only for .onnx files
@@ -105,7 +108,7 @@ def lint(
             result.errors.extend(f"{u.path}: linting ONNX files needs the onnx package ({exc.name} is missing): "
                                  "pip install 'nnlint[onnx]'" for u in graphs)
         else:
-            raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes))
+            raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes, subjects))
     result.findings = _finish(raw, python + graphs, settings, report_unused, {c.code for c in checks})
     for f in result.findings:
         if f.code in (UNREADABLE[0], INTERNAL_ERROR[0]):
@@ -113,12 +116,13 @@ def lint(
     return result
 
 
-def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int) -> tuple[list["Finding"], set[str]]:
+def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int,
+         subjects: Optional[dict] = None) -> tuple[list["Finding"], set[str]]:
     """Findings, and the tasks (regression, classification) the training code's losses imply."""
     if not units:
         return [], set()
     if jobs <= 1 or len(units) < PARALLEL_MIN_FILES:
-        return lint_units(units, units, settings, checks)
+        return lint_units(units, units, settings, checks, subjects)
     from concurrent.futures import ProcessPoolExecutor  # 30 ms to import: only for many files
     from multiprocessing import get_context
 
@@ -130,7 +134,8 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     return [f for part, _ in parts for f in part], {t for _, tasks in parts for t in tasks}
 
 
-def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]]) -> tuple[list["Finding"], set[str]]:
+def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],
+               subjects: Optional[dict] = None) -> tuple[list["Finding"], set[str]]:
     """Lint ``units``; ``everything`` is the whole set of files asked about (for display paths)."""
     from nnlint.frontends.project import Project  # libcst: not needed when only graphs are linted
 
@@ -139,12 +144,12 @@ def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, ch
     findings: list["Finding"] = []
     tasks: set[str] = set()
     for unit in units:
-        findings.extend(_lint_one(unit, project, requested, settings, checks, tasks))
+        findings.extend(_lint_one(unit, project, requested, settings, checks, tasks, subjects))
     return findings, tasks
 
 
 def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Settings, checks: list[type[Check]],
-              tasks: set[str]) -> list["Finding"]:
+              tasks: set[str], subjects: Optional[dict] = None) -> list["Finding"]:
     try:
         info = project.load(unit.abspath)
     except UnreadableFile as exc:
@@ -160,7 +165,7 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
     from nnlint.frontends.python import analyze
 
     findings: list[Finding] = []
-    sink = finding_sink(findings, requested, project.source_for)
+    sink = finding_sink(findings, requested, project.source_for, subjects)
     try:
         program = analyze(info, project, settings.task)
         tasks.update(g.setup.task for g in program.models() if g.setup.task)
@@ -180,10 +185,13 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
     return findings
 
 
-def finding_sink(findings: list["Finding"], requested: set[str], source_for) -> Sink:
-    """What checks report into: a finding with its position (source) or node (graph)."""
+def finding_sink(findings: list["Finding"], requested: set[str], source_for,
+                 subjects: Optional[dict[tuple, tuple[Check, Subject]]] = None) -> Sink:
+    """What checks report into: a finding with its position (source) or node (graph). With
+    ``subjects`` (``--trace``), each finding's check and subject are kept by its identity."""
 
-    def sink(check: Check, origin: Origin, message: str, severity: Severity, confidence: Confidence) -> None:
+    def sink(check: Check, origin: Origin, message: str, severity: Severity, confidence: Confidence,
+             subject: Subject) -> None:
         if origin.path not in requested:
             return  # context read from a file nobody asked about
         from nnlint.findings import Finding  # pydantic: imported with the first finding only
@@ -195,6 +203,8 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for) -> 
                           path=origin.path, line=line, column=col, end_line=end_line, end_column=end_col,
                           node=origin.graph_node)
         findings.append(with_cell(finding, source.notebook) if source is not None and source.notebook else finding)
+        if subjects is not None:
+            subjects.setdefault(finding.identity(), (check, subject))
 
     return sink
 
@@ -210,8 +220,10 @@ def with_cell(finding: "Finding", code) -> "Finding":
 def run_checks(program, checks: list[type[Check]], settings: Settings, sink: Sink) -> None:
     for check_cls in checks:
         check = check_cls(sink, settings.check_options.get(check_cls.name))
+        check.program = program
         if isinstance(check, GraphCheck):
             for graph in program.graphs:
+                check.graph = graph
                 check.check(graph)
         elif isinstance(check, ProgramCheck):
             check.check(program)

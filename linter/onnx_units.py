@@ -33,7 +33,7 @@ _TASKS = ("regression", "classification")
 
 
 def lint_onnx_units(units: list[Unit], settings: Settings, checks: list[type["Check"]], script_tasks: set[str],
-                    notes: list[str]) -> list["Finding"]:
+                    notes: list[str], subjects: Optional[dict] = None) -> list["Finding"]:
     findings: list[Finding] = []
     for unit in units:
         try:
@@ -47,7 +47,7 @@ def lint_onnx_units(units: list[Unit], settings: Settings, checks: list[type["Ch
             continue
         try:
             program = onnx_graph.convert(loaded, unit.path, _task(unit, settings, loaded, script_tasks))
-            run_checks(program, checks, settings, finding_sink(findings, {unit.path}, lambda path: None))
+            run_checks(program, checks, settings, finding_sink(findings, {unit.path}, lambda path: None, subjects))
         except Exception as exc:  # a bug in nnlint must not hide the other files' findings
             findings.append(engine_finding(INTERNAL_ERROR, Severity.ERROR,
                                            f"internal error ({type(exc).__name__}: {exc}); please report it", unit.path))

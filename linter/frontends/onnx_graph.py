@@ -53,7 +53,7 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
     weights = Weights(loaded)
     weights.check_external()
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
-    graph = ModelGraph(name=graph_proto.name or path, path=path, is_model=True, instantiated=True)
+    graph = ModelGraph(name=graph_proto.name or path, path=path, is_model=True, instantiated=True, artifact=loaded)
     producer: dict[str, int] = {}
     for value in graph_proto.input:
         if value.name in weights:

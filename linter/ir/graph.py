@@ -85,6 +85,7 @@ class ModelGraph:
     top_level: bool = True
     complete: bool = True
     setup: TrainingSetup = field(default_factory=TrainingSetup)
+    artifact: Any = field(default=None, repr=False)  # the file a graph frontend read (ONNX), for --trace
     _consumers: Optional[dict[int, list[int]]] = field(default=None, repr=False)
     _by_kind: Optional[dict[OpKind, list[Op]]] = field(default=None, repr=False)
 

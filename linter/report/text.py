@@ -30,6 +30,11 @@ def write(result, stream: TextIO, color: bool = False) -> None:
         snippet = _snippet(f, lines_cache)
         if snippet:
             stream.write(snippet)
+        if f.trace is not None:
+            status = f.trace["status"]
+            paint_code = {"confirmed": _COLORS["error"], "refuted": _COLORS["info"]}.get(status, _DIM)
+            stream.write(f"    {paint('= trace:', _DIM)} {paint(status, paint_code)} on {f.trace['device']}: "
+                         f"{f.trace['evidence']}\n")
         check = registry.lookup(f.code)
         if check is not None and getattr(check, "hint", None):
             stream.write(f"    {paint('= hint:', _DIM)} {check.hint}\n")

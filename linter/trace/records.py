@@ -28,7 +28,9 @@ class Stats:
     zero_fraction: float  # exactly 0.0
     saturated_fraction: float  # within 1e-3 of the op's bounds (sigmoid/tanh/softmax); 0 elsewhere
     nonfinite: bool  # any NaN or Inf
-    unit_std: Optional[float] = None  # std across units (features/channels) of the per-unit means
+    #: how differently the units respond: std across units (dim 1) of the batch-centred outputs,
+    #: averaged over samples; 0 when every unit computes the same function (a constant init)
+    unit_spread: Optional[float] = None
 
 
 @dataclass
@@ -54,6 +56,7 @@ class ScaleProbe:
 
     scale: float
     first_nonfinite: Optional[int] = None  # op id of the first op whose output has NaN/Inf
+    nonfinite: list[int] = field(default_factory=list)  # every op whose output has NaN/Inf
     max_abs: dict[int, float] = field(default_factory=dict)  # op id -> max |value| (finite ops only)
 
 
@@ -85,7 +88,10 @@ class ModelTrace:
     loss: Optional[str] = None  # the loss used for the backward pass, as named by the code
     optimizer: Optional[str] = None  # e.g. "SGD(lr=10.0)"
     train_eval_change: Optional[float] = None  # mean |train - eval| / mean |eval| at the output
-    error: Optional[str] = None  # an exception the forward raised (e.g. BatchNorm at batch 1)
+    batch_one_error: Optional[str] = None  # what a training-mode forward on one sample raised
+    #: op id of a softmax/sigmoid feeding a loss -> the loss as written against its stable form
+    loss_probes: dict[int, dict] = field(default_factory=dict)
+    error: Optional[str] = None  # an exception the rebuilt model raised
     problem: Optional[str] = None  # why the model could not be built or run
     findings: list[TracedFinding] = field(default_factory=list)
 

@@ -1,0 +1,333 @@
+"""Rebuild a model graph from the IR as real torch modules, without running the user's code.
+
+Each op becomes a step. Layers are constructed from the ``torch.nn`` class the code named,
+with the constructor arguments the frontend resolved; functions and tensor methods are
+replayed from their recorded calls; init calls are re-applied to the built parameters. Only
+names from nnlint's own tables of torch's API are looked up, and only with constant
+arguments, so nothing the user wrote is executed.
+
+An op that cannot be rebuilt faithfully (an unknown call, an argument only known at run
+time, a Keras layer) is *broken*, and so is everything computed from it: findings about
+those ops are inconclusive, with the reason. Never a guess, with two documented readings of
+common idioms: ``F.dropout(..., training=<runtime value>)`` follows the module's mode (it is
+``self.training`` in practice), and a reshape whose sizes are only known at run time
+(``x.view(x.size(0), -1)``) feeding a ``Linear`` flattens each sample, which the Linear's
+``in_features`` then verifies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+from torch import nn
+
+from nnlint.frontends import torch_api as api
+from nnlint.ir import InputRef, ModelGraph, Op, OpKind
+from nnlint.trace.errors import CannotBuild
+
+K = OpKind
+Step = Callable[[list[torch.Tensor]], torch.Tensor]
+
+#: Spatial sizes tried for convolutional inputs: the first one at which every layer's sizes
+#: fit is used (a 28x28 MNIST net and a 224x224 ResNet both find theirs), common sizes first.
+SPATIAL_SIZES = (32, 28, 64, 224, 16, 96, 8, *range(1, 65))
+SEQUENCE_LENGTH = 16
+#: Width of a plain tensor input that no layer constrains (a softmax helper's logits).
+FREE_WIDTH = 10
+
+_BINARY = {K.ADD: torch.add, K.SUB: torch.sub, K.MUL: torch.mul, K.DIV: torch.div, K.MATMUL: torch.matmul}
+#: Tensor methods that only move a tensor between devices or flags: identity here.
+_DEVICE_METHODS = {"to", "cuda", "cpu", "type", "requires_grad_"}
+_TENSOR_INITS = {"normal_", "uniform_", "fill_", "zero_"}
+
+
+@dataclass
+class InputSpec:
+    shape: tuple[int, ...]  # batch first
+    integer_below: Optional[int] = None  # token ids in [0, n) for an embedding input
+
+    def make(self, batch: int, generator: torch.Generator, device: torch.device, scale: float = 1.0) -> torch.Tensor:
+        shape = (batch, *self.shape[1:])
+        if self.integer_below is not None:
+            return torch.randint(0, self.integer_below, shape, generator=generator).to(device)
+        return (torch.randn(shape, generator=generator) * scale).to(device)
+
+
+class BuiltGraph(nn.Module):
+    """The IR graph as a module: ``forward`` returns every runnable op's value by op id."""
+
+    def __init__(self, graph: ModelGraph, device: torch.device) -> None:
+        super().__init__()
+        self.graph = graph
+        self.layers = nn.ModuleDict()  # str(op id) -> the rebuilt torch.nn layer
+        self.steps: dict[int, Step] = {}
+        self.broken: dict[int, str] = {}  # op id -> why it cannot be run
+        self.init_notes: dict[int, str] = {}  # op id -> an init call that could not be replayed
+        self.specs: dict[int, InputSpec] = {}
+        for op in graph.ops.values():  # creation order is a topological order
+            why = next((self.broken[i] for i in op.inputs if i in self.broken), None)
+            if why is None:
+                try:
+                    if op.kind is K.INPUT:
+                        self.specs[op.id] = self._input_spec(op)
+                    else:
+                        self.steps[op.id] = self._step(op)
+                except CannotBuild as exc:
+                    why = str(exc)
+            if why is not None:
+                self.broken[op.id] = why
+        self.to(device)
+        self.device = device
+        self._fit_inputs()
+        self._apply_inits()
+
+    # ------------------------------------------------------------------ running
+
+    def make_inputs(self, batch: int, generator: torch.Generator, scale: float = 1.0) -> dict[int, torch.Tensor]:
+        return {i: spec.make(batch, generator, self.device, scale) for i, spec in self.specs.items()}
+
+    def forward(self, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+        values: dict[int, torch.Tensor] = dict(inputs)
+        for op_id, step in self.steps.items():
+            args = [values[i] for i in self.graph.ops[op_id].inputs]
+            values[op_id] = step(args)
+        return values
+
+    def run_op(self, op_id: int, args: list[torch.Tensor]) -> torch.Tensor:
+        """One op on inputs of our choosing (the zero-input probe)."""
+        return self.steps[op_id](args)
+
+    def params(self, op_id: int) -> list[nn.Parameter]:
+        layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
+        if layer is None:
+            return []
+        return [p for p in (getattr(layer, "weight", None), getattr(layer, "bias", None)) if isinstance(p, nn.Parameter)]
+
+    def runnable_outputs(self) -> list[int]:
+        return [i for i in self.graph.outputs if i in self.steps or i in self.specs]
+
+    # ------------------------------------------------------------------ building
+
+    def _step(self, op: Op) -> Step:
+        if op.kind in (K.ADD, K.SUB, K.MUL, K.DIV, K.MATMUL) and op.type_name == op.kind.value:
+            return _binary(op)
+        if not op.inputs:
+            raise CannotBuild(f"{op.describe()} is applied to a value the trace does not have")
+        name = api.canonical(op.type_name)
+        if name in api.LAYERS:
+            return self._layer(op, name)
+        if name.startswith("keras."):
+            raise CannotBuild(f"{op.describe()}: Keras models are not rebuilt by the trace (use an ONNX export)")
+        if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
+            return self._replay(op, _torch_function(name), method=False)
+        if op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS):
+            if name in _DEVICE_METHODS:
+                return lambda xs: xs[0]
+            return self._replay(op, name.rstrip("_") if name.endswith("_") else name, method=True)
+        raise CannotBuild(f"{op.describe()} is not something the trace can rebuild")
+
+    def _layer(self, op: Op, name: str) -> Step:
+        kind = api.LAYERS[name][0]
+        if kind in (K.RNN, K.UNKNOWN):
+            raise CannotBuild(f"{op.describe()}: recurrent and attention layers are not rebuilt by the trace")
+        call = op.attrs.get("call")
+        if call is None:
+            raise CannotBuild(f"{op.describe()}: its constructor arguments are not known")
+        args, kwargs = call
+        _require_constants(op, args, kwargs)
+        cls = getattr(nn, name.rsplit(".", 1)[-1], None)
+        if cls is None:
+            raise CannotBuild(f"{op.describe()}: torch {torch.__version__} has no {name}")
+        try:
+            layer = cls(*args, **kwargs)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise CannotBuild(f"{op.describe()}: cannot construct it ({_one_line(exc)})") from None
+        if hasattr(layer, "inplace"):
+            layer.inplace = False  # an in-place ReLU would overwrite the value measured before it
+        self.layers[str(op.id)] = layer
+        return lambda xs: layer(xs[0])
+
+    def _replay(self, op: Op, target: Any, method: bool) -> Step:
+        call = op.attrs.get("call")
+        if call is None:
+            raise CannotBuild(f"{op.describe()}: its arguments are not known")
+        args, kwargs = call
+        refs = [a for a in (*args, *kwargs.values()) if isinstance(a, InputRef)]
+        if len(refs) != len(op.inputs) or any(r.index >= len(op.inputs) for r in refs):
+            raise CannotBuild(f"{op.describe()} uses a tensor from outside the traced graph")
+        kwargs = {k: v for k, v in kwargs.items() if k != "inplace"}
+        if op.kind is K.DROPOUT:
+            return self._dropout(op, target, args, kwargs)
+        try:
+            _require_constants(op, [a for a in args if not isinstance(a, InputRef)],
+                               {k: v for k, v in kwargs.items() if not isinstance(v, InputRef)})
+        except CannotBuild:
+            if op.kind is K.RESHAPE and self._feeds_linear(op):
+                return lambda xs: xs[0].reshape(xs[0].shape[0], -1)
+            raise
+
+        def step(xs: list[torch.Tensor]) -> torch.Tensor:
+            real = [xs[a.index] if isinstance(a, InputRef) else a for a in args]
+            named = {k: xs[v.index] if isinstance(v, InputRef) else v for k, v in kwargs.items()}
+            if method:
+                return getattr(real[0], target)(*real[1:], **named)
+            return target(*real, **named)
+
+        return step
+
+    def _dropout(self, op: Op, fn: Any, args: list, kwargs: dict) -> Step:
+        """Functional dropout: p and ``training`` as the code passed them; a ``training``
+        known only at run time is the module's mode (``training=self.training``)."""
+        p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
+        training = op.attrs.get("training", True)
+        if not _is_constant(p) or not isinstance(p, (int, float)):
+            raise CannotBuild(f"{op.describe()}: its dropout probability is not a constant")
+        module = self
+
+        def step(xs: list[torch.Tensor]) -> torch.Tensor:
+            mode = training if isinstance(training, bool) else module.training
+            return fn(xs[0], float(p), mode)
+
+        return step
+
+    def _feeds_linear(self, op: Op) -> bool:
+        users = self.graph.consumers(op)
+        return len(users) == 1 and api.canonical(users[0].type_name) == "torch.nn.Linear"
+
+    def _input_spec(self, op: Op) -> InputSpec:
+        """The input shape the first layers declare (through reshapes), or a free (batch, 10)."""
+        for user in self.graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY, K.DROPOUT)):
+            attrs = user.attrs
+            name = api.canonical(user.type_name)
+            if name in ("torch.nn.Linear", "torch.nn.BatchNorm1d") and _int(attrs.get("in_features", attrs.get("num_features"))):
+                return InputSpec((1, attrs.get("in_features", attrs.get("num_features"))))
+            if name.startswith(("torch.nn.Conv", "torch.nn.ConvTranspose")) and _int(attrs.get("in_channels")):
+                dims = int(name[-2]) if name[-2].isdigit() else 2
+                return InputSpec((1, attrs["in_channels"], *([SPATIAL_SIZES[0]] * dims)))
+            if name in ("torch.nn.Embedding", "torch.nn.EmbeddingBag") and _int(attrs.get("num_embeddings")):
+                return InputSpec((1, SEQUENCE_LENGTH), integer_below=attrs["num_embeddings"])
+            if name == "torch.nn.LayerNorm" and _int(attrs.get("normalized_shape")):
+                return InputSpec((1, attrs["normalized_shape"]))
+            if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
+                raise CannotBuild(f"the input size of {user.describe()} is not known")
+        if self.graph.is_model:
+            raise CannotBuild(f"the input shape of {self.graph.name} cannot be worked out from its first layers")
+        return InputSpec((1, FREE_WIDTH))
+
+    def _fit_inputs(self) -> None:
+        """Run once (batch 2, no grad) to size lazy layers, trying the spatial sizes for image
+        inputs; ops that still fail at run time are broken, with torch's message."""
+        image_inputs = [i for i, s in self.specs.items() if len(s.shape) > 2 and s.integer_below is None]
+        best: Optional[tuple[dict[int, str], dict[int, InputSpec]]] = None
+        for size in dict.fromkeys(SPATIAL_SIZES) if image_inputs else SPATIAL_SIZES[:1]:
+            for i in image_inputs:
+                spec = self.specs[i]
+                self.specs[i] = InputSpec((*spec.shape[:2], *([size] * (len(spec.shape) - 2))))
+            failures = self._dry_run()
+            if best is None or len(failures) < len(best[0]):
+                best = (failures, dict(self.specs))
+            if not failures:
+                break
+        assert best is not None
+        failures, self.specs = best
+        for op_id, why in failures.items():
+            self._break(op_id, why)
+
+    def _dry_run(self) -> dict[int, str]:
+        generator = torch.Generator().manual_seed(0)
+        values: dict[int, torch.Tensor] = self.make_inputs(2, generator)
+        failures: dict[int, str] = {}
+        self.eval()
+        with torch.no_grad():
+            for op_id, step in self.steps.items():
+                inputs = self.graph.ops[op_id].inputs
+                if any(i not in values for i in inputs):
+                    continue
+                try:
+                    values[op_id] = step([values[i] for i in inputs])
+                except Exception as exc:  # shapes that do not fit: torch's own words
+                    failures[op_id] = f"{self.graph.ops[op_id].describe()} fails on the traced input ({_one_line(exc)})"
+        self.train()
+        return failures
+
+    def _break(self, op_id: int, why: str) -> None:
+        """``op_id`` cannot run, nor can anything computed from it."""
+        self.broken[op_id] = why
+        self.steps.pop(op_id, None)
+        for op in self.graph.ops.values():
+            if op.id not in self.broken and any(i in self.broken for i in op.inputs):
+                self.broken[op.id] = why
+                self.steps.pop(op.id, None)
+
+    def _apply_inits(self) -> None:
+        """Re-apply the code's init calls (those made on every path) to the built parameters."""
+        for op_id in list(self.steps):
+            op = self.graph.ops[op_id]
+            layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
+            for init in op.attrs.get("inits", ()):
+                param = getattr(layer, init["param"], None) if layer is not None else None
+                if not isinstance(param, torch.Tensor):
+                    continue
+                if not init["certain"]:
+                    self.init_notes[op_id] = f"{init['fn']} is applied on some paths only; not replayed"
+                    continue
+                try:
+                    _require_constants(op, init["args"], init["kwargs"])
+                    with torch.no_grad():
+                        if init["method"] and init["fn"] in _TENSOR_INITS:
+                            getattr(param.data, init["fn"])(*init["args"], **init["kwargs"])
+                        elif init["fn"].endswith("_") and hasattr(nn.init, init["fn"]):
+                            getattr(nn.init, init["fn"])(param, *init["args"], **init["kwargs"])
+                        else:
+                            self.init_notes[op_id] = f"{init['fn']} is not an init the trace replays"
+                except (CannotBuild, AttributeError, TypeError, ValueError, RuntimeError) as exc:
+                    self.init_notes[op_id] = f"{init['fn']} could not be replayed ({_one_line(exc)})"
+
+
+def _binary(op: Op) -> Step:
+    fn = _BINARY[op.kind]
+    if "const" not in op.attrs:
+        if len(op.inputs) != 2:
+            raise CannotBuild(f"{op.describe()} has an operand the trace does not have")
+        return lambda xs: fn(xs[0], xs[1])
+    const = op.attrs["const"]
+    if not isinstance(const, (int, float)) or isinstance(const, bool) or len(op.inputs) != 1:
+        raise CannotBuild(f"a {op.kind.value} with an operand known only at run time")
+    if op.attrs.get("const_left"):
+        return lambda xs: fn(torch.as_tensor(const, dtype=xs[0].dtype, device=xs[0].device), xs[0])
+    return lambda xs: fn(xs[0], const)
+
+
+def _torch_function(name: str) -> Any:
+    """``torch.nn.functional.relu`` -> the function; only names from nnlint's API tables."""
+    target: Any = torch
+    for part in name.split(".")[1:]:
+        target = getattr(target, part, None)
+        if target is None:
+            raise CannotBuild(f"torch {torch.__version__} has no {name}")
+    return target
+
+
+def _is_constant(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_is_constant(v) for v in value)
+    return False
+
+
+def _require_constants(op: Op, args: list, kwargs: dict) -> None:
+    for value in (*args, *kwargs.values()):
+        if not _is_constant(value):
+            raise CannotBuild(f"{op.describe()} has an argument known only at run time")
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] if text else type(exc).__name__

@@ -1,0 +1,181 @@
+"""``--trace``: rebuild the model each finding concerns, measure it once, let the check judge.
+
+The lint runs first, in this process (the graphs it built are needed here). Then, for every
+finding, the model it concerns is found (the finding's graph, the graph holding its op, the
+model its message names, or the file's only model), rebuilt once (from the IR, or the ONNX
+graph as it is), measured once (:mod:`nnlint.trace.measure`), and the check's ``confirm``
+turns the measurements into ``confirmed``, ``refuted`` or ``inconclusive`` with one line of
+evidence. Imports torch: only ever loaded for ``--trace``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import torch
+
+from nnlint.check import Check, Subject
+from nnlint.ir import ModelGraph, Op
+from nnlint.trace.errors import CannotBuild
+from nnlint.trace.evidence import Evidence, SampleSummary
+from nnlint.trace.measure import measure
+from nnlint.trace.records import ModelTrace, TracedFinding
+from nnlint.trace.verdict import REFUTED, Verdict, inconclusive
+
+if TYPE_CHECKING:
+    from nnlint.findings import Finding
+
+
+class TraceError(Exception):
+    """A trace option that cannot be honoured (no CUDA, an unreadable sample): exit 2."""
+
+
+@dataclass
+class TraceOptions:
+    device: Optional[str] = None  # "cuda", "cpu", "cuda:1"; None picks cuda when available
+    sample: Optional[Path] = None
+    hide_refuted: bool = False
+    batch: int = 8
+
+
+@dataclass
+class _Model:
+    trace: Optional[ModelTrace]
+    why_no_trace: Optional[str]
+    broken: dict[int, str]
+    caveats: dict[int, str]
+
+
+def resolve_device(name: Optional[str]) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise TraceError(f"--device {name!r} is not a torch device (use cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TraceError(f"--device {name}: CUDA is not available on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise TraceError(f"--device {name}: only cpu and cuda are supported")
+    return device
+
+
+def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check, Subject]],
+                   options: TraceOptions) -> tuple[list["Finding"], list[ModelTrace]]:
+    """The findings with their ``trace`` filled in, and the measured models (for the report)."""
+    device = resolve_device(options.device)
+    sample, sample_tensor = load_sample(options.sample) if options.sample else (None, None)
+    models: dict[int, _Model] = {}
+    traced: list[Finding] = []
+    for finding in findings:
+        entry = subjects.get(finding.identity())
+        if entry is None:  # an engine finding (syntax error, unreadable file): nothing to trace
+            traced.append(finding)
+            continue
+        check, subject = entry
+        graph, op = locate(subject)
+        model = None
+        if graph is not None:
+            if id(graph) not in models:
+                models[id(graph)] = _trace_model(graph, device, options.batch, sample_tensor)
+            model = models[id(graph)]
+        evidence = Evidence(
+            trace=model.trace if model else None, op=op, graph=graph, fields=subject.fields, sample=sample,
+            why_no_trace=model.why_no_trace if model else "no model could be tied to this finding",
+            why_not_run=model.broken.get(op.id) if model and op is not None else None,
+            caveat=model.caveats.get(op.id) if model and op is not None else None,
+        )
+        verdict = _judge(check, evidence)
+        if model is not None and model.trace is not None:
+            model.trace.findings.append(TracedFinding(
+                finding.code, finding.name, finding.severity.value, finding.message, finding.line,
+                op.id if op is not None else None, verdict.status, verdict.evidence))
+        if options.hide_refuted and verdict.status == REFUTED:
+            continue
+        traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type)}))
+    return traced, [m.trace for m in models.values() if m.trace is not None]
+
+
+def _judge(check: Check, evidence: Evidence) -> Verdict:
+    if not check.traceable:
+        return inconclusive(f"{check.name} has no trace confirmation")
+    try:
+        return check.confirm(evidence)
+    except Exception as exc:  # a bug in a confirmation must not lose the finding
+        return inconclusive(f"internal error while confirming ({type(exc).__name__}: {exc}); please report it")
+
+
+def locate(subject: Subject) -> tuple[Optional[ModelGraph], Optional[Op]]:
+    """The graph and op a finding concerns, from what its check knew."""
+    op = subject.op
+    graphs = list(subject.program.graphs) if subject.program is not None else []
+    if op is None:  # reported at a place in the code: the op built there, if any
+        node = subject.origin.node
+        op = next((o for g in graphs for o in g.ops.values() if node is not None and o.origin is not None
+                   and o.origin.node is node and o.origin.path == subject.origin.path), None)
+    if op is not None:
+        home = next((g for g in graphs if g.ops.get(op.id) is op), subject.graph)
+        return home, op
+    if subject.graph is not None:
+        return subject.graph, None
+    named = subject.fields.get("model")
+    chosen = next((g for g in graphs if g.is_model and named is not None and g.name == named), None)
+    return chosen or (subject.program.single_model() if subject.program is not None else None), None
+
+
+def _trace_model(graph: ModelGraph, device: torch.device, batch: int, sample: Optional[torch.Tensor]) -> _Model:
+    torch.manual_seed(0)  # the layers' default initialisation: the same model, the same verdicts
+    try:
+        if graph.artifact is not None:
+            from nnlint.trace.onnx_model import OnnxGraph
+
+            built = OnnxGraph(graph, device, batch)
+        else:
+            from nnlint.trace.build import BuiltGraph
+
+            built = BuiltGraph(graph, device)
+    except CannotBuild as exc:
+        return _Model(None, f"the model could not be rebuilt: {exc}", {}, {})
+    except Exception as exc:  # a bug in the builder must not lose the findings
+        return _Model(None, f"internal error while rebuilding the model ({type(exc).__name__}: {exc}); "
+                            "please report it", {}, {})
+    return _Model(measure(built, graph, device, batch, sample), None, dict(built.broken), dict(built.init_notes))
+
+
+def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:
+    """An ``.npy`` array, or the first array of an ``.npz`` (``x``/``X``/``inputs`` first when
+    present). Never a pickle: ``allow_pickle=False``, and object arrays are refused."""
+    import numpy as np
+
+    if path.suffix not in (".npy", ".npz"):
+        raise TraceError(f"--sample {path}: only .npy and .npz files are read (never pickles)")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                keys = list(loaded.keys())
+                if not keys:
+                    raise TraceError(f"--sample {path}: the archive holds no array")
+                key = next((k for k in ("x", "X", "inputs") if k in keys), keys[0])
+                array = loaded[key]
+        else:
+            array = loaded
+    except TraceError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise TraceError(f"--sample {path}: cannot read it ({' '.join(str(exc).split())[:200]})") from None
+    if array.dtype.kind not in "biuf" or array.ndim == 0 or array.size == 0:
+        raise TraceError(f"--sample {path}: expected a non-empty numeric array, got {array.dtype} {array.shape}")
+    values = array.astype(np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise TraceError(f"--sample {path}: no finite values")
+    summary = SampleSummary(
+        name=path.name, shape=tuple(array.shape), dtype=str(array.dtype), min=float(finite.min()),
+        max=float(finite.max()), mean=float(finite.mean()), std=float(finite.std()),
+        integral=bool(np.all(finite == np.round(finite))),
+    )
+    tensor = torch.from_numpy(np.ascontiguousarray(array.astype(np.float32)))
+    return summary, tensor.reshape(tensor.shape[0], -1) if tensor.ndim == 1 else tensor
