@@ -25,6 +25,19 @@ def _number(value: Any) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _confirm_halving(evidence: Evidence) -> Verdict:
+    """Xavier before a ReLU: the ReLU keeps half of the signal's second moment, and Xavier's
+    gain of 1 does not give it back (He's gain of 2 does)."""
+    graph, op = evidence.graph, evidence.op
+    relus = [o for o in graph.walk_forward(op, _transparent) if o.kind is OpKind.RELU]
+    before, after = evidence.layer(op).train, evidence.layer(relus[0]).train if relus and evidence.layer(relus[0]) else None
+    if after is None:
+        return inconclusive(f"the ReLU after {op.describe()} was not measured")
+    ratio = (after.std**2 + after.mean**2) / max(before.std**2 + before.mean**2, 1e-30)
+    shown = f"the ReLU after {op.describe()} keeps {ratio:.0%} of the signal's second moment"
+    return confirmed(f"{shown}: it shrinks at every such layer") if ratio < 0.6 else refuted(shown)
+
+
 def _arg(init: dict, index: int, name: str, default: Any) -> Any:
     args, kwargs = init["args"], init["kwargs"]
     return kwargs.get(name, args[index] if len(args) > index else default)
@@ -231,6 +244,8 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
                 return confirmed(f"every unit of {op.describe()} responds identically to the inputs (spread across "
                                  f"units {s.unit_spread:.2g}): symmetry is never broken")
             return refuted(f"the units of {op.describe()} respond differently (spread {s.unit_spread:.3g})")
+        if "Xavier" in claim:
+            return _confirm_halving(evidence)
         if HEALTHY_STD[0] <= s.std <= HEALTHY_STD[1]:
             return refuted(f"activation std {s.std:.3g} after {op.describe()}, inside {band}")
         return confirmed(f"activation std {s.std:.3g} after {op.describe()}, outside {band}")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program, is_training_loader
 from nnlint.ir import OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
+
 
 class BatchSizeExtreme(ProgramCheck):
     """
@@ -43,6 +48,7 @@ class BatchSizeExtreme(ProgramCheck):
     name = "batch-size-extreme"
     message = "{problem}"
     hint = "train with batches of 16-128 (start at 32); use drop_last=True when the model has BatchNorm"
+    traceable = True
     frameworks = ("pytorch", "keras")
     options = {"max-batch-size": 8192}
 
@@ -128,6 +134,20 @@ model.fit(x, y)  # Keras's default batch size is 32
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """One training-mode forward pass on a single sample, where batch norm is the problem."""
+        if "BatchNorm" not in evidence.fields.get("problem", ""):
+            return inconclusive("a forward pass cannot measure how the batch size affects training")
+        missing = evidence.missing(need_op=False)
+        if missing:
+            return missing
+        error = evidence.trace.batch_one_error
+        if error:
+            return confirmed(f"a training-mode forward pass on 1 sample raises: {error}")
+        return inconclusive("a training-mode forward pass on 1 sample runs (the spatial positions give the "
+                            "statistics), but they describe one sample only")
 
     def check(self, program: Program) -> None:
         models = program.candidates()

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from nnlint.check import Bad, GraphCheck, Good
+from typing import TYPE_CHECKING
+
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
+from nnlint.trace.evidence import zeroed_by
+from nnlint.trace.verdict import Verdict, confirmed, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 
 class DropoutAlwaysActive(GraphCheck):
@@ -35,6 +42,7 @@ class DropoutAlwaysActive(GraphCheck):
     name = "dropout-always-active"
     message = "{call} in {model}.forward has no training= argument: it stays on after model.eval()"
     hint = "pass training=self.training, or use an nn.Dropout module, which follows train()/eval()"
+    traceable = True
 
     bad = [
         Bad(
@@ -85,6 +93,19 @@ class Net(nn.Module):
 """
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """Two evaluation-mode passes on the same input: a dropout that stays on makes them differ."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        record = evidence.layer()
+        dropped = zeroed_by(evidence, training=False)
+        if record.eval_repeat_differs or (dropped is not None and dropped > 0):
+            return confirmed(f"after eval() {evidence.op.describe()} still zeroed {dropped or 0:.1%} of units, and two "
+                             "evaluation passes on the same input differ")
+        return refuted(f"after eval() {evidence.op.describe()} is the identity")
 
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
 from nnlint.ir import OpKind, Origin
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.evidence import zeroed_by
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 def _argument(call: Any, index: int, keyword: str) -> Any:
     """The libcst expression passed as a call's argument (duck-typed: no libcst import here)."""
@@ -64,6 +69,7 @@ class DropoutKeepDropConfusion(ProgramCheck):
     name = "dropout-keep-drop-confusion"
     message = "{layer} {what}; {api} takes the probability of dropping a unit, not of keeping it"
     hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
+    traceable = True
     frameworks = ("pytorch", "keras", "onnx")
     options = {"threshold": 0.7}
 
@@ -151,6 +157,18 @@ def layer(x, keep_prob):
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """The fraction of units the layer zeroes in training mode."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        dropped = zeroed_by(evidence, training=True)
+        if dropped is None:
+            return inconclusive(f"{evidence.op.describe()} could not be measured")
+        shown = f"in training mode {evidence.op.describe()} zeroed {dropped:.1%} of units"
+        return confirmed(shown) if dropped > 0.5 else refuted(shown)
 
     def check(self, program: Program) -> None:
         for layer in program.layers:

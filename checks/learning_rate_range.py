@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.verdict import (
+    HEALTHY_UPDATE,
+    Verdict,
+    confirmed,
+    inconclusive,
+    refuted,
+)
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 #: Learning rates each optimizer tolerates, (lowest, highest); beyond them training stalls or diverges.
 _RANGES = {
@@ -45,6 +57,7 @@ class LearningRateRange(ProgramCheck):
     name = "learning-rate-range"
     message = "{optimizer} with lr={lr:g}: {why}"
     hint = "start near 1e-3 for Adam-type optimizers and 0.01-0.1 for SGD with momentum"
+    traceable = True
     frameworks = ("pytorch", "keras")
 
     bad = [
@@ -116,6 +129,28 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """One step of the declared optimizer: the median update-to-parameter ratio over the
+        layers, against the healthy 1e-4..1e-2."""
+        missing = evidence.missing(need_op=False)
+        if missing:
+            return missing
+        trace = evidence.trace
+        optimizer, lr = evidence.fields.get("optimizer"), evidence.fields.get("lr")
+        if not trace.optimizer or not trace.optimizer.startswith(f"{optimizer}(") or f"lr={lr:g}" not in trace.optimizer:
+            return inconclusive(f"the trace could not take a step with {optimizer}(lr={lr:g})")
+        ratios = sorted(r.update_ratio for r in trace.layers.values() if r.update_ratio is not None)
+        if not ratios:
+            return inconclusive("no layer's weights were updated by the step")
+        median = ratios[len(ratios) // 2]
+        low, high = HEALTHY_UPDATE
+        shown = f"one {trace.optimizer} step moves the weights by {median:.2g} of their size (median over layers)"
+        too_high = "above" in evidence.fields.get("why", "")
+        if (too_high and median > high) or (not too_high and median < low):
+            return confirmed(f"{shown}, outside the healthy {low:g}..{high:g}")
+        return refuted(f"{shown}, inside or on the other side of the healthy {low:g}..{high:g}")
 
     def check(self, program: Program) -> None:
         for optimizer in program.optimizers():

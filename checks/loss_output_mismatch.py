@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.check import Bad, GraphCheck, Good
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 

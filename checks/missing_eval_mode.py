@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 
 class MissingEvalMode(ProgramCheck):
@@ -43,6 +49,7 @@ class MissingEvalMode(ProgramCheck):
     name = "missing-eval-mode"
     message = "{model} (with {layers}) is evaluated under no_grad in training mode: call {model}.eval() first"
     hint = "call model.eval() before evaluating and model.train() before training again"
+    traceable = True
 
     bad = [
         Bad(
@@ -102,6 +109,21 @@ def evaluate(net, data):
 """
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """The model's output in training mode against evaluation mode, on the same input."""
+        missing = evidence.missing(need_op=False)
+        if missing:
+            return missing
+        change = evidence.trace.train_eval_change
+        if change is None:
+            return inconclusive("the model's output could not be compared between modes")
+        name = evidence.graph.name if evidence.graph is not None else "the model"
+        if change > 1e-6:
+            return confirmed(f"on the same input, training-mode outputs of {name} differ from evaluation-mode "
+                             f"outputs by {change:.1%} (mean relative difference)")
+        return refuted(f"training-mode and evaluation-mode outputs of {name} are the same")
 
     def check(self, program: Program) -> None:
         for call in program.train_mode_evaluations:

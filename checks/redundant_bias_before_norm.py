@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.check import Bad, GraphCheck, Good
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from nnlint.check import Bad, GraphCheck, Good
+from typing import TYPE_CHECKING
+
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 _SATURATING = (OpKind.SIGMOID, OpKind.TANH)
 _PASS = SHAPE_ONLY | {OpKind.DROPOUT}
@@ -11,6 +17,12 @@ _PASS = SHAPE_ONLY | {OpKind.DROPOUT}
 
 def _through(op: Op) -> bool:
     return op.kind in _PASS
+
+
+#: Trace thresholds: a first-to-last gradient ratio below VANISHED, or more than SATURATED
+#: of the hidden units pinned at their bounds, confirms the finding.
+VANISHED = 0.1
+SATURATED = 0.25
 
 
 class SaturatingHiddenActivation(GraphCheck):
@@ -44,6 +56,7 @@ class SaturatingHiddenActivation(GraphCheck):
     name = "saturating-hidden-activation"
     message = "{count} hidden layers of {model} use {acts} (first: {first}): gradients vanish through saturated units"
     hint = "use ReLU/LeakyReLU/GELU in hidden layers (keep sigmoid/tanh for gates and outputs), or normalise before them"
+    traceable = True
     frameworks = ("pytorch", "keras", "onnx")
     options = {"min-layers": 3}
 
@@ -130,6 +143,28 @@ model = keras.Sequential([layers.Dense(64, activation="tanh"), layers.Dense(64, 
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """The saturated fraction of the hidden activations, and the gradient norm at the first
+        weighted layer against the last after one backward pass."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        trace = evidence.trace
+        acts = [r for r in trace.layers.values() if r.kind in ("sigmoid", "tanh") and r.train is not None]
+        grads = [r.grad_norm for r in trace.layers.values() if r.grad_norm is not None]
+        if not acts or len(grads) < 2 or grads[-1] == 0:
+            return inconclusive("too few measured layers to compare gradients")
+        saturated = sum(r.train.saturated_fraction for r in acts) / len(acts)
+        ratio = grads[0] / grads[-1]
+        shown = (f"{saturated:.0%} of hidden {'/'.join(sorted({r.kind for r in acts}))} outputs saturated; the first "
+                 f"layer's gradient norm is {ratio:.2g}x the last layer's")
+        if ratio < VANISHED or saturated > SATURATED:
+            return confirmed(shown)
+        if ratio >= 0.5 and saturated < 0.05:
+            return refuted(shown)
+        return inconclusive(shown)
 
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from nnlint.check import Bad, GraphCheck, Good
+from typing import TYPE_CHECKING
+
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.levels import Confidence
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 #: Losses that apply log-softmax to their input themselves.
 _CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy", "SoftmaxCrossEntropyLoss"}
@@ -43,6 +49,7 @@ class SoftmaxBeforeCrossEntropy(GraphCheck):
     confidence = Confidence.LIKELY
     message = "{softmax} feeds {loss}, which applies log-softmax itself: a softmax of a softmax stalls training"
     hint = "return logits from the model and let the cross-entropy loss apply the softmax"
+    traceable = True
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -122,6 +129,21 @@ model.compile(optimizer="adam", loss="categorical_crossentropy")  # Keras recove
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """Cross-entropy on the softmax's output against cross-entropy on its logits: the loss
+        floor for perfect logits, and the gradient that reaches the logits."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        probe = evidence.trace.loss_probes.get(evidence.op.id)
+        if probe is None:
+            return inconclusive("the trace could not evaluate the loss on this softmax's output")
+        ratio = probe["grad_fixed"] / probe["grad_as_written"] if probe["grad_as_written"] > 0 else float("inf")
+        shown = (f"with perfect logits the loss cannot go below {probe['floor']:.2f} ({probe['classes']} classes), "
+                 f"and the logits get {ratio:.1f}x less gradient than from the loss on the logits")
+        return confirmed(shown) if probe["floor"] > 0.05 or ratio > 1.1 else refuted(shown)
 
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model:

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
+
+#: Sample values beyond this are raw (pixels, prices); within NORMALISED_LIMIT they are scaled.
+RAW_LIMIT = 10.0
+NORMALISED_LIMIT = 5.0
 
 
 class UnnormalizedInput(ProgramCheck):
@@ -40,6 +50,7 @@ class UnnormalizedInput(ProgramCheck):
     name = "unnormalized-input"
     message = "{what} reaches {sink} unscaled: {fix}"
     hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
+    traceable = True
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -122,6 +133,21 @@ plain.fit(x_train / 255.0, y_train)
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """Only real data can show its scale: the ``--sample`` array's range, mean and std."""
+        sample = evidence.sample
+        if sample is None:
+            return inconclusive("confirming needs the data: pass --sample FILE.npy (inputs as the code loads them)")
+        seen = (f"sample {sample.name}: values {sample.min:g} to {sample.max:g}, mean {sample.mean:.3g}, "
+                f"std {sample.std:.3g}")
+        if max(abs(sample.min), abs(sample.max)) > RAW_LIMIT or sample.std > RAW_LIMIT / 2:
+            whole = "whole numbers, " if sample.integral else ""
+            return confirmed(f"{seen}: {whole}raw scale, not normalised")
+        if max(abs(sample.min), abs(sample.max)) <= NORMALISED_LIMIT and sample.std <= NORMALISED_LIMIT / 2:
+            return refuted(f"{seen}: already on a normalised scale")
+        return inconclusive(f"{seen}: neither clearly raw nor normalised")
 
     def check(self, program: Program) -> None:
         for flow in program.raw_inputs:

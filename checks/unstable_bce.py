@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from nnlint.check import Bad, GraphCheck, Good
+import math
+from typing import TYPE_CHECKING
+
+from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 _BCE = {"torch.nn.BCELoss", "torch.nn.functional.binary_cross_entropy"}
 _BCE_LOGITS = {"torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy_with_logits"}
@@ -46,6 +53,7 @@ class UnstableBce(GraphCheck):
     name = "unstable-bce"
     message = "{what}"
     hint = "return logits and use BCEWithLogitsLoss (it is exact for large logits; it still gives NaN for infinite ones)"
+    traceable = True
     frameworks = ("pytorch", "keras")
 
     bad = [
@@ -117,6 +125,27 @@ model.compile(optimizer="adam", loss="binary_crossentropy")  # the Keras idiom
             frontend="keras-source",
         ),
     ]
+
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """A sigmoid applied twice keeps predictions in (0.5, 0.73); BCE on a sigmoid loses the
+        gradient of confidently wrong predictions at large logits (x100)."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        op = evidence.op
+        if "twice" in evidence.fields.get("what", ""):
+            s = evidence.layer().train
+            low, high = (1 / (1 + math.exp(-v)) for v in (s.min, s.max))
+            return confirmed(f"{op.describe()} outputs lie in [{s.min:.2f}, {s.max:.2f}]; the loss squashes them again "
+                             f"into [{low:.2f}, {high:.2f}]: it can never predict a 0")
+        probe = evidence.trace.loss_probes.get(op.id)
+        if probe is None:
+            return inconclusive("the trace could not evaluate the loss on this sigmoid's output")
+        shown = (f"at logits x{probe['scale']:g} with confidently wrong predictions, BCE on {op.describe()} gives "
+                 f"{probe['dead_as_written']:.0%} of elements no gradient, BCEWithLogitsLoss "
+                 f"{probe['dead_fixed']:.0%}")
+        return confirmed(shown) if probe["dead_as_written"] > probe["dead_fixed"] else refuted(shown)
 
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model:

@@ -8,6 +8,9 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, refuted
 
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
+
 _BOUNDED_INPUTS = {OpKind.SIGMOID, OpKind.TANH, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.LOGSUMEXP}
 
 
@@ -58,9 +61,6 @@ def softmax(x):
             """
 import torch
 import torch.nn.functional as F
-
-if TYPE_CHECKING:
-    from nnlint.trace.evidence import Evidence
 
 def nll(logits, target):
     return -torch.log(F.softmax(logits, dim=1)).gather(1, target)

@@ -659,7 +659,7 @@ class TorchInterpreter(TrainingCode):
             return self.tensor_op(frame, kind, name, [t, *others], node, attrs)
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
-        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node)
+        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node, {"call": recorded_call([t, *args], kwargs, [t])})
 
     # ------------------------------------------------------------------ entry point
 

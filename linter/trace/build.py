@@ -41,6 +41,10 @@ _BINARY = {K.ADD: torch.add, K.SUB: torch.sub, K.MUL: torch.mul, K.DIV: torch.di
 #: Tensor methods that only move a tensor between devices or flags: identity here.
 _DEVICE_METHODS = {"to", "cuda", "cpu", "type", "requires_grad_"}
 _TENSOR_INITS = {"normal_", "uniform_", "fill_", "zero_"}
+#: Tensor methods outside the frontend's tables that compute a new tensor from one tensor and
+#: constants, with no side effect: safe and faithful to replay.
+_PURE_METHODS = {"mean", "std", "var", "abs", "neg", "sqrt", "rsqrt", "pow", "square", "clamp", "clip", "amin",
+                 "norm", "cumsum", "prod", "square", "reciprocal", "sign", "round", "floor", "ceil"}
 
 
 @dataclass
@@ -122,7 +126,7 @@ class BuiltGraph(nn.Module):
             raise CannotBuild(f"{op.describe()}: Keras models are not rebuilt by the trace (use an ONNX export)")
         if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
             return self._replay(op, _torch_function(name), method=False)
-        if op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS):
+        if (op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS)) or name in _PURE_METHODS:
             if name in _DEVICE_METHODS:
                 return lambda xs: xs[0]
             return self._replay(op, name.rstrip("_") if name.endswith("_") else name, method=True)

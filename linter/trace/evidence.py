@@ -59,3 +59,11 @@ class Evidence:
         if need_op and self.layer() is None:
             return inconclusive(self.why_not_run or f"{self.op.describe()} was not measured")
         return None
+
+
+def zeroed_by(evidence: Evidence, training: bool) -> Optional[float]:
+    """The fraction of an all-ones input the finding's op (a dropout) set to zero."""
+    record = evidence.layer()
+    if record is None:
+        return None
+    return record.dropped_train if training else record.dropped_eval

@@ -51,6 +51,7 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
         _train_pass(model, graph, inputs, trace, names)
         _eval_passes(model, graph, inputs, trace)
         _zero_inputs(model, graph, inputs, trace)
+        _dropout_probes(model, graph, inputs, trace)
         _scale_sweep(model, batch, trace)
         _batch_of_one(model, graph, trace)
         _loss_probes(model, graph, inputs, trace)
@@ -149,6 +150,23 @@ def _zero_inputs(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace)
             out = model.run_op(op_id, [zeros])
             if out is not None and op_id in trace.layers:
                 trace.layers[op_id].zero_input_max = _finite(out.abs().max())
+    model.train()
+
+
+def _dropout_probes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace) -> None:
+    """Each dropout on an all-ones input of its input's shape, in both modes: the fraction zeroed."""
+    with torch.no_grad():
+        values = model(inputs)
+        for op_id in list(values):
+            op = graph.ops[op_id]
+            if op.kind is not K.DROPOUT or len(op.inputs) != 1 or op.inputs[0] not in values or op_id not in trace.layers:
+                continue
+            ones = torch.ones_like(values[op.inputs[0]])
+            for training in (True, False):
+                model.train(training)
+                out = model.run_op(op_id, [ones])
+                fraction = float((out == 0).float().mean()) if out.numel() else None
+                setattr(trace.layers[op_id], "dropped_train" if training else "dropped_eval", fraction)
     model.train()
 
 

@@ -44,6 +44,8 @@ class LayerRecord:
     eval: Optional[Stats] = None  # evaluation-mode forward
     eval_repeat_differs: Optional[bool] = None  # two eval-mode passes on the same input differ
     zero_input_max: Optional[float] = None  # max |output| when the whole input is zero
+    dropped_train: Optional[float] = None  # dropout: fraction of an all-ones input zeroed, training mode
+    dropped_eval: Optional[float] = None  # the same after eval()
     grad_norm: Optional[float] = None  # of the layer's weight after one backward pass
     update_ratio: Optional[float] = None  # mean |update| / mean |weight| after one optimizer step
     weight_hist: Optional[Histogram] = None
