@@ -150,6 +150,54 @@ class Weights:
         chunks = self._chunks(tensor)
         return None if chunks is None else _summarise(chunks)
 
+    def array(self, name: str) -> np.ndarray | None:
+        """The whole of an initializer or ``Constant`` output, for the trace, which needs the values themselves.
+
+        External data goes through the same checks as the statistics (inside the model's folder,
+        present, long enough); a refusal is recorded as a problem and gives None, as does a
+        malformed tensor.
+        """
+        tensor = self.tensors.get(name)
+        if tensor is None:
+            return None
+        if not _is_external(tensor):
+            return _small_array(tensor)
+        inline = self._read_external(tensor)
+        if inline is None:
+            return None
+        array = _small_array(inline)
+        if array is None:
+            self._problem(("NN906", "missing-external-data"), tensor.name,
+                          f"initializer '{tensor.name}': external data does not match its type and shape")
+        return array
+
+    def _read_external(self, tensor: TensorProto) -> TensorProto | None:
+        """A copy of ``tensor`` with its external bytes inlined, so numpy_helper decodes any dtype it knows."""
+        location = self._external_file(tensor)
+        if location is None:
+            return None
+        info = {e.key: e.value for e in tensor.external_data}
+        try:
+            offset = int(info.get("offset", 0) or 0)
+            size = location.stat().st_size
+            length = int(info["length"]) if info.get("length") else size - offset
+            if offset < 0 or length < 0 or size < offset + length:
+                self._problem(("NN906", "missing-external-data"), tensor.name,
+                              f"initializer '{tensor.name}': external file '{info.get('location')}' is shorter than "
+                              "the tensor it should hold")
+                return None
+            data = np.memmap(location, dtype=np.uint8, mode="r", offset=offset, shape=(length,)) if length else b""
+        except (OSError, ValueError) as exc:
+            self._problem(("NN906", "missing-external-data"), tensor.name,
+                          f"initializer '{tensor.name}': cannot read external data ({exc})")
+            return None
+        inline = TensorProto()
+        inline.CopyFrom(tensor)
+        del inline.external_data[:]
+        inline.data_location = TensorProto.DEFAULT
+        inline.raw_data = bytes(data)
+        return inline
+
     def _chunks(self, tensor: TensorProto) -> Optional[Iterator[np.ndarray]]:
         if not _is_external(tensor):
             array = _small_array(tensor)

@@ -165,7 +165,7 @@ def _dropout_probes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTra
             for training in (True, False):
                 model.train(training)
                 out = model.run_op(op_id, [ones])
-                fraction = float((out == 0).float().mean()) if out.numel() else None
+                fraction = float((out == 0).float().mean()) if out is not None and out.numel() else None
                 setattr(trace.layers[op_id], "dropped_train" if training else "dropped_eval", fraction)
     model.train()
 

@@ -1,0 +1,80 @@
+"""An ONNX graph, run by :class:`~nnlint.trace.onnx_exec.OnnxExecutor`, speaking the IR's op ids.
+
+The measurements and the confirmations address ops by their id in the IR the ONNX frontend
+built; this adapter maps each op to the node it came from (by node name) and each value to
+the node's first output, so the same ``measure`` serves source models and exported graphs.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from nnlint.ir import ModelGraph, OpKind
+from nnlint.trace.errors import CannotBuild
+from nnlint.trace.onnx_exec import OnnxExecutor
+
+#: Integer inputs are fed values in [0, this): valid indices for any embedding, and the range
+#: of raw uint8 pixels for image inputs (which the raw-input rules care about).
+_INTEGER_RANGE = {torch.uint8: 256}
+_SMALL_INDEX = 2
+
+
+class OnnxGraph(nn.Module):
+    def __init__(self, graph: ModelGraph, device: torch.device, batch: int = 8) -> None:
+        super().__init__()
+        self.graph = graph
+        self.device = device
+        self.executor = OnnxExecutor(graph.artifact, device, batch)
+        self.broken: dict[int, str] = {}
+        self.init_notes: dict[int, str] = {}
+        self.specs = {}
+        by_name = {name: (shape, dtype) for name, shape, dtype in self.executor.input_specs()}
+        for op_id in graph.inputs:
+            name = graph.ops[op_id].label
+            if name not in by_name:
+                raise CannotBuild(f"graph input '{name}' has no usable type")
+            self.specs[op_id] = (name, *by_name[name])
+        self.output_of: dict[int, str] = {}
+        for op in graph.ops.values():
+            if op.kind is not OpKind.INPUT and op.origin is not None and op.origin.graph_node:
+                output = self.executor.node_output(op.origin.graph_node)
+                if output:
+                    self.output_of[op.id] = output
+        self.steps = dict.fromkeys(self.output_of)  # the ops this model can report values for
+
+    def make_inputs(self, batch: int, generator: torch.Generator, scale: float = 1.0) -> dict[int, torch.Tensor]:
+        made = {}
+        for op_id, (_, shape, dtype) in self.specs.items():
+            shape = (batch, *shape[1:]) if shape else shape
+            if dtype.is_floating_point:
+                made[op_id] = (torch.randn(shape, generator=generator) * scale).to(dtype).to(self.device)
+            elif dtype == torch.bool:
+                made[op_id] = torch.randint(0, 2, shape, generator=generator).bool().to(self.device)
+            else:
+                high = _INTEGER_RANGE.get(dtype, _SMALL_INDEX)
+                made[op_id] = torch.randint(0, high, shape, generator=generator).to(dtype).to(self.device)
+        return made
+
+    def forward(self, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+        values = self.executor({self.specs[op_id][0]: tensor for op_id, tensor in inputs.items()})
+        found = {op_id: tensor for op_id, tensor in inputs.items()}
+        for op_id, name in self.output_of.items():
+            value = values.get(name)
+            if isinstance(value, torch.Tensor):
+                found[op_id] = value
+        return found
+
+    def run_op(self, op_id: int, args: list[torch.Tensor]) -> Optional[torch.Tensor]:
+        """The op's node on a first input of our choosing, its weights as they are."""
+        node = self.graph.ops[op_id].origin.graph_node
+        return self.executor.run_node(node, args[0])
+
+    def params(self, op_id: int) -> list[nn.Parameter]:
+        op = self.graph.ops[op_id]
+        return self.executor.params_of(op.origin.graph_node) if op.origin is not None and op.origin.graph_node else []
+
+    def runnable_outputs(self) -> list[int]:
+        return [i for i in self.graph.outputs if i in self.output_of]
