@@ -11,6 +11,7 @@ optimizer step, so every pass sees the model as initialised.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Optional
 
 import torch
@@ -23,6 +24,8 @@ from nnlint.trace.records import Histogram, LayerRecord, ModelTrace, ScaleProbe,
 K = OpKind
 SCALES = (1.0, 10.0, 100.0, 1000.0)
 BINS = 30
+#: Activations larger than this are summarised from evenly spaced samples (per batch row).
+SUBSAMPLE = 1 << 18
 #: Histograms are kept for this many layers at most (the report shows them as small multiples).
 MAX_HISTOGRAMS = 64
 
@@ -48,13 +51,13 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
     names = {op.id: op.describe() if graph.ops[op.id].kind is not K.INPUT else op.label or "input"
              for op in graph.ops.values()}
     try:
-        _train_pass(model, graph, inputs, trace, names)
-        _eval_passes(model, graph, inputs, trace)
-        _zero_inputs(model, graph, inputs, trace)
-        _dropout_probes(model, graph, inputs, trace)
-        _scale_sweep(model, batch, trace)
+        trained = _train_pass(model, graph, inputs, trace, names)
+        values = _eval_passes(model, graph, inputs, trace, trained)
+        _zero_inputs(model, graph, values, trace)
+        _dropout_probes(model, graph, values, trace)
+        _scale_sweep(model, batch, trace, values)
         _batch_of_one(model, graph, trace)
-        _loss_probes(model, graph, inputs, trace)
+        _loss_probes(graph, values, trace)
     except Exception as exc:  # the rebuilt model itself fails: say so, never crash the lint
         trace.error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
     return trace
@@ -71,8 +74,9 @@ def _inputs(model: Any, batch: int, sample: Optional[torch.Tensor]) -> dict[int,
     return inputs
 
 
-def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, names: dict) -> None:
-    """Forward in training mode, one backward pass, one optimizer step (then undone)."""
+def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, names: dict) -> dict:
+    """Forward in training mode, one backward pass, one optimizer step (then undone); returns
+    the training-mode values."""
     model.train()
     saved = copy.deepcopy(model.state_dict())
     values = model(inputs)
@@ -92,12 +96,12 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
         trace.layers[op_id] = record
     output = _output(model, values)
     if output is None:
-        return
+        return values
     loss, trace.loss = _loss(graph, values, output)
     weighted = {op_id: model.params(op_id) for op_id in values if model.params(op_id)}
     before = {op_id: ps[0].detach().clone() for op_id, ps in weighted.items()}
     if loss is None or not loss.requires_grad:
-        return
+        return values
     loss.backward()
     for op_id, ps in weighted.items():
         if ps[0].grad is not None and op_id in trace.layers:
@@ -111,18 +115,17 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
             trace.layers[op_id].update_ratio = _finite(change / scale) if scale > 0 else None
     optimizer.zero_grad(set_to_none=True)
     model.load_state_dict(saved)
+    return {op_id: value.detach() for op_id, value in values.items()}
 
 
-def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace) -> None:
-    """Two evaluation-mode passes on the same input: eval statistics, and what still varies."""
+def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, train_values: dict) -> dict:
+    """Evaluation-mode passes on the same input: eval statistics, and (where the graph has a
+    dropout) whether a second pass differs. Returns the evaluation-mode values."""
     torch.manual_seed(1)
-    model.train()
-    with torch.no_grad():
-        train_values = model(inputs)
     model.eval()
     with torch.no_grad():
         first = model(inputs)
-        second = model(inputs)
+        second = model(inputs) if any(True for _ in graph.find(K.DROPOUT)) else first
     for op_id, value in first.items():
         record = trace.layers.get(op_id)
         if record is None or not value.is_floating_point():
@@ -135,13 +138,13 @@ def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace)
         denominator = b.abs().mean()
         trace.train_eval_change = _finite((a - b).abs().mean() / denominator) if denominator > 0 else None
     model.train()
+    return first
 
 
-def _zero_inputs(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace) -> None:
+def _zero_inputs(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
     """Each weighted layer applied to an all-zero input: without a bias the output is exactly 0."""
     model.eval()
     with torch.no_grad():
-        values = model(inputs)
         for op_id in list(values):
             op = graph.ops[op_id]
             if op.kind not in WEIGHTED or len(op.inputs) != 1 or op.inputs[0] not in values:
@@ -153,10 +156,9 @@ def _zero_inputs(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace)
     model.train()
 
 
-def _dropout_probes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace) -> None:
+def _dropout_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
     """Each dropout on an all-ones input of its input's shape, in both modes: the fraction zeroed."""
     with torch.no_grad():
-        values = model(inputs)
         for op_id in list(values):
             op = graph.ops[op_id]
             if op.kind is not K.DROPOUT or len(op.inputs) != 1 or op.inputs[0] not in values or op_id not in trace.layers:
@@ -170,22 +172,25 @@ def _dropout_probes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTra
     model.train()
 
 
-def _scale_sweep(model: Any, batch: int, trace: ModelTrace) -> None:
-    """The same inputs scaled x1..x1000 in eval mode: the first op whose output stops being finite."""
+def _scale_sweep(model: Any, batch: int, trace: ModelTrace, unscaled: dict) -> None:
+    """The same inputs scaled x1..x1000 in eval mode: the first op whose output stops being finite.
+    x1 is the evaluation pass already made (the same seeded inputs)."""
     model.eval()
     with torch.no_grad():
         for scale in SCALES:
-            inputs = model.make_inputs(batch, torch.Generator().manual_seed(0), scale=scale)
+            values = unscaled if scale == 1.0 else model(
+                model.make_inputs(batch, torch.Generator().manual_seed(0), scale=scale))
             probe = ScaleProbe(scale)
-            for op_id, value in model(inputs).items():
-                if not value.is_floating_point():
+            for op_id, value in values.items():
+                if not value.is_floating_point() or not value.numel():
                     continue
-                if not torch.isfinite(value).all():
+                low, high = (float(v) for v in torch.aminmax(value))  # one pass; NaN propagates
+                if not (math.isfinite(low) and math.isfinite(high)):
                     if probe.first_nonfinite is None:
                         probe.first_nonfinite = op_id
                     probe.nonfinite.append(op_id)
                 else:
-                    probe.max_abs[op_id] = float(value.abs().max()) if value.numel() else 0.0
+                    probe.max_abs[op_id] = max(-low, high)
             trace.scales.append(probe)
     model.train()
 
@@ -205,12 +210,9 @@ def _batch_of_one(model: Any, graph: ModelGraph, trace: ModelTrace) -> None:
         model.load_state_dict(saved)
 
 
-def _loss_probes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace) -> None:
+def _loss_probes(graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
     """Where a softmax feeds cross-entropy, or a sigmoid feeds BCE: the loss as written against
-    its stable form, on the layer's own logits scaled x1 and x100."""
-    model.eval()
-    with torch.no_grad():
-        values = model(inputs)
+    its stable form, on the layer's own (evaluation-mode) logits."""
     for loss in graph.setup.losses:
         short = loss["type_name"].rsplit(".", 1)[-1]
         fn = _LOSSES.get(short, short)
@@ -224,7 +226,6 @@ def _loss_probes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace)
             trace.loss_probes[pred.id] = _softmax_ce_probe(logits)
         elif pred.kind is K.SIGMOID and fn == "binary_cross_entropy":
             trace.loss_probes[pred.id] = _sigmoid_bce_probe(logits)
-    model.train()
 
 
 def _softmax_ce_probe(logits: torch.Tensor) -> dict:
@@ -327,10 +328,18 @@ def _optimizer(graph: ModelGraph, model: Any) -> tuple[torch.optim.Optimizer, st
 
 
 def stats(value: torch.Tensor, kind: OpKind) -> Stats:
+    """Exact min, max and NaN/Inf; the moments and fractions from at most SUBSAMPLE evenly
+    spaced samples of a big activation (a ResNet's early layers hold millions of values)."""
     x = value.detach().float()
-    finite = torch.isfinite(x)
-    nonfinite = not bool(finite.all())
-    good = x[finite]
+    whole = x
+    if x.numel() == 0:
+        return Stats(float("nan"), float("nan"), float("nan"), float("nan"), 0.0, 0.0, False)
+    low, high = (float(v) for v in torch.aminmax(x))
+    nonfinite = not (math.isfinite(low) and math.isfinite(high))
+    if x.numel() > SUBSAMPLE and x.dim() >= 2 and not nonfinite:
+        step = -(-x[0].numel() // (SUBSAMPLE // x.shape[0]))
+        x = x.reshape(x.shape[0], -1)[:, ::step]
+    good = x[torch.isfinite(x)] if nonfinite else x.reshape(-1)
     if good.numel() == 0:
         return Stats(float("nan"), float("nan"), float("nan"), float("nan"), 0.0, 0.0, True)
     saturated = 0.0
@@ -340,10 +349,14 @@ def stats(value: torch.Tensor, kind: OpKind) -> Stats:
     elif kind is K.SOFTMAX and x.dim() >= 2:
         saturated = float((x.amax(dim=-1) > 1 - 1e-3).float().mean())
     unit_spread = None
-    if x.dim() >= 2 and x.shape[1] > 1 and x.shape[0] > 1 and not nonfinite:
-        unit_spread = float((x - x.mean(dim=0, keepdim=True)).std(dim=1, unbiased=False).mean())
+    if whole.dim() >= 2 and whole.shape[1] > 1 and whole.shape[0] > 1 and not nonfinite:
+        units = whole.reshape(whole.shape[0], whole.shape[1], -1)  # positions kept apart from units
+        units = units[:, :, :: max(1, units.numel() // SUBSAMPLE)]
+        unit_spread = float((units - units.mean(dim=0, keepdim=True)).std(dim=1, unbiased=False).mean())
+    if nonfinite:
+        low, high = float(good.min()), float(good.max())
     return Stats(
-        mean=float(good.mean()), std=float(good.std(unbiased=False)), min=float(good.min()), max=float(good.max()),
+        mean=float(good.mean()), std=float(good.std(unbiased=False)), min=low, max=high,
         zero_fraction=float((x == 0).float().mean()), saturated_fraction=saturated, nonfinite=nonfinite,
         unit_spread=unit_spread,
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import ChainMap
 from collections.abc import Callable, Sequence
 from functools import reduce
 
@@ -75,7 +76,7 @@ class _Node:
     """One node while it is prepared: typed attribute reads (every read is recorded, so an
     attribute nobody understood fails the build) and the inputs whose values are known already."""
 
-    def __init__(self, proto: onnx.NodeProto, name: str, opset: int, static: dict, shapes: dict,
+    def __init__(self, proto: onnx.NodeProto, name: str, opset: int, known: dict, shapes: dict,
                  weights: Weights, device: torch.device) -> None:
         self.proto = proto
         self.name = name
@@ -87,7 +88,7 @@ class _Node:
             self.outputs.pop()
         self.weights = weights
         self.device = device
-        self._static = static
+        self._known = known
         self._shapes = shapes
         self._attrs = {a.name: a for a in proto.attribute}
         self._read: set[str] = set()
@@ -147,15 +148,17 @@ class _Node:
         return index < len(self.inputs) and bool(self.inputs[index])
 
     def const(self, index: int) -> torch.Tensor | None:
-        """The value of input ``index`` when it is a constant (not a trainable weight)."""
-        return self._static.get(self.inputs[index]) if self.has(index) else None
+        """The value of input ``index`` when it is known before the graph runs."""
+        return self._known.get(self.inputs[index]) if self.has(index) else None
 
     def shape(self, index: int) -> tuple[int, ...] | None:
         """The shape of input ``index`` when it is a weight or a constant."""
         return self._shapes.get(self.inputs[index]) if self.has(index) else None
 
     def input_list(self, index: int) -> Static:
-        """An ints-valued input (axes, pads, sizes): its values, None when absent, DYNAMIC when computed."""
+        """An input read as plain numbers (axes, pads, sizes, scales, a ratio): its values, None when
+        absent, DYNAMIC when the graph computes it. A float initializer here is read at its initial
+        value: used as a number, it gets no gradient, so training never changes it."""
         if not self.has(index):
             return None
         value = self.const(index)
@@ -206,7 +209,8 @@ def _pow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.pow(a, b).to(a.dtype)  # the result has the base's type, whatever the exponent's
 
 
-def _unary(op: Fn) -> Callable[[_Node], Fn]:
+def _fixed(op: Fn) -> Callable[[_Node], Fn]:
+    """An op without attributes: the same function for every node."""
     return lambda n: op
 
 
@@ -402,6 +406,15 @@ def _conv_transpose(n: _Node) -> Fn:
     group = n.int("group", 1)
     output_padding = n.ints("output_padding")
     output_shape = n.ints("output_shape")
+    weight = n.shape(1)
+    rank = len(window.kernel or (weight[2:] if weight else ()))
+    fixed = window.static_pads(rank) if rank and output_shape is None else None
+    if fixed and fixed[0] == fixed[1] and rank in _CONV_T:
+        strides, dilations = window.steps(rank)
+        extra = output_padding or [0] * rank
+        if all(e < max(s, d) for e, s, d in zip(extra, strides, dilations)):  # what torch accepts
+            conv_t, padding = _CONV_T[rank], fixed[0]
+            return lambda x, w, b=None: conv_t(x, w, b, strides, padding, extra, group, dilations)
 
     def run(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
         k = w.shape[2:]
@@ -647,8 +660,7 @@ def _split(n: _Node) -> Fn:
     """Sizes: ``split`` attribute before 13, input from 13; else equal parts (the last smaller, opset 18)."""
     axis = n.int("axis", 0)
     sizes = n.attr_or_input("split", 1, 13)
-    if n.opset >= 18:
-        n.int("num_outputs")
+    n.ignore("num_outputs")  # opset 18: the number of outputs, which the node has anyway
     parts = len(n.proto.output)
     single = len(n.outputs) == 1
 
@@ -790,10 +802,6 @@ def _cumsum(n: _Node) -> Fn:
             y = torch.cat([torch.zeros_like(y.narrow(axis, 0, 1)), y.narrow(axis, 0, y.shape[axis] - 1)], axis)
         return y.flip(axis) if reverse else y
     return run
-
-
-def _where(n: _Node) -> Fn:
-    return torch.where
 
 
 # ------------------------------------------------------------------------------------ reductions
@@ -952,6 +960,8 @@ def _legacy_resize(n: _Node, mode: str, scales: Static) -> _ResizeSpec:
 
 
 def _upsample(n: _Node) -> Fn:
+    if n.opset >= 10:
+        raise n.fail("deprecated since opset 10 (Resize replaces it)")
     mode = n.str("mode", "nearest")
     if n.opset < 9:
         scales = n.floats("scales")
@@ -994,7 +1004,10 @@ def _constant_of_shape(n: _Node) -> Fn:
         if proto.data_location == TensorProto.EXTERNAL:
             raise n.fail("external data in an attribute not supported")
         dtype = _DTYPES.get(proto.data_type)
-        array = numpy_helper.to_array(proto) if dtype is not None else None
+        try:
+            array = numpy_helper.to_array(proto) if dtype is not None else None
+        except ValueError:  # data that does not match its type and shape
+            array = None
         if array is None or array.size != 1:
             raise n.fail("the fill value must be a one-element tensor of a supported type")
         fill = array.reshape(-1)[0].item()
@@ -1008,18 +1021,18 @@ _OPS: dict[str, Callable[[_Node], Fn | tuple[Fn, Fn]]] = {
     "Add": _binary(torch.add), "Sub": _binary(torch.sub), "Mul": _binary(torch.mul), "Div": _binary(_div),
     "Pow": _binary(_pow), "Equal": _binary(torch.eq), "Less": _binary(torch.lt), "Greater": _binary(torch.gt),
     "LessOrEqual": _binary(torch.le), "GreaterOrEqual": _binary(torch.ge), "And": _binary(torch.logical_and),
-    "Or": _binary(torch.logical_or), "Xor": _binary(torch.logical_xor), "Where": _where,
+    "Or": _binary(torch.logical_or), "Xor": _binary(torch.logical_xor), "Where": _fixed(torch.where),
     "Sum": _variadic(torch.add), "Mean": _variadic(torch.add, mean=True), "Min": _variadic(torch.minimum),
-    "Max": _variadic(torch.maximum), "MatMul": _unary(torch.matmul), "Gemm": _gemm, "Einsum": _einsum,
+    "Max": _variadic(torch.maximum), "MatMul": _fixed(torch.matmul), "Gemm": _gemm, "Einsum": _einsum,
     # elementwise
-    "Sqrt": _unary(torch.sqrt), "Reciprocal": _unary(torch.reciprocal), "Neg": _unary(torch.neg),
-    "Abs": _unary(torch.abs), "Exp": _unary(torch.exp), "Log": _unary(torch.log), "Erf": _unary(torch.erf),
-    "Floor": _unary(torch.floor), "Ceil": _unary(torch.ceil), "Round": _unary(torch.round),
-    "Sign": _unary(torch.sign), "Sin": _unary(torch.sin), "Cos": _unary(torch.cos), "Not": _unary(torch.logical_not),
-    "Identity": _unary(lambda x: x), "Clip": _clip,
+    "Sqrt": _fixed(torch.sqrt), "Reciprocal": _fixed(torch.reciprocal), "Neg": _fixed(torch.neg),
+    "Abs": _fixed(torch.abs), "Exp": _fixed(torch.exp), "Log": _fixed(torch.log), "Erf": _fixed(torch.erf),
+    "Floor": _fixed(torch.floor), "Ceil": _fixed(torch.ceil), "Round": _fixed(torch.round),
+    "Sign": _fixed(torch.sign), "Sin": _fixed(torch.sin), "Cos": _fixed(torch.cos), "Not": _fixed(torch.logical_not),
+    "Identity": _fixed(lambda x: x), "Clip": _clip,
     # activations
-    "Relu": _unary(torch.relu), "Tanh": _unary(torch.tanh), "Sigmoid": _unary(torch.sigmoid),
-    "Softsign": _unary(F.softsign), "Softplus": _unary(F.softplus), "HardSwish": _unary(F.hardswish),
+    "Relu": _fixed(torch.relu), "Tanh": _fixed(torch.tanh), "Sigmoid": _fixed(torch.sigmoid),
+    "Softsign": _fixed(F.softsign), "Softplus": _fixed(F.softplus), "HardSwish": _fixed(F.hardswish),
     "HardSigmoid": _hard_sigmoid, "LeakyRelu": _leaky_relu, "PRelu": _prelu, "Elu": _elu, "Celu": _celu,
     "Selu": _selu, "Gelu": _gelu, "Softmax": _softmax(torch.softmax), "LogSoftmax": _softmax(torch.log_softmax),
     # convolution, pooling, normalization
@@ -1119,10 +1132,11 @@ class OnnxExecutor(nn.Module):
         """Prepare every node, folding those whose inputs are all constants (shape arithmetic, fills)."""
         defined = {""} | set(self._shapes) | set(self._inputs)
         weight_of = {self._names[k]: k for k in self.params}  # tensor -> parameter key, through aliases
+        known = ChainMap(self._static, {self._names[k]: p.detach() for k, p in self.params.items()})
         for index, proto in enumerate(graph.node):
             name = _text(proto.name) or f"{proto.op_type}#{index}"
             self._outputs.setdefault(name, proto.output[0] if proto.output else None)
-            node = _Node(proto, name, self._opset, self._static, self._shapes, self._weights, self.device)
+            node = _Node(proto, name, self._opset, known, self._shapes, self._weights, self.device)
             missing = [i for i in node.inputs if i not in defined]
             if missing:
                 raise node.fail(f"input '{_text(missing[0])}' is not computed before the node")
@@ -1153,8 +1167,6 @@ class OnnxExecutor(nn.Module):
             schema = onnx.defs.get_schema(node.op, self._opset, "")
         except onnx.defs.SchemaError:
             raise node.fail(f"not defined in opset {self._opset}") from None
-        if schema.deprecated:
-            raise node.fail(f"deprecated in opset {self._opset}")
         if len(node.inputs) > schema.max_input or len(node.proto.output) > schema.max_output:
             raise node.fail("more inputs or outputs than the op defines")
         if len(node.outputs) > 1 and node.op not in _MULTI_OUTPUT:
@@ -1234,7 +1246,9 @@ class OnnxExecutor(nn.Module):
 
 def _default_opset(model: onnx.ModelProto) -> int:
     version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    if version is None or not MIN_OPSET <= version <= MAX_OPSET:
+    if version is None:
+        raise CannotBuild("the model imports no ai.onnx opset")
+    if not MIN_OPSET <= version <= MAX_OPSET:
         raise CannotBuild(f"ai.onnx opset {version} not supported (only {MIN_OPSET} to {MAX_OPSET})")
     return version
 
