@@ -36,7 +36,7 @@ from onnx import AttributeProto, TensorProto, numpy_helper
 from torch import nn
 
 #: The default-domain opsets interpreted. Below 6 ops carried ``consumed_inputs`` and other
-#: legacy forms; above 25 no op in the table has been checked against the spec.
+#: legacy forms; the table's ops have been checked against the spec up to 25.
 MIN_OPSET, MAX_OPSET = 6, 25
 #: A symbolic or unknown input dimension other than the first becomes this (the first is the batch).
 OTHER_DIM = 8
@@ -1084,7 +1084,7 @@ class OnnxExecutor(nn.Module):
     def __init__(self, loaded: LoadedModel, device: torch.device, batch: int = 8,
                  dims: dict[str, int] | None = None) -> None:
         super().__init__()
-        self.device = torch.device(device)
+        device = torch.device(device)
         graph = loaded.model.graph
         self._opset = _default_opset(loaded.model)
         self._weights = Weights(loaded)
@@ -1093,14 +1093,14 @@ class OnnxExecutor(nn.Module):
         self._names: dict[str, str] = {}  # parameter or buffer key -> ONNX name
         self._static: dict[str, torch.Tensor] = {}  # values known before any input (never trained)
         self._shapes: dict[str, tuple[int, ...]] = {}
-        self._load_initializers(graph)
+        self._load_initializers(graph, device)
         self._specs = _input_specs(graph, {t.name for t in graph.initializer}, batch, dims or {})
         self._inputs = [name for name, _, _ in self._specs]
         self._train_steps: list[tuple[Fn, tuple, tuple]] = []
         self._eval_steps: list[tuple[Fn, tuple, tuple]] = []
         self._outputs: dict[str, str | None] = {}
         self._node_params: dict[str, list[str]] = {}
-        self._build(graph)
+        self._build(graph, device)
         for index, (name, value) in enumerate(self._static.items()):
             key = _key("c", index, name)
             self.consts.register_buffer(key, value)
@@ -1109,7 +1109,7 @@ class OnnxExecutor(nn.Module):
 
     # -- construction ---------------------------------------------------------------------------
 
-    def _load_initializers(self, graph: onnx.GraphProto) -> None:
+    def _load_initializers(self, graph: onnx.GraphProto, device: torch.device) -> None:
         """Float initializers become Parameters, the others constants; only those the graph uses."""
         used = {i for node in graph.node for i in node.input} | {o.name for o in graph.output}
         for index, tensor in enumerate(graph.initializer):
@@ -1119,7 +1119,7 @@ class OnnxExecutor(nn.Module):
             array = self._weights.array(tensor.name)
             if array is None:
                 raise fail(_refusal(self._weights, tensor.name, "its data cannot be read"))
-            value = _to_torch(array, tensor.data_type, self.device, fail)
+            value = _to_torch(array, tensor.data_type, device, fail)
             self._shapes[tensor.name] = tuple(value.shape)
             if value.is_floating_point():
                 key = _key("p", index, tensor.name)
@@ -1128,7 +1128,7 @@ class OnnxExecutor(nn.Module):
             else:
                 self._static[tensor.name] = value
 
-    def _build(self, graph: onnx.GraphProto) -> None:
+    def _build(self, graph: onnx.GraphProto, device: torch.device) -> None:
         """Prepare every node, folding those whose inputs are all constants (shape arithmetic, fills)."""
         defined = {""} | set(self._shapes) | set(self._inputs)
         weight_of = {self._names[k]: k for k in self.params}  # tensor -> parameter key, through aliases
@@ -1136,7 +1136,7 @@ class OnnxExecutor(nn.Module):
         for index, proto in enumerate(graph.node):
             name = _text(proto.name) or f"{proto.op_type}#{index}"
             self._outputs.setdefault(name, proto.output[0] if proto.output else None)
-            node = _Node(proto, name, self._opset, known, self._shapes, self._weights, self.device)
+            node = _Node(proto, name, self._opset, known, self._shapes, self._weights, device)
             missing = [i for i in node.inputs if i not in defined]
             if missing:
                 raise node.fail(f"input '{_text(missing[0])}' is not computed before the node")
@@ -1205,7 +1205,7 @@ class OnnxExecutor(nn.Module):
         names = self._names
         env: dict = {names[k]: p for k, p in self.params.items()}
         env.update((names[k], b) for k, b in self.consts.named_buffers(recurse=False))
-        env.update(feeds)
+        env.update((name, feeds[name]) for name in self._inputs)  # initializers stay weights, never fed
         env[""] = None
         for fn, inputs, outputs in self._train_steps if self.training else self._eval_steps:
             result = fn(*[env[i] for i in inputs])

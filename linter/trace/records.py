@@ -58,8 +58,8 @@ class ScaleProbe:
 
     scale: float
     first_nonfinite: Optional[int] = None  # op id of the first op whose output has NaN/Inf
-    nonfinite: list[int] = field(default_factory=list)  # every op whose output has NaN/Inf
     max_abs: dict[int, float] = field(default_factory=dict)  # op id -> max |value| (finite ops only)
+    nonfinite: list[int] = field(default_factory=list)  # every op whose output has NaN/Inf
 
 
 @dataclass
