@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from html import escape
 
 from nnlint.trace.records import Histogram, LayerRecord, ModelTrace, TracedFinding
+from nnlint.trace.verdict import HEALTHY_STD, HEALTHY_UPDATE
 
-STD_BAND = (0.5, 2.0)  # training-mode activation std that neither vanishes nor explodes
-RATIO_BAND = (1e-4, 1e-2)  # update / weight per step: learning, but not thrashing
+STD_BAND = HEALTHY_STD  # training-mode activation std that neither vanishes nor explodes
+RATIO_BAND = HEALTHY_UPDATE  # update / weight per step: learning, but not thrashing
 MAX_X_LABELS = 48  # past this many layers only every k-th name is written under a chart
 AXIS_DECADES = (-12, 12)  # a log axis never spans more, so one 1e300 cannot flatten the band
 MAX_NOTE_NAMES = 12  # names listed in a chart's "not drawn" note before "and N more"
