@@ -730,7 +730,7 @@ def test_external_weight_outside_the_folder_is_refused(tmp_path):
     loaded = load(path)
     with pytest.raises(CannotBuild, match="outside the model's folder"):
         OnnxExecutor(loaded, CPU)
-    assert [p.code[0] for p in loaded.problems] == ["NN905"]
+    assert loaded.problems == []  # the lint reports its own problems; the trace only refuses
 
 
 def test_external_weight_missing_or_short_is_refused(tmp_path):

@@ -23,6 +23,7 @@ import math
 import re
 from collections import ChainMap
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import reduce
 
 import onnx
@@ -819,7 +820,7 @@ def _reduce(op: Callable[[torch.Tensor, tuple, bool], torch.Tensor], since: int)
         def run(x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
             dims = _resolve(axes, a)
             if not dims:
-                if noop or x.dim() == 0:
+                if noop:
                     return x
                 dims = range(x.dim())
             return op(x, tuple(_axis(d, x.dim()) for d in dims), keep)
@@ -1087,7 +1088,7 @@ class OnnxExecutor(nn.Module):
         device = torch.device(device)
         graph = loaded.model.graph
         self._opset = _default_opset(loaded.model)
-        self._weights = Weights(loaded)
+        self._weights = Weights(replace(loaded, problems=[]))  # refusals are raised, not added to the lint's
         self.params = nn.ParameterDict()
         self.consts = nn.Module()
         self._names: dict[str, str] = {}  # parameter or buffer key -> ONNX name
