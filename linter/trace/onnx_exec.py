@@ -1203,9 +1203,7 @@ class OnnxExecutor(nn.Module):
         missing = [name for name in self._inputs if name not in feeds]
         if missing:
             raise KeyError(f"no value fed for graph input '{missing[0]}'")
-        names = self._names
-        env: dict = {names[k]: p for k, p in self.params.items()}
-        env.update((names[k], b) for k, b in self.consts.named_buffers(recurse=False))
+        env = self._weights_and_constants()
         env.update((name, feeds[name]) for name in self._inputs)  # initializers stay weights, never fed
         env[""] = None
         for fn, inputs, outputs in self._train_steps if self.training else self._eval_steps:
@@ -1237,12 +1235,16 @@ class OnnxExecutor(nn.Module):
         if step is None:
             return None
         fn, inputs, outputs = step
+        env = self._weights_and_constants()
+        result = fn(first, *[env.get(i) if i else None for i in inputs[1:]])
+        return result if len(outputs) == 1 else result[0]
+
+    def _weights_and_constants(self) -> dict:
+        """The values every pass starts from, by ONNX tensor name."""
         names = self._names
         env: dict = {names[k]: p for k, p in self.params.items()}
         env.update((names[k], b) for k, b in self.consts.named_buffers(recurse=False))
-        args = [first] + [env.get(i) if i else None for i in inputs[1:]]
-        result = fn(*args)
-        return result if len(outputs) == 1 else result[0]
+        return env
 
 
 def _default_opset(model: onnx.ModelProto) -> int:
