@@ -25,7 +25,7 @@ from torch import nn
 
 from nnlint.frontends import torch_api as api
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
-from nnlint.trace.errors import CannotBuild
+from nnlint.trace.errors import CannotBuild, one_line
 
 K = OpKind
 Step = Callable[[list[torch.Tensor]], torch.Tensor]
@@ -147,7 +147,7 @@ class BuiltGraph(nn.Module):
         try:
             layer = cls(*args, **kwargs)
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise CannotBuild(f"{op.describe()}: cannot construct it ({_one_line(exc)})") from None
+            raise CannotBuild(f"{op.describe()}: cannot construct it ({one_line(exc)})") from None
         if hasattr(layer, "inplace"):
             layer.inplace = False  # an in-place ReLU would overwrite the value measured before it
         self.layers[str(op.id)] = layer
@@ -252,7 +252,7 @@ class BuiltGraph(nn.Module):
                 try:
                     values[op_id] = step([values[i] for i in inputs])
                 except Exception as exc:  # shapes that do not fit: torch's own words
-                    failures[op_id] = f"{self.graph.ops[op_id].describe()} fails on the traced input ({_one_line(exc)})"
+                    failures[op_id] = f"{self.graph.ops[op_id].describe()} fails on the traced input ({one_line(exc)})"
         self.train()
         return failures
 
@@ -287,7 +287,7 @@ class BuiltGraph(nn.Module):
                         else:
                             self.init_notes[op_id] = f"{init['fn']} is not an init the trace replays"
                 except (CannotBuild, AttributeError, TypeError, ValueError, RuntimeError) as exc:
-                    self.init_notes[op_id] = f"{init['fn']} could not be replayed ({_one_line(exc)})"
+                    self.init_notes[op_id] = f"{init['fn']} could not be replayed ({one_line(exc)})"
 
 
 def _binary(op: Op) -> Step:
@@ -330,8 +330,3 @@ def _require_constants(op: Op, args: list, kwargs: dict) -> None:
 
 def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200] if text else type(exc).__name__

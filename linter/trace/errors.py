@@ -3,3 +3,9 @@
 
 class CannotBuild(Exception):
     """The IR (or the ONNX graph) holds something the trace cannot rebuild faithfully."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's text on one line (torch's messages span several), or its type's name."""
+    text = " ".join(str(exc).split())
+    return text[:limit] if text else type(exc).__name__

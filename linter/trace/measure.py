@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.ir.kinds import WEIGHTED
+from nnlint.trace.errors import one_line
 from nnlint.trace.records import Histogram, LayerRecord, ModelTrace, ScaleProbe, Stats
 
 K = OpKind
@@ -59,7 +60,7 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
         _batch_of_one(model, graph, trace)
         _loss_probes(graph, values, trace)
     except Exception as exc:  # the rebuilt model itself fails: say so, never crash the lint
-        trace.error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        trace.error = f"{type(exc).__name__}: {one_line(exc, 300)}"
     return trace
 
 
@@ -205,7 +206,7 @@ def _batch_of_one(model: Any, graph: ModelGraph, trace: ModelTrace) -> None:
         with torch.no_grad():
             model(model.make_inputs(1, torch.Generator().manual_seed(0)))
     except Exception as exc:  # what the user's training run would raise
-        trace.batch_one_error = " ".join(str(exc).split())[:200] or type(exc).__name__
+        trace.batch_one_error = one_line(exc)
     finally:
         model.load_state_dict(saved)
 

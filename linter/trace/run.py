@@ -18,7 +18,7 @@ import torch
 
 from nnlint.check import Check, Subject
 from nnlint.ir import ModelGraph, Op
-from nnlint.trace.errors import CannotBuild
+from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
 from nnlint.trace.measure import measure
 from nnlint.trace.records import ModelTrace, TracedFinding
@@ -165,7 +165,7 @@ def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:
     except TraceError:
         raise
     except (OSError, ValueError, EOFError) as exc:
-        raise TraceError(f"--sample {path}: cannot read it ({' '.join(str(exc).split())[:200]})") from None
+        raise TraceError(f"--sample {path}: cannot read it ({one_line(exc)})") from None
     if array.dtype.kind not in "biuf" or array.ndim == 0 or array.size == 0:
         raise TraceError(f"--sample {path}: expected a non-empty numeric array, got {array.dtype} {array.shape}")
     values = array.astype(np.float64)
