@@ -37,6 +37,8 @@ _LOSSES = {
 }
 _OPTIMIZERS = {"SGD", "Adam", "AdamW", "Adamax", "Adagrad", "RMSprop", "NAdam", "RAdam", "Adadelta"}
 _BOUNDED = {K.SIGMOID: (0.0, 1.0), K.TANH: (-1.0, 1.0)}
+#: Ops whose activations (and weights) the report draws as histograms.
+_HISTOGRAM_KINDS = WEIGHTED | {K.RELU, K.TANH, K.SIGMOID, K.SOFTMAX}
 
 
 def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
@@ -87,7 +89,7 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
             continue
         kind = graph.ops[op_id].kind
         record = LayerRecord(op_id, names[op_id], kind.value, train=stats(value, kind))
-        if kind in WEIGHTED or kind.value in ("relu", "tanh", "sigmoid", "softmax"):
+        if kind in _HISTOGRAM_KINDS:
             if hist_budget > 0:
                 record.act_hist = histogram(value)
                 params = model.params(op_id)
@@ -95,14 +97,15 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
                     record.weight_hist = histogram(params[0])
                 hist_budget -= 1
         trace.layers[op_id] = record
+    detached = {op_id: value.detach() for op_id, value in values.items()}
     output = _output(model, values)
     if output is None:
-        return values
-    loss, trace.loss = _loss(graph, values, output)
-    weighted = {op_id: model.params(op_id) for op_id in values if model.params(op_id)}
+        return detached
+    loss, trace.loss = _loss(graph, output)
+    if not loss.requires_grad:  # nothing trainable before the output
+        return detached
+    weighted = {op_id: ps for op_id, ps in ((i, model.params(i)) for i in values) if ps}
     before = {op_id: ps[0].detach().clone() for op_id, ps in weighted.items()}
-    if loss is None or not loss.requires_grad:
-        return values
     loss.backward()
     for op_id, ps in weighted.items():
         if ps[0].grad is not None and op_id in trace.layers:
@@ -116,7 +119,7 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
             trace.layers[op_id].update_ratio = _finite(change / scale) if scale > 0 else None
     optimizer.zero_grad(set_to_none=True)
     model.load_state_dict(saved)
-    return {op_id: value.detach() for op_id, value in values.items()}
+    return detached
 
 
 def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, train_values: dict) -> dict:
@@ -215,8 +218,7 @@ def _loss_probes(graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
     """Where a softmax feeds cross-entropy, or a sigmoid feeds BCE: the loss as written against
     its stable form, on the layer's own (evaluation-mode) logits."""
     for loss in graph.setup.losses:
-        short = loss["type_name"].rsplit(".", 1)[-1]
-        fn = _LOSSES.get(short, short)
+        fn = _functional_name(loss)
         pred = graph.prediction(loss)
         if pred is None or pred.id not in graph.ops or graph.ops[pred.id] is not pred or not pred.inputs:
             continue
@@ -276,16 +278,21 @@ def _output(model: Any, values: dict) -> Optional[torch.Tensor]:
     return values[out_id] if out_id is not None else None
 
 
-def _loss(graph: ModelGraph, values: dict, output: torch.Tensor) -> tuple[Optional[torch.Tensor], str]:
+def _functional_name(loss: dict) -> str:
+    """``torch.nn.MSELoss`` and ``F.mse_loss`` alike: ``mse_loss``."""
+    short = loss["type_name"].rsplit(".", 1)[-1]
+    return _LOSSES.get(short, short)
+
+
+def _loss(graph: ModelGraph, output: torch.Tensor) -> tuple[torch.Tensor, str]:
     """The loss the code declares, on random targets; a mean-square surrogate when it has none
     (or one the trace cannot compute), so one step can still be taken."""
     generator = torch.Generator().manual_seed(2)
     for loss in graph.setup.losses:
-        short = loss["type_name"].rsplit(".", 1)[-1]
-        fn_name = _LOSSES.get(short, short)
-        fn = getattr(F, fn_name, None)
-        if fn is None or fn_name not in _LOSSES.values():
+        fn_name = _functional_name(loss)
+        if fn_name not in _LOSSES.values():
             continue
+        fn = getattr(F, fn_name)
         pred = output
         applied = loss.get("applied")
         if applied is not None and applied.kind in (K.SIGMOID, K.RELU, K.TANH):
@@ -299,7 +306,7 @@ def _loss(graph: ModelGraph, values: dict, output: torch.Tensor) -> tuple[Option
                 target = torch.randint(0, 2, pred.shape, generator=generator).float().to(pred.device)
             else:
                 target = torch.randn(pred.shape, generator=generator).to(pred.device)
-            return fn(pred, target), short
+            return fn(pred, target), loss["type_name"].rsplit(".", 1)[-1]
         except (RuntimeError, ValueError):
             continue  # e.g. BCELoss on values outside [0, 1]: the surrogate below
     return 0.5 * output.float().pow(2).mean(), "surrogate: mean square of the output"
