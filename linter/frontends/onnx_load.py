@@ -173,23 +173,8 @@ class Weights:
 
     def _read_external(self, tensor: TensorProto) -> TensorProto | None:
         """A copy of ``tensor`` with its external bytes inlined, so numpy_helper decodes any dtype it knows."""
-        location = self._external_file(tensor)
-        if location is None:
-            return None
-        info = {e.key: e.value for e in tensor.external_data}
-        try:
-            offset = int(info.get("offset", 0) or 0)
-            size = location.stat().st_size
-            length = int(info["length"]) if info.get("length") else size - offset
-            if offset < 0 or length < 0 or size < offset + length:
-                self._problem(("NN906", "missing-external-data"), tensor.name,
-                              f"initializer '{tensor.name}': external file '{info.get('location')}' is shorter than "
-                              "the tensor it should hold")
-                return None
-            data = np.memmap(location, dtype=np.uint8, mode="r", offset=offset, shape=(length,)) if length else b""
-        except (OSError, ValueError) as exc:
-            self._problem(("NN906", "missing-external-data"), tensor.name,
-                          f"initializer '{tensor.name}': cannot read external data ({exc})")
+        data = self._map_external(tensor, None)
+        if data is None:
             return None
         inline = TensorProto()
         inline.CopyFrom(tensor)
@@ -202,25 +187,39 @@ class Weights:
         if not _is_external(tensor):
             array = _small_array(tensor)
             return None if array is None else iter([array.reshape(-1)])
+        dtype = _FLOAT_TYPES[tensor.data_type]
+        count = int(np.prod(tensor.dims)) if tensor.dims else 1
+        raw = self._map_external(tensor, count * np.dtype(dtype).itemsize)
+        if raw is None:
+            return None
+        data = raw.view(dtype)
+        return (np.asarray(data[i : i + CHUNK]) for i in range(0, count, CHUNK))
+
+    def _map_external(self, tensor: TensorProto, length: Optional[int]) -> Optional[np.ndarray]:
+        """The tensor's external bytes, memory-mapped (``length`` of them; by default what its
+        ``length`` entry or the rest of the file says), from inside the model's folder only.
+        A refused, missing or short file is recorded as a problem and gives None."""
         location = self._external_file(tensor)
         if location is None:
             return None
         info = {e.key: e.value for e in tensor.external_data}
-        dtype = _FLOAT_TYPES[tensor.data_type]
-        count = int(np.prod(tensor.dims)) if tensor.dims else 1
-        offset = int(info.get("offset", 0) or 0)
         try:
-            if location.stat().st_size < offset + count * np.dtype(dtype).itemsize:
+            offset = int(info.get("offset", 0) or 0)
+            size = location.stat().st_size
+            if length is None:
+                length = int(info["length"]) if info.get("length") else size - offset
+            if length < 0 or size < offset + length:
                 self._problem(("NN906", "missing-external-data"), tensor.name,
                               f"initializer '{tensor.name}': external file '{info.get('location')}' is shorter than "
                               "the tensor it should hold")
                 return None
-            data = np.memmap(location, dtype=dtype, mode="r", offset=offset, shape=(count,))
+            if not length:
+                return np.empty(0, np.uint8)
+            return np.memmap(location, dtype=np.uint8, mode="r", offset=offset, shape=(length,))
         except (OSError, ValueError) as exc:
             self._problem(("NN906", "missing-external-data"), tensor.name,
                           f"initializer '{tensor.name}': cannot read external data ({exc})")
             return None
-        return (np.asarray(data[i : i + CHUNK]) for i in range(0, count, CHUNK))
 
     def _external_file(self, tensor: TensorProto) -> Optional[Path]:
         info = {e.key: e.value for e in tensor.external_data}
