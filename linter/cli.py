@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--trace", action="store_true",
                        help="rebuild each model from the code or graph (never running the code) and mark every "
                             "finding confirmed, refuted or inconclusive, with the measurement")
+    trace.add_argument("--trace-import", action="store_true",
+                       help="EXECUTES YOUR CODE: for model classes --trace cannot rebuild, import the module that "
+                            "defines the class and trace the real model, in a subprocess with a time and memory "
+                            "limit (implies --trace)")
     trace.add_argument("--device", metavar="DEVICE", help="torch device for --trace (default: cuda when available)")
     trace.add_argument("--sample", metavar="FILE", help="real inputs for --trace: an .npy or .npz array (no pickles)")
     trace.add_argument("--hide-refuted", action="store_true", help="leave out findings the trace refuted")
@@ -91,7 +95,7 @@ def _check(argv: list[str]) -> int:
     if args.task:
         settings.task = args.task
     checks = engine.selected_checks(settings, _split(args.select), _split(args.ignore))
-    tracing = args.trace or args.report is not None
+    tracing = args.trace or args.trace_import or args.report is not None
     if not tracing and (args.device or args.sample or args.hide_refuted):
         raise ConfigError("--device, --sample and --hide-refuted need --trace")
     # A lint run is short and keeps what it builds (the project cache): the cyclic collector
@@ -100,7 +104,7 @@ def _check(argv: list[str]) -> int:
     subjects: Optional[dict] = {} if tracing else None
     result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects)
     if tracing:
-        _trace(result, subjects, args)
+        _trace(result, subjects, args, settings)
     for note in result.notes:
         print(f"nnlint: warning: {note}", file=sys.stderr)
     color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
@@ -114,7 +118,7 @@ def _check(argv: list[str]) -> int:
     return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
 
 
-def _trace(result, subjects: dict, args: argparse.Namespace) -> None:
+def _trace(result, subjects: dict, args: argparse.Namespace, settings) -> None:
     """Confirm the findings in place; write the HTML report when asked."""
     from pathlib import Path
 
@@ -123,7 +127,8 @@ def _trace(result, subjects: dict, args: argparse.Namespace) -> None:
     except ImportError as exc:
         raise ConfigError(f"--trace needs torch ({exc.name} is missing): pip install 'nnlint[trace]'") from None
     options = TraceOptions(device=args.device, sample=Path(args.sample) if args.sample else None,
-                           hide_refuted=args.hide_refuted)
+                           hide_refuted=args.hide_refuted, import_code=args.trace_import,
+                           settings=settings.trace, config_root=settings.root)
     try:
         result.findings, traces = trace_findings(result.findings, subjects, options)
     except TraceError as exc:

@@ -33,6 +33,8 @@ class Settings:
     check_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> options
     ignore_nodes: list[str] = field(default_factory=list)  # glob patterns on ONNX node names
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # model path -> {"task": ...}
+    #: ``[tool.nnlint.trace]``: import-timeout, import-memory, per-class models (as the schema names them)
+    trace: dict[str, Any] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)  # where relative patterns are anchored
     source: Optional[Path] = None  # the file the settings came from
 
@@ -92,7 +94,7 @@ def _validate(table: dict, where: str, path: Path) -> Settings:
         raise ConfigError(f"{where}: '{key}': {err['msg']}") from None
     options = {}
     for name, value in parsed:
-        if hasattr(value, "model_dump") and name not in ("per_file_ignores", "models"):
+        if hasattr(value, "model_dump") and name not in ("per_file_ignores", "models", "trace"):
             options[name.replace("_", "-")] = value.model_dump(by_alias=True)
     return Settings(
         select=parsed.select if parsed.select is not None else ["ALL"],
@@ -104,6 +106,7 @@ def _validate(table: dict, where: str, path: Path) -> Settings:
         check_options=options,
         ignore_nodes=list(parsed.ignore_nodes),
         models={path: model.model_dump() for path, model in parsed.models.items()},
+        trace=parsed.trace.model_dump(),
         root=path.parent,
         source=path,
     )

@@ -7,7 +7,7 @@ Every check that declares ``options`` gets its own sub-table, named by its slug
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -28,6 +28,23 @@ class ModelTable(_Strict):
     task: Optional[Literal["regression", "classification"]] = None
 
 
+class TracedModelTable(_Strict):
+    """``[tool.nnlint.trace.models.Net]``: how ``--trace`` builds and feeds one model class."""
+
+    args: list[Any] = []  # constructor arguments, for --trace-import
+    kwargs: dict[str, Any] = {}
+    #: one sample's shape, without the batch dimension; a list of shapes for several inputs
+    input_shape: Optional[Union[list[int], list[list[int]]]] = None
+
+
+class TraceTable(_Strict):
+    """``[tool.nnlint.trace]``."""
+
+    import_timeout: float = Field(default=120.0, gt=0)  # seconds per model imported by --trace-import
+    import_memory: int = Field(default=4096, gt=0)  # MiB of address space for that subprocess
+    models: dict[str, TracedModelTable] = {}  # "Net" or "path/model.py:Net"
+
+
 class NnlintTable(_Strict):
     select: Optional[list[str]] = None
     ignore: list[str] = []
@@ -39,6 +56,7 @@ class NnlintTable(_Strict):
     task: Optional[Literal["regression", "classification"]] = None
     ignore_nodes: list[str] = []
     models: dict[str, ModelTable] = {}
+    trace: TraceTable = TraceTable()
 
 
 @lru_cache(maxsize=1)

@@ -62,20 +62,22 @@ class InputSpec:
 class BuiltGraph(nn.Module):
     """The IR graph as a module: ``forward`` returns every runnable op's value by op id."""
 
-    def __init__(self, graph: ModelGraph, device: torch.device) -> None:
+    def __init__(self, graph: ModelGraph, device: torch.device, input_shape: Optional[list] = None) -> None:
         super().__init__()
+        shapes = configured_shapes(graph, input_shape)
         self.graph = graph
         self.layers = nn.ModuleDict()  # str(op id) -> the rebuilt torch.nn layer
         self.steps: dict[int, Step] = {}
         self.broken: dict[int, str] = {}  # op id -> why it cannot be run
         self.init_notes: dict[int, str] = {}  # op id -> an init call that could not be replayed
         self.specs: dict[int, InputSpec] = {}
+        self.configured = set(shapes)  # inputs whose shape the configuration gives: never refitted
         for op in graph.ops.values():  # creation order is a topological order
             why = next((self.broken[i] for i in op.inputs if i in self.broken), None)
             if why is None:
                 try:
                     if op.kind is K.INPUT:
-                        self.specs[op.id] = self._input_spec(op)
+                        self.specs[op.id] = input_spec(graph, op, shapes.get(op.id))
                     else:
                         self.steps[op.id] = self._step(op)
                 except CannotBuild as exc:
@@ -200,30 +202,11 @@ class BuiltGraph(nn.Module):
         users = self.graph.consumers(op)
         return len(users) == 1 and api.canonical(users[0].type_name) == "torch.nn.Linear"
 
-    def _input_spec(self, op: Op) -> InputSpec:
-        """The input shape the first layers declare (through reshapes), or a free (batch, 10)."""
-        for user in self.graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY, K.DROPOUT)):
-            attrs = user.attrs
-            name = api.canonical(user.type_name)
-            if name in ("torch.nn.Linear", "torch.nn.BatchNorm1d") and _int(attrs.get("in_features", attrs.get("num_features"))):
-                return InputSpec((1, attrs.get("in_features", attrs.get("num_features"))))
-            if name.startswith(("torch.nn.Conv", "torch.nn.ConvTranspose")) and _int(attrs.get("in_channels")):
-                dims = int(name[-2]) if name[-2].isdigit() else 2
-                return InputSpec((1, attrs["in_channels"], *([SPATIAL_SIZES[0]] * dims)))
-            if name in ("torch.nn.Embedding", "torch.nn.EmbeddingBag") and _int(attrs.get("num_embeddings")):
-                return InputSpec((1, SEQUENCE_LENGTH), integer_below=attrs["num_embeddings"])
-            if name == "torch.nn.LayerNorm" and _int(attrs.get("normalized_shape")):
-                return InputSpec((1, attrs["normalized_shape"]))
-            if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
-                raise CannotBuild(f"the input size of {user.describe()} is not known")
-        if self.graph.is_model:
-            raise CannotBuild(f"the input shape of {self.graph.name} cannot be worked out from its first layers")
-        return InputSpec((1, FREE_WIDTH))
-
     def _fit_inputs(self) -> None:
         """Run once (batch 2, no grad) to size lazy layers, trying the spatial sizes for image
         inputs; ops that still fail at run time are broken, with torch's message."""
-        image_inputs = [i for i, s in self.specs.items() if len(s.shape) > 2 and s.integer_below is None]
+        image_inputs = [i for i, s in self.specs.items()
+                        if len(s.shape) > 2 and s.integer_below is None and i not in self.configured]
         best: Optional[tuple[dict[int, str], dict[int, InputSpec]]] = None
         for size in dict.fromkeys(SPATIAL_SIZES) if image_inputs else SPATIAL_SIZES[:1]:
             for i in image_inputs:
@@ -288,6 +271,43 @@ class BuiltGraph(nn.Module):
                             self.init_notes[op_id] = f"{init['fn']} is not an init the trace replays"
                 except (CannotBuild, AttributeError, TypeError, ValueError, RuntimeError) as exc:
                     self.init_notes[op_id] = f"{init['fn']} could not be replayed ({one_line(exc)})"
+
+
+def configured_shapes(graph: ModelGraph, setting: Optional[list]) -> dict[int, list[int]]:
+    """``input-shape`` (one shape, or one per input) by input op id."""
+    if not setting:
+        return {}
+    shapes = setting if isinstance(setting[0], list) else [setting]
+    if len(shapes) != len(graph.inputs):
+        raise CannotBuild(f"input-shape gives {len(shapes)} shape(s) but {graph.name}'s forward takes "
+                          f"{len(graph.inputs)} input(s)")
+    return dict(zip(graph.inputs, shapes))
+
+
+def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> InputSpec:
+    """The input shape the first layers declare (through reshapes), or a free (batch, 10);
+    ``shape`` (one sample's, from ``[tool.nnlint.trace.models]``) overrides it."""
+    if shape is not None:
+        embedding = next((u for u in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY))
+                          if u.kind is K.EMBEDDING and _int(u.attrs.get("num_embeddings"))), None)
+        return InputSpec((1, *shape), integer_below=embedding.attrs["num_embeddings"] if embedding else None)
+    for user in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY, K.DROPOUT)):
+        attrs = user.attrs
+        name = api.canonical(user.type_name)
+        if name in ("torch.nn.Linear", "torch.nn.BatchNorm1d") and _int(attrs.get("in_features", attrs.get("num_features"))):
+            return InputSpec((1, attrs.get("in_features", attrs.get("num_features"))))
+        if name.startswith(("torch.nn.Conv", "torch.nn.ConvTranspose")) and _int(attrs.get("in_channels")):
+            dims = int(name[-2]) if name[-2].isdigit() else 2
+            return InputSpec((1, attrs["in_channels"], *([SPATIAL_SIZES[0]] * dims)))
+        if name in ("torch.nn.Embedding", "torch.nn.EmbeddingBag") and _int(attrs.get("num_embeddings")):
+            return InputSpec((1, SEQUENCE_LENGTH), integer_below=attrs["num_embeddings"])
+        if name == "torch.nn.LayerNorm" and _int(attrs.get("normalized_shape")):
+            return InputSpec((1, attrs["normalized_shape"]))
+        if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
+            raise CannotBuild(f"the input size of {user.describe()} is not known")
+    if graph.is_model:
+        raise CannotBuild(f"the input shape of {graph.name} cannot be worked out from its first layers")
+    return InputSpec((1, FREE_WIDTH))
 
 
 def _binary(op: Op) -> Step:

@@ -7,7 +7,7 @@ read them. No torch here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
 
@@ -102,3 +102,30 @@ class ModelTrace:
 
     def as_json(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ModelTrace":
+        """The inverse of :meth:`as_json` (JSON turns the op-id keys into strings). Unknown keys
+        are refused with ``TypeError``/``KeyError``/``ValueError``, so a malformed reply from
+        the import subprocess is an error the caller reports, never a half-read trace."""
+        data = dict(data)
+        layers = {int(k): _record(LayerRecord, v) for k, v in data.pop("layers", {}).items()}
+        scales = [ScaleProbe(p["scale"], p.get("first_nonfinite"), {int(k): v for k, v in p.get("max_abs", {}).items()},
+                             list(p.get("nonfinite", []))) for p in data.pop("scales", [])]
+        probes = {int(k): dict(v) for k, v in data.pop("loss_probes", {}).items()}
+        found = [TracedFinding(**f) for f in data.pop("findings", [])]
+        return cls(**data, layers=layers, scales=scales, loss_probes=probes, findings=found)
+
+
+def _record(kind: type, data: dict):
+    """A dataclass from its ``asdict`` form, nested Stats and Histograms included."""
+    nested = {f.name: f.type for f in fields(kind)}
+    values = {}
+    for key, value in data.items():
+        annotation = str(nested[key])
+        if value is not None and "Stats" in annotation:
+            value = Stats(**value)
+        elif value is not None and "Histogram" in annotation:
+            value = Histogram(**value)
+        values[key] = value
+    return kind(**values)

@@ -10,7 +10,8 @@ evidence. Imports torch: only ever loaded for ``--trace``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -20,12 +21,14 @@ from nnlint.check import Check, Subject
 from nnlint.ir import ModelGraph, Op
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
+from nnlint.trace.import_mode import ImportRequest, trace_by_import
 from nnlint.trace.measure import measure
 from nnlint.trace.records import ModelTrace, TracedFinding
 from nnlint.trace.verdict import REFUTED, Verdict, inconclusive
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
+    from nnlint.frontends.program import Program
 
 
 class TraceError(Exception):
@@ -38,6 +41,19 @@ class TraceOptions:
     sample: Optional[Path] = None
     hide_refuted: bool = False
     batch: int = 8
+    import_code: bool = False  # --trace-import: import the classes the IR cannot rebuild
+    #: ``[tool.nnlint.trace]`` as :class:`~nnlint.config.Settings` holds it, and where it was read
+    settings: dict = field(default_factory=dict)
+    config_root: Path = field(default_factory=Path.cwd)
+
+    def model_setting(self, graph: ModelGraph) -> dict:
+        """``[tool.nnlint.trace.models]`` for a class: ``"path/file.py:Net"`` first, then ``"Net"``."""
+        models = self.settings.get("models", {})
+        try:
+            where = Path(graph.path).resolve().relative_to(self.config_root.resolve()).as_posix()
+        except ValueError:
+            where = None
+        return models.get(f"{where}:{graph.name}") or models.get(graph.name) or {}
 
 
 @dataclass
@@ -79,7 +95,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         model = None
         if graph is not None:
             if id(graph) not in models:
-                models[id(graph)] = _trace_model(graph, device, options.batch, sample_tensor)
+                models[id(graph)] = _trace_model(graph, subject.program, device, options, sample_tensor)
             model = models[id(graph)]
         evidence = Evidence(
             trace=model.trace if model else None, op=op, graph=graph, fields=subject.fields, sample=sample,
@@ -125,7 +141,33 @@ def locate(subject: Subject) -> tuple[Optional[ModelGraph], Optional[Op]]:
     return chosen or (subject.program.single_model() if subject.program is not None else None), None
 
 
-def _trace_model(graph: ModelGraph, device: torch.device, batch: int, sample: Optional[torch.Tensor]) -> _Model:
+def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.device, options: TraceOptions,
+                 sample: Optional[torch.Tensor]) -> _Model:
+    """The rebuilt model measured; with ``--trace-import``, the user's own class instead where
+    the rebuild is not faithful (and the import works)."""
+    setting = options.model_setting(graph)
+    model = _rebuild(graph, device, options.batch, sample, setting.get("input_shape"))
+    faithful = model.trace is not None and not (model.broken or model.trace.problem or model.trace.error)
+    if not options.import_code or faithful or graph.artifact is not None or program is None:
+        return model
+    why_not = _not_importable(graph, program)
+    if why_not is None:
+        imported = trace_by_import(_request(graph, program, device, options, setting),
+                                   options.settings.get("import_timeout", 120.0))
+        if imported.trace is not None:
+            return _Model(imported.trace, None, imported.broken, {})
+        why_not = imported.error
+    if model.trace is None:
+        return _Model(None, f"{model.why_no_trace}; {why_not}", {}, {})
+    model.broken = {op_id: f"{why}; {why_not}" for op_id, why in model.broken.items()}
+    for field_name in ("problem", "error"):  # whichever says why the rebuild falls short
+        if getattr(model.trace, field_name):
+            setattr(model.trace, field_name, f"{getattr(model.trace, field_name)}; {why_not}")
+    return model
+
+
+def _rebuild(graph: ModelGraph, device: torch.device, batch: int, sample: Optional[torch.Tensor],
+             input_shape: Optional[list]) -> _Model:
     torch.manual_seed(0)  # the layers' default initialisation: the same model, the same verdicts
     try:
         if graph.artifact is not None:
@@ -135,13 +177,45 @@ def _trace_model(graph: ModelGraph, device: torch.device, batch: int, sample: Op
         else:
             from nnlint.trace.build import BuiltGraph
 
-            built = BuiltGraph(graph, device)
+            built = BuiltGraph(graph, device, input_shape)
     except CannotBuild as exc:
         return _Model(None, f"the model could not be rebuilt: {exc}", {}, {})
     except Exception as exc:  # a bug in the builder must not lose the findings
         return _Model(None, f"internal error while rebuilding the model ({type(exc).__name__}: {exc}); "
                             "please report it", {}, {})
     return _Model(measure(built, graph, device, batch, sample), None, dict(built.broken), dict(built.init_notes))
+
+
+def _not_importable(graph: ModelGraph, program: "Program") -> Optional[str]:
+    """Why ``--trace-import`` cannot help with this graph, checked before starting Python."""
+    if any(op.type_name.startswith("keras.") for op in graph.ops.values()):
+        return "--trace-import traces PyTorch classes only (not Keras models)"
+    if Path(graph.path).suffix.lower() == ".ipynb" or Path(program.path).suffix.lower() == ".ipynb":
+        return "--trace-import cannot import from a notebook"
+    if not graph.is_model or not _defines_class(Path(graph.path), graph.name):
+        return f"--trace-import imports model classes, and {graph.name} is not one (a model built in place)"
+    return None
+
+
+def _defines_class(path: Path, name: str) -> bool:
+    """``class Name`` at the top level of the file the graph was read from."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(rf"^class\s+{re.escape(name)}\b", text, re.MULTILINE) is not None
+
+
+def _request(graph: ModelGraph, program: "Program", device: torch.device, options: TraceOptions,
+             setting: dict) -> ImportRequest:
+    return ImportRequest(
+        file=str(Path(program.path).resolve()), shown=program.path, graph=graph.name,
+        graph_index=program.graphs.index(graph), op_count=len(graph.ops), task=graph.setup.task,
+        args=list(setting.get("args", [])), kwargs=dict(setting.get("kwargs", {})),
+        input_shape=setting.get("input_shape"), device=str(device), batch=options.batch,
+        sample=str(options.sample.resolve()) if options.sample else None,
+        memory_mb=options.settings.get("import_memory", 4096),
+    )
 
 
 def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:

@@ -1,0 +1,165 @@
+"""The ``--trace-import`` subprocess: import the user's model class, build it, measure it.
+
+``python -m nnlint.trace.import_child REQUEST.json REPLY.json``. This is the only place where
+nnlint runs the user's code, and only when the user asked for it: the parent
+(:mod:`nnlint.trace.import_mode`) starts it with a time limit and watches its memory; here the
+address space is capped too (on the CPU: CUDA reserves more address space than it uses). The
+file is analysed again, exactly as the lint did, so the op ids the reply speaks of are the
+lint's own; the reply is JSON (never a pickle), and the user's prints go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+MIB = 1 << 20
+
+
+class ImportFailure(Exception):
+    """Why the model could not be imported, built or run: one line for the finding."""
+
+
+def main(argv: list[str]) -> int:
+    request_path, reply_path = argv
+    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
+    _limit_memory(request["memory_mb"], request["device"])
+    os.dup2(2, 1)  # the user's code may print: never into anything the parent reads
+    try:
+        reply = _trace(request)
+    except ImportFailure as exc:
+        reply = {"error": str(exc)}
+    except MemoryError:
+        reply = {"error": f"ran out of memory under the {request['memory_mb']} MiB cap (import-memory)"}
+    except BaseException as exc:  # the user's code may raise anything, SystemExit included
+        from nnlint.trace.errors import one_line
+
+        reply = {"error": f"{type(exc).__name__}: {one_line(exc, 300)}"}
+        if "can't allocate memory" in str(exc):  # torch's allocator under the cap
+            reply = {"error": f"ran out of memory under the {request['memory_mb']} MiB cap (import-memory)"}
+    Path(reply_path).write_text(json.dumps(reply), encoding="utf-8")
+    return 0
+
+
+def _limit_memory(megabytes: int, device: str) -> None:
+    if device.startswith("cuda"):
+        return  # the parent's watch on resident memory is the cap there
+    import resource
+
+    limit = megabytes * MIB
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _trace(request: dict) -> dict:
+    import torch
+
+    from nnlint.trace.errors import CannotBuild
+    from nnlint.trace.measure import measure
+
+    graph, places, project = _analyse(request)
+    cls = _import_class(graph.name, project, request["file"])
+    from nnlint.trace.imported_model import ImportedModel, Recorder
+
+    recorder = Recorder({place[0] for place in places.values()})
+    device = torch.device(request["device"])
+    torch.manual_seed(0)
+    with recorder.constructing():
+        try:
+            module = cls(*request["args"], **request["kwargs"])
+        except TypeError as exc:
+            raise ImportFailure(f"{graph.name}(...) could not be constructed ({exc}): give its arguments as args "
+                                f"and kwargs in [tool.nnlint.trace.models.{graph.name}]") from None
+    if not isinstance(module, torch.nn.Module):
+        raise ImportFailure(f"{graph.name} is not a torch.nn.Module: the import mode traces PyTorch models only")
+    try:
+        model = ImportedModel(module, graph, recorder, places, device, request["input_shape"])
+    except CannotBuild as exc:
+        raise ImportFailure(str(exc)) from None
+    sample = None
+    if request["sample"]:
+        from nnlint.trace.run import load_sample
+
+        sample = load_sample(Path(request["sample"]))[1]
+    trace = measure(model, graph, device, request["batch"], sample)
+    return {"trace": trace.as_json(), "broken": {str(k): v for k, v in model.broken.items()}}
+
+
+def _analyse(request: dict) -> tuple[Any, dict, Any]:
+    """The lint's graph again (the same file, the same analysis: the same op ids), and each
+    op's place in the code: resolved file, line, column."""
+    from nnlint.frontends.project import Project
+    from nnlint.frontends.python import analyze
+
+    abspath = Path(request["file"])
+    project = Project({abspath: request["shown"]})
+    program = analyze(project.load(abspath), project, request["task"])
+    index = request["graph_index"]
+    graph = program.graphs[index] if index < len(program.graphs) else None
+    if graph is None or graph.name != request["graph"] or len(graph.ops) != request["op_count"]:
+        raise ImportFailure(f"{abspath.name} changed while it was being traced")
+    places = {}
+    columns = sys.version_info >= (3, 11)  # older frames know the line of a call, not its column
+    for op in graph.ops.values():
+        source = project.source_for(op.origin.path) if op.origin is not None and op.origin.node is not None else None
+        span = source.span(op.origin.node) if source is not None else None
+        if span is not None:
+            places[op.id] = (str(source.abspath.resolve()), span[0], span[1] if columns else 0)
+    return graph, places, project
+
+
+def _import_class(name: str, project: Any, unit: str) -> Any:
+    """The class named ``name`` from the project file that defines it (the linted file first)."""
+    import libcst as cst
+
+    modules = sorted((m for m in project.modules.values() if m is not None),
+                     key=lambda m: str(m.source.abspath) != unit)
+    defining = [m for m in modules if any(isinstance(s, cst.ClassDef) and s.name.value == name
+                                          for s in m.source.module.body)]
+    if not defining:
+        raise ImportFailure(f"class {name} is not defined at the top level of a project file")
+    path = defining[0].source.abspath.resolve()
+    if path.suffix != ".py":
+        raise ImportFailure(f"{path.name}: only .py files can be imported (not notebooks)")
+    try:
+        module = _import_file(path)
+    except MemoryError:
+        raise
+    except BaseException as exc:  # whatever the module's top level raises
+        from nnlint.trace.errors import one_line
+
+        raise ImportFailure(f"importing {path.name} raised {type(exc).__name__}: {one_line(exc)}") from None
+    cls = getattr(module, name, None)
+    if not isinstance(cls, type):
+        raise ImportFailure(f"{path.name} has no class {name} once imported")
+    return cls
+
+
+def _import_file(path: Path) -> Any:
+    """A package's module by its dotted name (so its relative imports work); a plain file as a
+    module of its own, with its folder on ``sys.path`` as when it is run as a script."""
+    import importlib
+    import importlib.util
+
+    top = path.parent
+    while (top / "__init__.py").is_file():
+        top = top.parent
+    sys.path.insert(0, str(path.parent))
+    if top != path.parent:
+        sys.path.insert(0, str(top))
+        parts = path.with_suffix("").relative_to(top).parts
+        if all(part.isidentifier() for part in parts):
+            return importlib.import_module(".".join(parts))
+    name = path.stem if path.stem.isidentifier() and path.stem not in sys.modules else "_nnlint_imported_model"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
