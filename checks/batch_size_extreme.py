@@ -165,14 +165,14 @@ model.fit(x, y)  # Keras's default batch size is 32
         dataset = loader["dataset"]
         n = getattr(dataset, "size", None)
         if size == 1 and training and bn_model:
-            self.report(at, Severity.ERROR, Confidence.LIKELY, problem=(
+            self.report(at, Severity.ERROR, Confidence.LIKELY, model=bn_model, problem=(
                 f"training batches of 1 sample, but {bn_model} has BatchNorm: batch statistics of one sample "
                 "are meaningless (and PyTorch raises in training mode)"))
         elif n and size >= n:
             self.report(at, Severity.WARNING, Confidence.LIKELY, problem=(
                 f"batch size {size} covers the whole training set of {n} samples: one update per epoch"))
         elif n and training and bn_model and loader["drop_last"] is False and n % size == 1:
-            self.report(at, Severity.ERROR, Confidence.LIKELY, problem=(
+            self.report(at, Severity.ERROR, Confidence.LIKELY, model=bn_model, problem=(
                 f"{n} samples in batches of {size} leave a last batch of 1 sample, and {bn_model} has BatchNorm: "
                 "set drop_last=True"))
         elif size > self.opts["max-batch-size"]:

@@ -47,7 +47,8 @@ class KerasInterpreter(TorchInterpreter):
             return self.functional_model(args, kwargs, node, frame)
         if name in ("keras.Input", "keras.layers.Input"):
             graph = ModelGraph(name=_FUNCTIONAL, path=frame.module.path)
-            return Tensor(graph, graph.add(OpKind.INPUT, "keras.Input").id)
+            shape = _constant(kwargs.get("shape", args[0] if args else None))
+            return Tensor(graph, graph.add(OpKind.INPUT, "keras.Input", attrs={"shape": shape}).id)
         if module == "keras.layers" and short in kapi.LAYERS:
             return self.keras_layer(short, args, kwargs, node, frame)
         if module == "keras.losses":
@@ -107,6 +108,8 @@ class KerasInterpreter(TorchInterpreter):
         activation = _activation(named.get("activation"))
         if activation is not None:
             attrs["activation"] = activation
+        #: the constant arguments by Keras's parameter names, for --trace to rebuild the layer
+        attrs["keras"] = {k: v for k, v in ((k, _constant(v)) for k, v in named.items()) if v is not None}
         layer = Layer(f"keras.layers.{short}", kind, attrs, node, frame.module.path)
         regularizer = named.get("kernel_regularizer")
         if isinstance(regularizer, str) and regularizer.lower() == "l2":
@@ -328,6 +331,16 @@ def _loss_record(loss: Any, origin: Origin) -> Optional[dict]:
     record = loss_record(f"keras.losses.{name}", task, origin)
     record["from_logits"] = from_logits
     return record
+
+
+def _constant(value: Any) -> Any:
+    """A number, string, bool or (nested) tuple of them as it is; None for anything else."""
+    if isinstance(value, (int, float, str, bool)):
+        return value
+    if isinstance(value, (tuple, list)):
+        items = [_constant(v) for v in value]
+        return tuple(items) if all(i is not None or v is None for i, v in zip(items, value)) else None
+    return None
 
 
 def _init_record(initializer: Any) -> Optional[dict]:

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from nnlint.frontends import torch_api as api
+from nnlint.trace import keras_build
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
 from nnlint.trace.errors import CannotBuild, one_line
 
@@ -71,7 +72,9 @@ class BuiltGraph(nn.Module):
         self.broken: dict[int, str] = {}  # op id -> why it cannot be run
         self.init_notes: dict[int, str] = {}  # op id -> an init call that could not be replayed
         self.specs: dict[int, InputSpec] = {}
-        self.configured = set(shapes)  # inputs whose shape the configuration gives: never refitted
+        self.keras = keras_build.is_keras(graph)
+        # inputs whose shape the configuration (or the Keras code) gives in full: never refitted
+        self.configured = set(shapes) | (set(graph.inputs) if self.keras else set())
         for op in graph.ops.values():  # creation order is a topological order
             why = next((self.broken[i] for i in op.inputs if i in self.broken), None)
             if why is None:
@@ -86,7 +89,10 @@ class BuiltGraph(nn.Module):
                 self.broken[op.id] = why
         self.to(device)
         self.device = device
-        self._fit_inputs()
+        self._fit_inputs()  # materialises the lazy layers of a Keras model
+        if self.keras:
+            for layer in self.layers.values():
+                keras_build.apply_defaults(layer)
         self._apply_inits()
 
     # ------------------------------------------------------------------ running
@@ -125,7 +131,7 @@ class BuiltGraph(nn.Module):
         if name in api.LAYERS:
             return self._layer(op, name)
         if name.startswith("keras."):
-            raise CannotBuild(f"{op.describe()}: Keras models are not rebuilt by the trace (use an ONNX export)")
+            return keras_build.layer_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer))
         if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
             return self._replay(op, _torch_function(name), method=False)
         if (op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS)) or name in _PURE_METHODS:
@@ -288,9 +294,12 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
     """The input shape the first layers declare (through reshapes), or a free (batch, 10);
     ``shape`` (one sample's, from ``[tool.nnlint.trace.models]``) overrides it."""
     if shape is not None:
-        embedding = next((u for u in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY))
-                          if u.kind is K.EMBEDDING and _int(u.attrs.get("num_embeddings"))), None)
-        return InputSpec((1, *shape), integer_below=embedding.attrs["num_embeddings"] if embedding else None)
+        bounds = [u.attrs.get("num_embeddings", u.attrs.get("keras", {}).get("input_dim"))
+                  for u in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY)) if u.kind is K.EMBEDDING]
+        return InputSpec((1, *shape), integer_below=bounds[0] if bounds and _int(bounds[0]) else None)
+    if keras_build.is_keras(graph):
+        shape, bound = keras_build.sample_shape(graph, op)
+        return InputSpec((1, *shape), integer_below=bound)
     for user in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY, K.DROPOUT)):
         attrs = user.attrs
         name = api.canonical(user.type_name)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.ir.kinds import WEIGHTED
+from nnlint.trace import keras_build
 from nnlint.trace.errors import one_line
 from nnlint.trace.records import Histogram, LayerRecord, ModelTrace, ScaleProbe, Stats
 
@@ -281,6 +282,8 @@ def _output(model: Any, values: dict) -> Optional[torch.Tensor]:
 def _functional_name(loss: dict) -> str:
     """``torch.nn.MSELoss`` and ``F.mse_loss`` alike: ``mse_loss``."""
     short = loss["type_name"].rsplit(".", 1)[-1]
+    if loss["type_name"].startswith("keras."):
+        return keras_build.loss_name(short, loss.get("from_logits") is True)
     return _LOSSES.get(short, short)
 
 
@@ -317,7 +320,7 @@ def _optimizer(graph: ModelGraph, model: Any) -> tuple[torch.optim.Optimizer, st
     Adam(lr=1e-3) when it declares none the trace can build."""
     for record in graph.setup.optimizers:
         name = record.get("type_name", "").rsplit(".", 1)[-1]
-        if name not in _OPTIMIZERS:
+        if name not in _OPTIMIZERS and name not in keras_build.OPTIMIZER_NAMES:
             continue
         kwargs = {}
         for key in ("lr", "momentum", "weight_decay", "nesterov"):
@@ -326,6 +329,8 @@ def _optimizer(graph: ModelGraph, model: Any) -> tuple[torch.optim.Optimizer, st
                 kwargs[key] = value
         if "lr" not in kwargs and record.get("lr") is not None:
             continue  # a learning rate only known at run time: do not invent one
+        if record.get("type_name", "").startswith("keras."):
+            name, kwargs = keras_build.optimizer(name, kwargs)
         try:
             optimizer = getattr(torch.optim, name)(model.parameters(), **kwargs)
         except (TypeError, ValueError):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional
 import torch
 
 from nnlint.check import Check, Subject
-from nnlint.ir import ModelGraph, Op
+from nnlint.ir import ModelGraph, Op, Origin
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
 from nnlint.trace.import_mode import ImportRequest, trace_by_import
@@ -138,7 +138,19 @@ def locate(subject: Subject) -> tuple[Optional[ModelGraph], Optional[Op]]:
         return subject.graph, None
     named = subject.fields.get("model")
     chosen = next((g for g in graphs if g.is_model and named is not None and g.name == named), None)
-    return chosen or (subject.program.single_model() if subject.program is not None else None), None
+    return chosen or _declaring(graphs, subject.origin) or (
+        subject.program.single_model() if subject.program is not None else None), None
+
+
+def _declaring(graphs: list[ModelGraph], origin: Origin) -> Optional[ModelGraph]:
+    """The one model whose training setup (optimizer, loss, data) was declared at ``origin``
+    (``model.compile(optimizer=...)``, ``model.fit(batch_size=...)``)."""
+    if origin.node is None:
+        return None
+    found = [g for g in graphs if g.is_model and any(
+        isinstance(record.get("origin"), Origin) and record["origin"].node is origin.node
+        for record in (*g.setup.optimizers, *g.setup.losses, *g.setup.loaders))]
+    return found[0] if len(found) == 1 else None
 
 
 def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.device, options: TraceOptions,

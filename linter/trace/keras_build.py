@@ -1,0 +1,294 @@
+"""Keras layers rebuilt as torch modules, for ``--trace`` (no TensorFlow needed, none imported).
+
+The Keras frontend records each layer's constant arguments by Keras's parameter names
+(``attrs["keras"]``). Each becomes the torch module that computes the same function, kept in
+Keras's channels-last layout (a convolution moves the channel axis in and out), with Keras's
+defaults rather than torch's: Glorot-uniform kernels and zero biases, batch-norm epsilon 1e-3
+and momentum 0.99, Embedding weights uniform in +-0.05, the learning rates of Keras's
+optimizers. Input sizes come from ``keras.Input(shape=...)``, the first layer's
+``input_shape``/``input_dim``, or ``input-shape`` in ``[tool.nnlint.trace.models]``; layers
+whose input size follows from their input are torch's lazy modules. Anything else (recurrent
+layers, ``padding="same"`` pooling, a ``Normalization`` adapted to data) cannot be built and
+says so.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nnlint.ir import ModelGraph, Op, OpKind
+from nnlint.trace.errors import CannotBuild
+
+K = OpKind
+Step = Callable[[list[torch.Tensor]], torch.Tensor]
+Register = Callable[[nn.Module], None]  # keeps a layer's parameters in the model
+
+#: Keras's default learning rates, where torch's differ or are not given
+DEFAULT_LR = {"SGD": 0.01, "Adam": 1e-3, "AdamW": 1e-3, "RMSprop": 1e-3, "Adagrad": 1e-3, "Adadelta": 1e-3,
+              "Adamax": 1e-3, "Nadam": 1e-3}
+OPTIMIZER_NAMES = {"Nadam": "NAdam"}  # Keras name -> torch name where they differ
+_LOSSES = {"mean_squared_error": "mse_loss", "mse": "mse_loss", "mean_absolute_error": "l1_loss", "mae": "l1_loss",
+           "huber": "huber_loss", "binary_crossentropy": "binary_cross_entropy"}
+_LOGIT_LOSSES = {"binary_crossentropy": "binary_cross_entropy_with_logits",
+                 "categorical_crossentropy": "cross_entropy", "sparse_categorical_crossentropy": "cross_entropy"}
+
+_ACTIVATIONS: dict[OpKind, Callable[[torch.Tensor], torch.Tensor]] = {
+    K.RELU: torch.relu, K.RELU6: F.relu6, K.LEAKY_RELU: lambda x: F.leaky_relu(x, 0.2), K.ELU: F.elu,
+    K.SELU: F.selu, K.GELU: F.gelu, K.SILU: F.silu, K.SOFTPLUS: F.softplus, K.SIGMOID: torch.sigmoid,
+    K.TANH: torch.tanh, K.SOFTMAX: lambda x: torch.softmax(x, dim=-1),
+    K.LOG_SOFTMAX: lambda x: torch.log_softmax(x, dim=-1),
+}
+_LAZY_CONV = {1: nn.LazyConv1d, 2: nn.LazyConv2d, 3: nn.LazyConv3d}
+_POOLS = {"MaxPooling1D": nn.MaxPool1d, "MaxPooling2D": nn.MaxPool2d, "MaxPool2D": nn.MaxPool2d,
+          "AveragePooling2D": nn.AvgPool2d}
+_SPATIAL_DROPOUT = {"SpatialDropout1D": nn.Dropout1d, "SpatialDropout2D": nn.Dropout2d}
+
+
+def is_keras(graph: ModelGraph) -> bool:
+    return any(op.type_name.startswith("keras.") for op in graph.ops.values())
+
+
+def loss_name(short: str, from_logits: bool) -> str:
+    """The ``torch.nn.functional`` loss that computes a Keras loss; the Keras name when none
+    does (categorical cross-entropy on probabilities)."""
+    return (_LOGIT_LOSSES if from_logits else _LOSSES).get(short, _LOSSES.get(short, short))
+
+
+def optimizer(name: str, kwargs: dict) -> tuple[str, dict]:
+    """A Keras optimizer as torch's, with Keras's default learning rate when none is given."""
+    if "lr" not in kwargs and name in DEFAULT_LR:
+        kwargs = {"lr": DEFAULT_LR[name], **kwargs}
+    return OPTIMIZER_NAMES.get(name, name), kwargs
+
+
+def sample_shape(graph: ModelGraph, op: Op) -> tuple[tuple[int, ...], Optional[int]]:
+    """One sample's input shape (no batch) and, for token ids, the bound of their values."""
+    shape = op.attrs.get("shape")
+    users = graph.consumers(op)
+    first = users[0] if len(users) == 1 else None
+    args = first.attrs.get("keras", {}) if first is not None else {}
+    if shape is None and first is not None:
+        if "input_shape" in args:
+            shape = args["input_shape"]
+        elif "batch_input_shape" in args:
+            shape = args["batch_input_shape"][1:]
+        elif "input_dim" in args and first.kind is not K.EMBEDDING:
+            shape = (args["input_dim"],)
+        elif first.kind is K.EMBEDDING and isinstance(args.get("input_length"), int):
+            shape = (args["input_length"],)
+    if shape is None or not all(isinstance(d, int) and d > 0 for d in shape):
+        where = first.describe() if first is not None else graph.name
+        raise CannotBuild(f"the input size of {where} is not known: give it input_shape=, or input-shape in "
+                          f"[tool.nnlint.trace.models.{graph.name}]")
+    bound = args.get("input_dim") if first is not None and first.kind is K.EMBEDDING else None
+    return tuple(shape), bound if isinstance(bound, int) else None
+
+
+def layer_step(op: Op, register: Register) -> Step:
+    """The step computing a Keras layer or activation op."""
+    short = op.type_name.rsplit(".", 1)[-1]
+    if op.type_name.startswith("keras.activations.") or short == "Activation":
+        return _activation(op)
+    args = op.attrs.get("keras", {})
+    builder = _BUILDERS.get(short)
+    if builder is None:
+        raise CannotBuild(f"{op.describe()}: the trace does not rebuild Keras {short} layers")
+    if args.get("data_format") == "channels_first":
+        raise CannotBuild(f"{op.describe()}: channels_first layers are not rebuilt")
+    return builder(op, args, register)
+
+
+def apply_defaults(module: nn.Module) -> None:
+    """Keras's initial weights on a materialised layer (torch's defaults differ)."""
+    weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+    if isinstance(weight, nn.parameter.UninitializedParameter) or not isinstance(weight, torch.Tensor):
+        return
+    with torch.no_grad():
+        if isinstance(module, nn.Embedding):
+            nn.init.uniform_(weight, -0.05, 0.05)
+        elif isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
+            nn.init.xavier_uniform_(weight)
+            if isinstance(bias, torch.Tensor):
+                nn.init.zeros_(bias)
+
+
+# ---------------------------------------------------------------------- builders
+
+
+def _activation(op: Op) -> Step:
+    fn = _ACTIVATIONS.get(op.kind)
+    if fn is None:
+        raise CannotBuild(f"{op.describe()}: the trace does not rebuild this activation")
+    return lambda xs: fn(xs[0])
+
+
+def _dense(op: Op, args: dict, register: Register) -> Step:
+    layer = nn.LazyLinear(_int(op, args, "units"), bias=args.get("use_bias", True) is True)
+    register(layer)
+    return lambda xs: layer(xs[0])  # like Keras, on the last axis
+
+
+def _conv(op: Op, args: dict, register: Register) -> Step:
+    short = op.type_name.rsplit(".", 1)[-1]
+    dims = int(short[-2])
+    kernel = _tuple(op, args.get("kernel_size"), dims, "kernel_size")
+    stride = _tuple(op, args.get("strides", 1), dims, "strides")
+    dilation = _tuple(op, args.get("dilation_rate", 1), dims, "dilation_rate")
+    padding = str(args.get("padding", "valid")).lower()
+    if padding not in ("valid", "same"):
+        raise CannotBuild(f"{op.describe()}: padding={padding!r} is not rebuilt")
+    layer = _LAZY_CONV[dims](_int(op, args, "filters"), kernel, stride, dilation=dilation,
+                             groups=args.get("groups", 1), bias=args.get("use_bias", True) is True)
+    register(layer)
+
+    def step(xs: list[torch.Tensor]) -> torch.Tensor:
+        x = xs[0].movedim(-1, 1)
+        if padding == "same":
+            x = F.pad(x, _same_padding(x.shape[2:], kernel, stride, dilation))
+        return layer(x).movedim(1, -1)
+
+    return step
+
+
+def _same_padding(size: Any, kernel: tuple, stride: tuple, dilation: tuple) -> list[int]:
+    """TensorFlow's "same": output ceil(n / stride), the odd pixel of padding on the far side."""
+    pads: list[int] = []
+    for n, k, s, d in zip(reversed(size), reversed(kernel), reversed(stride), reversed(dilation)):
+        total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        pads += [total // 2, total - total // 2]
+    return pads
+
+
+def _batch_norm(op: Op, args: dict, register: Register) -> Step:
+    if args.get("axis", -1) not in (-1, None):
+        raise CannotBuild(f"{op.describe()}: only the last axis (Keras's default) is rebuilt")
+    layer = nn.LazyBatchNorm1d(eps=float(args.get("epsilon", 1e-3)), momentum=1 - float(args.get("momentum", 0.99)),
+                               affine=args.get("center", True) is True and args.get("scale", True) is True)
+    register(layer)
+
+    def step(xs: list[torch.Tensor]) -> torch.Tensor:  # statistics over every axis but the last
+        x = xs[0]
+        return layer(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+    return step
+
+
+def _layer_norm(op: Op, args: dict, register: Register) -> Step:
+    if args.get("axis", -1) != -1:
+        raise CannotBuild(f"{op.describe()}: only the last axis (Keras's default) is rebuilt")
+    eps = float(args.get("epsilon", 1e-3))
+    return lambda xs: F.layer_norm(xs[0], xs[0].shape[-1:], eps=eps)  # Keras's initial gamma 1, beta 0
+
+
+def _dropout(op: Op, args: dict, register: Register) -> Step:
+    short = op.type_name.rsplit(".", 1)[-1]
+    rate = args.get("rate")
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool):
+        raise CannotBuild(f"{op.describe()}: its rate is not a constant")
+    if short in _SPATIAL_DROPOUT:
+        layer = _SPATIAL_DROPOUT[short](float(rate))
+        register(layer)
+        return lambda xs: layer(xs[0].movedim(-1, 1)).movedim(1, -1)
+    layer = nn.AlphaDropout(float(rate)) if short == "AlphaDropout" else nn.Dropout(float(rate))
+    register(layer)
+    return lambda xs: layer(xs[0])
+
+
+def _pool(op: Op, args: dict, register: Register) -> Step:
+    short = op.type_name.rsplit(".", 1)[-1]
+    if short.startswith("Global"):
+        average = "Average" in short
+        return lambda xs: xs[0].mean(dim=tuple(range(1, xs[0].dim() - 1))) if average else \
+            xs[0].amax(dim=tuple(range(1, xs[0].dim() - 1)))
+    if str(args.get("padding", "valid")).lower() != "valid":
+        raise CannotBuild(f"{op.describe()}: only padding='valid' pooling is rebuilt")
+    dims = int(short[-2])
+    size = _tuple(op, args.get("pool_size", 2), dims, "pool_size")
+    stride = _tuple(op, args.get("strides") or size, dims, "strides")
+    layer = _POOLS[short](size, stride)
+    return lambda xs: layer(xs[0].movedim(-1, 1)).movedim(1, -1)
+
+
+def _reshape(op: Op, args: dict, register: Register) -> Step:
+    short = op.type_name.rsplit(".", 1)[-1]
+    if short == "Flatten":
+        return lambda xs: xs[0].reshape(xs[0].shape[0], -1)
+    if short == "Reshape" and isinstance(args.get("target_shape"), tuple):
+        target = args["target_shape"]
+        return lambda xs: xs[0].reshape(xs[0].shape[0], *target)
+    if short == "Permute" and isinstance(args.get("dims"), tuple):
+        dims = args["dims"]
+        return lambda xs: xs[0].permute(0, *dims)
+    raise CannotBuild(f"{op.describe()}: its target shape is not a constant")
+
+
+def _embedding(op: Op, args: dict, register: Register) -> Step:
+    layer = nn.Embedding(_int(op, args, "input_dim"), _int(op, args, "output_dim"))
+    register(layer)
+    return lambda xs: layer(xs[0].long())
+
+
+def _activation_layer(op: Op, args: dict, register: Register) -> Step:
+    short = op.type_name.rsplit(".", 1)[-1]
+    if short == "LeakyReLU":
+        slope = float(args.get("negative_slope", args.get("alpha", 0.3)))
+        return lambda xs: F.leaky_relu(xs[0], slope)
+    if short == "ELU":
+        alpha = float(args.get("alpha", 1.0))
+        return lambda xs: F.elu(xs[0], alpha)
+    if short == "Softmax":
+        axis = args.get("axis", -1)
+        return lambda xs: torch.softmax(xs[0], dim=axis)
+    if short == "ReLU" and not any(args.get(k) for k in ("max_value", "negative_slope", "threshold")):
+        return lambda xs: torch.relu(xs[0])
+    raise CannotBuild(f"{op.describe()}: its arguments are not rebuilt")
+
+
+def _rescaling(op: Op, args: dict, register: Register) -> Step:
+    scale, offset = args.get("scale"), args.get("offset", 0.0)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, offset)):
+        raise CannotBuild(f"{op.describe()}: its scale is not a constant")
+    return lambda xs: xs[0] * scale + offset
+
+
+def _not_rebuilt(why: str) -> Callable[[Op, dict, Register], Step]:
+    def builder(op: Op, args: dict, register: Register) -> Step:
+        raise CannotBuild(f"{op.describe()}: {why}")
+
+    return builder
+
+
+_BUILDERS: dict[str, Callable[[Op, dict, Register], Step]] = {
+    "Dense": _dense, "Conv1D": _conv, "Conv2D": _conv, "Conv3D": _conv,
+    "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
+    "Dropout": _dropout, "AlphaDropout": _dropout, "SpatialDropout1D": _dropout, "SpatialDropout2D": _dropout,
+    "Flatten": _reshape, "Reshape": _reshape, "Permute": _reshape,
+    "MaxPooling1D": _pool, "MaxPooling2D": _pool, "MaxPool2D": _pool, "AveragePooling2D": _pool,
+    "GlobalAveragePooling1D": _pool, "GlobalAveragePooling2D": _pool, "GlobalMaxPooling2D": _pool,
+    "Embedding": _embedding, "ReLU": _activation_layer, "LeakyReLU": _activation_layer, "ELU": _activation_layer,
+    "Softmax": _activation_layer, "Rescaling": _rescaling,
+    "LSTM": _not_rebuilt("recurrent and attention layers are not rebuilt by the trace"),
+    "GRU": _not_rebuilt("recurrent and attention layers are not rebuilt by the trace"),
+    "SimpleRNN": _not_rebuilt("recurrent and attention layers are not rebuilt by the trace"),
+    "Normalization": _not_rebuilt("its statistics are adapted to the data at run time"),
+}
+
+
+def _int(op: Op, args: dict, name: str) -> int:
+    value = args.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise CannotBuild(f"{op.describe()}: its {name} is not a constant")
+    return value
+
+
+def _tuple(op: Op, value: Any, dims: int, name: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,) * dims
+    if isinstance(value, tuple) and len(value) == dims and all(isinstance(v, int) for v in value):
+        return value
+    raise CannotBuild(f"{op.describe()}: its {name} is not a constant")

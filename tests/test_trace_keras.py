@@ -1,0 +1,83 @@
+"""--trace on Keras source: the layers rebuilt in torch with Keras's layout, defaults and optimizers."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from nnlint.frontends.project import Project  # noqa: E402
+from nnlint.frontends.python import analyze  # noqa: E402
+from nnlint.trace.build import BuiltGraph, input_spec  # noqa: E402
+from nnlint.trace.errors import CannotBuild  # noqa: E402
+from nnlint.trace.measure import measure  # noqa: E402
+
+from tests.test_trace import FIXTURES, traced  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+def keras_graph(tmp_path: Path, code: str, name: str = "model"):
+    path = tmp_path / "keras_model.py"
+    path.write_text(textwrap.dedent(code))
+    project = Project({path: path.name})
+    program = analyze(project.load(path), project, None)
+    return next(g for g in program.graphs if g.name == name)
+
+
+def test_the_keras_fixtures_findings_are_confirmed():
+    findings = traced(FIXTURES / "buggy" / "keras_spellings.py") + traced(FIXTURES / "buggy" / "keras2_spellings.py")
+    confirmed = {f.code for f in findings if f.trace["status"] == "confirmed"}
+    assert {"NN001", "NN004", "NN007", "NN103", "NN105"} <= confirmed, [(f.code, f.trace) for f in findings]
+    assert not any(f.trace["status"] == "refuted" for f in findings)
+
+
+def test_layers_keep_keras_shapes_layout_and_defaults(tmp_path):
+    graph = keras_graph(tmp_path, """
+    from tensorflow import keras
+    from tensorflow.keras import layers
+
+    model = keras.Sequential([
+        layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", input_shape=(9, 9, 3)),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(256),
+        layers.Dense(4, activation="softmax"),
+    ])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    """)
+    built = BuiltGraph(graph, CPU)
+    assert not built.broken, built.broken
+    values = built(built.make_inputs(2, torch.Generator().manual_seed(0)))
+    shapes = {graph.ops[i].type_name.rsplit(".", 1)[-1]: tuple(v.shape) for i, v in values.items()}
+    assert shapes["Conv2D"] == (2, 5, 5, 8)  # TensorFlow's "same": ceil(9 / 2), channels last
+    assert shapes["MaxPooling2D"] == (2, 2, 2, 8) and shapes["Flatten"] == (2, 32)
+    dense = next(i for i, op in graph.ops.items() if op.attrs.get("keras", {}).get("units") == 256)
+    weight, bias = built.params(dense)
+    assert weight.shape == (256, 32) and float(bias.detach().abs().max()) == 0.0
+    assert abs(float(weight.detach().std()) - (2 / (32 + 256)) ** 0.5) < 0.01  # Glorot uniform, Keras's default
+    norm = next(layer for layer in built.layers.values() if isinstance(layer, torch.nn.BatchNorm1d))
+    assert norm.eps == pytest.approx(1e-3) and norm.momentum == pytest.approx(0.01)
+    trace = measure(built, graph, CPU)
+    assert trace.optimizer == "SGD(lr=0.01, momentum=0)"  # Keras's default learning rate, not torch's
+    assert trace.error is None and trace.problem is None
+
+
+def test_what_cannot_be_rebuilt_says_why(tmp_path):
+    recurrent = keras_graph(tmp_path, """
+    from tensorflow import keras
+    model = keras.Sequential([keras.layers.LSTM(8, input_shape=(5, 3)), keras.layers.Dense(1, activation="relu")])
+    """)
+    assert "recurrent" in next(iter(BuiltGraph(recurrent, CPU).broken.values()))
+    unsized = keras_graph(tmp_path, """
+    from tensorflow import keras
+    model = keras.Sequential([keras.layers.Dense(8), keras.layers.Dense(1, activation="relu")])
+    """)
+    with pytest.raises(CannotBuild, match="input size of model\\[0\\] \\(Dense\\) is not known"):
+        input_spec(unsized, unsized.ops[unsized.inputs[0]])
+    sized = BuiltGraph(unsized, CPU, [6])
+    assert not sized.broken and sized.specs[unsized.inputs[0]].shape == (1, 6)
