@@ -66,6 +66,7 @@ def trace_by_import(request: ImportRequest, timeout: float) -> ImportedTrace:
             except OSError as exc:
                 return ImportedTrace(None, {}, f"--trace-import could not start Python ({exc.strerror or exc})")
             stopped = _wait(process, timeout, request.memory_mb)
+            _kill(process)  # whatever the user's code left running in the session (loader workers)
         if stopped is not None:
             return ImportedTrace(None, {}, f"--trace-import: {request.graph} {stopped}")
         if not reply_path.is_file():
@@ -75,23 +76,22 @@ def trace_by_import(request: ImportRequest, timeout: float) -> ImportedTrace:
 
 
 def _wait(process: subprocess.Popen, timeout: float, memory_mb: int) -> Optional[str]:
-    """None when the subprocess exits by itself; else why it was killed."""
+    """None when the subprocess exits by itself; else why it must be stopped."""
     deadline = time.monotonic() + timeout
     while process.poll() is None:
         if time.monotonic() > deadline:
-            _kill(process)
             return f"did not finish within {timeout:g} s (import-timeout in [tool.nnlint.trace])"
         if _resident_mb(process.pid) > memory_mb:
-            _kill(process)
             return f"used more than {memory_mb} MiB of memory (import-memory in [tool.nnlint.trace])"
         time.sleep(POLL_SECONDS)
     return None
 
 
 def _kill(process: subprocess.Popen) -> None:
+    """The subprocess's whole session: the child, if still running, and anything it started."""
     try:
-        os.killpg(process.pid, signal.SIGKILL)  # the child and anything the user's code started
-    except ProcessLookupError:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:  # nothing left in the session
         pass
     process.wait()
 
