@@ -181,6 +181,7 @@ def test_layers_functions_and_operators_are_matched_to_the_analysis(tmp_path):
     head = next(op for op in graph.ops.values() if op.label == "self.head")
     assert layers[head.id].grad_norm > 0 and layers[head.id].update_ratio > 0
     assert result.trace.input_shapes == [[8, 3, 32, 32]]
+    assert result.trace.built == "imported"
 
 
 def test_keras_and_notebook_models_are_not_imported(tmp_path):

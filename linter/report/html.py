@@ -192,11 +192,16 @@ def _measurements(layers: list[LayerRecord], flagged: dict[int, list[int]], find
     )
 
 
+_BUILT = {"rebuilt": "rebuilt from the code (none of it run)", "onnx": "the ONNX graph, run by nnlint's executor",
+          "imported": "your class, imported with --trace-import (your code ran)"}
+
+
 def _header(trace: ModelTrace) -> str:
     """What was run, and how: the facts needed to reproduce or distrust the numbers below."""
     shapes = ", ".join("×".join(_esc(d) for d in shape) for shape in trace.input_shapes) or "—"
     rows = [
-        ("path", f"<code>{_esc(trace.path)}</code>"), ("device", _esc(trace.device)),
+        ("path", f"<code>{_esc(trace.path)}</code>"), ("model", _BUILT.get(trace.built, _esc(trace.built))),
+        ("device", _esc(trace.device)),
         ("batch", _esc(trace.batch)), ("input shapes", shapes),
         ("loss", _esc(trace.loss) if trace.loss else "—"),
         ("optimizer", _esc(trace.optimizer) if trace.optimizer else "—"),

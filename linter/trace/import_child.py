@@ -85,6 +85,7 @@ def _trace(request: dict) -> dict:
 
         sample = load_sample(Path(request["sample"]))[1]
     trace = measure(model, graph, device, request["batch"], sample)
+    trace.built = "imported"
     return {"trace": trace.as_json(), "broken": {str(k): v for k, v in model.broken.items()}}
 
 

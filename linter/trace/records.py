@@ -96,6 +96,9 @@ class ModelTrace:
     error: Optional[str] = None  # an exception the rebuilt model raised
     problem: Optional[str] = None  # why the model could not be built or run
     findings: list[TracedFinding] = field(default_factory=list)
+    #: how the model was obtained: "rebuilt" from the code, the "onnx" graph as it is, or
+    #: "imported" (--trace-import ran the user's class)
+    built: str = "rebuilt"
 
     def layer(self, op_id: int) -> Optional[LayerRecord]:
         return self.layers.get(op_id)

@@ -195,7 +195,9 @@ def _rebuild(graph: ModelGraph, device: torch.device, batch: int, sample: Option
     except Exception as exc:  # a bug in the builder must not lose the findings
         return _Model(None, f"internal error while rebuilding the model ({type(exc).__name__}: {exc}); "
                             "please report it", {}, {})
-    return _Model(measure(built, graph, device, batch, sample), None, dict(built.broken), dict(built.init_notes))
+    trace = measure(built, graph, device, batch, sample)
+    trace.built = "onnx" if graph.artifact is not None else "rebuilt"
+    return _Model(trace, None, dict(built.broken), dict(built.init_notes))
 
 
 def _not_importable(graph: ModelGraph, program: "Program") -> Optional[str]:
