@@ -236,3 +236,17 @@ def test_input_shape_from_the_configuration_lets_the_rebuild_run(tmp_path):
     assert traces(tmp_path, "--trace")["NN001"]["status"] == "confirmed"
     (tmp_path / "pyproject.toml").write_text("[tool.nnlint.trace.models.Net]\ninput-shape = [[20], [3]]\n")
     assert "gives 2 shape(s) but Net's forward takes 1" in traces(tmp_path, "--trace")["NN001"]["evidence"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_the_imported_model_gives_the_same_verdicts_on_cuda(tmp_path):
+    """On CUDA the subprocess has no address-space cap (CUDA reserves far more than it uses):
+    the parent's watch on resident memory is the limit there."""
+    project(tmp_path, ATTENTION_REGRESSOR.format(default="=16"), TRAIN.format(args=""))
+    cpu = traces(tmp_path, "--trace-import")
+    files = [p.name for p in sorted(tmp_path.glob("*.py"))]
+    result = run_cli(["--format", "json", "--device", "cuda", "--trace-import", *files], cwd=tmp_path)
+    cuda = {f["code"]: f["trace"] for f in json.loads(result.stdout)["findings"]}
+    assert {code: t["status"] for code, t in cuda.items()} == {code: t["status"] for code, t in cpu.items()}
+    assert all(t["device"] == "cuda" for t in cuda.values())
