@@ -19,6 +19,7 @@ import torch
 
 from nnlint.check import Check, Subject
 from nnlint.ir import ModelGraph, Op, Origin
+from nnlint.trace import keras_build
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
 from nnlint.trace.import_mode import ImportRequest, trace_by_import
@@ -202,7 +203,7 @@ def _rebuild(graph: ModelGraph, device: torch.device, batch: int, sample: Option
 
 def _not_importable(graph: ModelGraph, program: "Program") -> Optional[str]:
     """Why ``--trace-import`` cannot help with this graph, checked before starting Python."""
-    if any(op.type_name.startswith("keras.") for op in graph.ops.values()):
+    if keras_build.is_keras(graph):
         return "--trace-import traces PyTorch classes only (not Keras models)"
     if Path(graph.path).suffix.lower() == ".ipynb" or Path(program.path).suffix.lower() == ".ipynb":
         return "--trace-import cannot import from a notebook"
