@@ -152,10 +152,23 @@ def _zero_inputs(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace)
             op = graph.ops[op_id]
             if op.kind not in WEIGHTED or len(op.inputs) != 1 or op.inputs[0] not in values:
                 continue
-            zeros = torch.zeros_like(values[op.inputs[0]])
-            out = model.run_op(op_id, [zeros])
+            out = _on_zeros(model, op_id, values[op.inputs[0]])
             if out is not None and op_id in trace.layers:
                 trace.layers[op_id].zero_input_max = _finite(out.abs().max())
+
+
+def _on_zeros(model: Any, op_id: int, like: torch.Tensor) -> Optional[torch.Tensor]:
+    """The op on zeros shaped like ``like``, from one sample where it takes one: every sample of
+    an all-zero input is the same, and a Linear's rows and a convolution's samples are computed
+    apart, so one gives the batch's answer for an eighth of the work (a ResNet's forward pass).
+    Where the first axis is not the batch (an unbatched convolution, a Gemm that transposes its
+    input) one sample does not fit and the whole batch runs."""
+    if like.dim() > 1 and like.shape[0] > 1:
+        try:
+            return model.run_op(op_id, [torch.zeros_like(like[:1])])
+        except Exception:  # does not fit: the whole batch decides, as it would alone
+            pass
+    return model.run_op(op_id, [torch.zeros_like(like)])
 
 
 def _dropout_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
