@@ -77,7 +77,7 @@ def _inputs(model: Any, batch: int, sample: Optional[torch.Tensor]) -> dict[int,
 def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, names: dict) -> dict:
     """Forward in training mode, one backward pass, one optimizer step (then undone); returns
     the training-mode values."""
-    _mode(model, True)
+    model.train()  # every module, whatever mode it came in: later phases switch with _mode()
     saved = _snapshot(itertools.chain(model.parameters(), model.buffers()))
     values = model(inputs)
     hist_budget = MAX_HISTOGRAMS
@@ -287,7 +287,8 @@ def _seed(device: torch.device, seed: int) -> None:
 
 
 def _mode(model: Any, training: bool) -> None:
-    """Training or evaluation mode, switched only when it changes (``train()`` walks every module)."""
+    """Training or evaluation mode, switched only when it changes (``train()`` walks every
+    module); the training pass sets every module's mode first, so the root's flag is theirs."""
     if model.training != training:
         model.train(training)
 
