@@ -62,6 +62,10 @@ class InputSpec:
 class BuiltGraph(nn.Module):
     """The IR graph as a module: ``forward`` returns every runnable op's value by op id."""
 
+    #: Rebuilt layers and replayed calls are not sorted by whether they depend on the mode or
+    #: draw random numbers (dropout, batch norm, RReLU, ``randn_like``): both passes run.
+    mode_free = False
+
     def __init__(self, graph: ModelGraph, device: torch.device) -> None:
         super().__init__()
         self.graph = graph

@@ -124,12 +124,17 @@ def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace,
                  device: torch.device) -> dict:
     """Evaluation-mode passes on the same input: eval statistics, and (where the graph has a
     dropout) whether a second pass differs; without a dropout the one pass is its own repeat.
-    Returns the evaluation-mode values."""
+    A model whose every op computes the same in both modes (``mode_free``: an ONNX inference
+    export) has had its evaluation pass already: the training pass's values are its values.
+    Models that cannot tell (an imported module) run it. Returns the evaluation-mode values."""
     _seed(device, 1)
     _mode(model, False)
-    with torch.no_grad():
-        first = model(inputs)
-        second = model(inputs) if any(True for _ in graph.find(K.DROPOUT)) else None
+    if getattr(model, "mode_free", False):
+        first, second = train_values, None
+    else:
+        with torch.no_grad():
+            first = model(inputs)
+            second = model(inputs) if any(True for _ in graph.find(K.DROPOUT)) else None
     for op_id, value in first.items():
         record = trace.layers.get(op_id)
         if record is None or not value.is_floating_point():

@@ -1216,6 +1216,12 @@ class OnnxExecutor(nn.Module):
         env.pop(None, None)
         return env
 
+    def mode_free(self) -> bool:
+        """No node computes differently in training mode: the graph has no Dropout or
+        BatchNormalization (an inference export has usually folded or dropped them), the only
+        ops of the table that depend on the mode; none other draws random numbers."""
+        return all(train[0] is evaluate[0] for train, evaluate in zip(self._train_steps, self._eval_steps))
+
     def node_output(self, node_name: str) -> str | None:
         """The node's first output tensor name (nodes named as onnx_graph names them)."""
         return self._outputs.get(node_name)

@@ -44,6 +44,7 @@ class OnnxGraph(nn.Module):
                 if output:
                     self.output_of[op.id] = output
         self.steps = dict.fromkeys(self.output_of)  # the ops this model can report values for
+        self.mode_free = self.executor.mode_free()  # one pass serves both modes (see measure)
 
     def make_inputs(self, batch: int, generator: torch.Generator, scale: float = 1.0) -> dict[int, torch.Tensor]:
         made = {}
