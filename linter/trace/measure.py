@@ -85,7 +85,7 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             continue
         kind = graph.ops[op_id].kind
-        record = LayerRecord(op_id, names[op_id], kind.value, train=stats(value, kind))
+        record = LayerRecord(op_id, names[op_id], kind.value, train=stats(value, kind, units=kind in WEIGHTED))
         if kind in _HISTOGRAM_KINDS:
             if hist_budget > 0:
                 record.act_hist = histogram(value)

@@ -28,7 +28,8 @@ def stats(value: torch.Tensor, kind: OpKind, units: bool = True) -> Stats:
     """Exact min, max and NaN/Inf; the moments and fractions from at most SUBSAMPLE evenly
     spaced samples of a big activation (a ResNet's early layers hold millions of values).
     ``units=False`` leaves out ``unit_spread``, the slowest of them (a reduction across
-    channels): only the training pass's is read (bad-init's constant-init claim)."""
+    channels): it is read for a weighted layer's training pass only (bad-init's claim of a
+    constant init, which makes the layer's units identical)."""
     x = value.detach().float()
     whole = x
     if x.numel() == 0:
