@@ -104,3 +104,66 @@ def test_histogram_of_a_big_tensor_samples_the_counts_over_the_exact_range():
     finite = x[torch.isfinite(x)]
     assert hist.edges[0] == float(finite.min()) and hist.edges[-1] == pytest.approx(40.0)
     assert 0.9 * SUBSAMPLE < sum(hist.counts) <= SUBSAMPLE
+
+
+EXP_NET = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 32)
+        self.out = nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.out(torch.exp(self.fc(x)))
+
+
+model = Net()
+"""
+
+
+def _source_graph(tmp_path: Path, code: str):
+    from nnlint.frontends.project import Project
+    from nnlint.frontends.python import analyze
+
+    source = tmp_path / "net.py"
+    source.write_text(code)
+    project = Project({source: "net.py"})
+    return next(g for g in analyze(project.load(source), project).graphs if g.is_model)
+
+
+def _adapters(tmp_path: Path):
+    from nnlint.trace.build import BuiltGraph
+
+    source = _source_graph(tmp_path, EXP_NET)
+    onnx_graph = convert(load(FIXTURES / "convnet.dynamo.onnx"), "convnet.onnx", None).graphs[0]
+    return [(lambda: BuiltGraph(source, CPU), source), (lambda: OnnxGraph(onnx_graph, CPU), onnx_graph)]
+
+
+def test_a_streamed_pass_visits_what_forward_returns(tmp_path):
+    for build, _ in _adapters(tmp_path):
+        model = build().eval()
+        inputs = model.make_inputs(8, torch.Generator().manual_seed(0))
+        seen: dict = {}
+        with torch.no_grad():
+            full = model(inputs)
+            model.stream(inputs, seen.__setitem__)
+        assert list(seen) == list(full)
+        assert all(torch.equal(seen[k], full[k]) for k in full)
+
+
+def test_the_streamed_scale_sweep_is_the_sweep_over_forward(tmp_path):
+    for build, graph in _adapters(tmp_path):
+        torch.manual_seed(0)  # the same initial weights for both, as the trace seeds them
+        streamed = measure(build(), graph, CPU)
+        torch.manual_seed(0)
+        model = build()
+        model.stream = None  # an adapter that cannot stream: forward's values
+        whole = measure(model, graph, CPU)
+        assert [vars(p) for p in streamed.scales] == [vars(p) for p in whole.scales]
+        assert [list(p.max_abs) for p in streamed.scales] == [list(p.max_abs) for p in whole.scales]
+        if graph.artifact is None:
+            assert any(p.nonfinite for p in streamed.scales)  # exp overflows at some scale

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -193,17 +193,26 @@ def _dropout_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTra
 
 def _scale_sweep(model: Any, batch: int, trace: ModelTrace, unscaled: dict) -> None:
     """The same inputs scaled x1..x1000 in eval mode: the first op whose output stops being finite.
-    x1 is the evaluation pass already made (the same seeded inputs)."""
+    x1 is the evaluation pass already made (the same seeded inputs); the others are streamed,
+    each value's range read as it is computed and the value let go, and listed in x1's order."""
+    position = {op_id: index for index, op_id in enumerate(unscaled)}
     _mode(model, False)
     with torch.no_grad():
         for scale in SCALES:
-            values = unscaled if scale == 1.0 else model(
-                model.make_inputs(batch, torch.Generator().manual_seed(0), scale=scale))
+            ranges: dict[int, tuple[float, float]] = {}
+
+            def read(op_id: int, value: Any) -> None:
+                if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+                    ranges[op_id] = tuple(v.item() for v in torch.aminmax(value))  # one pass; NaN propagates
+
+            if scale == 1.0:
+                for op_id, value in unscaled.items():
+                    read(op_id, value)
+            else:
+                _stream(model, model.make_inputs(batch, torch.Generator().manual_seed(0), scale=scale), read)
             probe = ScaleProbe(scale)
-            for op_id, value in values.items():
-                if not value.is_floating_point() or not value.numel():
-                    continue
-                low, high = (v.item() for v in torch.aminmax(value))  # one pass; NaN propagates
+            for op_id in sorted(ranges, key=lambda i: position.get(i, len(position))):
+                low, high = ranges[op_id]
                 if not (math.isfinite(low) and math.isfinite(high)):
                     if probe.first_nonfinite is None:
                         probe.first_nonfinite = op_id
@@ -280,6 +289,17 @@ def _sigmoid_bce_probe(logits: torch.Tensor) -> dict:
 
 
 # ---------------------------------------------------------------------- pieces
+
+
+def _stream(model: Any, inputs: dict, visit: Callable[[int, Any], None]) -> None:
+    """``model.stream`` where the adapter has one (each value let go once consumed), else
+    ``forward``'s values one by one (an adapter that cannot stream, such as an imported module)."""
+    stream = getattr(model, "stream", None)
+    if stream is None:
+        for op_id, value in model(inputs).items():
+            visit(op_id, value)
+    else:
+        stream(inputs, visit)
 
 
 def _seed(device: torch.device, seed: int) -> None:
