@@ -1,11 +1,17 @@
 """Measure a rebuilt model: the numbers that confirmations and the HTML report read.
 
 Tiny and seeded: a batch of 8 synthetic inputs (or rows of ``--sample``), one training-mode
-forward pass with one backward pass and one optimizer step, two evaluation-mode passes, a
-zero-input pass per weighted layer, an input-scale sweep (x1 to x1000, TensorFuzz's idea),
-a batch of one in training mode where batch norm is present, and the loss probes that
-compare the loss the code wrote with its stable form. The weights are restored after the
-optimizer step, so every pass sees the model as initialised.
+forward pass with one backward pass and one optimizer step, two evaluation-mode passes (one
+where the graph has no dropout; none of its own where no op depends on the mode, see
+``mode_free``), a zero-input pass per weighted layer, an input-scale sweep (x1 to x1000,
+TensorFuzz's idea), a batch of one in training mode where batch norm is present, and the loss
+probes that compare the loss the code wrote with its stable form. The weights are restored
+after the optimizer step, so every pass sees the model as initialised.
+
+The model adapter (:class:`~nnlint.trace.build.BuiltGraph`, the ONNX adapter, an imported
+module's) gives ``make_inputs``, ``forward``, ``run_op``, ``params``, ``runnable_outputs``,
+``steps`` and ``broken``; ``mode_free`` and ``stream`` where it can, which save passes and
+memory without changing a number.
 """
 
 from __future__ import annotations
@@ -51,8 +57,7 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
     names = {op.id: op.describe() if graph.ops[op.id].kind is not K.INPUT else op.label or "input"
              for op in graph.ops.values()}
     try:
-        trained = _train_pass(model, graph, inputs, trace, names)
-        values = _eval_passes(model, graph, inputs, trace, trained, device)
+        values = _eval_passes(model, graph, inputs, trace, _train_pass(model, graph, inputs, trace, names), device)
         _zero_inputs(model, graph, values, trace)
         _dropout_probes(model, graph, values, trace)
         _scale_sweep(model, batch, trace, values)
