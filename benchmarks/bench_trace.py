@@ -1,13 +1,18 @@
 """How long ``--trace`` takes per model, against one plain forward pass of the same model.
 
-Two models: a small MLP rebuilt from source code (the IR path), and a ResNet-50-sized CNN
-exported to ONNX (the executor path, 25.6M parameters, 224x224 inputs). For each, in one run
-and on one device: the trace (rebuild + every measurement: training pass with backward and
-optimizer step, evaluation passes, zero-input and dropout probes, the x1..x1000 scale sweep,
-a batch of one) against one plain ``model(x)`` at the trace's batch of 8, both timed after
-torch is imported and after a warm-up. Prints the ratio; the goal is at most 10x.
+Three models: a small MLP rebuilt from source code (the IR path), and a ResNet-50-sized CNN
+exported to ONNX twice (the executor path, 25.6M parameters, 224x224 inputs): as
+``torch.onnx.export`` writes an eval-mode model by default, batch norm folded into the
+convolutions (a graph that computes the same in both modes, so its training pass serves as its
+evaluation pass), and with constant folding off, 53 BatchNormalization nodes kept (both passes
+run, and the batch of one). For each, in one run and on one device: the trace (rebuild + every
+measurement: training pass with backward and optimizer step, evaluation passes, zero-input and
+dropout probes, the x1..x1000 scale sweep, a batch of one) against one plain ``model(x)`` of
+the torch module at the trace's batch of 8, both after torch is imported and after a warm-up,
+timed alternately so that a busy machine slows both alike. Prints medians and the median of
+the per-pair ratios; the goal is at most 10x.
 
-    python benchmarks/bench_trace.py [--device cuda]
+    python benchmarks/bench_trace.py [--device cuda] [--repeat N]
 """
 
 from __future__ import annotations
@@ -64,16 +69,20 @@ def resnet50() -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def timed(fn, repeat: int) -> float:
-    fn()  # warm-up (allocator, kernels)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def paired(trace, forward, repeat: int) -> tuple[float, float, float]:
+    """Median trace time, median forward time, median of the per-pair ratios."""
+    trace(), forward()  # warm-up (allocator, kernels)
+    pairs = [(_timed(trace), _timed(forward)) for _ in range(repeat)]
+    return (statistics.median(t for t, _ in pairs), statistics.median(f for _, f in pairs),
+            statistics.median(t / f for t, f in pairs))
 
 
 def plain_forward(model: nn.Module, x: torch.Tensor):
@@ -86,7 +95,7 @@ def plain_forward(model: nn.Module, x: torch.Tensor):
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
@@ -97,22 +106,23 @@ def main() -> int:
         project = Project({source: "mlp.py"})
         graph = analyze(project.load(source), project).graphs[0]
         mlp = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)).to(device).eval()
-        rows = [("small MLP (source)", timed(lambda: measure(BuiltGraph(graph, device), graph, device), args.repeat),
-                 timed(plain_forward(mlp, torch.randn(8, 64, device=device)), args.repeat))]
+        rows = [("small MLP (source)", *paired(lambda: measure(BuiltGraph(graph, device), graph, device),
+                                               plain_forward(mlp, torch.randn(8, 64, device=device)), args.repeat))]
 
         net = resnet50().eval()
-        path = folder / "resnet50.onnx"
-        torch.onnx.export(net, (torch.randn(1, 3, 224, 224),), str(path), dynamo=False,
-                          input_names=["x"], dynamic_axes={"x": {0: "batch"}})
-        loaded = load(path)
-        onnx_graph = convert(loaded, "resnet50.onnx", None).graphs[0]
-        net = net.to(device)
-        rows.append(("ResNet-50 (ONNX)", timed(lambda: measure(OnnxGraph(onnx_graph, device), onnx_graph, device), args.repeat),
-                     timed(plain_forward(net, torch.randn(8, 3, 224, 224, device=device)), args.repeat)))
-    print(f"device: {device}, batch 8, torch {torch.__version__}, median of {args.repeat}")
-    print(f"{'model':<22}{'trace':>10}{'forward':>10}{'ratio':>8}")
-    for name, trace, forward in rows:
-        print(f"{name:<22}{trace * 1000:>8.1f}ms{forward * 1000:>8.1f}ms{trace / forward:>7.1f}x")
+        x = torch.randn(8, 3, 224, 224, device=device)
+        for name, folding in (("ResNet-50 (ONNX, BN folded)", True), ("ResNet-50 (ONNX, BN nodes)", False)):
+            path = folder / "resnet50.onnx"
+            torch.onnx.export(net.cpu(), (torch.randn(1, 3, 224, 224),), str(path), dynamo=False,
+                              do_constant_folding=folding, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+            onnx_graph = convert(load(path), "resnet50.onnx", None).graphs[0]
+            rows.append((name, *paired(lambda g=onnx_graph: measure(OnnxGraph(g, device), g, device),
+                                       plain_forward(net.to(device), x), args.repeat)))
+    print(f"device: {device}, batch 8, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"median of {args.repeat}")
+    print(f"{'model':<30}{'trace':>10}{'forward':>10}{'ratio':>8}")
+    for name, trace, forward, ratio in rows:
+        print(f"{name:<30}{trace * 1000:>8.1f}ms{forward * 1000:>8.1f}ms{ratio:>7.1f}x")
     return 0
 
 

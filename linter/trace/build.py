@@ -63,6 +63,10 @@ class InputSpec:
 class BuiltGraph(nn.Module):
     """The IR graph as a module: ``forward`` returns every runnable op's value by op id."""
 
+    #: Rebuilt layers and replayed calls are not sorted by whether they depend on the mode or
+    #: draw random numbers (dropout, batch norm, RReLU, ``randn_like``): both passes run.
+    mode_free = False
+
     def __init__(self, graph: ModelGraph, device: torch.device, input_shape: Optional[list] = None) -> None:
         super().__init__()
         shapes = configured_shapes(graph, input_shape)
@@ -94,6 +98,7 @@ class BuiltGraph(nn.Module):
             for layer in self.layers.values():
                 keras_build.apply_defaults(layer)
         self._apply_inits()
+        self._dead = self._last_reads()
 
     # ------------------------------------------------------------------ running
 
@@ -106,6 +111,18 @@ class BuiltGraph(nn.Module):
             args = [values[i] for i in self.graph.ops[op_id].inputs]
             values[op_id] = step(args)
         return values
+
+    def stream(self, inputs: dict[int, torch.Tensor], visit: Callable[[int, torch.Tensor], None]) -> None:
+        """What ``forward`` returns, handed to ``visit(op_id, value)`` value by value instead, each
+        let go once no later op reads it, as a plain forward pass would (the scale sweep)."""
+        values: dict[int, torch.Tensor] = dict(inputs)
+        for op_id, tensor in inputs.items():
+            visit(op_id, tensor)
+        for op_id, step in self.steps.items():
+            values[op_id] = step([values[i] for i in self.graph.ops[op_id].inputs])
+            visit(op_id, values[op_id])
+            for dead in self._dead[op_id]:
+                del values[dead]
 
     def run_op(self, op_id: int, args: list[torch.Tensor]) -> torch.Tensor:
         """One op on inputs of our choosing (the zero-input probe)."""
@@ -244,6 +261,18 @@ class BuiltGraph(nn.Module):
                     failures[op_id] = f"{self.graph.ops[op_id].describe()} fails on the traced input ({one_line(exc)})"
         self.train()
         return failures
+
+    def _last_reads(self) -> dict[int, list[int]]:
+        """For each step, the values no later step reads: inputs read for the last time, its own
+        value when nothing reads it."""
+        last: dict[int, int] = {}
+        for op_id in self.steps:
+            for i in (*self.graph.ops[op_id].inputs, op_id):
+                last[i] = op_id
+        dead: dict[int, list[int]] = {op_id: [] for op_id in self.steps}
+        for value, step in last.items():
+            dead[step].append(value)
+        return dead
 
     def _break(self, op_id: int, why: str) -> None:
         """``op_id`` cannot run, nor can anything computed from it."""

@@ -1,18 +1,24 @@
 """Measure a rebuilt model: the numbers that confirmations and the HTML report read.
 
 Tiny and seeded: a batch of 8 synthetic inputs (or rows of ``--sample``), one training-mode
-forward pass with one backward pass and one optimizer step, two evaluation-mode passes, a
-zero-input pass per weighted layer, an input-scale sweep (x1 to x1000, TensorFuzz's idea),
-a batch of one in training mode where batch norm is present, and the loss probes that
-compare the loss the code wrote with its stable form. The weights are restored after the
-optimizer step, so every pass sees the model as initialised.
+forward pass with one backward pass and one optimizer step, two evaluation-mode passes (one
+where the graph has no dropout; none of its own where no op depends on the mode, see
+``mode_free``), a zero-input pass per weighted layer, an input-scale sweep (x1 to x1000,
+TensorFuzz's idea), a batch of one in training mode where batch norm is present, and the loss
+probes that compare the loss the code wrote with its stable form. The weights are restored
+after the optimizer step, so every pass sees the model as initialised.
+
+The model adapter (:class:`~nnlint.trace.build.BuiltGraph`, the ONNX adapter, an imported
+module's) gives ``make_inputs``, ``forward``, ``run_op``, ``params``, ``runnable_outputs``,
+``steps`` and ``broken``; ``mode_free`` and ``stream`` where it can, which save passes and
+memory without changing a number.
 """
 
 from __future__ import annotations
 
-import copy
+import itertools
 import math
-from typing import Any, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -21,13 +27,11 @@ from nnlint.ir import ModelGraph, OpKind
 from nnlint.ir.kinds import WEIGHTED
 from nnlint.trace import keras_build
 from nnlint.trace.errors import one_line
-from nnlint.trace.records import Histogram, LayerRecord, ModelTrace, ScaleProbe, Stats
+from nnlint.trace.records import LayerRecord, ModelTrace, ScaleProbe
+from nnlint.trace.summary import histogram, stats
 
 K = OpKind
 SCALES = (1.0, 10.0, 100.0, 1000.0)
-BINS = 30
-#: Activations larger than this are summarised from evenly spaced samples (per batch row).
-SUBSAMPLE = 1 << 18
 #: Histograms are kept for this many layers at most (the report shows them as small multiples).
 MAX_HISTOGRAMS = 64
 
@@ -37,7 +41,6 @@ _LOSSES = {
     "BCEWithLogitsLoss": "binary_cross_entropy_with_logits",
 }
 _OPTIMIZERS = {"SGD", "Adam", "AdamW", "Adamax", "Adagrad", "RMSprop", "NAdam", "RAdam", "Adadelta"}
-_BOUNDED = {K.SIGMOID: (0.0, 1.0), K.TANH: (-1.0, 1.0)}
 #: Ops whose activations (and weights) the report draws as histograms.
 _HISTOGRAM_KINDS = WEIGHTED | {K.RELU, K.TANH, K.SIGMOID, K.SOFTMAX}
 
@@ -49,14 +52,13 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
     if not model.steps:
         trace.problem = next(iter(model.broken.values()), "the graph computes nothing")
         return trace
-    torch.manual_seed(0)
+    _seed(device, 0)
     inputs = _inputs(model, batch, sample)
     trace.input_shapes = [list(t.shape) for t in inputs.values()]
     names = {op.id: op.describe() if graph.ops[op.id].kind is not K.INPUT else op.label or "input"
              for op in graph.ops.values()}
     try:
-        trained = _train_pass(model, graph, inputs, trace, names)
-        values = _eval_passes(model, graph, inputs, trace, trained)
+        values = _eval_passes(model, graph, inputs, trace, _train_pass(model, graph, inputs, trace, names), device)
         _zero_inputs(model, graph, values, trace)
         _dropout_probes(model, graph, values, trace)
         _scale_sweep(model, batch, trace, values)
@@ -81,15 +83,15 @@ def _inputs(model: Any, batch: int, sample: Optional[torch.Tensor]) -> dict[int,
 def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, names: dict) -> dict:
     """Forward in training mode, one backward pass, one optimizer step (then undone); returns
     the training-mode values."""
-    model.train()
-    saved = copy.deepcopy(model.state_dict())
+    model.train()  # every module, whatever mode it came in: later phases switch with _mode()
+    saved = _snapshot(itertools.chain(model.parameters(), model.buffers()))
     values = model(inputs)
     hist_budget = MAX_HISTOGRAMS
     for op_id, value in values.items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             continue
         kind = graph.ops[op_id].kind
-        record = LayerRecord(op_id, names[op_id], kind.value, train=stats(value, kind))
+        record = LayerRecord(op_id, names[op_id], kind.value, train=stats(value, kind, units=kind in WEIGHTED))
         if kind in _HISTOGRAM_KINDS:
             if hist_budget > 0:
                 record.act_hist = histogram(value)
@@ -106,7 +108,8 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
     if not loss.requires_grad:  # nothing trainable before the output
         return detached
     weighted = {op_id: ps for op_id, ps in ((i, model.params(i)) for i in values) if ps}
-    before = {op_id: ps[0].detach().clone() for op_id, ps in weighted.items()}
+    initial = {id(tensor): value for tensor, value in saved}
+    before = {op_id: initial[id(ps[0])] for op_id, ps in weighted.items()}
     loss.backward()
     for op_id, ps in weighted.items():
         if ps[0].grad is not None and op_id in trace.layers:
@@ -119,46 +122,64 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
             change = (ps[0].detach() - before[op_id]).abs().mean()
             trace.layers[op_id].update_ratio = _finite(change / scale) if scale > 0 else None
     optimizer.zero_grad(set_to_none=True)
-    model.load_state_dict(saved)
+    _restore(saved)
     return detached
 
 
-def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, train_values: dict) -> dict:
+def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, train_values: dict,
+                 device: torch.device) -> dict:
     """Evaluation-mode passes on the same input: eval statistics, and (where the graph has a
-    dropout) whether a second pass differs. Returns the evaluation-mode values."""
-    torch.manual_seed(1)
-    model.eval()
-    with torch.no_grad():
-        first = model(inputs)
-        second = model(inputs) if any(True for _ in graph.find(K.DROPOUT)) else first
+    dropout) whether a second pass differs; without a dropout the one pass is its own repeat.
+    A model whose every op computes the same in both modes (``mode_free``: an ONNX inference
+    export) has had its evaluation pass already: the training pass's values are its values.
+    Models that cannot tell (an imported module) run it. Returns the evaluation-mode values."""
+    _seed(device, 1)
+    _mode(model, False)
+    if getattr(model, "mode_free", False):
+        first, second = train_values, None
+    else:
+        with torch.no_grad():
+            first = model(inputs)
+            second = model(inputs) if any(True for _ in graph.find(K.DROPOUT)) else None
     for op_id, value in first.items():
         record = trace.layers.get(op_id)
         if record is None or not value.is_floating_point():
             continue
-        record.eval = stats(value, graph.ops[op_id].kind)
-        record.eval_repeat_differs = not torch.equal(value, second[op_id])
+        record.eval = stats(value, graph.ops[op_id].kind, units=False)
+        record.eval_repeat_differs = second is not None and not torch.equal(value, second[op_id])
     out_id = _output_id(model, first)
     if out_id is not None and out_id in train_values:
         a, b = train_values[out_id].float(), first[out_id].float()
         denominator = b.abs().mean()
         trace.train_eval_change = _finite((a - b).abs().mean() / denominator) if denominator > 0 else None
-    model.train()
     return first
 
 
 def _zero_inputs(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
     """Each weighted layer applied to an all-zero input: without a bias the output is exactly 0."""
-    model.eval()
+    _mode(model, False)
     with torch.no_grad():
         for op_id in list(values):
             op = graph.ops[op_id]
             if op.kind not in WEIGHTED or len(op.inputs) != 1 or op.inputs[0] not in values:
                 continue
-            zeros = torch.zeros_like(values[op.inputs[0]])
-            out = model.run_op(op_id, [zeros])
+            out = _on_zeros(model, op_id, values[op.inputs[0]])
             if out is not None and op_id in trace.layers:
                 trace.layers[op_id].zero_input_max = _finite(out.abs().max())
-    model.train()
+
+
+def _on_zeros(model: Any, op_id: int, like: torch.Tensor) -> Optional[torch.Tensor]:
+    """The op on zeros shaped like ``like``, from one sample where it takes one: every sample of
+    an all-zero input is the same, and a Linear's rows and a convolution's samples are computed
+    apart, so one gives the batch's answer for an eighth of the work (a ResNet's forward pass).
+    Where the first axis is not the batch (an unbatched convolution, a Gemm that transposes its
+    input) one sample does not fit and the whole batch runs."""
+    if like.dim() > 1 and like.shape[0] > 1:
+        try:
+            return model.run_op(op_id, [torch.zeros_like(like[:1])])
+        except Exception:  # does not fit: the whole batch decides, as it would alone
+            pass
+    return model.run_op(op_id, [torch.zeros_like(like)])
 
 
 def _dropout_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
@@ -170,26 +191,34 @@ def _dropout_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTra
                 continue
             ones = torch.ones_like(values[op.inputs[0]])
             for training in (True, False):
-                model.train(training)
+                _mode(model, training)
                 out = model.run_op(op_id, [ones])
                 fraction = float((out == 0).float().mean()) if out is not None and out.numel() else None
                 setattr(trace.layers[op_id], "dropped_train" if training else "dropped_eval", fraction)
-    model.train()
 
 
 def _scale_sweep(model: Any, batch: int, trace: ModelTrace, unscaled: dict) -> None:
     """The same inputs scaled x1..x1000 in eval mode: the first op whose output stops being finite.
-    x1 is the evaluation pass already made (the same seeded inputs)."""
-    model.eval()
+    x1 is the evaluation pass already made (the same seeded inputs); the others are streamed,
+    each value's range read as it is computed and the value let go, and listed in x1's order."""
+    position = {op_id: index for index, op_id in enumerate(unscaled)}
+    _mode(model, False)
     with torch.no_grad():
         for scale in SCALES:
-            values = unscaled if scale == 1.0 else model(
-                model.make_inputs(batch, torch.Generator().manual_seed(0), scale=scale))
+            ranges: dict[int, tuple[float, float]] = {}
+
+            def read(op_id: int, value: Any) -> None:
+                if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+                    ranges[op_id] = tuple(v.item() for v in torch.aminmax(value))  # one pass; NaN propagates
+
+            if scale == 1.0:
+                for op_id, value in unscaled.items():
+                    read(op_id, value)
+            else:
+                _stream(model, model.make_inputs(batch, torch.Generator().manual_seed(0), scale=scale), read)
             probe = ScaleProbe(scale)
-            for op_id, value in values.items():
-                if not value.is_floating_point() or not value.numel():
-                    continue
-                low, high = (float(v) for v in torch.aminmax(value))  # one pass; NaN propagates
+            for op_id in sorted(ranges, key=lambda i: position.get(i, len(position))):
+                low, high = ranges[op_id]
                 if not (math.isfinite(low) and math.isfinite(high)):
                     if probe.first_nonfinite is None:
                         probe.first_nonfinite = op_id
@@ -197,22 +226,21 @@ def _scale_sweep(model: Any, batch: int, trace: ModelTrace, unscaled: dict) -> N
                 else:
                     probe.max_abs[op_id] = max(-low, high)
             trace.scales.append(probe)
-    model.train()
 
 
 def _batch_of_one(model: Any, graph: ModelGraph, trace: ModelTrace) -> None:
     """Batch norm in training mode on one sample: PyTorch refuses (too few values per channel)."""
     if not any(True for _ in graph.find(K.BATCH_NORM)):
         return
-    model.train()
-    saved = copy.deepcopy(model.state_dict())
+    _mode(model, True)
+    saved = _snapshot(model.buffers())  # a forward without gradients changes the running statistics only
     try:
         with torch.no_grad():
             model(model.make_inputs(1, torch.Generator().manual_seed(0)))
     except Exception as exc:  # what the user's training run would raise
         trace.batch_one_error = one_line(exc)
     finally:
-        model.load_state_dict(saved)
+        _restore(saved)
 
 
 def _loss_probes(graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
@@ -267,6 +295,44 @@ def _sigmoid_bce_probe(logits: torch.Tensor) -> dict:
 
 
 # ---------------------------------------------------------------------- pieces
+
+
+def _stream(model: Any, inputs: dict, visit: Callable[[int, Any], None]) -> None:
+    """``model.stream`` where the adapter has one (each value let go once consumed), else
+    ``forward``'s values one by one (an adapter that cannot stream, such as an imported module)."""
+    stream = getattr(model, "stream", None)
+    if stream is None:
+        for op_id, value in model(inputs).items():
+            visit(op_id, value)
+    else:
+        stream(inputs, visit)
+
+
+def _seed(device: torch.device, seed: int) -> None:
+    """What ``torch.manual_seed`` does for the generators this device's passes draw from.
+    ``torch.manual_seed`` also queues a seed for CUDA before it is initialised, formatting the
+    caller's stack each time: a tenth of a small model's trace."""
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.manual_seed_all(seed)
+
+
+def _mode(model: Any, training: bool) -> None:
+    """Training or evaluation mode, switched only when it changes (``train()`` walks every
+    module); the training pass sets every module's mode first, so the root's flag is theirs."""
+    if model.training != training:
+        model.train(training)
+
+
+def _snapshot(tensors: Iterable[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each tensor with a copy of its value, for :func:`_restore` to put back in place."""
+    return [(t, t.detach().clone()) for t in tensors]
+
+
+def _restore(snapshot: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    with torch.no_grad():
+        for tensor, saved in snapshot:
+            tensor.copy_(saved)
 
 
 def _output_id(model: Any, values: dict) -> Optional[int]:
@@ -338,54 +404,6 @@ def _optimizer(graph: ModelGraph, model: Any) -> tuple[torch.optim.Optimizer, st
         shown = ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in kwargs.items())
         return optimizer, f"{name}({shown})"
     return torch.optim.Adam(model.parameters(), lr=1e-3), "Adam(lr=0.001), the trace's default"
-
-
-def stats(value: torch.Tensor, kind: OpKind) -> Stats:
-    """Exact min, max and NaN/Inf; the moments and fractions from at most SUBSAMPLE evenly
-    spaced samples of a big activation (a ResNet's early layers hold millions of values)."""
-    x = value.detach().float()
-    whole = x
-    if x.numel() == 0:
-        return Stats(float("nan"), float("nan"), float("nan"), float("nan"), 0.0, 0.0, False)
-    low, high = (float(v) for v in torch.aminmax(x))
-    nonfinite = not (math.isfinite(low) and math.isfinite(high))
-    if x.numel() > SUBSAMPLE and x.dim() >= 2 and not nonfinite:
-        step = -(-x[0].numel() // (SUBSAMPLE // x.shape[0]))
-        x = x.reshape(x.shape[0], -1)[:, ::step]
-    good = x[torch.isfinite(x)] if nonfinite else x.reshape(-1)
-    if good.numel() == 0:
-        return Stats(float("nan"), float("nan"), float("nan"), float("nan"), 0.0, 0.0, True)
-    saturated = 0.0
-    if kind in _BOUNDED:
-        low, high = _BOUNDED[kind]
-        saturated = float(((good - low).abs() < 1e-3).float().mean() + ((high - good).abs() < 1e-3).float().mean())
-    elif kind is K.SOFTMAX and x.dim() >= 2:
-        saturated = float((x.amax(dim=-1) > 1 - 1e-3).float().mean())
-    unit_spread = None
-    if whole.dim() >= 2 and whole.shape[1] > 1 and whole.shape[0] > 1 and not nonfinite:
-        units = whole.reshape(whole.shape[0], whole.shape[1], -1)  # positions kept apart from units
-        units = units[:, :, :: max(1, units.numel() // SUBSAMPLE)]
-        unit_spread = float((units - units.mean(dim=0, keepdim=True)).std(dim=1, unbiased=False).mean())
-    if nonfinite:
-        low, high = float(good.min()), float(good.max())
-    return Stats(
-        mean=float(good.mean()), std=float(good.std(unbiased=False)), min=low, max=high,
-        zero_fraction=float((x == 0).float().mean()), saturated_fraction=saturated, nonfinite=nonfinite,
-        unit_spread=unit_spread,
-    )
-
-
-def histogram(value: torch.Tensor) -> Optional[Histogram]:
-    x = value.detach().float().flatten()
-    x = x[torch.isfinite(x)]
-    if x.numel() == 0:
-        return None
-    low, high = float(x.min()), float(x.max())
-    if low == high:
-        low, high = low - 0.5, high + 0.5
-    counts = torch.histc(x.cpu(), bins=BINS, min=low, max=high)
-    step = (high - low) / BINS
-    return Histogram([low + i * step for i in range(BINS + 1)], [int(c) for c in counts])
 
 
 def _finite(value: Any) -> Optional[float]:

@@ -1107,6 +1107,7 @@ class OnnxExecutor(nn.Module):
             self.consts.register_buffer(key, value)
             self._names[key] = name
         del self._static
+        self._dead = _last_reads(self._eval_steps, set(self._names.values()))
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -1198,23 +1199,42 @@ class OnnxExecutor(nn.Module):
         8 on the others."""
         return list(self._specs)
 
-    def forward(self, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Every value computed, by ONNX tensor name: inputs, weights, constants and node outputs."""
+    def forward(self, feeds: dict[str, torch.Tensor],
+                visit: Callable[[str, object], None] | None = None) -> dict[str, torch.Tensor]:
+        """Every value computed, by ONNX tensor name: inputs, weights, constants and node outputs.
+
+        With ``visit``, each node output is handed to ``visit(name, value)`` as it is computed and
+        dropped once no later node reads it, as a plain forward pass lets it go (a ResNet-50 at
+        batch 8 holds one to two gigabytes of activations otherwise, which the allocator hands
+        back and pages in again at every pass); the result then holds the weights, constants and
+        unread inputs only."""
         missing = [name for name in self._inputs if name not in feeds]
         if missing:
             raise KeyError(f"no value fed for graph input '{missing[0]}'")
         env = self._weights_and_constants()
         env.update((name, feeds[name]) for name in self._inputs)  # initializers stay weights, never fed
         env[""] = None
-        for fn, inputs, outputs in self._train_steps if self.training else self._eval_steps:
+        for index, (fn, inputs, outputs) in enumerate(self._train_steps if self.training else self._eval_steps):
             result = fn(*[env[i] for i in inputs])
             if len(outputs) == 1:
                 env[outputs[0]] = result
             else:
                 env.update(zip(outputs, result))
+            if visit is not None:
+                for name in outputs:
+                    if name is not None:
+                        visit(name, env[name])
+                for name in self._dead[index]:
+                    del env[name]
         del env[""]
         env.pop(None, None)
         return env
+
+    def mode_free(self) -> bool:
+        """No node computes differently in training mode: the graph has no Dropout or
+        BatchNormalization (an inference export has usually folded or dropped them), the only
+        ops of the table that depend on the mode; none other draws random numbers."""
+        return all(train[0] is evaluate[0] for train, evaluate in zip(self._train_steps, self._eval_steps))
 
     def node_output(self, node_name: str) -> str | None:
         """The node's first output tensor name (nodes named as onnx_graph names them)."""
@@ -1245,6 +1265,20 @@ class OnnxExecutor(nn.Module):
         env: dict = {names[k]: p for k, p in self.params.items()}
         env.update((names[k], b) for k, b in self.consts.named_buffers(recurse=False))
         return env
+
+
+def _last_reads(steps: list[tuple[Fn, tuple, tuple]], kept: set[str]) -> list[tuple[str, ...]]:
+    """For each step, the values no later step reads (inputs read for the last time, outputs
+    never read), weights and constants (``kept``) aside: what a visited pass drops after it."""
+    last: dict[str, int] = {}
+    for index, (_, inputs, outputs) in enumerate(steps):
+        for name in (*inputs, *outputs):
+            last[name] = index
+    dead: list[list[str]] = [[] for _ in steps]
+    for name, index in last.items():
+        if name and name not in kept:  # not "" (an absent input) nor None (an unused output slot)
+            dead[index].append(name)
+    return [tuple(names) for names in dead]
 
 
 def _default_opset(model: onnx.ModelProto) -> int:

@@ -7,7 +7,7 @@ the node's first output, so the same ``measure`` serves source models and export
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -44,6 +44,10 @@ class OnnxGraph(nn.Module):
                 if output:
                     self.output_of[op.id] = output
         self.steps = dict.fromkeys(self.output_of)  # the ops this model can report values for
+        self._ops_of: dict[str, list[int]] = {}  # node output -> the ops that report it
+        for op_id, name in self.output_of.items():
+            self._ops_of.setdefault(name, []).append(op_id)
+        self.mode_free = self.executor.mode_free()  # one pass serves both modes (see measure)
 
     def make_inputs(self, batch: int, generator: torch.Generator, scale: float = 1.0) -> dict[int, torch.Tensor]:
         made = {}
@@ -66,6 +70,23 @@ class OnnxGraph(nn.Module):
             if isinstance(value, torch.Tensor):
                 found[op_id] = value
         return found
+
+    def stream(self, inputs: dict[int, torch.Tensor], visit: Callable[[int, object], None]) -> None:
+        """What ``forward`` returns, handed to ``visit(op_id, value)`` value by value instead, each
+        let go once no later node reads it (the executor's ``visit``): the scale sweep reads a
+        range and needs no value kept."""
+        for op_id, tensor in inputs.items():
+            visit(op_id, tensor)
+        ops_of = self._ops_of
+
+        def computed(name: str, value: object) -> None:
+            for op_id in ops_of.get(name, ()):
+                visit(op_id, value)
+
+        left = self.executor({self.specs[op_id][0]: tensor for op_id, tensor in inputs.items()}, computed)
+        for op_id, name in self.output_of.items():  # nodes folded into constants: never run
+            if isinstance(left.get(name), torch.Tensor):
+                visit(op_id, left[name])
 
     def run_op(self, op_id: int, args: list[torch.Tensor]) -> Optional[torch.Tensor]:
         """The op's node on a first input of our choosing, its weights as they are."""
