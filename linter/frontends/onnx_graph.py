@@ -10,13 +10,14 @@ are opaque UNKNOWN nodes: nothing is guessed about them.
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from typing import Optional
 
 from onnx import TensorProto
 
 from nnlint.frontends.onnx_load import LoadedModel, Weights, attribute
 from nnlint.frontends.program import Program
-from nnlint.ir import ModelGraph, OpKind, Origin
+from nnlint.ir import ModelGraph, Op, OpKind, Origin
 
 K = OpKind
 
@@ -50,7 +51,8 @@ _INTEGER_INPUTS = {TensorProto.UINT8, TensorProto.INT8, TensorProto.UINT16, Tens
 def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
     model = loaded.model
     graph_proto = model.graph
-    weights = Weights(loaded)
+    op_types = _op_types(graph_proto.node)
+    weights = Weights(loaded, op_types)
     weights.check_external()
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     graph = ModelGraph(name=graph_proto.name or path, path=path, is_model=True, instantiated=True, artifact=loaded)
@@ -63,58 +65,87 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
                        origin=Origin(path, graph_node=_text(value.name)), label=_text(value.name))
         producer[value.name] = op.id
         graph.inputs.append(op.id)
-    stats_cache: dict[str, object] = {}
-    program = Program(path=path)
-    no_attrs: dict = {}  # shared by the many ops that need none; never mutated
-    kinds = _KINDS
-    for index, node in enumerate(graph_proto.node):
-        op_type = node.op_type
-        ins = list(node.input)
-        outs = list(node.output)
-        if op_type in ("Constant", "ConstantOfShape") and all(o in weights for o in outs):
-            continue
-        if op_type in _VALUE_PRESERVING and ins and ins[0] in weights and outs:
-            weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
-            continue  # a constant reshaped or transposed is still the same weights
-        domain = node.domain
-        kind = kinds.get(op_type, K.UNKNOWN) if not domain or domain in ("ai.onnx", "com.microsoft") else K.UNKNOWN
-        inputs = [producer[i] for i in ins if i in producer]
-        attrs = no_attrs
-        if kind in _WITH_ATTRS:
-            consts = [i for i in ins if i and i in weights]
-            attrs = {}
-            if kind is K.MATMUL:
-                if len(consts) == 1 and len(ins) == 2:
-                    kind = K.LINEAR  # x @ W with a constant W is a linear layer
-                    attrs["bias"] = False
-                    attrs["weight"] = consts[0]
-            elif kind is K.LINEAR or kind is K.CONV or kind is K.CONV_TRANSPOSE:
-                attrs["bias"] = len(ins) > 2 and bool(ins[2])
-                attrs["weight"] = ins[1] if len(ins) > 1 else None
-            elif kind is K.DROPOUT:
-                attrs["p"] = _dropout_ratio(node, ins, weights, opset)
-            elif kind is K.SOFTMAX or kind is K.LOG_SOFTMAX:
-                attrs["dim"] = attribute(node, "axis", -1 if opset >= 13 else 1)
-            elif kind is K.ADD and len(consts) == 1 and len(inputs) == 1 and _fold_bias(graph, inputs[0]):
-                kind = K.IDENTITY  # the bias of the layer before it
-            if attrs.get("weight") and kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE):
-                _weight_facts(attrs, node, weights, stats_cache, kind)
-        elif op_type == "Cast":
-            attrs = {"cast": True}
-        name = _text(node.name) or f"{op_type}#{index}"
-        op = graph.add(kind, op_type, inputs, attrs, Origin(path, None, name), name)
-        for output in outs:
-            if output:
-                producer[output] = op.id
-        if op_type in CROSS_ENTROPY_LOSSES and inputs:
-            graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
-                                       "input": inputs[0]})
+    _add_nodes(graph, graph_proto.node, op_types, weights, opset, producer)
     graph.outputs = [producer[o.name] for o in graph_proto.output if o.name in producer]
     graph.setup.task = task
+    program = Program(path=path)
     program.graphs.append(graph)
     program.instantiated.append(graph)
     program.raw_inputs.extend(_raw_inputs(graph, path))
     return program
+
+
+def _op_types(nodes) -> list[str]:
+    """Each node's op type, as one shared string per type: a million nodes hold a few dozen."""
+    shared: dict[str, str] = {}
+    return [shared.setdefault(op_type, op_type) for op_type in map(attrgetter("op_type"), nodes)]
+
+
+def _add_nodes(graph: ModelGraph, nodes, op_types: list[str], weights: Weights, opset: int,
+               producer: dict[str, int]) -> None:
+    """One op per node, in node order; ``producer`` maps each value name to the op that computes it.
+
+    This loop runs once per node of graphs with millions of them, so it reads each protobuf
+    field once, and only the fields the node's kind needs (a field read costs as much as the
+    rest of the loop), and ops with nothing to record share one empty ``attrs`` dict, which
+    nothing mutates.
+    """
+    path, kinds, ops, consts = graph.path, _KINDS, graph.ops, weights.names
+    stats_cache: dict[str, object] = {}
+    no_attrs: dict = {}
+    next_id, known = len(ops), producer.get
+    for index, (node, op_type) in enumerate(zip(nodes, op_types)):
+        ins = node.input[:]
+        outs = node.output[:]
+        if op_type in _FOLDED:
+            if op_type in _CONSTANTS and all(o in consts for o in outs):
+                continue
+            if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
+                weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
+                continue  # a constant reshaped or transposed is still the same weights
+        kind = kinds.get(op_type, K.UNKNOWN)
+        if kind is not K.UNKNOWN:
+            domain = node.domain
+            if domain and domain not in _ONNX_DOMAINS:
+                kind = K.UNKNOWN
+        inputs = []
+        for value in ins:
+            source = known(value)
+            if source is not None:
+                inputs.append(source)
+        attrs = no_attrs
+        if kind in _WITH_ATTRS:
+            if kind is K.MATMUL:
+                weight = [i for i in ins if i and i in consts]
+                if len(weight) == 1 and len(ins) == 2:
+                    kind = K.LINEAR  # x @ W with a constant W is a linear layer
+                    attrs = {"bias": False, "weight": weight[0]}
+                    _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
+            elif kind is K.LINEAR or kind is K.CONV or kind is K.CONV_TRANSPOSE:
+                attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
+                if attrs["weight"]:
+                    _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
+            elif kind is K.DROPOUT:
+                attrs = {"p": _dropout_ratio(node, ins, weights, opset)}
+            elif kind is K.SOFTMAX or kind is K.LOG_SOFTMAX:
+                attrs = {"dim": attribute(node, "axis", -1 if opset >= 13 else 1)}
+            elif len(inputs) == 1 and sum(1 for i in ins if i and i in consts) == 1 and _fold_bias(graph, inputs[0]):
+                kind = K.IDENTITY  # an Add of a constant: the bias of the layer before it
+        elif op_type == "Cast":
+            attrs = {"cast": True}
+        name = node.name
+        if name.__class__ is bytes:
+            name = _text(name)
+        name = name or f"{op_type}#{index}"
+        op = Op(next_id, kind, op_type, attrs, inputs, Origin(path, None, name), name)
+        ops[next_id] = op
+        for output in outs:
+            if output:
+                producer[output] = next_id
+        next_id += 1
+        if op_type in CROSS_ENTROPY_LOSSES and inputs:
+            graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
+                                       "input": inputs[0]})
 
 
 def _text(name) -> str:
@@ -123,6 +154,10 @@ def _text(name) -> str:
 
 
 _VALUE_PRESERVING = {"Transpose", "Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten"}
+_CONSTANTS = {"Constant", "ConstantOfShape"}
+#: Op types whose node may stand for a constant rather than an op.
+_FOLDED = _VALUE_PRESERVING | _CONSTANTS
+_ONNX_DOMAINS = ("ai.onnx", "com.microsoft")
 
 
 def _alias_dims(node, dims: Optional[tuple[int, ...]]) -> Optional[tuple[int, ...]]:
@@ -150,7 +185,7 @@ def _fold_bias(graph: ModelGraph, producer_id: int) -> bool:
     return True
 
 
-def _weight_facts(attrs: dict, node, weights: Weights, cache: dict, kind: OpKind) -> None:
+def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, cache: dict, kind: OpKind) -> None:
     name = attrs["weight"]
     if name not in cache:
         cache[name] = weights.stats(name)
@@ -158,7 +193,7 @@ def _weight_facts(attrs: dict, node, weights: Weights, cache: dict, kind: OpKind
     dims = weights.dims(name)
     if dims is None or len(dims) < 2:
         return
-    if node.op_type == "Gemm":
+    if op_type == "Gemm":
         fan_in = dims[1] if attribute(node, "transB", 0) else dims[0]
     elif kind is K.LINEAR:
         fan_in = dims[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import onnx
@@ -24,6 +24,7 @@ LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 #: Weights are summarised in chunks of this many elements, so a 2 GB tensor needs no 2 GB copy.
 CHUNK = 1 << 22
 
+_CONSTANT_OPS = {"Constant", "ConstantOfShape"}
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16}
 
 
@@ -96,35 +97,53 @@ class WeightStats:
 class Weights:
     """The model's constant tensors by name: initializers and Constant/ConstantOfShape outputs."""
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, op_types: Optional[Sequence[str]] = None) -> None:
+        """``op_types``: each node's op type, when the caller has read them already (reading a
+        field of a million nodes costs more than what is done with it)."""
         self.loaded = loaded
         graph = loaded.model.graph
         self.tensors: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
         self.fills: dict[str, float] = {}  # ConstantOfShape outputs: one value everywhere
-        for node in graph.node:
-            if node.op_type == "ConstantOfShape" and node.output:
-                value = next((a.t for a in node.attribute if a.name == "value"), None)
+        nodes = graph.node
+        if op_types is None:
+            op_types = [node.op_type for node in nodes]
+        for index in [i for i, op_type in enumerate(op_types) if op_type in _CONSTANT_OPS]:
+            node, op_type = nodes[index], op_types[index]
+            if not node.output:
+                continue
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            if op_type == "ConstantOfShape":
                 array = _small_array(value) if value is not None else np.zeros(1, np.float32)
                 if array is not None and array.size == 1:
                     self.fills[node.output[0]] = float(array.reshape(-1)[0])
-            elif node.op_type == "Constant" and node.output:
-                value = next((a.t for a in node.attribute if a.name == "value"), None)
-                if value is not None:
-                    self.tensors.setdefault(node.output[0], value)
+            elif value is not None:
+                self.tensors.setdefault(node.output[0], value)
         self._refused: set[str] = set()
         self.aliases: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {}  # name -> (source, dims)
+        #: Every name above, in one set: the ONNX frontend asks about each input of each node.
+        self.names: set[str] = {*self.tensors, *self.fills}
+        # Tensors and fills never change, so what is read from them is kept: a graph may
+        # repeat one block (and its Dropout ratio or weight) a million times.
+        self._scalars: dict[str, Optional[float]] = {}
+        self._dims: dict[str, Optional[tuple[int, ...]]] = {}
 
     def alias(self, name: str, source: str, dims: Optional[tuple[int, ...]]) -> None:
         """``Transpose(W)`` and kin: the same values under another name (and shape)."""
         source, _ = self.aliases.get(source, (source, None))
         self.aliases[name] = (source, dims)
+        self.names.add(name)
 
     def __contains__(self, name: str) -> bool:
-        return name in self.tensors or name in self.fills or name in self.aliases
+        return name in self.names
 
     def scalar(self, name: str) -> Optional[float]:
         """The value of a one-element constant (a Dropout ratio input, a scaling factor)."""
         name = self.aliases.get(name, (name, None))[0]
+        if name not in self._scalars:
+            self._scalars[name] = self._scalar(name)
+        return self._scalars[name]
+
+    def _scalar(self, name: str) -> Optional[float]:
         if name in self.fills:
             return self.fills[name]
         tensor = self.tensors.get(name)
@@ -136,8 +155,10 @@ class Weights:
     def dims(self, name: str) -> Optional[tuple[int, ...]]:
         if name in self.aliases:
             return self.aliases[name][1]
-        tensor = self.tensors.get(name)
-        return tuple(tensor.dims) if tensor is not None else None
+        if name not in self._dims:
+            tensor = self.tensors.get(name)
+            self._dims[name] = tuple(tensor.dims) if tensor is not None else None
+        return self._dims[name]
 
     def stats(self, name: str) -> Optional[WeightStats]:
         name = self.aliases.get(name, (name, None))[0]
