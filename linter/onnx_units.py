@@ -37,17 +37,19 @@ def lint_onnx_units(units: list[Unit], settings: Settings, checks: list[type["Ch
     findings: list[Finding] = []
     for unit in units:
         try:
-            loaded = onnx_load.load(unit.abspath)
+            loaded = onnx_load.load(unit.abspath, streamed=subjects is None)  # the trace needs the whole model
         except onnx_load.LfsPointer:
             notes.append(f"{unit.path}: a Git LFS pointer, not the model (run `git lfs pull`): skipped")
             continue
         except UnreadableFile as exc:
-            message = str(exc) if str(exc).startswith("cannot read") else f"cannot read: {exc}"
-            findings.append(engine_finding(UNREADABLE, Severity.ERROR, message, unit.path))
+            findings.append(_unreadable(exc, unit))
             continue
         try:
             program = onnx_graph.convert(loaded, unit.path, _task(unit, settings, loaded, script_tasks))
             run_checks(program, checks, settings, finding_sink(findings, {unit.path}, lambda path: None, subjects))
+        except UnreadableFile as exc:  # a streamed node does not parse: the file is broken after all
+            findings.append(_unreadable(exc, unit))
+            continue
         except Exception as exc:  # a bug in nnlint must not hide the other files' findings
             findings.append(engine_finding(INTERNAL_ERROR, Severity.ERROR,
                                            f"internal error ({type(exc).__name__}: {exc}); please report it", unit.path))
@@ -57,6 +59,11 @@ def lint_onnx_units(units: list[Unit], settings: Settings, checks: list[type["Ch
             findings.append(engine_finding(ONNX_CHECKER, Severity.INFO,
                                            f"fails onnx.checker ({loaded.checker_error}); linted anyway", unit.path))
     return findings
+
+
+def _unreadable(exc: UnreadableFile, unit: Unit) -> "Finding":
+    message = str(exc) if str(exc).startswith("cannot read") else f"cannot read: {exc}"
+    return engine_finding(UNREADABLE, Severity.ERROR, message, unit.path)
 
 
 def _task(unit: Unit, settings: Settings, loaded: onnx_load.LoadedModel, script_tasks: set[str]) -> Optional[str]:

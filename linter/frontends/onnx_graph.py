@@ -10,8 +10,7 @@ are opaque UNKNOWN nodes: nothing is guessed about them.
 from __future__ import annotations
 
 import math
-from operator import attrgetter
-from typing import Optional
+from typing import Iterable, Optional, Sequence
 
 from onnx import TensorProto
 
@@ -51,8 +50,7 @@ _INTEGER_INPUTS = {TensorProto.UINT8, TensorProto.INT8, TensorProto.UINT16, Tens
 def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
     model = loaded.model
     graph_proto = model.graph
-    op_types = _op_types(graph_proto.node)
-    weights = Weights(loaded, op_types)
+    weights = Weights(loaded)
     weights.check_external()
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     graph = ModelGraph(name=graph_proto.name or path, path=path, is_model=True, instantiated=True, artifact=loaded)
@@ -65,7 +63,7 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
                        origin=Origin(path, graph_node=_text(value.name)), label=_text(value.name))
         producer[value.name] = op.id
         graph.inputs.append(op.id)
-    _add_nodes(graph, graph_proto.node, op_types, weights, opset, producer)
+    _add_nodes(graph, loaded.nodes.chunks(), weights, opset, producer)
     graph.outputs = [producer[o.name] for o in graph_proto.output if o.name in producer]
     graph.setup.task = task
     program = Program(path=path)
@@ -75,26 +73,23 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
     return program
 
 
-def _op_types(nodes) -> list[str]:
-    """Each node's op type, as one shared string per type: a million nodes hold a few dozen."""
-    shared: dict[str, str] = {}
-    return [shared.setdefault(op_type, op_type) for op_type in map(attrgetter("op_type"), nodes)]
-
-
-def _add_nodes(graph: ModelGraph, nodes, op_types: list[str], weights: Weights, opset: int,
+def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, opset: int,
                producer: dict[str, int]) -> None:
     """One op per node, in node order; ``producer`` maps each value name to the op that computes it.
 
     This loop runs once per node of graphs with millions of them, so it reads each protobuf
     field once, and only the fields the node's kind needs (a field read costs as much as the
-    rest of the loop), and ops with nothing to record share one empty ``attrs`` dict, which
-    nothing mutates.
+    rest of the loop); op types are kept as one string per type, not one per node; and ops
+    with nothing to record share one empty ``attrs`` dict, which nothing mutates.
     """
     path, kinds, ops, consts = graph.path, _KINDS, graph.ops, weights.names
     stats_cache: dict[str, object] = {}
+    op_types: dict[str, str] = {}
     no_attrs: dict = {}
     next_id, known = len(ops), producer.get
-    for index, (node, op_type) in enumerate(zip(nodes, op_types)):
+    for index, node in enumerate(node for chunk in chunks for node in chunk):
+        op_type = node.op_type
+        op_type = op_types.setdefault(op_type, op_type)
         ins = node.input[:]
         outs = node.output[:]
         if op_type in _FOLDED:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
 from nnlint.errors import UnreadableFile
+from nnlint.frontends import onnx_nodes
+from nnlint.frontends.onnx_nodes import ParsedNodes, StreamedNodes
 
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 #: Weights are summarised in chunks of this many elements, so a 2 GB tensor needs no 2 GB copy.
@@ -43,14 +45,26 @@ class WeightProblem:
 
 @dataclass
 class LoadedModel:
+    """The model; when it was loaded with ``streamed``, ``model`` holds no nodes and ``nodes``
+    parses them as they are read."""
+
     model: onnx.ModelProto
     folder: Path
     problems: list[WeightProblem] = field(default_factory=list)
     checker_error: Optional[str] = None
+    nodes: ParsedNodes | StreamedNodes | None = None
+
+    def __post_init__(self) -> None:
+        if self.nodes is None:
+            self.nodes = ParsedNodes(self.model.graph.node)
 
 
-def load(path: Path, check_nodes_limit: int = 100_000) -> LoadedModel:
-    """Parse the model; :class:`UnreadableFile` or :class:`LfsPointer` when it is not one."""
+def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -> LoadedModel:
+    """Parse the model; :class:`UnreadableFile` or :class:`LfsPointer` when it is not one.
+
+    ``streamed``: leave the nodes serialized, to be parsed a chunk at a time by one pass over
+    ``nodes`` (see :mod:`onnx_nodes`); the linter's conversion needs no more, the trace does.
+    """
     try:
         with open(path, "rb") as handle:
             head = handle.read(len(LFS_MAGIC))
@@ -60,17 +74,29 @@ def load(path: Path, check_nodes_limit: int = 100_000) -> LoadedModel:
         raise LfsPointer
     if not head:
         raise UnreadableFile("cannot read ONNX model: empty file")
+    model = nodes = None
+    if streamed:
+        try:
+            model, nodes = onnx_nodes.read(path, on_error=lambda: _parse(path))
+        except Exception:  # not a model: onnx.load says why, as it always has
+            model = nodes = None
+    if model is None or nodes is None:
+        model = _parse(path)
+        nodes = ParsedNodes(model.graph.node)
+    if not model.HasField("graph") or not (len(nodes) or model.graph.output):
+        raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
+    loaded = LoadedModel(model, path.parent, nodes=nodes)
+    if len(nodes) <= check_nodes_limit:
+        loaded.checker_error = _check(path)
+    return loaded
+
+
+def _parse(path: Path) -> onnx.ModelProto:
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends: not a model
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnreadableFile(f"cannot read ONNX model: not a valid ONNX protobuf ({reason})") from None
-    if not model.HasField("graph") or not (model.graph.node or model.graph.output):
-        raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
-    loaded = LoadedModel(model, path.parent)
-    if len(model.graph.node) <= check_nodes_limit:
-        loaded.checker_error = _check(path)
-    return loaded
 
 
 def _check(path: Path) -> Optional[str]:
@@ -97,22 +123,17 @@ class WeightStats:
 class Weights:
     """The model's constant tensors by name: initializers and Constant/ConstantOfShape outputs."""
 
-    def __init__(self, loaded: LoadedModel, op_types: Optional[Sequence[str]] = None) -> None:
-        """``op_types``: each node's op type, when the caller has read them already (reading a
-        field of a million nodes costs more than what is done with it)."""
+    def __init__(self, loaded: LoadedModel) -> None:
+        """Before the pass over ``loaded.nodes``, which a streamed model allows only once."""
         self.loaded = loaded
         graph = loaded.model.graph
         self.tensors: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
         self.fills: dict[str, float] = {}  # ConstantOfShape outputs: one value everywhere
-        nodes = graph.node
-        if op_types is None:
-            op_types = [node.op_type for node in nodes]
-        for index in [i for i, op_type in enumerate(op_types) if op_type in _CONSTANT_OPS]:
-            node, op_type = nodes[index], op_types[index]
+        for node in loaded.nodes.of_types(_CONSTANT_OPS):
             if not node.output:
                 continue
             value = next((a.t for a in node.attribute if a.name == "value"), None)
-            if op_type == "ConstantOfShape":
+            if node.op_type == "ConstantOfShape":
                 array = _small_array(value) if value is not None else np.zeros(1, np.float32)
                 if array is not None and array.size == 1:
                     self.fills[node.output[0]] = float(array.reshape(-1)[0])
