@@ -10,13 +10,14 @@ are opaque UNKNOWN nodes: nothing is guessed about them.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Iterable, Optional, Sequence
 
 from onnx import TensorProto
 
 from nnlint.frontends.onnx_load import LoadedModel, Weights, attribute
 from nnlint.frontends.program import Program
-from nnlint.ir import ModelGraph, Op, OpKind, Origin
+from nnlint.ir import WEIGHTED, ModelGraph, Op, OpKind, Origin
 
 K = OpKind
 
@@ -40,6 +41,10 @@ _KINDS: dict[str, OpKind] = {
 
 #: Kinds whose ops carry attributes (the rest share one empty dict).
 _WITH_ATTRS = {K.MATMUL, K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.DROPOUT, K.SOFTMAX, K.LOG_SOFTMAX, K.ADD}
+#: The kinds the per-node loop tests, as module names: in Python 3.11 ``OpKind.X`` goes through
+#: the enum metaclass's ``__getattr__`` hook, 70 ns a time, several times a node.
+_UNKNOWN, _MATMUL, _LINEAR, _DROPOUT, _IDENTITY = K.UNKNOWN, K.MATMUL, K.LINEAR, K.DROPOUT, K.IDENTITY
+_SOFTMAXES = frozenset({K.SOFTMAX, K.LOG_SOFTMAX})
 
 #: ONNX training losses that apply log-softmax themselves.
 CROSS_ENTROPY_LOSSES = {"SoftmaxCrossEntropyLoss"}
@@ -87,7 +92,7 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
     op_types: dict[str, str] = {}
     no_attrs: dict = {}
     next_id, known = len(ops), producer.get
-    for index, node in enumerate(node for chunk in chunks for node in chunk):
+    for index, node in enumerate(chain.from_iterable(chunks)):
         op_type = node.op_type
         op_type = op_types.setdefault(op_type, op_type)
         ins = node.input[:]
@@ -98,11 +103,11 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
             if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
                 weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
                 continue  # a constant reshaped or transposed is still the same weights
-        kind = kinds.get(op_type, K.UNKNOWN)
-        if kind is not K.UNKNOWN:
+        kind = kinds.get(op_type, _UNKNOWN)
+        if kind is not _UNKNOWN:
             domain = node.domain
             if domain and domain not in _ONNX_DOMAINS:
-                kind = K.UNKNOWN
+                kind = _UNKNOWN
         inputs = []
         for value in ins:
             source = known(value)
@@ -110,22 +115,22 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
                 inputs.append(source)
         attrs = no_attrs
         if kind in _WITH_ATTRS:
-            if kind is K.MATMUL:
+            if kind is _MATMUL:
                 weight = [i for i in ins if i and i in consts]
                 if len(weight) == 1 and len(ins) == 2:
-                    kind = K.LINEAR  # x @ W with a constant W is a linear layer
+                    kind = _LINEAR  # x @ W with a constant W is a linear layer
                     attrs = {"bias": False, "weight": weight[0]}
                     _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
-            elif kind is K.LINEAR or kind is K.CONV or kind is K.CONV_TRANSPOSE:
+            elif kind in WEIGHTED:
                 attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
                 if attrs["weight"]:
                     _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
-            elif kind is K.DROPOUT:
+            elif kind is _DROPOUT:
                 attrs = {"p": _dropout_ratio(node, ins, weights, opset)}
-            elif kind is K.SOFTMAX or kind is K.LOG_SOFTMAX:
+            elif kind in _SOFTMAXES:
                 attrs = {"dim": attribute(node, "axis", -1 if opset >= 13 else 1)}
-            elif len(inputs) == 1 and sum(1 for i in ins if i and i in consts) == 1 and _fold_bias(graph, inputs[0]):
-                kind = K.IDENTITY  # an Add of a constant: the bias of the layer before it
+            elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], [i for i in ins if i and i in consts]):
+                kind = _IDENTITY  # an Add of a constant: the bias of the layer before it
         elif op_type == "Cast":
             attrs = {"cast": True}
         name = node.name
@@ -171,10 +176,9 @@ def _dropout_ratio(node, ins: list[str], weights: Weights, opset: int) -> Option
     return weights.scalar(ins[1])
 
 
-def _fold_bias(graph: ModelGraph, producer_id: int) -> bool:
+def _folds_bias(layer: Op, constants: list[str]) -> bool:
     """Mark a bias-free layer whose output goes straight into ``Add(const)`` as having a bias."""
-    layer = graph.ops[producer_id]
-    if layer.kind not in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE) or layer.attrs.get("bias") is not False:
+    if len(constants) != 1 or layer.kind not in WEIGHTED or layer.attrs.get("bias") is not False:
         return False
     layer.attrs["bias"] = True
     return True
@@ -190,7 +194,7 @@ def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, cache: dict
         return
     if op_type == "Gemm":
         fan_in = dims[1] if attribute(node, "transB", 0) else dims[0]
-    elif kind is K.LINEAR:
+    elif kind is _LINEAR:
         fan_in = dims[0]
     else:
         fan_in = dims[1] * math.prod(dims[2:])
