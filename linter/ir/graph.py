@@ -87,7 +87,7 @@ class ModelGraph:
     complete: bool = True
     setup: TrainingSetup = field(default_factory=TrainingSetup)
     artifact: Any = field(default=None, repr=False)  # the file a graph frontend read (ONNX), for --trace
-    _consumers: Optional[dict[int, list[Op]]] = field(default=None, repr=False)
+    _consumers: Optional[dict[int, Op | list[Op]]] = field(default=None, repr=False)  # one op, or a list of 2+
     _by_kind: Optional[dict[OpKind, list[Op]]] = field(default=None, repr=False)
 
     def add(self, kind: OpKind, type_name: str, inputs: Iterable[int] = (), attrs: Optional[dict] = None,
@@ -115,19 +115,28 @@ class ModelGraph:
         return [self.ops[i] for i in op.inputs]
 
     def consumers(self, op: Op) -> list[Op]:
-        """The ops that read ``op``, in creation order (a fresh list: callers may change it)."""
+        """The ops that read ``op``, in creation order (a fresh list: callers may change it).
+
+        The index keeps a lone consumer as itself, not in a list: most ops have one, and
+        a graph can have millions of ops.
+        """
         if self._consumers is None:
-            consumers: dict[int, list[Op]] = {}
+            consumers: dict[int, Op | list[Op]] = {}
+            get = consumers.get
             for other in self.ops.values():
                 for i in other.inputs:
-                    found = consumers.get(i)
+                    found = get(i)
                     if found is None:
-                        consumers[i] = [other]
-                    else:
+                        consumers[i] = other
+                    elif found.__class__ is list:
                         found.append(other)
+                    else:
+                        consumers[i] = [found, other]
             self._consumers = consumers
         found = self._consumers.get(op.id)
-        return list(found) if found else []
+        if found is None:
+            return []
+        return list(found) if found.__class__ is list else [found]
 
     def is_output(self, op: Op) -> bool:
         return op.id in self.outputs
