@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import onnx
@@ -12,6 +13,7 @@ from nnlint.errors import UnreadableFile
 from nnlint.frontends import onnx_graph, onnx_load, onnx_nodes
 
 from . import onnx_builders as ob
+from .lint_helpers import lint_paths
 
 MODELS = sorted(ob.CORPUS.glob("*.onnx")) if ob.CORPUS.is_dir() else []
 needs_corpus = pytest.mark.skipif(not MODELS, reason=f"the ONNX corpus is not at {ob.CORPUS}")
@@ -80,3 +82,25 @@ def test_a_node_that_does_not_parse_is_reported_as_onnx_load_reports_it(tmp_path
     assert main(["--format", "json", str(path)]) == 2
     out = capsys.readouterr().out
     assert str(whole.value) in out and '"NN902"' in out and '"NN907"' not in out
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cyclic_collector_is_paused_while_a_graph_is_converted_and_restored_after(tmp_path, monkeypatch, enabled):
+    path = ob.save(ob.regression_relu_output(), tmp_path / "m.onnx")
+    seen = []
+    convert = onnx_graph.convert
+
+    def spy(*args):
+        seen.append(gc.isenabled())
+        return convert(*args)
+
+    monkeypatch.setattr(onnx_graph, "convert", spy)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        findings = lint_paths([path])
+        after = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False] and after is enabled
+    assert not [f for f in findings if f.code in ("NN902", "NN999")]  # read and linted
