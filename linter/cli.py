@@ -62,11 +62,13 @@ def _parser() -> argparse.ArgumentParser:
 def run() -> None:
     """The ``nnlint`` command: :func:`main`, then the process ends without tearing Python down.
 
-    Teardown frees every module and object one by one (onnx, numpy and the last graph's IR:
-    20 ms and up) and changes nothing once the report is written. The output is flushed
-    first; if that fails (a closed pipe), Python exits as usual and says so.
+    Teardown frees every module and object one by one (onnx and numpy: 20 ms) and changes
+    nothing once the report is written; so does freeing the last graph linted, which
+    ``kept`` holds instead (a million-node graph's IR takes half a second to free). The
+    output is flushed first; if that fails (a closed pipe), Python exits as usual and says so.
     """
-    code = main()
+    kept: list = []
+    code = main(keep=kept)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -75,14 +77,15 @@ def run() -> None:
     os._exit(code)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, keep: Optional[list] = None) -> int:
+    """``keep``: see :func:`nnlint.engine.lint`."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] == "rules":
             return _rules(args[1:])
         if args and args[0] == "explain":
             return _explain(args[1:])
-        return _check(args)
+        return _check(args, keep)
     except ConfigError as exc:
         print(f"nnlint: error: {exc}", file=sys.stderr)
         return 2
@@ -92,7 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
-def _check(argv: list[str]) -> int:
+def _check(argv: list[str], keep: Optional[list]) -> int:
     from nnlint import config, engine
     from nnlint.report import REPORTERS
 
@@ -114,7 +117,7 @@ def _check(argv: list[str]) -> int:
     # would only rescan millions of live objects (15-20% of the run, superlinear on big graphs).
     gc.disable()
     subjects: Optional[dict] = {} if tracing else None
-    result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects)
+    result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep)
     if tracing:
         _trace(result, subjects, args)
     for note in result.notes:

@@ -35,11 +35,14 @@ _TASKS = ("regression", "classification")
 
 
 def lint_onnx_units(units: list[Unit], settings: Settings, checks: list[type["Check"]], script_tasks: set[str],
-                    notes: list[str], subjects: Optional[dict] = None) -> list["Finding"]:
+                    notes: list[str], subjects: Optional[dict] = None, keep: Optional[list] = None) -> list["Finding"]:
+    """``keep``: where the last unit's program goes instead of being freed (see ``engine.lint``)."""
     findings: list[Finding] = []
     for unit in units:
+        if keep is not None:
+            keep.clear()  # the previous graph goes before the next is built
         with _cyclic_gc_paused():
-            findings.extend(_lint_unit(unit, settings, checks, script_tasks, notes, subjects))
+            findings.extend(_lint_unit(unit, settings, checks, script_tasks, notes, subjects, keep))
     return findings
 
 
@@ -62,7 +65,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _lint_unit(unit: Unit, settings: Settings, checks: list[type["Check"]], script_tasks: set[str],
-               notes: list[str], subjects: Optional[dict]) -> list["Finding"]:
+               notes: list[str], subjects: Optional[dict], keep: Optional[list]) -> list["Finding"]:
     findings: list[Finding] = []
     try:
         loaded = onnx_load.load(unit.abspath, streamed=subjects is None)  # the trace needs the whole model
@@ -73,6 +76,8 @@ def _lint_unit(unit: Unit, settings: Settings, checks: list[type["Check"]], scri
         return [_unreadable(exc, unit)]
     try:
         program = onnx_graph.convert(loaded, unit.path, _task(unit, settings, loaded, script_tasks))
+        if keep is not None:
+            keep.append(program)
         run_checks(program, checks, settings, finding_sink(findings, {unit.path}, lambda path: None, subjects))
     except UnreadableFile as exc:  # a streamed node does not parse: the file is broken after all
         return [_unreadable(exc, unit)]
