@@ -62,10 +62,10 @@ def _parser() -> argparse.ArgumentParser:
 def run() -> None:
     """The ``nnlint`` command: :func:`main`, then the process ends without tearing Python down.
 
-    Teardown frees every module and object one by one (onnx and numpy: 20 ms) and changes
-    nothing once the report is written; so does freeing the last graph linted, which
-    ``kept`` holds instead (a million-node graph's IR takes half a second to free). The
-    output is flushed first; if that fails (a closed pipe), Python exits as usual and says so.
+    Teardown frees every module and object one by one (onnx and numpy: 20 ms), and so would
+    freeing the last graph linted (half a second for a million nodes), which ``kept`` holds
+    instead: neither changes anything once the report is written. The output is flushed
+    first; if that fails (a closed pipe), Python exits as usual and says so.
     """
     kept: list = []
     code = main(keep=kept)

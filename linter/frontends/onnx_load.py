@@ -1,7 +1,7 @@
 """Loading an ONNX model safely, and reading its weights without loading them all at once.
 
-``onnx.load(..., load_external_data=False)`` parses the graph; external weights are never
-loaded by onnx. nnlint reads them itself, one tensor at a time through a memory map, and only
+``onnx.load(..., load_external_data=False)`` parses the graph (or :mod:`onnx_nodes` does, a
+chunk of nodes at a time, for the linter); external weights are never loaded by onnx. nnlint reads them itself, one tensor at a time through a memory map, and only
 from files inside the model's folder: an absolute location or one that climbs out with
 ``..`` is refused (an untrusted pull request must not make nnlint read ``/etc/passwd``).
 Imported only when an ``.onnx`` file is linted (onnx and numpy cost about 200 ms).
@@ -74,13 +74,13 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
         raise LfsPointer
     if not head:
         raise UnreadableFile("cannot read ONNX model: empty file")
-    model = nodes = None
+    nodes = None
     if streamed:
         try:
             model, nodes = onnx_nodes.read(path, on_error=lambda: _parse(path))
         except Exception:  # not a model: onnx.load says why, as it always has
-            model = nodes = None
-    if model is None or nodes is None:
+            nodes = None
+    if nodes is None:
         model = _parse(path)
         nodes = ParsedNodes(model.graph.node)
     if not model.HasField("graph") or not (len(nodes) or model.graph.output):
@@ -124,7 +124,8 @@ class Weights:
     """The model's constant tensors by name: initializers and Constant/ConstantOfShape outputs."""
 
     def __init__(self, loaded: LoadedModel) -> None:
-        """Before the pass over ``loaded.nodes``, which a streamed model allows only once."""
+        """Made before the pass over ``loaded.nodes``: a streamed model's nodes are read once,
+        and its constants must be known first."""
         self.loaded = loaded
         graph = loaded.model.graph
         self.tensors: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
@@ -314,17 +315,16 @@ def _summarise(chunks: Iterator[np.ndarray]) -> Optional[WeightStats]:
     first: Optional[float] = None
     constant = True
     nonfinite = False
-    copy = squares = powers = np.empty(0)
-    finite = np.empty(0, bool)
+    finite = wide = squares = powers = np.empty(0)
     for chunk in chunks:
         if chunk.size == 0:
             continue
-        if chunk.size > finite.size:
-            copy, squares, powers, finite = (np.empty(chunk.size), np.empty(chunk.size), np.empty(chunk.size),
-                                             np.empty(chunk.size, bool))
+        if chunk.size > finite.size:  # the first chunk (the others are no larger)
+            finite = np.empty(chunk.size, bool)
+            wide, squares, powers = np.empty(chunk.size), np.empty(chunk.size), np.empty(chunk.size)
         values = chunk
         if chunk.dtype != np.float64:
-            values = copy[: chunk.size]
+            values = wide[: chunk.size]
             np.copyto(values, chunk)
         if not np.isfinite(values, out=finite[: values.size]).all():
             nonfinite = True
