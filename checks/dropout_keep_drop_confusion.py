@@ -27,9 +27,11 @@ def _argument(call: Any, index: int, keyword: str) -> Any:
 
 def _says_keep(expr: Any) -> bool:
     """A bare name that says keep (``keep_prob``, ``args.keep_rate``); ``1 - keep_prob`` is fine."""
-    from nnlint.frontends.names import dotted  # libcst: only for Python findings
+    if expr is None:
+        return False  # an ONNX ratio or a missing argument: no libcst to import (120 ms) for it
+    from nnlint.frontends.names import dotted  # libcst: only for Python expressions
 
-    name = dotted(expr) if expr is not None else None
+    name = dotted(expr)
     return name is not None and "keep" in name.rsplit(".", 1)[-1].lower()
 
 

@@ -195,10 +195,12 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
         candidates = []
         by_design = False  # the model uses bias=False next to a norm: its other bias-free layers share the design
         for op in graph.find(*WEIGHTED):
+            if op.attrs.get("bias") is not False:
+                continue
             from_graph = op.origin is not None and op.origin.graph_node is not None  # an ONNX node
             layer_class = (op.type_name.startswith("torch.nn.") and ".functional." not in op.type_name) or \
                 op.type_name.startswith("keras.layers.")
-            if op.attrs.get("bias") is not False or not (from_graph or layer_class):
+            if not (from_graph or layer_class):
                 continue  # F.linear(x, w) without a bias is deliberate (tied weights, projections)
             before = graph.walk_backward(op, _transparent)
             after = graph.walk_forward(op, _linear_chain)

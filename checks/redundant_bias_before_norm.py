@@ -108,8 +108,8 @@ model = keras.Sequential([layers.Conv2D(32, 3, use_bias=False), layers.BatchNorm
     ]
 
     def check(self, graph: ModelGraph) -> None:
-        if not graph.is_model:
-            return
+        if not graph.is_model or next(graph.find(OpKind.BATCH_NORM), None) is None:
+            return  # no batch norm to follow: no need to walk from every layer of a big graph
         for op in graph.find(*WEIGHTED):
             if op.attrs.get("bias") is not True:
                 continue

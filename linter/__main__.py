@@ -1,7 +1,5 @@
 """``python -m nnlint`` runs the command line."""
 
-import sys
+from nnlint.cli import run
 
-from nnlint.cli import main
-
-sys.exit(main())
+run()

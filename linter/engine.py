@@ -92,9 +92,11 @@ def lint(
     jobs: Optional[int] = None,
     report_unused: bool = False,
     subjects: Optional[dict] = None,
+    keep: Optional[list] = None,
 ) -> LintResult:
     """Lint ``paths``. ``subjects`` (for ``--trace``) collects what each finding is about; the
-    analysis then stays in this process, where the graphs it built live."""
+    analysis then stays in this process, where the graphs it built live. ``keep`` receives
+    the last ONNX graph built instead of freeing it, for a caller that ends the process next."""
     found = discover(paths, settings)
     result = LintResult(errors=list(found.errors), notes=list(found.notes))
     python = [u for u in found.units if u.kind in ("python", "notebook")]
@@ -108,7 +110,7 @@ def lint(
             result.errors.extend(f"{u.path}: linting ONNX files needs the onnx package ({exc.name} is missing): "
                                  "pip install 'nnlint[onnx]'" for u in graphs)
         else:
-            raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes, subjects))
+            raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes, subjects, keep))
     result.findings = _finish(raw, python + graphs, settings, report_unused, {c.code for c in checks})
     for f in result.findings:
         if f.code in (UNREADABLE[0], INTERNAL_ERROR[0]):

@@ -142,3 +142,18 @@ g (float[4,5] x, int64[4] t) => (float l) <float[5,5] w = {%s}> {
     onnx.save_model(onnx.parser.parse_model(graph_text % (weights, "p = Identity(h)")), str(tmp_path / "good.onnx"))
     findings = lint_paths([tmp_path / "bad.onnx", tmp_path / "good.onnx"], cwd=tmp_path)
     assert [(Path(f.path).name, f.code) for f in findings if f.code == "NN103"] == [("bad.onnx", "NN103")]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_weight_statistics_do_not_depend_on_reused_buffers(dtype):
+    """Chunks copied into reused float64 buffers give exactly what float64 chunks give, with
+    a short last chunk and non-finite values mid-stream."""
+    values = np.random.default_rng(0).standard_normal(10_000).astype(dtype)
+    values[[17, 4_500]] = [np.nan, np.inf]
+
+    def chunks(array):
+        return (array[i : i + 4_096] for i in range(0, array.size, 4_096))
+
+    streamed = onnx_load._summarise(chunks(values))
+    reference = onnx_load._summarise(chunks(values.astype(np.float64)))
+    assert streamed == reference and streamed.nonfinite and streamed.size == 9_998

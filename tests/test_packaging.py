@@ -54,7 +54,7 @@ def test_wheel_contains_only_the_nnlint_package(wheel):
         assert all(n.startswith(("nnlint/", dist_info)) for n in names), [
             n for n in names if not n.startswith(("nnlint/", dist_info))]
         entry_points = archive.read(dist_info + "entry_points.txt").decode()
-    assert "nnlint = nnlint.cli:main" in entry_points.replace("  ", " ")
+    assert "nnlint = nnlint.cli:run" in entry_points.replace("  ", " ")
     # every module of the source tree is in the wheel, under its package name
     expected = {f"nnlint/{p.relative_to(REPO_ROOT / 'linter').as_posix()}" for p in (REPO_ROOT / "linter").rglob("*.py")}
     expected |= {f"nnlint/checks/{p.name}" for p in (REPO_ROOT / "checks").glob("*.py")}

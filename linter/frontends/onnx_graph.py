@@ -10,13 +10,14 @@ are opaque UNKNOWN nodes: nothing is guessed about them.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from itertools import chain
+from typing import Iterable, Optional, Sequence
 
 from onnx import TensorProto
 
 from nnlint.frontends.onnx_load import LoadedModel, Weights, attribute
 from nnlint.frontends.program import Program
-from nnlint.ir import ModelGraph, OpKind, Origin
+from nnlint.ir import WEIGHTED, ModelGraph, Op, OpKind, Origin
 
 K = OpKind
 
@@ -40,6 +41,10 @@ _KINDS: dict[str, OpKind] = {
 
 #: Kinds whose ops carry attributes (the rest share one empty dict).
 _WITH_ATTRS = {K.MATMUL, K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.DROPOUT, K.SOFTMAX, K.LOG_SOFTMAX, K.ADD}
+#: The kinds the per-node loop tests, as module names: in Python 3.11 ``OpKind.X`` goes through
+#: the enum metaclass's ``__getattr__`` hook, 70 ns a time, several times a node.
+_UNKNOWN, _MATMUL, _LINEAR, _DROPOUT, _IDENTITY = K.UNKNOWN, K.MATMUL, K.LINEAR, K.DROPOUT, K.IDENTITY
+_SOFTMAXES = frozenset({K.SOFTMAX, K.LOG_SOFTMAX})
 
 #: ONNX training losses that apply log-softmax themselves.
 CROSS_ENTROPY_LOSSES = {"SoftmaxCrossEntropyLoss"}
@@ -63,58 +68,86 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
                        origin=Origin(path, graph_node=_text(value.name)), label=_text(value.name))
         producer[value.name] = op.id
         graph.inputs.append(op.id)
-    stats_cache: dict[str, object] = {}
-    program = Program(path=path)
-    no_attrs: dict = {}  # shared by the many ops that need none; never mutated
-    kinds = _KINDS
-    for index, node in enumerate(graph_proto.node):
-        op_type = node.op_type
-        ins = list(node.input)
-        outs = list(node.output)
-        if op_type in ("Constant", "ConstantOfShape") and all(o in weights for o in outs):
-            continue
-        if op_type in _VALUE_PRESERVING and ins and ins[0] in weights and outs:
-            weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
-            continue  # a constant reshaped or transposed is still the same weights
-        domain = node.domain
-        kind = kinds.get(op_type, K.UNKNOWN) if not domain or domain in ("ai.onnx", "com.microsoft") else K.UNKNOWN
-        inputs = [producer[i] for i in ins if i in producer]
-        attrs = no_attrs
-        if kind in _WITH_ATTRS:
-            consts = [i for i in ins if i and i in weights]
-            attrs = {}
-            if kind is K.MATMUL:
-                if len(consts) == 1 and len(ins) == 2:
-                    kind = K.LINEAR  # x @ W with a constant W is a linear layer
-                    attrs["bias"] = False
-                    attrs["weight"] = consts[0]
-            elif kind is K.LINEAR or kind is K.CONV or kind is K.CONV_TRANSPOSE:
-                attrs["bias"] = len(ins) > 2 and bool(ins[2])
-                attrs["weight"] = ins[1] if len(ins) > 1 else None
-            elif kind is K.DROPOUT:
-                attrs["p"] = _dropout_ratio(node, ins, weights, opset)
-            elif kind is K.SOFTMAX or kind is K.LOG_SOFTMAX:
-                attrs["dim"] = attribute(node, "axis", -1 if opset >= 13 else 1)
-            elif kind is K.ADD and len(consts) == 1 and len(inputs) == 1 and _fold_bias(graph, inputs[0]):
-                kind = K.IDENTITY  # the bias of the layer before it
-            if attrs.get("weight") and kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE):
-                _weight_facts(attrs, node, weights, stats_cache, kind)
-        elif op_type == "Cast":
-            attrs = {"cast": True}
-        name = _text(node.name) or f"{op_type}#{index}"
-        op = graph.add(kind, op_type, inputs, attrs, Origin(path, None, name), name)
-        for output in outs:
-            if output:
-                producer[output] = op.id
-        if op_type in CROSS_ENTROPY_LOSSES and inputs:
-            graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
-                                       "input": inputs[0]})
+    _add_nodes(graph, loaded.nodes.chunks(), weights, opset, producer)
     graph.outputs = [producer[o.name] for o in graph_proto.output if o.name in producer]
     graph.setup.task = task
+    program = Program(path=path)
     program.graphs.append(graph)
     program.instantiated.append(graph)
     program.raw_inputs.extend(_raw_inputs(graph, path))
     return program
+
+
+def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, opset: int,
+               producer: dict[str, int]) -> None:
+    """One op per node, in node order; ``producer`` maps each value name to the op that computes it.
+
+    This loop runs once per node of graphs with millions of them, so it reads each protobuf
+    field once, and only the fields the node's kind needs (a field read costs as much as the
+    rest of the loop); op types are kept as one string per type, not one per node; ops with
+    nothing to record share one empty ``attrs`` dict, which nothing mutates; and ops go
+    straight into ``graph.ops``, not through ``graph.add``, which would also reset the graph's
+    indexes (none are built yet) and costs 6% of the loop.
+    """
+    path, kinds, ops, consts = graph.path, _KINDS, graph.ops, weights.names
+    stats_cache: dict[str, object] = {}
+    op_types: dict[str, str] = {}
+    no_attrs: dict = {}
+    next_id, known = len(ops), producer.get
+    for index, node in enumerate(chain.from_iterable(chunks)):
+        op_type = node.op_type
+        op_type = op_types.setdefault(op_type, op_type)
+        ins = node.input[:]
+        outs = node.output[:]
+        if op_type in _FOLDED:
+            if op_type in _CONSTANTS and all(o in consts for o in outs):
+                continue
+            if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
+                weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
+                continue  # a constant reshaped or transposed is still the same weights
+        kind = kinds.get(op_type, _UNKNOWN)
+        if kind is not _UNKNOWN:
+            domain = node.domain
+            if domain and domain not in _ONNX_DOMAINS:
+                kind = _UNKNOWN
+        inputs = []
+        for value in ins:
+            source = known(value)
+            if source is not None:
+                inputs.append(source)
+        attrs = no_attrs
+        if kind in _WITH_ATTRS:
+            if kind is _MATMUL:
+                weight = [i for i in ins if i and i in consts]
+                if len(weight) == 1 and len(ins) == 2:
+                    kind = _LINEAR  # x @ W with a constant W is a linear layer
+                    attrs = {"bias": False, "weight": weight[0]}
+                    _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
+            elif kind in WEIGHTED:
+                attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
+                if attrs["weight"]:
+                    _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
+            elif kind is _DROPOUT:
+                attrs = {"p": _dropout_ratio(node, ins, weights, opset)}
+            elif kind in _SOFTMAXES:
+                attrs = {"dim": attribute(node, "axis", -1 if opset >= 13 else 1)}
+            elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], [i for i in ins if i and i in consts]):
+                kind = _IDENTITY  # an Add of a constant: the bias of the layer before it
+        elif op_type == "Cast":
+            attrs = {"cast": True}
+        name = node.name
+        if name.__class__ is bytes:
+            name = _text(name)
+        name = name or f"{op_type}#{index}"
+        op = Op(next_id, kind, op_type, attrs, inputs, Origin(path, None, name), name)
+        ops[next_id] = op
+        for output in outs:
+            if output:
+                producer[output] = next_id
+        next_id += 1
+        if op_type in CROSS_ENTROPY_LOSSES and inputs:
+            graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
+                                       "input": inputs[0]})
 
 
 def _text(name) -> str:
@@ -123,6 +156,10 @@ def _text(name) -> str:
 
 
 _VALUE_PRESERVING = {"Transpose", "Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten"}
+_CONSTANTS = {"Constant", "ConstantOfShape"}
+#: Op types whose node may stand for a constant rather than an op.
+_FOLDED = _VALUE_PRESERVING | _CONSTANTS
+_ONNX_DOMAINS = ("ai.onnx", "com.microsoft")
 
 
 def _alias_dims(node, dims: Optional[tuple[int, ...]]) -> Optional[tuple[int, ...]]:
@@ -141,16 +178,15 @@ def _dropout_ratio(node, ins: list[str], weights: Weights, opset: int) -> Option
     return weights.scalar(ins[1])
 
 
-def _fold_bias(graph: ModelGraph, producer_id: int) -> bool:
+def _folds_bias(layer: Op, constants: list[str]) -> bool:
     """Mark a bias-free layer whose output goes straight into ``Add(const)`` as having a bias."""
-    layer = graph.ops[producer_id]
-    if layer.kind not in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE) or layer.attrs.get("bias") is not False:
+    if len(constants) != 1 or layer.kind not in WEIGHTED or layer.attrs.get("bias") is not False:
         return False
     layer.attrs["bias"] = True
     return True
 
 
-def _weight_facts(attrs: dict, node, weights: Weights, cache: dict, kind: OpKind) -> None:
+def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, cache: dict, kind: OpKind) -> None:
     name = attrs["weight"]
     if name not in cache:
         cache[name] = weights.stats(name)
@@ -158,9 +194,9 @@ def _weight_facts(attrs: dict, node, weights: Weights, cache: dict, kind: OpKind
     dims = weights.dims(name)
     if dims is None or len(dims) < 2:
         return
-    if node.op_type == "Gemm":
+    if op_type == "Gemm":
         fan_in = dims[1] if attribute(node, "transB", 0) else dims[0]
-    elif kind is K.LINEAR:
+    elif kind is _LINEAR:
         fan_in = dims[0]
     else:
         fan_in = dims[1] * math.prod(dims[2:])

@@ -1,7 +1,7 @@
 """Loading an ONNX model safely, and reading its weights without loading them all at once.
 
-``onnx.load(..., load_external_data=False)`` parses the graph; external weights are never
-loaded by onnx. nnlint reads them itself, one tensor at a time through a memory map, and only
+``onnx.load(..., load_external_data=False)`` parses the graph (or :mod:`onnx_nodes` does, a
+chunk of nodes at a time, for the linter); external weights are never loaded by onnx. nnlint reads them itself, one tensor at a time through a memory map, and only
 from files inside the model's folder: an absolute location or one that climbs out with
 ``..`` is refused (an untrusted pull request must not make nnlint read ``/etc/passwd``).
 Imported only when an ``.onnx`` file is linted (onnx and numpy cost about 200 ms).
@@ -19,11 +19,14 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 from nnlint.errors import UnreadableFile
+from nnlint.frontends import onnx_nodes
+from nnlint.frontends.onnx_nodes import ParsedNodes, StreamedNodes
 
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 #: Weights are summarised in chunks of this many elements, so a 2 GB tensor needs no 2 GB copy.
 CHUNK = 1 << 22
 
+_CONSTANT_OPS = {"Constant", "ConstantOfShape"}
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16}
 
 
@@ -42,14 +45,26 @@ class WeightProblem:
 
 @dataclass
 class LoadedModel:
+    """The model; when it was loaded with ``streamed``, ``model`` holds no nodes and ``nodes``
+    parses them as they are read."""
+
     model: onnx.ModelProto
     folder: Path
     problems: list[WeightProblem] = field(default_factory=list)
     checker_error: Optional[str] = None
+    nodes: ParsedNodes | StreamedNodes | None = None
+
+    def __post_init__(self) -> None:
+        if self.nodes is None:
+            self.nodes = ParsedNodes(self.model.graph.node)
 
 
-def load(path: Path, check_nodes_limit: int = 100_000) -> LoadedModel:
-    """Parse the model; :class:`UnreadableFile` or :class:`LfsPointer` when it is not one."""
+def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -> LoadedModel:
+    """Parse the model; :class:`UnreadableFile` or :class:`LfsPointer` when it is not one.
+
+    ``streamed``: leave the nodes serialized, to be parsed a chunk at a time by one pass over
+    ``nodes`` (see :mod:`onnx_nodes`); the linter's conversion needs no more, the trace does.
+    """
     try:
         with open(path, "rb") as handle:
             head = handle.read(len(LFS_MAGIC))
@@ -59,17 +74,29 @@ def load(path: Path, check_nodes_limit: int = 100_000) -> LoadedModel:
         raise LfsPointer
     if not head:
         raise UnreadableFile("cannot read ONNX model: empty file")
+    nodes = None
+    if streamed:
+        try:
+            model, nodes = onnx_nodes.read(path, on_error=lambda: _parse(path))
+        except Exception:  # not a model: onnx.load says why, as it always has
+            nodes = None
+    if nodes is None:
+        model = _parse(path)
+        nodes = ParsedNodes(model.graph.node)
+    if not model.HasField("graph") or not (len(nodes) or model.graph.output):
+        raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
+    loaded = LoadedModel(model, path.parent, nodes=nodes)
+    if len(nodes) <= check_nodes_limit:
+        loaded.checker_error = _check(path)
+    return loaded
+
+
+def _parse(path: Path) -> onnx.ModelProto:
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends: not a model
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnreadableFile(f"cannot read ONNX model: not a valid ONNX protobuf ({reason})") from None
-    if not model.HasField("graph") or not (model.graph.node or model.graph.output):
-        raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
-    loaded = LoadedModel(model, path.parent)
-    if len(model.graph.node) <= check_nodes_limit:
-        loaded.checker_error = _check(path)
-    return loaded
 
 
 def _check(path: Path) -> Optional[str]:
@@ -97,34 +124,48 @@ class Weights:
     """The model's constant tensors by name: initializers and Constant/ConstantOfShape outputs."""
 
     def __init__(self, loaded: LoadedModel) -> None:
+        """Made before the pass over ``loaded.nodes``: a streamed model's nodes are read once,
+        and its constants must be known first."""
         self.loaded = loaded
         graph = loaded.model.graph
         self.tensors: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
         self.fills: dict[str, float] = {}  # ConstantOfShape outputs: one value everywhere
-        for node in graph.node:
-            if node.op_type == "ConstantOfShape" and node.output:
-                value = next((a.t for a in node.attribute if a.name == "value"), None)
+        for node in loaded.nodes.of_types(_CONSTANT_OPS):
+            if not node.output:
+                continue
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            if node.op_type == "ConstantOfShape":
                 array = _small_array(value) if value is not None else np.zeros(1, np.float32)
                 if array is not None and array.size == 1:
                     self.fills[node.output[0]] = float(array.reshape(-1)[0])
-            elif node.op_type == "Constant" and node.output:
-                value = next((a.t for a in node.attribute if a.name == "value"), None)
-                if value is not None:
-                    self.tensors.setdefault(node.output[0], value)
+            elif value is not None:
+                self.tensors.setdefault(node.output[0], value)
         self._refused: set[str] = set()
         self.aliases: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {}  # name -> (source, dims)
+        #: Every name above, in one set: the ONNX frontend asks about each input of each node.
+        self.names: set[str] = {*self.tensors, *self.fills}
+        # Tensors and fills never change, so what is read from them is kept: a graph may
+        # repeat one block (and its Dropout ratio or weight) a million times.
+        self._scalars: dict[str, Optional[float]] = {}
+        self._dims: dict[str, Optional[tuple[int, ...]]] = {}
 
     def alias(self, name: str, source: str, dims: Optional[tuple[int, ...]]) -> None:
         """``Transpose(W)`` and kin: the same values under another name (and shape)."""
         source, _ = self.aliases.get(source, (source, None))
         self.aliases[name] = (source, dims)
+        self.names.add(name)
 
     def __contains__(self, name: str) -> bool:
-        return name in self.tensors or name in self.fills or name in self.aliases
+        return name in self.names
 
     def scalar(self, name: str) -> Optional[float]:
         """The value of a one-element constant (a Dropout ratio input, a scaling factor)."""
         name = self.aliases.get(name, (name, None))[0]
+        if name not in self._scalars:
+            self._scalars[name] = self._scalar(name)
+        return self._scalars[name]
+
+    def _scalar(self, name: str) -> Optional[float]:
         if name in self.fills:
             return self.fills[name]
         tensor = self.tensors.get(name)
@@ -136,8 +177,10 @@ class Weights:
     def dims(self, name: str) -> Optional[tuple[int, ...]]:
         if name in self.aliases:
             return self.aliases[name][1]
-        tensor = self.tensors.get(name)
-        return tuple(tensor.dims) if tensor is not None else None
+        if name not in self._dims:
+            tensor = self.tensors.get(name)
+            self._dims[name] = tuple(tensor.dims) if tensor is not None else None
+        return self._dims[name]
 
     def stats(self, name: str) -> Optional[WeightStats]:
         name = self.aliases.get(name, (name, None))[0]
@@ -262,32 +305,43 @@ def _small_array(tensor: TensorProto) -> Optional[np.ndarray]:
 
 
 def _summarise(chunks: Iterator[np.ndarray]) -> Optional[WeightStats]:
-    """Streaming mean, std, kurtosis and constancy over float chunks (float64 accumulators)."""
+    """Streaming mean, std, kurtosis and constancy over float chunks (float64 accumulators).
+
+    The float64 copy of a chunk and its powers go into arrays reused from chunk to chunk: a
+    fresh 32 MB array for each costs more in page faults than the arithmetic on it.
+    """
     n = 0
     s1 = s2 = s3 = s4 = 0.0
     first: Optional[float] = None
     constant = True
     nonfinite = False
+    finite = wide = squares = powers = np.empty(0)
     for chunk in chunks:
         if chunk.size == 0:
             continue
-        values = chunk.astype(np.float64, copy=False)
-        finite = np.isfinite(values)
-        if not finite.all():
+        if chunk.size > finite.size:  # the first chunk (the others are no larger)
+            finite = np.empty(chunk.size, bool)
+            wide, squares, powers = np.empty(chunk.size), np.empty(chunk.size), np.empty(chunk.size)
+        values = chunk
+        if chunk.dtype != np.float64:
+            values = wide[: chunk.size]
+            np.copyto(values, chunk)
+        if not np.isfinite(values, out=finite[: values.size]).all():
             nonfinite = True
-            values = values[finite]
+            values = values[finite[: values.size]]
             if values.size == 0:
                 continue
         if first is None:
             first = float(values[0])
         if constant and not np.all(values == first):
             constant = False
-        n += values.size
+        size = values.size
+        n += size
         s1 += float(values.sum())
-        squares = values * values
-        s2 += float(squares.sum())
-        s3 += float((squares * values).sum())
-        s4 += float((squares * squares).sum())
+        square = np.multiply(values, values, out=squares[:size])
+        s2 += float(square.sum())
+        s3 += float(np.multiply(square, values, out=powers[:size]).sum())
+        s4 += float(np.multiply(square, square, out=powers[:size]).sum())
     if n == 0:
         return WeightStats(0, None, nonfinite, 0.0, 0.0, 0.0) if nonfinite else None
     mean = s1 / n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from nnlint.ir.kinds import SHAPE_ONLY, OpKind
@@ -86,7 +87,7 @@ class ModelGraph:
     complete: bool = True
     setup: TrainingSetup = field(default_factory=TrainingSetup)
     artifact: Any = field(default=None, repr=False)  # the file a graph frontend read (ONNX), for --trace
-    _consumers: Optional[dict[int, list[int]]] = field(default=None, repr=False)
+    _consumers: Optional[dict[int, Op | list[Op]]] = field(default=None, repr=False)  # one op, or a list of 2+
     _by_kind: Optional[dict[OpKind, list[Op]]] = field(default=None, repr=False)
 
     def add(self, kind: OpKind, type_name: str, inputs: Iterable[int] = (), attrs: Optional[dict] = None,
@@ -105,26 +106,37 @@ class ModelGraph:
             for op in self.ops.values():
                 index.setdefault(op.kind, []).append(op)
             self._by_kind = index
-        if len(kinds) == 1:
-            return iter(list(self._by_kind.get(kinds[0], ())))
-        found = [op for kind in set(kinds) for op in self._by_kind.get(kind, ())]
-        return iter(sorted(found, key=lambda op: op.id))
+        lists = [self._by_kind[kind] for kind in set(kinds) if kind in self._by_kind]
+        if len(lists) == 1:
+            return iter(list(lists[0]))  # one kind present: already in creation order
+        return iter(sorted([op for ops in lists for op in ops], key=attrgetter("id")))
 
     def producers(self, op: Op) -> list[Op]:
         return [self.ops[i] for i in op.inputs]
 
     def consumers(self, op: Op) -> list[Op]:
+        """The ops that read ``op``, in creation order (a fresh list: callers may change it).
+
+        The index keeps a lone consumer as itself, not in a list: most ops have one, and
+        a graph can have millions of ops.
+        """
         if self._consumers is None:
-            consumers: dict[int, list[int]] = {}
+            consumers: dict[int, Op | list[Op]] = {}
+            get = consumers.get
             for other in self.ops.values():
                 for i in other.inputs:
-                    if i in consumers:
-                        consumers[i].append(other.id)
+                    found = get(i)
+                    if found is None:
+                        consumers[i] = other
+                    elif found.__class__ is list:
+                        found.append(other)
                     else:
-                        consumers[i] = [other.id]
+                        consumers[i] = [found, other]
             self._consumers = consumers
-        ids = self._consumers.get(op.id)
-        return [self.ops[i] for i in ids] if ids else []
+        found = self._consumers.get(op.id)
+        if found is None:
+            return []
+        return list(found) if found.__class__ is list else [found]
 
     def is_output(self, op: Op) -> bool:
         return op.id in self.outputs

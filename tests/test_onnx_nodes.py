@@ -1,0 +1,120 @@
+"""What makes big ONNX graphs cheap to lint changes no result: nodes parsed a chunk at a time
+give the same model, IR and errors as parsing the file whole; the cyclic collector is paused
+only while a graph is linted; the command line keeps the last graph instead of freeing it."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import onnx
+import pytest
+
+from nnlint.cli import main
+from nnlint.errors import UnreadableFile
+from nnlint.frontends import onnx_graph, onnx_load, onnx_nodes
+
+from . import onnx_builders as ob
+from .lint_helpers import lint_paths
+
+MODELS = sorted(ob.CORPUS.glob("*.onnx")) if ob.CORPUS.is_dir() else []
+needs_corpus = pytest.mark.skipif(not MODELS, reason=f"the ONNX corpus is not at {ob.CORPUS}")
+
+
+def _reassembled(path: Path) -> onnx.ModelProto:
+    loaded = onnx_load.load(path, streamed=True)
+    assert isinstance(loaded.nodes, onnx_nodes.StreamedNodes)
+    model = loaded.model
+    assert not model.graph.node
+    for chunk in loaded.nodes.chunks():
+        model.graph.node.extend(chunk)
+    return model
+
+
+def _ir(path: Path, streamed: bool) -> list[tuple]:
+    graph = onnx_graph.convert(onnx_load.load(path, streamed=streamed), "m.onnx", None).graphs[0]
+    return [(op.id, op.kind, op.type_name, op.inputs, op.label, op.attrs) for op in graph.ops.values()]
+
+
+@needs_corpus
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_streamed_model_is_the_model_onnx_loads(path):
+    whole = onnx.load(str(path), load_external_data=False)
+    assert _reassembled(path).SerializeToString(deterministic=True) == whole.SerializeToString(deterministic=True)
+
+
+@needs_corpus
+def test_small_chunks_give_the_same_ir(monkeypatch):
+    monkeypatch.setattr(onnx_nodes, "CHUNK", 7)
+    for path in MODELS:
+        assert _ir(path, streamed=True) == _ir(path, streamed=False), path.name
+
+
+def test_constants_are_found_by_op_type_not_by_name(tmp_path):
+    model = ob.build("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[N, 4] x) => (float[N, 4] y) {
+            Constant_1 = Relu (x)
+            c = Constant <value = float[1] {2.0}> ()
+            y = Mul (Constant_1, c)
+        }
+    """)
+    path = ob.save(model, tmp_path / "m.onnx")
+    found = onnx_load.load(path, streamed=True).nodes.of_types({"Constant", "ConstantOfShape"})
+    assert [node.output[0] for node in found] == ["c"]
+
+
+def _broken_inside_a_node(tmp_path: Path) -> Path:
+    """A model whose outer structure is sound but one node holds an invalid wire type."""
+    data = ob.save(ob.regression_relu_output(), tmp_path / "m.onnx").read_bytes()
+    op_type = b'"\x04Relu'  # field 4 (op_type), length-delimited, 4 bytes
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(data.replace(op_type, b"'\x04Relu", 1))  # wire type 7 does not exist
+    return broken
+
+
+def test_a_node_that_does_not_parse_is_reported_as_onnx_load_reports_it(tmp_path, capsys):
+    path = _broken_inside_a_node(tmp_path)
+    with pytest.raises(UnreadableFile) as whole:
+        onnx_load.load(path)
+    loaded = onnx_load.load(path, streamed=True)  # only the nodes are left to parse
+    with pytest.raises(UnreadableFile) as streamed:
+        onnx_graph.convert(loaded, str(path), None)
+    assert str(streamed.value) == str(whole.value)
+    assert main(["--format", "json", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert str(whole.value) in out and '"NN902"' in out and '"NN907"' not in out
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cyclic_collector_is_paused_while_a_graph_is_converted_and_restored_after(tmp_path, monkeypatch, enabled):
+    path = ob.save(ob.regression_relu_output(), tmp_path / "m.onnx")
+    seen = []
+    convert = onnx_graph.convert
+
+    def spy(*args):
+        seen.append(gc.isenabled())
+        return convert(*args)
+
+    monkeypatch.setattr(onnx_graph, "convert", spy)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        findings = lint_paths([path])
+        after = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False] and after is enabled
+    assert not [f for f in findings if f.code in ("NN902", "NN999")]  # read and linted
+
+
+def test_keep_receives_the_last_graph_only(tmp_path, capsys):
+    first = ob.save(ob.regression_relu_output(), tmp_path / "a.onnx")
+    second = ob.save(ob.plain_softmax(), tmp_path / "b.onnx")
+    kept: list = []
+    assert main(["--format", "json", str(first), str(second)], keep=kept) == main(["--format", "json", str(first),
+                                                                                  str(second)])
+    [program] = kept
+    assert program.path == str(second) and len(program.graphs[0].ops) > 1
+    outputs = capsys.readouterr().out.split("\n}\n")
+    assert outputs[0] == outputs[1]  # the same report either way
