@@ -12,7 +12,7 @@ the torch module at the trace's batch of 8, both after torch is imported and aft
 timed alternately so that a busy machine slows both alike. Prints medians and the median of
 the per-pair ratios; the goal is at most 10x.
 
-    python benchmarks/bench_trace.py [--device cuda] [--repeat N]
+    python benchmarks/bench_trace.py [--device cuda] [--repeat N] [--threads N]
 """
 
 from __future__ import annotations
@@ -96,9 +96,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="CPU threads for torch (default: torch's); 1 steadies the numbers on a shared machine")
     args = parser.parse_args()
     device = torch.device(args.device)
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         source = folder / "mlp.py"

@@ -42,7 +42,8 @@ def stats(value: torch.Tensor, kind: OpKind, units: bool = True) -> Stats:
     good = x[torch.isfinite(x)] if nonfinite else x.reshape(-1)
     if good.numel() == 0:
         return Stats(_NAN, _NAN, _NAN, _NAN, 0.0, 0.0, True)
-    named = {"mean": good.mean(), "std": good.std(unbiased=False), "zeros": (x == 0).float().mean()}
+    zeros = x == 0 if nonfinite else good == 0  # the same values; good is contiguous, x may be strided
+    named = {"mean": good.mean(), "std": good.std(unbiased=False), "zeros": zeros.float().mean()}
     if kind in _BOUNDED:
         low, high = _BOUNDED[kind]
         named["saturated"] = ((good - low).abs() < 1e-3).float().mean() + ((high - good).abs() < 1e-3).float().mean()
