@@ -167,3 +167,15 @@ def test_the_streamed_scale_sweep_is_the_sweep_over_forward(tmp_path):
         assert [list(p.max_abs) for p in streamed.scales] == [list(p.max_abs) for p in whole.scales]
         if graph.artifact is None:
             assert any(p.nonfinite for p in streamed.scales)  # exp overflows at some scale
+
+
+def test_bounded_activations_report_the_range_they_produced_not_their_bounds():
+    from nnlint.ir import OpKind
+    from nnlint.trace.summary import stats
+
+    x = torch.sigmoid(torch.linspace(-1.0, 1.0, 64).reshape(8, 8))
+    measured = stats(x, OpKind.SIGMOID)
+    assert measured.min == pytest.approx(float(x.min())) and measured.max == pytest.approx(float(x.max()))
+    assert 0.26 < measured.min < measured.max < 0.74 and measured.saturated_fraction == 0.0
+    saturated = stats(torch.tanh(torch.full((8, 4), 50.0)), OpKind.TANH)
+    assert saturated.max == 1.0 and saturated.saturated_fraction == 1.0

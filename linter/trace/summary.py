@@ -45,8 +45,8 @@ def stats(value: torch.Tensor, kind: OpKind, units: bool = True) -> Stats:
     zeros = x == 0 if nonfinite else good == 0  # the same values; good is contiguous, x may be strided
     named = {"mean": good.mean(), "std": good.std(unbiased=False), "zeros": zeros.float().mean()}
     if kind in _BOUNDED:
-        low, high = _BOUNDED[kind]
-        named["saturated"] = ((good - low).abs() < 1e-3).float().mean() + ((high - good).abs() < 1e-3).float().mean()
+        floor, ceiling = _BOUNDED[kind]
+        named["saturated"] = ((good - floor).abs() < 1e-3).float().mean() + ((ceiling - good).abs() < 1e-3).float().mean()
     elif kind is K.SOFTMAX and x.dim() >= 2:
         named["saturated"] = (x.amax(dim=-1) > 1 - 1e-3).float().mean()
     if units and whole.dim() >= 2 and whole.shape[1] > 1 and whole.shape[0] > 1 and not nonfinite:
