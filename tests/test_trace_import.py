@@ -109,6 +109,7 @@ def test_the_code_runs_only_with_trace_import(tmp_path):
 @pytest.mark.parametrize("top_level, config, words", [
     ("import time\ntime.sleep(60)", "[tool.nnlint.trace]\nimport-timeout = 2\n", "did not finish within 2 s"),
     ("blob = bytearray(16 << 30)", "[tool.nnlint.trace]\nimport-memory = 2048\n", "2048 MiB"),
+    ("", "[tool.nnlint.trace]\nimport-memory = 300\n", "300 MiB cap"),  # too little for torch itself
     ("raise SystemExit('training finished')", "", "SystemExit: training finished"),
     ("import not_installed_anywhere", "", "ModuleNotFoundError"),
 ])

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 MIB = 1 << 20
+#: How an allocation refused by the address-space cap reads: torch's allocator, the dynamic
+#: loader (torch's own libraries), the C library.
+_OUT_OF_MEMORY = ("can't allocate memory", "cannot allocate memory", "failed to map segment")
 
 
 class ImportFailure(Exception):
@@ -38,8 +41,9 @@ def main(argv: list[str]) -> int:
         from nnlint.trace.errors import one_line
 
         reply = {"error": f"{type(exc).__name__}: {one_line(exc, 300)}"}
-        if "can't allocate memory" in str(exc):  # torch's allocator under the cap
-            reply = {"error": f"ran out of memory under the {request['memory_mb']} MiB cap (import-memory)"}
+        if any(words in str(exc).lower() for words in _OUT_OF_MEMORY):  # under the address-space cap
+            reply = {"error": f"ran out of memory under the {request['memory_mb']} MiB cap (import-memory; "
+                              f"torch alone maps about 700 MiB) ({one_line(exc, 120)})"}
     Path(reply_path).write_text(json.dumps(reply), encoding="utf-8")
     return 0
 
