@@ -251,3 +251,37 @@ def test_the_imported_model_gives_the_same_verdicts_on_cuda(tmp_path):
     cuda = {f["code"]: f["trace"] for f in json.loads(result.stdout)["findings"]}
     assert {code: t["status"] for code, t in cuda.items()} == {code: t["status"] for code, t in cpu.items()}
     assert all(t["device"] == "cuda" for t in cuda.values())
+
+
+def test_values_are_recorded_before_in_place_ops_rewrite_them(tmp_path):
+    inplace = """
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(inplace=True), nn.LSTM(16, 4))
+
+        def forward(self, x):
+            y, _ = self.net[2](self.net[1](self.net[0](x)).unsqueeze(0))
+            out = y[0]
+            out += 1.0
+            return out
+    """
+    from nnlint.frontends.project import Project
+    from nnlint.frontends.python import analyze
+    from nnlint.trace.import_mode import ImportRequest, trace_by_import
+
+    path = project(tmp_path, inplace) / "model.py"
+    analysed = Project({path: "model.py"})
+    program = analyze(analysed.load(path), analysed, None)
+    graph = next(g for g in program.graphs if g.name == "Net")
+    request = ImportRequest(str(path), "model.py", "Net", program.graphs.index(graph), len(graph.ops), None, [], {},
+                            None, "cpu", 8, None, 4096)
+    result = trace_by_import(request, timeout=120)
+    assert result.error is None, result.error
+    linear = next(op for op in graph.ops.values() if op.type_name == "torch.nn.Linear")
+    relu = next(op for op in graph.ops.values() if op.type_name == "torch.nn.ReLU")
+    assert result.trace.layers[linear.id].train.min < 0  # recorded before the in-place ReLU ran
+    assert result.trace.layers[relu.id].train.min == 0

@@ -102,7 +102,7 @@ class Recorder(TorchFunctionMode):
         place = self.built_at.get(module)
         key = ("layer", place, type(module).__name__)
         if self._depth == 0 and key in self.wanted:
-            self.seen.setdefault(key, []).append((_first_tensor(output), module))
+            self.seen.setdefault(key, []).append((_snapshot(output), module))
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: Optional[dict] = None) -> Any:
         result = func(*args, **(kwargs or {}))
@@ -111,7 +111,7 @@ class Recorder(TorchFunctionMode):
             place = self._caller(sys._getframe(1)) if name else None
             key = ("call", place, call_name(name)) if place is not None else None
             if key in self.wanted:
-                self.seen.setdefault(key, []).append((_first_tensor(result), None))
+                self.seen.setdefault(key, []).append((_snapshot(result), None))
         return result
 
     def _is_library(self, module: nn.Module) -> bool:
@@ -182,6 +182,13 @@ def _position(frame: Any) -> Optional[Place]:
         _POSITIONS[code] = list(code.co_positions())
     line, _, column, _ = _POSITIONS[code][frame.f_lasti // 2]
     return (code.co_filename, line, column + 1) if line is not None and column is not None else None
+
+
+def _snapshot(value: Any) -> Optional[torch.Tensor]:
+    """The value as it is now: a later in-place op (``nn.ReLU(inplace=True)``, ``x += y``) must
+    not rewrite what was recorded. ``clone`` keeps the autograd graph."""
+    tensor = _first_tensor(value)
+    return tensor.clone() if tensor is not None else None
 
 
 def _first_tensor(value: Any) -> Optional[torch.Tensor]:
