@@ -18,7 +18,7 @@ common idioms: ``F.dropout(..., training=<runtime value>)`` follows the module's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch import nn
@@ -129,10 +129,7 @@ class BuiltGraph(nn.Module):
         return self.steps[op_id](args)
 
     def params(self, op_id: int) -> list[nn.Parameter]:
-        layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
-        if layer is None:
-            return []
-        return [p for p in (getattr(layer, "weight", None), getattr(layer, "bias", None)) if isinstance(p, nn.Parameter)]
+        return layer_params(self.layers[str(op_id)] if str(op_id) in self.layers else None)
 
     def runnable_outputs(self) -> list[int]:
         return [i for i in self.graph.outputs if i in self.steps or i in self.specs]
@@ -228,16 +225,12 @@ class BuiltGraph(nn.Module):
     def _fit_inputs(self) -> None:
         """Run once (batch 2, no grad) to size lazy layers, trying the spatial sizes for image
         inputs; ops that still fail at run time are broken, with torch's message."""
-        image_inputs = [i for i, s in self.specs.items()
-                        if len(s.shape) > 2 and s.integer_below is None and i not in self.configured]
         best: Optional[tuple[dict[int, str], dict[int, InputSpec]]] = None
-        for size in dict.fromkeys(SPATIAL_SIZES) if image_inputs else SPATIAL_SIZES[:1]:
-            for i in image_inputs:
-                spec = self.specs[i]
-                self.specs[i] = InputSpec((*spec.shape[:2], *([size] * (len(spec.shape) - 2))))
+        for specs in spatial_candidates(self.specs, self.configured):
+            self.specs = specs
             failures = self._dry_run()
             if best is None or len(failures) < len(best[0]):
-                best = (failures, dict(self.specs))
+                best = (failures, specs)
             if not failures:
                 break
         assert best is not None
@@ -306,6 +299,25 @@ class BuiltGraph(nn.Module):
                             self.init_notes[op_id] = f"{init['fn']} is not an init the trace replays"
                 except (CannotBuild, AttributeError, TypeError, ValueError, RuntimeError) as exc:
                     self.init_notes[op_id] = f"{init['fn']} could not be replayed ({one_line(exc)})"
+
+
+def layer_params(layer: Optional[nn.Module]) -> list[nn.Parameter]:
+    """A layer's weight, then its bias, where it has them (what the measurements read)."""
+    if layer is None:
+        return []
+    return [p for p in (getattr(layer, "weight", None), getattr(layer, "bias", None)) if isinstance(p, nn.Parameter)]
+
+
+def spatial_candidates(specs: dict[int, InputSpec], fixed: set[int]) -> Iterator[dict[int, InputSpec]]:
+    """The input specs to try in turn: image inputs whose size no one gave at each of
+    SPATIAL_SIZES; the specs as they are when there is no such input."""
+    images = {i for i, s in specs.items() if len(s.shape) > 2 and s.integer_below is None and i not in fixed}
+    if not images:
+        yield dict(specs)
+        return
+    for size in dict.fromkeys(SPATIAL_SIZES):
+        yield {i: InputSpec((*s.shape[:2], *([size] * (len(s.shape) - 2)))) if i in images else s
+               for i, s in specs.items()}
 
 
 def configured_shapes(graph: ModelGraph, setting: Optional[list]) -> dict[int, list[int]]:

@@ -30,7 +30,7 @@ from torch.overrides import TorchFunctionMode
 
 from nnlint.frontends import torch_api as api
 from nnlint.ir import ModelGraph, Op, OpKind
-from nnlint.trace.build import SPATIAL_SIZES, InputSpec, configured_shapes, input_spec
+from nnlint.trace.build import configured_shapes, input_spec, layer_params, spatial_candidates
 from nnlint.trace.errors import CannotBuild, one_line
 
 K = OpKind
@@ -245,10 +245,7 @@ class ImportedModel(nn.Module):
         return _first_tensor(layer(args[0])) if layer is not None else None
 
     def params(self, op_id: int) -> list[nn.Parameter]:
-        layer = self._layers.get(op_id)
-        if layer is None:
-            return []
-        return [p for p in (getattr(layer, "weight", None), getattr(layer, "bias", None)) if isinstance(p, nn.Parameter)]
+        return layer_params(self._layers.get(op_id))
 
     def runnable_outputs(self) -> list[int]:
         return [i for i in self.graph.outputs if i in self.steps]
@@ -295,13 +292,9 @@ class ImportedModel(nn.Module):
     def _fit_inputs(self, configured: set[int]) -> dict[int, str]:
         """A dry run (batch 2, eval, no grad) at the first spatial size the model accepts; the
         ops it never matched are left out, with the reason."""
-        image_inputs = [i for i, s in self.specs.items()
-                        if len(s.shape) > 2 and s.integer_below is None and i not in configured]
         error = None
-        for size in dict.fromkeys(SPATIAL_SIZES) if image_inputs else SPATIAL_SIZES[:1]:
-            for i in image_inputs:
-                spec = self.specs[i]
-                self.specs[i] = InputSpec((*spec.shape[:2], *([size] * (len(spec.shape) - 2))))
+        for specs in spatial_candidates(self.specs, configured):
+            self.specs = specs
             self.eval()
             try:
                 with torch.no_grad():
