@@ -64,6 +64,21 @@ def project(tmp_path: Path, model: str, train: str = "", config: str = "") -> Pa
     return tmp_path
 
 
+def import_net(tmp_path: Path, model: str):
+    """The analysis's graph of class ``Net`` in ``model``, and what the import subprocess measured."""
+    from nnlint.frontends.project import Project
+    from nnlint.frontends.python import analyze
+    from nnlint.trace.import_mode import ImportRequest, trace_by_import
+
+    path = project(tmp_path, model) / "model.py"
+    analysed = Project({path: "model.py"})
+    program = analyze(analysed.load(path), analysed, None)
+    graph = next(g for g in program.graphs if g.name == "Net")
+    request = ImportRequest(str(path), "model.py", "Net", program.graphs.index(graph), len(graph.ops), None, [], {},
+                            None, "cpu", 8, None, 4096)
+    return graph, trace_by_import(request, timeout=120)
+
+
 def traces(tmp_path: Path, *args: str) -> dict[str, dict]:
     files = [p.name for p in sorted(tmp_path.glob("*.py"))]
     device = ["--device", "cpu"] if args else []
@@ -125,10 +140,6 @@ def test_limits_and_failures_leave_the_findings_inconclusive_with_one_line(tmp_p
 def test_layers_functions_and_operators_are_matched_to_the_analysis(tmp_path):
     """Sequential members, a submodule class used twice, functions, operators and methods each
     get the value the real model computed; an RNN's state, with no place in the code, does not."""
-    from nnlint.frontends.project import Project
-    from nnlint.frontends.python import analyze
-    from nnlint.trace.import_mode import ImportRequest, trace_by_import
-
     model = """
     import torch
     import torch.nn as nn
@@ -161,13 +172,7 @@ def test_layers_functions_and_operators_are_matched_to_the_analysis(tmp_path):
             y, _ = self.rnn(x.unsqueeze(1))
             return torch.softmax(self.head(y[:, -1]), dim=1)
     """
-    path = project(tmp_path, model) / "model.py"
-    analysed = Project({path: "model.py"})
-    program = analyze(analysed.load(path), analysed, None)
-    graph = next(g for g in program.graphs if g.name == "Net")
-    request = ImportRequest(str(path), "model.py", "Net", program.graphs.index(graph), len(graph.ops), None, [], {},
-                            None, "cpu", 8, None, 4096)
-    result = trace_by_import(request, timeout=120)
+    graph, result = import_net(tmp_path, model)
     assert result.error is None, result.error
     unmeasured = {graph.ops[i].type_name for i in result.broken}
     assert unmeasured == {"rnn-state"}, result.broken
@@ -269,17 +274,7 @@ def test_values_are_recorded_before_in_place_ops_rewrite_them(tmp_path):
             out += 1.0
             return out
     """
-    from nnlint.frontends.project import Project
-    from nnlint.frontends.python import analyze
-    from nnlint.trace.import_mode import ImportRequest, trace_by_import
-
-    path = project(tmp_path, inplace) / "model.py"
-    analysed = Project({path: "model.py"})
-    program = analyze(analysed.load(path), analysed, None)
-    graph = next(g for g in program.graphs if g.name == "Net")
-    request = ImportRequest(str(path), "model.py", "Net", program.graphs.index(graph), len(graph.ops), None, [], {},
-                            None, "cpu", 8, None, 4096)
-    result = trace_by_import(request, timeout=120)
+    graph, result = import_net(tmp_path, inplace)
     assert result.error is None, result.error
     linear = next(op for op in graph.ops.values() if op.type_name == "torch.nn.Linear")
     relu = next(op for op in graph.ops.values() if op.type_name == "torch.nn.ReLU")
