@@ -220,7 +220,10 @@ class ImportedModel(nn.Module):
         self.recorder = recorder
         self.device = device
         self.keys = {op_id: op_key(graph.ops[op_id], place) for op_id, place in places.items()}
-        recorder.wanted = set(self.keys.values())
+        self.ops_at: dict[Key, list[int]] = {}  # the ops each recorded place and name may be, in order
+        for op_id in sorted(self.keys):
+            self.ops_at.setdefault(self.keys[op_id], []).append(op_id)
+        recorder.wanted = set(self.ops_at)
         self.init_notes: dict[int, str] = {}
         shapes = configured_shapes(graph, input_shape)
         self.specs = {i: input_spec(graph, graph.ops[i], shapes.get(i)) for i in graph.inputs}
@@ -264,10 +267,7 @@ class ImportedModel(nn.Module):
 
     def _match(self, seen: dict[Key, list]) -> Matching:
         matched = Matching()
-        by_key: dict[Key, list[int]] = {}
-        for op_id, key in self.keys.items():
-            by_key.setdefault(key, []).append(op_id)
-        for key, op_ids in by_key.items():
+        for key, op_ids in self.ops_at.items():
             found = seen.get(key, [])
             where = f"{Path(key[1][0]).name}:{key[1][1]}"
             if not found:
@@ -280,7 +280,7 @@ class ImportedModel(nn.Module):
                     matched.missing[op_id] = (f"{self.graph.ops[op_id].describe()} ({where}) ran {len(found)} times "
                                               f"for {len(op_ids)} op(s) in the analysis: which run is which is unknown")
                 continue
-            for op_id, (value, layer) in zip(sorted(op_ids), found):
+            for op_id, (value, layer) in zip(op_ids, found):
                 if value is None:
                     matched.missing[op_id] = f"{self.graph.ops[op_id].describe()} ({where}) returned no tensor"
                     continue
