@@ -1,18 +1,24 @@
 """How long ``--trace`` takes per model, against one plain forward pass of the same model.
 
-Three models: a small MLP rebuilt from source code (the IR path), and a ResNet-50-sized CNN
-exported to ONNX twice (the executor path, 25.6M parameters, 224x224 inputs): as
-``torch.onnx.export`` writes an eval-mode model by default, batch norm folded into the
-convolutions (a graph that computes the same in both modes, so its training pass serves as its
-evaluation pass), and with constant folding off, 53 BatchNormalization nodes kept (both passes
-run, and the batch of one). For each, in one run and on one device: the trace (rebuild + every
-measurement: training pass with backward and optimizer step, evaluation passes, zero-input and
-dropout probes, the x1..x1000 scale sweep, a batch of one) against one plain ``model(x)`` of
-the torch module at the trace's batch of 8, both after torch is imported and after a warm-up,
-timed alternately so that a busy machine slows both alike. Prints medians and the median of
-the per-pair ratios; the goal is at most 10x.
+Four models: a small MLP rebuilt from source code (the IR path: its layers are constructed and
+initialised as torch does), the same MLP exported to ONNX (its weights are read, not drawn), and
+a ResNet-50-sized CNN exported to ONNX twice (the executor path, 25.6M parameters, 224x224
+inputs): as ``torch.onnx.export`` writes an eval-mode model by default, batch norm folded into
+the convolutions (a graph that computes the same in both modes, so its training pass serves as
+its evaluation pass), and with constant folding off, 53 BatchNormalization nodes kept (both
+passes run, and the batch of one).
 
-    python benchmarks/bench_trace.py [--device cuda] [--repeat N] [--threads N]
+A trace takes what its findings' checks read (``Check.measures``), so its cost depends on the
+findings. For each model this prints, in one run and on one device: the trace with every
+measurement (what ``--report`` takes: training pass with backward and optimizer step,
+evaluation passes, zero-input and dropout probes, the x1..x1000 scale sweep, a batch of one,
+histograms), the trace for each check's measurements alone (one finding of that check), and the
+rebuild alone; each against one plain ``model(x)`` of the torch module at the trace's batch of
+8, both after torch is imported and after a warm-up, timed alternately so that a busy machine
+slows both alike. Prints the median of the per-pair ratios (and the medians in ms for the full
+trace); the goal is at most 10x.
+
+    python benchmarks/bench_trace.py [--device cuda] [--repeat N] [--threads N] [--models mlp,onnx-mlp,...]
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from nnlint.frontends.onnx_graph import convert
 from nnlint.frontends.onnx_load import load
 from nnlint.frontends.project import Project
 from nnlint.frontends.python import analyze
+from nnlint.registry import all_checks
 from nnlint.trace.build import BuiltGraph
 from nnlint.trace.measure import measure
+from nnlint.trace.measurements import ALL, closure
 from nnlint.trace.onnx_model import OnnxGraph
 
 MLP_SOURCE = """
@@ -92,39 +100,68 @@ def plain_forward(model: nn.Module, x: torch.Tensor):
     return run
 
 
+def check_rows() -> list[tuple[str, frozenset]]:
+    """One row per distinct set of measurements a traceable check reads, named by its checks."""
+    by_needs: dict[frozenset, list[str]] = {}
+    for check in all_checks():
+        if check.measures:
+            by_needs.setdefault(frozenset(check.measures), []).append(check.name)
+    return [(", ".join(names), needs) for needs, names in sorted(by_needs.items(), key=lambda item: len(closure(item[0])))]
+
+
+def models(folder: Path, device: torch.device):
+    """(name, make the trace's model, its IR graph, the torch module, its input) per model."""
+    source = folder / "mlp.py"
+    source.write_text(MLP_SOURCE)
+    project = Project({source: "mlp.py"})
+    graph = analyze(project.load(source), project).graphs[0]
+    mlp = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)).eval()
+    yield "mlp", "small MLP (source)", lambda: BuiltGraph(graph, device), graph, mlp.to(device), torch.randn(8, 64, device=device)
+    exports = [("onnx-mlp", "small MLP (ONNX)", mlp.cpu(), (1, 64), True)]
+    net = resnet50().eval()
+    exports += [("resnet-folded", "ResNet-50 (ONNX, BN folded)", net, (1, 3, 224, 224), True),
+                ("resnet-bn", "ResNet-50 (ONNX, BN nodes)", net, (1, 3, 224, 224), False)]
+    for key, name, module, shape, folding in exports:
+        path = folder / f"{key}.onnx"
+        torch.onnx.export(module.cpu(), (torch.randn(*shape),), str(path), dynamo=False,
+                          do_constant_folding=folding, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+        onnx_graph = convert(load(path), path.name, None).graphs[0]
+        yield (key, name, lambda g=onnx_graph: OnnxGraph(g, device), onnx_graph, module.to(device),
+               torch.randn(8, *shape[1:], device=device))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="CPU threads for torch (default: torch's); 1 steadies the numbers on a shared machine")
+    parser.add_argument("--models", default="mlp,onnx-mlp,resnet-folded,resnet-bn",
+                        help="which models, comma-separated (default: all four)")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
+    rows = [("everything (--report)", ALL), *check_rows()]
+    columns = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        source = folder / "mlp.py"
-        source.write_text(MLP_SOURCE)
-        project = Project({source: "mlp.py"})
-        graph = analyze(project.load(source), project).graphs[0]
-        mlp = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)).to(device).eval()
-        rows = [("small MLP (source)", *paired(lambda: measure(BuiltGraph(graph, device), graph, device),
-                                               plain_forward(mlp, torch.randn(8, 64, device=device)), args.repeat))]
-
-        net = resnet50().eval()
-        x = torch.randn(8, 3, 224, 224, device=device)
-        for name, folding in (("ResNet-50 (ONNX, BN folded)", True), ("ResNet-50 (ONNX, BN nodes)", False)):
-            path = folder / "resnet50.onnx"
-            torch.onnx.export(net.cpu(), (torch.randn(1, 3, 224, 224),), str(path), dynamo=False,
-                              do_constant_folding=folding, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
-            onnx_graph = convert(load(path), "resnet50.onnx", None).graphs[0]
-            rows.append((name, *paired(lambda g=onnx_graph: measure(OnnxGraph(g, device), g, device),
-                                       plain_forward(net.to(device), x), args.repeat)))
+        for key, name, build, graph, module, x in models(Path(tmp), device):
+            if key not in args.models.split(","):
+                continue
+            forward = plain_forward(module, x)
+            column = {}
+            for label, needs in rows:
+                print(f"{name}: {label}", file=sys.stderr)
+                column[label] = paired(lambda n=needs: measure(build(), graph, device, needs=n), forward, args.repeat)
+            column["rebuild alone"] = paired(build, forward, args.repeat)
+            columns.append((name, column))
     print(f"device: {device}, batch 8, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"median of {args.repeat}")
-    print(f"{'model':<30}{'trace':>10}{'forward':>10}{'ratio':>8}")
-    for name, trace, forward, ratio in rows:
-        print(f"{name:<30}{trace * 1000:>8.1f}ms{forward * 1000:>8.1f}ms{ratio:>7.1f}x")
+          f"median of {args.repeat}; trace time / one plain forward pass")
+    width = max(len(label) for label, _ in rows) + 2
+    print(f"{'':<{width}}" + "".join(f"{name:>30}" for name, _ in columns))
+    for label in [label for label, _ in rows] + ["rebuild alone"]:
+        print(f"{label:<{width}}" + "".join(f"{column[label][2]:>29.1f}x" for _, column in columns))
+    print(f"{'(ms: full trace / forward)':<{width}}" + "".join(
+        f"{column[rows[0][0]][0] * 1000:>20.1f} / {column[rows[0][0]][1] * 1000:.2f}" for _, column in columns))
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import HEALTHY_STD, Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ class BadInit(GraphCheck):
     message = "{problem}"
     hint = "use nn.init.kaiming_normal_/kaiming_uniform_ (ReLU) or xavier_* (tanh/sigmoid); keep constants for biases"
     traceable = True
+    measures = frozenset({M.UNITS})
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

@@ -8,6 +8,7 @@ from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program, is_training_loader
 from nnlint.ir import OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class BatchSizeExtreme(ProgramCheck):
     message = "{problem}"
     hint = "train with batches of 16-128 (start at 32); use drop_last=True when the model has BatchNorm"
     traceable = True
+    measures = frozenset({M.BATCH_OF_ONE})
     frameworks = ("pytorch", "keras")
     options = {"max-batch-size": 8192}
 

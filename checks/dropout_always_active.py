@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.trace.evidence import zeroed_by
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, refuted
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class DropoutAlwaysActive(GraphCheck):
     message = "{call} in {model}.forward has no training= argument: it stays on after model.eval()"
     hint = "pass training=self.training, or use an nn.Dropout module, which follows train()/eval()"
     traceable = True
+    measures = frozenset({M.EVAL, M.DROPOUT})
 
     bad = [
         Bad(

@@ -9,6 +9,7 @@ from nnlint.frontends.program import Program
 from nnlint.ir import OpKind, Origin
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.evidence import zeroed_by
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class DropoutKeepDropConfusion(ProgramCheck):
     message = "{layer} {what}; {api} takes the probability of dropping a unit, not of keeping it"
     hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
     traceable = True
+    measures = frozenset({M.DROPOUT})
     frameworks = ("pytorch", "keras", "onnx")
     options = {"threshold": 0.7}
 

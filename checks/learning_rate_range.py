@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import (
     HEALTHY_UPDATE,
     Verdict,
@@ -58,6 +59,7 @@ class LearningRateRange(ProgramCheck):
     message = "{optimizer} with lr={lr:g}: {why}"
     hint = "start near 1e-3 for Adam-type optimizers and 0.01-0.1 for SGD with momentum"
     traceable = True
+    measures = frozenset({M.STEP})
     frameworks = ("pytorch", "keras")
 
     bad = [

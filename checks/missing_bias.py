@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class MissingBias(GraphCheck):
     message = "{layer} has bias=False and {after}: nothing supplies the learned shift (y = Wx + b)"
     hint = "drop bias=False, or put a BatchNorm/LayerNorm right after the layer"
     traceable = True
+    measures = frozenset({M.ZERO_INPUT})
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class MissingEvalMode(ProgramCheck):
     message = "{model} (with {layers}) is evaluated under no_grad in training mode: call {model}.eval() first"
     hint = "call model.eval() before evaluating and model.train() before training again"
     traceable = True
+    measures = frozenset({M.EVAL})
 
     bad = [
         Bad(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, refuted
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class OutputActivationRegression(GraphCheck):
     message = "{layer} is the output of {model}, which is trained for regression{loss}: {effect}"
     hint = "end a regression model with its last Linear layer and no activation"
     traceable = True
+    measures = frozenset({M.EVAL})
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class SaturatingHiddenActivation(GraphCheck):
     message = "{count} hidden layers of {model} use {acts} (first: {first}): gradients vanish through saturated units"
     hint = "use ReLU/LeakyReLU/GELU in hidden layers (keep sigmoid/tanh for gates and outputs), or normalise before them"
     traceable = True
+    measures = frozenset({M.GRADIENTS})
     frameworks = ("pytorch", "keras", "onnx")
     options = {"min-layers": 3}
 

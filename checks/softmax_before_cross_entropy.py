@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.levels import Confidence
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class SoftmaxBeforeCrossEntropy(GraphCheck):
     message = "{softmax} feeds {loss}, which applies log-softmax itself: a softmax of a softmax stalls training"
     hint = "return logits from the model and let the cross-entropy loss apply the softmax"
     traceable = True
+    measures = frozenset({M.LOSS_PROBES})
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

@@ -50,7 +50,7 @@ class UnnormalizedInput(ProgramCheck):
     name = "unnormalized-input"
     message = "{what} reaches {sink} unscaled: {fix}"
     hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
-    traceable = True
+    traceable = True  # from the --sample array alone: the model is not measured
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class UnstableBce(GraphCheck):
     message = "{what}"
     hint = "return logits and use BCEWithLogitsLoss (it is exact for large logits; it still gives NaN for infinite ones)"
     traceable = True
+    measures = frozenset({M.LOSS_PROBES})
     frameworks = ("pytorch", "keras")
 
     bad = [

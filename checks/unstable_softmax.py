@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
+from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, refuted
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class UnstableSoftmax(GraphCheck):
     message = "{what}"
     hint = "use F.softmax / F.log_softmax / torch.logsumexp, which subtract the maximum first"
     traceable = True
+    measures = frozenset({M.SWEEP})
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

@@ -58,6 +58,9 @@ class Check:
     hint: ClassVar[str]  # one line: what to do instead
     frameworks: ClassVar[tuple[str, ...]] = ("pytorch",)
     traceable: ClassVar[bool] = False  # a --trace confirmation exists
+    #: what ``confirm`` reads of the trace (``nnlint.trace.measurements.Measure``): the trace
+    #: of a model takes only what its findings' checks read
+    measures: ClassVar[frozenset] = frozenset()
     options: ClassVar[dict[str, Any]] = {}  # per-check settings and their defaults
     bad: ClassVar[list[Example]] = []
     good: ClassVar[list[Example]] = []
@@ -92,7 +95,7 @@ class Check:
 
     def confirm(self, evidence: "Evidence") -> "Verdict":
         """What the ``--trace`` measurements say of one finding of this check. Checks that
-        can be confirmed override this and set ``traceable``."""
+        can be confirmed override this and set ``traceable`` and ``measures``."""
         from nnlint.trace.verdict import inconclusive
 
         return inconclusive(f"{self.name} has no trace confirmation")

@@ -147,7 +147,7 @@ def _trace(result, subjects: dict, args: argparse.Namespace, settings) -> None:
         raise ConfigError(f"--trace needs torch ({exc.name} is missing): pip install 'nnlint[trace]'") from None
     options = TraceOptions(device=args.device, sample=Path(args.sample) if args.sample else None,
                            hide_refuted=args.hide_refuted, import_code=args.trace_import,
-                           settings=settings.trace, config_root=settings.root)
+                           report=args.report is not None, settings=settings.trace, config_root=settings.root)
     try:
         result.findings, traces = trace_findings(result.findings, subjects, options)
     except TraceError as exc:

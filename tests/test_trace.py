@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,8 @@ def test_evidence_is_one_line_with_the_measurement(buggy):
     assert relu["status"] == "confirmed" and relu["device"] == "cpu"
     assert relu["evidence"].startswith("output range [0.00, ") and "cannot produce targets below 0" in relu["evidence"]
     drop = by_place[("NN007", "dropout_spellings.py", 25)]
-    assert "zeroed 9" in drop["evidence"]  # F.dropout(x, 0.9): about 90% of units
+    zeroed = float(re.search(r"zeroed ([0-9.]+)%", drop["evidence"]).group(1))
+    assert 85 <= zeroed <= 95  # F.dropout(x, 0.9): about 90% of units
     softmax = by_place[("NN002", "softmax_spellings.py", 7)]
     assert "input scale x" in softmax["evidence"] and "Inf/NaN" in softmax["evidence"]
     assert all("\n" not in f.trace["evidence"] for f in buggy)

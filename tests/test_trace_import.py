@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nnlint.trace.records import Histogram, LayerRecord, ModelTrace, ScaleProbe, Stats, TracedFinding  # noqa: E402
+from nnlint.trace.measurements import ALL  # noqa: E402
 
 from tests.conftest import run_cli  # noqa: E402
 
@@ -75,7 +76,7 @@ def import_net(tmp_path: Path, model: str):
     program = analyze(analysed.load(path), analysed, None)
     graph = next(g for g in program.graphs if g.name == "Net")
     request = ImportRequest(str(path), "model.py", "Net", program.graphs.index(graph), len(graph.ops), None, [], {},
-                            None, "cpu", 8, None, 4096)
+                            None, "cpu", 8, None, 4096, sorted(m.value for m in ALL))
     return graph, trace_by_import(request, timeout=120)
 
 

@@ -17,6 +17,7 @@ from nnlint.frontends.onnx_graph import convert  # noqa: E402
 from nnlint.frontends.onnx_load import LoadedModel, load  # noqa: E402
 from nnlint.trace.measure import measure  # noqa: E402
 from nnlint.trace.onnx_model import OnnxGraph  # noqa: E402
+from nnlint.trace.records import Stats  # noqa: E402
 from nnlint.trace.summary import BINS, SUBSAMPLE, histogram  # noqa: E402
 
 from tests import onnx_builders as B  # noqa: E402
@@ -179,3 +180,107 @@ def test_bounded_activations_report_the_range_they_produced_not_their_bounds():
     assert 0.26 < measured.min < measured.max < 0.74 and measured.saturated_fraction == 0.0
     saturated = stats(torch.tanh(torch.full((8, 4), 50.0)), OpKind.TANH)
     assert saturated.max == 1.0 and saturated.saturated_fraction == 1.0
+
+
+# ---------------------------------------------------------------- only what the findings read
+
+MIXED_NET = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 32)
+        self.drop = nn.Dropout(0.3)
+        self.out = nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.out(F.dropout(self.drop(F.relu(self.fc(x))), 0.5, True))
+
+
+model = Net()
+"""
+
+
+def _traced(path: Path, report: bool) -> list:
+    from nnlint.config import Settings
+    from nnlint.engine import lint, selected_checks
+    from nnlint.trace.run import TraceOptions, trace_findings
+
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
+    findings, traces = trace_findings(result.findings, subjects, TraceOptions(device="cpu", report=report))
+    return [(f.code, f.path, f.line, f.message, f.trace) for f in findings], traces
+
+
+@pytest.mark.parametrize("folder", ["buggy", "correct", "onnx"])
+def test_each_finding_gets_the_verdict_it_gets_when_everything_is_measured(folder):
+    """A trace takes what its findings' checks read (Check.measures): the verdicts and their
+    evidence are those of the full trace --report takes, finding by finding."""
+    needed, _ = _traced(FIXTURES.parent / folder, report=False)
+    everything, traces = _traced(FIXTURES.parent / folder, report=True)
+    assert needed == everything
+    assert traces and all(t.layers for t in traces if not (t.problem or t.error))
+
+
+def test_a_finding_whose_check_reads_no_measurement_traces_no_model(tmp_path):
+    source = tmp_path / "train.py"
+    source.write_text("import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))\n"
+                      "optimizer = torch.optim.SGD(model.parameters(), lr=0.01)\n")
+    findings, traces = _traced(source, report=False)
+    assert [f[0] for f in findings] == ["NN104"]  # plain-sgd: no trace confirmation
+    assert findings[0][4]["status"] == "inconclusive" and traces == []
+    assert len(_traced(source, report=True)[1]) == 1  # the report still draws the model
+
+
+def test_only_the_measurements_asked_for_are_taken_and_each_is_what_the_full_trace_takes(tmp_path):
+    from nnlint.trace.build import BuiltGraph
+    from nnlint.trace.measurements import ALL, Measure
+
+    graph = _source_graph(tmp_path, MIXED_NET)
+
+    def run(needs):
+        torch.manual_seed(0)
+        return measure(BuiltGraph(graph, CPU), graph, CPU, needs=needs)
+
+    full = run(ALL)
+    assert full.scales and full.optimizer and any(r.act_hist for r in full.layers.values())
+    for need in Measure:
+        alone = run({need})
+        for op_id, record in alone.layers.items():
+            assert record.train == full.layers[op_id].train or need is not Measure.UNITS and \
+                record.train == Stats(**{**vars(full.layers[op_id].train), "unit_spread": None})
+        if need is Measure.DROPOUT:
+            assert [(r.dropped_train, r.dropped_eval) for r in alone.layers.values()] == \
+                [(r.dropped_train, r.dropped_eval) for r in full.layers.values()]
+        if need is Measure.SWEEP:
+            assert [vars(p) for p in alone.scales] == [vars(p) for p in full.scales]
+        if need is Measure.STEP:
+            assert [r.update_ratio for r in alone.layers.values()] == [r.update_ratio for r in full.layers.values()]
+    only_eval = run({Measure.EVAL})
+    assert only_eval.scales == [] and only_eval.optimizer is None and only_eval.loss is None
+    assert all(r.grad_norm is None and r.act_hist is None and r.dropped_train is None and r.eval is not None
+               for r in only_eval.layers.values())
+    gradients = run({Measure.GRADIENTS})
+    assert gradients.optimizer is None and any(r.grad_norm for r in gradients.layers.values())
+    assert all(r.update_ratio is None for r in gradients.layers.values())
+
+
+def test_a_rebuilt_model_without_mode_dependent_ops_is_mode_free_and_measures_as_if_it_ran_its_evaluation_pass(tmp_path):
+    from nnlint.trace.build import BuiltGraph
+
+    graph = _source_graph(tmp_path, EXP_NET)
+    torch.manual_seed(0)
+    shortcut = BuiltGraph(graph, CPU)
+    assert shortcut.mode_free
+    torch.manual_seed(0)
+    full = BuiltGraph(graph, CPU)
+    full.mode_free = False
+    _close(measure(shortcut, graph, CPU).as_json(), measure(full, graph, CPU).as_json())
+    assert not BuiltGraph(_source_graph(tmp_path, MIXED_NET), CPU).mode_free
+    rrelu = EXP_NET.replace("torch.exp(self.fc(x))", "self.act(self.fc(x))").replace(
+        "self.out = nn.Linear(32, 4)", "self.out = nn.Linear(32, 4)\n        self.act = nn.RReLU()")
+    assert not BuiltGraph(_source_graph(tmp_path, rrelu), CPU).mode_free  # a random slope in training mode

@@ -60,12 +60,23 @@ class InputSpec:
         return (torch.randn(shape, generator=generator) * scale).to(device)
 
 
+#: Kinds whose rebuilt op computes the same in training and evaluation mode and draws no random
+#: numbers. Not dropout, batch norm, instance norm (running statistics when asked), recurrent
+#: layers (dropout between layers) or anything unknown (``randn_like``, attention's dropout).
+_MODE_FREE = frozenset({
+    K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.LAYER_NORM, K.GROUP_NORM, K.RELU, K.RELU6,
+    K.LEAKY_RELU, K.ELU, K.SELU, K.GELU, K.SILU, K.SOFTPLUS, K.SIGMOID, K.TANH, K.SOFTMAX,
+    K.LOG_SOFTMAX, K.EXP, K.LOG, K.ADD, K.SUB, K.MUL, K.DIV, K.MATMUL, K.REDUCE_SUM, K.REDUCE_MAX,
+    K.LOGSUMEXP, K.RESHAPE, K.POOL, K.CONCAT, K.IDENTITY,
+})
+
+
+def _mode_free(op: Op) -> bool:
+    return op.kind in _MODE_FREE and "rrelu" not in op.type_name.lower()  # RReLU: a random slope in training
+
+
 class BuiltGraph(nn.Module):
     """The IR graph as a module: ``forward`` returns every runnable op's value by op id."""
-
-    #: Rebuilt layers and replayed calls are not sorted by whether they depend on the mode or
-    #: draw random numbers (dropout, batch norm, RReLU, ``randn_like``): both passes run.
-    mode_free = False
 
     def __init__(self, graph: ModelGraph, device: torch.device, input_shape: Optional[list] = None) -> None:
         super().__init__()
@@ -99,6 +110,9 @@ class BuiltGraph(nn.Module):
                 keras_build.apply_defaults(layer)
         self._apply_inits()
         self._dead = self._last_reads()
+        #: every op computes the same in both modes and draws no random numbers, so the
+        #: training pass serves as the evaluation pass (see ``measure``)
+        self.mode_free = all(_mode_free(graph.ops[op_id]) for op_id in self.steps)
 
     # ------------------------------------------------------------------ running
 

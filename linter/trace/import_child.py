@@ -63,6 +63,7 @@ def _trace(request: dict) -> dict:
 
     from nnlint.trace.errors import CannotBuild
     from nnlint.trace.measure import measure
+    from nnlint.trace.measurements import Measure
 
     graph, places, project = _analyse(request)
     cls = _import_class(graph.name, project, request["file"])
@@ -88,7 +89,7 @@ def _trace(request: dict) -> dict:
         from nnlint.trace.run import load_sample
 
         sample = load_sample(Path(request["sample"]))[1]
-    trace = measure(model, graph, device, request["batch"], sample)
+    trace = measure(model, graph, device, request["batch"], sample, frozenset(map(Measure, request["measures"])))
     trace.built = "imported"
     return {"trace": trace.as_json(), "broken": {str(k): v for k, v in model.broken.items()}}
 

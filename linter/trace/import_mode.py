@@ -44,6 +44,7 @@ class ImportRequest:
     batch: int
     sample: Optional[str]
     memory_mb: int
+    measures: list[str]  # the measurements to take (``Measure`` values)
 
 
 @dataclass

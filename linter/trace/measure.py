@@ -6,7 +6,8 @@ where the graph has no dropout; none of its own where no op depends on the mode,
 ``mode_free``), a zero-input pass per weighted layer, an input-scale sweep (x1 to x1000,
 TensorFuzz's idea), a batch of one in training mode where batch norm is present, and the loss
 probes that compare the loss the code wrote with its stable form. The weights are restored
-after the optimizer step, so every pass sees the model as initialised.
+after the optimizer step, so every pass sees the model as initialised. Only the measurements
+asked for are taken (:mod:`~nnlint.trace.measurements`), each from its own seed.
 
 The model adapter (:class:`~nnlint.trace.build.BuiltGraph`, the ONNX adapter, an imported
 module's) gives ``make_inputs``, ``forward``, ``run_op``, ``params``, ``runnable_outputs``,
@@ -16,6 +17,7 @@ memory without changing a number.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from typing import Any, Callable, Iterable, Optional
@@ -27,6 +29,7 @@ from nnlint.ir import ModelGraph, OpKind
 from nnlint.ir.kinds import WEIGHTED
 from nnlint.trace import keras_build
 from nnlint.trace.errors import one_line
+from nnlint.trace.measurements import ALL, Measure, closure
 from nnlint.trace.records import LayerRecord, ModelTrace, ScaleProbe
 from nnlint.trace.summary import histogram, stats
 
@@ -46,8 +49,10 @@ _HISTOGRAM_KINDS = WEIGHTED | {K.RELU, K.TANH, K.SIGMOID, K.SOFTMAX}
 
 
 def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
-            sample: Optional[torch.Tensor] = None) -> ModelTrace:
-    """``model`` is a rebuilt graph (:class:`~nnlint.trace.build.BuiltGraph` or the ONNX adapter)."""
+            sample: Optional[torch.Tensor] = None, needs: frozenset[Measure] = ALL) -> ModelTrace:
+    """``model`` is a rebuilt graph (:class:`~nnlint.trace.build.BuiltGraph` or the ONNX adapter);
+    ``needs`` the measurements to take (with what they are computed from), all by default."""
+    needs = closure(needs)
     trace = ModelTrace(model=graph.name, path=graph.path, device=device.type, batch=batch)
     if not model.steps:
         trace.problem = next(iter(model.broken.values()), "the graph computes nothing")
@@ -58,12 +63,23 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
     names = {op.id: op.describe() if graph.ops[op.id].kind is not K.INPUT else op.label or "input"
              for op in graph.ops.values()}
     try:
-        values = _eval_passes(model, graph, inputs, trace, _train_pass(model, graph, inputs, trace, names), device)
-        _zero_inputs(model, graph, values, trace)
-        _dropout_probes(model, graph, values, trace)
-        _scale_sweep(model, batch, trace, values)
-        _batch_of_one(model, graph, trace)
-        _loss_probes(graph, values, trace)
+        values = _train_pass(model, graph, inputs, trace, names, needs)
+        if Measure.EVAL in needs:
+            _seed(device, 1)
+            values = _eval_passes(model, graph, inputs, trace, values)
+        if Measure.ZERO_INPUT in needs:
+            _zero_inputs(model, graph, values, trace)
+        if Measure.DROPOUT in needs:
+            _seed(device, 2)
+            _dropout_probes(model, graph, values, trace)
+        if Measure.SWEEP in needs:
+            _seed(device, 3)
+            _scale_sweep(model, batch, trace, values)
+        if Measure.BATCH_OF_ONE in needs:
+            _seed(device, 4)
+            _batch_of_one(model, graph, trace)
+        if Measure.LOSS_PROBES in needs:
+            _loss_probes(graph, values, trace)
     except Exception as exc:  # the rebuilt model itself fails: say so, never crash the lint
         trace.error = f"{type(exc).__name__}: {one_line(exc, 300)}"
     return trace
@@ -80,18 +96,22 @@ def _inputs(model: Any, batch: int, sample: Optional[torch.Tensor]) -> dict[int,
     return inputs
 
 
-def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, names: dict) -> dict:
-    """Forward in training mode, one backward pass, one optimizer step (then undone); returns
-    the training-mode values."""
+def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, names: dict,
+                needs: frozenset[Measure]) -> dict:
+    """Forward in training mode, then (as asked) one backward pass and one optimizer step,
+    undone; returns the training-mode values. The running statistics the forward pass moves
+    are put back too."""
     model.train()  # every module, whatever mode it came in: later phases switch with _mode()
-    saved = _snapshot(itertools.chain(model.parameters(), model.buffers()))
+    saved = _snapshot(itertools.chain(model.parameters(), model.buffers()) if Measure.STEP in needs
+                      else model.buffers())
     values = model(inputs)
-    hist_budget = MAX_HISTOGRAMS
+    hist_budget = MAX_HISTOGRAMS if Measure.HISTOGRAMS in needs else 0
+    units = Measure.UNITS in needs
     for op_id, value in values.items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             continue
         kind = graph.ops[op_id].kind
-        record = LayerRecord(op_id, names[op_id], kind.value, train=stats(value, kind, units=kind in WEIGHTED))
+        record = LayerRecord(op_id, names[op_id], kind.value, train=stats(value, kind, units=units and kind in WEIGHTED))
         if kind in _HISTOGRAM_KINDS:
             if hist_budget > 0:
                 record.act_hist = histogram(value)
@@ -101,19 +121,26 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
                 hist_budget -= 1
         trace.layers[op_id] = record
     detached = {op_id: value.detach() for op_id, value in values.items()}
-    output = _output(model, values)
+    output = _output(model, values) if Measure.GRADIENTS in needs else None
     if output is None:
+        _restore(saved)
         return detached
     loss, trace.loss = _loss(graph, output)
     if not loss.requires_grad:  # nothing trainable before the output
+        _restore(saved)
         return detached
     weighted = {op_id: ps for op_id, ps in ((i, model.params(i)) for i in values) if ps}
-    initial = {id(tensor): value for tensor, value in saved}
-    before = {op_id: initial[id(ps[0])] for op_id, ps in weighted.items()}
     loss.backward()
     for op_id, ps in weighted.items():
         if ps[0].grad is not None and op_id in trace.layers:
             trace.layers[op_id].grad_norm = _finite(ps[0].grad.norm())
+    if Measure.STEP not in needs:
+        for parameter in model.parameters():
+            parameter.grad = None
+        _restore(saved)
+        return detached
+    initial = {id(tensor): value for tensor, value in saved}
+    before = {op_id: initial[id(ps[0])] for op_id, ps in weighted.items()}
     optimizer, trace.optimizer = _optimizer(graph, model)
     optimizer.step()
     for op_id, ps in weighted.items():
@@ -126,16 +153,16 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
     return detached
 
 
-def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, train_values: dict,
-                 device: torch.device) -> dict:
+def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, train_values: dict) -> dict:
     """Evaluation-mode passes on the same input: eval statistics, and (where the graph has a
     dropout) whether a second pass differs; without a dropout the one pass is its own repeat.
     A model whose every op computes the same in both modes (``mode_free``: an ONNX inference
-    export) has had its evaluation pass already: the training pass's values are its values.
-    Models that cannot tell (an imported module) run it. Returns the evaluation-mode values."""
-    _seed(device, 1)
+    export, a rebuilt MLP) has had its evaluation pass already: the training pass's values and
+    statistics are its own. Models that cannot tell (an imported module) run it. Returns the
+    evaluation-mode values."""
     _mode(model, False)
-    if getattr(model, "mode_free", False):
+    mode_free = getattr(model, "mode_free", False)
+    if mode_free:
         first, second = train_values, None
     else:
         with torch.no_grad():
@@ -145,7 +172,10 @@ def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace,
         record = trace.layers.get(op_id)
         if record is None or not value.is_floating_point():
             continue
-        record.eval = stats(value, graph.ops[op_id].kind, units=False)
+        if mode_free and record.train is not None:
+            record.eval = dataclasses.replace(record.train, unit_spread=None)  # what stats(units=False) gives
+        else:
+            record.eval = stats(value, graph.ops[op_id].kind, units=False)
         record.eval_repeat_differs = second is not None and not torch.equal(value, second[op_id])
     out_id = _output_id(model, first)
     if out_id is not None and out_id in train_values:

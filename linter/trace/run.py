@@ -2,10 +2,11 @@
 
 The lint runs first, in this process (the graphs it built are needed here). Then, for every
 finding, the model it concerns is found (the finding's graph, the graph holding its op, the
-model its message names, or the file's only model), rebuilt once (from the IR, or the ONNX
-graph as it is), measured once (:mod:`nnlint.trace.measure`), and the check's ``confirm``
-turns the measurements into ``confirmed``, ``refuted`` or ``inconclusive`` with one line of
-evidence. Imports torch: only ever loaded for ``--trace``.
+model its message names, or the file's only model); each model is rebuilt once (from the IR,
+or the ONNX graph as it is) and measured once (:mod:`nnlint.trace.measure`), taking what its
+findings' checks read (``Check.measures``; everything for ``--report``), and the check's
+``confirm`` turns the measurements into ``confirmed``, ``refuted`` or ``inconclusive`` with
+one line of evidence. Imports torch: only ever loaded for ``--trace``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
 from nnlint.trace.import_mode import ImportRequest, trace_by_import
 from nnlint.trace.measure import measure
+from nnlint.trace.measurements import ALL, Measure
 from nnlint.trace.records import ModelTrace, TracedFinding
 from nnlint.trace.verdict import REFUTED, Verdict, inconclusive
 
@@ -43,6 +45,7 @@ class TraceOptions:
     hide_refuted: bool = False
     batch: int = 8
     import_code: bool = False  # --trace-import: import the classes the IR cannot rebuild
+    report: bool = False  # --report: every measurement, for the charts, not only what findings need
     #: ``[tool.nnlint.trace]`` as :class:`~nnlint.config.Settings` holds it, and where it was read
     settings: dict = field(default_factory=dict)
     config_root: Path = field(default_factory=Path.cwd)
@@ -84,19 +87,23 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
     """The findings with their ``trace`` filled in, and the measured models (for the report)."""
     device = resolve_device(options.device)
     sample, sample_tensor = load_sample(options.sample) if options.sample else (None, None)
+    located = [_locate(finding, subjects) for finding in findings]
+    needs: dict[int, set[Measure]] = {}  # id(graph) -> what its findings' checks read
+    for entry in located:
+        if entry is not None and entry[2] is not None and (entry[0].measures or options.report):
+            needs.setdefault(id(entry[2]), set()).update(ALL if options.report else entry[0].measures)
     models: dict[int, _Model] = {}
     traced: list[Finding] = []
-    for finding in findings:
-        entry = subjects.get(finding.identity())
+    for finding, entry in zip(findings, located):
         if entry is None:  # an engine finding (syntax error, unreadable file): nothing to trace
             traced.append(finding)
             continue
-        check, subject = entry
-        graph, op = locate(subject)
+        check, subject, graph, op = entry
         model = None
-        if graph is not None:
+        if graph is not None and id(graph) in needs:
             if id(graph) not in models:
-                models[id(graph)] = _trace_model(graph, subject.program, device, options, sample_tensor)
+                models[id(graph)] = _trace_model(graph, subject.program, device, options, sample_tensor,
+                                                 frozenset(needs[id(graph)]))
             model = models[id(graph)]
         evidence = Evidence(
             trace=model.trace if model else None, op=op, graph=graph, fields=subject.fields, sample=sample,
@@ -113,6 +120,12 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             continue
         traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type)}))
     return traced, [m.trace for m in models.values() if m.trace is not None]
+
+
+def _locate(finding: "Finding", subjects: dict[tuple, tuple[Check, Subject]]) -> Optional[tuple]:
+    """(check, subject, graph, op) of a check's finding; None for the engine's own findings."""
+    entry = subjects.get(finding.identity())
+    return None if entry is None else (*entry, *locate(entry[1]))
 
 
 def _judge(check: Check, evidence: Evidence) -> Verdict:
@@ -155,17 +168,17 @@ def _declaring(graphs: list[ModelGraph], origin: Origin) -> Optional[ModelGraph]
 
 
 def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.device, options: TraceOptions,
-                 sample: Optional[torch.Tensor]) -> _Model:
+                 sample: Optional[torch.Tensor], needs: frozenset[Measure]) -> _Model:
     """The rebuilt model measured; with ``--trace-import``, the user's own class instead where
     the rebuild is not faithful (and the import works)."""
     setting = options.model_setting(graph)
-    model = _rebuild(graph, device, options.batch, sample, setting.get("input_shape"))
+    model = _rebuild(graph, device, options.batch, sample, setting.get("input_shape"), needs)
     faithful = model.trace is not None and not (model.broken or model.trace.problem or model.trace.error)
     if not options.import_code or faithful or graph.artifact is not None or program is None:
         return model
     why_not = _not_importable(graph, program)
     if why_not is None:
-        imported = trace_by_import(_request(graph, program, device, options, setting),
+        imported = trace_by_import(_request(graph, program, device, options, setting, needs),
                                    options.settings.get("import_timeout", 120.0))
         if imported.trace is not None:
             return _Model(imported.trace, None, imported.broken, {})
@@ -180,7 +193,7 @@ def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.
 
 
 def _rebuild(graph: ModelGraph, device: torch.device, batch: int, sample: Optional[torch.Tensor],
-             input_shape: Optional[list]) -> _Model:
+             input_shape: Optional[list], needs: frozenset[Measure]) -> _Model:
     torch.manual_seed(0)  # the layers' default initialisation: the same model, the same verdicts
     try:
         if graph.artifact is not None:
@@ -196,7 +209,7 @@ def _rebuild(graph: ModelGraph, device: torch.device, batch: int, sample: Option
     except Exception as exc:  # a bug in the builder must not lose the findings
         return _Model(None, f"internal error while rebuilding the model ({type(exc).__name__}: {exc}); "
                             "please report it", {}, {})
-    trace = measure(built, graph, device, batch, sample)
+    trace = measure(built, graph, device, batch, sample, needs)
     trace.built = "onnx" if graph.artifact is not None else "rebuilt"
     return _Model(trace, None, dict(built.broken), dict(built.init_notes))
 
@@ -222,14 +235,14 @@ def _defines_class(path: Path, name: str) -> bool:
 
 
 def _request(graph: ModelGraph, program: "Program", device: torch.device, options: TraceOptions,
-             setting: dict) -> ImportRequest:
+             setting: dict, needs: frozenset[Measure]) -> ImportRequest:
     return ImportRequest(
         file=str(Path(program.path).resolve()), shown=program.path, graph=graph.name,
         graph_index=program.graphs.index(graph), op_count=len(graph.ops), task=graph.setup.task,
         args=list(setting.get("args", [])), kwargs=dict(setting.get("kwargs", {})),
         input_shape=setting.get("input_shape"), device=str(device), batch=options.batch,
         sample=str(options.sample.resolve()) if options.sample else None,
-        memory_mb=options.settings.get("import_memory", 4096),
+        memory_mb=options.settings.get("import_memory", 4096), measures=sorted(need.value for need in needs),
     )
 
 
