@@ -142,7 +142,8 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
         trace = evidence.trace
         optimizer, lr = evidence.fields.get("optimizer"), evidence.fields.get("lr")
         if not trace.optimizer or not trace.optimizer.startswith(f"{optimizer}(") or f"lr={lr:g}" not in trace.optimizer:
-            return inconclusive(f"the trace could not take a step with {optimizer}(lr={lr:g})")
+            why = f": {evidence.why_not_run}" if evidence.why_not_run else ""
+            return inconclusive(f"the trace could not take a step with {optimizer}(lr={lr:g}){why}")
         ratios = sorted(r.update_ratio for r in trace.layers.values() if r.update_ratio is not None)
         if not ratios:
             return inconclusive("no layer's weights were updated by the step")

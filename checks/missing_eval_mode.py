@@ -120,7 +120,8 @@ def evaluate(net, data):
             return missing
         change = evidence.trace.train_eval_change
         if change is None:
-            return inconclusive("the model's output could not be compared between modes")
+            why = f": {evidence.why_not_run}" if evidence.why_not_run else ""
+            return inconclusive(f"the model's output could not be compared between modes{why}")
         name = evidence.graph.name if evidence.graph is not None else "the model"
         if change > 1e-6:
             return confirmed(f"on the same input, training-mode outputs of {name} differ from evaluation-mode "

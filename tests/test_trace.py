@@ -234,3 +234,17 @@ def test_the_same_verdicts_on_cuda():
     assert cuda and all(f.trace["device"] == "cuda" for f in cuda)
     assert {(f.code, f.path, f.line): f.trace["status"] for f in cuda} == cpu
 
+
+
+def test_a_model_level_finding_says_why_the_output_was_not_run(tmp_path):
+    """A learning-rate finding needs a step, which needs the model's output: when the rebuild
+    cannot compute it, the evidence says which op stopped it."""
+    (tmp_path / "train.py").write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.fc = nn.Linear(4, 8)\n\n    def forward(self, x):\n"
+        "        return self.fc(x) + torch.arange(x.size(1))\n\n\n"
+        "model = Net()\noptimizer = torch.optim.Adam(model.parameters(), lr=1.0)\n")
+    [finding] = [f for f in traced(tmp_path) if f.code == "NN105"]
+    assert finding.trace["status"] == "inconclusive"
+    assert finding.trace["evidence"].startswith("the trace could not take a step with Adam(lr=1): ")
+    assert "torch.arange" in finding.trace["evidence"], finding.trace

@@ -111,6 +111,50 @@ def test_constructor_arguments_and_input_shape_come_from_the_configuration(tmp_p
     assert given["NN001"]["status"] == "confirmed", given
 
 
+CONFIGURED = """
+from dataclasses import dataclass
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class Config:
+    width: int
+    depth: int = 1
+
+
+class Regressor(nn.Module):
+    def __init__(self, config, act=None):
+        super().__init__()
+        assert isinstance(config, Config) and isinstance(act, nn.Module), "objects expected"
+        self.embed = nn.Linear(8, config.width)
+        self.attn = nn.MultiheadAttention(config.width, 2, batch_first=True)
+        self.head = nn.Linear(config.width, 1)
+        self.act = act
+
+    def forward(self, x):
+        h = self.act(self.embed(x)).unsqueeze(1)
+        h, _ = self.attn(h, h, h)
+        return F.relu(self.head(h.squeeze(1)))
+"""
+
+
+@pytest.mark.parametrize("config, status, words", [
+    ('args = [{ call = "Config", kwargs = { width = 16 } }]\nkwargs = { act = { call = "torch.nn.Tanh" } }',
+     "confirmed", "cannot produce targets below 0"),
+    ('args = [{ call = "Config", args = [16] }]\nkwargs = { act = { call = "NoSuchThing" } }',
+     "inconclusive", "NoSuchThing is not something to call in model.py"),
+    ('args = [{ call = "Config", kwargs = { breadth = 16 } }]', "inconclusive", "Config(...) raised TypeError"),
+    ('args = [{ call = "Config", width = 16 }]', "inconclusive", "a call is { call = "),
+    ('args = [{ call = "no_such_package.Config" }]', "inconclusive", "cannot import no_such_package"),
+])
+def test_object_arguments_are_calls_in_the_configuration(tmp_path, config, status, words):
+    project(tmp_path, CONFIGURED, TRAIN.format(args="cfg"), f"[tool.nnlint.trace.models.Regressor]\n{config}\n")
+    found = traces(tmp_path, "--trace-import")
+    assert found["NN001"]["status"] == status and words in found["NN001"]["evidence"], found
+
+
 def test_the_code_runs_only_with_trace_import(tmp_path):
     marker = tmp_path / "imported.txt"
     project(tmp_path, ATTENTION_REGRESSOR.format(default="=16") + f"\nopen({str(marker)!r}, 'w').close()\n",

@@ -37,7 +37,7 @@ class Evidence:
     fields: dict  # the values the finding's message was made from
     sample: Optional[SampleSummary] = None
     why_no_trace: Optional[str] = None
-    why_not_run: Optional[str] = None  # why the finding's op could not be run (from the builder)
+    why_not_run: Optional[str] = None  # why the finding's op (or the model's output) could not be run
     caveat: Optional[str] = None  # why the rebuilt op may differ from the code (an init not replayed)
 
     def layer(self, op: Optional[Op] = None) -> Optional[LayerRecord]:

@@ -66,15 +66,16 @@ def _trace(request: dict) -> dict:
     from nnlint.trace.measurements import Measure
 
     graph, places, project = _analyse(request)
-    cls = _import_class(graph.name, project, request["file"])
+    cls, defining = _import_class(graph.name, project, request["file"])
     from nnlint.trace.imported_model import ImportedModel, Recorder
 
     recorder = Recorder({place[0] for place in places.values()})
     device = torch.device(request["device"])
     torch.manual_seed(0)
+    args, kwargs = _arguments(request["args"], request["kwargs"], defining, graph.name)
     with recorder.constructing():
         try:
-            module = cls(*request["args"], **request["kwargs"])
+            module = cls(*args, **kwargs)
         except TypeError as exc:
             raise ImportFailure(f"{graph.name}(...) could not be constructed ({exc}): give its arguments as args "
                                 f"and kwargs in [tool.nnlint.trace.models.{graph.name}]") from None
@@ -117,8 +118,58 @@ def _analyse(request: dict) -> tuple[Any, dict, Any]:
     return graph, places, project
 
 
-def _import_class(name: str, project: Any, unit: str) -> Any:
-    """The class named ``name`` from the project file that defines it (the linted file first)."""
+def _arguments(args: list, kwargs: dict, defining: Any, model: str) -> tuple[list, dict]:
+    """The constructor's arguments from the configuration, where a table ``{ call = "Name",
+    args = [...], kwargs = {...} }`` stands for an object: ``Name(*args, **kwargs)``, with
+    ``Name`` looked up in the module that defines the model class (``GPTConfig`` beside
+    ``GPT``) or imported by its dotted path (``mypackage.configs.Small``). Nested calls are
+    made innermost first; any other table is a plain dict."""
+    where = f"[tool.nnlint.trace.models.{model}]"
+
+    def value(item: Any) -> Any:
+        if isinstance(item, list):
+            return [value(v) for v in item]
+        if not isinstance(item, dict):
+            return item
+        if "call" not in item:
+            return {k: value(v) for k, v in item.items()}
+        name, extra = item["call"], set(item) - {"call", "args", "kwargs"}
+        if not isinstance(name, str) or extra or not isinstance(item.get("args", []), list) \
+                or not isinstance(item.get("kwargs", {}), dict):
+            raise ImportFailure(f"{where}: a call is {{ call = \"Name\", args = [...], kwargs = {{...}} }}, "
+                                f"not {item}")
+        target = _named(name, defining, where)
+        try:
+            return target(*value(item.get("args", [])), **value(item.get("kwargs", {})))
+        except Exception as exc:  # the user's constructor: its own words
+            from nnlint.trace.errors import one_line
+
+            raise ImportFailure(f"{where}: {name}(...) raised {type(exc).__name__}: {one_line(exc)}") from None
+
+    return value(args), value(kwargs)
+
+
+def _named(name: str, defining: Any, where: str) -> Any:
+    """``name`` in the defining module, or a dotted ``package.module.Name`` imported."""
+    import importlib
+
+    if "." not in name:
+        found = getattr(defining, name, None)
+    else:
+        module_name, _, attribute = name.rpartition(".")
+        try:
+            found = getattr(importlib.import_module(module_name), attribute, None)
+        except ImportError as exc:
+            raise ImportFailure(f"{where}: cannot import {module_name} for {name} ({exc})") from None
+    if not callable(found):
+        shown = Path(defining.__file__).name if "." not in name and getattr(defining, "__file__", None) else name
+        raise ImportFailure(f"{where}: {name} is not something to call in {shown}")
+    return found
+
+
+def _import_class(name: str, project: Any, unit: str) -> tuple[type, Any]:
+    """The class named ``name`` from the project file that defines it (the linted file first),
+    and that module."""
     import libcst as cst
 
     modules = sorted((m for m in project.modules.values() if m is not None),
@@ -141,7 +192,7 @@ def _import_class(name: str, project: Any, unit: str) -> Any:
     cls = getattr(module, name, None)
     if not isinstance(cls, type):
         raise ImportFailure(f"{path.name} has no class {name} once imported")
-    return cls
+    return cls, module
 
 
 def _import_file(path: Path) -> Any:

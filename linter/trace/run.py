@@ -108,7 +108,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         evidence = Evidence(
             trace=model.trace if model else None, op=op, graph=graph, fields=subject.fields, sample=sample,
             why_no_trace=model.why_no_trace if model else "no model could be tied to this finding",
-            why_not_run=model.broken.get(op.id) if model and op is not None else None,
+            why_not_run=_why_not_run(model, graph, op),
             caveat=model.caveats.get(op.id) if model and op is not None else None,
         )
         verdict = _judge(check, evidence)
@@ -120,6 +120,15 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             continue
         traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type)}))
     return traced, [m.trace for m in models.values() if m.trace is not None]
+
+
+def _why_not_run(model: Optional[_Model], graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[str]:
+    """Why the finding's op, or for a finding about the whole model its output, was not run."""
+    if model is None or graph is None:
+        return None
+    if op is not None:
+        return model.broken.get(op.id)
+    return next((model.broken[i] for i in graph.outputs if i in model.broken), None)
 
 
 def _locate(finding: "Finding", subjects: dict[tuple, tuple[Check, Subject]]) -> Optional[tuple]:
