@@ -84,19 +84,25 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
 
     This loop runs once per node of graphs with millions of them, so it reads each protobuf
     field once, and only the fields the node's kind needs (a field read costs as much as the
-    rest of the loop); op types are kept as one string per type, not one per node; ops with
-    nothing to record share one empty ``attrs`` dict, which nothing mutates; and ops go
-    straight into ``graph.ops``, not through ``graph.add``, which would also reset the graph's
-    indexes (none are built yet) and costs 6% of the loop.
+    rest of the loop); what an op type implies (its kind, one string for all its nodes) is
+    looked up once per type, not per node; ops with nothing to record share one empty
+    ``attrs`` dict, which nothing mutates; a MatMul's weight facts are worked out once per
+    weight (a graph may repeat one block a million times); and ops go straight into
+    ``graph.ops``, not through ``graph.add``, which would also reset the graph's indexes
+    (none are built yet) and costs 6% of the loop.
     """
-    path, kinds, ops, consts = graph.path, _KINDS, graph.ops, weights.names
+    path, ops, consts = graph.path, graph.ops, weights.names
     stats_cache: dict[str, object] = {}
-    op_types: dict[str, str] = {}
+    types: dict[str, tuple[str, OpKind]] = {}
+    linears: dict[str, dict] = {}  # MatMul weight name -> the attrs of the linear layer it makes
     no_attrs: dict = {}
     next_id, known = len(ops), producer.get
     for index, node in enumerate(chain.from_iterable(chunks)):
         op_type = node.op_type
-        op_type = op_types.setdefault(op_type, op_type)
+        found = types.get(op_type)
+        if found is None:
+            found = types[op_type] = (op_type, _KINDS.get(op_type, _UNKNOWN))
+        op_type, kind = found
         ins = node.input[:]
         outs = node.output[:]
         if op_type in _FOLDED:
@@ -104,8 +110,8 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
                 continue
             if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
                 weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
+                linears.pop(outs[0], None)  # the name now stands for other values
                 continue  # a constant reshaped or transposed is still the same weights
-        kind = kinds.get(op_type, _UNKNOWN)
         if kind is not _UNKNOWN:
             domain = node.domain
             if domain and domain not in _ONNX_DOMAINS:
@@ -118,11 +124,14 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
         attrs = no_attrs
         if kind in _WITH_ATTRS:
             if kind is _MATMUL:
-                weight = [i for i in ins if i and i in consts]
-                if len(weight) == 1 and len(ins) == 2:
+                weight = _sole_constant(ins, consts) if len(ins) == 2 else None
+                if weight is not None:
                     kind = _LINEAR  # x @ W with a constant W is a linear layer
-                    attrs = {"bias": False, "weight": weight[0]}
-                    _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
+                    layer = linears.get(weight)
+                    if layer is None:
+                        layer = linears[weight] = {"bias": False, "weight": weight}
+                        _weight_facts(layer, node, op_type, weights, stats_cache, kind)
+                    attrs = layer.copy()  # its own: a following Add may give it a bias
             elif kind in WEIGHTED:
                 attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
                 if attrs["weight"]:
@@ -131,7 +140,7 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
                 attrs = {"p": _dropout_ratio(node, ins, weights, opset)}
             elif kind in _SOFTMAXES:
                 attrs = {"dim": attribute(node, "axis", -1 if opset >= 13 else 1)}
-            elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], [i for i in ins if i and i in consts]):
+            elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], ins, consts):
                 kind = _IDENTITY  # an Add of a constant: the bias of the layer before it
         elif op_type == "Cast":
             attrs = {"cast": True}
@@ -148,6 +157,17 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
         if op_type in CROSS_ENTROPY_LOSSES and inputs:
             graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
                                        "input": inputs[0]})
+
+
+def _sole_constant(ins: list[str], consts: set[str]) -> Optional[str]:
+    """The one input that is a constant, or None when none or several are."""
+    found = None
+    for value in ins:
+        if value and value in consts:
+            if found is not None:
+                return None
+            found = value
+    return found
 
 
 def _text(name) -> str:
@@ -178,9 +198,9 @@ def _dropout_ratio(node, ins: list[str], weights: Weights, opset: int) -> Option
     return weights.scalar(ins[1])
 
 
-def _folds_bias(layer: Op, constants: list[str]) -> bool:
+def _folds_bias(layer: Op, ins: list[str], consts: set[str]) -> bool:
     """Mark a bias-free layer whose output goes straight into ``Add(const)`` as having a bias."""
-    if len(constants) != 1 or layer.kind not in WEIGHTED or layer.attrs.get("bias") is not False:
+    if layer.kind not in WEIGHTED or layer.attrs.get("bias") is not False or _sole_constant(ins, consts) is None:
         return False
     layer.attrs["bias"] = True
     return True
