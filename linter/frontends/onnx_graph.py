@@ -10,11 +10,12 @@ are opaque UNKNOWN nodes: nothing is guessed about them.
 from __future__ import annotations
 
 import math
-from itertools import chain
-from typing import Iterable, Optional, Sequence
+from itertools import count
+from typing import Iterable, Optional
 
 from onnx import TensorProto
 
+from nnlint.frontends.onnx_columns import NodeColumns
 from nnlint.frontends.onnx_load import LoadedModel, Weights, attribute
 from nnlint.frontends.program import Program
 from nnlint.ir import WEIGHTED, ModelGraph, Op, OpKind, Origin
@@ -68,7 +69,7 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
                        origin=Origin(path, graph_node=_text(value.name)), label=_text(value.name))
         producer[value.name] = op.id
         graph.inputs.append(op.id)
-    _add_nodes(graph, loaded.nodes.chunks(), weights, opset, producer)
+    _add_nodes(graph, loaded.nodes.columns(), weights, opset, producer)
     graph.outputs = [producer[o.name] for o in graph_proto.output if o.name in producer]
     graph.setup.task = task
     program = Program(path=path)
@@ -78,13 +79,13 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
     return program
 
 
-def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, opset: int,
+def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weights, opset: int,
                producer: dict[str, int]) -> None:
     """One op per node, in node order; ``producer`` maps each value name to the op that computes it.
 
-    This loop runs once per node of graphs with millions of them, so it reads each protobuf
-    field once, and only the fields the node's kind needs (a field read costs as much as the
-    rest of the loop); what an op type implies (its kind, one string for all its nodes) is
+    This loop runs once per node of graphs with millions of them, so a node's fields come
+    read in bulk, a chunk of nodes at a time (:mod:`onnx_columns`), and the parsed node is
+    looked at only for the few kinds whose attributes count; what an op type implies (its kind, one string for all its nodes) is
     looked up once per type, not per node; ops with nothing to record share one empty
     ``attrs`` dict, which nothing mutates; a MatMul's weight facts are worked out once per
     weight (a graph may repeat one block a million times); and ops go straight into
@@ -97,66 +98,64 @@ def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, 
     linears: dict[str, dict] = {}  # MatMul weight name -> the attrs of the linear layer it makes
     no_attrs: dict = {}
     next_id, known = len(ops), producer.get
-    for index, node in enumerate(chain.from_iterable(chunks)):
-        op_type = node.op_type
-        found = types.get(op_type)
-        if found is None:
-            found = types[op_type] = (op_type, _KINDS.get(op_type, _UNKNOWN))
-        op_type, kind = found
-        ins = node.input[:]
-        outs = node.output[:]
-        if op_type in _FOLDED:
-            if op_type in _CONSTANTS and all(o in consts for o in outs):
-                continue
-            if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
-                weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
-                linears.pop(outs[0], None)  # the name now stands for other values
-                continue  # a constant reshaped or transposed is still the same weights
-        if kind is not _UNKNOWN:
-            domain = node.domain
-            if domain and domain not in _ONNX_DOMAINS:
-                kind = _UNKNOWN
-        inputs = []
-        for value in ins:
-            source = known(value)
-            if source is not None:
-                inputs.append(source)
-        attrs = no_attrs
-        if kind in _WITH_ATTRS:
-            if kind is _MATMUL:
-                weight = _sole_constant(ins, consts) if len(ins) == 2 else None
-                if weight is not None:
-                    kind = _LINEAR  # x @ W with a constant W is a linear layer
-                    layer = linears.get(weight)
-                    if layer is None:
-                        layer = linears[weight] = {"bias": False, "weight": weight}
-                        _weight_facts(layer, node, op_type, weights, stats_cache, kind)
-                    attrs = layer.copy()  # its own: a following Add may give it a bias
-            elif kind in WEIGHTED:
-                attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
-                if attrs["weight"]:
-                    _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
-            elif kind is _DROPOUT:
-                attrs = {"p": _dropout_ratio(node, ins, weights, opset)}
-            elif kind in _SOFTMAXES:
-                attrs = {"dim": attribute(node, "axis", -1 if opset >= 13 else 1)}
-            elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], ins, consts):
-                kind = _IDENTITY  # an Add of a constant: the bias of the layer before it
-        elif op_type == "Cast":
-            attrs = {"cast": True}
-        name = node.name
-        if name.__class__ is bytes:
-            name = _text(name)
-        name = name or f"{op_type}#{index}"
-        op = node_op(next_id, kind, op_type, attrs, inputs, name)
-        ops[next_id] = op
-        for output in outs:
-            if output:
-                producer[output] = next_id
-        next_id += 1
-        if op_type in CROSS_ENTROPY_LOSSES and inputs:
-            graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
-                                       "input": inputs[0]})
+    for chunk in columns:
+        protos, start = chunk.protos, chunk.start  # a node parsed, for its attributes: protos[index - start]
+        for index, op_type, ins, outs, name, domain in zip(count(chunk.start), chunk.op_types, chunk.inputs,
+                                                          chunk.outputs, chunk.names, chunk.domains):
+            found = types.get(op_type)
+            if found is None:
+                found = types[op_type] = (op_type, _KINDS.get(op_type, _UNKNOWN))
+            op_type, kind = found
+            if op_type in _FOLDED:
+                if op_type in _CONSTANTS and all(o in consts for o in outs):
+                    continue
+                if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
+                    weights.alias(outs[0], ins[0], _alias_dims(protos[index - start], weights.dims(ins[0])))
+                    linears.pop(outs[0], None)  # the name now stands for other values
+                    continue  # a constant reshaped or transposed is still the same weights
+            if kind is not _UNKNOWN:
+                if domain and domain not in _ONNX_DOMAINS:
+                    kind = _UNKNOWN
+            inputs = []
+            for value in ins:
+                source = known(value)
+                if source is not None:
+                    inputs.append(source)
+            attrs = no_attrs
+            if kind in _WITH_ATTRS:
+                if kind is _MATMUL:
+                    weight = _sole_constant(ins, consts) if len(ins) == 2 else None
+                    if weight is not None:
+                        kind = _LINEAR  # x @ W with a constant W is a linear layer
+                        layer = linears.get(weight)
+                        if layer is None:
+                            layer = linears[weight] = {"bias": False, "weight": weight}
+                            _weight_facts(layer, protos[index - start], op_type, weights, stats_cache, kind)
+                        attrs = layer.copy()  # its own: a following Add may give it a bias
+                elif kind in WEIGHTED:
+                    attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
+                    if attrs["weight"]:
+                        _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
+                elif kind is _DROPOUT:
+                    attrs = {"p": _dropout_ratio(protos[index - start], ins, weights, opset)}
+                elif kind in _SOFTMAXES:
+                    attrs = {"dim": attribute(protos[index - start], "axis", -1 if opset >= 13 else 1)}
+                elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], ins, consts):
+                    kind = _IDENTITY  # an Add of a constant: the bias of the layer before it
+            elif op_type == "Cast":
+                attrs = {"cast": True}
+            if name.__class__ is bytes:
+                name = _text(name)
+            name = name or f"{op_type}#{index}"
+            op = node_op(next_id, kind, op_type, attrs, inputs, name)
+            ops[next_id] = op
+            for output in outs:
+                if output:
+                    producer[output] = next_id
+            next_id += 1
+            if op_type in CROSS_ENTROPY_LOSSES and inputs:
+                graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
+                                           "input": inputs[0]})
 
 
 def _node_op_class(path: str) -> type[Op]:

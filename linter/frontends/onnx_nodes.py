@@ -5,10 +5,11 @@ about 400 bytes a node, seven times the file for a graph of small nodes. The lin
 node only while it converts it. So :func:`read` parses the file with a two-field schema that
 keeps each node serialized (about 60 bytes) and every other field as it was, parses that
 rest as the ``ModelProto`` (without nodes), and :meth:`StreamedNodes.chunks` parses the nodes
-20,000 at a time, dropping each chunk's bytes once parsed. Every byte is parsed by the
-protobuf library with ONNX's schema either way, each chunk wrapped in a ``ModelProto`` so it
-is parsed at the depth it has in the file; when a chunk does not parse, ``onnx.load`` itself
-is asked, so a broken file is reported exactly as before.
+20,000 at a time, dropping each chunk's bytes once parsed (:meth:`StreamedNodes.columns` also
+reads the fields the linter needs from each chunk in bulk, see :mod:`onnx_columns`). Every
+byte is parsed by the protobuf library with ONNX's schema either way, each chunk wrapped in a
+``ModelProto`` so it is parsed at the depth it has in the file; when a chunk does not parse,
+``onnx.load`` itself is asked, so a broken file is reported exactly as before.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from typing import Callable, Iterator, Sequence
 
 import onnx
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from nnlint.frontends import onnx_columns
+from nnlint.frontends.onnx_columns import NodeColumns
 
 #: Nodes parsed at once: large enough that the per-chunk cost vanishes, small enough that the
 #: parsed chunk is a few MB next to the graph's IR.
@@ -57,6 +61,9 @@ class ParsedNodes:
     def chunks(self) -> Iterator[Sequence[onnx.NodeProto]]:
         yield self._nodes
 
+    def columns(self) -> Iterator[NodeColumns]:
+        yield onnx_columns.from_protos(self._nodes, 0)
+
     def of_types(self, op_types: set[str]) -> Iterator[onnx.NodeProto]:
         """The nodes of these op types, in order."""
         return (node for node in self._nodes if node.op_type in op_types)
@@ -82,6 +89,15 @@ class StreamedNodes:
             end = min(start + CHUNK, len(serialized))
             yield self._parse(serialized[start:end])
             serialized[start:end] = [b""] * (end - start)  # parsed: its bytes are not needed again
+
+    def columns(self) -> Iterator[NodeColumns]:
+        """The nodes' fields a chunk at a time (see :mod:`onnx_columns`); like :meth:`chunks`, once."""
+        serialized = self._serialized
+        for start in range(0, len(serialized), CHUNK):
+            end = min(start + CHUNK, len(serialized))
+            part = serialized[start:end]
+            yield onnx_columns.from_serialized(part, self._parse(part), start)
+            serialized[start:end] = [b""] * (end - start)
 
     def of_types(self, op_types: set[str]) -> Iterator[onnx.NodeProto]:
         """The nodes of these op types, in order, parsing only nodes that hold an op type's
