@@ -43,6 +43,24 @@ g (float[1,4] x) => (float[1,2] y) <float[4,2] w = {1., 2., 3., 4., 5., 6., 7., 
     assert linear.origin.graph_node == "MatMul#0"
 
 
+def test_layers_sharing_a_weight_get_a_bias_each_from_their_own_add(tmp_path):
+    graph = convert(tmp_path, onnx.parser.parse_model("""
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) <float[4,4] w = {1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1.},
+                                     float[4] b = {0., 1., 2., 3.}> {
+    h1 = MatMul(x, w)
+    a1 = Add(h1, b)
+    h2 = MatMul(a1, w)
+    h3 = MatMul(h2, w)
+    a3 = Add(h3, b)
+    y = Relu(a3)
+}
+"""))
+    linears = [op for op in graph.ops.values() if op.kind is OpKind.LINEAR]
+    assert [op.attrs["bias"] for op in linears] == [True, False, True]
+    assert all(op.attrs["weight"] == "w" and op.attrs["fan_in"] == 4 for op in linears)
+
+
 def test_transposed_constant_weight_is_a_linear_layer():
     path = CORPUS / "onnx-pc_Linear_no_bias.onnx"
     if not path.exists():

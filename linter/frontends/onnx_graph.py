@@ -85,17 +85,20 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
 
     This loop runs once per node of graphs with millions of them, so a node's fields come
     read in bulk, a chunk of nodes at a time (:mod:`onnx_columns`), and the parsed node is
-    looked at only for the few kinds whose attributes count; what an op type implies (its kind, one string for all its nodes) is
-    looked up once per type, not per node; ops with nothing to record share one empty
-    ``attrs`` dict, which nothing mutates; a MatMul's weight facts are worked out once per
-    weight (a graph may repeat one block a million times); and ops go straight into
-    ``graph.ops``, not through ``graph.add``, which would also reset the graph's indexes
-    (none are built yet) and costs 6% of the loop.
+    looked at only for the few kinds whose attributes count; what an op type implies (its
+    kind, one string for all its nodes) is looked up once per type, not per node; ops that
+    record the same things share one ``attrs`` dict, which nothing mutates (one empty dict
+    for most ops, one per weight for MatMuls, one per ratio for Dropouts: a graph may repeat
+    one block a million times, and a dict per op costs a tenth of the loop); and ops go
+    straight into ``graph.ops``, not through ``graph.add``, which would also reset the
+    graph's indexes (none are built yet) and costs 6% of the loop.
     """
     ops, consts, node_op = graph.ops, weights.names, _node_op_class(graph.path)
     stats_cache: dict[str, object] = {}
     types: dict[str, tuple[str, OpKind]] = {}
-    linears: dict[str, dict] = {}  # MatMul weight name -> the attrs of the linear layer it makes
+    linears: dict[str, dict] = {}  # MatMul weight name -> the attrs of the linear layers it makes
+    biased: dict[int, tuple[dict, dict]] = {}  # id of such attrs -> them, and them with a bias
+    ratios: dict[str, dict] = {}  # Dropout ratio input -> the attrs of the Dropouts it makes
     no_attrs: dict = {}
     next_id, known = len(ops), producer.get
     for chunk in columns:
@@ -112,6 +115,7 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
                 if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
                     weights.alias(outs[0], ins[0], _alias_dims(protos[index - start], weights.dims(ins[0])))
                     linears.pop(outs[0], None)  # the name now stands for other values
+                    ratios.pop(outs[0], None)
                     continue  # a constant reshaped or transposed is still the same weights
             if kind is not _UNKNOWN:
                 if domain and domain not in _ONNX_DOMAINS:
@@ -127,20 +131,26 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
                     weight = _sole_constant(ins, consts) if len(ins) == 2 else None
                     if weight is not None:
                         kind = _LINEAR  # x @ W with a constant W is a linear layer
-                        layer = linears.get(weight)
-                        if layer is None:
-                            layer = linears[weight] = {"bias": False, "weight": weight}
-                            _weight_facts(layer, protos[index - start], op_type, weights, stats_cache, kind)
-                        attrs = layer.copy()  # its own: a following Add may give it a bias
+                        attrs = linears.get(weight)
+                        if attrs is None:
+                            attrs = linears[weight] = {"bias": False, "weight": weight}
+                            _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
+                            biased[id(attrs)] = (attrs, {**attrs, "bias": True})
                 elif kind in WEIGHTED:
                     attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
                     if attrs["weight"]:
                         _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
                 elif kind is _DROPOUT:
-                    attrs = {"p": _dropout_ratio(protos[index - start], ins, weights, opset)}
+                    ratio = ins[1] if opset >= 12 and len(ins) > 1 else ""
+                    if not ratio:
+                        attrs = {"p": _ratio_attribute(protos[index - start])}
+                    else:
+                        attrs = ratios.get(ratio)
+                        if attrs is None:
+                            attrs = ratios[ratio] = {"p": weights.scalar(ratio)}
                 elif kind in _SOFTMAXES:
                     attrs = {"dim": attribute(protos[index - start], "axis", -1 if opset >= 13 else 1)}
-                elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], ins, consts):
+                elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], ins, consts, biased):
                     kind = _IDENTITY  # an Add of a constant: the bias of the layer before it
             elif op_type == "Cast":
                 attrs = {"cast": True}
@@ -216,18 +226,23 @@ def _alias_dims(node, dims: Optional[tuple[int, ...]]) -> Optional[tuple[int, ..
     return None  # a new shape we would have to compute: fan-in unknown
 
 
-def _dropout_ratio(node, ins: list[str], weights: Weights, opset: int) -> Optional[float]:
-    if opset < 12 or len(ins) < 2 or not ins[1]:
-        ratio = attribute(node, "ratio", 0.5)
-        return float(ratio) if isinstance(ratio, (int, float)) else None
-    return weights.scalar(ins[1])
+def _ratio_attribute(node) -> Optional[float]:
+    """A Dropout's ratio before opset 12, or when it has no ratio input."""
+    ratio = attribute(node, "ratio", 0.5)
+    return float(ratio) if isinstance(ratio, (int, float)) else None
 
 
-def _folds_bias(layer: Op, ins: list[str], consts: set[str]) -> bool:
-    """Mark a bias-free layer whose output goes straight into ``Add(const)`` as having a bias."""
+def _folds_bias(layer: Op, ins: list[str], consts: set[str], biased: dict[int, tuple[dict, dict]]) -> bool:
+    """Mark a bias-free layer whose output goes straight into ``Add(const)`` as having a bias:
+    attrs shared with other layers are swapped for their biased twin (``biased``, by id; it
+    holds the attrs too, so an id stays theirs), a layer's own attrs are changed."""
     if layer.kind not in WEIGHTED or layer.attrs.get("bias") is not False or _sole_constant(ins, consts) is None:
         return False
-    layer.attrs["bias"] = True
+    shared = biased.get(id(layer.attrs))
+    if shared is not None:
+        layer.attrs = shared[1]
+    else:
+        layer.attrs["bias"] = True
     return True
 
 
