@@ -5,7 +5,7 @@ about 400 bytes a node, seven times the file for a graph of small nodes. The lin
 node only while it converts it. So :func:`read` parses the file with a two-field schema that
 keeps each node serialized (about 60 bytes) and every other field as it was, parses that
 rest as the ``ModelProto`` (without nodes), and :meth:`StreamedNodes.chunks` parses the nodes
-20,000 at a time, dropping each chunk's bytes once parsed (:meth:`StreamedNodes.columns` also
+2,000 at a time, dropping each chunk's bytes once parsed (:meth:`StreamedNodes.columns` also
 reads the fields the linter needs from each chunk in bulk, see :mod:`onnx_columns`). Every
 byte is parsed by the protobuf library with ONNX's schema either way, each chunk wrapped in a
 ``ModelProto`` so it is parsed at the depth it has in the file; when a chunk does not parse,
@@ -24,9 +24,10 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from nnlint.frontends import onnx_columns
 from nnlint.frontends.onnx_columns import NodeColumns
 
-#: Nodes parsed at once: large enough that the per-chunk cost vanishes, small enough that the
-#: parsed chunk is a few MB next to the graph's IR.
-CHUNK = 20_000
+#: Nodes parsed at once: large enough that the per-chunk cost vanishes (under 1%), small
+#: enough that a chunk's parsed nodes and its fields' strings (about 0.5 MB) stay in the
+#: processor's cache while the frontend reads them (20,000 made a million-node lint 13% slower).
+CHUNK = 2_000
 
 
 @lru_cache(maxsize=1)
