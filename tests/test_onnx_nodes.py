@@ -26,8 +26,8 @@ def _reassembled(path: Path) -> onnx.ModelProto:
     assert isinstance(loaded.nodes, onnx_nodes.StreamedNodes)
     model = loaded.model
     assert not model.graph.node
-    for chunk in loaded.nodes.chunks():
-        model.graph.node.extend(chunk)
+    for chunk in loaded.nodes.columns():
+        model.graph.node.extend(chunk.protos)
     return model
 
 
