@@ -103,8 +103,8 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
     next_id, known = len(ops), producer.get
     for chunk in columns:
         protos, start = chunk.protos, chunk.start  # a node parsed, for its attributes: protos[index - start]
-        for index, op_type, ins, outs, name, domain in zip(count(chunk.start), chunk.op_types, chunk.inputs,
-                                                          chunk.outputs, chunk.names, chunk.domains):
+        for index, op_type, ins, outs, name, domain in zip(count(start), chunk.op_types, chunk.inputs, chunk.outputs,
+                                                          chunk.names, chunk.domains):
             found = types.get(op_type)
             if found is None:
                 found = types[op_type] = (op_type, _KINDS.get(op_type, _UNKNOWN))
@@ -117,9 +117,8 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
                     linears.pop(outs[0], None)  # the name now stands for other values
                     ratios.pop(outs[0], None)
                     continue  # a constant reshaped or transposed is still the same weights
-            if kind is not _UNKNOWN:
-                if domain and domain not in _ONNX_DOMAINS:
-                    kind = _UNKNOWN
+            if kind is not _UNKNOWN and domain and domain not in _ONNX_DOMAINS:
+                kind = _UNKNOWN
             inputs = []
             for value in ins:
                 source = known(value)
