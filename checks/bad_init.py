@@ -255,33 +255,41 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model:
             return
+        quiet: set[int] = set()  # ids of graph layers' attrs that gave no finding
         for op in graph.find(*WEIGHTED):
             if "weight_stats" in op.attrs:
-                self._judge_values(op, op.attrs["weight_stats"])
+                # Layers of one weight may share their attrs (the ONNX frontend does): one verdict for all.
+                if id(op.attrs) not in quiet and not self._judge_values(op, op.attrs["weight_stats"]):
+                    quiet.add(id(op.attrs))
                 continue
             inits = [i for i in op.attrs.get("inits", ()) if i["param"] == "weight"]
             if inits and inits[-1]["certain"]:
                 self._judge(graph, op, inits[-1])
 
-    def _judge_values(self, op: Op, stats) -> None:
-        """Weights read from a graph file: NaN/Inf, one value everywhere, or an exploding std."""
+    def _judge_values(self, op: Op, stats) -> bool:
+        """Weights read from a graph file: NaN/Inf, one value everywhere, or an exploding std.
+        True when reported; the verdict depends on ``op.attrs`` alone."""
         if stats is None:
-            return
+            return False
         weight = op.attrs.get("weight")
         if stats.nonfinite:
             self.report(op, Severity.ERROR, Confidence.CERTAIN,
                         problem=f"{op.describe()} weight '{weight}' contains NaN or Inf: every output becomes NaN")
-        elif stats.constant is not None:
+            return True
+        if stats.constant is not None:
             self.report(op, Severity.ERROR, Confidence.CERTAIN, problem=(
                 f"{op.describe()} weight '{weight}' is the constant {stats.constant:g} everywhere: all its units "
                 "compute the same function and never become different"))
-        elif "fan_in" in op.attrs and stats.std > 0:
+            return True
+        if "fan_in" in op.attrs and stats.std > 0:
             he = math.sqrt(2.0 / op.attrs["fan_in"])
             untrained = abs(stats.mean) < 0.1 * stats.std and -1.5 < stats.excess_kurtosis < 0.5
             if untrained and stats.std >= 3 * he:
                 self.report(op, Severity.WARNING, Confidence.LIKELY, problem=(
                     f"{op.describe()} weight '{weight}' has std {stats.std:.3g}, {stats.std / he:.0f}x the He std "
                     f"{he:.3g} for its fan-in of {op.attrs['fan_in']}: activations grow that much per layer"))
+                return True
+        return False
 
     def _judge(self, graph: ModelGraph, op: Op, init: dict) -> None:
         """Judge the last init of the layer's weight (only inits made on every path count)."""

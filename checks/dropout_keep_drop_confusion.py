@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
@@ -184,29 +184,39 @@ def layer(x, keep_prob):
                 expr, p = _argument(layer.node, index, "dropout"), layer.attrs.get("dropout")
             else:
                 continue
-            self._judge(Origin(layer.path, layer.node), layer.full_label(), layer.short, expr, p)
+            self._judge(Origin(layer.path, layer.node), layer.full_label, layer.short, expr, p)
         for graph in program.graphs:
+            quiet: set[int] = set()  # ids of ONNX Dropouts' attrs that gave no finding
             for op in graph.find(OpKind.DROPOUT):
-                if op.origin is not None and op.origin.graph_node is not None:  # an ONNX Dropout node
-                    self._judge(op.origin, op.describe(), "ONNX Dropout (ratio)", None, op.attrs.get("p"))
+                if id(op.attrs) in quiet:
+                    continue  # Dropouts of one ratio input share their attrs (the ONNX frontend): one verdict
+                origin = op.origin  # an ONNX node's op makes it anew each time
+                if origin is not None and origin.graph_node is not None:  # an ONNX Dropout node
+                    if not self._judge(origin, op.describe, "ONNX Dropout (ratio)", None, op.attrs.get("p")):
+                        quiet.add(id(op.attrs))
                 elif ".functional." in op.type_name or op.type_name.startswith(("torch.dropout", "tensorflow.nn.dropout")):
                     node = op.origin.node if op.origin else None
-                    self._judge(op.origin, op.type_name.rsplit(".", 1)[-1], op.type_name.replace("torch.nn.functional", "F"),
+                    self._judge(op.origin, lambda: op.type_name.rsplit(".", 1)[-1], op.type_name.replace("torch.nn.functional", "F"),
                                 _argument(node, 1, "p"), op.attrs.get("p"))
 
-    def _judge(self, origin: Optional[Origin], layer: str, api: str, expr: Any, p: Any) -> None:
+    def _judge(self, origin: Optional[Origin], layer: Callable[[], str], api: str, expr: Any, p: Any) -> bool:
+        """True when reported. ``layer`` names the layer; it is asked only for a finding (a graph
+        may hold 100,000 Dropouts)."""
         if origin is None:
-            return
+            return False
         number = p if isinstance(p, (int, float)) and not isinstance(p, bool) else None
         if _says_keep(expr) and number != 0.5:
             shown = f"{number:.0%}" if number is not None else "a keep probability's share"
-            self.report(origin, Severity.WARNING, Confidence.CERTAIN, layer=layer, api=api,
+            self.report(origin, Severity.WARNING, Confidence.CERTAIN, layer=layer(), api=api,
                         what=f"is given {_name(expr)} as its drop probability (drops {shown} of units)")
         elif number is None or number < self.opts["threshold"]:
-            return
+            return False
         elif number >= 1:
-            self.report(origin, Severity.ERROR, Confidence.CERTAIN, layer=layer, api=api,
+            self.report(origin, Severity.ERROR, Confidence.CERTAIN, layer=layer(), api=api,
                         what=f"drops {number:.0%} of units: nothing gets through in training")
         elif number >= self.opts["threshold"]:
-            self.report(origin, Severity.WARNING, Confidence.LIKELY, layer=layer, api=api,
+            self.report(origin, Severity.WARNING, Confidence.LIKELY, layer=layer(), api=api,
                         what=f"drops {number:.0%} of units")
+        else:
+            return False  # NaN
+        return True

@@ -43,6 +43,24 @@ g (float[1,4] x) => (float[1,2] y) <float[4,2] w = {1., 2., 3., 4., 5., 6., 7., 
     assert linear.origin.graph_node == "MatMul#0"
 
 
+def test_layers_sharing_a_weight_get_a_bias_each_from_their_own_add(tmp_path):
+    graph = convert(tmp_path, onnx.parser.parse_model("""
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) <float[4,4] w = {1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1.},
+                                     float[4] b = {0., 1., 2., 3.}> {
+    h1 = MatMul(x, w)
+    a1 = Add(h1, b)
+    h2 = MatMul(a1, w)
+    h3 = MatMul(h2, w)
+    a3 = Add(h3, b)
+    y = Relu(a3)
+}
+"""))
+    linears = [op for op in graph.ops.values() if op.kind is OpKind.LINEAR]
+    assert [op.attrs["bias"] for op in linears] == [True, False, True]
+    assert all(op.attrs["weight"] == "w" and op.attrs["fan_in"] == 4 for op in linears)
+
+
 def test_transposed_constant_weight_is_a_linear_layer():
     path = CORPUS / "onnx-pc_Linear_no_bias.onnx"
     if not path.exists():
@@ -157,3 +175,24 @@ def test_weight_statistics_do_not_depend_on_reused_buffers(dtype):
     streamed = onnx_load._summarise(chunks(values))
     reference = onnx_load._summarise(chunks(values.astype(np.float64)))
     assert streamed == reference and streamed.nonfinite and streamed.size == 9_998
+
+
+def test_layers_sharing_a_weight_or_a_ratio_are_each_reported(tmp_path):
+    model = onnx.parser.parse_model("""
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) <float[4,4] w = {1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1.},
+                                     float r = {0.9}, float ok = {0.1}> {
+    h1 = MatMul(x, w)
+    d1 = Dropout(h1, r)
+    h2 = MatMul(d1, w)
+    d2 = Dropout(h2, ok)
+    d3 = Dropout(d2, r)
+    h3 = MatMul(d3, w)
+    d4 = Dropout(h3, ok)
+    y = Relu(d4)
+}
+""")
+    onnx.save_model(model, str(tmp_path / "m.onnx"))
+    findings = lint_paths([tmp_path / "m.onnx"], cwd=tmp_path)
+    assert [f.node for f in findings if f.code == "NN004"] == ["MatMul#0", "MatMul#2", "MatMul#5"]
+    assert [f.node for f in findings if f.code == "NN007"] == ["Dropout#1", "Dropout#4"]

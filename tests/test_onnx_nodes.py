@@ -12,7 +12,7 @@ import pytest
 
 from nnlint.cli import main
 from nnlint.errors import UnreadableFile
-from nnlint.frontends import onnx_graph, onnx_load, onnx_nodes
+from nnlint.frontends import onnx_columns, onnx_graph, onnx_load, onnx_nodes
 
 from . import onnx_builders as ob
 from .lint_helpers import lint_paths
@@ -26,8 +26,8 @@ def _reassembled(path: Path) -> onnx.ModelProto:
     assert isinstance(loaded.nodes, onnx_nodes.StreamedNodes)
     model = loaded.model
     assert not model.graph.node
-    for chunk in loaded.nodes.chunks():
-        model.graph.node.extend(chunk)
+    for chunk in loaded.nodes.columns():
+        model.graph.node.extend(chunk.protos)
     return model
 
 
@@ -62,6 +62,29 @@ def test_constants_are_found_by_op_type_not_by_name(tmp_path):
     path = ob.save(model, tmp_path / "m.onnx")
     found = onnx_load.load(path, streamed=True).nodes.of_types({"Constant", "ConstantOfShape"})
     assert [node.output[0] for node in found] == ["c"]
+
+
+def _columns(nodes: list[bytes]) -> tuple:
+    protos = [onnx.NodeProto.FromString(data) for data in nodes]
+    bulk, one_by_one = onnx_columns.from_serialized(nodes, protos, 5), onnx_columns.from_protos(protos, 5)
+    fields = ("start", "op_types", "inputs", "outputs", "names", "domains")
+    return tuple(getattr(bulk, f) for f in fields), tuple(getattr(one_by_one, f) for f in fields)
+
+
+def test_fields_read_in_bulk_are_the_fields_of_each_node():
+    make = onnx.helper.make_node
+    nodes = [make("Relu", ["x"], ["a"], name="r"), make("Add", ["a", "", "b"], ["c"]),
+             make("Split", ["c"], ["d", "e"], name="s", domain="ai.onnx", axis=0), make("Custom", [], [], domain="my"),
+             make("Relu", ["\x00x"], ["x\x00"], name="\x00-")]
+    data = [n.SerializeToString() for n in nodes]
+    data[0] += b'\x1a\x02r2"\x04Tanh'  # name and op_type written twice: the last one counts
+    data[1] += b"\x1a\x03\xff\xfe!"  # a name that is not UTF-8
+    bulk, one_by_one = _columns(data)
+    assert bulk == one_by_one
+    assert bulk[1][0] == "Tanh" and bulk[4][0] == "r2" and bulk[3][2] == ["d", "e"] and bulk[2][3] == []
+    for value in ("\x00", ""):  # the separator itself as a value (read node by node), and the empty name
+        data = [n.SerializeToString() for n in nodes] + [make("Relu", [value], [value], name=value).SerializeToString()]
+        assert _columns(data)[0] == _columns(data)[1]
 
 
 def _broken_inside_a_node(tmp_path: Path) -> Path:

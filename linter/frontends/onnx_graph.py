@@ -10,11 +10,12 @@ are opaque UNKNOWN nodes: nothing is guessed about them.
 from __future__ import annotations
 
 import math
-from itertools import chain
-from typing import Iterable, Optional, Sequence
+from itertools import count
+from typing import Iterable, Optional
 
 from onnx import TensorProto
 
+from nnlint.frontends.onnx_columns import NodeColumns
 from nnlint.frontends.onnx_load import LoadedModel, Weights, attribute
 from nnlint.frontends.program import Program
 from nnlint.ir import WEIGHTED, ModelGraph, Op, OpKind, Origin
@@ -68,7 +69,7 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
                        origin=Origin(path, graph_node=_text(value.name)), label=_text(value.name))
         producer[value.name] = op.id
         graph.inputs.append(op.id)
-    _add_nodes(graph, loaded.nodes.chunks(), weights, opset, producer)
+    _add_nodes(graph, loaded.nodes.columns(), weights, opset, producer)
     graph.outputs = [producer[o.name] for o in graph_proto.output if o.name in producer]
     graph.setup.task = task
     program = Program(path=path)
@@ -78,76 +79,129 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
     return program
 
 
-def _add_nodes(graph: ModelGraph, chunks: Iterable[Sequence], weights: Weights, opset: int,
+def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weights, opset: int,
                producer: dict[str, int]) -> None:
     """One op per node, in node order; ``producer`` maps each value name to the op that computes it.
 
-    This loop runs once per node of graphs with millions of them, so it reads each protobuf
-    field once, and only the fields the node's kind needs (a field read costs as much as the
-    rest of the loop); op types are kept as one string per type, not one per node; ops with
-    nothing to record share one empty ``attrs`` dict, which nothing mutates; and ops go
-    straight into ``graph.ops``, not through ``graph.add``, which would also reset the graph's
-    indexes (none are built yet) and costs 6% of the loop.
+    This loop runs once per node of graphs with millions of them, so a node's fields come
+    read in bulk, a chunk of nodes at a time (:mod:`onnx_columns`), and the parsed node is
+    looked at only for the few kinds whose attributes count; what an op type implies (its
+    kind, one string for all its nodes) is looked up once per type, not per node; ops that
+    record the same things share one ``attrs`` dict, which nothing mutates (one empty dict
+    for most ops, one per weight for MatMuls, one per ratio for Dropouts: a graph may repeat
+    one block a million times, and a dict per op costs a tenth of the loop); and ops go
+    straight into ``graph.ops``, not through ``graph.add``, which would also reset the
+    graph's indexes (none are built yet) and costs 6% of the loop.
     """
-    path, kinds, ops, consts = graph.path, _KINDS, graph.ops, weights.names
+    ops, consts, node_op = graph.ops, weights.names, _node_op_class(graph.path)
     stats_cache: dict[str, object] = {}
-    op_types: dict[str, str] = {}
+    types: dict[str, tuple[str, OpKind]] = {}
+    linears: dict[str, dict] = {}  # MatMul weight name -> the attrs of the linear layers it makes
+    biased: dict[int, tuple[dict, dict]] = {}  # id of such attrs -> them, and them with a bias
+    ratios: dict[str, dict] = {}  # Dropout ratio input -> the attrs of the Dropouts it makes
     no_attrs: dict = {}
     next_id, known = len(ops), producer.get
-    for index, node in enumerate(chain.from_iterable(chunks)):
-        op_type = node.op_type
-        op_type = op_types.setdefault(op_type, op_type)
-        ins = node.input[:]
-        outs = node.output[:]
-        if op_type in _FOLDED:
-            if op_type in _CONSTANTS and all(o in consts for o in outs):
-                continue
-            if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
-                weights.alias(outs[0], ins[0], _alias_dims(node, weights.dims(ins[0])))
-                continue  # a constant reshaped or transposed is still the same weights
-        kind = kinds.get(op_type, _UNKNOWN)
-        if kind is not _UNKNOWN:
-            domain = node.domain
-            if domain and domain not in _ONNX_DOMAINS:
+    for chunk in columns:
+        protos, start = chunk.protos, chunk.start  # a node parsed, for its attributes: protos[index - start]
+        for index, op_type, ins, outs, name, domain in zip(count(start), chunk.op_types, chunk.inputs, chunk.outputs,
+                                                          chunk.names, chunk.domains):
+            found = types.get(op_type)
+            if found is None:
+                found = types[op_type] = (op_type, _KINDS.get(op_type, _UNKNOWN))
+            op_type, kind = found
+            if op_type in _FOLDED:
+                if op_type in _CONSTANTS and all(o in consts for o in outs):
+                    continue
+                if op_type in _VALUE_PRESERVING and ins and ins[0] in consts and outs:
+                    weights.alias(outs[0], ins[0], _alias_dims(protos[index - start], weights.dims(ins[0])))
+                    linears.pop(outs[0], None)  # the name now stands for other values
+                    ratios.pop(outs[0], None)
+                    continue  # a constant reshaped or transposed is still the same weights
+            if kind is not _UNKNOWN and domain and domain not in _ONNX_DOMAINS:
                 kind = _UNKNOWN
-        inputs = []
-        for value in ins:
-            source = known(value)
-            if source is not None:
-                inputs.append(source)
-        attrs = no_attrs
-        if kind in _WITH_ATTRS:
-            if kind is _MATMUL:
-                weight = [i for i in ins if i and i in consts]
-                if len(weight) == 1 and len(ins) == 2:
-                    kind = _LINEAR  # x @ W with a constant W is a linear layer
-                    attrs = {"bias": False, "weight": weight[0]}
-                    _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
-            elif kind in WEIGHTED:
-                attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
-                if attrs["weight"]:
-                    _weight_facts(attrs, node, op_type, weights, stats_cache, kind)
-            elif kind is _DROPOUT:
-                attrs = {"p": _dropout_ratio(node, ins, weights, opset)}
-            elif kind in _SOFTMAXES:
-                attrs = {"dim": attribute(node, "axis", -1 if opset >= 13 else 1)}
-            elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], [i for i in ins if i and i in consts]):
-                kind = _IDENTITY  # an Add of a constant: the bias of the layer before it
-        elif op_type == "Cast":
-            attrs = {"cast": True}
-        name = node.name
-        if name.__class__ is bytes:
-            name = _text(name)
-        name = name or f"{op_type}#{index}"
-        op = Op(next_id, kind, op_type, attrs, inputs, Origin(path, None, name), name)
-        ops[next_id] = op
-        for output in outs:
-            if output:
-                producer[output] = next_id
-        next_id += 1
-        if op_type in CROSS_ENTROPY_LOSSES and inputs:
-            graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
-                                       "input": inputs[0]})
+            inputs = []
+            for value in ins:
+                source = known(value)
+                if source is not None:
+                    inputs.append(source)
+            attrs = no_attrs
+            if kind in _WITH_ATTRS:
+                if kind is _MATMUL:
+                    weight = _sole_constant(ins, consts) if len(ins) == 2 else None
+                    if weight is not None:
+                        kind = _LINEAR  # x @ W with a constant W is a linear layer
+                        attrs = linears.get(weight)
+                        if attrs is None:
+                            attrs = linears[weight] = {"bias": False, "weight": weight}
+                            _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
+                            biased[id(attrs)] = (attrs, {**attrs, "bias": True})
+                elif kind in WEIGHTED:
+                    attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
+                    if attrs["weight"]:
+                        _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
+                elif kind is _DROPOUT:
+                    ratio = ins[1] if opset >= 12 and len(ins) > 1 else ""
+                    if not ratio:
+                        attrs = {"p": _ratio_attribute(protos[index - start])}
+                    else:
+                        attrs = ratios.get(ratio)
+                        if attrs is None:
+                            attrs = ratios[ratio] = {"p": weights.scalar(ratio)}
+                elif kind in _SOFTMAXES:
+                    attrs = {"dim": attribute(protos[index - start], "axis", -1 if opset >= 13 else 1)}
+                elif len(inputs) == 1 and _folds_bias(ops[inputs[0]], ins, consts, biased):
+                    kind = _IDENTITY  # an Add of a constant: the bias of the layer before it
+            elif op_type == "Cast":
+                attrs = {"cast": True}
+            if name.__class__ is bytes:
+                name = _text(name)
+            name = name or f"{op_type}#{index}"
+            op = node_op(next_id, kind, op_type, attrs, inputs, name)
+            ops[next_id] = op
+            for output in outs:
+                if output:
+                    producer[output] = next_id
+            next_id += 1
+            if op_type in CROSS_ENTROPY_LOSSES and inputs:
+                graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
+                                           "input": inputs[0]})
+
+
+def _node_op_class(path: str) -> type[Op]:
+    """The class of the ops made from the nodes of the graph in ``path``.
+
+    Their ``origin`` (the file and the node's name, which is the op's label) is made when
+    something asks for it, not stored: a graph has millions of nodes and a few findings, and
+    an Origin per node would cost 6% of the conversion.
+    """
+
+    class NodeOp(Op):
+        __slots__ = ()
+
+        def __init__(self, id: int, kind: OpKind, type_name: str, attrs: dict, inputs: list[int], label: str) -> None:
+            self.id = id
+            self.kind = kind
+            self.type_name = type_name
+            self.attrs = attrs
+            self.inputs = inputs
+            self.label = label
+
+        @property
+        def origin(self) -> Origin:
+            return Origin(path, None, self.label)
+
+    return NodeOp
+
+
+def _sole_constant(ins: list[str], consts: set[str]) -> Optional[str]:
+    """The one input that is a constant, or None when none or several are."""
+    found = None
+    for value in ins:
+        if value and value in consts:
+            if found is not None:
+                return None
+            found = value
+    return found
 
 
 def _text(name) -> str:
@@ -171,18 +225,23 @@ def _alias_dims(node, dims: Optional[tuple[int, ...]]) -> Optional[tuple[int, ..
     return None  # a new shape we would have to compute: fan-in unknown
 
 
-def _dropout_ratio(node, ins: list[str], weights: Weights, opset: int) -> Optional[float]:
-    if opset < 12 or len(ins) < 2 or not ins[1]:
-        ratio = attribute(node, "ratio", 0.5)
-        return float(ratio) if isinstance(ratio, (int, float)) else None
-    return weights.scalar(ins[1])
+def _ratio_attribute(node) -> Optional[float]:
+    """A Dropout's ratio before opset 12, or when it has no ratio input."""
+    ratio = attribute(node, "ratio", 0.5)
+    return float(ratio) if isinstance(ratio, (int, float)) else None
 
 
-def _folds_bias(layer: Op, constants: list[str]) -> bool:
-    """Mark a bias-free layer whose output goes straight into ``Add(const)`` as having a bias."""
-    if len(constants) != 1 or layer.kind not in WEIGHTED or layer.attrs.get("bias") is not False:
+def _folds_bias(layer: Op, ins: list[str], consts: set[str], biased: dict[int, tuple[dict, dict]]) -> bool:
+    """Mark a bias-free layer whose output goes straight into ``Add(const)`` as having a bias:
+    attrs shared with other layers are swapped for their biased twin (``biased``, by id; it
+    holds the attrs too, so an id stays theirs), a layer's own attrs are changed."""
+    if layer.kind not in WEIGHTED or layer.attrs.get("bias") is not False or _sole_constant(ins, consts) is None:
         return False
-    layer.attrs["bias"] = True
+    shared = biased.get(id(layer.attrs))
+    if shared is not None:
+        layer.attrs = shared[1]
+    else:
+        layer.attrs["bias"] = True
     return True
 
 

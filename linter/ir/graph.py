@@ -104,7 +104,10 @@ class ModelGraph:
         if self._by_kind is None:
             index: dict[OpKind, list[Op]] = {}
             for op in self.ops.values():
-                index.setdefault(op.kind, []).append(op)
+                ops = index.get(op.kind)
+                if ops is None:  # not setdefault(kind, []): that makes a list per op
+                    ops = index[op.kind] = []
+                ops.append(op)
             self._by_kind = index
         lists = [self._by_kind[kind] for kind in set(kinds) if kind in self._by_kind]
         if len(lists) == 1:
