@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nnlint.check import Bad, Good, GraphCheck
-from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, OpKind
+from nnlint.ir import WEIGHTED, ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.measurements import Measure as M
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
+
+#: The largest change (relative to the output's size) that is float32 rounding, not the bias.
+CANCELLED = 1e-4
 
 
 class RedundantBiasBeforeNorm(GraphCheck):
@@ -37,6 +47,8 @@ class RedundantBiasBeforeNorm(GraphCheck):
     message = "{layer} has a bias that {norm} cancels (it subtracts the per-channel mean): use bias=False"
     hint = "build the layer with bias=False; the norm's shift replaces the bias"
     frameworks = ("pytorch", "keras", "onnx")
+    traceable = True
+    measures = frozenset({M.BIAS})
 
     bad = [
         Bad(
@@ -113,13 +125,22 @@ model = keras.Sequential([layers.Conv2D(32, 3, use_bias=False), layers.BatchNorm
         for op in graph.find(*WEIGHTED):
             if op.attrs.get("bias") is not True:
                 continue
-            after = op
-            for _ in range(16):  # follow the single consumer through reshapes
-                consumers = graph.consumers(after)
-                if len(consumers) != 1:
-                    break
-                after = consumers[0]
-                if after.kind not in SHAPE_ONLY:
-                    break
-            if after is not op and after.kind is OpKind.BATCH_NORM:
-                self.report(op, layer=op.describe(), norm=after.describe())
+            norm = graph.batch_norm_after(op)
+            if norm is not None:
+                self.report(op, layer=op.describe(), norm=norm[-1].describe())
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """The batch norm's training-mode output on the layer's input, with the bias as it is
+        and with it zeroed: a cancelled bias changes nothing but rounding."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        op, effect = evidence.op, evidence.layer().bias_effect
+        norm = evidence.fields.get("norm", "the batch norm")
+        if effect is None:
+            return inconclusive(f"{op.describe()} and {norm} could not be run apart from the model")
+        change = f"changes the output of {norm} by {effect:.2g} of its size" if effect else \
+            f"leaves the output of {norm} exactly as it was"
+        shown = f"in training mode, zeroing the bias of {op.describe()} {change}"
+        return confirmed(f"{shown}: the bias is cancelled") if effect <= CANCELLED else refuted(shown)
+

@@ -153,6 +153,13 @@ def test_confirmations_refute_what_the_measurement_contradicts():
     keep = lookup("NN007")(lambda *a: None)
     assert keep.confirm(_evidence(LayerRecord(0, "d", "dropout", train=_stats(), dropped_train=0.2))).status == "refuted"
     assert keep.confirm(_evidence(LayerRecord(0, "d", "dropout", train=_stats(), dropped_train=0.8))).status == "confirmed"
+    redundant = lookup("NN101")(lambda *a: None)
+    norm = {"norm": "self.bn (BatchNorm1d)"}
+    assert redundant.confirm(_evidence(LayerRecord(0, "fc", "linear", train=_stats(), bias_effect=3e-8), **norm)).status \
+        == "confirmed"
+    assert redundant.confirm(_evidence(LayerRecord(0, "fc", "linear", train=_stats(), bias_effect=0.2), **norm)).status \
+        == "refuted"
+    assert redundant.confirm(_evidence(LayerRecord(0, "fc", "linear", train=_stats()), **norm)).status == "inconclusive"
 
 
 def test_unnormalized_input_without_a_sample_is_inconclusive_and_with_one_judged():
@@ -248,3 +255,39 @@ def test_a_model_level_finding_says_why_the_output_was_not_run(tmp_path):
     assert finding.trace["status"] == "inconclusive"
     assert finding.trace["evidence"].startswith("the trace could not take a step with Adam(lr=1): ")
     assert "torch.arange" in finding.trace["evidence"], finding.trace
+
+
+BIAS_BEFORE_NORM = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.bn = nn.BatchNorm2d(16)
+        self.fc = nn.Linear(16 * 8 * 8, 32)
+        self.bn1 = nn.BatchNorm1d(32)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = self.bn(self.conv(x)).relu()
+        return self.head(self.bn1(self.fc(h.flatten(1))).relu())
+
+
+model = Net()
+"""
+
+
+def test_a_bias_before_batch_norm_is_confirmed_cancelled_in_source_and_graph(tmp_path):
+    """NN101: the norm's training-mode output with the bias zeroed is its output with the bias,
+    through a flatten too; in an ONNX graph as in source."""
+    from tests import onnx_builders as B
+
+    (tmp_path / "net.py").write_text(BIAS_BEFORE_NORM)
+    (tmp_path / "convnet.onnx").write_bytes(B.conv_bn(conv_bias=True).SerializeToString())
+    found = [f for f in traced(tmp_path) if f.code == "NN101"]
+    assert len(found) == 3, found
+    for f in found:
+        assert f.trace["status"] == "confirmed", f.trace
+        assert "zeroing the bias of" in f.trace["evidence"] and f.trace["evidence"].endswith("the bias is cancelled")

@@ -284,3 +284,24 @@ def test_a_rebuilt_model_without_mode_dependent_ops_is_mode_free_and_measures_as
     rrelu = EXP_NET.replace("torch.exp(self.fc(x))", "self.act(self.fc(x))").replace(
         "self.out = nn.Linear(32, 4)", "self.out = nn.Linear(32, 4)\n        self.act = nn.RReLU()")
     assert not BuiltGraph(_source_graph(tmp_path, rrelu), CPU).mode_free  # a random slope in training mode
+
+
+def test_the_bias_probe_leaves_the_model_as_it_found_it(tmp_path):
+    """The probe zeroes a bias and runs batch norm in training mode: both are put back, so the
+    sweep after it (evaluation mode: running statistics) reads what it reads without it."""
+    from nnlint.trace.build import BuiltGraph
+    from nnlint.trace.measurements import Measure
+    from tests.test_trace import BIAS_BEFORE_NORM
+
+    graph = _source_graph(tmp_path, BIAS_BEFORE_NORM)
+
+    def run(needs):
+        torch.manual_seed(0)
+        built = BuiltGraph(graph, CPU)
+        return measure(built, graph, CPU, needs=needs), {k: v.clone() for k, v in built.state_dict().items()}
+
+    (alone, state), (probed, probed_state) = run({Measure.SWEEP}), run({Measure.SWEEP, Measure.BIAS})
+    assert [vars(p) for p in alone.scales] == [vars(p) for p in probed.scales]
+    assert state.keys() == probed_state.keys() and all(torch.equal(state[k], probed_state[k]) for k in state)
+    effects = [r.bias_effect for r in probed.layers.values() if r.bias_effect is not None]
+    assert len(effects) == 2 and max(effects) < 1e-4

@@ -144,6 +144,24 @@ class ModelGraph:
     def is_output(self, op: Op) -> bool:
         return op.id in self.outputs
 
+    def batch_norm_after(self, op: Op) -> Optional[list[Op]]:
+        """The ops from ``op``'s output to the batch norm it reaches through reshapes alone, each
+        the lone reader of the one before (at most 16), the norm last; None when it reaches none.
+        (What redundant-bias-before-norm reports, and what the trace runs to confirm it.)"""
+        chain: list[Op] = []
+        after = op
+        for _ in range(16):
+            consumers = self.consumers(after)
+            if len(consumers) != 1:
+                return None
+            after = consumers[0]
+            chain.append(after)
+            if after.kind is OpKind.BATCH_NORM:
+                return chain
+            if after.kind not in SHAPE_ONLY:
+                return None
+        return None
+
     def walk_forward(self, op: Op, through: Callable[[Op], bool]) -> list[Op]:
         """The ops reached from ``op`` skipping those ``through`` accepts (e.g. reshapes)."""
         return self._walk(op, through, self.consumers)

@@ -69,6 +69,8 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
             values = _eval_passes(model, graph, inputs, trace, values)
         if Measure.ZERO_INPUT in needs:
             _zero_inputs(model, graph, values, trace)
+        if Measure.BIAS in needs:
+            _bias_probes(model, graph, values, trace)
         if Measure.DROPOUT in needs:
             _seed(device, 2)
             _dropout_probes(model, graph, values, trace)
@@ -210,6 +212,43 @@ def _on_zeros(model: Any, op_id: int, like: torch.Tensor) -> Optional[torch.Tens
         except Exception:  # does not fit: the whole batch decides, as it would alone
             pass
     return model.run_op(op_id, [torch.zeros_like(like)])
+
+
+def _bias_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
+    """Each biased layer whose output reaches a batch norm through reshapes alone, run with the
+    ops after it up to the norm, in training mode (batch statistics), on the layer's own input:
+    with its bias as it is and with it zeroed. The running statistics are put back."""
+    for op_id in list(values):
+        op = graph.ops[op_id]
+        if op.kind not in WEIGHTED or len(op.inputs) != 1 or op.inputs[0] not in values or op_id not in trace.layers:
+            continue
+        chain = graph.batch_norm_after(op)
+        params = model.params(op_id)
+        if chain is None or len(params) < 2:
+            continue
+        bias, x = params[1], values[op.inputs[0]]
+        _mode(model, True)
+        saved = _snapshot([bias, *model.buffers()])
+        try:
+            with torch.no_grad():
+                kept = _run_chain(model, [op_id, *(o.id for o in chain)], x)
+                bias.zero_()
+                zeroed = _run_chain(model, [op_id, *(o.id for o in chain)], x)
+        finally:
+            _restore(saved)
+        if kept is not None and zeroed is not None and kept.shape == zeroed.shape:
+            size = kept.abs().max()
+            trace.layers[op_id].bias_effect = _finite((kept - zeroed).abs().max() / size) if size > 0 else None
+
+
+def _run_chain(model: Any, op_ids: list[int], x: torch.Tensor) -> Optional[torch.Tensor]:
+    """Ops that each read the one before, run one after another on ``x``; None where one cannot
+    be run alone (an imported model's function)."""
+    for op_id in op_ids:
+        x = model.run_op(op_id, [x])
+        if x is None:
+            return None
+    return x
 
 
 def _dropout_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
