@@ -131,7 +131,8 @@ model = keras.Sequential([layers.Conv2D(32, 3, use_bias=False), layers.BatchNorm
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """The batch norm's training-mode output on the layer's input, with the bias as it is
-        and with it zeroed: a cancelled bias changes nothing but rounding."""
+        and with it shifted by about the layer's output std: a cancelled bias changes nothing
+        but rounding."""
         missing = evidence.missing()
         if missing:
             return missing
@@ -141,6 +142,6 @@ model = keras.Sequential([layers.Conv2D(32, 3, use_bias=False), layers.BatchNorm
             return inconclusive(f"{op.describe()} and {norm} could not be run apart from the model")
         change = f"changes the output of {norm} by {effect:.2g} of its size" if effect else \
             f"leaves the output of {norm} exactly as it was"
-        shown = f"in training mode, zeroing the bias of {op.describe()} {change}"
+        shown = f"in training mode, shifting the bias of {op.describe()} by about its output's std {change}"
         return confirmed(f"{shown}: the bias is cancelled") if effect <= CANCELLED else refuted(shown)
 

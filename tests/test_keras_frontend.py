@@ -104,3 +104,26 @@ second = keras.Model(backbone.input, layers.Dense(1, activation="sigmoid")(backb
 second.compile(optimizer="adam", loss="binary_crossentropy")
 """})
     assert program.models() == []
+
+
+@pytest.mark.parametrize("first, shape", [
+    ("keras.Input(shape=(16,))", (16,)),
+    ("keras.layers.Input((16,))", (16,)),
+    ("keras.layers.InputLayer(shape=(16,))", (16,)),
+    ("keras.layers.InputLayer(input_shape=(16,))", (16,)),
+    ("keras.layers.InputLayer(batch_shape=(None, 16))", (16,)),
+    ("keras.Input(shape=size)", None),  # not a constant: the input, with no shape
+])
+def test_a_sequential_opened_by_an_input_takes_its_shape(tmp_path, first, shape):
+    """Keras 3's own spelling, Sequential([keras.Input(shape=...), ...]): the input of the
+    model, not an unknown first layer."""
+    program = build(tmp_path, {"main.py": f"""
+import keras
+size = read_size()
+model = keras.Sequential([{first}, keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+"""})
+    [graph] = program.models()
+    assert kinds(graph) == [OpKind.LINEAR, OpKind.RELU, OpKind.LINEAR]
+    [op] = [graph.ops[i] for i in graph.inputs]
+    assert op.attrs.get("shape") == shape
+    assert graph.ops[1].label == "model[1]"  # its place in the list the user wrote

@@ -290,4 +290,4 @@ def test_a_bias_before_batch_norm_is_confirmed_cancelled_in_source_and_graph(tmp
     assert len(found) == 3, found
     for f in found:
         assert f.trace["status"] == "confirmed", f.trace
-        assert "zeroing the bias of" in f.trace["evidence"] and f.trace["evidence"].endswith("the bias is cancelled")
+        assert "shifting the bias of" in f.trace["evidence"] and f.trace["evidence"].endswith("the bias is cancelled")

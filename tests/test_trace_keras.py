@@ -81,3 +81,18 @@ def test_what_cannot_be_rebuilt_says_why(tmp_path):
         input_spec(unsized, unsized.ops[unsized.inputs[0]])
     sized = BuiltGraph(unsized, CPU, [6])
     assert not sized.broken and sized.specs[unsized.inputs[0]].shape == (1, 6)
+
+
+def test_a_sequential_opened_by_keras_input_is_rebuilt_from_its_shape(tmp_path):
+    (tmp_path / "model.py").write_text(textwrap.dedent("""
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input(shape=(12, 12, 3)), layers.Conv2D(8, 3), layers.BatchNormalization(),
+                              layers.Activation("relu"), layers.Flatten(), layers.Dense(1, activation="relu")])
+    model.compile(optimizer="adam", loss="mse")
+    """))
+    found = {f.code: f.trace for f in traced(tmp_path)}
+    assert found["NN001"]["status"] == "confirmed", found
+    assert found["NN101"]["status"] == "confirmed", found  # Keras biases start at zero: the probe shifts them
+    assert "model[1] (Conv2D)" in found["NN101"]["evidence"]

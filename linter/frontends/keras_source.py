@@ -45,10 +45,9 @@ class KerasInterpreter(TorchInterpreter):
             return self.sequential(args, kwargs, node, frame)
         if name in ("keras.Model", "keras.models.Model"):
             return self.functional_model(args, kwargs, node, frame)
-        if name in ("keras.Input", "keras.layers.Input"):
+        if name in ("keras.Input", "keras.layers.Input", "keras.layers.InputLayer"):
             graph = ModelGraph(name=_FUNCTIONAL, path=frame.module.path)
-            shape = _constant(kwargs.get("shape", args[0] if args else None))
-            return Tensor(graph, graph.add(OpKind.INPUT, "keras.Input", attrs={"shape": shape}).id)
+            return Tensor(graph, graph.add(OpKind.INPUT, "keras.Input", attrs={"shape": _input_shape(args, kwargs)}).id)
         if module == "keras.layers" and short in kapi.LAYERS:
             return self.keras_layer(short, args, kwargs, node, frame)
         if module == "keras.losses":
@@ -169,10 +168,14 @@ class KerasInterpreter(TorchInterpreter):
     def build_sequentials(self) -> None:
         for model in self.sequentials:
             graph = model.graph
-            x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
+            children = list(model.children)
+            given = _sequential_input(children[0]) if children else None
+            if given is not None:  # Sequential([keras.Input(shape=...), ...]): the model's input
+                children = children[1:]
+            x = Tensor(graph, graph.add(OpKind.INPUT, "input", attrs={"shape": given} if given else None).id)
             graph.inputs = [x.op]
             frame = Frame(self.entry, graph, {}, in_graph=True)
-            for child in model.children:
+            for child in children:
                 if isinstance(child, Layer) and child.children is not None and child.graph is not None:
                     x = self.tensor_op(frame, OpKind.UNKNOWN, child.qualname, [x], None)  # a nested model
                 elif isinstance(child, Layer):
@@ -377,6 +380,26 @@ def _scales_inputs(graph: ModelGraph, model: Any) -> bool:
         return first is not None and first.qualname in _SCALING_LAYERS
     first_op = next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT and op.kind not in _RESHAPING), None)
     return first_op is not None and first_op.type_name in _SCALING_LAYERS
+
+
+def _input_shape(args: list, kwargs: dict) -> Any:
+    """One sample's shape from ``keras.Input(shape)`` or ``InputLayer(shape=/input_shape=/batch_shape=)``."""
+    shape = _constant(kwargs.get("shape", kwargs.get("input_shape", args[0] if args else None)))
+    batch = _constant(kwargs.get("batch_shape", kwargs.get("batch_input_shape")))
+    if shape is None and isinstance(batch, (list, tuple)) and batch:
+        shape = tuple(batch[1:])
+    return shape
+
+
+def _sequential_input(child: Any) -> Optional[Any]:
+    """The shape a ``keras.Input`` opening a Sequential's layer list gives; () when its shape is
+    not a constant; None when the first layer is not a ``keras.Input``."""
+    if not isinstance(child, Tensor):
+        return None
+    op = child.graph.ops.get(child.op)
+    if op is None or op.kind is not OpKind.INPUT or op.type_name != "keras.Input" or len(child.graph.ops) != 1:
+        return None
+    return op.attrs.get("shape") or ()
 
 
 def analyze(entry: ModuleInfo, project: Project, task: Optional[str] = None) -> Program:

@@ -217,7 +217,9 @@ def _on_zeros(model: Any, op_id: int, like: torch.Tensor) -> Optional[torch.Tens
 def _bias_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
     """Each biased layer whose output reaches a batch norm through reshapes alone, run with the
     ops after it up to the norm, in training mode (batch statistics), on the layer's own input:
-    with its bias as it is and with it zeroed. The running statistics are put back."""
+    with its bias as it is and with it shifted by a random offset per unit about as large as
+    the layer's outputs (not zeroed: biases often start at zero, Keras's always). The bias and
+    the running statistics are put back."""
     for op_id in list(values):
         op = graph.ops[op_id]
         if op.kind not in WEIGHTED or len(op.inputs) != 1 or op.inputs[0] not in values or op_id not in trace.layers:
@@ -227,18 +229,20 @@ def _bias_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace)
         if chain is None or len(params) < 2:
             continue
         bias, x = params[1], values[op.inputs[0]]
+        scale = trace.layers[op_id].train.std if trace.layers[op_id].train is not None else 1.0
+        shift = torch.randn(bias.shape, generator=torch.Generator().manual_seed(5)).to(bias) * (scale or 1.0)
         _mode(model, True)
         saved = _snapshot([bias, *model.buffers()])
         try:
             with torch.no_grad():
                 kept = _run_chain(model, [op_id, *(o.id for o in chain)], x)
-                bias.zero_()
-                zeroed = _run_chain(model, [op_id, *(o.id for o in chain)], x)
+                bias.add_(shift)
+                shifted = _run_chain(model, [op_id, *(o.id for o in chain)], x)
         finally:
             _restore(saved)
-        if kept is not None and zeroed is not None and kept.shape == zeroed.shape:
+        if kept is not None and shifted is not None and kept.shape == shifted.shape:
             size = kept.abs().max()
-            trace.layers[op_id].bias_effect = _finite((kept - zeroed).abs().max() / size) if size > 0 else None
+            trace.layers[op_id].bias_effect = _finite((kept - shifted).abs().max() / size) if size > 0 else None
 
 
 def _run_chain(model: Any, op_ids: list[int], x: torch.Tensor) -> Optional[torch.Tensor]:

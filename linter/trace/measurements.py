@@ -22,7 +22,7 @@ class Measure(str, Enum):
     STEP = "step"  # one step of the declared optimizer: each weighted layer's update-to-parameter ratio
     EVAL = "eval"  # evaluation-mode passes: statistics, whether a repeat differs, the train-vs-eval change
     ZERO_INPUT = "zero-input"  # each weighted layer on an all-zero input
-    BIAS = "bias"  # each biased layer before a batch norm, with its bias zeroed: the norm's output
+    BIAS = "bias"  # each biased layer before a batch norm, its bias shifted: the norm's output
     DROPOUT = "dropout"  # each dropout on an all-ones input, in both modes
     SWEEP = "sweep"  # the inputs scaled x1..x1000: where values stop being finite
     BATCH_OF_ONE = "batch-of-one"  # a training-mode pass on one sample, where batch norm is present

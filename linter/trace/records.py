@@ -45,7 +45,7 @@ class LayerRecord:
     eval_repeat_differs: Optional[bool] = None  # two eval-mode passes on the same input differ
     zero_input_max: Optional[float] = None  # max |output| when the whole input is zero
     #: a biased layer before a batch norm: max |change| of the norm's training-mode output when
-    #: the bias is zeroed, over max |output|
+    #: the bias is shifted (by about the layer's output std), over max |output|
     bias_effect: Optional[float] = None
     dropped_train: Optional[float] = None  # dropout: fraction of an all-ones input zeroed, training mode
     dropped_eval: Optional[float] = None  # the same after eval()
