@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
+from nnlint.trace.measurements import Measure as M
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+
+if TYPE_CHECKING:
+    from nnlint.trace.evidence import Evidence
 
 _NLL = {"torch.nn.NLLLoss", "torch.nn.functional.nll_loss"}
 _MSE = {"torch.nn.MSELoss", "torch.nn.functional.mse_loss", "keras.losses.mse", "keras.losses.mean_squared_error"}
@@ -60,6 +67,8 @@ class LossOutputMismatch(GraphCheck):
     name = "loss-output-mismatch"
     severity = Severity.ERROR
     message = "{what}"
+    traceable = True
+    measures = frozenset({M.LOSS_PROBES})
     hint = "pair log_softmax with NLLLoss, logits with CrossEntropyLoss/BCEWithLogitsLoss, a linear output with MSE"
     frameworks = ("pytorch", "keras")
 
@@ -147,7 +156,7 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         for op in graph.find(OpKind.SOFTMAX):
             source = _source(graph, op)
             if source is not None and source.kind is OpKind.LINEAR and source.attrs.get("out_features") == 1:
-                self.report(op, Severity.ERROR, Confidence.CERTAIN, what=(
+                self.report(op, Severity.ERROR, Confidence.CERTAIN, case=_ONE_UNIT_SOFTMAX, what=(
                     f"{op.describe()} normalises a single unit ({source.describe()} has out_features=1): "
                     "its output is always 1.0 and nothing is learned"))
         for loss in graph.setup.losses:
@@ -157,8 +166,8 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
                 continue
             short = kind.rsplit(".", 1)[-1]
             if kind in _NLL and op.kind is OpKind.SOFTMAX:
-                self.report(op, what=f"{short} on {op.describe()} probabilities: it expects log-probabilities "
-                                     "(use log_softmax)")
+                self.report(op, case=_NLL_ON_PROBABILITIES, loss=short,
+                            what=f"{short} on {op.describe()} probabilities: it expects log-probabilities (use log_softmax)")
             elif kind in _NLL and op.kind in (OpKind.LINEAR, OpKind.CONV):
                 self.report(op, what=f"{short} on the raw output of {op.describe()}: it expects log-probabilities "
                                      "(add log_softmax, or use CrossEntropyLoss on logits)")
@@ -172,8 +181,39 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
                     "classes, or sigmoid outputs for independent labels"))
             elif kind in _KERAS_CATEGORICAL and op.kind in (OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LINEAR) and \
                     _units(graph, op) == 1:
-                self.report(op, what=f"{short} on a single output unit ({op.describe()}): categorical cross-entropy "
-                                     "over one class is constant; use binary_crossentropy with a sigmoid")
+                self.report(op, case=_ONE_CLASS, loss=short,
+                            what=f"{short} on a single output unit ({op.describe()}): categorical cross-entropy "
+                                 "over one class is constant; use binary_crossentropy with a sigmoid")
             elif kind in _CROSS_ENTROPY and op.kind is OpKind.LINEAR and op.attrs.get("out_features") == 1:
-                self.report(op, what=f"{short} over a single output ({op.describe()}, out_features=1): the loss is "
-                                     "always 0; use BCEWithLogitsLoss for a binary task")
+                self.report(op, case=_ONE_CLASS, loss=short,
+                            what=f"{short} over a single output ({op.describe()}, out_features=1): the loss is "
+                                 "always 0; use BCEWithLogitsLoss for a binary task")
+
+    def confirm(self, evidence: Evidence) -> Verdict:
+        """What the mismatch does, measured where a forward pass shows it: a softmax over one
+        unit outputs 1.0 for every input; NLL on probabilities goes below 0, which no
+        log-probability allows; cross-entropy over one class is 0 with no gradient."""
+        missing = evidence.missing()
+        if missing:
+            return missing
+        op, case = evidence.op, evidence.fields.get("case")
+        if case == _ONE_UNIT_SOFTMAX:
+            s = evidence.layer().train
+            seen = f"the outputs of {op.describe()} range over [{s.min:.4g}, {s.max:.4g}]"
+            return confirmed(f"{seen}: always 1.0") if s.min == s.max == 1.0 else refuted(seen)
+        if case not in (_NLL_ON_PROBABILITIES, _ONE_CLASS):
+            return inconclusive("a forward pass does not measure this mismatch")
+        written = evidence.trace.written_losses.get(op.id)
+        if written is None or written["value"] is None or written["grad"] is None:
+            return inconclusive(f"the trace could not evaluate {evidence.fields.get('loss')} on {op.describe()}")
+        seen = (f"{evidence.fields.get('loss')} on the outputs of {op.describe()} with random targets is "
+                f"{written['value']:.4g}, with a gradient of norm {written['grad']:.3g}")
+        if case == _NLL_ON_PROBABILITIES:
+            return confirmed(f"{seen}: below 0, which no log-probability gives") if written["value"] < 0 \
+                else refuted(seen)
+        return confirmed(f"{seen}: nothing to learn") if written["value"] == 0 and written["grad"] == 0 \
+            else refuted(seen)
+
+
+#: The cases whose confirmation is a measurement (the ``case`` field of their findings).
+_ONE_UNIT_SOFTMAX, _NLL_ON_PROBABILITIES, _ONE_CLASS = "softmax over one unit", "NLL on probabilities", "one class"

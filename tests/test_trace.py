@@ -153,6 +153,14 @@ def test_confirmations_refute_what_the_measurement_contradicts():
     keep = lookup("NN007")(lambda *a: None)
     assert keep.confirm(_evidence(LayerRecord(0, "d", "dropout", train=_stats(), dropped_train=0.2))).status == "refuted"
     assert keep.confirm(_evidence(LayerRecord(0, "d", "dropout", train=_stats(), dropped_train=0.8))).status == "confirmed"
+    mismatch = lookup("NN110")(lambda *a: None)
+    spread = _evidence(LayerRecord(0, "sm", "softmax", train=_stats(min=0.2, max=0.9)), case="softmax over one unit")
+    assert mismatch.confirm(spread).status == "refuted"
+    nll = _evidence(LayerRecord(0, "sm", "softmax", train=_stats()), case="NLL on probabilities", loss="NLLLoss")
+    nll.trace.written_losses[nll.op.id] = {"value": 0.4, "grad": 0.2}
+    assert mismatch.confirm(nll).status == "refuted"
+    nll.trace.written_losses[nll.op.id] = {"value": -0.4, "grad": 0.2}
+    assert mismatch.confirm(nll).status == "confirmed"
     redundant = lookup("NN101")(lambda *a: None)
     norm = {"norm": "self.bn (BatchNorm1d)"}
     assert redundant.confirm(_evidence(LayerRecord(0, "fc", "linear", train=_stats(), bias_effect=3e-8), **norm)).status \
@@ -291,3 +299,70 @@ def test_a_bias_before_batch_norm_is_confirmed_cancelled_in_source_and_graph(tmp
     for f in found:
         assert f.trace["status"] == "confirmed", f.trace
         assert "shifting the bias of" in f.trace["evidence"] and f.trace["evidence"].endswith("the bias is cancelled")
+
+
+LOSS_MISMATCHES = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class OneUnitSoftmax(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 1)
+        self.sm = nn.Softmax(dim=1)
+
+    def forward(self, x):
+        return self.sm(self.fc(x))
+
+
+class Probabilities(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+
+
+class OneOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class SquaredProbabilities(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+
+
+a, b, c, d = OneUnitSoftmax(), Probabilities(), OneOutput(), SquaredProbabilities()
+bce, nll, ce, mse = nn.BCELoss(), nn.NLLLoss(), nn.CrossEntropyLoss(), nn.MSELoss()
+
+
+def train(x, y):
+    bce(a(x), y).backward()
+    nll(b(x), y).backward()
+    ce(c(x), y).backward()
+    mse(d(x), y).backward()
+"""
+
+
+def test_loss_output_mismatches_are_measured_where_a_forward_pass_shows_them(tmp_path):
+    """NN110: a softmax over one unit outputs 1.0; NLL on probabilities goes below 0;
+    cross-entropy over one class is 0 with no gradient. MSE on probabilities is not measured."""
+    (tmp_path / "losses.py").write_text(LOSS_MISMATCHES)
+    found = {f.line: f.trace for f in traced(tmp_path) if f.code == "NN110"}
+    assert len(found) == 4, found
+    one_unit, probabilities, one_output, squared = (found[line] for line in sorted(found))
+    assert one_unit["status"] == "confirmed" and "always 1.0" in one_unit["evidence"]
+    assert probabilities["status"] == "confirmed" and "below 0" in probabilities["evidence"]
+    assert one_output["status"] == "confirmed" and "is 0, with a gradient of norm 0" in one_output["evidence"]
+    assert squared["status"] == "inconclusive" and "does not measure" in squared["evidence"]

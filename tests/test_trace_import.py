@@ -252,8 +252,9 @@ def test_model_trace_survives_json():
     trace = ModelTrace(
         "Net", "model.py", "cpu", 8, [[8, 3]],
         {3: LayerRecord(3, "self.fc", "linear", train=Stats(0.0, 1.0, -2.0, 2.0, 0.0, 0.0, False, 0.5),
-                        act_hist=Histogram([0.0, 1.0], [3]), grad_norm=0.1)},
+                        act_hist=Histogram([0.0, 1.0], [3]), grad_norm=0.1, bias_effect=1e-7)},
         [ScaleProbe(10.0, 4, {3: 2.5}, [4])], loss="MSELoss", loss_probes={5: {"floor": 0.3}},
+        written_losses={5: {"value": -0.2, "grad": 0.3}},
         findings=[TracedFinding("NN001", "output-activation-regression", "error", "m", 3, 3, "confirmed", "e")],
     )
     assert ModelTrace.from_json(json.loads(json.dumps(trace.as_json()))) == trace

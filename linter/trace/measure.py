@@ -318,11 +318,18 @@ def _batch_of_one(model: Any, graph: ModelGraph, trace: ModelTrace) -> None:
 
 def _loss_probes(graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
     """Where a softmax feeds cross-entropy, or a sigmoid feeds BCE: the loss as written against
-    its stable form, on the layer's own (evaluation-mode) logits."""
+    its stable form, on the layer's own (evaluation-mode) logits. Where any output feeds a
+    classification loss: that loss on the output as it is."""
     for loss in graph.setup.losses:
         fn = _functional_name(loss)
         pred = graph.prediction(loss)
-        if pred is None or pred.id not in graph.ops or graph.ops[pred.id] is not pred or not pred.inputs:
+        if pred is None or pred.id not in graph.ops or graph.ops[pred.id] is not pred:
+            continue
+        output = values.get(pred.id)
+        if fn in ("cross_entropy", "nll_loss") and isinstance(output, torch.Tensor) and output.is_floating_point() \
+                and output.dim() == 2:
+            trace.written_losses[pred.id] = _written_loss(fn, output)
+        if not pred.inputs:
             continue
         logits = values.get(pred.inputs[0])
         if logits is None or not logits.is_floating_point() or logits.dim() != 2:
@@ -331,6 +338,16 @@ def _loss_probes(graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
             trace.loss_probes[pred.id] = _softmax_ce_probe(logits)
         elif pred.kind is K.SIGMOID and fn == "binary_cross_entropy":
             trace.loss_probes[pred.id] = _sigmoid_bce_probe(logits)
+
+
+def _written_loss(fn_name: str, output: torch.Tensor) -> dict:
+    """A classification loss on an output as the code feeds it, with random class targets: its
+    value and the norm of the gradient it gives the output."""
+    x = output.detach().float().cpu().clone().requires_grad_(True)
+    target = torch.randint(0, x.shape[1], (x.shape[0],), generator=torch.Generator().manual_seed(3))
+    loss = getattr(F, fn_name)(x, target)
+    loss.backward()
+    return {"value": _finite(loss.detach()), "grad": _finite(x.grad.norm())}
 
 
 def _softmax_ce_probe(logits: torch.Tensor) -> dict:

@@ -96,6 +96,9 @@ class ModelTrace:
     batch_one_error: Optional[str] = None  # what a training-mode forward on one sample raised
     #: op id of a softmax/sigmoid feeding a loss -> the loss as written against its stable form
     loss_probes: dict[int, dict] = field(default_factory=dict)
+    #: op id of an output fed to a classification loss -> that loss as written on the op's own
+    #: (evaluation-mode) output with random class targets: {"value": ..., "grad": ...}
+    written_losses: dict[int, dict] = field(default_factory=dict)
     error: Optional[str] = None  # an exception the rebuilt model raised
     problem: Optional[str] = None  # why the model could not be built or run
     findings: list[TracedFinding] = field(default_factory=list)
@@ -119,8 +122,9 @@ class ModelTrace:
         scales = [ScaleProbe(p["scale"], p.get("first_nonfinite"), {int(k): v for k, v in p.get("max_abs", {}).items()},
                              list(p.get("nonfinite", []))) for p in data.pop("scales", [])]
         probes = {int(k): dict(v) for k, v in data.pop("loss_probes", {}).items()}
+        written = {int(k): dict(v) for k, v in data.pop("written_losses", {}).items()}
         found = [TracedFinding(**f) for f in data.pop("findings", [])]
-        return cls(**data, layers=layers, scales=scales, loss_probes=probes, findings=found)
+        return cls(**data, layers=layers, scales=scales, loss_probes=probes, written_losses=written, findings=found)
 
 
 def _record(kind: type, data: dict):
