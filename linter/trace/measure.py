@@ -3,9 +3,10 @@
 Tiny and seeded: a batch of 8 synthetic inputs (or rows of ``--sample``), one training-mode
 forward pass with one backward pass and one optimizer step, two evaluation-mode passes (one
 where the graph has no dropout; none of its own where no op depends on the mode, see
-``mode_free``), a zero-input pass per weighted layer, an input-scale sweep (x1 to x1000,
-TensorFuzz's idea), a batch of one in training mode where batch norm is present, and the loss
-probes that compare the loss the code wrote with its stable form. The weights are restored
+``mode_free``), a zero-input pass per weighted layer, each biased layer before a batch norm
+run with its bias shifted, an input-scale sweep (x1 to x1000, TensorFuzz's idea), a batch of
+one in training mode where batch norm is present, and the loss probes: the loss the code wrote
+against its stable form, and a classification loss on the output it is fed. The weights are restored
 after the optimizer step, so every pass sees the model as initialised. Only the measurements
 asked for are taken (:mod:`~nnlint.trace.measurements`), each from its own seed.
 
