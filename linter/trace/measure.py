@@ -21,7 +21,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from typing import Any, Callable, Iterable, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -105,55 +106,52 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
     undone; returns the training-mode values. The running statistics the forward pass moves
     are put back too."""
     model.train()  # every module, whatever mode it came in: later phases switch with _mode()
-    saved = _snapshot(itertools.chain(model.parameters(), model.buffers()) if Measure.STEP in needs
-                      else model.buffers())
-    values = model(inputs)
-    hist_budget = MAX_HISTOGRAMS if Measure.HISTOGRAMS in needs else 0
-    units = Measure.UNITS in needs
-    for op_id, value in values.items():
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            continue
-        kind = graph.ops[op_id].kind
-        record = LayerRecord(op_id, names[op_id], kind.value, train=stats(value, kind, units=units and kind in WEIGHTED))
-        if kind in _HISTOGRAM_KINDS:
-            if hist_budget > 0:
-                record.act_hist = histogram(value)
-                params = model.params(op_id)
-                if params:
-                    record.weight_hist = histogram(params[0])
-                hist_budget -= 1
-        trace.layers[op_id] = record
-    detached = {op_id: value.detach() for op_id, value in values.items()}
-    output = _output(model, values) if Measure.GRADIENTS in needs else None
-    if output is None:
-        _restore(saved)
+    kept = itertools.chain(model.parameters(), model.buffers()) if Measure.STEP in needs else model.buffers()
+    with _put_back(kept) as saved:
+        values = model(inputs)
+        hist_budget = MAX_HISTOGRAMS if Measure.HISTOGRAMS in needs else 0
+        units = Measure.UNITS in needs
+        for op_id, value in values.items():
+            if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+                continue
+            kind = graph.ops[op_id].kind
+            summary = stats(value, kind, units=units and kind in WEIGHTED)
+            record = LayerRecord(op_id, names[op_id], kind.value, train=summary)
+            if kind in _HISTOGRAM_KINDS:
+                if hist_budget > 0:
+                    record.act_hist = histogram(value)
+                    params = model.params(op_id)
+                    if params:
+                        record.weight_hist = histogram(params[0])
+                    hist_budget -= 1
+            trace.layers[op_id] = record
+        detached = {op_id: value.detach() for op_id, value in values.items()}
+        output = _output(model, values) if Measure.GRADIENTS in needs else None
+        if output is None:
+            return detached
+        loss, trace.loss = _loss(graph, output)
+        if not loss.requires_grad:  # nothing trainable before the output
+            return detached
+        weighted = {op_id: ps for op_id, ps in ((i, model.params(i)) for i in values) if ps}
+        loss.backward()
+        for op_id, ps in weighted.items():
+            if ps[0].grad is not None and op_id in trace.layers:
+                trace.layers[op_id].grad_norm = _finite(ps[0].grad.norm())
+        if Measure.STEP not in needs:
+            for parameter in model.parameters():
+                parameter.grad = None
+            return detached
+        initial = {id(tensor): value for tensor, value in saved}
+        before = {op_id: initial[id(ps[0])] for op_id, ps in weighted.items()}
+        optimizer, trace.optimizer = _optimizer(graph, model)
+        optimizer.step()
+        for op_id, ps in weighted.items():
+            if op_id in trace.layers:
+                scale = before[op_id].abs().mean()
+                change = (ps[0].detach() - before[op_id]).abs().mean()
+                trace.layers[op_id].update_ratio = _finite(change / scale) if scale > 0 else None
+        optimizer.zero_grad(set_to_none=True)
         return detached
-    loss, trace.loss = _loss(graph, output)
-    if not loss.requires_grad:  # nothing trainable before the output
-        _restore(saved)
-        return detached
-    weighted = {op_id: ps for op_id, ps in ((i, model.params(i)) for i in values) if ps}
-    loss.backward()
-    for op_id, ps in weighted.items():
-        if ps[0].grad is not None and op_id in trace.layers:
-            trace.layers[op_id].grad_norm = _finite(ps[0].grad.norm())
-    if Measure.STEP not in needs:
-        for parameter in model.parameters():
-            parameter.grad = None
-        _restore(saved)
-        return detached
-    initial = {id(tensor): value for tensor, value in saved}
-    before = {op_id: initial[id(ps[0])] for op_id, ps in weighted.items()}
-    optimizer, trace.optimizer = _optimizer(graph, model)
-    optimizer.step()
-    for op_id, ps in weighted.items():
-        if op_id in trace.layers:
-            scale = before[op_id].abs().mean()
-            change = (ps[0].detach() - before[op_id]).abs().mean()
-            trace.layers[op_id].update_ratio = _finite(change / scale) if scale > 0 else None
-    optimizer.zero_grad(set_to_none=True)
-    _restore(saved)
-    return detached
 
 
 def _eval_passes(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, train_values: dict) -> dict:
@@ -221,29 +219,30 @@ def _bias_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace)
     with its bias as it is and with it shifted by a random offset per unit about as large as
     the layer's outputs (not zeroed: biases often start at zero, Keras's always). The bias and
     the running statistics are put back."""
+    probes = []  # (op id, the ops from it to its norm, its bias)
     for op_id in list(values):
         op = graph.ops[op_id]
         if op.kind not in WEIGHTED or len(op.inputs) != 1 or op.inputs[0] not in values or op_id not in trace.layers:
             continue
         chain = graph.batch_norm_after(op)
         params = model.params(op_id)
-        if chain is None or len(params) < 2:
-            continue
-        bias, x = params[1], values[op.inputs[0]]
-        scale = trace.layers[op_id].train.std if trace.layers[op_id].train is not None else 1.0
-        shift = torch.randn(bias.shape, generator=torch.Generator().manual_seed(5)).to(bias) * (scale or 1.0)
-        _mode(model, True)
-        saved = _snapshot([bias, *model.buffers()])
-        try:
-            with torch.no_grad():
-                kept = _run_chain(model, [op_id, *(o.id for o in chain)], x)
+        if chain is not None and len(params) >= 2:
+            probes.append((op_id, [op_id, *(o.id for o in chain)], params[1]))
+    if not probes:
+        return
+    _mode(model, True)
+    with _put_back(model.buffers()):  # each pass moves the norms' running statistics
+        for op_id, chain, bias in probes:
+            x, record = values[graph.ops[op_id].inputs[0]], trace.layers[op_id]
+            scale = (record.train.std if record.train is not None else 1.0) or 1.0
+            shift = torch.randn(bias.shape, generator=torch.Generator().manual_seed(5)).to(bias) * scale
+            with _put_back([bias]), torch.no_grad():
+                kept = _run_chain(model, chain, x)
                 bias.add_(shift)
-                shifted = _run_chain(model, [op_id, *(o.id for o in chain)], x)
-        finally:
-            _restore(saved)
-        if kept is not None and shifted is not None and kept.shape == shifted.shape:
-            size = kept.abs().max()
-            trace.layers[op_id].bias_effect = _finite((kept - shifted).abs().max() / size) if size > 0 else None
+                shifted = _run_chain(model, chain, x)
+            if kept is not None and shifted is not None and kept.shape == shifted.shape:
+                size = kept.abs().max()
+                record.bias_effect = _finite((kept - shifted).abs().max() / size) if size > 0 else None
 
 
 def _run_chain(model: Any, op_ids: list[int], x: torch.Tensor) -> Optional[torch.Tensor]:
@@ -307,14 +306,12 @@ def _batch_of_one(model: Any, graph: ModelGraph, trace: ModelTrace) -> None:
     if not any(True for _ in graph.find(K.BATCH_NORM)):
         return
     _mode(model, True)
-    saved = _snapshot(model.buffers())  # a forward without gradients changes the running statistics only
-    try:
-        with torch.no_grad():
-            model(model.make_inputs(1, torch.Generator().manual_seed(0)))
-    except Exception as exc:  # what the user's training run would raise
-        trace.batch_one_error = one_line(exc)
-    finally:
-        _restore(saved)
+    with _put_back(model.buffers()):  # a forward without gradients changes the running statistics only
+        try:
+            with torch.no_grad():
+                model(model.make_inputs(1, torch.Generator().manual_seed(0)))
+        except Exception as exc:  # what the user's training run would raise
+            trace.batch_one_error = one_line(exc)
 
 
 def _loss_probes(graph: ModelGraph, values: dict, trace: ModelTrace) -> None:
@@ -415,15 +412,17 @@ def _mode(model: Any, training: bool) -> None:
         model.train(training)
 
 
-def _snapshot(tensors: Iterable[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Each tensor with a copy of its value, for :func:`_restore` to put back in place."""
-    return [(t, t.detach().clone()) for t in tensors]
-
-
-def _restore(snapshot: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-    with torch.no_grad():
-        for tensor, saved in snapshot:
-            tensor.copy_(saved)
+@contextmanager
+def _put_back(tensors: Iterable[torch.Tensor]) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Each tensor's value copied on entry and put back in place on leaving, however the block
+    ends; the block gets the (tensor, copy) pairs."""
+    saved = [(t, t.detach().clone()) for t in tensors]
+    try:
+        yield saved
+    finally:
+        with torch.no_grad():
+            for tensor, copy in saved:
+                tensor.copy_(copy)
 
 
 def _output_id(model: Any, values: dict) -> Optional[int]:
