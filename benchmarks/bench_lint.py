@@ -18,7 +18,7 @@ their exit codes are printed, and codes other than 0/1 are flagged.
 This script uses the standard library only and does not import nnlint.
 
 Usage (with the project's venv, so ``nnlint`` is found next to python):
-    /work/venv/bin/python benchmarks/bench_lint.py [--file F] [--folder D]
+    .venv/bin/python benchmarks/bench_lint.py --file TRAIN.py --folder FOLDER --fixit FIXIT_PYTHON
 """
 
 import argparse
@@ -29,9 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_FILE = "/work/corpora/nanoGPT/train.py"
-DEFAULT_FOLDER = "/work/corpora/pytorch-examples"
-DEFAULT_FIXIT = "/work/fixit-venv/bin/python"
 BASELINE = "import libcst, sys; libcst.parse_module(open(sys.argv[1], encoding='utf-8').read())"
 # Installed packages run from .pyc files (pip compiles wheels; Python caches other imports).
 # A PYTHONDONTWRITEBYTECODE=1 inherited from a sandbox would make an editable nnlint recompile
@@ -100,9 +97,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nnlint", default=str(Path(sys.executable).with_name("nnlint")),
                         help="nnlint executable (default: next to this python)")
-    parser.add_argument("--fixit", default=DEFAULT_FIXIT, help=f"python with fixit installed (default: {DEFAULT_FIXIT})")
-    parser.add_argument("--file", default=DEFAULT_FILE, help="one training script for the cold-start test")
-    parser.add_argument("--folder", default=DEFAULT_FOLDER, help="folder of training code for the throughput test")
+    parser.add_argument("--fixit", required=True, help="python with fixit installed (python -m venv V && V/bin/pip install fixit)")
+    parser.add_argument("--file", required=True, help="one training script for the cold-start test")
+    parser.add_argument("--folder", required=True, help="folder of training code for the throughput test")
     parser.add_argument("--runs", type=int, default=10, help="cold-start runs per command (default 10)")
     parser.add_argument("--folder-runs", type=int, default=3, help="throughput runs per command (default 3)")
     args = parser.parse_args()
@@ -112,7 +109,7 @@ def main():
             print(CORPUS_HELP.format(path=path), file=sys.stderr)
             return 2
     for exe, hint in ((args.nnlint, "pip install -e . in the project venv, or pass --nnlint"),
-                      (args.fixit, "python3 -m venv /work/fixit-venv && /work/fixit-venv/bin/pip install fixit, or pass --fixit")):
+                      (args.fixit, "python3 -m venv V && V/bin/pip install fixit, then pass --fixit V/bin/python")):
         if not os.access(exe, os.X_OK):
             print(f"Not found or not executable: {exe}\n({hint})", file=sys.stderr)
             return 2

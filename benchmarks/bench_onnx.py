@@ -30,7 +30,7 @@ printed with the first line of stderr. The files are in the page cache after
 generation, so no run pays for disk reads. This script does not import nnlint.
 
 Usage (with the project's venv, so ``nnlint`` is found next to python):
-    /work/venv/bin/python benchmarks/bench_onnx.py [--sizes 10000,100000] [--weights-mb 400]
+    .venv/bin/python benchmarks/bench_onnx.py [--sizes 10000,100000] [--weights-mb 400]
 """
 
 import argparse
