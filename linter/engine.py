@@ -166,7 +166,7 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
 
     from nnlint.frontends.python import analyze
 
-    findings: list[Finding] = []
+    findings: list[Finding] = _left_out_cells(info.source.notebook, unit.path)
     sink = finding_sink(findings, requested, project.source_for, subjects)
     try:
         program = analyze(info, project, settings.task)
@@ -185,6 +185,16 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
                             f"internal error ({type(exc).__name__}: {exc}); please report it", unit.path)
         )
     return findings
+
+
+def _left_out_cells(code, path: str) -> list["Finding"]:
+    """A notebook's cells that were not linted: NN901 where IPython would reject the cell too."""
+    if code is None:
+        return []
+    return [with_cell(engine_finding(kind, severity, cell.message, path, cell.line, cell.column), code)
+            for kind, severity, cells in ((SYNTAX_ERROR, Severity.ERROR, code.errors),
+                                          (ANALYSIS_LIMIT, Severity.INFO, code.skipped))
+            for cell in cells]
 
 
 def finding_sink(findings: list["Finding"], requested: set[str], source_for,

@@ -1,29 +1,41 @@
-"""Jupyter notebooks as one program: code cells joined in order, magics blanked out.
+"""Jupyter notebooks as one program: code cells converted as IPython runs them, joined in order.
 
-Line numbers count through the joined source (so suppressions, positions and the project
-join work as for a ``.py`` file); :func:`cell_of` maps a line back to its cell. A line magic
-(``%matplotlib``), a shell escape (``!pip``) or help (``x?``) becomes ``pass`` at its
-indentation (it may be the only statement of a block); a cell magic that runs Python
-(``%%time``) loses only its first line, any other (``%%bash``) blanks the whole cell.
+Each code cell becomes the Python IPython would compile (:mod:`nnlint.ipython_input`:
+magics, shell escapes and help become ``get_ipython()`` calls, a ``%%time`` cell keeps its
+Python body, a ``%%bash`` cell is blank), with the cell's line numbers kept. Line numbers
+count through the joined source (so suppressions, positions and the project join work as
+for a ``.py`` file); :func:`NotebookCode.cell_of` maps a line back to its cell. A cell that
+is still not Python (IPython would reject it too) is left out, blank, and reported in
+``errors``: the other cells are linted.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from nnlint.errors import UnreadableFile
 
-_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "autoreload"}
+
+@dataclass(frozen=True)
+class CellError:
+    line: int  # in the joined source
+    column: Optional[int]
+    message: str
 
 
 @dataclass(frozen=True)
 class NotebookCode:
-    text: str
+    text: str  # the code cells as Python, joined
+    source: str  # the code cells as written, joined (line for line with ``text``): what the user sees
     starts: tuple[int, ...]  # first line of each code cell in ``text`` (1-based)
     numbers: tuple[int, ...]  # that cell's number in the notebook (1-based, all cells counted)
+    errors: tuple[CellError, ...] = ()  # cells left out: not Python even as IPython runs them
+    skipped: tuple[CellError, ...] = ()  # cells left out: nnlint cannot keep their line numbers
 
     def cell_of(self, line: int) -> tuple[int, int]:
         """(cell number, line within the cell) of a line of the joined source."""
@@ -32,43 +44,69 @@ class NotebookCode:
 
 
 def read(path: Path, text: str) -> NotebookCode:
+    """The notebook's code; :class:`UnreadableFile` (one line) when it is not a notebook."""
+    cells = _code_cells(text)
+    from nnlint import ipython_input as ipython  # imports IPython: only for notebooks
+
+    written: list[str] = []
+    python: list[str] = []
+    starts, numbers, errors, skipped = [], [], [], []
+    for number, body in cells:
+        start = len(written) + 1
+        lines = ipython.split_lines(body) or [""]
+        try:
+            converted = ipython.to_python(lines)
+            problem = _syntax_error(converted)
+        except ipython.CellError as exc:
+            problem = (1, None, str(exc))
+        except ipython.LinesChanged as exc:
+            problem = None
+            skipped.append(CellError(start, None, str(exc)))
+            converted = [""] * len(lines)
+        if problem is not None:
+            line, column, message = problem
+            errors.append(CellError(start + min(max(line, 1), len(lines)) - 1, column, message))
+            converted = [""] * len(lines)
+        starts.append(start)
+        numbers.append(number)
+        written.extend(lines)
+        python.extend(converted)
+    return NotebookCode("\n".join(python) + "\n", "\n".join(written) + "\n", tuple(starts), tuple(numbers),
+                        tuple(errors), tuple(skipped))
+
+
+def _code_cells(text: str) -> list[tuple[int, str]]:
+    """(number among all cells, source) of each code cell of a notebook's JSON."""
     try:
         document = json.loads(text)
     except ValueError as exc:
         raise UnreadableFile(f"not a valid Jupyter notebook (invalid JSON: {exc})") from None
-    try:
-        cells = document["cells"]
-        sources = [(n, c) for n, c in enumerate(cells, start=1) if c.get("cell_type") == "code"]
-    except (KeyError, TypeError, AttributeError):
-        raise UnreadableFile("not a valid Jupyter notebook (no cells in its JSON)") from None
-    lines: list[str] = []
-    starts, numbers = [], []
-    for number, cell in sources:
-        source = cell.get("source", "")
-        body = "".join(source) if isinstance(source, list) else str(source)
-        starts.append(len(lines) + 1)
-        numbers.append(number)
-        lines.extend(_neutralise(body.splitlines()) or [""])
-    return NotebookCode("\n".join(lines) + "\n", tuple(starts), tuple(numbers))
-
-
-def _neutralise(lines: list[str]) -> list[str]:
-    if lines and lines[0].startswith("%%"):
-        magic = lines[0][2:].split(maxsplit=1)[0] if len(lines[0]) > 2 else ""
-        if magic not in _PYTHON_CELL_MAGICS:
-            return [""] * len(lines)
-        lines = [""] + lines[1:]
-    out = []
-    continued = False  # the previous line was a magic ending in a backslash
-    for line in lines:
-        stripped = line.lstrip()
-        if continued:
-            out.append("")
-        elif stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
-            # a statement (``if colab:\n    %pip install ...``): keep one, so the block stays valid
-            out.append(line[: len(line) - len(stripped)] + "pass")
-        else:
-            out.append(line)
+    except RecursionError:
+        raise UnreadableFile("not a valid Jupyter notebook (its JSON is nested too deeply)") from None
+    cells = document.get("cells") if isinstance(document, dict) else None
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        raise UnreadableFile("not a valid Jupyter notebook (no list of cells in its JSON)")
+    found = []
+    for number, cell in enumerate(cells, start=1):
+        if cell.get("cell_type") != "code":
             continue
-        continued = line.rstrip().endswith("\\")
-    return out
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise UnreadableFile(f"not a valid Jupyter notebook (cell {number}'s source is not text)")
+        found.append((number, source))
+    return found
+
+
+def _syntax_error(lines: list[str]) -> Optional[tuple[int, Optional[int], str]]:
+    """(line, column, message) of the first syntax error in a converted cell, if any."""
+    try:
+        ast.parse("\n".join(lines) + "\n")
+    except SyntaxError as exc:
+        return exc.lineno or 1, exc.offset, f"syntax error: {exc.msg}"
+    except (RecursionError, MemoryError):
+        return 1, None, "syntax error: too deeply nested for Python to parse"
+    except ValueError as exc:  # null bytes
+        return 1, None, f"syntax error: {exc}"
+    return None

@@ -1,5 +1,5 @@
-"""Speed rule: linting Python never imports torch, onnx or numpy, and a clean run without
-configuration does not import pydantic.
+"""Speed rule: linting Python never imports torch, onnx, numpy or IPython (IPython is for
+notebooks only), and a clean run without configuration does not import pydantic.
 
 Each case runs ``nnlint.cli.main([...])`` in a fresh interpreter and prints which of those
 modules ended up in ``sys.modules``. Since torch, onnx and numpy may not be installed at all,
@@ -17,7 +17,7 @@ import pytest
 
 from .conftest import BUGGY, CLEAN, MODEL_RELU, TRAIN_MSE, cli_env, write
 
-HEAVY = ("torch", "onnx", "numpy", "pydantic")
+HEAVY = ("torch", "onnx", "numpy", "pydantic", "IPython")
 
 PROBE = r"""
 import json, sys
@@ -74,7 +74,16 @@ def test_linting_never_imports_torch_onnx_or_numpy(tmp_path, files, argv, code):
         write(tmp_path, name, text)
     report = probe(tmp_path, argv)
     assert report["code"] == code, report
-    assert heavy_seen(report, ("torch", "onnx", "numpy")) == [], report
+    assert heavy_seen(report, ("torch", "onnx", "numpy", "IPython")) == [], report
+
+
+def test_a_notebook_imports_ipython_and_the_probe_sees_it(tmp_path):
+    """IPython converts notebook cells: imported for a notebook (and the probe is not blind to it)."""
+    cell = {"cell_type": "code", "metadata": {}, "source": "%matplotlib inline\nimport torch\n"}
+    write(tmp_path, "explore.ipynb", json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    report = probe(tmp_path, ["explore.ipynb"])
+    assert report["code"] == 0, report
+    assert heavy_seen(report, ("torch", "onnx", "numpy", "IPython")) == ["IPython"], report
 
 
 def test_config_validation_is_seen_by_the_probe(tmp_path):

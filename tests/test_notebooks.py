@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import run_cli
 
 
@@ -66,3 +68,118 @@ def test_a_magic_alone_in_a_block_keeps_the_cell_valid(tmp_path):
                                               ("code", "import torch.nn as nn\nd = nn.Dropout(0.9)\n")])
     result = run_cli(["--format", "json", name], tmp_path)
     assert [f["code"] for f in result.json["findings"]] == ["NN007"], result
+
+
+# Cells in the spellings IPython accepts; each ``# expect`` names the cell line NN007 must be reported at.
+IPYTHON_CELLS = [
+    ("code", ["%matplotlib inline\n", "%load_ext autoreload\n", "%autoreload 2\n", "import torch.nn as nn\n"]),
+    ("code", "!pip install -q torch\nfiles = !ls data\nx = %time sum([1, 2])\nd1 = nn.Dropout(0.9)  # expect 4\n"),
+    ("code", "%pip install numpy \\\n    scipy \\\n    pandas\nd2 = nn.Dropout(0.8)  # expect 4\n"),
+    ("code", "%%time\nd3 = nn.Dropout(0.9)  # expect 2\n"),
+    ("code", ["%%capture captured\n", "import torch\n", "d4 = nn.Dropout(  # expect 3\n", "    0.9)\n"]),
+    ("code", "  \n\n%%timeit -n 1 -r 1\nd5 = nn.Dropout(0.9)  # expect 4\n"),
+    ("code", "%%bash\necho 'not python ('\n"),
+    ("code", "%%writefile helper.py\nimport torch.nn as nn\nhidden = nn.Dropout(0.9)\n"),
+    ("markdown", "%%time is a cell magic"),
+    ("code", "nn.Linear?\n??nn.Linear\nnn.Dropout??\nd6 = nn.Dropout(0.9)  # expect 4\n"),
+    ("code", "    y = 1\n    d7 = nn.Dropout(0.9)  # expect 2\n"),
+    ("code", "get_ipython().run_line_magic('matplotlib', 'inline')\nd8 = nn.Dropout(0.9)  # expect 2\n"),
+    ("code", ""),
+    ("code", []),
+    ("code", "n = 3\nprint('%d'\n%(n))\nd9 = nn.Dropout(0.9)  # expect 4\n"),
+    ("code", "pip install -q torch"),
+    ("code", ["cd data"]),
+    ("code", "import sys\nif 'google.colab' in sys.modules:\n    !pip install -q torch \\\n        torchvision\n"
+             "d10 = nn.Dropout(0.9)  # expect 5\n"),
+    ("code", "%%time\n%time warm = 1\n\n%%capture\nd11 = nn.Dropout(0.9)  # expect 5\n"),
+    ("code", "%%time\n%%capture out\nd12 = nn.Dropout(0.9)  # expect 3\n"),
+]
+
+
+def expected_cells(cells: list) -> list[dict]:
+    found = []
+    for number, (kind, source) in enumerate(cells, start=1):
+        for line, text in enumerate(("".join(source) if isinstance(source, list) else source).splitlines(), start=1):
+            if kind == "code" and "# expect " in text:
+                assert int(text.rsplit("# expect ", 1)[1]) == line  # the annotation states its own line
+                found.append({"number": number, "line": line})
+    return found
+
+
+def test_ipython_syntax_is_converted_as_ipython_does_and_lines_map_to_their_cells(tmp_path):
+    result = run_cli(["--format", "json", notebook(tmp_path, "magics.ipynb", IPYTHON_CELLS)], tmp_path)
+    findings = result.json["findings"]
+    assert [f["code"] for f in findings] == ["NN007"] * 12, findings
+    assert [f["cell"] for f in findings] == expected_cells(IPYTHON_CELLS)
+
+
+def test_the_same_cells_as_a_string_or_a_list_of_lines(tmp_path):
+    as_lists = [(kind, source.splitlines(keepends=True) if isinstance(source, str) else source)
+                for kind, source in IPYTHON_CELLS]
+    as_strings = [(kind, "".join(source) if isinstance(source, list) else source) for kind, source in IPYTHON_CELLS]
+    a = run_cli(["--format", "json", notebook(tmp_path, "lists.ipynb", as_lists)], tmp_path).json["findings"]
+    b = run_cli(["--format", "json", notebook(tmp_path, "strings.ipynb", as_strings)], tmp_path).json["findings"]
+    assert [(f["line"], f["cell"]) for f in a] == [(f["line"], f["cell"]) for f in b] and len(a) == 12
+
+
+def test_a_cell_ipython_rejects_is_nn901_and_the_other_cells_are_still_linted(tmp_path):
+    cells = [
+        ("code", "import torch.nn as nn\n"),
+        ("code", "x = (\n"),
+        ("code", "d = nn.Dropout(0.9)\n"),
+        ("code", "%%time\nok = 1\nbad = = 2\n"),
+        ("code", "# automagic applies to one-line cells only\npip install torch\n"),
+        ("code", "    def f(:\n        pass\n"),
+        ("code", "e = nn.Dropout(0.95)\n"),
+    ]
+    result = run_cli(["--format", "json", notebook(tmp_path, "bad.ipynb", cells)], tmp_path)
+    assert result.returncode == 1, result  # syntax errors are findings, not unreadable input
+    got = [(f["code"], f["cell"]["number"], f["cell"]["line"]) for f in result.json["findings"]]
+    assert got == [("NN901", 2, 1), ("NN007", 3, 1), ("NN901", 4, 3), ("NN901", 5, 2), ("NN901", 6, 1),
+                   ("NN007", 7, 1)], got
+    text = run_cli(["--no-color", "bad.ipynb"], tmp_path).stdout
+    assert "bad.ipynb:cell 4:3:" in text and "bad = = 2" in text  # the snippet shows the cell as written
+
+
+def test_a_finding_on_a_magic_line_shows_the_cell_as_written(tmp_path):
+    cells = [("code", "import torch.nn as nn\n%time drop = nn.Dropout(0.9)\nd = nn.Dropout(0.9)\n")]
+    text = run_cli(["--no-color", notebook(tmp_path, "t.ipynb", cells)], tmp_path).stdout
+    assert "t.ipynb:cell 1:3:" in text and "d = nn.Dropout(0.9)" in text and "get_ipython" not in text
+
+
+@pytest.mark.parametrize("raw", [
+    '{"cells": [{"cell_type": "code", "source": {"a": 1}}]}',
+    '{"cells": [{"cell_type": "code", "source": ["x = 1\\n", 2]}]}',
+    '{"cells": [{"cell_type": "code", "source": null}]}',
+    '{"cells": {"cell_type": "code"}}',
+    '{"cells": ["x = 1"]}',
+    '[1, 2]',
+    '"a string"',
+    "[" * 100_000 + "]" * 100_000,
+    '{"cells": [{"cell_type": "code", "source": ' + "[" * 50_000 + "]" * 50_000 + "}]}",
+], ids=["dict-source", "non-string-line", "null-source", "cells-dict", "cell-string", "array", "string",
+        "deeply-nested", "nested-source"])
+def test_a_malformed_notebook_is_one_clear_line(tmp_path, raw):
+    result = run_cli(["--format", "json", notebook(tmp_path, "odd.ipynb", [], raw=raw)], tmp_path)
+    assert result.returncode == 2, result
+    [finding] = result.json["findings"]
+    assert finding["code"] == "NN902" and "not a valid Jupyter notebook" in finding["message"], finding
+    assert "\n" not in finding["message"]
+
+
+def test_a_cell_the_transformer_raises_on_is_nn901_for_that_cell(monkeypatch):
+    from nnlint import ipython_input, notebook as reader
+
+    class Failing:
+        def transform_cell(self, cell):
+            if "boom" in cell:
+                raise IndexError("list index out of range")
+            return cell
+
+    monkeypatch.setattr(ipython_input, "_manager", lambda: Failing())
+    cells = [{"cell_type": "code", "source": "a = 1\n"}, {"cell_type": "code", "source": "x = 1\nboom\n"},
+             {"cell_type": "code", "source": "b = 2\n"}]
+    code = reader.read(Path("n.ipynb"), json.dumps({"cells": cells}))
+    [error] = code.errors
+    assert code.cell_of(error.line) == (2, 1) and "IndexError" in error.message
+    assert code.text.splitlines() == ["a = 1", "", "", "b = 2"]

@@ -49,7 +49,7 @@ def _snippet(f, cache: dict) -> str:
         try:
             text = Path(f.path).read_text(encoding="utf-8-sig")
             if f.cell is not None:
-                text = notebook.read(Path(f.path), text).text
+                text = notebook.read(Path(f.path), text).source  # the cell as written
             cache[f.path] = text.splitlines()
         except (OSError, UnicodeDecodeError, UnreadableFile):
             cache[f.path] = None
