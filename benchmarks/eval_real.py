@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 try:
@@ -66,7 +65,7 @@ class Missing(Exception):
 
 def git_dir(snapshots: Path, repo: str) -> Path:
     base = snapshots / repo.replace("/", "+")
-    for candidate in (base / "repo", base / ".git", base):
+    for candidate in (base / "repo", base / "repo" / ".git", base / ".git", base):
         if (candidate / "HEAD").is_file() and (candidate / "objects").is_dir():
             return candidate
     raise Missing(f"{repo}: no snapshot at {base} (fetch it first)")
@@ -82,7 +81,7 @@ def git(gdir: Path, *args: str, text: bool = True) -> str | bytes:
 
 def extract(snapshots: Path, work: Path, repo: str, commit: str) -> Path:
     """The repository's tree at ``commit`` under ``work``; reused while the commit matches."""
-    dest = work / repo.replace("/", "+")
+    dest = work / f"{repo.replace('/', '+')}@{commit[:12]}"
     stamp = dest / STAMP
     if stamp.is_file() and stamp.read_text().strip() == commit:
         return dest
@@ -115,6 +114,7 @@ def extract(snapshots: Path, work: Path, repo: str, commit: str) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(out[at:at + size])
         at += size + 1
+    (dest / ".git").touch()  # the repository's root, as in a clone: imports are followed up to it
     stamp.write_text(commit + "\n")
     return dest
 
@@ -167,25 +167,25 @@ def evaluate_correct(args, nnlint: list[str], repos: list[dict]) -> dict:
             return entry, None, f"{entry['name']}: not in the snapshot: {', '.join(absent)}"
         return entry, lint(nnlint, root, paths), None
 
-    with ThreadPoolExecutor(max_workers=1) as pool:  # nnlint uses every core itself
-        for entry, result, problem in pool.map(one, repos):
-            name = entry["name"]
-            if problem:
-                problems.append(problem)
+    # one repository at a time: nnlint uses every core itself
+    for entry, result, problem in map(one, repos):
+        name = entry["name"]
+        if problem:
+            problems.append(problem)
+            continue
+        problems += [f"{name}: {e}" for e in result["summary"].get("errors", [])]
+        tally = Counter()
+        for f in result["findings"]:
+            tally[f["severity"]] += 1
+            if f["severity"] not in REPORTED:
                 continue
-            problems += [f"{name}: {e}" for e in result["summary"].get("errors", [])]
-            tally = Counter()
-            for f in result["findings"]:
-                tally[f["severity"]] += 1
-                if f["severity"] not in REPORTED:
-                    continue
-                key = finding_key(name, f)
-                seen.add(key)
-                verdict = ledger.get(key, ("unjudged", ""))[0]
-                tally[verdict] += 1
-                if verdict == "unjudged":
-                    unjudged.append((key, f["severity"], f["message"]))
-            rows.append((name, result["summary"].get("files", 0), tally))
+            key = finding_key(name, f)
+            seen.add(key)
+            verdict = ledger.get(key, ("unjudged", ""))[0]
+            tally[verdict] += 1
+            if verdict == "unjudged":
+                unjudged.append((key, f["severity"], f["message"]))
+        rows.append((name, result["summary"].get("files", 0), tally))
     names = {e["name"] for e in repos}
     gone = sorted((k, v) for k, v in ledger.items() if k[0] in names and k not in seen)
     return {"rows": rows, "unjudged": unjudged, "gone": gone, "problems": problems}
@@ -228,32 +228,34 @@ def print_correct(res: dict, limit: int) -> None:
 # --- faulty programs -----------------------------------------------------------------------
 
 
-def program_file(args, program: dict, which: str) -> tuple[str, bytes]:
-    """(file name, bytes) of a program's buggy (``which="buggy"``) or fixed version."""
+def lint_program(args, nnlint: list[str], program: dict, which: str):
+    """The findings on a program's buggy (``which="buggy"``) or fixed version, with the
+    findings of its labelled rules at any severity. A file of a repository is linted inside
+    its repository's tree, so the modules it imports are joined as a user's run joins them."""
     spec = program if which == "buggy" else program["fixed"]
     if "file" in spec:
-        path = args.snapshots / spec["file"]
-        if not path.is_file():
-            raise Missing(f"{program['id']}: no file {path}")
-        data = path.read_bytes()
+        source = args.snapshots / spec["file"]
+        if not source.is_file():
+            raise Missing(f"{program['id']}: no file {source}")
+        data = source.read_bytes()
         if spec.get("sha256") and hashlib.sha256(data).hexdigest() != spec["sha256"]:
-            raise Missing(f"{program['id']}: {path} does not match the manifest's sha256")
-        return Path(spec["file"]).name, data
-    repo = spec.get("repo", program.get("repo"))
-    commit = spec.get("commit", program.get("commit"))
-    data = git(git_dir(args.snapshots, repo), "show", f"{commit}:{spec['path']}", text=False)
-    return Path(spec["path"]).name, data
-
-
-def lint_program(args, nnlint: list[str], program: dict, which: str):
-    name, data = program_file(args, program, which)
-    folder = args.work / "_programs" / program["id"] / which
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    (folder / name).write_bytes(data)
-    result = lint(nnlint, folder, [name])
-    return [f for f in result["findings"] if f["severity"] in REPORTED or f["name"] in rules_of(program)], result
+            raise Missing(f"{program['id']}: {source} does not match the manifest's sha256")
+        root = args.work / "_programs" / program["id"] / which
+        root.mkdir(parents=True, exist_ok=True)
+        (root / source.name).write_bytes(data)
+        target = source.name
+    else:
+        root = extract(args.snapshots, args.work, spec.get("repo", program.get("repo")),
+                       spec.get("commit", program.get("commit")))
+        target = spec["path"]
+        if not (root / target).is_file():
+            raise Missing(f"{program['id']}: {target} is not in the snapshot")
+    result = lint(nnlint, root, [target])
+    problems = result["summary"].get("errors", [])
+    if problems:
+        raise Missing(f"{program['id']}: {problems[0]}")
+    mine = [f for f in result["findings"] if Path(f["path"]) == Path(target)]
+    return [f for f in mine if f["severity"] in REPORTED or f["name"] in rules_of(program)]
 
 
 def rules_of(program: dict) -> set[str]:
@@ -266,35 +268,35 @@ def evaluate_faults(args, nnlint: list[str], programs: list[dict]) -> dict:
 
     def one(program: dict):
         try:
-            buggy, _ = lint_program(args, nnlint, program, "buggy")
-            fixed = lint_program(args, nnlint, program, "fixed")[0] if program.get("fixed") else None
+            buggy = lint_program(args, nnlint, program, "buggy")
+            fixed = lint_program(args, nnlint, program, "fixed") if program.get("fixed") else None
         except Missing as exc:
             return program, None, None, str(exc)
         return program, buggy, fixed, None
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for program, buggy, fixed, problem in pool.map(one, programs):
-            if problem:
-                problems.append(problem)
-                continue
-            labels = program.get("pitfalls", [])
-            found_any = False
-            for label in labels:
-                rule, lines = label["rule"], label.get("lines", [])
-                hits = [f for f in buggy if f["name"] == rule]
-                on_line = [f for f in hits if any(abs((f["line"] or 0) - n) <= NEAR for n in lines)] if lines else hits
-                per_rule[rule]["programs"] += 1
-                per_rule[rule]["found"] += bool(hits)
-                per_rule[rule]["on line"] += bool(on_line)
-                per_rule[rule]["info only"] += bool(hits) and all(f["severity"] == "info" for f in hits)
-                found_any |= bool(hits)
-            still = [f for f in fixed or [] if f["name"] in rules_of(program)]
-            other = [f for f in fixed or [] if f["name"] not in rules_of(program) and f["severity"] in REPORTED]
-            outcomes.append({"id": program["id"], "framework": program.get("framework", "?"),
-                             "labels": sorted(rules_of(program)), "found": found_any,
-                             "buggy": sorted({f["name"] for f in buggy}),
-                             "fixed": None if fixed is None else {"labelled": sorted({f["name"] for f in still}), "other": len(other),
-                                                                  "other_rules": sorted({f["name"] for f in other})}})
+    # one at a time: programs share extracted repositories
+    for program, buggy, fixed, problem in map(one, programs):
+        if problem:
+            problems.append(problem)
+            continue
+        labels = program.get("pitfalls", [])
+        found_any = False
+        for label in labels:
+            rule, lines = label["rule"], label.get("lines", [])
+            hits = [f for f in buggy if f["name"] == rule]
+            on_line = [f for f in hits if any(abs((f["line"] or 0) - n) <= NEAR for n in lines)] if lines else hits
+            per_rule[rule]["programs"] += 1
+            per_rule[rule]["found"] += bool(hits)
+            per_rule[rule]["on line"] += bool(on_line)
+            per_rule[rule]["info only"] += bool(hits) and all(f["severity"] == "info" for f in hits)
+            found_any |= bool(hits)
+        still = [f for f in fixed or [] if f["name"] in rules_of(program)]
+        other = [f for f in fixed or [] if f["name"] not in rules_of(program) and f["severity"] in REPORTED]
+        outcomes.append({"id": program["id"], "framework": program.get("framework", "?"),
+                         "labels": sorted(rules_of(program)), "found": found_any,
+                         "buggy": sorted({f["name"] for f in buggy}),
+                         "fixed": None if fixed is None else {"labelled": sorted({f["name"] for f in still}), "other": len(other),
+                                                              "other_rules": sorted({f["name"] for f in other})}})
     return {"per_rule": per_rule, "outcomes": outcomes, "problems": problems}
 
 

@@ -18,6 +18,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+#: pytest's own conventions for test code.
+TEST_FILES = ("test_*.py", "*_test.py", "conftest.py", "tests/", "test/")
+
+
 class ConfigError(Exception):
     """A problem with the configuration; the message is one line for the user."""
 
@@ -32,6 +36,8 @@ class Settings:
     task: Optional[str] = None  # "regression" or "classification": what every model is trained for
     check_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> options
     ignore_nodes: list[str] = field(default_factory=list)  # glob patterns on ONNX node names
+    #: gitignore-style patterns of test code, where pitfall findings are info (toy models check mechanics)
+    test_files: list[str] = field(default_factory=lambda: list(TEST_FILES))
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # model path -> {"task": ...}
     #: ``[tool.nnlint.trace]``: import-timeout, import-memory, per-class models (as the schema names them)
     trace: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +111,7 @@ def _validate(table: dict, where: str, path: Path) -> Settings:
         task=parsed.task,
         check_options=options,
         ignore_nodes=list(parsed.ignore_nodes),
+        test_files=list(parsed.test_files) if parsed.test_files is not None else list(TEST_FILES),
         models={path: model.model_dump() for path, model in parsed.models.items()},
         trace=parsed.trace.model_dump(),
         root=path.parent,

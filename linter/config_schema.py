@@ -55,6 +55,7 @@ class NnlintTable(_Strict):
     fail_on: Literal["error", "warning", "info"] = "warning"
     task: Optional[Literal["regression", "classification"]] = None
     ignore_nodes: list[str] = []
+    test_files: Optional[list[str]] = None
     models: dict[str, ModelTable] = {}
     trace: TraceTable = TraceTable()
 

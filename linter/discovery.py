@@ -57,6 +57,22 @@ class _Ignores:
             self.gitignores[folder] = _spec(lines)
 
 
+def matcher(patterns: list[str], root: Path):
+    """A test ``path -> bool`` for gitignore-style patterns relative to ``root`` (pathspec is
+    imported on the first call, and not at all without patterns)."""
+    if not patterns:
+        return lambda path: False
+    root = root.resolve()
+    specs: list[Any] = []
+
+    def matches(path: Path) -> bool:
+        if not specs:
+            specs.append(_spec(patterns))
+        return _matches(specs[0], root, path.resolve(), False)
+
+    return matches
+
+
 def _spec(lines: list[str]) -> Any:
     from pathspec import GitIgnoreSpec
 

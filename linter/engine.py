@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional
 from nnlint import notebook, registry, suppressions
 from nnlint.check import Check, GraphCheck, ProgramCheck, Sink, Subject
 from nnlint.config import ConfigError, Settings
-from nnlint.discovery import Unit, discover
+from nnlint.discovery import Unit, discover, matcher
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
@@ -271,8 +271,15 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
             sups[path] = suppressions.parse(text)
         return sups[path]
 
+    in_tests = matcher(settings.test_files, settings.root)
     kept = []
     for finding in unique.values():
+        unit = by_path.get(finding.path)
+        if unit is not None and not finding.code.startswith("NN9") and finding.severity != Severity.INFO \
+                and in_tests(unit.abspath):
+            # Tests train toy models to check mechanics (a learning rate saved and reloaded, a
+            # bias-free layer, an unshuffled loader), not for quality: advice, not a failure.
+            finding = finding.model_copy(update={"severity": Severity.INFO, "confidence": Confidence.POSSIBLE})
         if _per_file_ignored(finding, by_path.get(finding.path), settings):
             continue
         if finding.node and any(fnmatch.fnmatchcase(finding.node, p) for p in settings.ignore_nodes):
