@@ -38,6 +38,7 @@ from nnlint.frontends.values import (
     Optimizer,
     Param,
     Parameters,
+    Pretrained,
     Super,
     RawData,
     Tensor,
@@ -72,10 +73,22 @@ class TorchInterpreter(TrainingCode):
         return Tensor(frame.graph, op.id)
 
     def on_bind(self, name: str, value: Any, frame: Frame, owner: Any = None) -> None:
+        if isinstance(value, Pretrained) and not value.name:
+            value.name = f"self.{name}" if owner is not None and owner is frame.self_obj else name
         if isinstance(value, Layer) and not value.label:
             value.label = f"self.{name}" if isinstance(owner, Instance) and owner is frame.self_obj else name
         if owner is None and not frame.in_graph and isinstance(value, Layer) and value.children is not None and value.qualname == "torch.nn.Sequential":
             self.sequential_model(value, name)
+
+    def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
+        if isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, frame)
+            if isinstance(owner, Pretrained):  # model.fc = nn.Linear(512, 1): a new head
+                if isinstance(value, Layer) and not value.label:
+                    value.label = dotted(target) or target.attr.value
+                owner.attrs[target.attr.value] = value
+                return
+        super().assign(target, value, frame)
 
     # ------------------------------------------------------------------ attributes, indexing
 
@@ -84,6 +97,8 @@ class TorchInterpreter(TrainingCode):
             return Bound(obj, name)  # loss.backward(), optimizer.zero_grad(): on values we may not know
         if isinstance(obj, Optimizer):
             return Bound(obj, name)
+        if isinstance(obj, Pretrained):
+            return obj.attrs[name] if name in obj.attrs else Bound(obj, name)
         if isinstance(obj, Layer):
             if isinstance(obj.children, dict) and name in obj.children:
                 return obj.children[name]
@@ -153,6 +168,8 @@ class TorchInterpreter(TrainingCode):
             return self.apply_layer(func, args, frame, node)
         if isinstance(func, Instance) and func.cls.is_nn_module:
             return self.call_model(func, args, kwargs, node, frame)
+        if isinstance(func, Pretrained):
+            return self.call_pretrained(func, args, kwargs, node, frame)
         if isinstance(func, ClassRef):
             return self.instantiate(func, args, kwargs, node, frame)
         if isinstance(func, Loss):
@@ -160,7 +177,22 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if isinstance(func, Tensor):
             return UNKNOWN
-        return super().call(func, args, kwargs, node, frame)
+        result = super().call(func, args, kwargs, node, frame)
+        if result is UNKNOWN and frame.in_graph and (func is UNKNOWN or isinstance(func, Bound) and func.obj is UNKNOWN):
+            return self.opaque(func, args, kwargs, node, frame)
+        return result
+
+    def opaque(self, func: Any, args: list, kwargs: dict, node: Optional[cst.CSTNode], frame: Frame) -> Any:
+        """A call nnlint cannot see into (a torchvision or timm backbone, an imported class, a
+        library function) on tensors of the model being built: its result is a tensor computed
+        by an UNKNOWN op. The chain breaks there and only there: the layers after it are still
+        wired, so a final ReLU or a Dropout in the head is still read, while a pattern that
+        would have to pass through the unknown op stays silent."""
+        tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor) and a.graph is frame.graph]
+        if not tensors:
+            return UNKNOWN
+        name = (dotted(node.func) if isinstance(node, cst.Call) else None) or "<unknown>"
+        return self.tensor_op(frame, OpKind.UNKNOWN, name, tensors, node)
 
     def isinstance_of(self, value: Any, types: Any) -> Any:
         """``isinstance(m, nn.Linear)`` for layers and model objects; UNKNOWN otherwise."""
@@ -201,8 +233,10 @@ class TorchInterpreter(TrainingCode):
 
     def call_external(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         qualname = api.canonical(qualname)
-        if qualname in api.MODEL_WRAPPERS and args and isinstance(args[0], (Instance, Layer)):
+        if qualname in api.MODEL_WRAPPERS and args and isinstance(args[0], (Instance, Layer, Pretrained)):
             return args[0]  # torch.compile(model), DistributedDataParallel(model): the same model
+        if api.is_model_factory(qualname):
+            return Pretrained(qualname, api.pretrained_head(qualname))
         if qualname in api.LAYERS:
             return self.make_layer(qualname, args, kwargs, node, frame)
         if qualname in api.CONTAINERS:
@@ -275,6 +309,8 @@ class TorchInterpreter(TrainingCode):
         tensors = [a for a in args if isinstance(a, Tensor)]
         if tensors and qualname.startswith("torch."):
             return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node)
+        if frame.in_graph:  # a library's function or module (einops, timm, torchvision) on the model's tensors
+            return self.opaque(None, args, kwargs, node, frame)
         return UNKNOWN
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
@@ -288,6 +324,8 @@ class TorchInterpreter(TrainingCode):
             if name == "step" and node is not None and self.loops:  # one step alone accumulates nothing
                 self.events.steps.append({"origin": origin_of(frame, node), "optimizer": obj.record["type_name"]})
             return UNKNOWN
+        if isinstance(obj, Pretrained):
+            return self.pretrained_method(obj, name, args, kwargs, frame)
         if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
             if isinstance(obj, Layer) or obj.cls.is_nn_module:
@@ -470,6 +508,55 @@ class TorchInterpreter(TrainingCode):
         graph = self.model_graph(inst)
         return self.model_output(graph, args, node, frame, inst.mode)
 
+    def call_pretrained(self, model: Pretrained, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        """A library model on tensors: its body is an UNKNOWN op; a head the code put in place
+        of the one its forward ends with (``model.fc = ...``) is applied after it."""
+        if not frame.in_graph:
+            if model.graph is None:
+                model.graph = self.pretrained_graph(model)
+            return self.model_output(model.graph, args, node, frame, model.mode)
+        x = self.opaque(None, args, kwargs, node, frame)
+        head = model.attrs.get(model.head) if model.head else None
+        if isinstance(x, Tensor) and isinstance(head, Layer):
+            return self.apply_layer(head, [x], frame, None)
+        if isinstance(x, Tensor) and isinstance(head, Instance) and head.cls.is_nn_module:
+            return self.call_model(head, [x], {}, node, frame)
+        return x
+
+    def pretrained_graph(self, model: Pretrained) -> ModelGraph:
+        """The graph of a library model the training code uses directly (``model(x)``)."""
+        graph = ModelGraph(name=model.name or model.qualname.rsplit(".", 1)[-1], path=self.entry.path, is_model=True)
+        frame = Frame(self.entry, graph, {}, in_graph=True, name="forward")
+        x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
+        out = self.call_pretrained(model, [x], {}, None, frame)  # type: ignore[arg-type]
+        graph.inputs = [x.op]
+        graph.outputs = [out.op] if isinstance(out, Tensor) else []
+        graph.instantiated = True
+        model.mode = model.mode or "train"
+        self.program.graphs.append(graph)
+        self.program.instantiated.append(graph)
+        return graph
+
+    def pretrained_method(self, model: Pretrained, name: str, args: list, kwargs: dict, frame: Frame) -> Any:
+        if name in ("train", "eval"):
+            mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
+            model.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+            return model
+        if name in ("to", "cuda", "cpu", "float", "double", "half", "requires_grad_"):
+            return model
+        if name in ("parameters", "named_parameters") and not frame.in_graph:
+            if model.graph is None:
+                model.graph = self.pretrained_graph(model)
+            return Parameters(model.graph)
+        if name == "modules":
+            return self.submodules(model)
+        if name == "apply" and args:
+            self.apply_fn(self.submodules(model), args[0], frame)
+            return model
+        if name == "forward":
+            return self.call_pretrained(model, args, kwargs, None, frame)  # type: ignore[arg-type]
+        return UNKNOWN
+
     def model_output(self, graph: ModelGraph, args: list, node: Optional[cst.CSTNode], frame: Frame,
                      mode: Optional[str] = None) -> Tensor:
         """The result of calling a model from training code: a tensor tagged with the model."""
@@ -595,6 +682,9 @@ class TorchInterpreter(TrainingCode):
                     visit(child)
             elif isinstance(value, Instance) and value.cls.is_nn_module:
                 out.append(value)
+                for attr in value.attrs.values():
+                    visit(attr)
+            elif isinstance(value, Pretrained):  # the layers the code put in, at least
                 for attr in value.attrs.values():
                     visit(attr)
             elif isinstance(value, list):

@@ -118,6 +118,21 @@ class Layer:
 
 
 @dataclass(eq=False)
+class Pretrained:
+    """A model built by a library nnlint does not read (``torchvision.models.resnet18()``,
+    ``timm.create_model(...)``): its body is unknown. ``head`` names the attribute its forward
+    ends with, where the library's API says so (a torchvision classifier's ``fc`` or
+    ``classifier``); attributes the code assigns (``model.fc = nn.Linear(512, 1)``) are kept."""
+
+    qualname: str
+    head: Optional[str] = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    graph: Optional[ModelGraph] = None  # when called from training code
+    mode: Optional[str] = None
+
+
+@dataclass(eq=False)
 class Param:
     """``layer.weight`` or ``layer.bias``: the target of an init call."""
 
