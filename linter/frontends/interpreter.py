@@ -439,7 +439,7 @@ class Interpreter:
                 if isinstance(found, FunctionRef):
                     return Method(found, obj.obj)
             return self.external_super(obj, name)
-        if isinstance(obj, (list, dict, Tensor)):
+        if isinstance(obj, (list, dict, Tensor)) or (isinstance(obj, str) and name in _STR_METHODS):
             return Bound(obj, name)
         return UNKNOWN
 
@@ -554,12 +554,16 @@ class Interpreter:
             return self.eval(node.right, frame) if t else left
         return left if t else self.eval(node.right, frame)
 
+    def compare(self, op: cst.BaseCompOp, left: Any, right: Any) -> Any:
+        """Hook: frontends compare their own values (``type(m) == nn.Linear``)."""
+        return compare(op, left, right)
+
     def eval_comparison(self, node: cst.Comparison, frame: Frame) -> Any:
         left = self.eval(node.left, frame)
         result: Any = True
         for target in node.comparisons:
             right = self.eval(target.comparator, frame)
-            outcome = compare(target.operator, left, right)
+            outcome = self.compare(target.operator, left, right)
             if outcome is UNKNOWN:
                 result = UNKNOWN
             elif result is True and not outcome:
@@ -670,6 +674,11 @@ class Interpreter:
             method = obj.cls.lookup(name)
             if isinstance(method, FunctionRef):
                 return self.call_function(method, [obj, *args], kwargs, frame)
+        if isinstance(obj, str) and name in _STR_METHODS and not kwargs and all(is_static(a) for a in args):
+            try:  # classname.find('Conv') != -1, name.startswith("fc"): pure functions of static values
+                return getattr(obj, name)(*args)
+            except (TypeError, ValueError):
+                return UNKNOWN
         return UNKNOWN
 
     def call_function(self, func: FunctionRef, args: list, kwargs: dict, frame: Frame, graph: Optional[ModelGraph] = None) -> Any:
@@ -788,9 +797,12 @@ class Interpreter:
 
 _POISON = object()  # a dict key marking a dict whose contents are no longer known
 
+#: str methods evaluated on static strings (no side effects, no unbounded results).
+_STR_METHODS = frozenset("find rfind startswith endswith lower upper strip lstrip rstrip replace split count".split())
+
 _BUILTINS = frozenset(
     "range len int float str bool list tuple dict zip enumerate min max abs round isinstance getattr "
-    "sorted reversed sum print super hasattr set".split()
+    "sorted reversed sum print super hasattr set type".split()
 )
 
 

@@ -93,6 +93,10 @@ class TorchInterpreter(TrainingCode):
     # ------------------------------------------------------------------ attributes, indexing
 
     def get_attr(self, obj: Any, name: str, node: cst.CSTNode, frame: Frame) -> Any:
+        if name == "__class__" and isinstance(obj, (Layer, Instance)):
+            return self.type_of(obj)
+        if name == "__name__" and isinstance(obj, (External, ClassRef)):  # m.__class__.__name__ (DCGAN's weights_init)
+            return obj.name if isinstance(obj, ClassRef) else obj.qualname.rsplit(".", 1)[-1]
         if name in ("backward", "zero_grad") and not isinstance(obj, (Instance, ClassRef)):
             return Bound(obj, name)  # loss.backward(), optimizer.zero_grad(): on values we may not know
         if isinstance(obj, Optimizer):
@@ -162,6 +166,8 @@ class TorchInterpreter(TrainingCode):
         self.note_call_keywords(kwargs)
         if isinstance(func, External) and func.qualname == "builtins.isinstance" and len(args) == 2:
             return self.isinstance_of(args[0], args[1])
+        if isinstance(func, External) and func.qualname == "builtins.type" and len(args) == 1:
+            return self.type_of(args[0])
         if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
             return self.call_external(func.qualname, args, kwargs, node, frame)
         if isinstance(func, Layer):
@@ -206,6 +212,34 @@ class TorchInterpreter(TrainingCode):
         if True in answers:
             return True
         return UNKNOWN if UNKNOWN in answers else False
+
+    @staticmethod
+    def type_of(value: Any) -> Any:
+        """``type(m)`` / ``m.__class__`` of a layer (its torch class) or a model object (its class)."""
+        if isinstance(value, Layer):
+            return External(value.qualname)
+        if isinstance(value, Instance):
+            return value.cls
+        return UNKNOWN
+
+    def compare(self, op: cst.BaseCompOp, left: Any, right: Any) -> Any:
+        """``type(m) == nn.Linear``, ``type(m) in (nn.Linear, nn.Conv2d)``, ``type(m) is not Net``."""
+        def same(a: Any, b: Any) -> Any:
+            if isinstance(a, External) and isinstance(b, External):
+                return api.canonical(a.qualname) == api.canonical(b.qualname)
+            if isinstance(a, (External, ClassRef)) and isinstance(b, (External, ClassRef)):
+                return a is b
+            return UNKNOWN
+
+        if isinstance(left, (External, ClassRef)):
+            if isinstance(op, (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)) and isinstance(right, (External, ClassRef)):
+                found = same(left, right)
+                return found if found is UNKNOWN or isinstance(op, (cst.Equal, cst.Is)) else not found
+            if isinstance(op, (cst.In, cst.NotIn)) and isinstance(right, (tuple, list)):
+                answers = [same(left, r) for r in right]
+                found = True if True in answers else UNKNOWN if UNKNOWN in answers else False
+                return found if found is UNKNOWN or isinstance(op, cst.In) else not found
+        return super().compare(op, left, right)
 
     @staticmethod
     def _layer_is(layer: Layer, t: Any) -> Any:

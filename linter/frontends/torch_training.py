@@ -242,6 +242,8 @@ class TrainingCode(Interpreter):
         )
 
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+        if fn in _DEPRECATED_INITS:
+            fn += "_"  # nn.init.constant, init.xavier_uniform: torch's old spellings, same functions
         target = args[0] if args else kwargs.get("tensor", UNKNOWN)
         if isinstance(target, Param):
             self.record_init(target, fn, args[1:], kwargs, node, frame)
@@ -335,5 +337,9 @@ def truthy(value: Any) -> bool:
 
 #: Activations the training code may apply between a model and its loss.
 _APPLIED = {OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.RELU, OpKind.TANH, OpKind.SOFTPLUS}
+
+#: nn.init's deprecated names without the trailing underscore (they still work, with a warning).
+_DEPRECATED_INITS = frozenset(
+    "uniform normal constant xavier_uniform xavier_normal kaiming_uniform kaiming_normal orthogonal sparse eye dirac".split())
 
 _CLIP_KEYWORDS = {"gradient_clip_val", "max_grad_norm", "clip_grad_norm", "grad_clip", "clip_norm"}
