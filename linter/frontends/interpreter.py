@@ -288,10 +288,7 @@ class Interpreter:
             frame.locals[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
-            if isinstance(value, (tuple, list)) and len(value) == len(elements):
-                values = list(value)
-            else:
-                values = [UNKNOWN] * len(elements)
+            values = self.unpack(value, len(elements), frame) or [UNKNOWN] * len(elements)
             for element, item in zip(elements, values):
                 self.assign(element.value, UNKNOWN if isinstance(element, cst.StarredElement) else item, frame)
         elif isinstance(target, cst.Attribute):
@@ -310,6 +307,12 @@ class Interpreter:
                     owner[_POISON] = True
             elif isinstance(owner, list) and isinstance(key, int) and -len(owner) <= key < len(owner):
                 owner[key] = value
+
+    def unpack(self, value: Any, count: int, frame: Frame) -> Optional[list]:
+        """The ``count`` values ``a, b = value`` binds, or None when they are not known."""
+        if isinstance(value, (tuple, list)) and len(value) == count:
+            return list(value)
+        return None
 
     def on_bind(self, name: str, value: Any, frame: Frame, owner: Any = None) -> None:
         """Hook: a name or attribute is bound (frontends label layers and models here)."""

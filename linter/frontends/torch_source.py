@@ -143,6 +143,15 @@ class TorchInterpreter(TrainingCode):
             return owner
         return super().index(owner, key, node, frame)
 
+    def unpack(self, value: Any, count: int, frame: Frame) -> Optional[list]:
+        """``values, indices = torch.max(x, dim=1)``: the first element is the maximum."""
+        if count == 2 and isinstance(value, Tensor) and value.graph is frame.graph:
+            op = value.graph.ops[value.op]
+            call = op.attrs.get("call")
+            if op.kind is OpKind.REDUCE_MAX and call and (len(call[0]) > 1 or "dim" in call[1]):
+                return [self.tensor_op(frame, OpKind.RESHAPE, "getitem", [value], None, model=value.model), UNKNOWN]
+        return super().unpack(value, count, frame)
+
     def iterate(self, value: Any) -> Optional[list]:
         if isinstance(value, Layer) and value.children is not None:
             return super().iterate(value.children)
@@ -780,7 +789,11 @@ class TorchInterpreter(TrainingCode):
                 attrs["dim"] = kwargs.get("dim", args[0] if args else None)
             others = [a for a in args if isinstance(a, Tensor)]
             attrs["call"] = recorded_call([t, *args], kwargs, [t, *others])
-            return self.tensor_op(frame, kind, name, [t, *others], node, attrs)
+            result = self.tensor_op(frame, kind, name, [t, *others], node, attrs)
+            if name.endswith("_") and isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                    and isinstance(node.func.value, cst.Name):
+                self.assign(node.func.value, result, frame)  # x.exp_(): x is the result from here on
+            return result
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
         return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node, {"call": recorded_call([t, *args], kwargs, [t])})
