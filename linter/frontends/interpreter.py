@@ -371,9 +371,10 @@ class Interpreter:
         return UNKNOWN
 
     def exec_for(self, stmt: cst.For, frame: Frame) -> None:
-        items = self.iterate(self.eval(stmt.iter, frame))
+        value = self.eval(stmt.iter, frame)
+        items = self.iterate(value)
         if items is None:
-            self.exec_unknown_loop(stmt.body.body, frame, stmt.target)
+            self.loop_over(value, lambda: self.exec_unknown_loop(stmt.body.body, frame, stmt.target))
             return
         for item in items:
             self.assign(stmt.target, item, frame)
@@ -381,6 +382,10 @@ class Interpreter:
                 self.exec_block(stmt.body.body, frame)
             except _LoopExit:
                 break  # a static break, or a continue we treat conservatively as the end
+
+    def loop_over(self, value: Any, run: Any) -> None:
+        """Hook: run a loop over a value nnlint cannot unroll (frontends watch data loaders)."""
+        run()
 
     def exec_unknown_loop(self, body: Iterable[cst.CSTNode], frame: Frame, target: Optional[cst.BaseExpression]) -> None:
         """Run the body once with an unknown loop variable, then merge with the state before."""

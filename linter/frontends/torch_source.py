@@ -32,6 +32,7 @@ from nnlint.frontends.values import (
     FunctionRef,
     Instance,
     Layer,
+    Loader,
     Loss,
     Namespace,
     NoGrad,
@@ -41,6 +42,7 @@ from nnlint.frontends.values import (
     Pretrained,
     Super,
     RawData,
+    Rows,
     Tensor,
 )
 from nnlint.ir import InputRef, ModelGraph, OpKind, Origin
@@ -135,6 +137,11 @@ class TorchInterpreter(TrainingCode):
         return super().get_attr(obj, name, node, frame)
 
     def index(self, owner: Any, key: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        if key == 0 and not isinstance(key, bool) and isinstance(node, cst.Subscript) \
+                and isinstance(node.value, cst.Attribute) and node.value.attr.value == "shape":
+            of = owner.obj if isinstance(owner, Bound) else UNKNOWN
+            if isinstance(of, (Tensor, RawData)) or of is UNKNOWN:
+                return Rows(of, dotted(node.value.value))  # X.shape[0]: the number of samples
         if isinstance(owner, Layer) and owner.children is not None:
             return super().index(owner.children, key, node, frame)
         if isinstance(owner, Tensor):
@@ -177,6 +184,12 @@ class TorchInterpreter(TrainingCode):
             return self.isinstance_of(args[0], args[1])
         if isinstance(func, External) and func.qualname == "builtins.type" and len(args) == 1:
             return self.type_of(args[0])
+        if isinstance(func, External) and func.qualname in ("builtins.enumerate", "builtins.iter") and args \
+                and isinstance(args[0], Loader):
+            return args[0]  # enumerate(loader): the loader's batches, numbered
+        rows = self.rows_of(func, args, kwargs, node)
+        if rows is not None:
+            return rows
         if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
             return self.call_external(func.qualname, args, kwargs, node, frame)
         if isinstance(func, Layer):
@@ -196,6 +209,21 @@ class TorchInterpreter(TrainingCode):
         if result is UNKNOWN and frame.in_graph and (func is UNKNOWN or isinstance(func, Bound) and func.obj is UNKNOWN):
             return self.opaque(func, args, kwargs, node, frame)
         return result
+
+    @staticmethod
+    def rows_of(func: Any, args: list, kwargs: dict, node: cst.Call) -> Optional[Rows]:
+        """``len(ds)``, ``X.size(0)``: the number of samples in a data set or tensor, kept
+        symbolic so that ``batch_size=len(X_train)`` reads as the whole data set."""
+        if not isinstance(node, cst.Call) or kwargs:
+            return None
+        if isinstance(func, External) and func.qualname == "builtins.len" and len(args) == 1 and len(node.args) == 1:
+            if isinstance(args[0], (Tensor, RawData, Dataset, Instance)) or args[0] is UNKNOWN:
+                return Rows(args[0], dotted(node.args[0].value))
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "size" and args == [0]:
+            owner = func.obj if isinstance(func, Bound) else UNKNOWN
+            if isinstance(owner, (Tensor, RawData)) or owner is UNKNOWN:
+                return Rows(owner, dotted(node.func.value))
+        return None
 
     def opaque(self, func: Any, args: list, kwargs: dict, node: Optional[cst.CSTNode], frame: Frame) -> Any:
         """A call nnlint cannot see into (a torchvision or timm backbone, an imported class, a
@@ -315,13 +343,14 @@ class TorchInterpreter(TrainingCode):
                 qualname in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and args and args[0] is False):
             return NoGrad()
         if qualname in api.DATALOADER:
-            self.record_loader(args, kwargs, node, frame)
-            return UNKNOWN
+            return self.record_loader(args, kwargs, node, frame)
+        if args and isinstance(args[0], Loader) and qualname.split(".")[0] in ("tqdm", "rich", "itertools"):
+            return args[0]  # tqdm(loader): the same batches
         if qualname in api.TENSOR_DATASET:
             self.raw_sink([*args, *kwargs.values()], node, frame, "a TensorDataset")
             rows = {self._rows_of(a) for a in args}
             size = rows.pop() if len(rows) == 1 else None  # all tensors agree on their first dimension
-            return Dataset("TensorDataset", size, None, None, node)
+            return Dataset("TensorDataset", size, None, None, node, parts=list(args))
         if qualname.startswith(_TORCHVISION_DATASETS):
             return self.make_dataset(qualname.rsplit(".", 1)[-1], args, kwargs, node)
         if qualname.startswith(_TRANSFORM_PREFIXES):

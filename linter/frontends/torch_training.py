@@ -24,6 +24,7 @@ from nnlint.frontends.values import (
     External,
     Instance,
     Layer,
+    Loader,
     Loss,
     NoGrad,
     Optimizer,
@@ -122,17 +123,16 @@ class TrainingCode(Interpreter):
             stack.extend(op.inputs)
         return False
 
-    def record_loader(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+    def record_loader(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if not self.record_once(node):
-            return
+            return next((Loader(r) for r in self.program.setup.loaders if r["origin"].node is node), UNKNOWN)
         dataset = kwargs.get("dataset", args[0] if args else UNKNOWN)
         self.raw_sink([dataset], node, frame, "a DataLoader")
         unknown_kwargs = "**" in kwargs
         batch_size = kwargs.get("batch_size", args[1] if len(args) > 1 else (UNKNOWN if unknown_kwargs else 1))
         shuffle = kwargs.get("shuffle", args[2] if len(args) > 2 else (UNKNOWN if unknown_kwargs else False))
         sampler = kwargs.get("sampler", kwargs.get("batch_sampler"))
-        self.program.setup.loaders.append(
-            {
+        record = {
                 "origin": origin_of(frame, node),
                 "batch_size": batch_size,
                 "shuffle": shuffle,
@@ -142,8 +142,23 @@ class TrainingCode(Interpreter):
                 "dataset": dataset,
                 "map_style": self._map_style(dataset),
                 "name": self._current_target(node),
+                "dataset_names": _names_in(_argument(node, 0, "dataset")) | _names_in(getattr(dataset, "node", None)),
+                "trains": False,  # a loop over it runs backward()
             }
-        )
+        self.program.setup.loaders.append(record)
+        return Loader(record)
+
+    def loop_over(self, value: Any, run: Any) -> None:
+        """``for x, y in loader:`` with ``backward()`` in the body: the loader feeds training."""
+        if not isinstance(value, Loader):
+            return super().loop_over(value, run)
+        before, self.events.backward = self.events.backward, False
+        try:
+            run()
+        finally:
+            if self.events.backward:
+                value.record["trains"] = True
+            self.events.backward = self.events.backward or before
 
     def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         """An optimizer with its hyperparameters, on its model when ``model.parameters()`` says which."""
@@ -329,6 +344,37 @@ class _Events:
         self.backward = False
         self.zero_grad = False
         self.complete = True  # False when a call was not followed: a zero_grad may hide there
+
+
+def _argument(call: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
+    """The expression passed as a call's argument ``index`` or ``keyword``."""
+    if not isinstance(call, cst.Call):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[index].value if len(positional) > index else None
+
+
+def _names_in(node: Optional[cst.CSTNode]) -> set[str]:
+    """Dotted names mentioned in an expression (``TensorDataset(torch.tensor(X_train), y)``:
+    X_train, y, ...), to tie ``batch_size=len(X_train)`` to the data set built from it."""
+    if node is None:
+        return set()
+    names: set[str] = set()
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            names.add(n.value)
+
+        def visit_Attribute(self, n: cst.Attribute) -> None:
+            name = dotted(n)
+            if name:
+                names.add(name)
+
+    node.visit(_Collect())
+    return names
 
 
 def truthy(value: Any) -> bool:

@@ -165,6 +165,23 @@ class Dataset:
     train: Optional[bool]
     transform: Any = None
     node: Optional[cst.CSTNode] = None
+    parts: list = field(default_factory=list)  # the tensors a TensorDataset holds
+
+
+@dataclass(eq=False)
+class Rows:
+    """The number of samples in ``of`` (``len(ds)``, ``X.shape[0]``, ``X.size(0)``), as a batch
+    size: the whole data set in one batch. ``name`` is the expression it was read from (``X_train``)."""
+
+    of: Any
+    name: Optional[str]
+
+
+@dataclass(eq=False)
+class Loader:
+    """A ``DataLoader``; ``record`` is its entry in the training setup."""
+
+    record: dict
 
 
 @dataclass(eq=False)
