@@ -23,7 +23,11 @@ class UnnormalizedInput(ProgramCheck):
     set's `.data` (0-255) cast to float and fed to a model, a `TensorDataset` or a
     `DataLoader` without `/ 255` or standardisation; a transform pipeline that turns images
     into float tensors without scaling (`PILToTensor` then `ToDtype(torch.float32)` without
-    `scale=True`); raw tabular features (scikit-learn's California housing) used unscaled.
+    `scale=True`); images read with PIL, OpenCV, imageio, scikit-image or
+    `torchvision.io.read_image` (uint8), and pixel CSVs of published data sets (`mnist_train.csv`),
+    reaching a model, a `TensorDataset`'s inputs or a `DataLoader` (also as what a `Dataset`
+    class's `__getitem__` returns); raw tabular features (scikit-learn's California housing)
+    used unscaled. A division, a subtraction or a scaling transform on the way is a scaling.
 
     ## Why is this bad?
     Inputs of size 255 (or house prices in the hundreds of thousands) multiply the first

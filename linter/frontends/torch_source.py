@@ -44,6 +44,7 @@ from nnlint.frontends.values import (
     RawData,
     Rows,
     Tensor,
+    Transforms,
 )
 from nnlint.ir import InputRef, ModelGraph, OpKind, Origin
 
@@ -52,6 +53,16 @@ _TRANSFORM_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
 _SCALERS = {"StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "Normalizer", "scale", "normalize",
             "minmax_scale", "robust_scale", "maxabs_scale", "QuantileTransformer", "PowerTransformer"}
 _RAW_TABULAR = {"sklearn.datasets.fetch_california_housing": "California housing features (raw units)"}
+#: Image readers that return uint8 pixels (0-255).
+_IMAGE_READERS = {"PIL.Image.open", "cv2.imread", "imageio.imread", "imageio.v2.imread", "imageio.v3.imread",
+                  "skimage.io.imread", "torchvision.io.read_image", "torchvision.io.decode_image"}
+#: Array functions that move pixels around without scaling them.
+_KEEP_SCALE = {f"numpy.{n}" for n in "expand_dims transpose moveaxis stack concatenate reshape flip squeeze "
+               "ascontiguousarray float32".split()}
+#: Published pixel data sets that come as CSV files of 0-255 values (Kaggle's MNIST and kin).
+_PIXEL_CSV_WORDS = ("mnist", "cifar", "sign_mnist")
+#: torchvision's functional transforms that scale pixels (to [0, 1], or standardise).
+_SCALING_FUNCTIONS = {"to_tensor", "normalize", "convert_image_dtype", "to_dtype"}
 _TO_TENSOR = {"torch.tensor", "torch.from_numpy", "torch.as_tensor", "torch.Tensor", "torch.FloatTensor",
               "numpy.array", "numpy.asarray", "numpy.float32"}
 
@@ -129,8 +140,8 @@ class TorchInterpreter(TrainingCode):
                 return obj
             return Bound(obj, name)
         if isinstance(obj, RawData):
-            if name in ("data", "values"):
-                return obj  # sklearn Bunch.data, DataFrame.values: the same raw numbers
+            if name in ("data", "values", "iloc", "loc"):
+                return obj  # sklearn Bunch.data, DataFrame.values / .iloc[...]: the same raw numbers
             return UNKNOWN if name in ("target", "targets", "feature_names", "DESCR") else Bound(obj, name)
         if isinstance(obj, (ArgParser, Dataset)):
             return Bound(obj, name)
@@ -205,6 +216,10 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if isinstance(func, Tensor):
             return UNKNOWN
+        if isinstance(func, Transforms):  # transform(img): raw pixels stay raw unless a step scales them
+            raw = args[0] if args and isinstance(args[0], RawData) else None
+            keeps = "?" not in func.names and not any(n in api.SCALING_TRANSFORMS or n == "ToDtype(scale)" for n in func.names)
+            return raw if raw is not None and keeps else UNKNOWN
         result = super().call(func, args, kwargs, node, frame)
         if result is UNKNOWN and frame.in_graph and (func is UNKNOWN or isinstance(func, Bound) and func.obj is UNKNOWN):
             return self.opaque(func, args, kwargs, node, frame)
@@ -347,12 +362,25 @@ class TorchInterpreter(TrainingCode):
         if args and isinstance(args[0], Loader) and qualname.split(".")[0] in ("tqdm", "rich", "itertools"):
             return args[0]  # tqdm(loader): the same batches
         if qualname in api.TENSOR_DATASET:
-            self.raw_sink([*args, *kwargs.values()], node, frame, "a TensorDataset")
+            self.raw_sink(args[:1], node, frame, "a TensorDataset")  # the inputs; the labels come after
             rows = {self._rows_of(a) for a in args}
             size = rows.pop() if len(rows) == 1 else None  # all tensors agree on their first dimension
             return Dataset("TensorDataset", size, None, None, node, parts=list(args))
         if qualname.startswith(_TORCHVISION_DATASETS):
             return self.make_dataset(qualname.rsplit(".", 1)[-1], args, kwargs, node)
+        if qualname in _IMAGE_READERS:
+            return RawData(f"image pixels from {'.'.join(qualname.rsplit('.', 2)[-2:])}() (uint8, 0-255)", node, frame.module.path)
+        if args and isinstance(args[0], RawData) and (qualname in _KEEP_SCALE or (
+                qualname.startswith("cv2.") and qualname != "cv2.normalize")):
+            return args[0]  # cv2.resize(img, ...), np.expand_dims(img, 0): still 0-255
+        if qualname == "pandas.read_csv" and args and isinstance(args[0], str) \
+                and any(w in args[0].lower() for w in _PIXEL_CSV_WORDS):
+            return RawData(f"pixel values from {args[0].rsplit('/', 1)[-1]} (0-255)", node, frame.module.path)
+        if ".functional." in qualname and qualname.startswith(_TRANSFORM_PREFIXES):
+            name = qualname.rsplit(".", 1)[-1]  # TF.to_tensor(img) scales; TF.pil_to_tensor(img), TF.resize keep 0-255
+            raw = args[0] if args and isinstance(args[0], RawData) else None
+            scaled = name in _SCALING_FUNCTIONS and not (name == "to_dtype" and kwargs.get("scale") is not True)
+            return raw if raw is not None and not scaled else UNKNOWN
         if qualname.startswith(_TRANSFORM_PREFIXES):
             return self.make_transform(qualname.rsplit(".", 1)[-1], args, kwargs, node)
         if qualname in ("argparse.ArgumentParser",):

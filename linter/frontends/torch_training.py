@@ -22,6 +22,7 @@ from nnlint.frontends.values import (
     ClassRef,
     Dataset,
     External,
+    FunctionRef,
     Instance,
     Layer,
     Loader,
@@ -127,7 +128,7 @@ class TrainingCode(Interpreter):
         if not self.record_once(node):
             return next((Loader(r) for r in self.program.setup.loaders if r["origin"].node is node), UNKNOWN)
         dataset = kwargs.get("dataset", args[0] if args else UNKNOWN)
-        self.raw_sink([dataset], node, frame, "a DataLoader")
+        self.raw_sink([dataset, self._sample_of(dataset, frame)], node, frame, "a DataLoader")
         unknown_kwargs = "**" in kwargs
         batch_size = kwargs.get("batch_size", args[1] if len(args) > 1 else (UNKNOWN if unknown_kwargs else 1))
         shuffle = kwargs.get("shuffle", args[2] if len(args) > 2 else (UNKNOWN if unknown_kwargs else False))
@@ -159,6 +160,15 @@ class TrainingCode(Interpreter):
             if self.events.backward:
                 value.record["trains"] = True
             self.events.backward = self.events.backward or before
+
+    def _sample_of(self, dataset: Any, frame: Frame) -> Any:
+        """The input a project ``Dataset`` class's ``__getitem__`` returns (its first element)."""
+        if not isinstance(dataset, Instance) or not isinstance(dataset.cls.lookup("__getitem__"), FunctionRef):
+            return UNKNOWN
+        item = self.call_function(dataset.cls.lookup("__getitem__"), [dataset, UNKNOWN], {}, frame)
+        if isinstance(item, (tuple, list)) and item:
+            item = item[0]
+        return item if isinstance(item, RawData) else UNKNOWN
 
     def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         """An optimizer with its hyperparameters, on its model when ``model.parameters()`` says which."""
