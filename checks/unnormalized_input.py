@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.levels import Confidence, Severity
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class UnnormalizedInput(ProgramCheck):
     into float tensors without scaling (`PILToTensor` then `ToDtype(torch.float32)` without
     `scale=True`); images read with PIL, OpenCV, imageio, scikit-image or
     `torchvision.io.read_image` (uint8), and pixel CSVs of published data sets (`mnist_train.csv`),
-    reaching a model, a `TensorDataset`'s inputs or a `DataLoader` (also as what a `Dataset`
+    (`info`: the scale is read from the file's name) reaching a model, a `TensorDataset`'s inputs or a `DataLoader` (also as what a `Dataset`
     class's `__getitem__` returns); raw tabular features (scikit-learn's California housing)
     used unscaled. A division, a subtraction or a scaling transform on the way is a scaling.
 
@@ -158,4 +159,5 @@ plain.fit(x_train / 255.0, y_train)
             pixels = "pixel" in flow["what"] or "images" in flow["what"]
             fix = ("divide by 255 (torchvision's ToTensor/Normalize, or a Keras Rescaling layer)" if pixels
                    else "standardise with (x - mean) / std (StandardScaler)")
-            self.report(flow["at"], what=flow["what"], sink=flow["sink"], fix=fix)
+            level = (Severity.INFO, Confidence.POSSIBLE) if flow.get("guess") else (None, None)  # scale read from a file name
+            self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix)

@@ -375,7 +375,7 @@ class TorchInterpreter(TrainingCode):
             return args[0]  # cv2.resize(img, ...), np.expand_dims(img, 0): still 0-255
         if qualname == "pandas.read_csv" and args and isinstance(args[0], str) \
                 and any(w in args[0].lower() for w in _PIXEL_CSV_WORDS):
-            return RawData(f"pixel values from {args[0].rsplit('/', 1)[-1]} (0-255)", node, frame.module.path)
+            return RawData(f"pixel values from {args[0].rsplit('/', 1)[-1]} (0-255)", node, frame.module.path, guess=True)
         if ".functional." in qualname and qualname.startswith(_TRANSFORM_PREFIXES):
             name = qualname.rsplit(".", 1)[-1]  # TF.to_tensor(img) scales; TF.pil_to_tensor(img), TF.resize keep 0-255
             raw = args[0] if args and isinstance(args[0], RawData) else None

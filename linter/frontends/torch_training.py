@@ -263,7 +263,8 @@ class TrainingCode(Interpreter):
         if node is None or not self.record_once(node, "raw"):
             return
         self.program.raw_inputs.append(
-            {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node)}
+            {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node),
+             "guess": raw.guess}
         )
 
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:

@@ -156,6 +156,7 @@ class RawData:
     what: str
     node: cst.CSTNode
     path: str
+    guess: bool = False  # the raw scale is inferred from a name (a pixel CSV's file name), not read
 
 
 @dataclass(eq=False)
