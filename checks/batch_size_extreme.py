@@ -15,16 +15,31 @@ if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
 
 
+def _whole(loader: dict, size: Any) -> bool:
+    """``batch_size=len(ds)`` / ``X_train.shape[0]`` / ``X_train.size(0)`` of the loader's own data:
+    the same value, a tensor it holds, or a name its data set was built from."""
+    of, name = getattr(size, "of", None), getattr(size, "name", None)
+    if type(size).__name__ != "Rows":
+        return False
+    dataset = loader["dataset"]
+    if of is not None and (of is dataset or any(of is part for part in getattr(dataset, "parts", ()))):
+        return True
+    return name is not None and name in loader.get("dataset_names", ())
+
+
 class BatchSizeExtreme(ProgramCheck):
     """
     ## What it does
     Flags training data loaders whose batch size breaks or cripples training:
     - batch size 1 when the model has BatchNorm (batch statistics of one sample);
     - a last batch of exactly one sample (`drop_last=False`) with BatchNorm;
-    - a batch as large as the whole data set (one update per epoch);
+    - a batch as large as the whole data set (one update per epoch), by number or written as
+      the data's own size (`batch_size=len(train_set)`, `X_train.shape[0]`, `X_train.size(0)`;
+      not with L-BFGS, which needs the full batch);
     - a batch larger than `max-batch-size` (default 8192; `info`).
 
-    `DataLoader` defaults to `batch_size=1` when none is given.
+    `DataLoader` defaults to `batch_size=1` when none is given. A loader feeds training when
+    it shuffles, when its name says so, or when a loop over it calls `backward()`.
 
     ## Why is this bad?
     BatchNorm normalises each feature over the batch: over one sample the output is zero (or
@@ -155,12 +170,19 @@ model.fit(x, y)  # Keras's default batch size is 32
         models = program.candidates()
         with_bn = [g for g in models if any(True for _ in g.find(OpKind.BATCH_NORM))]
         bn_model = with_bn[0].name if with_bn else None
+        # L-BFGS needs the whole data set in each step: a full batch is its design
+        full_batch_ok = any(o["type_name"].endswith("LBFGS") for o in program.optimizers())
         for loader in program.setup.loaders:
-            self._judge(loader, bn_model)
+            self._judge(loader, bn_model, full_batch_ok)
 
-    def _judge(self, loader: dict, bn_model: Any) -> None:
+    def _judge(self, loader: dict, bn_model: Any, full_batch_ok: bool) -> None:
         size = loader["batch_size"]
         training = is_training_loader(loader)
+        if training is not False and not full_batch_ok and _whole(loader, size):
+            self.report(loader["origin"], Severity.WARNING, Confidence.LIKELY, problem=(
+                f"the batch size is the number of samples in {size.name or 'the data set'}: the whole training set in "
+                "one batch, one update per epoch"))
+            return
         if not isinstance(size, int) or isinstance(size, bool) or size < 1 or training is False:
             return
         at = loader["origin"]

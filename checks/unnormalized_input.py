@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.levels import Confidence, Severity
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -23,7 +24,11 @@ class UnnormalizedInput(ProgramCheck):
     set's `.data` (0-255) cast to float and fed to a model, a `TensorDataset` or a
     `DataLoader` without `/ 255` or standardisation; a transform pipeline that turns images
     into float tensors without scaling (`PILToTensor` then `ToDtype(torch.float32)` without
-    `scale=True`); raw tabular features (scikit-learn's California housing) used unscaled.
+    `scale=True`); images read with PIL, OpenCV, imageio, scikit-image or
+    `torchvision.io.read_image` (uint8), and pixel CSVs of published data sets (`mnist_train.csv`),
+    (`info`: the scale is read from the file's name) reaching a model, a `TensorDataset`'s inputs or a `DataLoader` (also as what a `Dataset`
+    class's `__getitem__` returns); raw tabular features (scikit-learn's California housing)
+    used unscaled. A division, a subtraction or a scaling transform on the way is a scaling.
 
     ## Why is this bad?
     Inputs of size 255 (or house prices in the hundreds of thousands) multiply the first
@@ -154,4 +159,5 @@ plain.fit(x_train / 255.0, y_train)
             pixels = "pixel" in flow["what"] or "images" in flow["what"]
             fix = ("divide by 255 (torchvision's ToTensor/Normalize, or a Keras Rescaling layer)" if pixels
                    else "standardise with (x - mean) / std (StandardScaler)")
-            self.report(flow["at"], what=flow["what"], sink=flow["sink"], fix=fix)
+            level = (Severity.INFO, Confidence.POSSIBLE) if flow.get("guess") else (None, None)  # scale read from a file name
+            self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix)

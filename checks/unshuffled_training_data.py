@@ -114,6 +114,8 @@ model.fit(x_train, y_train)  # Keras shuffles by default
                 continue
             if not loader["map_style"]:
                 continue  # an iterable data set cannot be shuffled by the loader (and may shuffle itself)
+            if type(loader["batch_size"]).__name__ == "Rows":
+                continue  # batch_size=len(data): one batch, whose order does not matter (batch-size-extreme's case)
             if loader.get("shuffle_given"):
                 # written out: a choice (time series, reproducible tests), so advice only
                 self.report(loader["origin"], Severity.INFO, Confidence.POSSIBLE, why="shuffle=False")

@@ -52,6 +52,7 @@ class UnstableBce(GraphCheck):
 
     code = "NN109"
     name = "unstable-bce"
+    severity = Severity.ERROR  # the double sigmoid; sigmoid + BCELoss is reported as info
     message = "{what}"
     hint = "return logits and use BCEWithLogitsLoss (it is exact for large logits; it still gives NaN for infinite ones)"
     traceable = True

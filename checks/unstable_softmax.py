@@ -20,7 +20,11 @@ class UnstableSoftmax(GraphCheck):
     ## What it does
     Flags exponentials that overflow and logarithms that underflow: a softmax written by hand
     as `exp(x) / exp(x).sum()` without subtracting the maximum, `log(softmax(x))` instead of
-    `log_softmax(x)`, and ReLU outputs fed straight into a softmax or an `exp`.
+    `log_softmax(x)`, and ReLU outputs fed straight into a softmax or an `exp`. The hand-written
+    softmax is read through a mask or weight (`exp(x) * mask / (exp(x) * mask).sum()`), a
+    temperature (`exp(x / T)`), an epsilon in the denominator, `torch.div` and in-place
+    spellings (`x.exp_(); x /= x.sum(1, keepdim=True)`). An exponent minus a value nnlint
+    cannot see (a caller's argument, an unknown call) may be minus the maximum: silent.
 
     ## Why is this bad?
     In float32, `exp` overflows to `inf` for any input above about 88.7, and `inf / inf` is
@@ -57,6 +61,15 @@ import torch
 def softmax(x):
     e = torch.exp(x)
     return e / e.sum(dim=-1, keepdim=True)
+"""
+        ),
+        Bad(
+            """
+import torch
+
+def attention(scores, mask):
+    w = torch.exp(scores) * mask
+    return w / w.sum(dim=-1, keepdim=True)
 """
         ),
         Bad(
@@ -113,6 +126,16 @@ def log_probs(logits):
         ),
     ]
     good = [
+        Good(
+            """
+import torch
+
+def attention(scores, mask):
+    top, _ = torch.max(scores, dim=-1, keepdim=True)
+    w = torch.exp(scores - top) * mask
+    return w / w.sum(dim=-1, keepdim=True)
+"""
+        ),
         Good(
             """
 import torch
@@ -182,10 +205,11 @@ def log_probs(logits):
             if len(op.inputs) != 2:
                 continue
             numerator, denominator = (graph.unshape(graph.ops[i]) for i in op.inputs)
-            if numerator.kind is not OpKind.EXP or denominator.kind is not OpKind.REDUCE_SUM:
+            numerator, denominator = _exp_of(graph, numerator), _sum_of(graph, denominator)
+            if numerator is None or denominator is None:
                 continue
-            summed = _source(graph, denominator)
-            if summed is not None and summed.kind is OpKind.EXP and _unbounded(graph, numerator):
+            summed = _exp_of(graph, _source(graph, denominator))
+            if summed is not None and _unbounded(graph, numerator):
                 self.report(op, what="softmax written as exp(x) / sum(exp(x)) without subtracting the maximum: "
                                      "exp overflows to inf above 88.7 in float32 and the division gives NaN")
         for op in graph.find(OpKind.SOFTMAX, OpKind.EXP):
@@ -201,6 +225,30 @@ def _source(graph: ModelGraph, op: Op, also: tuple[OpKind, ...] = ()) -> Optiona
     return graph.unshape(graph.ops[op.inputs[0]], also) if op.inputs else None
 
 
+def _exp_of(graph: ModelGraph, op: Optional[Op]) -> Optional[Op]:
+    """The exp behind ``op``: the exp itself, or an exp multiplied by a mask or a weight
+    (``exp(x) * mask``); None otherwise."""
+    if op is None:
+        return None
+    if op.kind is OpKind.EXP:
+        return op
+    if op.kind is OpKind.MUL:
+        exps = [o for o in (graph.unshape(graph.ops[i]) for i in op.inputs) if o.kind is OpKind.EXP]
+        return exps[0] if len(exps) == 1 else None
+    return None
+
+
+def _sum_of(graph: ModelGraph, op: Op) -> Optional[Op]:
+    """The sum a softmax divides by: ``e.sum(1)``, or that sum plus a constant (``+ 1e-8``
+    keeps 0 away, not inf)."""
+    if op.kind is OpKind.REDUCE_SUM:
+        return op
+    if op.kind is OpKind.ADD and len(op.inputs) == 1 and isinstance(op.attrs.get("const"), (int, float)):
+        inner = graph.unshape(graph.ops[op.inputs[0]])
+        return inner if inner.kind is OpKind.REDUCE_SUM else None
+    return None
+
+
 def _unbounded(graph: ModelGraph, exp: Op) -> bool:
     """Whether the exponent can grow without bound: not x - max(x), not a bounded activation.
 
@@ -211,5 +259,10 @@ def _unbounded(graph: ModelGraph, exp: Op) -> bool:
     if arg is None or arg.kind in _BOUNDED_INPUTS or arg.kind is OpKind.UNKNOWN:
         return False
     if arg.kind is OpKind.SUB and len(arg.inputs) == 2:
-        return graph.unshape(graph.ops[arg.inputs[1]]).kind not in (OpKind.REDUCE_MAX, OpKind.LOGSUMEXP)
+        # minus a maximum, or minus a tensor nnlint cannot see (a caller's argument, an unknown op),
+        # which may be one
+        return graph.unshape(graph.ops[arg.inputs[1]]).kind not in (
+            OpKind.REDUCE_MAX, OpKind.LOGSUMEXP, OpKind.INPUT, OpKind.UNKNOWN)
+    if arg.kind is OpKind.SUB and "const" in arg.attrs and not isinstance(arg.attrs["const"], (int, float)):
+        return False  # x minus a value nnlint does not know: it may be the maximum
     return True

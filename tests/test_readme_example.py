@@ -27,3 +27,14 @@ def test_the_configuration_example_in_the_readme_is_valid(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1, result.stderr
     assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["NN007"]
+
+
+def test_the_readme_rule_table_matches_the_registered_checks():
+    """README's "What it finds" table lists every check once, with its code, slug and default severity."""
+    from nnlint import registry
+
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## What it finds")[1].split("\n\n")[1]
+    rows = [line.split("|")[1:4] for line in section.splitlines() if line.startswith("| NN")]
+    table = {code.strip(): (name.strip().strip("`"), severity.strip().split(" ")[0]) for code, name, severity in rows}
+    checks = {c.code: (c.name, c.severity.value) for c in registry.all_checks()}
+    assert table == checks

@@ -355,3 +355,48 @@ loss = nn.MSELoss()(model(x), y)
 """})
     [graph] = program.models()
     assert graph.setup.task == "regression" and [l["type_name"] for l in graph.setup.losses] == ["torch.nn.MSELoss"]
+
+
+def test_unknown_backbone_breaks_the_chain_only_where_it_stands(tmp_path):
+    """A call nnlint cannot see into is one UNKNOWN op on the model's tensors: the layers after
+    it are wired to it, whatever spelling made it (a library factory, an imported class)."""
+    program = build(tmp_path, {"main.py": """
+import torch
+import torchvision
+from torch import nn
+from elsewhere import Encoder
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torchvision.models.resnet18()
+        self.b = Encoder(64)
+        self.head = nn.Linear(64, 1)
+
+    def forward(self, x):
+        h = self.b(self.a(x))
+        return torch.sigmoid(self.head(h.flatten(1)))
+
+net = Net()
+"""})
+    graph = model(program, "Net")
+    assert kinds(graph) == [OpKind.UNKNOWN, OpKind.UNKNOWN, OpKind.RESHAPE, OpKind.LINEAR, OpKind.SIGMOID]
+    out = graph.ops[graph.outputs[0]]
+    chain = [out.kind]
+    while out.inputs:
+        out = graph.ops[out.inputs[0]]
+        chain.append(out.kind)
+    assert chain[-1] is OpKind.INPUT and len(chain) == 6
+
+
+def test_replaced_head_of_a_library_model_is_its_output(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import torchvision
+from torch import nn
+model = torchvision.models.mobilenet_v2(weights=None)
+model.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 3))
+out = model(batch)
+"""})
+    graph = model(program, "model")
+    assert kinds(graph) == [OpKind.UNKNOWN, OpKind.DROPOUT, OpKind.LINEAR]
+    assert graph.ops[graph.outputs[0]].label == "model.classifier[1]"

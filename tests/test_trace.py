@@ -32,6 +32,7 @@ ALLOWED_INCONCLUSIVE = (
     "on 1 sample runs",  # ... where one sample still gives batch norm statistics (a conv's positions)
     "names no layer",  # a dropout constructed but never applied in forward
     "no model could be tied",
+    "cannot be worked out from its first layers",  # a model that starts with a part nnlint cannot see (a backbone)
 )
 
 

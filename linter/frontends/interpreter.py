@@ -288,10 +288,7 @@ class Interpreter:
             frame.locals[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
-            if isinstance(value, (tuple, list)) and len(value) == len(elements):
-                values = list(value)
-            else:
-                values = [UNKNOWN] * len(elements)
+            values = self.unpack(value, len(elements), frame) or [UNKNOWN] * len(elements)
             for element, item in zip(elements, values):
                 self.assign(element.value, UNKNOWN if isinstance(element, cst.StarredElement) else item, frame)
         elif isinstance(target, cst.Attribute):
@@ -310,6 +307,12 @@ class Interpreter:
                     owner[_POISON] = True
             elif isinstance(owner, list) and isinstance(key, int) and -len(owner) <= key < len(owner):
                 owner[key] = value
+
+    def unpack(self, value: Any, count: int, frame: Frame) -> Optional[list]:
+        """The ``count`` values ``a, b = value`` binds, or None when they are not known."""
+        if isinstance(value, (tuple, list)) and len(value) == count:
+            return list(value)
+        return None
 
     def on_bind(self, name: str, value: Any, frame: Frame, owner: Any = None) -> None:
         """Hook: a name or attribute is bound (frontends label layers and models here)."""
@@ -368,9 +371,10 @@ class Interpreter:
         return UNKNOWN
 
     def exec_for(self, stmt: cst.For, frame: Frame) -> None:
-        items = self.iterate(self.eval(stmt.iter, frame))
+        value = self.eval(stmt.iter, frame)
+        items = self.iterate(value)
         if items is None:
-            self.exec_unknown_loop(stmt.body.body, frame, stmt.target)
+            self.loop_over(value, lambda: self.exec_unknown_loop(stmt.body.body, frame, stmt.target))
             return
         for item in items:
             self.assign(stmt.target, item, frame)
@@ -378,6 +382,10 @@ class Interpreter:
                 self.exec_block(stmt.body.body, frame)
             except _LoopExit:
                 break  # a static break, or a continue we treat conservatively as the end
+
+    def loop_over(self, value: Any, run: Any) -> None:
+        """Hook: run a loop over a value nnlint cannot unroll (frontends watch data loaders)."""
+        run()
 
     def exec_unknown_loop(self, body: Iterable[cst.CSTNode], frame: Frame, target: Optional[cst.BaseExpression]) -> None:
         """Run the body once with an unknown loop variable, then merge with the state before."""
@@ -439,7 +447,7 @@ class Interpreter:
                 if isinstance(found, FunctionRef):
                     return Method(found, obj.obj)
             return self.external_super(obj, name)
-        if isinstance(obj, (list, dict, Tensor)):
+        if isinstance(obj, (list, dict, Tensor)) or (isinstance(obj, str) and name in _STR_METHODS):
             return Bound(obj, name)
         return UNKNOWN
 
@@ -554,12 +562,16 @@ class Interpreter:
             return self.eval(node.right, frame) if t else left
         return left if t else self.eval(node.right, frame)
 
+    def compare(self, op: cst.BaseCompOp, left: Any, right: Any) -> Any:
+        """Hook: frontends compare their own values (``type(m) == nn.Linear``)."""
+        return compare(op, left, right)
+
     def eval_comparison(self, node: cst.Comparison, frame: Frame) -> Any:
         left = self.eval(node.left, frame)
         result: Any = True
         for target in node.comparisons:
             right = self.eval(target.comparator, frame)
-            outcome = compare(target.operator, left, right)
+            outcome = self.compare(target.operator, left, right)
             if outcome is UNKNOWN:
                 result = UNKNOWN
             elif result is True and not outcome:
@@ -670,6 +682,11 @@ class Interpreter:
             method = obj.cls.lookup(name)
             if isinstance(method, FunctionRef):
                 return self.call_function(method, [obj, *args], kwargs, frame)
+        if isinstance(obj, str) and name in _STR_METHODS and not kwargs and all(is_static(a) for a in args):
+            try:  # classname.find('Conv') != -1, name.startswith("fc"): pure functions of static values
+                return getattr(obj, name)(*args)
+            except (TypeError, ValueError):
+                return UNKNOWN
         return UNKNOWN
 
     def call_function(self, func: FunctionRef, args: list, kwargs: dict, frame: Frame, graph: Optional[ModelGraph] = None) -> Any:
@@ -788,9 +805,12 @@ class Interpreter:
 
 _POISON = object()  # a dict key marking a dict whose contents are no longer known
 
+#: str methods evaluated on static strings (no side effects, no unbounded results).
+_STR_METHODS = frozenset("find rfind startswith endswith lower upper strip lstrip rstrip replace split count".split())
+
 _BUILTINS = frozenset(
     "range len int float str bool list tuple dict zip enumerate min max abs round isinstance getattr "
-    "sorted reversed sum print super hasattr set".split()
+    "sorted reversed sum print super hasattr set type".split()
 )
 
 

@@ -91,6 +91,6 @@ def is_training_loader(loader: dict) -> Optional[bool]:
     train = getattr(loader["dataset"], "train", None)  # a torchvision data set's train flag
     if any(word in name for word in _EVAL_WORDS) or train is False:
         return False
-    if loader["shuffle"] is True or "train" in name or train is True:
+    if loader["shuffle"] is True or "train" in name or train is True or loader.get("trains"):
         return True
     return None

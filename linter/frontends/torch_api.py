@@ -184,3 +184,29 @@ MODEL_WRAPPERS = {
     "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel",
     "torch.nn.SyncBatchNorm.convert_sync_batchnorm",
 }
+
+
+def is_model_factory(qualname: str) -> bool:
+    """A library call that builds a model nnlint cannot read: ``torchvision.models.resnet18``,
+    ``timm.create_model``, ``torch.hub.load``."""
+    if qualname in ("timm.create_model", "torch.hub.load"):
+        return True
+    prefix, _, name = qualname.rpartition(".")
+    return prefix.startswith("torchvision.models") and name[:1].islower() and not name.startswith(("get_", "list_"))
+
+#: torchvision classification models whose forward ends with this attribute (the head people
+#: replace for transfer learning), by name prefix (the architecture's family).
+_HEADS = {
+    "fc": "resnet resnext wide_resnet regnet googlenet shufflenet",
+    "classifier": "vgg alexnet densenet mobilenet efficientnet convnext mnasnet squeezenet maxvit",
+    "heads": "vit",
+    "head": "swin",
+}
+
+
+def pretrained_head(qualname: str) -> str | None:
+    """The attribute a torchvision classifier's forward ends with (``fc``, ``classifier``), or None."""
+    prefix, _, name = qualname.rpartition(".")
+    if prefix != "torchvision.models":
+        return None  # detection, segmentation, video models: their forward ends elsewhere
+    return next((attr for attr, families in _HEADS.items() if name.startswith(tuple(families.split()))), None)

@@ -32,15 +32,19 @@ from nnlint.frontends.values import (
     FunctionRef,
     Instance,
     Layer,
+    Loader,
     Loss,
     Namespace,
     NoGrad,
     Optimizer,
     Param,
     Parameters,
+    Pretrained,
     Super,
     RawData,
+    Rows,
     Tensor,
+    Transforms,
 )
 from nnlint.ir import InputRef, ModelGraph, OpKind, Origin
 
@@ -49,6 +53,16 @@ _TRANSFORM_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
 _SCALERS = {"StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "Normalizer", "scale", "normalize",
             "minmax_scale", "robust_scale", "maxabs_scale", "QuantileTransformer", "PowerTransformer"}
 _RAW_TABULAR = {"sklearn.datasets.fetch_california_housing": "California housing features (raw units)"}
+#: Image readers that return uint8 pixels (0-255).
+_IMAGE_READERS = {"PIL.Image.open", "cv2.imread", "imageio.imread", "imageio.v2.imread", "imageio.v3.imread",
+                  "skimage.io.imread", "torchvision.io.read_image", "torchvision.io.decode_image"}
+#: Array functions that move pixels around without scaling them.
+_KEEP_SCALE = {f"numpy.{n}" for n in "expand_dims transpose moveaxis stack concatenate reshape flip squeeze "
+               "ascontiguousarray float32".split()}
+#: Published pixel data sets that come as CSV files of 0-255 values (Kaggle's MNIST and kin).
+_PIXEL_CSV_WORDS = ("mnist", "cifar", "sign_mnist")
+#: torchvision's functional transforms that scale pixels (to [0, 1], or standardise).
+_SCALING_FUNCTIONS = {"to_tensor", "normalize", "convert_image_dtype", "to_dtype"}
 _TO_TENSOR = {"torch.tensor", "torch.from_numpy", "torch.as_tensor", "torch.Tensor", "torch.FloatTensor",
               "numpy.array", "numpy.asarray", "numpy.float32"}
 
@@ -72,18 +86,36 @@ class TorchInterpreter(TrainingCode):
         return Tensor(frame.graph, op.id)
 
     def on_bind(self, name: str, value: Any, frame: Frame, owner: Any = None) -> None:
+        if isinstance(value, Pretrained) and not value.name:
+            value.name = f"self.{name}" if owner is not None and owner is frame.self_obj else name
         if isinstance(value, Layer) and not value.label:
             value.label = f"self.{name}" if isinstance(owner, Instance) and owner is frame.self_obj else name
         if owner is None and not frame.in_graph and isinstance(value, Layer) and value.children is not None and value.qualname == "torch.nn.Sequential":
             self.sequential_model(value, name)
 
+    def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
+        if isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, frame)
+            if isinstance(owner, Pretrained):  # model.fc = nn.Linear(512, 1): a new head
+                if isinstance(value, Layer) and not value.label:
+                    value.label = dotted(target) or target.attr.value
+                owner.attrs[target.attr.value] = value
+                return
+        super().assign(target, value, frame)
+
     # ------------------------------------------------------------------ attributes, indexing
 
     def get_attr(self, obj: Any, name: str, node: cst.CSTNode, frame: Frame) -> Any:
+        if name == "__class__" and isinstance(obj, (Layer, Instance)):
+            return self.type_of(obj)
+        if name == "__name__" and isinstance(obj, (External, ClassRef)):  # m.__class__.__name__ (DCGAN's weights_init)
+            return obj.name if isinstance(obj, ClassRef) else obj.qualname.rsplit(".", 1)[-1]
         if name in ("backward", "zero_grad") and not isinstance(obj, (Instance, ClassRef)):
             return Bound(obj, name)  # loss.backward(), optimizer.zero_grad(): on values we may not know
         if isinstance(obj, Optimizer):
             return Bound(obj, name)
+        if isinstance(obj, Pretrained):
+            return obj.attrs[name] if name in obj.attrs else Bound(obj, name)
         if isinstance(obj, Layer):
             if isinstance(obj.children, dict) and name in obj.children:
                 return obj.children[name]
@@ -108,14 +140,19 @@ class TorchInterpreter(TrainingCode):
                 return obj
             return Bound(obj, name)
         if isinstance(obj, RawData):
-            if name in ("data", "values"):
-                return obj  # sklearn Bunch.data, DataFrame.values: the same raw numbers
+            if name in ("data", "values", "iloc", "loc"):
+                return obj  # sklearn Bunch.data, DataFrame.values / .iloc[...]: the same raw numbers
             return UNKNOWN if name in ("target", "targets", "feature_names", "DESCR") else Bound(obj, name)
         if isinstance(obj, (ArgParser, Dataset)):
             return Bound(obj, name)
         return super().get_attr(obj, name, node, frame)
 
     def index(self, owner: Any, key: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        if key == 0 and not isinstance(key, bool) and isinstance(node, cst.Subscript) \
+                and isinstance(node.value, cst.Attribute) and node.value.attr.value == "shape":
+            of = owner.obj if isinstance(owner, Bound) else UNKNOWN
+            if isinstance(of, (Tensor, RawData)) or of is UNKNOWN:
+                return Rows(of, dotted(node.value.value))  # X.shape[0]: the number of samples
         if isinstance(owner, Layer) and owner.children is not None:
             return super().index(owner.children, key, node, frame)
         if isinstance(owner, Tensor):
@@ -123,6 +160,15 @@ class TorchInterpreter(TrainingCode):
         if isinstance(owner, RawData):
             return owner
         return super().index(owner, key, node, frame)
+
+    def unpack(self, value: Any, count: int, frame: Frame) -> Optional[list]:
+        """``values, indices = torch.max(x, dim=1)``: the first element is the maximum."""
+        if count == 2 and isinstance(value, Tensor) and value.graph is frame.graph:
+            op = value.graph.ops[value.op]
+            call = op.attrs.get("call")
+            if op.kind is OpKind.REDUCE_MAX and call and (len(call[0]) > 1 or "dim" in call[1]):
+                return [self.tensor_op(frame, OpKind.RESHAPE, "getitem", [value], None, model=value.model), UNKNOWN]
+        return super().unpack(value, count, frame)
 
     def iterate(self, value: Any) -> Optional[list]:
         if isinstance(value, Layer) and value.children is not None:
@@ -147,12 +193,22 @@ class TorchInterpreter(TrainingCode):
         self.note_call_keywords(kwargs)
         if isinstance(func, External) and func.qualname == "builtins.isinstance" and len(args) == 2:
             return self.isinstance_of(args[0], args[1])
+        if isinstance(func, External) and func.qualname == "builtins.type" and len(args) == 1:
+            return self.type_of(args[0])
+        if isinstance(func, External) and func.qualname in ("builtins.enumerate", "builtins.iter") and args \
+                and isinstance(args[0], Loader):
+            return args[0]  # enumerate(loader): the loader's batches, numbered
+        rows = self.rows_of(func, args, kwargs, node)
+        if rows is not None:
+            return rows
         if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
             return self.call_external(func.qualname, args, kwargs, node, frame)
         if isinstance(func, Layer):
             return self.apply_layer(func, args, frame, node)
         if isinstance(func, Instance) and func.cls.is_nn_module:
             return self.call_model(func, args, kwargs, node, frame)
+        if isinstance(func, Pretrained):
+            return self.call_pretrained(func, args, kwargs, node, frame)
         if isinstance(func, ClassRef):
             return self.instantiate(func, args, kwargs, node, frame)
         if isinstance(func, Loss):
@@ -160,7 +216,41 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if isinstance(func, Tensor):
             return UNKNOWN
-        return super().call(func, args, kwargs, node, frame)
+        if isinstance(func, Transforms):  # transform(img): raw pixels stay raw unless a step scales them
+            raw = args[0] if args and isinstance(args[0], RawData) else None
+            keeps = "?" not in func.names and not any(n in api.SCALING_TRANSFORMS or n == "ToDtype(scale)" for n in func.names)
+            return raw if raw is not None and keeps else UNKNOWN
+        result = super().call(func, args, kwargs, node, frame)
+        if result is UNKNOWN and frame.in_graph and (func is UNKNOWN or isinstance(func, Bound) and func.obj is UNKNOWN):
+            return self.opaque(func, args, kwargs, node, frame)
+        return result
+
+    @staticmethod
+    def rows_of(func: Any, args: list, kwargs: dict, node: cst.Call) -> Optional[Rows]:
+        """``len(ds)``, ``X.size(0)``: the number of samples in a data set or tensor, kept
+        symbolic so that ``batch_size=len(X_train)`` reads as the whole data set."""
+        if not isinstance(node, cst.Call) or kwargs:
+            return None
+        if isinstance(func, External) and func.qualname == "builtins.len" and len(args) == 1 and len(node.args) == 1:
+            if isinstance(args[0], (Tensor, RawData, Dataset, Instance)) or args[0] is UNKNOWN:
+                return Rows(args[0], dotted(node.args[0].value))
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "size" and args == [0]:
+            owner = func.obj if isinstance(func, Bound) else UNKNOWN
+            if isinstance(owner, (Tensor, RawData)) or owner is UNKNOWN:
+                return Rows(owner, dotted(node.func.value))
+        return None
+
+    def opaque(self, func: Any, args: list, kwargs: dict, node: Optional[cst.CSTNode], frame: Frame) -> Any:
+        """A call nnlint cannot see into (a torchvision or timm backbone, an imported class, a
+        library function) on tensors of the model being built: its result is a tensor computed
+        by an UNKNOWN op. The chain breaks there and only there: the layers after it are still
+        wired, so a final ReLU or a Dropout in the head is still read, while a pattern that
+        would have to pass through the unknown op stays silent."""
+        tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor) and a.graph is frame.graph]
+        if not tensors:
+            return UNKNOWN
+        name = (dotted(node.func) if isinstance(node, cst.Call) else None) or "<unknown>"
+        return self.tensor_op(frame, OpKind.UNKNOWN, name, tensors, node)
 
     def isinstance_of(self, value: Any, types: Any) -> Any:
         """``isinstance(m, nn.Linear)`` for layers and model objects; UNKNOWN otherwise."""
@@ -174,6 +264,34 @@ class TorchInterpreter(TrainingCode):
         if True in answers:
             return True
         return UNKNOWN if UNKNOWN in answers else False
+
+    @staticmethod
+    def type_of(value: Any) -> Any:
+        """``type(m)`` / ``m.__class__`` of a layer (its torch class) or a model object (its class)."""
+        if isinstance(value, Layer):
+            return External(value.qualname)
+        if isinstance(value, Instance):
+            return value.cls
+        return UNKNOWN
+
+    def compare(self, op: cst.BaseCompOp, left: Any, right: Any) -> Any:
+        """``type(m) == nn.Linear``, ``type(m) in (nn.Linear, nn.Conv2d)``, ``type(m) is not Net``."""
+        def same(a: Any, b: Any) -> Any:
+            if isinstance(a, External) and isinstance(b, External):
+                return api.canonical(a.qualname) == api.canonical(b.qualname)
+            if isinstance(a, (External, ClassRef)) and isinstance(b, (External, ClassRef)):
+                return a is b
+            return UNKNOWN
+
+        if isinstance(left, (External, ClassRef)):
+            if isinstance(op, (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)) and isinstance(right, (External, ClassRef)):
+                found = same(left, right)
+                return found if found is UNKNOWN or isinstance(op, (cst.Equal, cst.Is)) else not found
+            if isinstance(op, (cst.In, cst.NotIn)) and isinstance(right, (tuple, list)):
+                answers = [same(left, r) for r in right]
+                found = True if True in answers else UNKNOWN if UNKNOWN in answers else False
+                return found if found is UNKNOWN or isinstance(op, cst.In) else not found
+        return super().compare(op, left, right)
 
     @staticmethod
     def _layer_is(layer: Layer, t: Any) -> Any:
@@ -201,8 +319,10 @@ class TorchInterpreter(TrainingCode):
 
     def call_external(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         qualname = api.canonical(qualname)
-        if qualname in api.MODEL_WRAPPERS and args and isinstance(args[0], (Instance, Layer)):
+        if qualname in api.MODEL_WRAPPERS and args and isinstance(args[0], (Instance, Layer, Pretrained)):
             return args[0]  # torch.compile(model), DistributedDataParallel(model): the same model
+        if api.is_model_factory(qualname):
+            return Pretrained(qualname, api.pretrained_head(qualname))
         if qualname in api.LAYERS:
             return self.make_layer(qualname, args, kwargs, node, frame)
         if qualname in api.CONTAINERS:
@@ -238,15 +358,29 @@ class TorchInterpreter(TrainingCode):
                 qualname in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and args and args[0] is False):
             return NoGrad()
         if qualname in api.DATALOADER:
-            self.record_loader(args, kwargs, node, frame)
-            return UNKNOWN
+            return self.record_loader(args, kwargs, node, frame)
+        if args and isinstance(args[0], Loader) and qualname.split(".")[0] in ("tqdm", "rich", "itertools"):
+            return args[0]  # tqdm(loader): the same batches
         if qualname in api.TENSOR_DATASET:
-            self.raw_sink([*args, *kwargs.values()], node, frame, "a TensorDataset")
+            self.raw_sink(args[:1], node, frame, "a TensorDataset")  # the inputs; the labels come after
             rows = {self._rows_of(a) for a in args}
             size = rows.pop() if len(rows) == 1 else None  # all tensors agree on their first dimension
-            return Dataset("TensorDataset", size, None, None, node)
+            return Dataset("TensorDataset", size, None, None, node, parts=list(args))
         if qualname.startswith(_TORCHVISION_DATASETS):
             return self.make_dataset(qualname.rsplit(".", 1)[-1], args, kwargs, node)
+        if qualname in _IMAGE_READERS:
+            return RawData(f"image pixels from {'.'.join(qualname.rsplit('.', 2)[-2:])}() (uint8, 0-255)", node, frame.module.path)
+        if args and isinstance(args[0], RawData) and (qualname in _KEEP_SCALE or (
+                qualname.startswith("cv2.") and qualname != "cv2.normalize")):
+            return args[0]  # cv2.resize(img, ...), np.expand_dims(img, 0): still 0-255
+        if qualname == "pandas.read_csv" and args and isinstance(args[0], str) \
+                and any(w in args[0].lower() for w in _PIXEL_CSV_WORDS):
+            return RawData(f"pixel values from {args[0].rsplit('/', 1)[-1]} (0-255)", node, frame.module.path, guess=True)
+        if ".functional." in qualname and qualname.startswith(_TRANSFORM_PREFIXES):
+            name = qualname.rsplit(".", 1)[-1]  # TF.to_tensor(img) scales; TF.pil_to_tensor(img), TF.resize keep 0-255
+            raw = args[0] if args and isinstance(args[0], RawData) else None
+            scaled = name in _SCALING_FUNCTIONS and not (name == "to_dtype" and kwargs.get("scale") is not True)
+            return raw if raw is not None and not scaled else UNKNOWN
         if qualname.startswith(_TRANSFORM_PREFIXES):
             return self.make_transform(qualname.rsplit(".", 1)[-1], args, kwargs, node)
         if qualname in ("argparse.ArgumentParser",):
@@ -275,6 +409,8 @@ class TorchInterpreter(TrainingCode):
         tensors = [a for a in args if isinstance(a, Tensor)]
         if tensors and qualname.startswith("torch."):
             return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node)
+        if frame.in_graph:  # a library's function or module (einops, timm, torchvision) on the model's tensors
+            return self.opaque(None, args, kwargs, node, frame)
         return UNKNOWN
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
@@ -288,6 +424,8 @@ class TorchInterpreter(TrainingCode):
             if name == "step" and node is not None and self.loops:  # one step alone accumulates nothing
                 self.events.steps.append({"origin": origin_of(frame, node), "optimizer": obj.record["type_name"]})
             return UNKNOWN
+        if isinstance(obj, Pretrained):
+            return self.pretrained_method(obj, name, args, kwargs, frame)
         if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
             if isinstance(obj, Layer) or obj.cls.is_nn_module:
@@ -470,6 +608,55 @@ class TorchInterpreter(TrainingCode):
         graph = self.model_graph(inst)
         return self.model_output(graph, args, node, frame, inst.mode)
 
+    def call_pretrained(self, model: Pretrained, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        """A library model on tensors: its body is an UNKNOWN op; a head the code put in place
+        of the one its forward ends with (``model.fc = ...``) is applied after it."""
+        if not frame.in_graph:
+            if model.graph is None:
+                model.graph = self.pretrained_graph(model)
+            return self.model_output(model.graph, args, node, frame, model.mode)
+        x = self.opaque(None, args, kwargs, node, frame)
+        head = model.attrs.get(model.head) if model.head else None
+        if isinstance(x, Tensor) and isinstance(head, Layer):
+            return self.apply_layer(head, [x], frame, None)
+        if isinstance(x, Tensor) and isinstance(head, Instance) and head.cls.is_nn_module:
+            return self.call_model(head, [x], {}, node, frame)
+        return x
+
+    def pretrained_graph(self, model: Pretrained) -> ModelGraph:
+        """The graph of a library model the training code uses directly (``model(x)``)."""
+        graph = ModelGraph(name=model.name or model.qualname.rsplit(".", 1)[-1], path=self.entry.path, is_model=True)
+        frame = Frame(self.entry, graph, {}, in_graph=True, name="forward")
+        x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
+        out = self.call_pretrained(model, [x], {}, None, frame)  # type: ignore[arg-type]
+        graph.inputs = [x.op]
+        graph.outputs = [out.op] if isinstance(out, Tensor) else []
+        graph.instantiated = True
+        model.mode = model.mode or "train"
+        self.program.graphs.append(graph)
+        self.program.instantiated.append(graph)
+        return graph
+
+    def pretrained_method(self, model: Pretrained, name: str, args: list, kwargs: dict, frame: Frame) -> Any:
+        if name in ("train", "eval"):
+            mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
+            model.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+            return model
+        if name in ("to", "cuda", "cpu", "float", "double", "half", "requires_grad_"):
+            return model
+        if name in ("parameters", "named_parameters") and not frame.in_graph:
+            if model.graph is None:
+                model.graph = self.pretrained_graph(model)
+            return Parameters(model.graph)
+        if name == "modules":
+            return self.submodules(model)
+        if name == "apply" and args:
+            self.apply_fn(self.submodules(model), args[0], frame)
+            return model
+        if name == "forward":
+            return self.call_pretrained(model, args, kwargs, None, frame)  # type: ignore[arg-type]
+        return UNKNOWN
+
     def model_output(self, graph: ModelGraph, args: list, node: Optional[cst.CSTNode], frame: Frame,
                      mode: Optional[str] = None) -> Tensor:
         """The result of calling a model from training code: a tensor tagged with the model."""
@@ -597,6 +784,9 @@ class TorchInterpreter(TrainingCode):
                 out.append(value)
                 for attr in value.attrs.values():
                     visit(attr)
+            elif isinstance(value, Pretrained):  # the layers the code put in, at least
+                for attr in value.attrs.values():
+                    visit(attr)
             elif isinstance(value, list):
                 for item in value:
                     visit(item)
@@ -656,7 +846,11 @@ class TorchInterpreter(TrainingCode):
                 attrs["dim"] = kwargs.get("dim", args[0] if args else None)
             others = [a for a in args if isinstance(a, Tensor)]
             attrs["call"] = recorded_call([t, *args], kwargs, [t, *others])
-            return self.tensor_op(frame, kind, name, [t, *others], node, attrs)
+            result = self.tensor_op(frame, kind, name, [t, *others], node, attrs)
+            if name.endswith("_") and isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                    and isinstance(node.func.value, cst.Name):
+                self.assign(node.func.value, result, frame)  # x.exp_(): x is the result from here on
+            return result
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
         return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node, {"call": recorded_call([t, *args], kwargs, [t])})

@@ -22,8 +22,10 @@ from nnlint.frontends.values import (
     ClassRef,
     Dataset,
     External,
+    FunctionRef,
     Instance,
     Layer,
+    Loader,
     Loss,
     NoGrad,
     Optimizer,
@@ -122,17 +124,16 @@ class TrainingCode(Interpreter):
             stack.extend(op.inputs)
         return False
 
-    def record_loader(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+    def record_loader(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if not self.record_once(node):
-            return
+            return next((Loader(r) for r in self.program.setup.loaders if r["origin"].node is node), UNKNOWN)
         dataset = kwargs.get("dataset", args[0] if args else UNKNOWN)
-        self.raw_sink([dataset], node, frame, "a DataLoader")
+        self.raw_sink([dataset, self._sample_of(dataset, frame)], node, frame, "a DataLoader")
         unknown_kwargs = "**" in kwargs
         batch_size = kwargs.get("batch_size", args[1] if len(args) > 1 else (UNKNOWN if unknown_kwargs else 1))
         shuffle = kwargs.get("shuffle", args[2] if len(args) > 2 else (UNKNOWN if unknown_kwargs else False))
         sampler = kwargs.get("sampler", kwargs.get("batch_sampler"))
-        self.program.setup.loaders.append(
-            {
+        record = {
                 "origin": origin_of(frame, node),
                 "batch_size": batch_size,
                 "shuffle": shuffle,
@@ -142,8 +143,32 @@ class TrainingCode(Interpreter):
                 "dataset": dataset,
                 "map_style": self._map_style(dataset),
                 "name": self._current_target(node),
+                "dataset_names": _names_in(_argument(node, 0, "dataset")) | _names_in(getattr(dataset, "node", None)),
+                "trains": False,  # a loop over it runs backward()
             }
-        )
+        self.program.setup.loaders.append(record)
+        return Loader(record)
+
+    def loop_over(self, value: Any, run: Any) -> None:
+        """``for x, y in loader:`` with ``backward()`` in the body: the loader feeds training."""
+        if not isinstance(value, Loader):
+            return super().loop_over(value, run)
+        before, self.events.backward = self.events.backward, False
+        try:
+            run()
+        finally:
+            if self.events.backward:
+                value.record["trains"] = True
+            self.events.backward = self.events.backward or before
+
+    def _sample_of(self, dataset: Any, frame: Frame) -> Any:
+        """The input a project ``Dataset`` class's ``__getitem__`` returns (its first element)."""
+        if not isinstance(dataset, Instance) or not isinstance(dataset.cls.lookup("__getitem__"), FunctionRef):
+            return UNKNOWN
+        item = self.call_function(dataset.cls.lookup("__getitem__"), [dataset, UNKNOWN], {}, frame)
+        if isinstance(item, (tuple, list)) and item:
+            item = item[0]
+        return item if isinstance(item, RawData) else UNKNOWN
 
     def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         """An optimizer with its hyperparameters, on its model when ``model.parameters()`` says which."""
@@ -238,10 +263,13 @@ class TrainingCode(Interpreter):
         if node is None or not self.record_once(node, "raw"):
             return
         self.program.raw_inputs.append(
-            {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node)}
+            {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node),
+             "guess": raw.guess}
         )
 
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+        if fn in _DEPRECATED_INITS:
+            fn += "_"  # nn.init.constant, init.xavier_uniform: torch's old spellings, same functions
         target = args[0] if args else kwargs.get("tensor", UNKNOWN)
         if isinstance(target, Param):
             self.record_init(target, fn, args[1:], kwargs, node, frame)
@@ -329,11 +357,46 @@ class _Events:
         self.complete = True  # False when a call was not followed: a zero_grad may hide there
 
 
+def _argument(call: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
+    """The expression passed as a call's argument ``index`` or ``keyword``."""
+    if not isinstance(call, cst.Call):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[index].value if len(positional) > index else None
+
+
+def _names_in(node: Optional[cst.CSTNode]) -> set[str]:
+    """Dotted names mentioned in an expression (``TensorDataset(torch.tensor(X_train), y)``:
+    X_train, y, ...), to tie ``batch_size=len(X_train)`` to the data set built from it."""
+    if node is None:
+        return set()
+    names: set[str] = set()
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            names.add(n.value)
+
+        def visit_Attribute(self, n: cst.Attribute) -> None:
+            name = dotted(n)
+            if name:
+                names.add(name)
+
+    node.visit(_Collect())
+    return names
+
+
 def truthy(value: Any) -> bool:
     return bool(value) if isinstance(value, (bool, int, float, str, type(None))) else True
 
 
 #: Activations the training code may apply between a model and its loss.
 _APPLIED = {OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.RELU, OpKind.TANH, OpKind.SOFTPLUS}
+
+#: nn.init's deprecated names without the trailing underscore (they still work, with a warning).
+_DEPRECATED_INITS = frozenset(
+    "uniform normal constant xavier_uniform xavier_normal kaiming_uniform kaiming_normal orthogonal sparse eye dirac".split())
 
 _CLIP_KEYWORDS = {"gradient_clip_val", "max_grad_norm", "clip_grad_norm", "grad_clip", "clip_norm"}

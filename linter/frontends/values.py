@@ -118,6 +118,21 @@ class Layer:
 
 
 @dataclass(eq=False)
+class Pretrained:
+    """A model built by a library nnlint does not read (``torchvision.models.resnet18()``,
+    ``timm.create_model(...)``): its body is unknown. ``head`` names the attribute its forward
+    ends with, where the library's API says so (a torchvision classifier's ``fc`` or
+    ``classifier``); attributes the code assigns (``model.fc = nn.Linear(512, 1)``) are kept."""
+
+    qualname: str
+    head: Optional[str] = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    graph: Optional[ModelGraph] = None  # when called from training code
+    mode: Optional[str] = None
+
+
+@dataclass(eq=False)
 class Param:
     """``layer.weight`` or ``layer.bias``: the target of an init call."""
 
@@ -141,6 +156,7 @@ class RawData:
     what: str
     node: cst.CSTNode
     path: str
+    guess: bool = False  # the raw scale is inferred from a name (a pixel CSV's file name), not read
 
 
 @dataclass(eq=False)
@@ -150,6 +166,23 @@ class Dataset:
     train: Optional[bool]
     transform: Any = None
     node: Optional[cst.CSTNode] = None
+    parts: list = field(default_factory=list)  # the tensors a TensorDataset holds
+
+
+@dataclass(eq=False)
+class Rows:
+    """The number of samples in ``of`` (``len(ds)``, ``X.shape[0]``, ``X.size(0)``), as a batch
+    size: the whole data set in one batch. ``name`` is the expression it was read from (``X_train``)."""
+
+    of: Any
+    name: Optional[str]
+
+
+@dataclass(eq=False)
+class Loader:
+    """A ``DataLoader``; ``record`` is its entry in the training setup."""
+
+    record: dict
 
 
 @dataclass(eq=False)
