@@ -31,6 +31,7 @@ class ModuleInfo:
     globals: dict[str, Any] = field(default_factory=dict)
     star_modules: list[str] = field(default_factory=list)
     executed: bool = False
+    graph: Any = None  # the tensor code of its top level (a script's, a notebook's cells)
 
     @property
     def path(self) -> str:

@@ -43,6 +43,7 @@ from nnlint.frontends.values import (
     Tensor,
 )
 from nnlint.ir import InputRef, ModelGraph, OpKind, Origin
+from nnlint.ir.signs import NONNEG
 
 _TORCHVISION_DATASETS = ("torchvision.datasets.", "torchvision.datasets.mnist.", "torchvision.datasets.cifar.")
 _TRANSFORM_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
@@ -134,12 +135,26 @@ class TorchInterpreter(TrainingCode):
             # dividing, subtracting a mean, multiplying by a factor: the data is being scaled
             raw = left if isinstance(left, RawData) else right
             return UNKNOWN if op in (cst.Divide, cst.Subtract, cst.Multiply, cst.FloorDivide) else raw
+        if op is cst.Power and isinstance(left, Tensor) and is_static(right) and not isinstance(right, Tensor):
+            # x ** 2: replayed as x.pow(2); an even power is never negative
+            even = isinstance(right, int) and not isinstance(right, bool) and right % 2 == 0
+            return self.tensor_op(frame, OpKind.UNKNOWN, "pow", [left], node,
+                                  {"call": recorded_call([left, right], {}, [left]), **({"sign": NONNEG} if even else {})})
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             kind = _TENSOR_BINOPS_KIND.get(op, OpKind.UNKNOWN)
             const = right if not isinstance(right, Tensor) else left if not isinstance(left, Tensor) else None
             attrs = {"const": const if is_static(const) else UNKNOWN, "const_left": const is left} if const is not None else {}
             return self.tensor_op(frame, kind, kind.value, [left, right], node, attrs)
         return super().binary(op, left, right, node, frame)
+
+    def unary(self, operator: cst.BaseUnaryOp, value: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        """``-x`` on a tensor is ``x * -1``: a MUL by a constant, which the sign analysis and the
+        trace both understand."""
+        if isinstance(value, Tensor) and isinstance(operator, cst.Minus):
+            return self.tensor_op(frame, OpKind.MUL, OpKind.MUL.value, [value], node, {"const": -1, "const_left": False})
+        if isinstance(value, Tensor) and isinstance(operator, cst.Plus):
+            return value
+        return super().unary(operator, value, node, frame)
 
     # ------------------------------------------------------------------ calls
 
@@ -274,7 +289,7 @@ class TorchInterpreter(TrainingCode):
                 self.model_graph(value)  # passed to unknown code (an optimizer, a trainer): still a model
         tensors = [a for a in args if isinstance(a, Tensor)]
         if tensors and qualname.startswith("torch."):
-            return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node)
+            return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node, _sign_of(qualname.rsplit(".", 1)[-1]))
         return UNKNOWN
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
@@ -659,7 +674,8 @@ class TorchInterpreter(TrainingCode):
             return self.tensor_op(frame, kind, name, [t, *others], node, attrs)
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
-        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node, {"call": recorded_call([t, *args], kwargs, [t])})
+        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,
+                              {"call": recorded_call([t, *args], kwargs, [t]), **_sign_of(name)})
 
     # ------------------------------------------------------------------ entry point
 
@@ -668,6 +684,8 @@ class TorchInterpreter(TrainingCode):
         module = self.entry
         try:
             self.unit(lambda: self.module_globals(module))
+            if module.graph is not None and module.graph.ops:
+                self.program.graphs.append(module.graph)  # top-level tensor code: scripts, notebooks
             glob = module.globals
             for value in list(glob.values()):
                 if isinstance(value, ClassRef) and value.module is module and value.is_nn_module:
@@ -720,6 +738,13 @@ def _rows(qualname: str, args: list, kwargs: dict) -> Optional[int]:
     if isinstance(shape, (tuple, list)):
         shape = shape[0] if shape else None
     return shape if isinstance(shape, int) and not isinstance(shape, bool) and shape > 0 else None
+
+
+def _sign_of(name: str) -> dict:
+    """``{"sign": ...}`` for a function or method without an op kind whose output range is
+    known (``abs``, ``logsigmoid``), else ``{}``."""
+    sign = api.SIGNS.get(name)
+    return {"sign": sign} if sign is not None else {}
 
 
 #: Where an ``nn.Sequential`` subclass keeps the layers it passed to ``super().__init__``.
