@@ -94,3 +94,111 @@ class Smoother(nn.Module):
 """
     hits = found(tmp_path, code, "NN002")
     assert [f.line for f in hits] == [16]
+
+
+# ---------------------------------------------------------------- shapes: which axis a softmax normalises
+
+_POOLING = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Pool(nn.Module):
+    def __init__(self, h=16):
+        super().__init__()
+        self.score = nn.Linear(h, 1)
+
+    def forward(self, x):
+        {body}
+        return weights
+
+model = Pool()
+"""
+
+_OVER_POSITIONS = [
+    "weights = F.softmax(self.score(x).squeeze(-1), dim=1)",
+    "weights = torch.softmax(self.score(x).squeeze(-1), dim=-1)",
+    "weights = self.score(x).squeeze(-1).softmax(dim=-1)",
+    "weights = torch.softmax(torch.squeeze(self.score(x), -1), -1)",
+    "weights = F.softmax(self.score(x).view(x.size(0), -1), dim=1)",
+    "weights = F.softmax(self.score(x).transpose(1, 2), dim=-1)",
+    "weights = F.softmax(self.score(x).transpose(-1, -2), dim=-1)",
+    "weights = F.softmax(self.score(x).permute(0, 2, 1), dim=2) if False else F.softmax(self.score(x).squeeze(2), dim=1)",
+    "s = self.score(x)\n        weights = F.softmax(s.flatten(1), dim=1)",
+    "weights = F.softmax(self.score(x), dim=1)",  # (N, T, 1) over T, or (N, 1): not known
+]
+
+_OVER_ONE_UNIT = [
+    "weights = F.softmax(self.score(x), dim=-1)",
+    "weights = self.score(x).softmax(-1)",
+    "weights = torch.softmax(self.score(x).unsqueeze(-2), dim=-1)",
+    "weights = F.softmax(self.score(x.flatten(1)), dim=1)",
+    "weights = F.softmax(self.score(x.view(x.size(0), -1)), dim=1)",
+    "weights = nn.Softmax(dim=-1)(self.score(x))",
+    "h = self.score(x.mean(dim=1))\n        weights = F.softmax(h.view(-1, 1), dim=1)",
+]
+
+
+@pytest.mark.parametrize("body", _OVER_POSITIONS)
+def test_softmax_over_positions_is_not_over_one_unit(tmp_path, body):
+    hits = found(tmp_path, _POOLING.format(body=body), "NN110")
+    assert [f for f in hits if f.severity.value != "info"] == []
+
+
+@pytest.mark.parametrize("body", _OVER_ONE_UNIT)
+def test_softmax_over_a_one_wide_axis_fires(tmp_path, body):
+    hits = found(tmp_path, _POOLING.format(body=body), "NN110")
+    assert [f.severity.value for f in hits] == ["error"], body
+
+
+def test_softmax_dim1_on_a_one_unit_layer_of_unknown_rank_is_only_info(tmp_path):
+    code = """
+import torch.nn as nn
+head = nn.Sequential(nn.Linear(20, 1), nn.Softmax(dim=1))
+"""
+    assert [f.severity.value for f in found(tmp_path, code, "NN110")] == ["info"]
+
+
+def test_top_level_attention_pooling_in_notebook_style(tmp_path):
+    code = """
+import torch
+import torch.nn as nn
+score = nn.Linear(32, 1)
+h = torch.randn(8, 10, 32)
+alpha = torch.softmax(score(h).squeeze(-1), dim=1)
+pooled = torch.sum(alpha.unsqueeze(-1) * h, dim=1)
+bad = torch.softmax(score(h), dim=2)
+"""
+    hits = found(tmp_path, code, "NN110")
+    assert [(f.line, f.severity.value) for f in hits] == [(7, "error")]
+
+
+def test_shapes_propagate_through_common_ops(tmp_path):
+    from nnlint.frontends.project import Project
+    from nnlint.frontends.torch_source import analyze
+    from nnlint.ir.shapes import Shape, shape_of
+
+    code = """
+import torch
+import torch.nn as nn
+fc = nn.Linear(32, 4)
+x = torch.randn(8, 10, 32)
+a = fc(x)
+b = a.transpose(1, 2)
+c = b.reshape(8, -1)
+d = torch.cat([a, a], dim=1)
+e = a.mean(dim=1)
+f = a.sum(-1, keepdim=True)
+g = a.permute(2, 0, 1).unsqueeze(0)
+h = torch.stack([e, e], dim=0)
+i = nn.Flatten()(a)
+"""
+    (tmp_path / "main.py").write_text(code.lstrip("\n"), encoding="utf-8")
+    project = Project({})
+    program = analyze(project.load(tmp_path / "main.py"), project)
+    module = next(g for g in program.graphs if g.name.startswith("<module"))
+    shapes = [shape_of(op) for op in module.ops.values() if op.origin is not None and op.kind.value != "constant"]
+    assert shapes == [
+        Shape((8, 10, 4)), Shape((8, 4, 10)), Shape((8, 40)), Shape((8, 20, 4)), Shape((8, 4)),
+        Shape((8, 10, 1)), Shape((4, 8, 10)), Shape((1, 4, 8, 10)), Shape((2, 8, 4)), Shape((8, 40)),
+    ]

@@ -56,7 +56,8 @@ _layers("Sigmoid", K.SIGMOID, ())
 _layers("Tanh", K.TANH, ())
 _layers("Softmax", K.SOFTMAX, ("dim",))
 _layers("LogSoftmax", K.LOG_SOFTMAX, ("dim",))
-_layers("Flatten Unflatten", K.RESHAPE, ())
+_layers("Flatten", K.RESHAPE, ("start_dim", "end_dim"), start_dim=1, end_dim=-1)
+_layers("Unflatten", K.RESHAPE, ())
 _layers("Identity", K.IDENTITY, ())
 _layers(
     "MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d AdaptiveAvgPool1d AdaptiveAvgPool2d "

@@ -22,6 +22,7 @@ from nnlint.frontends.interpreter import (
 from nnlint.frontends.names import dotted
 from nnlint.frontends.program import Program
 from nnlint.frontends.project import ModuleInfo, Project
+from nnlint.frontends.torch_shapes import layer_shape, op_shape
 from nnlint.frontends.torch_training import TrainingCode, truthy
 from nnlint.frontends.values import (
     ArgParser,
@@ -43,6 +44,7 @@ from nnlint.frontends.values import (
     Tensor,
 )
 from nnlint.ir import InputRef, ModelGraph, OpKind, Origin
+from nnlint.ir.shapes import Shape, shape_of
 from nnlint.ir.signs import NONNEG
 
 _TORCHVISION_DATASETS = ("torchvision.datasets.", "torchvision.datasets.mnist.", "torchvision.datasets.cifar.")
@@ -281,7 +283,8 @@ class TorchInterpreter(TrainingCode):
         if qualname.rsplit(".", 1)[-1] in _SCALERS and qualname.startswith("sklearn."):
             return UNKNOWN
         if qualname.startswith(("torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty", "torch.arange", "torch.full")):
-            op = frame.graph.add(OpKind.CONSTANT, qualname, attrs={"rows": _rows(qualname, args, kwargs)},
+            op = frame.graph.add(OpKind.CONSTANT, qualname, attrs={"rows": _rows(qualname, args, kwargs),
+                                                                  "out_shape": _static_shape(qualname, args, kwargs)},
                                  origin=origin_of(frame, node))
             return Tensor(frame.graph, op.id)
         for value in [*args, *kwargs.values()]:
@@ -456,6 +459,8 @@ class TorchInterpreter(TrainingCode):
         inputs = [x.op] if isinstance(x, Tensor) and x.graph is graph else []
         attrs = dict(layer.attrs)
         attrs["inits"] = layer.inits  # shared: init calls made after the graph was built still count
+        attrs["out_shape"] = layer_shape(layer.kind, layer.short, layer.attrs,
+                                         shape_of(graph.ops[inputs[0]]) if inputs else None)
         op = graph.add(layer.kind, layer.qualname, inputs, attrs=attrs, origin=Origin(layer.path, layer.node),
                        label=self.label_of(layer, parent))
         out = Tensor(graph, op.id, model=x.model if isinstance(x, Tensor) else None)
@@ -632,7 +637,9 @@ class TorchInterpreter(TrainingCode):
                   attrs: Optional[dict] = None, model: Optional[ModelGraph] = None) -> Tensor:
         graph = frame.graph
         ids = [t.op for t in inputs if isinstance(t, Tensor) and t.graph is graph]
-        op = graph.add(kind, type_name, ids, attrs=attrs or {}, origin=origin_of(frame, node))
+        attrs = attrs or {}
+        attrs["out_shape"] = op_shape(kind, type_name, [shape_of(graph.ops[i]) for i in ids], attrs.get("call"), attrs)
+        op = graph.add(kind, type_name, ids, attrs=attrs, origin=origin_of(frame, node))
         return Tensor(graph, op.id, model=model)
 
     def functional(self, qualname: str, kind: OpKind, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
@@ -651,6 +658,10 @@ class TorchInterpreter(TrainingCode):
         if kind is OpKind.LINEAR:
             attrs["bias"] = (args[2] if len(args) > 2 else kwargs.get("bias", None)) is not None
         tensors = [a for a in args if isinstance(a, Tensor)]
+        if kind is OpKind.CONCAT and args and isinstance(args[0], (list, tuple)):
+            tensors = [a for a in args[0] if isinstance(a, Tensor)]  # torch.cat([a, b], dim=1)
+            if len(tensors) != len(args[0]):
+                return UNKNOWN
         if not tensors and not any(isinstance(a, Tensor) for a in kwargs.values()):
             return UNKNOWN
         if not tensors:
@@ -738,6 +749,16 @@ def _rows(qualname: str, args: list, kwargs: dict) -> Optional[int]:
     if isinstance(shape, (tuple, list)):
         shape = shape[0] if shape else None
     return shape if isinstance(shape, int) and not isinstance(shape, bool) and shape > 0 else None
+
+
+def _static_shape(qualname: str, args: list, kwargs: dict) -> Optional[Shape]:
+    """``torch.randn(4, 8)``, ``torch.zeros((4, 8))``: the shape, when every size is a constant."""
+    if qualname.endswith(("arange", "full", "_like", "randint")):
+        return None
+    sizes = kwargs.get("size", args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args)
+    if isinstance(sizes, (tuple, list)) and sizes and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes):
+        return Shape(tuple(sizes))
+    return None
 
 
 def _sign_of(name: str) -> dict:
