@@ -202,3 +202,75 @@ i = nn.Flatten()(a)
         Shape((8, 10, 4)), Shape((8, 4, 10)), Shape((8, 40)), Shape((8, 20, 4)), Shape((8, 4)),
         Shape((8, 10, 1)), Shape((4, 8, 10)), Shape((1, 4, 8, 10)), Shape((2, 8, 4)), Shape((8, 40)),
     ]
+
+
+# ---------------------------------------------------------------- imports resolve as Python resolves them
+
+_USES_TORCH = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    for name, code in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code.lstrip("\n"), encoding="utf-8")
+
+
+_USES_TF = """
+import tensorflow as tf
+
+model = tf.keras.Sequential([tf.keras.layers.Dense(8, use_bias=False, activation="relu"), tf.keras.layers.Dense(1)])
+"""
+
+
+@pytest.mark.parametrize("shadow,code", [("torch.py", _USES_TORCH), ("tensorflow.py", _USES_TF)])
+@pytest.mark.parametrize("importer", ["pkg/model.py", "pkg/sub/model.py"])
+def test_a_framework_named_module_inside_a_package_does_not_shadow_its_siblings(tmp_path, shadow, code, importer):
+    from tests.lint_helpers import lint_paths
+    from nnlint.config import Settings
+
+    package = Path(importer).parent
+    files = {importer: code, str(package / shadow): "def helper():\n    return 1\n"}
+    for folder in [package, *package.parents][:-1]:
+        files[str(folder / "__init__.py")] = ""
+    _write(tmp_path, files)
+    hits = [f for f in lint_paths([tmp_path / importer], Settings(root=tmp_path)) if f.code == "NN003"]
+    assert len(hits) == 1  # torch is torch: the model is read
+
+
+@pytest.mark.parametrize("where", ["", "pkg/"])
+def test_a_torch_py_beside_a_script_shadows_torch_for_that_script(tmp_path, where):
+    from tests.lint_helpers import lint_paths
+    from nnlint.config import Settings
+
+    script = _USES_TORCH + '\nif __name__ == "__main__":\n    print(model)\n'
+    files = {f"{where}train.py": script, f"{where}torch.py": "class nn:\n    pass\n"}
+    if where:
+        files["pkg/__init__.py"] = ""
+    _write(tmp_path, files)
+    hits = [f for f in lint_paths([tmp_path / where / "train.py"], Settings(root=tmp_path)) if f.code == "NN003"]
+    assert hits == []  # torch here is the project's torch.py: nothing is known of its nn
+
+
+def test_plain_project_imports_still_join_files_across_folders(tmp_path):
+    from tests.lint_helpers import lint_paths
+    from nnlint.config import Settings
+
+    head = "import torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(16, 64, bias=BIAS), nn.ReLU(), nn.Linear(64, 1))\n"
+    _write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/settings.py": "BIAS = False\n",
+        "pkg/model.py": "from pkg.settings import BIAS\n" + head,
+        "pkg/relative.py": "from .settings import BIAS\n" + head,
+        "scripts/settings.py": "BIAS = False\n",
+        "scripts/train.py": "from settings import BIAS\n" + head,
+    })
+    for entry in ("pkg/model.py", "pkg/relative.py", "scripts/train.py"):
+        hits = [f for f in lint_paths([tmp_path / entry], Settings(root=tmp_path)) if f.code == "NN003"]
+        assert len(hits) == 1, entry
