@@ -274,3 +274,101 @@ def test_plain_project_imports_still_join_files_across_folders(tmp_path):
     for entry in ("pkg/model.py", "pkg/relative.py", "scripts/train.py"):
         hits = [f for f in lint_paths([tmp_path / entry], Settings(root=tmp_path)) if f.code == "NN003"]
         assert len(hits) == 1, entry
+
+
+# ---------------------------------------------------------------- learning rate: toys are not deep models
+
+_TOYS = [
+    """
+import torch
+model = torch.nn.Linear(4, 1)
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+from torch import nn
+
+class LogisticRegression(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.linear = nn.Linear(n, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.linear(x))
+
+model = LogisticRegression(8)
+optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+w = torch.randn(3, 1, requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+optimizer = torch.optim.Adam([w, b], lr=0.1)
+""",
+    """
+import torch
+from torch import nn, optim
+
+def make():
+    return nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+
+net = make()
+opt = optim.RMSprop(net.parameters(), lr=0.2)
+""",
+]
+
+_DEEP = [
+    """
+import torch
+from torch import nn
+model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+from torch import nn
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+        return x
+
+model = MLP()
+optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+from torch import nn
+
+class Wrapped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.linear(mystery(x))  # a call nnlint cannot see into: maybe more layers
+
+model = Wrapped()
+optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+]
+
+
+@pytest.mark.parametrize("code", _TOYS)
+def test_a_large_rate_on_a_toy_model_is_only_info(tmp_path, code):
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["info"]
+
+
+@pytest.mark.parametrize("code", _DEEP)
+def test_a_large_rate_on_a_deeper_or_unseen_model_warns(tmp_path, code):
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
+
+
+def test_a_tiny_rate_on_a_toy_still_warns(tmp_path):
+    code = "import torch\nmodel = torch.nn.Linear(4, 1)\nopt = torch.optim.Adam(model.parameters(), lr=1e-9)\n"
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]

@@ -333,6 +333,8 @@ class TorchInterpreter(TrainingCode):
                 return self.submodules(obj)
             if name == "parameters" and obj.graph is not None:
                 return Parameters(obj.graph)
+            if name == "parameters" and obj.children is None and obj.qualname not in api.CONTAINERS:
+                return Parameters(None, layer=obj)
             if name in ("append", "extend", "add_module") and isinstance(obj.children, list):
                 items = args[-1:] if name != "extend" else (self.iterate(args[0]) or [UNKNOWN])
                 obj.children.extend(items)

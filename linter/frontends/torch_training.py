@@ -158,7 +158,12 @@ class TrainingCode(Interpreter):
             "weight_decay": kwargs.get("weight_decay"),
             "nesterov": kwargs.get("nesterov"),
         }
-        if isinstance(params, Parameters):
+        if isinstance(params, (list, tuple)) and params and all(isinstance(p, Tensor) for p in params):
+            record["param_tensors"] = len(params)  # optim.SGD([w, b], ...): a model of bare tensors
+        if isinstance(params, Parameters) and params.layer is not None:
+            record["param_layer"] = params.layer.kind  # one bare layer: a model of one layer
+            self.program.setup.optimizers.append(record)
+        elif isinstance(params, Parameters) and params.graph is not None:
             params.graph.setup.optimizers.append(record)
         else:
             self.program.setup.optimizers.append(record)
