@@ -42,7 +42,8 @@ def _toy(optimizer: dict, model: Optional[ModelGraph]) -> Optional[str]:
     if model is None or not model.complete or not model.top_level:
         return None
     layers = list(model.find(*_WEIGHTED))
-    if len(layers) != 1 or any(op.kind is OpKind.UNKNOWN for op in model.ops.values()):
+    distinct = {op.attrs.get("module", ("op", op.id)) for op in layers}  # a layer called twice is one layer
+    if len(distinct) != 1 or any(op.kind is OpKind.UNKNOWN for op in model.ops.values()):
         return None
     fed_by = model.walk_backward(layers[0], lambda op: op.kind is not OpKind.INPUT)
     if fed_by and all(op.kind is OpKind.INPUT for op in fed_by):  # the model's input, through known ops

@@ -372,3 +372,81 @@ def test_a_large_rate_on_a_deeper_or_unseen_model_warns(tmp_path, code):
 def test_a_tiny_rate_on_a_toy_still_warns(tmp_path):
     code = "import torch\nmodel = torch.nn.Linear(4, 1)\nopt = torch.optim.Adam(model.parameters(), lr=1e-9)\n"
     assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
+
+
+# ---------------------------------------------------------------- module tree and evaluation under no_grad
+
+_NET = """
+import torch
+from torch import nn
+
+encoder = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout({p}))
+
+class Model(nn.Module):
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x):
+        return self.head(self.encoder(x))
+
+model = Model(encoder)
+model.train()
+"""
+
+_EVAL_FIRES = [
+    # notebook-style top level: a loss under no_grad
+    "with torch.no_grad():\n    val_loss = nn.functional.cross_entropy(encoder(x_val), y_val)\n",
+    # a helper that scores predictions
+    "def validate():\n    with torch.no_grad():\n        return (encoder(x_val).argmax(1) == y_val).float().mean()\n\nvalidate()\n",
+    # a loop of metrics
+    "for xb, yb in val_batches:\n    with torch.no_grad():\n        _, predicted = torch.max(encoder(xb), 1)\n",
+    # eval() then train() again: back in training mode
+    "model.eval()\nmodel.train()\nwith torch.no_grad():\n    acc = model.encoder(x_val).argmax(1)\n",
+]
+
+_EVAL_SILENT = [
+    # eval() reaches the submodule, by attribute or kept in a variable
+    "model.eval()\nwith torch.no_grad():\n    acc = model.encoder(x_val).argmax(1)\n",
+    "enc = model.encoder\nmodel.eval()\nwith torch.no_grad():\n    acc = enc(x_val).argmax(1)\n",
+    "model.eval()\nwith torch.no_grad():\n    acc = encoder(x_val).argmax(1)\n",
+    # no_grad that only generates inputs for a model being trained (GAN), or samples
+    "with torch.no_grad():\n    fake = encoder(z)\nloss = nn.functional.mse_loss(model.head(fake), target)\nloss.backward()\n",
+    "with torch.no_grad():\n    samples = encoder(z)\nsave_image(samples, 'out.png')\n",
+]
+
+
+@pytest.mark.parametrize("tail", _EVAL_FIRES)
+def test_evaluation_in_training_mode_fires(tmp_path, tail):
+    assert len(found(tmp_path, _NET.format(p=0.3) + tail, "NN112")) == 1, tail
+
+
+@pytest.mark.parametrize("tail", _EVAL_SILENT)
+def test_eval_reaches_submodules_and_no_grad_alone_is_not_evaluation(tmp_path, tail):
+    assert found(tmp_path, _NET.format(p=0.3) + tail, "NN112") == [], tail
+
+
+@pytest.mark.parametrize("p", ["0", "0.0", "p=0.0", "CONFIG['dropout']"])
+def test_a_dropout_of_probability_zero_is_no_dropout(tmp_path, p):
+    code = "CONFIG = {'dropout': 0.0}\n" + _NET.format(p=p) + _EVAL_FIRES[0]
+    assert found(tmp_path, code, "NN112") == []
+
+
+def test_a_submodule_called_twice_is_one_layer(tmp_path):
+    code = """
+import torch
+from torch import nn
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.fc(x)))
+
+model = Tied()
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+"""
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["info"]

@@ -309,7 +309,8 @@ class TorchInterpreter(TrainingCode):
         if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
             if isinstance(obj, Layer) or obj.cls.is_nn_module:
-                obj.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+                for module in self.submodules(obj):  # train()/eval() reach every submodule
+                    module.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
                 return obj
         if isinstance(obj, Tensor):
             return self.tensor_method(obj, name, args, kwargs, node, frame)
@@ -461,6 +462,7 @@ class TorchInterpreter(TrainingCode):
         inputs = [x.op] if isinstance(x, Tensor) and x.graph is graph else []
         attrs = dict(layer.attrs)
         attrs["inits"] = layer.inits  # shared: init calls made after the graph was built still count
+        attrs["module"] = id(layer)  # one module called several times in forward: ops of one layer
         attrs["out_shape"] = layer_shape(layer.kind, layer.short, layer.attrs,
                                          shape_of(graph.ops[inputs[0]]) if inputs else None)
         op = graph.add(layer.kind, layer.qualname, inputs, attrs=attrs, origin=Origin(layer.path, layer.node),
@@ -496,10 +498,10 @@ class TorchInterpreter(TrainingCode):
                      mode: Optional[str] = None) -> Tensor:
         """The result of calling a model from training code: a tensor tagged with the model."""
         if self.no_grad and mode == "train" and node is not None and self.record_once(node):
-            layers = sorted({op.type_name.rsplit(".", 1)[-1] for op in graph.find(OpKind.DROPOUT, OpKind.BATCH_NORM)})
+            layers = sorted({op.type_name.rsplit(".", 1)[-1] for op in graph.find(OpKind.DROPOUT, OpKind.BATCH_NORM)
+                             if not _inactive(op)})
             if layers:
-                self.program.train_mode_evaluations.append(
-                    {"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
+                self.train_mode_call({"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
         for raw in (a for a in args if isinstance(a, RawData)):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}")
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
@@ -638,6 +640,8 @@ class TorchInterpreter(TrainingCode):
     def tensor_op(self, frame: Frame, kind: OpKind, type_name: str, inputs: list, node: Optional[cst.CSTNode],
                   attrs: Optional[dict] = None, model: Optional[ModelGraph] = None) -> Tensor:
         graph = frame.graph
+        if self.quiet_blocks and type_name.rsplit(".", 1)[-1] in _METRICS:
+            self.evaluates()  # preds.argmax(1), torch.max(out, 1): scoring predictions
         ids = [t.op for t in inputs if isinstance(t, Tensor) and t.graph is graph]
         attrs = attrs or {}
         attrs["out_shape"] = op_shape(kind, type_name, [shape_of(graph.ops[i]) for i in ids], attrs.get("call"), attrs)
@@ -751,6 +755,17 @@ def _rows(qualname: str, args: list, kwargs: dict) -> Optional[int]:
     if isinstance(shape, (tuple, list)):
         shape = shape[0] if shape else None
     return shape if isinstance(shape, int) and not isinstance(shape, bool) and shape > 0 else None
+
+
+#: Tensor operations that turn predictions into a metric (class picks, top-k, equality).
+_METRICS = frozenset({"argmax", "argmin", "topk", "eq", "max", "accuracy"})
+
+
+def _inactive(op: Any) -> bool:
+    """A dropout whose probability is a static 0 (``nn.Dropout(0)``, ``dropout=0.0`` by config):
+    it drops nothing in either mode."""
+    p = op.attrs.get("p")
+    return op.kind is OpKind.DROPOUT and isinstance(p, (int, float)) and not isinstance(p, bool) and p == 0
 
 
 def _static_shape(qualname: str, args: list, kwargs: dict) -> Optional[Shape]:
