@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.ir import WEIGHTED, ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import (
@@ -27,6 +28,34 @@ _RANGES = {
 }
 
 
+def _toy(optimizer: dict, model: Optional[ModelGraph]) -> Optional[str]:
+    """What makes the trained model a toy (one weighted layer, a few bare tensors), or None.
+
+    Logistic regression or a one-layer toy with Adam at 0.1 is a tutorial default that converges;
+    the threshold is about deep models. A model nnlint does not see whole is not a toy.
+    """
+    tensors = optimizer.get("param_tensors")
+    if isinstance(tensors, int) and 0 < tensors <= _TOY_TENSORS:
+        return f"a model of {tensors} bare parameter tensor{'s' if tensors > 1 else ''}"
+    if optimizer.get("param_layer") in _WEIGHTED:
+        return "a one-layer model"
+    if model is None or not model.complete or not model.top_level:
+        return None
+    layers = list(model.find(*_WEIGHTED))
+    distinct = {op.attrs.get("module", ("op", op.id)) for op in layers}  # a layer called twice is one layer
+    if len(distinct) != 1 or any(op.kind is OpKind.UNKNOWN for op in model.ops.values()):
+        return None
+    fed_by = model.walk_backward(layers[0], lambda op: op.kind is not OpKind.INPUT)
+    if fed_by and all(op.kind is OpKind.INPUT for op in fed_by):  # the model's input, through known ops
+        return f"a one-layer model ({layers[0].describe()})"
+    return None
+
+
+#: Layers with trained weights; a model with one of them is shallow enough for large steps.
+_WEIGHTED = (*WEIGHTED, OpKind.EMBEDDING, OpKind.RNN)
+_TOY_TENSORS = 4
+
+
 class LearningRateRange(ProgramCheck):
     """
     ## What it does
@@ -34,7 +63,9 @@ class LearningRateRange(ProgramCheck):
     NAdam, RAdam and RMSprop (0.1 for Adamax); above 1.0 for Adagrad; outside 1e-3..10 for
     Adadelta; below 1e-6 for all of them. SGD above 1.0 is `info` and only when no gradient
     clipping is in sight (`clip_grad_norm_`, `Trainer(gradient_clip_val=...)`). LBFGS, which
-    line-searches its step, is not checked.
+    line-searches its step, is not checked. A rate above the range on a toy (a model with one
+    weighted layer, or a few bare parameter tensors: logistic regression, a tutorial's line
+    fit) is `info`: shallow models converge at rates that make deep ones diverge.
 
     ## Why is this bad?
     Too large a step overshoots: the loss oscillates or explodes to NaN. Too small a step
@@ -66,7 +97,7 @@ class LearningRateRange(ProgramCheck):
         Bad(
             """
 import torch
-model = torch.nn.Linear(3, 1)
+model = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
 optimizer = torch.optim.Adam(model.parameters(), lr=0.5)
 """
         ),
@@ -84,7 +115,7 @@ opt = optim.SGD(net.parameters(), args.lr, momentum=0.9)
         Bad(
             """
 import keras
-model = keras.Sequential([keras.layers.Dense(1)])
+model = keras.Sequential([keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)])
 model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.3), loss="mse")
 """,
             frontend="keras-source",
@@ -156,13 +187,23 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
         return refuted(f"{shown}, inside or on the other side of the healthy {low:g}..{high:g}")
 
     def check(self, program: Program) -> None:
+        models = {id(record): graph for graph in program.models() for record in graph.setup.optimizers}
+        only = program.single_model()
+        for record in program.setup.optimizers:
+            if only is not None:
+                models.setdefault(id(record), only)
         for optimizer in program.optimizers():
             kind = optimizer["type_name"].rsplit(".", 1)[-1]
             lr = optimizer["lr"]
             if kind not in _RANGES or not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
                 continue
             low, high = _RANGES[kind]
-            if lr > high and kind in ("SGD", "ASGD"):
+            toy = _toy(optimizer, models.get(id(optimizer)))
+            if lr > high and toy is not None and kind not in ("SGD", "ASGD"):
+                self.report(optimizer["origin"], Severity.INFO, Confidence.POSSIBLE, optimizer=kind, lr=lr,
+                            why=f"above the {high:g} that {kind} tolerates in a deep model; {toy} often trains "
+                                "at this rate, but a deeper model would oscillate or diverge")
+            elif lr > high and kind in ("SGD", "ASGD"):
                 if not program.clips_gradients:  # large SGD steps with clipping are a known recipe
                     self.report(optimizer["origin"], Severity.INFO, Confidence.POSSIBLE, optimizer=kind, lr=lr,
                                 why=f"above {high:g}, which diverges unless gradients are clipped (none seen here)")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
+from nnlint.ir.shapes import axis_size, shape_of, softmax_axis
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
@@ -151,14 +152,10 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     ]
 
     def check(self, graph: ModelGraph) -> None:
+        for op in graph.find(OpKind.SOFTMAX):  # in any tensor code: a script's top level too
+            self._one_unit_softmax(graph, op)
         if not graph.is_model:
             return
-        for op in graph.find(OpKind.SOFTMAX):
-            source = _source(graph, op)
-            if source is not None and source.kind is OpKind.LINEAR and source.attrs.get("out_features") == 1:
-                self.report(op, Severity.ERROR, Confidence.CERTAIN, case=_ONE_UNIT_SOFTMAX, what=(
-                    f"{op.describe()} normalises a single unit ({source.describe()} has out_features=1): "
-                    "its output is always 1.0 and nothing is learned"))
         for loss in graph.setup.losses:
             kind = loss["type_name"]
             op = graph.prediction(loss)
@@ -188,6 +185,27 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
                 self.report(op, case=_ONE_CLASS, loss=short,
                             what=f"{short} over a single output ({op.describe()}, out_features=1): the loss is "
                                  "always 0; use BCEWithLogitsLoss for a binary task")
+
+    def _one_unit_softmax(self, graph: ModelGraph, op: Op) -> None:
+        """A softmax whose axis has one element: certain where the shape says so, possible where
+        it does only if the input has as many dimensions as the axis implies (softmax(dim=1) on
+        a Linear(h, 1) whose input rank is unknown: (N, 1) or (N, T, 1))."""
+        if not op.inputs:
+            return
+        x = graph.ops[op.inputs[0]]
+        shape = shape_of(x)
+        axis = softmax_axis(shape, op.attrs.get("dim"))
+        source = graph.unshape(x)
+        layer = f"{source.describe()} gives it one unit" if source.kind is OpKind.LINEAR else "its input has one element there"
+        if axis_size(graph, x, axis) == 1:
+            self.report(op, Severity.ERROR, Confidence.CERTAIN, case=_ONE_UNIT_SOFTMAX, what=(
+                f"{op.describe()} normalises a single unit ({layer}, along dim={axis}): "
+                "its output is always 1.0 and nothing is learned"))
+        elif shape is not None and not shape.ranked and shape.dims and shape.dims[-1] == 1 and \
+                isinstance(axis, int) and not isinstance(axis, bool) and axis >= 0:
+            self.report(op, Severity.INFO, Confidence.POSSIBLE, case=_ONE_UNIT_SOFTMAX, what=(
+                f"{op.describe()} normalises dim={axis}, which is a single unit ({layer}) if its input has "
+                f"{axis + 1} dimensions: its output would always be 1.0 (use dim=-1 to say which axis)"))
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """What the mismatch does, measured where a forward pass shows it: a softmax over one

@@ -17,9 +17,12 @@ class MissingEvalMode(ProgramCheck):
     """
     ## What it does
     Flags a model with dropout or batch norm that is evaluated (called under
-    `torch.no_grad()` or `torch.inference_mode()`, or in a function decorated with them)
-    while it is known to be in training mode: created or put in `train()` and not switched
-    with `model.eval()` (or `model.train(False)`) since.
+    `torch.no_grad()` or `torch.inference_mode()`, or in a function decorated with them,
+    where the block computes a loss or a metric on it or returns its predictions) while it
+    is known to be in training mode: created or put in `train()` and not switched with
+    `model.eval()` (or `model.train(False)`, which reach every submodule) since. A no_grad
+    block that only samples, feeds a generator's output to a discriminator being trained,
+    or updates an average is training, not evaluation; a dropout of probability 0 drops nothing.
 
     ## Why is this bad?
     In training mode dropout keeps zeroing units and batch norm normalises with the
@@ -62,6 +65,7 @@ from torch import nn
 model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 2))
 with torch.no_grad():
     val_logits = model(x_val)
+    accuracy = (val_logits.argmax(1) == y_val).float().mean()
 """
         ),
         Bad(

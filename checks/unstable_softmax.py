@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
+from nnlint.ir.signs import NONPOS, sign
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, refuted
 
@@ -255,6 +256,8 @@ def _unbounded(graph: ModelGraph, exp: Op) -> bool:
     An exponent computed by something nnlint does not know (a clamp, a helper) counts as
     bounded: unknown means silent.
     """
+    if exp.inputs and sign(graph, graph.ops[exp.inputs[0]]) == NONPOS:
+        return False  # exp(-x.abs()), exp(-0.5 * z ** 2): never above 1
     arg = _source(graph, exp)
     if arg is None or arg.kind in _BOUNDED_INPUTS or arg.kind is OpKind.UNKNOWN:
         return False

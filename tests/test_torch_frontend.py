@@ -9,6 +9,7 @@ import pytest
 from nnlint.frontends.project import Project
 from nnlint.frontends.torch_source import analyze
 from nnlint.ir import OpKind
+from nnlint.ir.shapes import Shape
 
 
 def build(tmp_path: Path, files: dict[str, str], entry: str = "main.py"):
@@ -95,7 +96,9 @@ model = Net()
     ops = [op for op in graph.ops.values() if op.kind is not OpKind.INPUT]
     assert [op.kind for op in ops] == [OpKind.LINEAR, OpKind.DROPOUT, OpKind.LINEAR, OpKind.DROPOUT, OpKind.LINEAR]
     assert ops[0].attrs == {"in_features": 3, "out_features": 32, "bias": False, "inits": [],
-                            "call": ([3, 32], {"bias": False})}  # the constructor call, resolved, for --trace
+                            "call": ([3, 32], {"bias": False}),  # the constructor call, resolved, for --trace
+                            "out_shape": Shape((32,), ranked=False),  # the last axis: the layer's width
+                            "module": ops[0].attrs["module"]}
     assert ops[1].attrs["p"] == 0.1
     assert ops[2].attrs["out_features"] == 9  # keyword argument overrides the dataclass default
     assert ops[3].attrs["p"] == 0.25

@@ -148,7 +148,7 @@ class Interpreter:
             info.executed = True
             name = "__main__" if info is self.entry else info.source.abspath.stem
             info.globals["__name__"] = name
-            graph = ModelGraph(name=f"<module {info.path}>", path=info.path)
+            graph = info.graph = ModelGraph(name=f"<module {info.path}>", path=info.path)
             frame = Frame(info, graph, is_module=True, name="<module>")
             try:
                 self.exec_block(info.source.module.body, frame)
@@ -542,12 +542,15 @@ class Interpreter:
         return UNKNOWN
 
     def eval_unary(self, node: cst.UnaryOperation, frame: Frame) -> Any:
-        value = self.eval(node.expression, frame)
-        if isinstance(node.operator, cst.Minus) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return self.unary(node.operator, self.eval(node.expression, frame), node, frame)
+
+    def unary(self, operator: cst.BaseUnaryOp, value: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        """``-x``, ``+x``, ``not x`` on plain values (frontends extend it to tensors)."""
+        if isinstance(operator, cst.Minus) and isinstance(value, (int, float)) and not isinstance(value, bool):
             return -value
-        if isinstance(node.operator, cst.Plus) and isinstance(value, (int, float)):
+        if isinstance(operator, cst.Plus) and isinstance(value, (int, float)):
             return value
-        if isinstance(node.operator, cst.Not):
+        if isinstance(operator, cst.Not):
             t = truth(value)
             return UNKNOWN if t is None else not t
         return UNKNOWN

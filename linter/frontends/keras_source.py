@@ -104,6 +104,8 @@ class KerasInterpreter(TorchInterpreter):
             attrs["bias"] = named["use_bias"]
         if kind is OpKind.DROPOUT:
             attrs["p"] = named.get("rate", UNKNOWN)
+        if kind in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX):
+            attrs["dim"] = named.get("axis", -1)  # Keras normalises over the last axis by default
         activation = _activation(named.get("activation"))
         if activation is not None:
             attrs["activation"] = activation
@@ -131,7 +133,7 @@ class KerasInterpreter(TorchInterpreter):
         kind = _activation(kwargs.get("activation", args[0] if args else None))
         if kind is None:
             return UNKNOWN
-        layer = Layer("keras.layers.Activation", kind, {}, node, frame.module.path)
+        layer = Layer("keras.layers.Activation", kind, _axis(kind), node, frame.module.path)
         return layer
 
     def apply_layer(self, layer: Layer, args: list, frame: Frame, node: Optional[cst.CSTNode], parent=None) -> Any:
@@ -146,7 +148,7 @@ class KerasInterpreter(TorchInterpreter):
         op = graph.add(layer.kind, layer.qualname, inputs, attrs, Origin(layer.path, layer.node), label)
         activation = layer.attrs.get("activation")
         if activation is not None:
-            op = graph.add(activation, f"keras.activations.{activation.value}", [op.id], {},
+            op = graph.add(activation, f"keras.activations.{activation.value}", [op.id], _axis(activation),
                            Origin(layer.path, layer.node), f"{label} activation={activation.value!r}")
         return Tensor(graph, op.id)
 
@@ -302,6 +304,11 @@ class _Regularizer:
 class _Initializer:
     def __init__(self, name: str, args: list, kwargs: dict) -> None:
         self.name, self.args, self.kwargs = name, args, kwargs
+
+
+def _axis(kind: OpKind) -> dict:
+    """A Keras softmax activation normalises over the last axis."""
+    return {"dim": -1} if kind in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX) else {}
 
 
 def _activation(value: Any) -> Optional[OpKind]:

@@ -31,6 +31,7 @@ class ModuleInfo:
     globals: dict[str, Any] = field(default_factory=dict)
     star_modules: list[str] = field(default_factory=list)
     executed: bool = False
+    graph: Any = None  # the tensor code of its top level (a script's, a notebook's cells)
 
     @property
     def path(self) -> str:
@@ -75,6 +76,21 @@ class Project:
             self._roots[folder] = project_root(folder)
         return self._roots[folder]
 
+    def _search_path(self, importer: ModuleInfo, root: Path) -> list[Path]:
+        """Where ``import name`` looks, as Python 3 does: the folders that can be on ``sys.path``.
+
+        A script's own folder is ``sys.path[0]``, so a ``torch.py`` beside a script shadows torch
+        for it. A module inside a package (a folder with ``__init__.py``) is imported through
+        its package: its folder is not on the path, and a sibling ``torch.py`` is
+        ``package.torch``, not ``torch``. A package module that is also run as a script (it
+        has an ``if __name__ == "__main__":`` block) keeps its folder. Above it, the folders up
+        to the project root that are not packages themselves, and the root.
+        """
+        folders = [importer.folder, *[p for p in importer.folder.parents if p == root or root in p.parents]]
+        script = "__main__" in importer.source.text
+        return [f for i, f in enumerate(folders)
+                if f == root or not (f / "__init__.py").is_file() or (i == 0 and script)]
+
     def find_module(self, importer: ModuleInfo, dotted_name: str, level: int) -> Optional[ModuleInfo]:
         """The project file for ``dotted_name`` imported from ``importer``, if there is one."""
         if not dotted_name and level == 0:
@@ -83,7 +99,7 @@ class Project:
         if level:
             bases = [importer.folder.parents[level - 2] if level > 1 else importer.folder]
         else:
-            bases = [importer.folder, *[p for p in importer.folder.parents if p == root or root in p.parents]]
+            bases = self._search_path(importer, root)
         parts = dotted_name.split(".") if dotted_name else []
         for base in bases:
             candidate = base.joinpath(*parts) if parts else base

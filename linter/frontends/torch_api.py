@@ -8,6 +8,7 @@ Extending the frontend to a new layer or function is one line here.
 from __future__ import annotations
 
 from nnlint.ir import OpKind
+from nnlint.ir.signs import NONNEG, NONPOS
 
 K = OpKind
 
@@ -55,7 +56,8 @@ _layers("Sigmoid", K.SIGMOID, ())
 _layers("Tanh", K.TANH, ())
 _layers("Softmax", K.SOFTMAX, ("dim",))
 _layers("LogSoftmax", K.LOG_SOFTMAX, ("dim",))
-_layers("Flatten Unflatten", K.RESHAPE, ())
+_layers("Flatten", K.RESHAPE, ("start_dim", "end_dim"), start_dim=1, end_dim=-1)
+_layers("Unflatten", K.RESHAPE, ())
 _layers("Identity", K.IDENTITY, ())
 _layers(
     "MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d AdaptiveAvgPool1d AdaptiveAvgPool2d "
@@ -118,6 +120,11 @@ METHODS: dict[str, OpKind] = {
     "logsumexp": K.LOGSUMEXP, "matmul": K.MATMUL, "add": K.ADD, "sub": K.SUB, "mul": K.MUL, "div": K.DIV,
     "add_": K.ADD, "sub_": K.SUB, "mul_": K.MUL, "div_": K.DIV,
 }
+
+#: Functions and methods with no op kind of their own whose output sign is known whatever the
+#: input (read by the IR's sign analysis: ``exp(-x.abs())`` cannot overflow).
+SIGNS: dict[str, str] = {name: NONNEG for name in "abs absolute square sqrt rsqrt norm cosh".split()}
+SIGNS.update({name: NONPOS for name in "logsigmoid log_sigmoid".split()})
 
 #: Tensor methods and functions that only move, reshape or re-type values.
 SHAPE_METHODS = frozenset(

@@ -22,6 +22,7 @@ from nnlint.frontends.interpreter import (
 from nnlint.frontends.names import dotted
 from nnlint.frontends.program import Program
 from nnlint.frontends.project import ModuleInfo, Project
+from nnlint.frontends.torch_shapes import layer_shape, op_shape
 from nnlint.frontends.torch_training import TrainingCode, truthy
 from nnlint.frontends.values import (
     ArgParser,
@@ -47,6 +48,8 @@ from nnlint.frontends.values import (
     Transforms,
 )
 from nnlint.ir import InputRef, ModelGraph, OpKind, Origin
+from nnlint.ir.shapes import Shape, shape_of
+from nnlint.ir.signs import NONNEG
 
 _TORCHVISION_DATASETS = ("torchvision.datasets.", "torchvision.datasets.mnist.", "torchvision.datasets.cifar.")
 _TRANSFORM_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
@@ -180,12 +183,26 @@ class TorchInterpreter(TrainingCode):
             # dividing, subtracting a mean, multiplying by a factor: the data is being scaled
             raw = left if isinstance(left, RawData) else right
             return UNKNOWN if op in (cst.Divide, cst.Subtract, cst.Multiply, cst.FloorDivide) else raw
+        if op is cst.Power and isinstance(left, Tensor) and is_static(right) and not isinstance(right, Tensor):
+            # x ** 2: replayed as x.pow(2); an even power is never negative
+            even = isinstance(right, int) and not isinstance(right, bool) and right % 2 == 0
+            return self.tensor_op(frame, OpKind.UNKNOWN, "pow", [left], node,
+                                  {"call": recorded_call([left, right], {}, [left]), **({"sign": NONNEG} if even else {})})
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             kind = _TENSOR_BINOPS_KIND.get(op, OpKind.UNKNOWN)
             const = right if not isinstance(right, Tensor) else left if not isinstance(left, Tensor) else None
             attrs = {"const": const if is_static(const) else UNKNOWN, "const_left": const is left} if const is not None else {}
             return self.tensor_op(frame, kind, kind.value, [left, right], node, attrs)
         return super().binary(op, left, right, node, frame)
+
+    def unary(self, operator: cst.BaseUnaryOp, value: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        """``-x`` on a tensor is ``x * -1``: a MUL by a constant, which the sign analysis and the
+        trace both understand."""
+        if isinstance(value, Tensor) and isinstance(operator, cst.Minus):
+            return self.tensor_op(frame, OpKind.MUL, OpKind.MUL.value, [value], node, {"const": -1, "const_left": False})
+        if isinstance(value, Tensor) and isinstance(operator, cst.Plus):
+            return value
+        return super().unary(operator, value, node, frame)
 
     # ------------------------------------------------------------------ calls
 
@@ -400,7 +417,8 @@ class TorchInterpreter(TrainingCode):
         if qualname.rsplit(".", 1)[-1] in _SCALERS and qualname.startswith("sklearn."):
             return UNKNOWN
         if qualname.startswith(("torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty", "torch.arange", "torch.full")):
-            op = frame.graph.add(OpKind.CONSTANT, qualname, attrs={"rows": _rows(qualname, args, kwargs)},
+            op = frame.graph.add(OpKind.CONSTANT, qualname, attrs={"rows": _rows(qualname, args, kwargs),
+                                                                  "out_shape": _static_shape(qualname, args, kwargs)},
                                  origin=origin_of(frame, node))
             return Tensor(frame.graph, op.id)
         for value in [*args, *kwargs.values()]:
@@ -408,7 +426,7 @@ class TorchInterpreter(TrainingCode):
                 self.model_graph(value)  # passed to unknown code (an optimizer, a trainer): still a model
         tensors = [a for a in args if isinstance(a, Tensor)]
         if tensors and qualname.startswith("torch."):
-            return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node)
+            return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node, _sign_of(qualname.rsplit(".", 1)[-1]))
         if frame.in_graph:  # a library's function or module (einops, timm, torchvision) on the model's tensors
             return self.opaque(None, args, kwargs, node, frame)
         return UNKNOWN
@@ -429,7 +447,8 @@ class TorchInterpreter(TrainingCode):
         if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
             if isinstance(obj, Layer) or obj.cls.is_nn_module:
-                obj.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+                for module in self.submodules(obj):  # train()/eval() reach every submodule
+                    module.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
                 return obj
         if isinstance(obj, Tensor):
             return self.tensor_method(obj, name, args, kwargs, node, frame)
@@ -453,6 +472,8 @@ class TorchInterpreter(TrainingCode):
                 return self.submodules(obj)
             if name == "parameters" and obj.graph is not None:
                 return Parameters(obj.graph)
+            if name == "parameters" and obj.children is None and obj.qualname not in api.CONTAINERS:
+                return Parameters(None, layer=obj)
             if name in ("append", "extend", "add_module") and isinstance(obj.children, list):
                 items = args[-1:] if name != "extend" else (self.iterate(args[0]) or [UNKNOWN])
                 obj.children.extend(items)
@@ -579,6 +600,9 @@ class TorchInterpreter(TrainingCode):
         inputs = [x.op] if isinstance(x, Tensor) and x.graph is graph else []
         attrs = dict(layer.attrs)
         attrs["inits"] = layer.inits  # shared: init calls made after the graph was built still count
+        attrs["module"] = id(layer)  # one module called several times in forward: ops of one layer
+        attrs["out_shape"] = layer_shape(layer.kind, layer.short, layer.attrs,
+                                         shape_of(graph.ops[inputs[0]]) if inputs else None)
         op = graph.add(layer.kind, layer.qualname, inputs, attrs=attrs, origin=Origin(layer.path, layer.node),
                        label=self.label_of(layer, parent))
         out = Tensor(graph, op.id, model=x.model if isinstance(x, Tensor) else None)
@@ -661,10 +685,10 @@ class TorchInterpreter(TrainingCode):
                      mode: Optional[str] = None) -> Tensor:
         """The result of calling a model from training code: a tensor tagged with the model."""
         if self.no_grad and mode == "train" and node is not None and self.record_once(node):
-            layers = sorted({op.type_name.rsplit(".", 1)[-1] for op in graph.find(OpKind.DROPOUT, OpKind.BATCH_NORM)})
+            layers = sorted({op.type_name.rsplit(".", 1)[-1] for op in graph.find(OpKind.DROPOUT, OpKind.BATCH_NORM)
+                             if not _inactive(op)})
             if layers:
-                self.program.train_mode_evaluations.append(
-                    {"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
+                self.train_mode_call({"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
         for raw in (a for a in args if isinstance(a, RawData)):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}")
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
@@ -806,8 +830,12 @@ class TorchInterpreter(TrainingCode):
     def tensor_op(self, frame: Frame, kind: OpKind, type_name: str, inputs: list, node: Optional[cst.CSTNode],
                   attrs: Optional[dict] = None, model: Optional[ModelGraph] = None) -> Tensor:
         graph = frame.graph
+        if self.quiet_blocks and type_name.rsplit(".", 1)[-1] in _METRICS:
+            self.evaluates()  # preds.argmax(1), torch.max(out, 1): scoring predictions
         ids = [t.op for t in inputs if isinstance(t, Tensor) and t.graph is graph]
-        op = graph.add(kind, type_name, ids, attrs=attrs or {}, origin=origin_of(frame, node))
+        attrs = attrs or {}
+        attrs["out_shape"] = op_shape(kind, type_name, [shape_of(graph.ops[i]) for i in ids], attrs.get("call"), attrs)
+        op = graph.add(kind, type_name, ids, attrs=attrs, origin=origin_of(frame, node))
         return Tensor(graph, op.id, model=model)
 
     def functional(self, qualname: str, kind: OpKind, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
@@ -826,6 +854,10 @@ class TorchInterpreter(TrainingCode):
         if kind is OpKind.LINEAR:
             attrs["bias"] = (args[2] if len(args) > 2 else kwargs.get("bias", None)) is not None
         tensors = [a for a in args if isinstance(a, Tensor)]
+        if kind is OpKind.CONCAT and args and isinstance(args[0], (list, tuple)):
+            tensors = [a for a in args[0] if isinstance(a, Tensor)]  # torch.cat([a, b], dim=1)
+            if len(tensors) != len(args[0]):
+                return UNKNOWN
         if not tensors and not any(isinstance(a, Tensor) for a in kwargs.values()):
             return UNKNOWN
         if not tensors:
@@ -853,7 +885,8 @@ class TorchInterpreter(TrainingCode):
             return result
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
-        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node, {"call": recorded_call([t, *args], kwargs, [t])})
+        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,
+                              {"call": recorded_call([t, *args], kwargs, [t]), **_sign_of(name)})
 
     # ------------------------------------------------------------------ entry point
 
@@ -862,6 +895,8 @@ class TorchInterpreter(TrainingCode):
         module = self.entry
         try:
             self.unit(lambda: self.module_globals(module))
+            if module.graph is not None and module.graph.ops:
+                self.program.graphs.append(module.graph)  # top-level tensor code: scripts, notebooks
             glob = module.globals
             for value in list(glob.values()):
                 if isinstance(value, ClassRef) and value.module is module and value.is_nn_module:
@@ -914,6 +949,34 @@ def _rows(qualname: str, args: list, kwargs: dict) -> Optional[int]:
     if isinstance(shape, (tuple, list)):
         shape = shape[0] if shape else None
     return shape if isinstance(shape, int) and not isinstance(shape, bool) and shape > 0 else None
+
+
+#: Tensor operations that turn predictions into a metric (class picks, top-k, equality).
+_METRICS = frozenset({"argmax", "argmin", "topk", "eq", "max", "accuracy"})
+
+
+def _inactive(op: Any) -> bool:
+    """A dropout whose probability is a static 0 (``nn.Dropout(0)``, ``dropout=0.0`` by config):
+    it drops nothing in either mode."""
+    p = op.attrs.get("p")
+    return op.kind is OpKind.DROPOUT and isinstance(p, (int, float)) and not isinstance(p, bool) and p == 0
+
+
+def _static_shape(qualname: str, args: list, kwargs: dict) -> Optional[Shape]:
+    """``torch.randn(4, 8)``, ``torch.zeros((4, 8))``: the shape, when every size is a constant."""
+    if qualname.endswith(("arange", "full", "_like", "randint")):
+        return None
+    sizes = kwargs.get("size", args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args)
+    if isinstance(sizes, (tuple, list)) and sizes and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes):
+        return Shape(tuple(sizes))
+    return None
+
+
+def _sign_of(name: str) -> dict:
+    """``{"sign": ...}`` for a function or method without an op kind whose output range is
+    known (``abs``, ``logsigmoid``), else ``{}``."""
+    sign = api.SIGNS.get(name)
+    return {"sign": sign} if sign is not None else {}
 
 
 #: Where an ``nn.Sequential`` subclass keeps the layers it passed to ``super().__init__``.

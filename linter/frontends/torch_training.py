@@ -48,6 +48,7 @@ class TrainingCode(Interpreter):
         self.call_arguments: dict[int, list[int]] = {}  # model-call op -> id() of its arguments
         self.call_argument_names: dict[int, list] = {}  # model-call op -> its arguments' plain names
         self.events = _Events()  # what the current unit of training code does
+        self.quiet_blocks: list[_QuietBlock] = []  # the no_grad blocks being run, innermost last
 
     def record_once(self, node: cst.CSTNode, tag: str = "") -> bool:
         """True the first time a fact (``tag``) is recorded for a node, False after."""
@@ -66,6 +67,7 @@ class TrainingCode(Interpreter):
 
     def use_loss(self, loss: Loss, args: list, node: cst.CSTNode, frame: Frame) -> None:
         """A loss applied to a prediction: tie it to the model that produced the prediction."""
+        self.evaluates()
         pred = args[0] if args else UNKNOWN
         record = loss_record(loss.qualname, loss.task, Origin(loss.path, loss.node))
         target = args[1] if len(args) > 1 else None
@@ -183,7 +185,12 @@ class TrainingCode(Interpreter):
             "weight_decay": kwargs.get("weight_decay"),
             "nesterov": kwargs.get("nesterov"),
         }
-        if isinstance(params, Parameters):
+        if isinstance(params, (list, tuple)) and params and all(isinstance(p, Tensor) for p in params):
+            record["param_tensors"] = len(params)  # optim.SGD([w, b], ...): a model of bare tensors
+        if isinstance(params, Parameters) and params.layer is not None:
+            record["param_layer"] = params.layer.kind  # one bare layer: a model of one layer
+            self.program.setup.optimizers.append(record)
+        elif isinstance(params, Parameters) and params.graph is not None:
             params.graph.setup.optimizers.append(record)
         else:
             self.program.setup.optimizers.append(record)
@@ -314,19 +321,50 @@ class TrainingCode(Interpreter):
     def exec_with(self, contexts: list, body: Any, frame: Frame) -> None:
         quiet = any(isinstance(c, NoGrad) for c in contexts)
         self.no_grad += quiet
+        if quiet:
+            self.quiet_blocks.append(_QuietBlock(len(frame.returns)))
         try:
             super().exec_with(contexts, body, frame)
         finally:
             self.no_grad -= quiet
+            if quiet:
+                self._close_quiet_block(frame)
 
     def run_function(self, node: cst.FunctionDef, frame: Frame) -> Any:
         quiet = any((dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "")
                     .endswith(("no_grad", "inference_mode")) for d in node.decorators)
         self.no_grad += quiet
+        if quiet:
+            self.quiet_blocks.append(_QuietBlock(0))
         try:
             return super().run_function(node, frame)
         finally:
             self.no_grad -= quiet
+            if quiet:
+                self._close_quiet_block(frame)
+
+    def evaluates(self) -> None:
+        """The code under no_grad scores the model (a loss, a metric): it is an evaluation."""
+        for block in self.quiet_blocks:
+            block.evaluates = True
+
+    def train_mode_call(self, record: dict) -> None:
+        """A model with dropout/batch norm called under no_grad in training mode: a finding only
+        if the no_grad block turns out to evaluate it (decided when the block ends)."""
+        if self.quiet_blocks:
+            self.quiet_blocks[-1].calls.append(record)
+
+    def _close_quiet_block(self, frame: Frame) -> None:
+        """A no_grad block that computed a loss or a metric, or returns tensors (predictions),
+        evaluates; one that only samples, generates inputs for another model or updates an
+        average does not. An inner block's calls are judged with the block around it."""
+        block = self.quiet_blocks.pop()
+        if any(isinstance(v, Tensor) for v in frame.returns[block.returns:]):
+            block.evaluates = True
+        if block.evaluates:
+            self.program.train_mode_evaluations.extend(block.calls)
+        elif self.quiet_blocks:
+            self.quiet_blocks[-1].calls.extend(block.calls)
 
     def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "grad":
@@ -345,6 +383,15 @@ class TrainingCode(Interpreter):
             events, self.events = self.events, outer
             if events.steps and events.backward and not events.zero_grad and events.complete:
                 self.program.uncleared_steps.extend(events.steps)
+
+
+class _QuietBlock:
+    """A ``torch.no_grad()`` block (or decorated function) while it runs."""
+
+    def __init__(self, returns: int) -> None:
+        self.returns = returns  # how many values the frame had returned when the block began
+        self.evaluates = False
+        self.calls: list[dict] = []  # train-mode model calls waiting for the verdict
 
 
 class _Events:

@@ -222,9 +222,11 @@ class Bound:
 
 @dataclass(eq=False)
 class Parameters:
-    """``model.parameters()``: ties an optimizer to the model it trains."""
+    """``model.parameters()``: ties an optimizer to the model it trains (``layer`` for a bare
+    layer trained on its own, ``nn.Linear(4, 1).parameters()``, which has no graph)."""
 
-    graph: ModelGraph
+    graph: Optional[ModelGraph]
+    layer: Optional["Layer"] = None
 
 
 @dataclass(eq=False)

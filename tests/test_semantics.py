@@ -1,0 +1,452 @@
+"""Semantics that false alarms come from: signs, shapes, the module tree, evaluation, bias
+sources, model size and import resolution. Each section has cases that must still fire and
+near misses that must stay silent, in the spellings real code uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.lint_helpers import lint_source
+
+
+def found(tmp_path: Path, code: str, rule: str, name: str = "example.py") -> list:
+    return [f for f in lint_source(tmp_path, code, name=name) if f.code == rule]
+
+
+# ---------------------------------------------------------------- signs: exp that cannot overflow
+
+_SOFTMAX_OF = """
+import torch
+import torch.nn.functional as F
+
+def weights(x, k, s):
+    e = {expr}
+    return e / e.sum(dim=-1, keepdim=True)
+"""
+
+_TOP_LEVEL = """
+import torch
+x = torch.randn(4, 8)
+k = torch.arange(8.0)
+s = 2.0
+e = {expr}
+w = e / torch.sum(e, dim=-1, keepdim=True)
+"""
+
+_NEVER_POSITIVE = [
+    "torch.exp(-0.5 * (k / s) ** 2)",
+    "torch.exp(-(k ** 2) / (2 * s ** 2))",
+    "torch.exp(-x.abs())",
+    "torch.exp(-torch.abs(x))",
+    "torch.exp(-F.relu(x))",
+    "(-x.relu()).exp()",
+    "torch.exp(x - x.max(dim=-1, keepdim=True).values)",
+    "torch.exp(x - x.max(dim=-1, keepdim=True)[0])",
+    "torch.exp(x - torch.logsumexp(x, dim=-1, keepdim=True))",
+    "torch.exp(F.logsigmoid(x))",
+    "torch.exp(F.log_softmax(x, dim=-1))",
+    "torch.exp(-x * x)",
+    "torch.exp(-torch.square(x) / 2)",
+]
+
+_MAYBE_POSITIVE = [
+    "torch.exp(x)",
+    "torch.exp(2 * x)",
+    "torch.exp(-x)",
+    "torch.exp(0.5 * (k / s) ** 2)",
+    "torch.exp(x - k)",
+    "torch.exp(-x + 1)",
+]
+
+
+@pytest.mark.parametrize("template", [_SOFTMAX_OF, _TOP_LEVEL])
+@pytest.mark.parametrize("expr", _NEVER_POSITIVE)
+def test_exp_of_a_nonpositive_value_cannot_overflow(tmp_path, template, expr):
+    assert found(tmp_path, template.format(expr=expr), "NN002") == []
+
+
+@pytest.mark.parametrize("template", [_SOFTMAX_OF, _TOP_LEVEL])
+@pytest.mark.parametrize("expr", _MAYBE_POSITIVE)
+def test_exp_of_a_value_that_may_be_large_still_fires(tmp_path, template, expr):
+    assert len(found(tmp_path, template.format(expr=expr), "NN002")) == 1
+
+
+def test_sign_analysis_in_a_helper_and_a_forward(tmp_path):
+    code = """
+import torch
+from torch import nn
+
+def gaussian(d, sigma):
+    return torch.exp(-0.5 * (d / sigma) ** 2)
+
+class Smoother(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        w = gaussian(self.proj(x), 2.0)
+        w = w / w.sum(dim=-1, keepdim=True)
+        e = torch.exp(self.proj(x))
+        return w, e / e.sum(dim=-1, keepdim=True)
+"""
+    hits = found(tmp_path, code, "NN002")
+    assert [f.line for f in hits] == [16]
+
+
+# ---------------------------------------------------------------- shapes: which axis a softmax normalises
+
+_POOLING = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Pool(nn.Module):
+    def __init__(self, h=16):
+        super().__init__()
+        self.score = nn.Linear(h, 1)
+
+    def forward(self, x):
+        {body}
+        return weights
+
+model = Pool()
+"""
+
+_OVER_POSITIONS = [
+    "weights = F.softmax(self.score(x).squeeze(-1), dim=1)",
+    "weights = torch.softmax(self.score(x).squeeze(-1), dim=-1)",
+    "weights = self.score(x).squeeze(-1).softmax(dim=-1)",
+    "weights = torch.softmax(torch.squeeze(self.score(x), -1), -1)",
+    "weights = F.softmax(self.score(x).view(x.size(0), -1), dim=1)",
+    "weights = F.softmax(self.score(x).transpose(1, 2), dim=-1)",
+    "weights = F.softmax(self.score(x).transpose(-1, -2), dim=-1)",
+    "weights = F.softmax(self.score(x).permute(0, 2, 1), dim=2) if False else F.softmax(self.score(x).squeeze(2), dim=1)",
+    "s = self.score(x)\n        weights = F.softmax(s.flatten(1), dim=1)",
+    "weights = F.softmax(self.score(x), dim=1)",  # (N, T, 1) over T, or (N, 1): not known
+]
+
+_OVER_ONE_UNIT = [
+    "weights = F.softmax(self.score(x), dim=-1)",
+    "weights = self.score(x).softmax(-1)",
+    "weights = torch.softmax(self.score(x).unsqueeze(-2), dim=-1)",
+    "weights = F.softmax(self.score(x.flatten(1)), dim=1)",
+    "weights = F.softmax(self.score(x.view(x.size(0), -1)), dim=1)",
+    "weights = nn.Softmax(dim=-1)(self.score(x))",
+    "h = self.score(x.mean(dim=1))\n        weights = F.softmax(h.view(-1, 1), dim=1)",
+]
+
+
+@pytest.mark.parametrize("body", _OVER_POSITIONS)
+def test_softmax_over_positions_is_not_over_one_unit(tmp_path, body):
+    hits = found(tmp_path, _POOLING.format(body=body), "NN110")
+    assert [f for f in hits if f.severity.value != "info"] == []
+
+
+@pytest.mark.parametrize("body", _OVER_ONE_UNIT)
+def test_softmax_over_a_one_wide_axis_fires(tmp_path, body):
+    hits = found(tmp_path, _POOLING.format(body=body), "NN110")
+    assert [f.severity.value for f in hits] == ["error"], body
+
+
+def test_softmax_dim1_on_a_one_unit_layer_of_unknown_rank_is_only_info(tmp_path):
+    code = """
+import torch.nn as nn
+head = nn.Sequential(nn.Linear(20, 1), nn.Softmax(dim=1))
+"""
+    assert [f.severity.value for f in found(tmp_path, code, "NN110")] == ["info"]
+
+
+def test_top_level_attention_pooling_in_notebook_style(tmp_path):
+    code = """
+import torch
+import torch.nn as nn
+score = nn.Linear(32, 1)
+h = torch.randn(8, 10, 32)
+alpha = torch.softmax(score(h).squeeze(-1), dim=1)
+pooled = torch.sum(alpha.unsqueeze(-1) * h, dim=1)
+bad = torch.softmax(score(h), dim=2)
+"""
+    hits = found(tmp_path, code, "NN110")
+    assert [(f.line, f.severity.value) for f in hits] == [(7, "error")]
+
+
+def test_shapes_propagate_through_common_ops(tmp_path):
+    from nnlint.frontends.project import Project
+    from nnlint.frontends.torch_source import analyze
+    from nnlint.ir.shapes import Shape, shape_of
+
+    code = """
+import torch
+import torch.nn as nn
+fc = nn.Linear(32, 4)
+x = torch.randn(8, 10, 32)
+a = fc(x)
+b = a.transpose(1, 2)
+c = b.reshape(8, -1)
+d = torch.cat([a, a], dim=1)
+e = a.mean(dim=1)
+f = a.sum(-1, keepdim=True)
+g = a.permute(2, 0, 1).unsqueeze(0)
+h = torch.stack([e, e], dim=0)
+i = nn.Flatten()(a)
+"""
+    (tmp_path / "main.py").write_text(code.lstrip("\n"), encoding="utf-8")
+    project = Project({})
+    program = analyze(project.load(tmp_path / "main.py"), project)
+    module = next(g for g in program.graphs if g.name.startswith("<module"))
+    shapes = [shape_of(op) for op in module.ops.values() if op.origin is not None and op.kind.value != "constant"]
+    assert shapes == [
+        Shape((8, 10, 4)), Shape((8, 4, 10)), Shape((8, 40)), Shape((8, 20, 4)), Shape((8, 4)),
+        Shape((8, 10, 1)), Shape((4, 8, 10)), Shape((1, 4, 8, 10)), Shape((2, 8, 4)), Shape((8, 40)),
+    ]
+
+
+# ---------------------------------------------------------------- imports resolve as Python resolves them
+
+_USES_TORCH = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    for name, code in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code.lstrip("\n"), encoding="utf-8")
+
+
+_USES_TF = """
+import tensorflow as tf
+
+model = tf.keras.Sequential([tf.keras.layers.Dense(8, use_bias=False, activation="relu"), tf.keras.layers.Dense(1)])
+"""
+
+
+@pytest.mark.parametrize("shadow,code", [("torch.py", _USES_TORCH), ("tensorflow.py", _USES_TF)])
+@pytest.mark.parametrize("importer", ["pkg/model.py", "pkg/sub/model.py"])
+def test_a_framework_named_module_inside_a_package_does_not_shadow_its_siblings(tmp_path, shadow, code, importer):
+    from tests.lint_helpers import lint_paths
+    from nnlint.config import Settings
+
+    package = Path(importer).parent
+    files = {importer: code, str(package / shadow): "def helper():\n    return 1\n"}
+    for folder in [package, *package.parents][:-1]:
+        files[str(folder / "__init__.py")] = ""
+    _write(tmp_path, files)
+    hits = [f for f in lint_paths([tmp_path / importer], Settings(root=tmp_path)) if f.code == "NN003"]
+    assert len(hits) == 1  # torch is torch: the model is read
+
+
+@pytest.mark.parametrize("where", ["", "pkg/"])
+def test_a_torch_py_beside_a_script_shadows_torch_for_that_script(tmp_path, where):
+    from tests.lint_helpers import lint_paths
+    from nnlint.config import Settings
+
+    script = _USES_TORCH + '\nif __name__ == "__main__":\n    print(model)\n'
+    files = {f"{where}train.py": script, f"{where}torch.py": "class nn:\n    pass\n"}
+    if where:
+        files["pkg/__init__.py"] = ""
+    _write(tmp_path, files)
+    hits = [f for f in lint_paths([tmp_path / where / "train.py"], Settings(root=tmp_path)) if f.code == "NN003"]
+    assert hits == []  # torch here is the project's torch.py: nothing is known of its nn
+
+
+def test_plain_project_imports_still_join_files_across_folders(tmp_path):
+    from tests.lint_helpers import lint_paths
+    from nnlint.config import Settings
+
+    head = "import torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(16, 64, bias=BIAS), nn.ReLU(), nn.Linear(64, 1))\n"
+    _write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/settings.py": "BIAS = False\n",
+        "pkg/model.py": "from pkg.settings import BIAS\n" + head,
+        "pkg/relative.py": "from .settings import BIAS\n" + head,
+        "scripts/settings.py": "BIAS = False\n",
+        "scripts/train.py": "from settings import BIAS\n" + head,
+    })
+    for entry in ("pkg/model.py", "pkg/relative.py", "scripts/train.py"):
+        hits = [f for f in lint_paths([tmp_path / entry], Settings(root=tmp_path)) if f.code == "NN003"]
+        assert len(hits) == 1, entry
+
+
+# ---------------------------------------------------------------- learning rate: toys are not deep models
+
+_TOYS = [
+    """
+import torch
+model = torch.nn.Linear(4, 1)
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+from torch import nn
+
+class LogisticRegression(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.linear = nn.Linear(n, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.linear(x))
+
+model = LogisticRegression(8)
+optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+w = torch.randn(3, 1, requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+optimizer = torch.optim.Adam([w, b], lr=0.1)
+""",
+    """
+import torch
+from torch import nn, optim
+
+def make():
+    return nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+
+net = make()
+opt = optim.RMSprop(net.parameters(), lr=0.2)
+""",
+]
+
+_DEEP = [
+    """
+import torch
+from torch import nn
+model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+from torch import nn
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+        return x
+
+model = MLP()
+optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+from torch import nn
+
+class Wrapped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.linear(mystery(x))  # a call nnlint cannot see into: maybe more layers
+
+model = Wrapped()
+optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+]
+
+
+@pytest.mark.parametrize("code", _TOYS)
+def test_a_large_rate_on_a_toy_model_is_only_info(tmp_path, code):
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["info"]
+
+
+@pytest.mark.parametrize("code", _DEEP)
+def test_a_large_rate_on_a_deeper_or_unseen_model_warns(tmp_path, code):
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
+
+
+def test_a_tiny_rate_on_a_toy_still_warns(tmp_path):
+    code = "import torch\nmodel = torch.nn.Linear(4, 1)\nopt = torch.optim.Adam(model.parameters(), lr=1e-9)\n"
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
+
+
+# ---------------------------------------------------------------- module tree and evaluation under no_grad
+
+_NET = """
+import torch
+from torch import nn
+
+encoder = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout({p}))
+
+class Model(nn.Module):
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x):
+        return self.head(self.encoder(x))
+
+model = Model(encoder)
+model.train()
+"""
+
+_EVAL_FIRES = [
+    # notebook-style top level: a loss under no_grad
+    "with torch.no_grad():\n    val_loss = nn.functional.cross_entropy(encoder(x_val), y_val)\n",
+    # a helper that scores predictions
+    "def validate():\n    with torch.no_grad():\n        return (encoder(x_val).argmax(1) == y_val).float().mean()\n\nvalidate()\n",
+    # a loop of metrics
+    "for xb, yb in val_batches:\n    with torch.no_grad():\n        _, predicted = torch.max(encoder(xb), 1)\n",
+    # eval() then train() again: back in training mode
+    "model.eval()\nmodel.train()\nwith torch.no_grad():\n    acc = model.encoder(x_val).argmax(1)\n",
+]
+
+_EVAL_SILENT = [
+    # eval() reaches the submodule, by attribute or kept in a variable
+    "model.eval()\nwith torch.no_grad():\n    acc = model.encoder(x_val).argmax(1)\n",
+    "enc = model.encoder\nmodel.eval()\nwith torch.no_grad():\n    acc = enc(x_val).argmax(1)\n",
+    "model.eval()\nwith torch.no_grad():\n    acc = encoder(x_val).argmax(1)\n",
+    # no_grad that only generates inputs for a model being trained (GAN), or samples
+    "with torch.no_grad():\n    fake = encoder(z)\nloss = nn.functional.mse_loss(model.head(fake), target)\nloss.backward()\n",
+    "with torch.no_grad():\n    samples = encoder(z)\nsave_image(samples, 'out.png')\n",
+]
+
+
+@pytest.mark.parametrize("tail", _EVAL_FIRES)
+def test_evaluation_in_training_mode_fires(tmp_path, tail):
+    assert len(found(tmp_path, _NET.format(p=0.3) + tail, "NN112")) == 1, tail
+
+
+@pytest.mark.parametrize("tail", _EVAL_SILENT)
+def test_eval_reaches_submodules_and_no_grad_alone_is_not_evaluation(tmp_path, tail):
+    assert found(tmp_path, _NET.format(p=0.3) + tail, "NN112") == [], tail
+
+
+@pytest.mark.parametrize("p", ["0", "0.0", "p=0.0", "CONFIG['dropout']"])
+def test_a_dropout_of_probability_zero_is_no_dropout(tmp_path, p):
+    code = "CONFIG = {'dropout': 0.0}\n" + _NET.format(p=p) + _EVAL_FIRES[0]
+    assert found(tmp_path, code, "NN112") == []
+
+
+def test_a_submodule_called_twice_is_one_layer(tmp_path):
+    code = """
+import torch
+from torch import nn
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.fc(x)))
+
+model = Tied()
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+"""
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["info"]
