@@ -617,7 +617,10 @@ class TorchInterpreter(TrainingCode):
                   attrs: Optional[dict] = None, model: Optional[ModelGraph] = None) -> Tensor:
         graph = frame.graph
         ids = [t.op for t in inputs if isinstance(t, Tensor) and t.graph is graph]
-        op = graph.add(kind, type_name, ids, attrs=attrs or {}, origin=origin_of(frame, node))
+        attrs = attrs or {}
+        if frame.in_graph and any(_implies_training(test, side, frame) for test, side in frame.conditions):
+            attrs["train_only"] = True  # under `if self.training:`: this op never runs in eval mode
+        op = graph.add(kind, type_name, ids, attrs=attrs, origin=origin_of(frame, node))
         return Tensor(graph, op.id, model=model)
 
     def functional(self, qualname: str, kind: OpKind, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
@@ -767,6 +770,22 @@ def recorded_call(args: list, kwargs: dict, inputs: list) -> tuple[list, dict]:
         return value
 
     return [ref(a) for a in args], {k: ref(v) for k, v in kwargs.items()}
+
+
+def _implies_training(test: cst.BaseExpression, side: bool, frame: Frame) -> bool:
+    """Whether ``test`` having come out ``side`` means the module runs in training mode:
+    ``self.training``, ``self.training and p > 0``, ``not self.training`` false, and so on."""
+    if isinstance(test, cst.Attribute) and test.attr.value == "training":
+        owner = test.value
+        return side and isinstance(owner, cst.Name) and frame.self_obj is not None \
+            and frame.locals.get(owner.value) is frame.self_obj
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _implies_training(test.expression, not side, frame)
+    if isinstance(test, cst.BooleanOperation):
+        # `a and b` true means both are true; `a or b` false means both are false
+        if isinstance(test.operator, cst.And) == side:
+            return _implies_training(test.left, side, frame) or _implies_training(test.right, side, frame)
+    return False
 
 
 def forward_of(cls: ClassRef) -> Any:
