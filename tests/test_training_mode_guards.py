@@ -54,3 +54,95 @@ class Wrapper(torch.nn.Module):
         return self.fc(x)
 '''
     assert _lines(lint_source(tmp_path, code), "NN108") == [12]
+
+
+_MODEL = '''
+import torch
+from torch import nn, optim
+
+net = nn.Sequential(nn.Linear(1, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 1))
+opt = optim.SGD(net.parameters(), lr=0.01)
+for step in range(500):
+    opt.zero_grad()
+    nn.functional.mse_loss(net(x), y).backward()
+    opt.step()
+'''
+
+
+def test_train_chosen_right_before_sampling_is_monte_carlo_dropout(tmp_path):
+    code = _MODEL + '''
+net.train()
+draws = []
+with torch.no_grad():
+    for _ in range(50):
+        draws.append(net(grid))
+
+net.train(True)
+samples = []
+for k in range(20):
+    with torch.inference_mode():
+        samples.append(net(grid))
+'''
+    assert _lines(lint_source(tmp_path, code), "NN112") == []
+
+
+def test_train_chosen_in_a_class_model_before_repeated_draws(tmp_path):
+    code = '''
+import torch
+import torch.nn as nn
+
+class Regressor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(3, 16), nn.Dropout(0.2), nn.Linear(16, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+def predictive(model, x, n=30):
+    model.train()
+    with torch.no_grad():
+        return torch.stack([model(x) for _ in range(n)])
+
+def fit(model, data):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for x, y in data:
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+
+m = Regressor()
+fit(m, loader)
+bands = predictive(m, x_test)
+'''
+    assert _lines(lint_source(tmp_path, code), "NN112") == []
+
+
+def test_train_followed_by_training_then_evaluation_is_still_reported(tmp_path):
+    code = _MODEL + '''
+for epoch in range(5):
+    net.train()
+    for xb, yb in loader:
+        opt.zero_grad()
+        nn.functional.mse_loss(net(xb), yb).backward()
+        opt.step()
+    with torch.no_grad():
+        for xv, yv in val_loader:
+            err = net(xv)                                        # line 19: eval() forgotten
+'''
+    assert _lines(lint_source(tmp_path, code), "NN112") == [19]
+
+
+def test_train_then_one_evaluation_or_unknown_training_is_still_reported(tmp_path):
+    code = _MODEL + '''
+net.train()
+with torch.no_grad():
+    once = net(x_val)                                            # line 13: not sampled repeatedly
+
+net.train()
+run_epochs(net, loader)
+with torch.no_grad():
+    for xv in val_batches:
+        out = net(xv)                                            # line 19: trained by code not followed
+'''
+    assert _lines(lint_source(tmp_path, code), "NN112") == [13, 19]

@@ -593,8 +593,12 @@ class Interpreter:
         if frame.is_module:
             scope.locals = dict(frame.module.globals)
         out: list = []
-        if not self.comprehend(node.for_in, node.elt, scope, out):
-            return UNKNOWN
+        self.loops += 1  # the element is computed once per item, as in a loop body
+        try:
+            if not self.comprehend(node.for_in, node.elt, scope, out):
+                return UNKNOWN
+        finally:
+            self.loops -= 1
         return out
 
     def comprehend(self, comp: cst.CompFor, elt: cst.BaseExpression, scope: Frame, out: list) -> bool:

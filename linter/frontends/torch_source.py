@@ -160,6 +160,8 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if isinstance(func, Tensor):
             return UNKNOWN
+        if func is UNKNOWN and any(isinstance(v, (Instance, Layer)) for v in [*args, *kwargs.values()]):
+            self.training_steps += 1  # a model handed to a function we cannot follow may be trained there
         return super().call(func, args, kwargs, node, frame)
 
     def isinstance_of(self, value: Any, types: Any) -> Any:
@@ -272,6 +274,8 @@ class TorchInterpreter(TrainingCode):
         for value in [*args, *kwargs.values()]:
             if isinstance(value, Instance) and value.cls.is_nn_module and frame.in_graph is False:
                 self.model_graph(value)  # passed to unknown code (an optimizer, a trainer): still a model
+            if isinstance(value, (Instance, Layer)) and not frame.in_graph:
+                self.training_steps += 1  # the unknown code may train it
         tensors = [a for a in args if isinstance(a, Tensor)]
         if tensors and qualname.startswith("torch."):
             return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node)
@@ -280,18 +284,21 @@ class TorchInterpreter(TrainingCode):
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if name == "backward":
             self.events.backward = True
+            self.training_steps += 1
             return None
         if name == "zero_grad":
             self.events.zero_grad = True
             return None
         if isinstance(obj, Optimizer):
+            if name == "step":
+                self.training_steps += 1
             if name == "step" and node is not None and self.loops:  # one step alone accumulates nothing
                 self.events.steps.append({"origin": origin_of(frame, node), "optimizer": obj.record["type_name"]})
             return UNKNOWN
         if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
             if isinstance(obj, Layer) or obj.cls.is_nn_module:
-                obj.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+                self.set_mode(obj, None if mode is UNKNOWN else ("train" if truthy(mode) else "eval"))
                 return obj
         if isinstance(obj, Tensor):
             return self.tensor_method(obj, name, args, kwargs, node, frame)
@@ -426,7 +433,7 @@ class TorchInterpreter(TrainingCode):
         graph = frame.graph
         x = args[0] if args else UNKNOWN
         if not frame.in_graph and layer.graph is not None:
-            return self.model_output(layer.graph, args, node, frame, layer.mode)
+            return self.model_output(layer.graph, args, node, frame, self.call_mode(layer))
         if layer.qualname == "torch.nn.Sequential" and layer.children is not None:
             for child in layer.children:
                 if isinstance(child, Layer):
@@ -468,7 +475,7 @@ class TorchInterpreter(TrainingCode):
             finally:
                 inst.building = False
         graph = self.model_graph(inst)
-        return self.model_output(graph, args, node, frame, inst.mode)
+        return self.model_output(graph, args, node, frame, self.call_mode(inst))
 
     def model_output(self, graph: ModelGraph, args: list, node: Optional[cst.CSTNode], frame: Frame,
                      mode: Optional[str] = None) -> Tensor:

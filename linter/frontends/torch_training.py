@@ -46,6 +46,10 @@ class TrainingCode(Interpreter):
         self.call_arguments: dict[int, list[int]] = {}  # model-call op -> id() of its arguments
         self.call_argument_names: dict[int, list] = {}  # model-call op -> its arguments' plain names
         self.events = _Events()  # what the current unit of training code does
+        #: backward()/step() calls seen, and models handed to code not followed (which may train them)
+        self.training_steps = 0
+        #: id() of a model -> ``training_steps`` when the code last put it in train() explicitly
+        self.train_chosen: dict[int, int] = {}
 
     def record_once(self, node: cst.CSTNode, tag: str = "") -> bool:
         """True the first time a fact (``tag``) is recorded for a node, False after."""
@@ -304,6 +308,23 @@ class TrainingCode(Interpreter):
         if isinstance(target, cst.Attribute) and target.attr.value == "grad":
             self.events.zero_grad = True  # p.grad = None clears gradients by hand
         super().assign(target, value, frame)
+
+    def set_mode(self, model: Any, mode: Optional[str]) -> None:
+        """``model.train()`` / ``model.eval()``: remember when the code chose training mode."""
+        model.mode = mode
+        if mode == "train":
+            self.train_chosen[id(model)] = self.training_steps
+        else:
+            self.train_chosen.pop(id(model), None)
+
+    def call_mode(self, model: Any) -> Optional[str]:
+        """The mode a call of ``model`` is judged in; None when the code chose it on purpose.
+
+        ``model.train()`` with no training step since, then the model called in a loop: the code
+        samples a model with its dropout on (Monte-Carlo dropout), it did not forget eval()."""
+        if model.mode == "train" and self.loops and self.train_chosen.get(id(model)) == self.training_steps:
+            return None
+        return model.mode
 
     def gave_up(self) -> None:
         self.events.complete = False
