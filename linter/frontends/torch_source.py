@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import libcst as cst
+from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import (
     UNKNOWN,
@@ -80,7 +81,7 @@ class TorchInterpreter(TrainingCode):
     # ------------------------------------------------------------------ attributes, indexing
 
     def get_attr(self, obj: Any, name: str, node: cst.CSTNode, frame: Frame) -> Any:
-        if name in ("backward", "zero_grad") and not isinstance(obj, (Instance, ClassRef)):
+        if name in ("backward", "zero_grad", "param_groups") and not isinstance(obj, (Instance, ClassRef)):
             return Bound(obj, name)  # loss.backward(), optimizer.zero_grad(): on values we may not know
         if isinstance(obj, Optimizer):
             return Bound(obj, name)
@@ -116,6 +117,8 @@ class TorchInterpreter(TrainingCode):
         return super().get_attr(obj, name, node, frame)
 
     def index(self, owner: Any, key: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        if isinstance(owner, Bound) and owner.name == "param_groups":
+            return owner  # one group stands for them all: what matters is whose groups they are
         if isinstance(owner, Layer) and owner.children is not None:
             return super().index(owner.children, key, node, frame)
         if isinstance(owner, Tensor):
@@ -125,6 +128,8 @@ class TorchInterpreter(TrainingCode):
         return super().index(owner, key, node, frame)
 
     def iterate(self, value: Any) -> Optional[list]:
+        if isinstance(value, Bound) and value.name == "param_groups":
+            return [value]
         if isinstance(value, Layer) and value.children is not None:
             return super().iterate(value.children)
         return super().iterate(value)
@@ -145,6 +150,9 @@ class TorchInterpreter(TrainingCode):
 
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         self.note_call_keywords(kwargs)
+        if isinstance(node, cst.Call) and lrs.is_finder(node):  # LRFinder(model, optimizer, ...), tuner.lr_find(model)
+            optimizer = next((a for a in [*args, *kwargs.values()] if isinstance(a, Optimizer)), UNKNOWN)
+            self.add_lr_schedule(optimizer, "a learning-rate finder", node, frame, True)
         if isinstance(func, External) and func.qualname == "builtins.isinstance" and len(args) == 2:
             return self.isinstance_of(args[0], args[1])
         if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
@@ -236,6 +244,9 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if qualname in api.OPTIMIZERS:
             return self.record_optimizer(qualname, args, kwargs, node, frame)
+        if qualname in lrs.TORCH_OVERRIDES:
+            self.lr_scheduler(qualname, args, kwargs, node, frame)
+            return UNKNOWN
         if qualname in ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad") or (
                 qualname in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and args and args[0] is False):
             return NoGrad()

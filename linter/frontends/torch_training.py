@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import libcst as cst
+from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import UNKNOWN, Frame, Interpreter, origin_of
 from nnlint.frontends.names import dotted
@@ -19,6 +20,7 @@ from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.values import (
     ArgParser,
+    Bound,
     ClassRef,
     Dataset,
     External,
@@ -162,11 +164,28 @@ class TrainingCode(Interpreter):
             "weight_decay": kwargs.get("weight_decay"),
             "nesterov": kwargs.get("nesterov"),
         }
+        if self._plain_tensors(node.args[0].value if node.args and node.args[0].keyword is None else None, frame):
+            record["tensors"] = True  # [latent] + noises, [input_img]: plain tensors, not a model's weights
         if isinstance(params, Parameters):
             params.graph.setup.optimizers.append(record)
         else:
             self.program.setup.optimizers.append(record)
         return Optimizer(record)
+
+    def _plain_tensors(self, expr: Optional[cst.BaseExpression], frame: Frame) -> bool:
+        """Whether an optimizer's params are tensors of their own, not a model's parameters: a
+        list of them (``[image]``), or such lists joined with ``+`` to lists we cannot see into."""
+        parts: list[cst.BaseExpression] = []
+        while isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            parts.append(expr.right)
+            expr = expr.left
+        if expr is None or not all(isinstance(p, (cst.List, cst.Tuple, cst.Name, cst.Attribute)) for p in [expr, *parts]):
+            return False  # evaluate again only what has no effects
+        values = [self.eval(part, frame) for part in [expr, *parts]]
+        lists = [v for v in values if isinstance(v, (list, tuple))]
+        weights = (Parameters, Param, dict, Layer, Instance)
+        return bool(lists) and any(lists) and all(v is UNKNOWN for v in values if not isinstance(v, (list, tuple))) \
+            and not any(isinstance(item, weights) for v in lists for item in v)
 
     def _map_style(self, dataset: Any) -> bool:
         """A data set known to be indexable (so shuffle=True is possible): not an iterable one."""
@@ -304,9 +323,28 @@ class TrainingCode(Interpreter):
         finally:
             self.no_grad -= quiet
 
+    def lr_scheduler(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+        """``LambdaLR(opt, ...)``, ``OneCycleLR(opt, max_lr=...)``: the optimizer's own lr is not used."""
+        optimizer = kwargs.get("optimizer", args[0] if args else UNKNOWN)
+        peak = lrs.TORCH_OVERRIDES[qualname]
+        max_lr = kwargs.get(peak[0], args[peak[1]] if len(args) > peak[1] else None) if peak else None
+        fn = lrs.function_node(kwargs.get("lr_lambda", args[1] if len(args) > 1 else UNKNOWN), node, 1, "lr_lambda")
+        sweep = peak is None and lrs.shape(fn, lr_param=False)[1]
+        self.add_lr_schedule(optimizer, qualname.rsplit(".", 1)[-1], node, frame, sweep, max_lr)
+
+    def add_lr_schedule(self, optimizer: Any, how: str, node: cst.CSTNode, frame: Frame, sweep: bool,
+                        max_lr: Any = None) -> None:
+        if self.record_once(node, "lr schedule"):
+            records = [optimizer.record] if isinstance(optimizer, Optimizer) else None
+            self.program.lr_schedules.append(lrs.record(records, how, origin_of(frame, node), sweep, max_lr))
+
     def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "grad":
             self.events.zero_grad = True  # p.grad = None clears gradients by hand
+        if isinstance(target, cst.Subscript) and self.subscript_key(target, frame) == "lr":
+            groups = self.eval(target.value, frame)  # opt.param_groups[0]["lr"] = ..., g["lr"] = ... in a loop
+            if isinstance(groups, Bound) and groups.name == "param_groups":
+                self.add_lr_schedule(groups.obj, "param_groups[...]['lr'] assignment", target, frame, False)
         super().assign(target, value, frame)
 
     def set_mode(self, model: Any, mode: Optional[str]) -> None:
