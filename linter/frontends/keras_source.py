@@ -270,7 +270,7 @@ class KerasInterpreter(TorchInterpreter):
             for loss in graph.setup.losses:
                 loss["reconstruction"] = True
         if isinstance(x, RawData) and not _scales_inputs(graph, model):
-            self.raw_reaches(x, node, frame, f"{graph.name}.fit()")
+            self.raw_reaches(x, node, frame, f"{graph.name}.fit()", graph)
         if not self.record_once(node):
             return
         self.program.setup.loaders.append({

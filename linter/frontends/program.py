@@ -36,7 +36,7 @@ class Program:
     regularizers: list[dict] = field(default_factory=list)
     #: tasks of the losses the code constructs, used or not (a hint for graphs linted beside it)
     declared_tasks: set[str] = field(default_factory=set)
-    #: raw-scale data reaching a model or a data set: {"what", "origin", "sink"}
+    #: raw-scale data reaching a model or a data set: {"what", "origin", "sink", "at", "model" (or None)}
     raw_inputs: list[dict] = field(default_factory=list)
     #: schedules that set the lr themselves (frontends.lr_schedules.record)
     lr_schedules: list[dict] = field(default_factory=list)

@@ -497,7 +497,7 @@ class TorchInterpreter(TrainingCode):
                 self.program.train_mode_evaluations.append(
                     {"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
         for raw in (a for a in args if isinstance(a, RawData)):
-            self.raw_reaches(raw, node, frame, f"the model {graph.name}")
+            self.raw_reaches(raw, node, frame, f"the model {graph.name}", graph)
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
         op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs, attrs={"model_call": graph})
         self.call_arguments[op.id] = [id(a) for a in args]  # criterion(model(x), x): a reconstruction

@@ -257,11 +257,13 @@ class TrainingCode(Interpreter):
                     raw = RawData(f"{value.name} images through {' -> '.join(t.names)} (float 0-255)", t.node, frame.module.path)
                     self.raw_reaches(raw, t.node, frame, sink)
 
-    def raw_reaches(self, raw: RawData, node: Optional[cst.CSTNode], frame: Frame, sink: str) -> None:
+    def raw_reaches(self, raw: RawData, node: Optional[cst.CSTNode], frame: Frame, sink: str,
+                    model: Optional[ModelGraph] = None) -> None:
         if node is None or not self.record_once(node, "raw"):
             return
         self.program.raw_inputs.append(
-            {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node)}
+            {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node),
+             "model": model}
         )
 
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
