@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program, is_training_loader
-from nnlint.ir import OpKind
+from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive
@@ -32,7 +32,7 @@ class BatchSizeExtreme(ProgramCheck):
     ## What it does
     Flags training data loaders whose batch size breaks or cripples training:
     - batch size 1 when the model has BatchNorm (batch statistics of one sample);
-    - a last batch of exactly one sample (`drop_last=False`) with BatchNorm;
+    - a last batch of exactly one sample (`drop_last=False`) with BatchNorm over features;
     - a batch as large as the whole data set (one update per epoch), by number or written as
       the data's own size (`batch_size=len(train_set)`, `X_train.shape[0]`, `X_train.size(0)`;
       not with L-BFGS, which needs the full batch);
@@ -42,8 +42,12 @@ class BatchSizeExtreme(ProgramCheck):
     it shuffles, when its name says so, or when a loop over it calls `backward()`.
 
     ## Why is this bad?
-    BatchNorm normalises each feature over the batch: over one sample the output is zero (or
-    PyTorch raises "Expected more than 1 value per channel when training"). Very large batches
+    BatchNorm normalises each feature over the batch: after a Linear/Dense layer a batch of one
+    sample has one value per channel, the output is zero (or PyTorch raises "Expected more
+    than 1 value per channel when training"); that is an `error`. After a convolution it
+    normalises over the spatial positions of the one image and trains (pix2pix and CycleGAN
+    do): `info`. The functional `F.batch_norm` on a reshaped tensor (AdaIN, instance norm)
+    has its own batch axis and is not judged. Very large batches
     generalise worse and take few steps per epoch; single-sample batches give noisy,
     slow updates. 16 to 128 is the usual range; 32 is a good start. Evaluation loaders, and
     micro-batches with gradient accumulation, are not reported.
@@ -167,15 +171,17 @@ model.fit(x, y)  # Keras's default batch size is 32
                             "statistics), but they describe one sample only")
 
     def check(self, program: Program) -> None:
-        models = program.candidates()
-        with_bn = [g for g in models if any(True for _ in g.find(OpKind.BATCH_NORM))]
-        bn_model = with_bn[0].name if with_bn else None
+        bn_model, per_feature = None, False
+        for graph in program.candidates():
+            norms = [op for op in graph.find(OpKind.BATCH_NORM) if ".functional." not in op.type_name]
+            if norms and (bn_model is None or (not per_feature and any(_per_feature(graph, op) for op in norms))):
+                bn_model, per_feature = graph.name, any(_per_feature(graph, op) for op in norms)
         # L-BFGS needs the whole data set in each step: a full batch is its design
         full_batch_ok = any(o["type_name"].endswith("LBFGS") for o in program.optimizers())
         for loader in program.setup.loaders:
-            self._judge(loader, bn_model, full_batch_ok)
+            self._judge(loader, bn_model, per_feature, full_batch_ok)
 
-    def _judge(self, loader: dict, bn_model: Any, full_batch_ok: bool) -> None:
+    def _judge(self, loader: dict, bn_model: Any, per_feature: bool = False, full_batch_ok: bool = False) -> None:
         size = loader["batch_size"]
         training = is_training_loader(loader)
         if training is not False and not full_batch_ok and _whole(loader, size):
@@ -188,14 +194,18 @@ model.fit(x, y)  # Keras's default batch size is 32
         at = loader["origin"]
         dataset = loader["dataset"]
         n = getattr(dataset, "size", None)
-        if size == 1 and training and bn_model:
+        if size == 1 and training and bn_model and per_feature:
             self.report(at, Severity.ERROR, Confidence.LIKELY, model=bn_model, problem=(
-                f"training batches of 1 sample, but {bn_model} has BatchNorm: batch statistics of one sample "
-                "are meaningless (and PyTorch raises in training mode)"))
+                f"training batches of 1 sample, but {bn_model} has BatchNorm over features: one value per "
+                "channel, which PyTorch refuses in training mode (Keras normalises it to zero)"))
+        elif size == 1 and training and bn_model:
+            self.report(at, Severity.INFO, Confidence.POSSIBLE, model=bn_model, problem=(
+                f"training batches of 1 sample with BatchNorm in {bn_model}: it normalises over the spatial "
+                "positions of one image (as pix2pix and CycleGAN train), and its running statistics follow single samples"))
         elif n and size >= n:
             self.report(at, Severity.WARNING, Confidence.LIKELY, problem=(
                 f"batch size {size} covers the whole training set of {n} samples: one update per epoch"))
-        elif n and training and bn_model and loader["drop_last"] is False and n % size == 1:
+        elif n and training and bn_model and per_feature and loader["drop_last"] is False and n % size == 1:
             self.report(at, Severity.ERROR, Confidence.LIKELY, model=bn_model, problem=(
                 f"{n} samples in batches of {size} leave a last batch of 1 sample, and {bn_model} has BatchNorm: "
                 "set drop_last=True"))
@@ -203,3 +213,9 @@ model.fit(x, y)  # Keras's default batch size is 32
             self.report(at, Severity.INFO, Confidence.POSSIBLE, problem=(
                 f"batch size {size} is above {self.opts['max-batch-size']}: large batches generalise worse and "
                 "need a retuned learning rate"))
+
+
+def _per_feature(graph: ModelGraph, op: Op) -> bool:
+    """A batch norm over features (after a Linear/Dense): at batch 1 each channel has one value.
+    After a convolution it normalises over the spatial positions too, and one sample still trains."""
+    return bool(op.inputs) and graph.unshape(graph.ops[op.inputs[0]]).kind is OpKind.LINEAR

@@ -24,7 +24,9 @@ class DropoutAlwaysActive(GraphCheck):
     The dropout layer (`nn.Dropout`) follows the module's mode; the function does not. Left
     on at evaluation, it zeroes a random fraction of the units on every prediction: metrics are
     noisy and pessimistic, and two runs on the same input disagree. Passing
-    `training=True` on purpose (Monte-Carlo dropout, Tacotron's prenet) is not reported.
+    `training=True` on purpose (Monte-Carlo dropout, Tacotron's prenet) is not reported, nor
+    is a call that only runs in training mode (`if self.training: x = F.dropout(x, p)`,
+    `F.dropout(x, p) if self.training else x`).
 
     ## Example
     ```python
@@ -76,6 +78,27 @@ class Net(torch.nn.Module):
         return h
 """
         ),
+        Bad(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Head(nn.Module):
+    def __init__(self, p=0.3):
+        super().__init__()
+        self.p = p
+        self.out = nn.Linear(16, 4)
+
+    def forward(self, x):
+        if not self.training:
+            x = F.dropout(x, self.p)  # the eval branch: on exactly when it should be off
+        elif self.p > 0:
+            x = x * 2
+        if self.p:
+            x = F.dropout(x, self.p)  # guarded by the rate, not by the mode
+        return self.out(x)
+"""
+        ),
     ]
     good = [
         Good(
@@ -92,6 +115,34 @@ class Net(nn.Module):
         x = F.dropout(x, 0.5, self.training)
         x = F.dropout(x, p=0.1, training=True)  # Monte-Carlo dropout, on purpose
         return self.fc(x)
+"""
+        ),
+        Good(
+            """
+import torch
+from torch.nn import functional as F
+
+class Block(torch.nn.Module):
+    def __init__(self, rate=0.2):
+        super().__init__()
+        self.rate = rate
+        self.proj = torch.nn.Linear(32, 32)
+
+    def forward(self, x):
+        if self.training:
+            x = F.dropout(x, self.rate)
+        if self.training and self.rate > 0:
+            x = F.dropout(x, p=self.rate)
+        if not self.training:
+            pass
+        else:
+            x = torch.nn.functional.dropout(x, self.rate)
+        if self.rate == 0 or not self.training:
+            return self.proj(x)
+        else:
+            x = F.dropout(x, self.rate)
+        h = F.dropout(x, 0.1) if self.training else x
+        return self.proj(h)
 """
         ),
     ]
@@ -113,6 +164,7 @@ class Net(nn.Module):
         if not graph.is_model:
             return
         for op in graph.find(OpKind.DROPOUT):
-            if ".functional." in op.type_name and op.attrs.get("training_given") is False:
+            if ".functional." in op.type_name and op.attrs.get("training_given") is False \
+                    and not op.attrs.get("train_only"):  # under `if self.training:` it is off in eval mode
                 call = "F." + op.type_name.rsplit(".", 1)[-1]
                 self.report(op, call=call, model=graph.name)

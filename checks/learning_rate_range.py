@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
-from nnlint.ir import WEIGHTED, ModelGraph, OpKind
+from nnlint.ir import WEIGHTED, ModelGraph, OpKind, Origin
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import (
@@ -66,6 +66,15 @@ class LearningRateRange(ProgramCheck):
     line-searches its step, is not checked. A rate above the range on a toy (a model with one
     weighted layer, or a few bare parameter tensors: logistic regression, a tutorial's line
     fit) is `info`: shallow models converge at rates that make deep ones diverge.
+
+    Where something else sets the lr, the constructor's value is not the one used: a torch
+    `LambdaLR`, a per-step `param_groups[...]["lr"] = ...` assignment, a Keras
+    `LearningRateScheduler` whose function ignores the current lr. Those are not judged;
+    `OneCycleLR` and `CyclicLR` are judged by their `max_lr`. An optimizer over plain tensors
+    (`Adam([latent] + noises)`, style transfer's `LBFGS([image])`, an adversarial
+    perturbation) is skipped: the ranges are about network weights. In a file that sweeps the
+    lr (a range test: a schedule growing as a power of the epoch, an lr finder) the other
+    optimizers' findings are `info`, since their lr may have been read off the sweep.
 
     ## Why is this bad?
     Too large a step overshoots: the loss oscillates or explodes to NaN. Too small a step
@@ -192,24 +201,37 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
         for record in program.setup.optimizers:
             if only is not None:
                 models.setdefault(id(record), only)
+        swept = any(s["sweep"] for s in program.lr_schedules)
         for optimizer in program.optimizers():
             kind = optimizer["type_name"].rsplit(".", 1)[-1]
-            lr = optimizer["lr"]
-            if kind not in _RANGES or not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
-                continue
-            low, high = _RANGES[kind]
-            toy = _toy(optimizer, models.get(id(optimizer)))
-            if lr > high and toy is not None and kind not in ("SGD", "ASGD"):
-                self.report(optimizer["origin"], Severity.INFO, Confidence.POSSIBLE, optimizer=kind, lr=lr,
-                            why=f"above the {high:g} that {kind} tolerates in a deep model; {toy} often trains "
-                                "at this rate, but a deeper model would oscillate or diverge")
-            elif lr > high and kind in ("SGD", "ASGD"):
-                if not program.clips_gradients:  # large SGD steps with clipping are a known recipe
-                    self.report(optimizer["origin"], Severity.INFO, Confidence.POSSIBLE, optimizer=kind, lr=lr,
-                                why=f"above {high:g}, which diverges unless gradients are clipped (none seen here)")
-            elif lr > high:
-                self.report(optimizer["origin"], optimizer=kind, lr=lr,
-                            why=f"above the {high:g} that {kind} tolerates: the loss oscillates or diverges to NaN")
-            elif lr < low:
-                self.report(optimizer["origin"], optimizer=kind, lr=lr,
-                            why=f"below {low:g}: the weights barely move and training looks stuck")
+            if kind not in _RANGES or optimizer.get("tensors"):
+                continue  # tensors (inputs, latents, perturbations): the ranges are about network weights
+            lr, origin, label = optimizer["lr"], optimizer["origin"], kind
+            schedule = program.lr_schedule_of(optimizer)
+            if schedule is not None:  # the schedule sets the lr: only a peak it declares can be judged
+                lr, origin, label = schedule["max_lr"], schedule["origin"], f"{kind} under {schedule['how']} (max_lr)"
+            if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0:
+                self._judge(origin, kind, label, lr, program.clips_gradients, swept and schedule is None,
+                            _toy(optimizer, models.get(id(optimizer))))
+
+    def _judge(self, origin: Origin, kind: str, label: str, lr: float, clipped: bool, swept: bool,
+               toy: Optional[str]) -> None:
+        """Report ``lr`` outside ``kind``'s range; as info on a toy model, or where the file sweeps
+        the lr (the value may be read off it)."""
+        low, high = _RANGES[kind]
+        severity, confidence = (Severity.INFO, Confidence.POSSIBLE) if swept else (None, None)
+        tail = "; the file sweeps the lr (a range test), so this value may come from it" if swept else ""
+        if lr > high and kind in ("SGD", "ASGD"):
+            if not clipped:  # large SGD steps with clipping are a known recipe
+                self.report(origin, Severity.INFO, Confidence.POSSIBLE, optimizer=label, lr=lr,
+                            why=f"above {high:g}, which diverges unless gradients are clipped (none seen here){tail}")
+        elif lr > high and toy is not None:
+            self.report(origin, Severity.INFO, Confidence.POSSIBLE, optimizer=label, lr=lr,
+                        why=f"above the {high:g} that {kind} tolerates in a deep model; {toy} often trains "
+                            f"at this rate, but a deeper model would oscillate or diverge{tail}")
+        elif lr > high:
+            self.report(origin, severity, confidence, optimizer=label, lr=lr,
+                        why=f"above the {high:g} that {kind} tolerates: the loss oscillates or diverges to NaN{tail}")
+        elif lr < low:
+            self.report(origin, severity, confidence, optimizer=label, lr=lr,
+                        why=f"below {low:g}: the weights barely move and training looks stuck{tail}")

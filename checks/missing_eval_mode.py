@@ -30,7 +30,9 @@ class MissingEvalMode(ProgramCheck):
     validation metrics are noisy and pessimistic, and evaluating on a different data set
     silently changes the model. Where nnlint cannot tell the mode (a function that receives the
     model from elsewhere, Lightning's validation steps, which the Trainer runs in eval mode),
-    it says nothing.
+    it says nothing. Nor does it report a model put in `train()` explicitly, with no training
+    step since, and then called repeatedly under `no_grad`: that samples its dropout on
+    purpose (Monte-Carlo dropout).
 
     ## Example
     ```python

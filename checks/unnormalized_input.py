@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
@@ -36,7 +37,8 @@ class UnnormalizedInput(ProgramCheck):
     the learning rate that suits the other layers is far too large for the first. Inputs
     should be in [0, 1] or [-1, 1], or have mean 0 and std 1, with the same transform at
     test time. `transforms.ToTensor()` already scales to [0, 1], and data scaled in another
-    file is not reported.
+    file is not reported. A model whose first layer is a BatchNormalization/LayerNormalization,
+    or has one right after its first layer, normalises the raw scale itself: `info`.
 
     ## Example
     ```python
@@ -159,5 +161,24 @@ plain.fit(x_train / 255.0, y_train)
             pixels = "pixel" in flow["what"] or "images" in flow["what"]
             fix = ("divide by 255 (torchvision's ToTensor/Normalize, or a Keras Rescaling layer)" if pixels
                    else "standardise with (x - mean) / std (StandardScaler)")
-            level = (Severity.INFO, Confidence.POSSIBLE) if flow.get("guess") else (None, None)  # scale read from a file name
-            self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix)
+            if flow.get("model") is not None and _normalises_first(flow["model"]):
+                self.report(flow["at"], Severity.INFO, Confidence.POSSIBLE, what=flow["what"], sink=flow["sink"],
+                            fix=f"its first layers normalise them, which takes most of the harm; still, {fix}")
+            else:
+                level = (Severity.INFO, Confidence.POSSIBLE) if flow.get("guess") else (None, None)  # scale read from a file name
+                self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix)
+
+
+def _normalises_first(graph: ModelGraph) -> bool:
+    """A BatchNorm/LayerNorm as the model's first layer, or right after its first weighted layer:
+    the raw scale is normalised away before (or right after) one layer sees it."""
+    first = next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT and op.kind not in SHAPE_ONLY), None)
+    if first is None:
+        return False
+    if first.kind in _INPUT_NORMS:
+        return True
+    readers = graph.consumers(first)
+    return first.kind in WEIGHTED and len(readers) == 1 and readers[0].kind in _INPUT_NORMS
+
+
+_INPUT_NORMS = {OpKind.BATCH_NORM, OpKind.LAYER_NORM}

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Iterable, Optional
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Optional
 
 import libcst as cst
 
@@ -103,7 +104,8 @@ def is_static(value: Any) -> bool:
 class Frame:
     """Local bindings of one function (or module) execution."""
 
-    __slots__ = ("module", "locals", "graph", "self_obj", "in_graph", "returns", "is_module", "name", "owner")
+    __slots__ = ("module", "locals", "graph", "self_obj", "in_graph", "returns", "is_module", "name", "owner",
+                 "conditions")
 
     def __init__(
         self,
@@ -124,6 +126,8 @@ class Frame:
         self.is_module = is_module
         self.name = name
         self.owner: Optional[ClassRef] = None  # the class whose method runs in this frame (for super())
+        #: the tests of the branches running now in this frame, each with the side taken (True: the body)
+        self.conditions: list[tuple[cst.BaseExpression, bool]] = []
 
 
 class Interpreter:
@@ -322,23 +326,29 @@ class Interpreter:
         orelse = stmt.orelse
         else_body = orelse.body.body if isinstance(orelse, cst.Else) else ([orelse] if orelse is not None else [])
         if test is True:
-            self.exec_block(stmt.body.body, frame)
+            with _branch(frame, stmt.test, True):
+                self.exec_block(stmt.body.body, frame)
         elif test is False:
-            self.exec_block(else_body, frame)
+            with _branch(frame, stmt.test, False):
+                self.exec_block(else_body, frame)
         else:
-            self.exec_branches([stmt.body.body, else_body], frame)
+            self.exec_branches([stmt.body.body, else_body], frame, stmt.test)
 
-    def exec_branches(self, bodies: list[Iterable[cst.CSTNode]], frame: Frame) -> None:
-        """Run each branch from the same state; names that end up different become unknown."""
+    def exec_branches(self, bodies: list[Iterable[cst.CSTNode]], frame: Frame,
+                      test: Optional[cst.BaseExpression] = None) -> None:
+        """Run each branch from the same state; names that end up different become unknown.
+
+        With ``test``, the bodies are an ``if``'s body and else branch, run under that test's sides."""
         before = dict(frame.locals)
         results, returned_all = [], True
         self.uncertain += 1
         try:
-            for body in bodies:
+            for i, body in enumerate(bodies):
                 frame.locals.clear()
                 frame.locals.update(before)
                 try:
-                    self.exec_block(body, frame)
+                    with _branch(frame, test if i < 2 else None, i == 0):
+                        self.exec_block(body, frame)
                     returned_all = False
                     results.append(dict(frame.locals))
                 except _Return:
@@ -584,19 +594,26 @@ class Interpreter:
 
     def eval_ifexp(self, node: cst.IfExp, frame: Frame) -> Any:
         t = truth(self.eval(node.test, frame))
-        if t is True:
-            return self.eval(node.body, frame)
-        if t is False:
-            return self.eval(node.orelse, frame)
-        return self.merge([self.eval(node.body, frame), self.eval(node.orelse, frame)], frame)
+        if t is not False:
+            with _branch(frame, node.test, True):
+                body = self.eval(node.body, frame)
+            if t is True:
+                return body
+        with _branch(frame, node.test, False):
+            orelse = self.eval(node.orelse, frame)
+        return orelse if t is False else self.merge([body, orelse], frame)
 
     def eval_comprehension(self, node: cst.ListComp | cst.GeneratorExp | cst.SetComp, frame: Frame) -> Any:
         scope = Frame(frame.module, frame.graph, dict(frame.locals), frame.self_obj, frame.in_graph)
         if frame.is_module:
             scope.locals = dict(frame.module.globals)
         out: list = []
-        if not self.comprehend(node.for_in, node.elt, scope, out):
-            return UNKNOWN
+        self.loops += 1  # the element is computed once per item, as in a loop body
+        try:
+            if not self.comprehend(node.for_in, node.elt, scope, out):
+                return UNKNOWN
+        finally:
+            self.loops -= 1
         return out
 
     def comprehend(self, comp: cst.CompFor, elt: cst.BaseExpression, scope: Frame, out: list) -> bool:
@@ -835,6 +852,19 @@ def literal_value(node: cst.BaseExpression) -> Any:
         if "b" not in prefix.lower() and ("\\" not in inner or "r" in prefix.lower()):
             return inner
     return UNKNOWN
+
+
+@contextmanager
+def _branch(frame: Frame, test: Optional[cst.BaseExpression], side: bool) -> Iterator[None]:
+    """Run a branch with its condition on the frame's stack (frontends ask what it implies)."""
+    if test is None:
+        yield
+        return
+    frame.conditions.append((test, side))
+    try:
+        yield
+    finally:
+        frame.conditions.pop()
 
 
 def truth(value: Any) -> Optional[bool]:

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import libcst as cst
 
 from nnlint.frontends import keras_api as kapi
+from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
@@ -55,6 +56,8 @@ class KerasInterpreter(TorchInterpreter):
         if module in ("keras.optimizers", "keras.optimizers.legacy", "keras.optimizers.experimental") \
                 and short in kapi.OPTIMIZERS:
             return self.keras_optimizer(short, args, kwargs, node, frame)
+        if name == "keras.callbacks.LearningRateScheduler":
+            return self.keras_lr_schedule(args, kwargs, node, frame)
         if module == "keras.initializers":
             return _Initializer(short, args, kwargs)
         if module == "keras.regularizers" and short.lower() in ("l2", "l1_l2"):
@@ -246,14 +249,30 @@ class KerasInterpreter(TorchInterpreter):
             self.program.setup.optimizers.append(record)
         return Optimizer(record)
 
+    def keras_lr_schedule(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        """``LearningRateScheduler(fn)``: fn(epoch[, lr]) returns the lr; one that ignores the
+        current lr overrides the optimizer's. Tied to the optimizers of the model whose fit() gets it."""
+        fn = lrs.function_node(kwargs.get("schedule", args[0] if args else UNKNOWN), node, 0, "schedule")
+        overrides, sweeps = lrs.shape(fn, lr_param=True)
+        if not overrides:
+            return UNKNOWN
+        entry = lrs.record(None, "LearningRateScheduler", origin_of(frame, node), sweeps)
+        if self.record_once(node, "lr schedule"):
+            self.program.lr_schedules.append(entry)
+        return lrs.Schedule(entry)
+
     def fit(self, graph: ModelGraph, model: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+        callbacks = kwargs.get("callbacks")
+        for callback in callbacks if isinstance(callbacks, (list, tuple)) else []:
+            if isinstance(callback, lrs.Schedule):
+                callback.drives(graph.setup.optimizers)
         x = kwargs.get("x", args[0] if args else UNKNOWN)
         y = kwargs.get("y", args[1] if len(args) > 1 else UNKNOWN)
         if x is y and x is not UNKNOWN:  # fit(x, x): an autoencoder reconstructing its input
             for loss in graph.setup.losses:
                 loss["reconstruction"] = True
         if isinstance(x, RawData) and not _scales_inputs(graph, model):
-            self.raw_reaches(x, node, frame, f"{graph.name}.fit()")
+            self.raw_reaches(x, node, frame, f"{graph.name}.fit()", graph)
         if not self.record_once(node):
             return
         self.program.setup.loaders.append({

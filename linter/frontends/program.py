@@ -36,8 +36,18 @@ class Program:
     regularizers: list[dict] = field(default_factory=list)
     #: tasks of the losses the code constructs, used or not (a hint for graphs linted beside it)
     declared_tasks: set[str] = field(default_factory=set)
-    #: raw-scale data reaching a model or a data set: {"what", "origin", "sink"}
+    #: raw-scale data reaching a model or a data set: {"what", "origin", "sink", "at", "model" (or None)}
     raw_inputs: list[dict] = field(default_factory=list)
+    #: schedules that set the lr themselves (frontends.lr_schedules.record)
+    lr_schedules: list[dict] = field(default_factory=list)
+
+    def lr_schedule_of(self, optimizer: dict) -> Optional[dict]:
+        """The schedule that overrides this optimizer's lr, if any (one that names no optimizer
+        may drive any of them)."""
+        for schedule in self.lr_schedules:
+            if schedule["optimizers"] is None or any(o is optimizer for o in schedule["optimizers"]):
+                return schedule
+        return None
 
     def optimizers(self) -> list[dict]:
         """Every optimizer declared in the file, on a model or not, once each."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import libcst as cst
+from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import (
     UNKNOWN,
@@ -113,7 +114,7 @@ class TorchInterpreter(TrainingCode):
             return self.type_of(obj)
         if name == "__name__" and isinstance(obj, (External, ClassRef)):  # m.__class__.__name__ (DCGAN's weights_init)
             return obj.name if isinstance(obj, ClassRef) else obj.qualname.rsplit(".", 1)[-1]
-        if name in ("backward", "zero_grad") and not isinstance(obj, (Instance, ClassRef)):
+        if name in ("backward", "zero_grad", "param_groups") and not isinstance(obj, (Instance, ClassRef)):
             return Bound(obj, name)  # loss.backward(), optimizer.zero_grad(): on values we may not know
         if isinstance(obj, Optimizer):
             return Bound(obj, name)
@@ -156,6 +157,8 @@ class TorchInterpreter(TrainingCode):
             of = owner.obj if isinstance(owner, Bound) else UNKNOWN
             if isinstance(of, (Tensor, RawData)) or of is UNKNOWN:
                 return Rows(of, dotted(node.value.value))  # X.shape[0]: the number of samples
+        if isinstance(owner, Bound) and owner.name == "param_groups":
+            return owner  # one group stands for them all: what matters is whose groups they are
         if isinstance(owner, Layer) and owner.children is not None:
             return super().index(owner.children, key, node, frame)
         if isinstance(owner, Tensor):
@@ -174,6 +177,8 @@ class TorchInterpreter(TrainingCode):
         return super().unpack(value, count, frame)
 
     def iterate(self, value: Any) -> Optional[list]:
+        if isinstance(value, Bound) and value.name == "param_groups":
+            return [value]
         if isinstance(value, Layer) and value.children is not None:
             return super().iterate(value.children)
         return super().iterate(value)
@@ -208,6 +213,9 @@ class TorchInterpreter(TrainingCode):
 
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         self.note_call_keywords(kwargs)
+        if isinstance(node, cst.Call) and lrs.is_finder(node):  # LRFinder(model, optimizer, ...), tuner.lr_find(model)
+            optimizer = next((a for a in [*args, *kwargs.values()] if isinstance(a, Optimizer)), UNKNOWN)
+            self.add_lr_schedule(optimizer, "a learning-rate finder", node, frame, True)
         if isinstance(func, External) and func.qualname == "builtins.isinstance" and len(args) == 2:
             return self.isinstance_of(args[0], args[1])
         if isinstance(func, External) and func.qualname == "builtins.type" and len(args) == 1:
@@ -237,6 +245,8 @@ class TorchInterpreter(TrainingCode):
             raw = args[0] if args and isinstance(args[0], RawData) else None
             keeps = "?" not in func.names and not any(n in api.SCALING_TRANSFORMS or n == "ToDtype(scale)" for n in func.names)
             return raw if raw is not None and keeps else UNKNOWN
+        if func is UNKNOWN and any(isinstance(v, (Instance, Layer)) for v in [*args, *kwargs.values()]):
+            self.training_steps += 1  # a model handed to a function we cannot follow may be trained there
         result = super().call(func, args, kwargs, node, frame)
         if result is UNKNOWN and frame.in_graph and (func is UNKNOWN or isinstance(func, Bound) and func.obj is UNKNOWN):
             return self.opaque(func, args, kwargs, node, frame)
@@ -371,6 +381,9 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if qualname in api.OPTIMIZERS:
             return self.record_optimizer(qualname, args, kwargs, node, frame)
+        if qualname in lrs.TORCH_OVERRIDES:
+            self.lr_scheduler(qualname, args, kwargs, node, frame)
+            return UNKNOWN
         if qualname in ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad") or (
                 qualname in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and args and args[0] is False):
             return NoGrad()
@@ -424,6 +437,8 @@ class TorchInterpreter(TrainingCode):
         for value in [*args, *kwargs.values()]:
             if isinstance(value, Instance) and value.cls.is_nn_module and frame.in_graph is False:
                 self.model_graph(value)  # passed to unknown code (an optimizer, a trainer): still a model
+            if isinstance(value, (Instance, Layer)) and not frame.in_graph:
+                self.training_steps += 1  # the unknown code may train it
         tensors = [a for a in args if isinstance(a, Tensor)]
         if tensors and qualname.startswith("torch."):
             return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node, _sign_of(qualname.rsplit(".", 1)[-1]))
@@ -434,11 +449,14 @@ class TorchInterpreter(TrainingCode):
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if name == "backward":
             self.events.backward = True
+            self.training_steps += 1
             return None
         if name == "zero_grad":
             self.events.zero_grad = True
             return None
         if isinstance(obj, Optimizer):
+            if name == "step":
+                self.training_steps += 1
             if name == "step" and node is not None and self.loops:  # one step alone accumulates nothing
                 self.events.steps.append({"origin": origin_of(frame, node), "optimizer": obj.record["type_name"]})
             return UNKNOWN
@@ -448,7 +466,7 @@ class TorchInterpreter(TrainingCode):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
             if isinstance(obj, Layer) or obj.cls.is_nn_module:
                 for module in self.submodules(obj):  # train()/eval() reach every submodule
-                    module.mode = None if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+                    self.set_mode(module, None if mode is UNKNOWN else ("train" if truthy(mode) else "eval"))
                 return obj
         if isinstance(obj, Tensor):
             return self.tensor_method(obj, name, args, kwargs, node, frame)
@@ -585,7 +603,7 @@ class TorchInterpreter(TrainingCode):
         graph = frame.graph
         x = args[0] if args else UNKNOWN
         if not frame.in_graph and layer.graph is not None:
-            return self.model_output(layer.graph, args, node, frame, layer.mode)
+            return self.model_output(layer.graph, args, node, frame, self.call_mode(layer))
         if layer.qualname == "torch.nn.Sequential" and layer.children is not None:
             for child in layer.children:
                 if isinstance(child, Layer):
@@ -630,7 +648,7 @@ class TorchInterpreter(TrainingCode):
             finally:
                 inst.building = False
         graph = self.model_graph(inst)
-        return self.model_output(graph, args, node, frame, inst.mode)
+        return self.model_output(graph, args, node, frame, self.call_mode(inst))
 
     def call_pretrained(self, model: Pretrained, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         """A library model on tensors: its body is an UNKNOWN op; a head the code put in place
@@ -690,7 +708,7 @@ class TorchInterpreter(TrainingCode):
             if layers:
                 self.train_mode_call({"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
         for raw in (a for a in args if isinstance(a, RawData)):
-            self.raw_reaches(raw, node, frame, f"the model {graph.name}")
+            self.raw_reaches(raw, node, frame, f"the model {graph.name}", graph)
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
         op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs, attrs={"model_call": graph})
         self.call_arguments[op.id] = [id(a) for a in args]  # criterion(model(x), x): a reconstruction
@@ -835,6 +853,8 @@ class TorchInterpreter(TrainingCode):
         ids = [t.op for t in inputs if isinstance(t, Tensor) and t.graph is graph]
         attrs = attrs or {}
         attrs["out_shape"] = op_shape(kind, type_name, [shape_of(graph.ops[i]) for i in ids], attrs.get("call"), attrs)
+        if frame.in_graph and any(_implies_training(test, side, frame) for test, side in frame.conditions):
+            attrs["train_only"] = True  # under `if self.training:`: this op never runs in eval mode
         op = graph.add(kind, type_name, ids, attrs=attrs, origin=origin_of(frame, node))
         return Tensor(graph, op.id, model=model)
 
@@ -1024,6 +1044,22 @@ def recorded_call(args: list, kwargs: dict, inputs: list) -> tuple[list, dict]:
         return value
 
     return [ref(a) for a in args], {k: ref(v) for k, v in kwargs.items()}
+
+
+def _implies_training(test: cst.BaseExpression, side: bool, frame: Frame) -> bool:
+    """Whether ``test`` having come out ``side`` means the module runs in training mode:
+    ``self.training``, ``self.training and p > 0``, ``not self.training`` false, and so on."""
+    if isinstance(test, cst.Attribute) and test.attr.value == "training":
+        owner = test.value
+        return side and isinstance(owner, cst.Name) and frame.self_obj is not None \
+            and frame.locals.get(owner.value) is frame.self_obj
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _implies_training(test.expression, not side, frame)
+    if isinstance(test, cst.BooleanOperation):
+        # `a and b` true means both are true; `a or b` false means both are false
+        if isinstance(test.operator, cst.And) == side:
+            return _implies_training(test.left, side, frame) or _implies_training(test.right, side, frame)
+    return False
 
 
 def forward_of(cls: ClassRef) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import libcst as cst
+from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import UNKNOWN, Frame, Interpreter, origin_of
 from nnlint.frontends.names import dotted
@@ -19,6 +20,7 @@ from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.values import (
     ArgParser,
+    Bound,
     ClassRef,
     Dataset,
     External,
@@ -49,6 +51,10 @@ class TrainingCode(Interpreter):
         self.call_argument_names: dict[int, list] = {}  # model-call op -> its arguments' plain names
         self.events = _Events()  # what the current unit of training code does
         self.quiet_blocks: list[_QuietBlock] = []  # the no_grad blocks being run, innermost last
+        #: backward()/step() calls seen, and models handed to code not followed (which may train them)
+        self.training_steps = 0
+        #: id() of a model -> ``training_steps`` when the code last put it in train() explicitly
+        self.train_chosen: dict[int, int] = {}
 
     def record_once(self, node: cst.CSTNode, tag: str = "") -> bool:
         """True the first time a fact (``tag``) is recorded for a node, False after."""
@@ -185,6 +191,8 @@ class TrainingCode(Interpreter):
             "weight_decay": kwargs.get("weight_decay"),
             "nesterov": kwargs.get("nesterov"),
         }
+        if self._plain_tensors(node.args[0].value if node.args and node.args[0].keyword is None else None, frame):
+            record["tensors"] = True  # [latent] + noises, [input_img]: plain tensors, not a model's weights
         if isinstance(params, (list, tuple)) and params and all(isinstance(p, Tensor) for p in params):
             record["param_tensors"] = len(params)  # optim.SGD([w, b], ...): a model of bare tensors
         if isinstance(params, Parameters) and params.layer is not None:
@@ -195,6 +203,21 @@ class TrainingCode(Interpreter):
         else:
             self.program.setup.optimizers.append(record)
         return Optimizer(record)
+
+    def _plain_tensors(self, expr: Optional[cst.BaseExpression], frame: Frame) -> bool:
+        """Whether an optimizer's params are tensors of their own, not a model's parameters: a
+        list of them (``[image]``), or such lists joined with ``+`` to lists we cannot see into."""
+        parts: list[cst.BaseExpression] = []
+        while isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            parts.append(expr.right)
+            expr = expr.left
+        if expr is None or not all(isinstance(p, (cst.List, cst.Tuple, cst.Name, cst.Attribute)) for p in [expr, *parts]):
+            return False  # evaluate again only what has no effects
+        values = [self.eval(part, frame) for part in [expr, *parts]]
+        lists = [v for v in values if isinstance(v, (list, tuple))]
+        weights = (Parameters, Param, dict, Layer, Instance)
+        return bool(lists) and any(lists) and all(v is UNKNOWN for v in values if not isinstance(v, (list, tuple))) \
+            and not any(isinstance(item, weights) for v in lists for item in v)
 
     def _map_style(self, dataset: Any) -> bool:
         """A data set known to be indexable (so shuffle=True is possible): not an iterable one."""
@@ -266,12 +289,13 @@ class TrainingCode(Interpreter):
                     raw = RawData(f"{value.name} images through {' -> '.join(t.names)} (float 0-255)", t.node, frame.module.path)
                     self.raw_reaches(raw, t.node, frame, sink)
 
-    def raw_reaches(self, raw: RawData, node: Optional[cst.CSTNode], frame: Frame, sink: str) -> None:
+    def raw_reaches(self, raw: RawData, node: Optional[cst.CSTNode], frame: Frame, sink: str,
+                    model: Optional[ModelGraph] = None) -> None:
         if node is None or not self.record_once(node, "raw"):
             return
         self.program.raw_inputs.append(
             {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node),
-             "guess": raw.guess}
+             "guess": raw.guess, "model": model}
         )
 
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
@@ -366,10 +390,46 @@ class TrainingCode(Interpreter):
         elif self.quiet_blocks:
             self.quiet_blocks[-1].calls.extend(block.calls)
 
+    def lr_scheduler(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
+        """``LambdaLR(opt, ...)``, ``OneCycleLR(opt, max_lr=...)``: the optimizer's own lr is not used."""
+        optimizer = kwargs.get("optimizer", args[0] if args else UNKNOWN)
+        peak = lrs.TORCH_OVERRIDES[qualname]
+        max_lr = kwargs.get(peak[0], args[peak[1]] if len(args) > peak[1] else None) if peak else None
+        fn = lrs.function_node(kwargs.get("lr_lambda", args[1] if len(args) > 1 else UNKNOWN), node, 1, "lr_lambda")
+        sweep = peak is None and lrs.shape(fn, lr_param=False)[1]
+        self.add_lr_schedule(optimizer, qualname.rsplit(".", 1)[-1], node, frame, sweep, max_lr)
+
+    def add_lr_schedule(self, optimizer: Any, how: str, node: cst.CSTNode, frame: Frame, sweep: bool,
+                        max_lr: Any = None) -> None:
+        if self.record_once(node, "lr schedule"):
+            records = [optimizer.record] if isinstance(optimizer, Optimizer) else None
+            self.program.lr_schedules.append(lrs.record(records, how, origin_of(frame, node), sweep, max_lr))
+
     def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "grad":
             self.events.zero_grad = True  # p.grad = None clears gradients by hand
+        if isinstance(target, cst.Subscript) and self.subscript_key(target, frame) == "lr":
+            groups = self.eval(target.value, frame)  # opt.param_groups[0]["lr"] = ..., g["lr"] = ... in a loop
+            if isinstance(groups, Bound) and groups.name == "param_groups":
+                self.add_lr_schedule(groups.obj, "param_groups[...]['lr'] assignment", target, frame, False)
         super().assign(target, value, frame)
+
+    def set_mode(self, model: Any, mode: Optional[str]) -> None:
+        """``model.train()`` / ``model.eval()``: remember when the code chose training mode."""
+        model.mode = mode
+        if mode == "train":
+            self.train_chosen[id(model)] = self.training_steps
+        else:
+            self.train_chosen.pop(id(model), None)
+
+    def call_mode(self, model: Any) -> Optional[str]:
+        """The mode a call of ``model`` is judged in; None when the code chose it on purpose.
+
+        ``model.train()`` with no training step since, then the model called in a loop: the code
+        samples a model with its dropout on (Monte-Carlo dropout), it did not forget eval()."""
+        if model.mode == "train" and self.loops and self.train_chosen.get(id(model)) == self.training_steps:
+            return None
+        return model.mode
 
     def gave_up(self) -> None:
         self.events.complete = False
