@@ -29,14 +29,11 @@ _RANGES = {
 
 
 def _toy(optimizer: dict, model: Optional[ModelGraph]) -> Optional[str]:
-    """What makes the trained model a toy (one weighted layer, a few bare tensors), or None.
+    """What makes the trained model a toy (one weighted layer), or None.
 
     Logistic regression or a one-layer toy with Adam at 0.1 is a tutorial default that converges;
     the threshold is about deep models. A model nnlint does not see whole is not a toy.
     """
-    tensors = optimizer.get("param_tensors")
-    if isinstance(tensors, int) and 0 < tensors <= _TOY_TENSORS:
-        return f"a model of {tensors} bare parameter tensor{'s' if tensors > 1 else ''}"
     if optimizer.get("param_layer") in _WEIGHTED:
         return "a one-layer model"
     if model is None or not model.complete or not model.top_level:
@@ -53,7 +50,6 @@ def _toy(optimizer: dict, model: Optional[ModelGraph]) -> Optional[str]:
 
 #: Layers with trained weights; a model with one of them is shallow enough for large steps.
 _WEIGHTED = (*WEIGHTED, OpKind.EMBEDDING, OpKind.RNN)
-_TOY_TENSORS = 4
 
 
 class LearningRateRange(ProgramCheck):
@@ -64,8 +60,7 @@ class LearningRateRange(ProgramCheck):
     Adadelta; below 1e-6 for all of them. SGD above 1.0 is `info` and only when no gradient
     clipping is in sight (`clip_grad_norm_`, `Trainer(gradient_clip_val=...)`). LBFGS, which
     line-searches its step, is not checked. A rate above the range on a toy (a model with one
-    weighted layer, or a few bare parameter tensors: logistic regression, a tutorial's line
-    fit) is `info`: shallow models converge at rates that make deep ones diverge.
+    weighted layer: logistic regression, a tutorial's line fit) is `info`: shallow models converge at rates that make deep ones diverge.
 
     Where something else sets the lr, the constructor's value is not the one used: a torch
     `LambdaLR`, a per-step `param_groups[...]["lr"] = ...` assignment, a Keras

@@ -18,7 +18,7 @@ import torch
 from torch import nn, optim
 from torch.optim import lr_scheduler
 
-net = nn.Linear(8, 1)
+net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))  # deep enough not to be a toy
 warm = optim.AdamW(net.parameters(), lr=1e-9)
 sched = lr_scheduler.LambdaLR(warm, lambda step: min(1.0, step / 1000) * 3e5)
 cyc = optim.SGD(net.parameters(), lr=1e-8, momentum=0.9)
@@ -38,7 +38,7 @@ def test_param_group_assignments_set_the_lr(tmp_path):
     code = '''
 import torch
 
-model = torch.nn.Linear(4, 2)
+model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
 opt = torch.optim.Adam(model.parameters(), lr=0.5)
 other = torch.optim.RMSprop(model.parameters(), lr=0.3)
 plain = torch.optim.Adam(model.parameters(), lr=0.7)
@@ -63,7 +63,7 @@ def adjust(optimizer, epoch):
     for g in optimizer.param_groups:
         g['lr'] = 0.1 * (0.1 ** (epoch // 30))
 
-net = torch.nn.Linear(4, 2)
+net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
 sgd = torch.optim.Adam(net.parameters(), lr=0.2)
 '''
     assert _nn105(lint_source(tmp_path, code)) == []
@@ -74,7 +74,7 @@ def test_a_range_test_in_the_file_makes_other_lrs_info(tmp_path):
 import torch
 from torch_lr_finder import LRFinder
 
-model = torch.nn.Linear(4, 1)
+model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
 probe = torch.optim.SGD(model.parameters(), lr=1e-9, momentum=0.9)
 finder = LRFinder(model, probe, torch.nn.MSELoss())
 finder.range_test(loader, end_lr=1, num_iter=100)
@@ -97,7 +97,7 @@ image = content.clone().requires_grad_(True)
 lbfgs = optim.LBFGS([image])
 delta = torch.zeros_like(x, requires_grad=True)
 attack = torch.optim.Adam([delta], lr=0.5)
-net = torch.nn.Linear(4, 2)
+net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
 weights = optim.Adam([{"params": net.parameters()}], lr=0.5)
 direct = optim.Adam(net.parameters(), lr=0.5)
 '''

@@ -56,7 +56,6 @@ _MAYBE_POSITIVE = [
     "torch.exp(2 * x)",
     "torch.exp(-x)",
     "torch.exp(0.5 * (k / s) ** 2)",
-    "torch.exp(x - k)",
     "torch.exp(-x + 1)",
 ]
 
@@ -301,12 +300,6 @@ optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
 """,
     """
 import torch
-w = torch.randn(3, 1, requires_grad=True)
-b = torch.zeros(1, requires_grad=True)
-optimizer = torch.optim.Adam([w, b], lr=0.1)
-""",
-    """
-import torch
 from torch import nn, optim
 
 def make():
@@ -362,6 +355,17 @@ optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
 @pytest.mark.parametrize("code", _TOYS)
 def test_a_large_rate_on_a_toy_model_is_only_info(tmp_path, code):
     assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["info"]
+
+
+def test_an_optimizer_over_bare_tensors_is_not_judged(tmp_path):
+    # hand-made weights or a latent being optimised: nnlint cannot tell, so it says nothing
+    code = """
+import torch
+w = torch.randn(3, 1, requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+optimizer = torch.optim.Adam([w, b], lr=0.1)
+"""
+    assert found(tmp_path, code, "NN105") == []
 
 
 @pytest.mark.parametrize("code", _DEEP)

@@ -384,7 +384,7 @@ class Interpreter:
         value = self.eval(stmt.iter, frame)
         items = self.iterate(value)
         if items is None:
-            self.loop_over(value, lambda: self.exec_unknown_loop(stmt.body.body, frame, stmt.target))
+            self.loop_over(value, lambda: self.exec_unknown_loop(stmt.body.body, frame, stmt.target), stmt.iter)
             return
         for item in items:
             self.assign(stmt.target, item, frame)
@@ -393,8 +393,9 @@ class Interpreter:
             except _LoopExit:
                 break  # a static break, or a continue we treat conservatively as the end
 
-    def loop_over(self, value: Any, run: Any) -> None:
-        """Hook: run a loop over a value nnlint cannot unroll (frontends watch data loaders)."""
+    def loop_over(self, value: Any, run: Any, source: Optional[cst.BaseExpression] = None) -> None:
+        """Hook: run a loop over a value nnlint cannot unroll (frontends watch data loaders);
+        ``source`` is the loop's iterable as written."""
         run()
 
     def exec_unknown_loop(self, body: Iterable[cst.CSTNode], frame: Frame, target: Optional[cst.BaseExpression]) -> None:

@@ -24,7 +24,7 @@ from nnlint.frontends.names import dotted
 from nnlint.frontends.program import Program
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.torch_shapes import layer_shape, op_shape
-from nnlint.frontends.torch_training import TrainingCode, truthy
+from nnlint.frontends.torch_training import evaluation_data, TrainingCode, truthy
 from nnlint.frontends.values import (
     ArgParser,
     Bound,
@@ -707,6 +707,8 @@ class TorchInterpreter(TrainingCode):
                              if not _inactive(op)})
             if layers:
                 self.train_mode_call({"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
+                if isinstance(node, cst.Call) and any(evaluation_data(UNKNOWN, a.value) for a in node.args):
+                    self.evaluates()  # net(x_val), model(test_images): predictions on held-out data
         for raw in (a for a in args if isinstance(a, RawData)):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}", graph)
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]

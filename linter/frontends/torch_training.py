@@ -9,6 +9,7 @@ the model's train/eval mode that the loop rules judge. :class:`TorchInterpreter`
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 import libcst as cst
@@ -16,7 +17,7 @@ from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import UNKNOWN, Frame, Interpreter, origin_of
 from nnlint.frontends.names import dotted
-from nnlint.frontends.program import Program, loss_record
+from nnlint.frontends.program import EVAL_WORDS, Program, is_training_loader, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.values import (
     ArgParser,
@@ -53,6 +54,7 @@ class TrainingCode(Interpreter):
         self.quiet_blocks: list[_QuietBlock] = []  # the no_grad blocks being run, innermost last
         #: backward()/step() calls seen, and models handed to code not followed (which may train them)
         self.training_steps = 0
+        self.data_loops = 0  # > 0 while running the body of a loop over a data loader or held-out data
         #: id() of a model -> ``training_steps`` when the code last put it in train() explicitly
         self.train_chosen: dict[int, int] = {}
 
@@ -157,10 +159,24 @@ class TrainingCode(Interpreter):
         self.program.setup.loaders.append(record)
         return Loader(record)
 
-    def loop_over(self, value: Any, run: Any) -> None:
-        """``for x, y in loader:`` with ``backward()`` in the body: the loader feeds training."""
+    def loop_over(self, value: Any, run: Any, source: Optional[cst.BaseExpression] = None) -> None:
+        """``for x, y in loader:`` with ``backward()`` in the body: the loader feeds training.
+        Under no_grad, a loop over evaluation data (a loader that is not for training, or one
+        named for validation or testing: ``val_loader``, ``enumerate(tqdm(test_dl))``) evaluates."""
+        held_out = evaluation_data(value, source)
+        if self.quiet_blocks and held_out:
+            self.evaluates()
+        if held_out or isinstance(value, Loader):
+            self.data_loops += 1  # a loop over data, not repeated draws (see call_mode)
+            try:
+                return self._loop_over_data(value, run, source)
+            finally:
+                self.data_loops -= 1
+        return super().loop_over(value, run, source)
+
+    def _loop_over_data(self, value: Any, run: Any, source: Optional[cst.BaseExpression]) -> None:
         if not isinstance(value, Loader):
-            return super().loop_over(value, run)
+            return super().loop_over(value, run, source)
         before, self.events.backward = self.events.backward, False
         try:
             run()
@@ -193,8 +209,6 @@ class TrainingCode(Interpreter):
         }
         if self._plain_tensors(node.args[0].value if node.args and node.args[0].keyword is None else None, frame):
             record["tensors"] = True  # [latent] + noises, [input_img]: plain tensors, not a model's weights
-        if isinstance(params, (list, tuple)) and params and all(isinstance(p, Tensor) for p in params):
-            record["param_tensors"] = len(params)  # optim.SGD([w, b], ...): a model of bare tensors
         if isinstance(params, Parameters) and params.layer is not None:
             record["param_layer"] = params.layer.kind  # one bare layer: a model of one layer
             self.program.setup.optimizers.append(record)
@@ -425,9 +439,11 @@ class TrainingCode(Interpreter):
     def call_mode(self, model: Any) -> Optional[str]:
         """The mode a call of ``model`` is judged in; None when the code chose it on purpose.
 
-        ``model.train()`` with no training step since, then the model called in a loop: the code
+        ``model.train()`` with no training step since, then the model called in a loop of draws
+        (not over data batches): the code
         samples a model with its dropout on (Monte-Carlo dropout), it did not forget eval()."""
-        if model.mode == "train" and self.loops and self.train_chosen.get(id(model)) == self.training_steps:
+        if model.mode == "train" and self.loops and not self.data_loops \
+                and self.train_chosen.get(id(model)) == self.training_steps:
             return None
         return model.mode
 
@@ -507,3 +523,19 @@ _DEPRECATED_INITS = frozenset(
     "uniform normal constant xavier_uniform xavier_normal kaiming_uniform kaiming_normal orthogonal sparse eye dirac".split())
 
 _CLIP_KEYWORDS = {"gradient_clip_val", "max_grad_norm", "clip_grad_norm", "grad_clip", "clip_norm"}
+
+
+def evaluation_data(value: Any, source: Optional[cst.BaseExpression]) -> bool:
+    """An iterable or batch of evaluation data: a loader known not to feed training, or one
+    whose name (under ``enumerate``/``tqdm``/``iter`` wrappers) says validation or testing."""
+    if isinstance(value, Loader) and is_training_loader(value.record) is False:
+        return True
+    while isinstance(source, cst.Call) and source.args:  # enumerate(tqdm(val_loader)), iter(dl)
+        source = source.args[0].value
+    name = (dotted(source) or "") if source is not None else ""
+    words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name.rsplit(".", 1)[-1])}
+    return bool(words & _HELD_OUT) and "train" not in words
+
+
+#: Words that name held-out data: ``val_loader``, ``x_test``, ``validLoader``, ``dev_batches``.
+_HELD_OUT = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout", "heldout"}
