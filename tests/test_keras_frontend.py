@@ -127,3 +127,47 @@ model = keras.Sequential([{first}, keras.layers.Dense(8, activation="relu"), ker
     [op] = [graph.ops[i] for i in graph.inputs]
     assert op.attrs.get("shape") == shape
     assert graph.ops[1].label == "model[1]"  # its place in the list the user wrote
+
+
+@pytest.mark.parametrize("imports,dense,conv", [
+    ("from keras.layers.core import Dense\nfrom keras.layers.convolutional import Convolution2D",
+     "Dense(output_dim=8, init='zero')", "Convolution2D(4, 3, 3, border_mode='same', bias=False)"),
+    ("from tensorflow.keras.layers import Dense, Conv2D",
+     "Dense(8, kernel_initializer='zeros')", "Conv2D(4, (3, 3), padding='same', use_bias=False)"),
+    ("from tensorflow.python.keras.layers.core import Dense\nfrom keras.src.layers.convolutional.conv2d import Conv2D",
+     "Dense(units=8, kernel_initializer='zeros')", "Conv2D(filters=4, kernel_size=(3, 3), padding='same', use_bias=False)"),
+])
+def test_keras_1_2_and_3_spellings_build_one_graph(tmp_path, imports, dense, conv):
+    """Implementation module paths and Keras 1 argument names mean the layers of today."""
+    program = build(tmp_path, {"main.py": f"""
+from keras.models import Sequential
+{imports}
+model = Sequential()
+model.add({conv})
+model.add({dense})
+"""})
+    [graph] = program.models()
+    conv_op, dense_op = [graph.ops[i] for i in (1, 2)]
+    assert (conv_op.kind, conv_op.type_name, conv_op.attrs["bias"]) == (OpKind.CONV, "keras.layers.Conv2D", False)
+    assert conv_op.attrs["keras"]["kernel_size"] == (3, 3) and conv_op.attrs["keras"]["padding"] == "same"
+    assert (dense_op.attrs["out_features"], [i["fn"] for i in dense_op.attrs["inits"]]) == (8, ["zeros_"])
+
+
+@pytest.mark.parametrize("optimizer,name,lr", [
+    ("SGD(lr=0.5, decay=1e-6)", "SGD", 0.5),
+    ("optimizers.sgd(lr=0.5)", "SGD", 0.5),
+    ("optimizers.Adam(learning_rate=0.5)", "Adam", 0.5),
+    ("adam_v2.Adam(0.5)", "Adam", 0.5),
+])
+def test_keras_2_optimizer_spellings(tmp_path, optimizer, name, lr):
+    program = build(tmp_path, {"main.py": f"""
+from keras import optimizers
+from keras.optimizers import SGD
+from keras.optimizers.optimizer_v2 import adam as adam_v2
+from keras.models import Sequential
+from keras.layers import Dense
+model = Sequential([Dense(1)])
+model.compile(loss="mse", optimizer={optimizer})
+"""})
+    [record] = program.optimizers()
+    assert (record["type_name"], record["lr"], record["weight_decay"]) == (f"keras.optimizers.{name}", lr, None)

@@ -64,12 +64,34 @@ for _name, _kind in {
 #: loss names (strings and classes, snake_case) -> task
 LOSSES = {
     "mse": "regression", "mean_squared_error": "regression", "mae": "regression",
-    "mean_absolute_error": "regression", "huber": "regression", "log_cosh": "regression",
+    "mean_absolute_error": "regression", "huber": "regression", "log_cosh": "regression", "logcosh": "regression",
     "binary_crossentropy": "classification", "categorical_crossentropy": "classification",
     "sparse_categorical_crossentropy": "classification", "binary_focal_crossentropy": "classification",
 }
 
 OPTIMIZERS = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion"}
+
+#: Keras 2's lowercase aliases of its optimizer classes (``keras.optimizers.sgd(lr=0.1)``)
+OPTIMIZER_ALIASES = {name.lower(): name for name in OPTIMIZERS}
+
+#: Keras 1/2 layer names -> (the Keras 3 layer, its own positional parameters or None for the new ones)
+LEGACY_LAYERS: dict[str, tuple[str, Optional[tuple[str, ...]]]] = {
+    "Convolution1D": ("Conv1D", ("filters", "filter_length")),
+    "Convolution2D": ("Conv2D", ("filters", "nb_row", "nb_col")),
+    "Convolution3D": ("Conv3D", ("filters", "kernel_dim1", "kernel_dim2", "kernel_dim3")),
+    "Deconvolution2D": ("Conv2DTranspose", ("filters", "nb_row", "nb_col")),
+    "MaxPool1D": ("MaxPooling1D", None), "AvgPool2D": ("AveragePooling2D", None),
+    "GlobalAvgPool2D": ("GlobalAveragePooling2D", None), "GlobalMaxPool2D": ("GlobalMaxPooling2D", None),
+}
+
+#: Keras 1/2 keyword arguments -> their Keras 3 names (``Dense(output_dim=64, init="zero")``)
+LEGACY_KWARGS = {
+    "init": "kernel_initializer", "W_regularizer": "kernel_regularizer", "border_mode": "padding",
+    "subsample": "strides", "nb_filter": "filters", "bias": "use_bias",
+}
+
+#: Keras 1 initializer names -> Keras 2+ names
+LEGACY_INITIALIZERS = {"zero": "zeros", "one": "ones", "uniform": "random_uniform", "normal": "random_normal"}
 
 #: Keras data sets whose load_data() returns raw 0-255 pixel arrays
 IMAGE_DATASETS = {"mnist", "fashion_mnist", "cifar10", "cifar100"}
@@ -78,11 +100,23 @@ MODEL_CLASSES = {"keras.Model", "keras.models.Model", "keras.Sequential", "keras
 
 
 def canonical(qualname: str) -> Optional[str]:
-    """``keras.<module>.<Name>`` for any Keras spelling, None for other names."""
+    """``keras.<module>.<Name>`` for any Keras spelling, None for other names.
+
+    Keras 2 and standalone Keras also export layers and optimizers from their implementation
+    modules (``keras.layers.core.Dense``, ``keras.layers.convolutional.Conv2D``,
+    ``keras.optimizers.optimizer_v2.adam.Adam``): the lowercase module path between the
+    package and the class is dropped, so every spelling meets one table entry.
+    """
     match = _PREFIX.match(qualname)
     if match is None:
         return None
     rest = qualname[match.end():]
+    package, _, tail = rest.partition(".")
+    if package in ("layers", "optimizers") and "." in tail:
+        *modules, name = tail.split(".")
+        if name[:1].isupper() and modules != ["legacy"] and modules != ["experimental"] and \
+                all(m.islower() or "_" in m for m in modules):
+            rest = f"{package}.{name}"
     return f"keras.{rest}"
 
 

@@ -49,13 +49,13 @@ class KerasInterpreter(TorchInterpreter):
         if name in ("keras.Input", "keras.layers.Input", "keras.layers.InputLayer"):
             graph = ModelGraph(name=_FUNCTIONAL, path=frame.module.path)
             return Tensor(graph, graph.add(OpKind.INPUT, "keras.Input", attrs={"shape": _input_shape(args, kwargs)}).id)
-        if module == "keras.layers" and short in kapi.LAYERS:
+        if module == "keras.layers" and (short in kapi.LAYERS or short in kapi.LEGACY_LAYERS):
             return self.keras_layer(short, args, kwargs, node, frame)
         if module == "keras.losses":
             return _KerasLoss(short, kwargs.get("from_logits") is True)
         if module in ("keras.optimizers", "keras.optimizers.legacy", "keras.optimizers.experimental") \
-                and short in kapi.OPTIMIZERS:
-            return self.keras_optimizer(short, args, kwargs, node, frame)
+                and (short in kapi.OPTIMIZERS or short in kapi.OPTIMIZER_ALIASES):
+            return self.keras_optimizer(kapi.OPTIMIZER_ALIASES.get(short, short), args, kwargs, node, frame)
         if name == "keras.callbacks.LearningRateScheduler":
             return self.keras_lr_schedule(args, kwargs, node, frame)
         if module == "keras.initializers":
@@ -97,10 +97,11 @@ class KerasInterpreter(TorchInterpreter):
     # ------------------------------------------------------------------ layers and models
 
     def keras_layer(self, short: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Layer:
+        short, legacy_params = kapi.LEGACY_LAYERS.get(short, (short, None))
         kind, params = kapi.LAYERS[short]
         attrs: dict[str, Any] = {"bias": True}
-        named = dict(zip(params, args))
-        named.update({k: v for k, v in kwargs.items() if k not in ("*", "**")})
+        named = _legacy_arguments(short, dict(zip(legacy_params or params, args)),
+                                  {k: v for k, v in kwargs.items() if k not in ("*", "**")})
         if "units" in named or "filters" in named:
             attrs["out_features"] = named.get("units", named.get("filters"))
         if "use_bias" in named:
@@ -110,6 +111,8 @@ class KerasInterpreter(TorchInterpreter):
         if kind in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX):
             attrs["dim"] = named.get("axis", -1)  # Keras normalises over the last axis by default
         activation = _activation(named.get("activation"))
+        if activation is None and not _is_linear(named.get("activation")):
+            activation = OpKind.UNKNOWN  # a custom activation: something nnlint cannot read ends the layer
         if activation is not None:
             attrs["activation"] = activation
         #: the constant arguments by Keras's parameter names, for --trace to rebuild the layer
@@ -330,12 +333,47 @@ def _axis(kind: OpKind) -> dict:
     return {"dim": -1} if kind in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX) else {}
 
 
+def _legacy_arguments(short: str, named: dict, kwargs: dict) -> dict:
+    """A layer's arguments by their Keras 3 names, whatever Keras version the code was written for.
+
+    Keras 1 and 2 spelled several of them differently: ``Dense(output_dim=64, init="zero")``,
+    ``Convolution2D(32, 3, 3, border_mode="same", W_regularizer=l2(0.01))``, ``Dropout(p=0.5)``.
+    """
+    for key, value in kwargs.items():
+        if short == "Dense" and key == "output_dim":
+            key = "units"
+        elif _is_dropout(short) and key == "p":
+            key = "rate"
+        named[kapi.LEGACY_KWARGS.get(key, key)] = value
+    rows, cols = named.pop("nb_row", None), named.pop("nb_col", None)
+    length = named.pop("filter_length", None)
+    if rows is not None and cols is not None:
+        named.setdefault("kernel_size", (rows, cols))
+    elif length is not None:
+        named.setdefault("kernel_size", length)
+    dims = [named.pop(f"kernel_dim{i}", None) for i in (1, 2, 3)]
+    if all(d is not None for d in dims):
+        named.setdefault("kernel_size", tuple(dims))
+    return named
+
+
+def _is_dropout(short: str) -> bool:
+    return kapi.LAYERS.get(short, (None,))[0] is OpKind.DROPOUT
+
+
 def _activation(value: Any) -> Optional[OpKind]:
     if isinstance(value, str):
         return kapi.ACTIVATIONS.get(value.lower())
     if isinstance(value, External):
         return kapi.ACTIVATIONS.get(value.qualname.rsplit(".", 1)[-1].lower())
     return None
+
+
+def _is_linear(value: Any) -> bool:
+    """No activation: ``None``, ``"linear"`` or ``keras.activations.linear``."""
+    if isinstance(value, External):
+        value = value.qualname.rsplit(".", 1)[-1]
+    return value is None or (isinstance(value, str) and value.lower() == "linear")
 
 
 def _loss_name(loss: Any) -> Optional[tuple[str, bool]]:
@@ -376,6 +414,7 @@ def _init_record(initializer: Any) -> Optional[dict]:
     """A Keras kernel initializer as the torch-style init record the bad-init rules read."""
     if isinstance(initializer, str):
         name, args, kwargs = initializer.lower(), [], {}
+        name = kapi.LEGACY_INITIALIZERS.get(name, name)
     elif isinstance(initializer, _Initializer):
         name, args, kwargs = kapi.snake(initializer.name), initializer.args, initializer.kwargs
     else:
