@@ -22,6 +22,11 @@ def _transparent(op: Op) -> bool:
     return op.kind in _TRANSPARENT
 
 
+def _within_layer(op: Op) -> bool:
+    """What stands between two weighted layers: reshapes, dropout, pooling, activations, norms."""
+    return op.kind in _TRANSPARENT or op.kind in ACTIVATIONS or op.kind in NORMS
+
+
 def _number(value: Any) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -170,6 +175,14 @@ model = tf.keras.Sequential([
         Good(
             """
 import torch.nn as nn
+
+softmax_regression = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Softmax(dim=1))
+nn.init.zeros_(softmax_regression[1].weight)  # the output layer: its units learn from different targets
+"""
+        ),
+        Good(
+            """
+import torch.nn as nn
 import torch.nn.functional as F
 
 class MLP(nn.Module):
@@ -298,7 +311,10 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
         after = graph.walk_forward(op, _transparent)
         if fn in _CONSTANT:
             value = _CONSTANT[fn] if _CONSTANT[fn] is not None else _number(_arg(init, 0, "val", None))
-            hidden = after and all(o.kind in ACTIVATIONS or o.kind in WEIGHTED or o.kind in NORMS for o in after)
+            # hidden: its output reaches another weighted layer through activations and norms alone;
+            # the output layer (softmax regression included) learns from zero, as does a residual branch
+            reached = graph.walk_forward(op, _within_layer)
+            hidden = reached and all(o.kind in WEIGHTED for o in reached)
             if value is None or not hidden:
                 return  # the output layer or a residual branch: zero-init is an idiom there
             relu = any(o.kind is OpKind.RELU for o in after) and value == 0

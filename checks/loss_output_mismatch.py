@@ -21,6 +21,22 @@ _BINARY = {"torch.nn.BCELoss", "torch.nn.functional.binary_cross_entropy", "torc
 _CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy"}
 #: Keras's categorical cross-entropy on one unit is constant whatever the activation
 _KERAS_CATEGORICAL = {"keras.losses.categorical_crossentropy", "keras.losses.sparse_categorical_crossentropy"}
+#: Keras losses that read their input as probabilities unless ``from_logits=True``
+_KERAS_PROBABILITY = _KERAS_CATEGORICAL | {"keras.losses.binary_crossentropy"}
+#: Losses that read their input as logits (and apply the softmax or sigmoid themselves)
+_LOGITS = _CROSS_ENTROPY | {"torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy_with_logits",
+                            "tensorflow.nn.softmax_cross_entropy_with_logits",
+                            "tensorflow.nn.sparse_softmax_cross_entropy_with_logits",
+                            "tensorflow.nn.sigmoid_cross_entropy_with_logits"}
+#: Outputs that are no probabilities: raw layers and activations that go below 0 (error) ...
+_SIGNED = {OpKind.LINEAR: "a linear output", OpKind.CONV: "a linear output", OpKind.TANH: "a tanh output",
+           OpKind.ELU: "an ELU output", OpKind.LEAKY_RELU: "a LeakyReLU output", OpKind.SELU: "a SELU output"}
+#: ... or that never go below 0 but are not normalised either (warning)
+_RECTIFIED = {OpKind.RELU: "a ReLU output", OpKind.RELU6: "a ReLU6 output", OpKind.SOFTPLUS: "a softplus output"}
+
+
+def _is_logits_loss(loss: dict) -> bool:
+    return loss["type_name"] in _LOGITS or (loss.get("from_logits") is True and loss["type_name"].startswith("keras."))
 
 
 def _source(graph: ModelGraph, op: Op) -> Op | None:
@@ -185,6 +201,21 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
                 self.report(op, case=_ONE_CLASS, loss=short,
                             what=f"{short} over a single output ({op.describe()}, out_features=1): the loss is "
                                  "always 0; use BCEWithLogitsLoss for a binary task")
+            elif kind in _KERAS_CATEGORICAL and not loss.get("from_logits") and op.kind is OpKind.SIGMOID:
+                self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
+                    f"{short} on the sigmoid output {op.describe()}: independent sigmoids do not sum to 1 over "
+                    "exclusive classes; use a softmax output (or binary_crossentropy for independent labels)"))
+            elif kind in _KERAS_PROBABILITY and not loss.get("from_logits") and (op.kind in _SIGNED or op.kind in _RECTIFIED):
+                signed = op.kind in _SIGNED
+                self.report(op, Severity.ERROR if signed else Severity.WARNING, Confidence.LIKELY, what=(
+                    f"{short} reads probabilities, but {op.describe()} is {_SIGNED.get(op.kind) or _RECTIFIED[op.kind]}"
+                    + (" that goes below 0" if signed else ", unnormalised") + ": Keras clips it into (0, 1) and the "
+                    "loss and its gradient are wrong; end with "
+                    + ("a sigmoid" if kind.endswith("binary_crossentropy") else "a softmax") + " or pass from_logits=True"))
+            elif _is_logits_loss(loss) and op.kind in _RECTIFIED:
+                self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
+                    f"{short} takes logits, but {op.describe()} is {_RECTIFIED[op.kind]}: logits clipped at 0 cannot "
+                    "make a class unlikely, and units pushed below 0 stop learning; drop the final activation"))
 
     def _one_unit_softmax(self, graph: ModelGraph, op: Op) -> None:
         """A softmax whose axis has one element: certain where the shape says so, possible where
