@@ -19,7 +19,8 @@ from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.torch_source import TorchInterpreter
-from nnlint.frontends.values import External, Instance, Layer, Optimizer, RawData, Tensor
+from nnlint.frontends.names import dotted
+from nnlint.frontends.values import External, Instance, Layer, Optimizer, RawData, Rows, Tensor
 from nnlint.ir import ModelGraph, OpKind, Origin
 
 
@@ -73,6 +74,8 @@ class KerasInterpreter(TorchInterpreter):
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if isinstance(func, Layer) and func.qualname.startswith("keras.layers.") and args:
             return self.apply_layer(func, args, frame, node)
+        if isinstance(func, External) and func.qualname == "builtins.int" and len(args) == 1 and isinstance(args[0], Rows):
+            return args[0]  # int(X.shape[0]): still the number of samples
         return super().call(func, args, kwargs, node, frame)
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
@@ -278,14 +281,17 @@ class KerasInterpreter(TorchInterpreter):
             self.raw_reaches(x, node, frame, f"{graph.name}.fit()", graph)
         if not self.record_once(node):
             return
+        size = kwargs.get("batch_size", 32 if "**" not in kwargs else UNKNOWN)
         self.program.setup.loaders.append({
+            # batch_size=len(X) / X.shape[0] of fit's own arrays: the whole training set in one batch
+            "dataset_names": {_argument_name(node, 0, "x"), _argument_name(node, 1, "y")} - {None},
             "origin": origin_of(frame, node),
-            "batch_size": kwargs.get("batch_size", 32 if "**" not in kwargs else UNKNOWN),
+            "batch_size": size,
             "shuffle": kwargs.get("shuffle", True),
             "shuffle_given": "shuffle" in kwargs,
             "sampler": False,
             "drop_last": False,
-            "dataset": UNKNOWN,
+            "dataset": x if isinstance(x, (Tensor, RawData)) else None,  # never UNKNOWN: len(unknown) is not it
             # arrays can be shuffled by fit; an explicit shuffle=False on them is the pitfall
             "map_style": not isinstance(x, Tensor),
             "name": "train (fit)",
@@ -367,6 +373,15 @@ def _activation(value: Any) -> Optional[OpKind]:
     if isinstance(value, External):
         return kapi.ACTIVATIONS.get(value.qualname.rsplit(".", 1)[-1].lower())
     return None
+
+
+def _argument_name(node: cst.Call, index: int, keyword: str) -> Optional[str]:
+    """The dotted name passed as a call's argument (by position or keyword), or None."""
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return dotted(arg.value)
+    positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+    return dotted(positional[index].value) if index < len(positional) else None
 
 
 def _is_linear(value: Any) -> bool:
