@@ -194,6 +194,8 @@ def layer(x, keep_prob):
                 if origin is not None and origin.graph_node is not None:  # an ONNX Dropout node
                     if not self._judge(origin, op.describe, "ONNX Dropout (ratio)", None, op.attrs.get("p")):
                         quiet.add(id(op.attrs))
+                elif op.attrs.get("keep_placeholder"):
+                    continue  # TF1's tf.nn.dropout(h, keep_prob) with a fed placeholder: a keep probability, rightly
                 elif ".functional." in op.type_name or op.type_name.startswith(("torch.dropout", "tensorflow.nn.dropout")):
                     node = op.origin.node if op.origin else None
                     self._judge(op.origin, lambda: op.type_name.rsplit(".", 1)[-1], op.type_name.replace("torch.nn.functional", "F"),

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
 
 _NLL = {"torch.nn.NLLLoss", "torch.nn.functional.nll_loss"}
-_MSE = {"torch.nn.MSELoss", "torch.nn.functional.mse_loss", "keras.losses.mse", "keras.losses.mean_squared_error"}
+_MSE = {"torch.nn.MSELoss", "torch.nn.functional.mse_loss", "keras.losses.mse", "keras.losses.mean_squared_error",
+        "tensorflow.squared_error", "tensorflow.losses.mean_squared_error"}
 _BINARY = {"torch.nn.BCELoss", "torch.nn.functional.binary_cross_entropy", "torch.nn.BCEWithLogitsLoss",
            "torch.nn.functional.binary_cross_entropy_with_logits", "keras.losses.binary_crossentropy"}
 _CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy"}
@@ -27,7 +28,9 @@ _KERAS_PROBABILITY = _KERAS_CATEGORICAL | {"keras.losses.binary_crossentropy"}
 _LOGITS = _CROSS_ENTROPY | {"torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy_with_logits",
                             "tensorflow.nn.softmax_cross_entropy_with_logits",
                             "tensorflow.nn.sparse_softmax_cross_entropy_with_logits",
-                            "tensorflow.nn.sigmoid_cross_entropy_with_logits"}
+                            "tensorflow.nn.sigmoid_cross_entropy_with_logits", "tensorflow.nn.softmax_cross_entropy_with_logits_v2",
+                            "tensorflow.losses.softmax_cross_entropy", "tensorflow.losses.sparse_softmax_cross_entropy",
+                            "tensorflow.losses.sigmoid_cross_entropy"}
 #: Outputs that are no probabilities: raw layers and activations that go below 0 (error) ...
 _SIGNED = {OpKind.LINEAR: "a linear output", OpKind.CONV: "a linear output", OpKind.TANH: "a tanh output",
            OpKind.ELU: "an ELU output", OpKind.LEAKY_RELU: "a LeakyReLU output", OpKind.SELU: "a SELU output"}

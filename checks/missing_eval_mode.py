@@ -53,7 +53,7 @@ class MissingEvalMode(ProgramCheck):
 
     code = "NN112"
     name = "missing-eval-mode"
-    message = "{model} (with {layers}) is evaluated under no_grad in training mode: call {model}.eval() first"
+    message = "{model} (with {layers}) is evaluated {how}"
     hint = "call model.eval() before evaluating and model.train() before training again"
     traceable = True
     measures = frozenset({M.EVAL})
@@ -136,4 +136,5 @@ def evaluate(net, data):
 
     def check(self, program: Program) -> None:
         for call in program.train_mode_evaluations:
-            self.report(call["origin"], model=call["model"], layers="/".join(call["layers"]))
+            how = call.get("how") or f"under no_grad in training mode: call {call['model']}.eval() first"
+            self.report(call["origin"], model=call["model"], layers="/".join(call["layers"]), how=how)

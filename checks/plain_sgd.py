@@ -93,7 +93,7 @@ model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, n
 
     def check(self, program: Program) -> None:
         for optimizer in program.optimizers():
-            if optimizer["type_name"] not in ("torch.optim.SGD", "keras.optimizers.SGD"):
+            if optimizer["type_name"] not in ("torch.optim.SGD", "keras.optimizers.SGD", "tensorflow.train.SGD"):
                 continue
             momentum = optimizer["momentum"]
             if momentum is None or (isinstance(momentum, (int, float)) and not isinstance(momentum, bool) and momentum == 0):

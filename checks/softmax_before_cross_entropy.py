@@ -14,7 +14,10 @@ if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
 
 #: Losses that apply log-softmax to their input themselves.
-_CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy", "SoftmaxCrossEntropyLoss"}
+_CROSS_ENTROPY = {"torch.nn.CrossEntropyLoss", "torch.nn.functional.cross_entropy", "SoftmaxCrossEntropyLoss",
+                  "tensorflow.nn.softmax_cross_entropy_with_logits", "tensorflow.nn.softmax_cross_entropy_with_logits_v2",
+                  "tensorflow.nn.sparse_softmax_cross_entropy_with_logits", "tensorflow.losses.softmax_cross_entropy",
+                  "tensorflow.losses.sparse_softmax_cross_entropy"}
 
 
 class SoftmaxBeforeCrossEntropy(GraphCheck):

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
 
 _BCE = {"torch.nn.BCELoss", "torch.nn.functional.binary_cross_entropy"}
-_BCE_LOGITS = {"torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy_with_logits"}
+_BCE_LOGITS = {"torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy_with_logits",
+               "tensorflow.nn.sigmoid_cross_entropy_with_logits", "tensorflow.losses.sigmoid_cross_entropy"}
 
 
 class UnstableBce(GraphCheck):

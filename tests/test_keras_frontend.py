@@ -171,3 +171,51 @@ model.compile(loss="mse", optimizer={optimizer})
 """})
     [record] = program.optimizers()
     assert (record["type_name"], record["lr"], record["weight_decay"]) == (f"keras.optimizers.{name}", lr, None)
+
+
+@pytest.mark.parametrize("layer", [
+    "tf.matmul(x, W) + b",
+    "tf.add(tf.matmul(x, W), b)",
+    "tf.nn.bias_add(x @ W, b)",
+    "tf.nn.xw_plus_b(x, W, b)",
+])
+def test_tf1_variables_and_matmul_make_a_linear_layer(tmp_path, layer):
+    """TF1 graph code: a matmul with a variable is a layer carrying the variable's init, its bias added."""
+    program = build(tmp_path, {"main.py": f"""
+import tensorflow.compat.v1 as tf
+x = tf.placeholder(tf.float32, [None, 20])
+target = tf.placeholder(tf.float32, [None, 5])
+W = tf.Variable(tf.random_normal([20, 5], stddev=0.5))
+b = tf.Variable(tf.zeros([5]))
+out = tf.nn.relu({layer})
+tf.train.AdamOptimizer().minimize(tf.reduce_mean(tf.square(target - out)))
+"""})
+    [graph] = program.models()
+    [linear] = graph.find(OpKind.LINEAR)
+    assert (linear.attrs["in_features"], linear.attrs["out_features"], linear.attrs["bias"]) == (20, 5, True)
+    [init] = linear.attrs["inits"]
+    assert (init["fn"], init["kwargs"]["std"]) == ("normal_", 0.5)
+    [loss] = graph.setup.losses
+    assert (loss["task"], graph.ops[loss["input"]].kind) == ("regression", OpKind.RELU)
+    assert [(o["type_name"], o["lr"]) for o in program.optimizers()] == [("tensorflow.train.Adam", 0.001)]
+
+
+def test_tf1_conv_and_get_variable(tmp_path):
+    program = build(tmp_path, {"main.py": """
+import tensorflow as tf
+x = tf.placeholder(tf.float32, [None, 28, 28, 1])
+kernel = tf.get_variable("k", [5, 5, 1, 32])
+h = tf.nn.max_pool(tf.nn.relu(tf.nn.conv2d(x, kernel, strides=[1, 1, 1, 1], padding="SAME")), ksize=[1, 2, 2, 1],
+                   strides=[1, 2, 2, 1], padding="SAME")
+flat = tf.reshape(h, [-1, 14 * 14 * 32])
+unknown = tf.some_new_op(flat)
+logits = tf.layers.dense(unknown, 10)
+loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
+"""})
+    [graph] = program.models()
+    assert kinds(graph) == [OpKind.CONSTANT, OpKind.CONV, OpKind.RELU, OpKind.POOL, OpKind.RESHAPE, OpKind.UNKNOWN,
+                            OpKind.LINEAR, OpKind.UNKNOWN]
+    [conv] = graph.find(OpKind.CONV)
+    assert (conv.attrs["in_channels"], conv.attrs["kernel_size"], conv.attrs["out_features"]) == (1, (5, 5), 32)
+    assert conv.attrs["inits"][0]["fn"] == "xavier_uniform_"  # get_variable's default
+    assert "bias" not in conv.attrs  # no bias added: unknown, not False (missing-bias stays silent)

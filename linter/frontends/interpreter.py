@@ -85,7 +85,7 @@ _LITERAL_TYPES = (int, float, str, bool, type(None))
 
 def is_key(value: Any) -> bool:
     """A static value usable as a dict key."""
-    if isinstance(value, _LITERAL_TYPES):
+    if isinstance(value, _LITERAL_TYPES) or isinstance(value, Tensor):  # a tensor: TF1's feed_dict={x: ...}
         return True
     return isinstance(value, tuple) and all(is_key(v) for v in value)
 

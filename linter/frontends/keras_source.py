@@ -18,13 +18,13 @@ from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
-from nnlint.frontends.torch_source import TorchInterpreter
+from nnlint.frontends.tf_source import TensorFlowCode, TrainOp, tf_name
 from nnlint.frontends.names import dotted
 from nnlint.frontends.values import External, Instance, Layer, Optimizer, RawData, Rows, Tensor
 from nnlint.ir import ModelGraph, OpKind, Origin
 
 
-class KerasInterpreter(TorchInterpreter):
+class KerasInterpreter(TensorFlowCode):
     def __init__(self, project: Project, entry: ModuleInfo, program: Program) -> None:
         super().__init__(project, entry, program)
         self.sequentials: list[Layer] = []  # built once the whole file has run (.add() comes later)
@@ -33,12 +33,20 @@ class KerasInterpreter(TorchInterpreter):
 
     def call_external(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         name = kapi.canonical(qualname)
+        if name is None and tf_name(qualname) is not None:
+            qualname = f"tensorflow.{tf_name(qualname)}"  # tf.compat.v1.nn.relu is tf.nn.relu
+            found = self.tf_call(qualname, args, kwargs, node, frame)
+            if found is not NotImplemented:
+                return found
         function = kapi.FUNCTIONS.get(name if name is not None and name.startswith("keras.") else qualname)
         if function is not None:
             return self.functional(qualname, function, args, kwargs, node, frame)
         if name is None:
             if qualname in ("tensorflow.nn.dropout", "tf.nn.dropout"):
                 return self.tf_dropout(args, kwargs, node, frame)
+            found = self.tf_other(qualname, args, kwargs, node, frame)
+            if found is not NotImplemented:
+                return found
             return super().call_external(qualname, args, kwargs, node, frame)
         if name == "keras.layers.Activation":
             return self.activation_layer(args, kwargs, node, frame)
@@ -74,11 +82,19 @@ class KerasInterpreter(TorchInterpreter):
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if isinstance(func, Layer) and func.qualname.startswith("keras.layers.") and args:
             return self.apply_layer(func, args, frame, node)
+        if isinstance(node, cst.Call):
+            self.session_call(func, args, kwargs, node, frame)
         if isinstance(func, External) and func.qualname == "builtins.int" and len(args) == 1 and isinstance(args[0], Rows):
             return args[0]  # int(X.shape[0]): still the number of samples
         return super().call(func, args, kwargs, node, frame)
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if isinstance(obj, Optimizer) and name == "minimize":
+            loss = kwargs.get("loss", args[0] if args else None)
+            if isinstance(loss, Tensor) and any(g is loss.graph for g in self.tf_graphs):
+                self.loss_ops.add((id(loss.graph), loss.op))  # what an optimizer minimizes is a loss
+                self.mark_model(loss.graph)
+            return TrainOp()
         graph = self.keras_graph(obj)
         if graph is not None and name == "add" and isinstance(obj, Layer) and args:
             self._label_child(args[0], obj, len(obj.children))
@@ -308,11 +324,16 @@ class KerasInterpreter(TorchInterpreter):
             p = UNKNOWN  # positional: TF1 keep_prob or TF2 rate, we cannot tell
         if not isinstance(x, Tensor):
             return UNKNOWN
-        return self.tensor_op(frame, OpKind.DROPOUT, "tensorflow.nn.dropout", [x], node, {"p": p, "training_given": True})
+        out = self.tensor_op(frame, OpKind.DROPOUT, "tensorflow.nn.dropout", [x], node, {"p": p, "training_given": True})
+        keep = kwargs.get("keep_prob", args[1] if len(args) > 1 and "rate" not in kwargs else None)
+        if self.tf1_keep_prob(out, keep):  # a placeholder: graph-mode TF1, whose second argument is keep_prob
+            out.graph.ops[out.op].attrs["keep_placeholder"] = True
+        return out
 
     def analyze(self) -> None:
         super().analyze()
         self.build_sequentials()
+        self.finish_tf()
 
 
 #: The name of a graph started by keras.Input, until keras.Model names it.
