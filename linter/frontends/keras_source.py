@@ -20,7 +20,7 @@ from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.tf_source import TensorFlowCode, TrainOp, tf_name
 from nnlint.frontends.names import dotted
-from nnlint.frontends.values import External, Instance, Layer, Optimizer, RawData, Rows, Tensor
+from nnlint.frontends.values import External, FunctionRef, Instance, Layer, Optimizer, RawData, Rows, Tensor
 from nnlint.ir import ModelGraph, OpKind, Origin
 
 
@@ -86,7 +86,22 @@ class KerasInterpreter(TensorFlowCode):
             self.session_call(func, args, kwargs, node, frame)
         if isinstance(func, External) and func.qualname == "builtins.int" and len(args) == 1 and isinstance(args[0], Rows):
             return args[0]  # int(X.shape[0]): still the number of samples
+        tensors = [a for a in args if isinstance(a, Tensor) and self._graph_code(a.graph)]
+        if func is UNKNOWN and tensors:  # a custom layer or helper nnlint cannot read: unknown here, not beyond
+            return self.opaque(func, args, kwargs, node, Frame(frame.module, tensors[0].graph, {}))
         return super().call(func, args, kwargs, node, frame)
+
+    def call_function(self, func: FunctionRef, args: list, kwargs: dict, frame: Frame,
+                      graph: Optional[ModelGraph] = None) -> Any:
+        """A helper that builds part of a Keras functional or TF1 graph (``conv_block(x, 64)``) runs
+        at every call, however often it is called: each call adds layers."""
+        if any(isinstance(a, Tensor) and self._graph_code(a.graph) for a in [*args, *kwargs.values()]):
+            self.inlined.pop(func.node, None)
+        return super().call_function(func, args, kwargs, frame, graph)
+
+    def _graph_code(self, graph: ModelGraph) -> bool:
+        """Tensors of a Keras functional model being built, or of TF1 graph code."""
+        return graph.name == _FUNCTIONAL or any(g is graph for g in self.tf_graphs)
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if isinstance(obj, Optimizer) and name == "minimize":
