@@ -23,6 +23,9 @@ class MissingEvalMode(ProgramCheck):
     `model.eval()` (or `model.train(False)`, which reach every submodule) since. A no_grad
     block that only samples, feeds a generator's output to a discriminator being trained,
     or updates an average is training, not evaluation; a dropout of probability 0 drops nothing.
+    In TensorFlow 1 graph code: a `sess.run`/`.eval` that fetches an evaluation tensor (not the
+    training op, not only the loss) downstream of `tf.nn.dropout(h, keep_prob)` while feeding
+    `keep_prob` below 1.
 
     ## Why is this bad?
     In training mode dropout keeps zeroing units and batch norm normalises with the
@@ -57,6 +60,7 @@ class MissingEvalMode(ProgramCheck):
     hint = "call model.eval() before evaluating and model.train() before training again"
     traceable = True
     measures = frozenset({M.EVAL})
+    frameworks = ("pytorch", "keras")  # Keras/TF: TF1's keep_prob fed below 1 to evaluate
 
     bad = [
         Bad(
@@ -96,8 +100,48 @@ def main():
 main()
 """
         ),
+        Bad(
+            """
+import tensorflow as tf
+x = tf.placeholder(tf.float32, [None, 10])
+keep_prob = tf.placeholder(tf.float32)
+W = tf.Variable(tf.truncated_normal([10, 2], stddev=0.1))
+logits = tf.matmul(tf.nn.dropout(x, keep_prob), W)
+accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
+print(sess.run(accuracy, feed_dict={x: test_x, keep_prob: 0.5}))
+""",
+            frontend="keras-source",
+        ),
+        Bad(
+            """
+import tensorflow.compat.v1 as tf
+images = tf.placeholder(tf.float32, [None, 784])
+keep = tf.placeholder(tf.float32)
+hidden = tf.nn.dropout(tf.layers.dense(images, 128, activation=tf.nn.relu), keep_prob=keep)
+predictions = tf.argmax(tf.layers.dense(hidden, 10), 1)
+validation = {images: x_val, keep: 0.8}
+labels = predictions.eval(feed_dict=validation)
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
+        Good(
+            """
+import tensorflow as tf
+x = tf.placeholder(tf.float32, [None, 10])
+keep_prob = tf.placeholder(tf.float32)
+W = tf.Variable(tf.truncated_normal([10, 2], stddev=0.1))
+logits = tf.matmul(tf.nn.dropout(x, keep_prob), W)
+loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
+sess.run([train_op, accuracy], feed_dict={x: batch_x, keep_prob: 0.5})
+print(sess.run(loss, feed_dict={x: batch_x, keep_prob: 0.5}))
+print(accuracy.eval(feed_dict={x: test_x, keep_prob: 1.0}))
+""",
+            frontend="keras-source",
+        ),
         Good(
             """
 import torch
