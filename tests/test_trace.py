@@ -33,6 +33,7 @@ ALLOWED_INCONCLUSIVE = (
     "names no layer",  # a dropout constructed but never applied in forward
     "no model could be tied",
     "cannot be worked out from its first layers",  # a model that starts with a part nnlint cannot see (a backbone)
+    "is not something the trace can rebuild",  # an unknown call in the model (a custom Keras layer)
 )
 
 

@@ -276,7 +276,10 @@ class TorchInterpreter(TrainingCode):
         tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor) and a.graph is frame.graph]
         if not tensors:
             return UNKNOWN
-        name = (dotted(node.func) if isinstance(node, cst.Call) else None) or "<unknown>"
+        func_node = node.func if isinstance(node, cst.Call) else None
+        if isinstance(func_node, cst.Call):  # CustomLayer(units)(x): named by its class
+            func_node = func_node.func
+        name = (dotted(func_node) if func_node is not None else None) or "<unknown>"
         return self.tensor_op(frame, OpKind.UNKNOWN, name, tensors, node)
 
     def isinstance_of(self, value: Any, types: Any) -> Any:
