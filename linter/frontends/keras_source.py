@@ -428,8 +428,8 @@ def _is_linear(value: Any) -> bool:
 
 
 def _loss_name(loss: Any) -> Optional[tuple[str, bool]]:
-    if isinstance(loss, str):
-        return loss.lower(), False
+    if isinstance(loss, str):  # "mse", "MSE", or a class name: loss="CategoricalCrossentropy"
+        return (loss.lower() if loss.islower() or loss.isupper() else kapi.snake(loss)), False
     if isinstance(loss, _KerasLoss):
         return kapi.snake(loss.name), loss.from_logits
     if isinstance(loss, External):
