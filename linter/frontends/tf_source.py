@@ -224,9 +224,10 @@ class TensorFlowCode(TorchInterpreter):
                             and "bias" not in target.attrs:
                         target.attrs["bias"] = True
                         return layer
+        out = super().binary(op, left, right, node, frame)
         if op is cst.Power and isinstance(right, (int, float)) and right == 2 and isinstance(left, Tensor):
-            return self._error("square", [left], {}, node, frame)  # type: ignore[arg-type]
-        return super().binary(op, left, right, node, frame)
+            self._tie_error("square", left, node, frame, out)  # (y - prediction) ** 2
+        return out
 
     def _layer(self, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         """``tf.layers.dense(x, 10, activation=tf.nn.relu)`` is ``Dense(10, activation="relu")(x)``."""
@@ -279,20 +280,21 @@ class TensorFlowCode(TorchInterpreter):
         a placeholder (the targets are fed, the prediction is computed by the graph)."""
         arg = args[0] if args else UNKNOWN
         out = self.tensor_op(frame, OpKind.UNKNOWN, f"tensorflow.{name}", [arg], node) if isinstance(arg, Tensor) else UNKNOWN
-        if name in ("pow", "math.pow") and (len(args) < 2 or args[1] != 2):
-            return out
-        if not isinstance(arg, Tensor):
-            return out
+        if isinstance(arg, Tensor) and (name not in ("pow", "math.pow") or (len(args) > 1 and args[1] == 2)):
+            self._tie_error(name, arg, node, frame, out)
+        return out
+
+    def _tie_error(self, name: str, arg: Tensor, node: cst.CSTNode, frame: Frame, out: Any) -> None:
+        """The loss of ``error(y - prediction)``, when one side is fed and the other computed."""
         diff = arg.graph.ops[arg.op]
-        if diff.kind is not OpKind.SUB or len(diff.inputs) != 2:
-            return out
+        if diff.kind is not OpKind.SUB or len(diff.inputs) != 2 or all(g is not arg.graph for g in self.tf_graphs):
+            return  # TF1 graph code only: a PyTorch loss is read where it is applied to a model's output
         sides = [arg.graph.unshape(arg.graph.ops[i]) for i in diff.inputs]
         fed = [s.kind is OpKind.INPUT for s in sides]
         if fed.count(True) == 1 and self._computed(arg.graph, sides[fed.index(False)]):
             prediction = Tensor(arg.graph, sides[fed.index(False)].id)
             self.tie_loss(frame, "tensorflow.squared_error" if "abs" not in name else "tensorflow.absolute_error",
                           "regression", prediction, node, out)
-        return out
 
     @staticmethod
     def _computed(graph: ModelGraph, op: Any) -> bool:
