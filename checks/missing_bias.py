@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
 _NO_SHIFT = ACTIVATIONS
+_OUTPUT_ACTIVATIONS = frozenset({OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.TANH})
 
 
 def _literal_false(op: Op) -> bool:
@@ -42,6 +43,13 @@ def _linear_chain(op: Op) -> bool:
     return op.kind in _TRANSPARENT or (op.kind in WEIGHTED and op.attrs.get("bias") is False)
 
 
+def _at_output(graph: ModelGraph, op: Op, after: list[Op]) -> bool:
+    """The layer computes the model's output: directly (through reshapes, dropout, pooling), or
+    through the final activation alone (a Sigmoid or Softmax that is the output)."""
+    if not after:
+        return graph.passes_to_output(op, _transparent)
+    return all(o.kind in _OUTPUT_ACTIVATIONS and graph.passes_to_output(o, _transparent) for o in after)
+
 
 class MissingBias(GraphCheck):
     """
@@ -62,6 +70,14 @@ class MissingBias(GraphCheck):
     cannot see. In ONNX graphs the finding is `info`: exporters fold BatchNorm into the layer
     before it and can drop the folded bias when it is all zeros, so a bias-free export may
     come from correct code.
+
+    A bias-free output layer (the model's last weighted layer, before at most its final
+    Sigmoid/Softmax/Tanh) is `info`: there a constant shift is often learned elsewhere (a ReLU
+    unit that is always active carries one) or irrelevant by design: a WGAN critic's shift
+    cancels in `mean(D(real)) - mean(D(fake))`, a learned distance (LPIPS's 1x1 weighting)
+    must give zero for a zero difference, a classifier's per-class offset is only a prior.
+    It stays a warning when the model is trained for regression (an MSE/L1-type loss, or
+    `--task regression`): the targets' mean is then what the bias has to learn.
 
     ## Example
     ```python
@@ -221,8 +237,10 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
             # bias (an untrained BatchNorm's): in a graph the correct bias=False + norm idiom can
             # look bias-free, so graph findings are advice.
             level = (Severity.INFO, Confidence.POSSIBLE) if op.origin.graph_node is not None else (None, None)
-            if after and all(o.kind in _NO_SHIFT for o in after):
+            if graph.top_level and _at_output(graph, op, after):
+                if graph.setup.task != "regression":
+                    level = (Severity.INFO, Confidence.POSSIBLE)  # a shift at the output is rarely needed
+                self.report(op, *level, layer=op.describe(), after=f"produces the output of {graph.name}")
+            elif after and all(o.kind in _NO_SHIFT for o in after):
                 described = " and ".join(sorted({o.describe() for o in after}))
                 self.report(op, *level, layer=op.describe(), after=f"feeds {described}")
-            elif not after and graph.top_level and graph.passes_to_output(op, _transparent):
-                self.report(op, *level, layer=op.describe(), after=f"produces the output of {graph.name}")
