@@ -69,7 +69,8 @@ class MissingBias(GraphCheck):
     convolutions follow the design of the rest), and a layer whose surroundings nnlint
     cannot see. In ONNX graphs the finding is `info`: exporters fold BatchNorm into the layer
     before it and can drop the folded bias when it is all zeros, so a bias-free export may
-    come from correct code.
+    come from correct code. A model the code never trains (no loss, optimizer, backward or
+    fit anywhere, only applied to data, say to show what a linear map does) is left alone.
 
     A bias-free output layer (the model's last weighted layer, before at most its final
     Sigmoid/Softmax/Tanh) is `info`: there a constant shift is often learned elsewhere (a ReLU
@@ -103,9 +104,11 @@ class MissingBias(GraphCheck):
     bad = [
         Bad(
             """
+import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
+optimizer = torch.optim.Adam(model.parameters())
 """
         ),
         Bad(
@@ -140,6 +143,7 @@ g (float[1,4] x) => (float[1,4] y) <float[4,4] w = {0.5, -0.3, 0.2, 0.1, 0.5, -0
 import keras
 from keras import layers
 model = keras.Sequential([layers.Dense(32, activation="relu", use_bias=False), layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
 """,
             frontend="keras-source",
         ),
@@ -149,6 +153,7 @@ import tensorflow as tf
 inputs = tf.keras.Input(shape=(8,))
 h = tf.keras.layers.Dense(16, use_bias=False, activation="tanh")(inputs)
 model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(h))
+model.fit(x_train, y_train, epochs=5)
 """,
             frontend="keras-source",
         ),
@@ -210,6 +215,8 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
     def check(self, graph: ModelGraph) -> None:
         if not graph.is_model or not graph.complete or not graph.top_level:
             return  # a submodule is checked inside the model that uses it, where its context is known
+        if graph.setup.trained is False:
+            return  # the code only applies the model (to show a linear map): it learns nothing, shift or not
         candidates = []
         by_design = False  # the model uses bias=False next to a norm: its other bias-free layers share the design
         for op in graph.find(*WEIGHTED):

@@ -41,12 +41,13 @@ class Net(nn.Module):
 BUGGY_LINE = 8
 BUGGY_COLUMN = BUGGY.splitlines()[BUGGY_LINE - 1].index("nn.Dropout") + 1
 
-#: NN003 (missing-bias) on line 3 and NN007 (dropout-keep-drop-confusion) on line 10.
+#: NN003 (missing-bias) on line 3 and NN007 (dropout-keep-drop-confusion) on line 10 (the
+#: model is trained: a model only applied to data has no bias to miss).
 TWO_RULES = BUGGY.replace(
     "import torch.nn as nn\n",
     "import torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))\n",
     1,
-)
+) + "\nmodel(x).pow(2).mean().backward()\n"
 
 #: NN007 at error severity: a dropout that drops everything.
 ERROR_DROPOUT = BUGGY.replace("nn.Dropout(0.9)", "nn.Dropout(1.0)")

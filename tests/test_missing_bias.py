@@ -92,3 +92,61 @@ model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 10
 criterion = nn.CrossEntropyLoss()
 """
     assert _bias(tmp_path, code) == [(3, "warning"), (3, "info")]
+
+
+# ---------------------------------------------------------------- models the code never trains
+
+_SHOWN = """
+import torch
+import torch.nn as nn
+
+points = torch.randn(500, 2)
+model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.ReLU(), nn.Linear(2, 2))
+with torch.no_grad():
+    mapped = model(points)
+{training}
+"""
+
+
+def test_model_only_applied_to_data_is_left_alone(tmp_path):
+    assert _bias(tmp_path, _SHOWN.format(training="print(mapped.shape)")) == []
+    keras_shown = """
+import numpy as np
+from tensorflow import keras
+
+layer_map = keras.Sequential([keras.layers.Dense(2, use_bias=False, activation="tanh"), keras.layers.Dense(2)])
+grid = np.random.randn(100, 2)
+warped = layer_map.predict(grid)
+"""
+    assert _bias(tmp_path, keras_shown, "shown.py") == []
+
+
+def test_any_sign_of_training_keeps_the_warning(tmp_path):
+    trainings = [
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)",
+        "loss = nn.MSELoss()(model(points), points)\nloss.backward()",
+        "from mylib.loops import train\ntrain(model, points)",
+        "import lightning as L\nL.Trainer(max_epochs=3).fit(model)",
+        "mapped.sum().backward()",
+    ]
+    for i, training in enumerate(trainings):
+        assert _bias(tmp_path, _SHOWN.format(training=training), f"t{i}.py") == [(5, "warning")], training
+
+
+def test_a_class_another_file_may_train_keeps_the_warning(tmp_path):
+    code = """
+import torch.nn as nn
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(16, 32, bias=False)
+        self.out = nn.Linear(32, 8)
+
+    def forward(self, x):
+        return self.out(self.proj(x).relu())
+
+if __name__ == "__main__":
+    print(Encoder())
+"""
+    assert _bias(tmp_path, code) == [(6, "warning")]

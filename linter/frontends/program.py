@@ -38,6 +38,9 @@ class Program:
     declared_tasks: set[str] = field(default_factory=set)
     #: raw-scale data reaching a model or a data set: {"what", "origin", "sink", "at", "model" (or None)}
     raw_inputs: list[dict] = field(default_factory=list)
+    #: the code shows some sign of training (a loss, an optimizer, backward, fit, a model handed
+    #: to code nnlint does not follow), or the analysis gave up somewhere: it may train
+    trains: bool = False
     #: schedules that set the lr themselves (frontends.lr_schedules.record)
     lr_schedules: list[dict] = field(default_factory=list)
 
@@ -86,6 +89,9 @@ class Program:
                 mine.extend(record for record in theirs if all(record is not m for m in mine))
         for graph in self.models():
             graph.setup.task = task or graph.setup.loss_task()
+        if not self.trains:
+            for graph in self.instantiated:  # a class read from its definition may be trained by its importers
+                graph.setup.trained = False
 
 
 def loss_record(qualname: str, task: str, origin: Origin) -> dict:

@@ -213,6 +213,7 @@ class TorchInterpreter(TrainingCode):
 
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         self.note_call_keywords(kwargs)
+        self.note_training(func, args, kwargs)
         if isinstance(node, cst.Call) and lrs.is_finder(node):  # LRFinder(model, optimizer, ...), tuner.lr_find(model)
             optimizer = next((a for a in [*args, *kwargs.values()] if isinstance(a, Optimizer)), UNKNOWN)
             self.add_lr_schedule(optimizer, "a learning-rate finder", node, frame, True)
@@ -932,6 +933,7 @@ class TorchInterpreter(TrainingCode):
                 elif isinstance(value, ClassRef) and value.module is module:
                     self.standalone_methods(value)
         except BudgetExceeded:
+            self.program.trains = True  # the rest of the file was not read
             for graph in self.program.graphs:
                 graph.complete = False
 

@@ -34,6 +34,7 @@ from nnlint.frontends.values import (
     Optimizer,
     Param,
     Parameters,
+    Pretrained,
     RawData,
     Tensor,
     Transforms,
@@ -65,6 +66,26 @@ class TrainingCode(Interpreter):
             return False
         self._recorded.add(key)
         return True
+
+    def note_training(self, func: Any, args: list, kwargs: dict) -> None:
+        """Whether a call shows that the program trains something (``Program.trains``): a
+        training method (``backward``, ``step``, ``fit``, ``minimize``...) on any object, a loss
+        or optimizer from any library, or a model handed to a function nnlint does not follow
+        (a trainer, a ``train(model)`` imported from elsewhere)."""
+        if self.program.trains:
+            return
+        if isinstance(func, Bound):
+            self.program.trains = func.name in _TRAINING_METHODS
+        elif isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
+            parts = func.qualname.split(".")
+            self.program.trains = bool(_TRAINING_MODULES.intersection(parts[:-1])) or parts[-1] in _TRAINING_METHODS \
+                or parts[-1].endswith(("Loss", "Optimizer", "Trainer", "GradientTape")) \
+                or any(isinstance(v, (Instance, Pretrained)) or isinstance(v, Layer) and v.graph is not None
+                       for v in [*args, *kwargs.values()])
+
+    def gave_up(self) -> None:
+        self.events.complete = False
+        self.program.trains = True  # code not followed may train
 
     def note_call_keywords(self, kwargs: dict) -> None:
         """``Trainer(gradient_clip_val=0.25)`` and kin: the code clips gradients somewhere."""
@@ -447,9 +468,6 @@ class TrainingCode(Interpreter):
             return None
         return model.mode
 
-    def gave_up(self) -> None:
-        self.events.complete = False
-
     def unit(self, run: Any) -> None:
         """Run one unit of code (the module, or a function nothing called) and judge its loop."""
         outer, self.events = self.events, _Events()
@@ -521,6 +539,12 @@ _APPLIED = {OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.RELU, OpK
 #: nn.init's deprecated names without the trailing underscore (they still work, with a warning).
 _DEPRECATED_INITS = frozenset(
     "uniform normal constant xavier_uniform xavier_normal kaiming_uniform kaiming_normal orthogonal sparse eye dirac".split())
+
+#: Methods that train (or set up training) whatever object they are called on.
+_TRAINING_METHODS = frozenset({"backward", "step", "fit", "fit_generator", "train_on_batch", "compile", "minimize",
+                               "apply_gradients", "gradient", "train_step", "training_step"})
+#: Module path parts under which libraries keep losses and optimizers.
+_TRAINING_MODULES = frozenset({"optim", "optimizers", "losses", "loss", "train", "optimizer"})
 
 _CLIP_KEYWORDS = {"gradient_clip_val", "max_grad_norm", "clip_grad_norm", "grad_clip", "clip_norm"}
 

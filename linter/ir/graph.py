@@ -57,6 +57,10 @@ class TrainingSetup:
     optimizers: list[dict] = field(default_factory=list)
     loaders: list[dict] = field(default_factory=list)
     task: Optional[str] = None  # "regression" / "classification" when declared or inferred
+    #: False when the code that builds the model trains nothing at all (no loss, optimizer,
+    #: backward or fit anywhere): it only applies the model (to show a map, to time it), so its
+    #: weights are whatever they were set to; None when it does train, or may elsewhere.
+    trained: Optional[bool] = None
 
     def loss_task(self) -> Optional[str]:
         """The task the losses imply, or None when they disagree or there are none."""
