@@ -210,6 +210,7 @@ import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(16, 64, bias=False), nn.ReLU(), nn.Linear(64, 1))
+optimizer = torch.optim.Adam(model.parameters())
 """
 
 
@@ -225,6 +226,7 @@ _USES_TF = """
 import tensorflow as tf
 
 model = tf.keras.Sequential([tf.keras.layers.Dense(8, use_bias=False, activation="relu"), tf.keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
 """
 
 
@@ -261,7 +263,8 @@ def test_plain_project_imports_still_join_files_across_folders(tmp_path):
     from tests.lint_helpers import lint_paths
     from nnlint.config import Settings
 
-    head = "import torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(16, 64, bias=BIAS), nn.ReLU(), nn.Linear(64, 1))\n"
+    head = ("import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(16, 64, bias=BIAS), nn.ReLU(), nn.Linear(64, 1))\n"
+            "optimizer = torch.optim.Adam(model.parameters())\n")
     _write(tmp_path, {
         "pkg/__init__.py": "",
         "pkg/settings.py": "BIAS = False\n",
