@@ -67,7 +67,10 @@ class MissingBias(GraphCheck):
     with LayerNorm on the residual stream (nanoGPT). Those stay silent, and so does every
     bias-free layer of a model that uses that idiom somewhere (DCGAN's first and last
     convolutions follow the design of the rest), and a layer whose surroundings nnlint
-    cannot see. In ONNX graphs the finding is `info`: exporters fold BatchNorm into the layer
+    cannot see. A layer whose builder (a helper function, a constructor) has a branch that
+    adds a normalisation, switched off by its arguments in this call
+    (`if apply_batchnorm: block.add(BatchNormalization())`), is `info`: the author wrote the
+    bias-free + norm idiom and chose per call. In ONNX graphs the finding is `info`: exporters fold BatchNorm into the layer
     before it and can drop the folded bias when it is all zeros, so a bias-free export may
     come from correct code. A model the code never trains (no loss, optimizer, backward or
     fit anywhere, only applied to data, say to show what a linear map does) is left alone.
@@ -244,6 +247,8 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
             # bias (an untrained BatchNorm's): in a graph the correct bias=False + norm idiom can
             # look bias-free, so graph findings are advice.
             level = (Severity.INFO, Confidence.POSSIBLE) if op.origin.graph_node is not None else (None, None)
+            if op.attrs.get("optional_norm"):
+                level = (Severity.INFO, Confidence.POSSIBLE)  # another call of its builder adds the norm
             if graph.top_level and _at_output(graph, op, after):
                 if graph.setup.task != "regression":
                     level = (Severity.INFO, Confidence.POSSIBLE)  # a shift at the output is rarely needed

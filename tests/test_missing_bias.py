@@ -150,3 +150,125 @@ if __name__ == "__main__":
     print(Encoder())
 """
     assert _bias(tmp_path, code) == [(6, "warning")]
+
+
+# ---------------------------------------------------------------- a norm switched off by an argument
+
+_KERAS_HELPER = """
+import tensorflow as tf
+
+def downsample(filters, size, {flag}=True):
+    block = tf.keras.Sequential()
+    block.add(tf.keras.layers.Conv2D(filters, size, strides=2, padding="same", use_bias=False))
+    if {test}:
+        block.add({optional})
+    block.add(tf.keras.layers.LeakyReLU())
+    return block
+
+first = downsample(64, 4, {flag}=False)
+optimizer = tf.keras.optimizers.Adam(2e-4, beta_1=0.5)
+"""
+
+
+def test_norm_switched_off_in_a_keras_helper_is_advice(tmp_path):
+    for i, (flag, test, optional) in enumerate([
+        ("apply_batchnorm", "apply_batchnorm", "tf.keras.layers.BatchNormalization()"),
+        ("norm", "norm and filters >= 64", "tf.keras.layers.LayerNormalization(epsilon=1e-5)"),
+        ("plain", "not plain", "tf.keras.layers.GroupNormalization(groups=8)"),
+    ]):
+        code = _KERAS_HELPER.format(flag=flag, test=test, optional=optional)
+        if flag == "plain":  # the flag inverted: True switches the norm off
+            code = code.replace("plain=True", "plain=False").replace("plain=False)", "plain=True)")
+        assert _bias(tmp_path, code, f"k{i}.py") == [(5, "info")], flag
+
+
+def test_other_layers_switched_off_keep_the_warning(tmp_path):
+    code = _KERAS_HELPER.format(flag="apply_dropout", test="apply_dropout", optional="tf.keras.layers.Dropout(0.5)")
+    assert _bias(tmp_path, code) == [(5, "warning")]
+
+
+def test_norm_switched_off_in_torch_builders_is_advice(tmp_path):
+    helper = """
+import torch
+import torch.nn as nn
+
+def block(n_in, n_out, normalize=True):
+    layers = [nn.Conv2d(n_in, n_out, 4, 2, 1, bias=False)]
+    if normalize:
+        layers.append(nn.InstanceNorm2d(n_out))
+    layers.append(nn.LeakyReLU(0.2))
+    return layers
+
+model = nn.Sequential(*block(3, 64, normalize=False), nn.Conv2d(64, 1, 3))
+opt = torch.optim.Adam(model.parameters())
+"""
+    module = """
+import torch
+import torch.nn as nn
+
+class ConvUnit(nn.Module):
+    def __init__(self, c_in, c_out, norm_layer=None):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.norm = norm_layer(c_out) if norm_layer is not None else None
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x)
+        return torch.relu(x)
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.unit = ConvUnit(3, 16)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.unit(x).mean((2, 3)))
+
+net = Net()
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+"""
+    flag = """
+import torch
+import torch.nn as nn
+
+class Stem(nn.Module):
+    def __init__(self, use_bn=False):
+        super().__init__()
+        self.use_bn = use_bn
+        self.conv = nn.Conv2d(3, 32, 3, bias=False)
+        if use_bn:
+            self.bn = nn.BatchNorm2d(32)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.use_bn:
+            x = self.bn(x)
+        return self.fc(x.relu().mean((2, 3)))
+
+stem = Stem()
+opt = torch.optim.SGD(stem.parameters(), lr=0.1)
+"""
+    assert _bias(tmp_path, helper, "helper.py") == [(5, "info")]
+    assert _bias(tmp_path, module, "module.py") == [(7, "info")]
+    assert _bias(tmp_path, flag, "flag.py") == [(8, "info")]
+
+
+def test_builder_without_a_norm_branch_keeps_the_warning(tmp_path):
+    code = """
+import torch
+import torch.nn as nn
+
+def block(n_in, n_out, dropout=False):
+    layers = [nn.Conv2d(n_in, n_out, 3, padding=1, bias=False), nn.ReLU()]
+    if dropout:
+        layers.append(nn.Dropout2d(0.1))
+    return layers
+
+model = nn.Sequential(*block(3, 16), *block(16, 32), nn.Flatten(), nn.LazyLinear(10))
+opt = torch.optim.Adam(model.parameters())
+"""
+    assert _bias(tmp_path, code) == [(5, "warning")]

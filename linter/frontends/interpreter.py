@@ -326,13 +326,19 @@ class Interpreter:
         orelse = stmt.orelse
         else_body = orelse.body.body if isinstance(orelse, cst.Else) else ([orelse] if orelse is not None else [])
         if test is True:
+            self.skipped(else_body, frame)
             with _branch(frame, stmt.test, True):
                 self.exec_block(stmt.body.body, frame)
         elif test is False:
+            self.skipped(stmt.body.body, frame)
             with _branch(frame, stmt.test, False):
                 self.exec_block(else_body, frame)
         else:
             self.exec_branches([stmt.body.body, else_body], frame, stmt.test)
+
+    def skipped(self, nodes: Iterable[cst.CSTNode], frame: Frame) -> None:
+        """Hook: code that a statically known condition rules out in this run (the branch a
+        function's arguments switch off); it is not run."""
 
     def exec_branches(self, bodies: list[Iterable[cst.CSTNode]], frame: Frame,
                       test: Optional[cst.BaseExpression] = None) -> None:
@@ -595,6 +601,10 @@ class Interpreter:
 
     def eval_ifexp(self, node: cst.IfExp, frame: Frame) -> Any:
         t = truth(self.eval(node.test, frame))
+        if t is True:
+            self.skipped([node.orelse], frame)
+        if t is False:
+            self.skipped([node.body], frame)
         if t is not False:
             with _branch(frame, node.test, True):
                 body = self.eval(node.body, frame)

@@ -123,6 +123,13 @@ class KerasInterpreter(TensorFlowCode):
             return UNKNOWN
         return super().call_method(obj, name, args, kwargs, node, frame)
 
+    def layer_class_kind(self, qualname: str) -> Optional[OpKind]:
+        name = kapi.canonical(qualname)
+        module, _, short = (name or "").rpartition(".")
+        if module == "keras.layers" and short in kapi.LAYERS:
+            return kapi.LAYERS[short][0]
+        return super().layer_class_kind(qualname)
+
     def is_module_base(self, base: Any) -> bool:
         if isinstance(base, External) and kapi.canonical(base.qualname) in kapi.MODEL_CLASSES:
             return True

@@ -8,6 +8,7 @@ loops; losses, data loaders, init calls and raw data sets are recorded as they a
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 import libcst as cst
@@ -48,7 +49,7 @@ from nnlint.frontends.values import (
     Tensor,
     Transforms,
 )
-from nnlint.ir import InputRef, ModelGraph, OpKind, Origin
+from nnlint.ir import NORMS, InputRef, ModelGraph, OpKind, Origin
 from nnlint.ir.shapes import Shape, shape_of
 from nnlint.ir.signs import NONNEG
 
@@ -75,6 +76,60 @@ class TorchInterpreter(TrainingCode):
     def __init__(self, project: Project, entry: ModuleInfo, program: Program) -> None:
         super().__init__(project, entry, program)
         self.class_instances: dict[str, Instance] = {}
+        self.ruled_out_norms: list[bool] = []  # per function being run: a ruled-out branch normalises
+
+    # ------------------------------------------------------------------ branches ruled out
+
+    def run_function(self, node: cst.FunctionDef, frame: Frame) -> Any:
+        """Run a function; if a branch its arguments rule out would have built or applied a
+        normalisation (``if apply_batchnorm: add(BatchNormalization())`` called with False),
+        the layers it builds and the ops it adds carry ``optional_norm``: in another call the
+        norm is there, and which call a layer's neighbourhood stands for is the caller's choice."""
+        layers, ops = len(self.program.layers), len(frame.graph.ops)
+        self.ruled_out_norms.append(False)
+        try:
+            return super().run_function(node, frame)
+        finally:
+            if self.ruled_out_norms.pop():
+                for layer in self.program.layers[layers:]:
+                    layer.attrs["optional_norm"] = True
+                for i in range(ops, len(frame.graph.ops)):
+                    frame.graph.ops[i].attrs["optional_norm"] = True
+
+    def skipped(self, nodes: Any, frame: Frame) -> None:
+        if not self.ruled_out_norms or self.ruled_out_norms[-1]:
+            return
+        for call in _calls_in(nodes):
+            if self.normalises(call.func, frame):
+                self.ruled_out_norms[-1] = True
+                return
+
+    def normalises(self, func: cst.BaseExpression, frame: Frame) -> bool:
+        """Whether a call's callee (a name or attribute path, read without side effects) is a
+        normalisation: a norm layer class, a norm layer or norm module object, or a value nnlint
+        cannot name (a parameter left None, a factory) whose name says norm (``norm_layer``,
+        ``self.bn1``, ``make_norm``)."""
+        root = func
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if not isinstance(root, cst.Name):
+            return False
+        value = self.eval(func, frame)
+        if isinstance(value, External):
+            return self.layer_class_kind(value.qualname) in NORMS
+        if isinstance(value, Layer):
+            return value.kind in NORMS
+        if isinstance(value, Instance):
+            return value.cls.name.lower().endswith(("norm", "normalization"))
+        if value is None or value is UNKNOWN or isinstance(value, (Bound, FunctionRef)):
+            last = func.attr.value if isinstance(func, cst.Attribute) else func.value
+            return bool(_NORM_WORDS.intersection(_words(last)))
+        return False
+
+    def layer_class_kind(self, qualname: str) -> Optional[OpKind]:
+        """The op kind of a layer class by its qualified name, None if not a known layer."""
+        found = api.LAYERS.get(api.canonical(qualname))
+        return found[0] if found else None
 
     # ------------------------------------------------------------------ helpers
 
@@ -966,6 +1021,34 @@ class TorchInterpreter(TrainingCode):
         for name, value in list(cls.attrs.items()):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward", "call") and value.node not in self.inlined:
                 self.standalone(value, inst)
+
+
+def _calls_in(nodes: Any) -> list[cst.Call]:
+    """The calls in some statements or expressions, in order."""
+    found: list[cst.Call] = []
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            found.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False  # a function defined there is not run there
+
+    for node in nodes:
+        node.visit(_Collect())
+    return found
+
+
+#: Words that name a normalisation in identifiers (``norm_layer``, ``bn1``, ``BatchNorm``).
+_NORM_WORDS = frozenset({"norm", "bn", "batchnorm", "layernorm", "groupnorm", "instancenorm", "normalization",
+                         "normalisation", "ln", "gn"})
+
+
+def _words(name: str) -> set[str]:
+    """``build_norm_layer`` -> {build, norm, layer}; ``BatchNorm2d`` -> {batch, norm, 2d, batchnorm2d...}:
+    an identifier's words, split at underscores, digits and capitals, lower-cased."""
+    parts = {p.lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)}
+    return parts | {re.sub(r"\d+$", "", p.lower()) for p in name.split("_") if p}
 
 
 def _rows(qualname: str, args: list, kwargs: dict) -> Optional[int]:
