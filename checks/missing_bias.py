@@ -35,12 +35,14 @@ def _no_shift_before(op: Op) -> bool:
 
 
 def _transparent(op: Op) -> bool:
-    return op.kind in _TRANSPARENT
+    """Ops to look through; not a placeholder (``nn.Identity`` where a norm may go): what
+    another configuration puts there is unknown, so the pattern stops at it."""
+    return op.kind in _TRANSPARENT and not op.attrs.get("placeholder")
 
 
 def _linear_chain(op: Op) -> bool:
     """Looking forward, a bias-free layer composes with this one (W2 W1 x): look past it too."""
-    return op.kind in _TRANSPARENT or (op.kind in WEIGHTED and op.attrs.get("bias") is False)
+    return _transparent(op) or (op.kind in WEIGHTED and op.attrs.get("bias") is False)
 
 
 def _at_output(graph: ModelGraph, op: Op, after: list[Op]) -> bool:
@@ -67,7 +69,9 @@ class MissingBias(GraphCheck):
     with LayerNorm on the residual stream (nanoGPT). Those stay silent, and so does every
     bias-free layer of a model that uses that idiom somewhere (DCGAN's first and last
     convolutions follow the design of the rest), and a layer whose surroundings nnlint
-    cannot see. A layer whose builder (a helper function, a constructor) has a branch that
+    cannot see: an unknown call or module next to it (`build_norm_layer(cfg, c)`, a library
+    block), or an identity placeholder (`norm_layer=nn.Identity`, a factory that returns
+    `nn.Identity()` for "no norm"), which another configuration fills with a norm. A layer whose builder (a helper function, a constructor) has a branch that
     adds a normalisation, switched off by its arguments in this call
     (`if apply_batchnorm: block.add(BatchNormalization())`), is `info`: the author wrote the
     bias-free + norm idiom and chose per call. In ONNX graphs the finding is `info`: exporters fold BatchNorm into the layer

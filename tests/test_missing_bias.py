@@ -272,3 +272,106 @@ model = nn.Sequential(*block(3, 16), *block(16, 32), nn.Flatten(), nn.LazyLinear
 opt = torch.optim.Adam(model.parameters())
 """
     assert _bias(tmp_path, code) == [(5, "warning")]
+
+
+# ---------------------------------------------------------------- a norm from elsewhere
+
+_TRAIN = "\nopt = torch.optim.AdamW(model.parameters(), lr=3e-4)\n"
+
+
+def test_norm_slot_filled_by_configuration_is_not_judged(tmp_path):
+    default_identity = """
+import torch
+import torch.nn as nn
+
+class ConvNormAct(nn.Module):
+    def __init__(self, c_in, c_out, norm_layer=nn.Identity):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.norm = norm_layer(c_out)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(self.norm(self.conv(x)))
+
+model = nn.Sequential(ConvNormAct(3, 16), ConvNormAct(16, 32, norm_layer=nn.Identity), nn.AdaptiveAvgPool2d(1),
+                      nn.Flatten(), nn.Linear(32, 10))
+"""
+    factory = """
+import torch
+import torch.nn as nn
+
+def make_norm(kind, channels):
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(8, channels)
+    return nn.Identity()
+
+class Head(nn.Module):
+    def __init__(self, channels, norm="none"):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm = make_norm(norm, channels)
+        self.cls = nn.Conv2d(channels, 4, 1)
+
+    def forward(self, x):
+        return self.cls(torch.relu(self.norm(self.conv(x))))
+
+model = Head(64)
+"""
+    library = """
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_norm_layer
+
+class Stem(nn.Module):
+    def __init__(self, norm_cfg, act="GELU"):
+        super().__init__()
+        self.proj = nn.Linear(48, 96, bias=False)
+        self.norm = build_norm_layer(norm_cfg, 96)[1]
+        self.act = getattr(nn, act)()
+        self.out = nn.Linear(96, 10)
+
+    def forward(self, x):
+        return self.out(self.act(self.norm(self.proj(x))))
+
+model = Stem(dict(type="LN"))
+"""
+    keras_identity = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+def conv_block(x, filters, norm=None):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = (norm or layers.Identity)()(x)
+    return layers.ReLU()(x)
+
+inputs = tf.keras.Input((32, 32, 3))
+model = tf.keras.Model(inputs, layers.Dense(10)(layers.GlobalAveragePooling2D()(conv_block(inputs, 32))))
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+"""
+    for i, code in enumerate([default_identity + _TRAIN, factory + _TRAIN, library + _TRAIN, keras_identity]):
+        assert _bias(tmp_path, code, f"slot{i}.py") == [], i
+
+
+def test_known_non_norm_next_to_the_layer_keeps_the_warning(tmp_path):
+    identity_elsewhere = """
+import torch
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, bias=False)
+        self.act = nn.ReLU()
+        self.skip = nn.Identity()
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.act(self.conv(x))
+        return self.fc(self.skip(x).mean((2, 3)))
+
+model = Net()
+"""
+    assert _bias(tmp_path, identity_elsewhere + _TRAIN) == [(7, "warning")]

@@ -18,6 +18,7 @@ _PREFIX = re.compile(r"^(?:tensorflow\.(?:python\.)?|tf\.)?keras\.(?:src\.)?")
 #: layer -> (kind, positional parameter names)
 LAYERS: dict[str, tuple[OpKind, tuple[str, ...]]] = {
     "Dense": (K.LINEAR, ("units", "activation", "use_bias", "kernel_initializer")),
+    "Identity": (K.IDENTITY, ()),
     "Conv1D": (K.CONV, ("filters", "kernel_size", "strides", "padding")),
     "Conv2D": (K.CONV, ("filters", "kernel_size", "strides", "padding")),
     "Conv3D": (K.CONV, ("filters", "kernel_size", "strides", "padding")),

@@ -147,6 +147,8 @@ class KerasInterpreter(TensorFlowCode):
             attrs["out_features"] = named.get("units", named.get("filters"))
         if "use_bias" in named:
             attrs["bias"] = named["use_bias"]
+        if kind is OpKind.IDENTITY:
+            attrs["placeholder"] = True  # layers.Identity stands where another configuration puts a layer
         if kind is OpKind.DROPOUT:
             attrs["p"] = named.get("rate", UNKNOWN)
         if kind in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX):

@@ -604,6 +604,8 @@ class TorchInterpreter(TrainingCode):
         attrs.update({k: v for k, v in kwargs.items() if k not in ("*", "**")})
         if "*" not in kwargs and "**" not in kwargs:
             attrs["call"] = (list(args), dict(kwargs))  # for --trace, which rebuilds the layer
+        if kind is OpKind.IDENTITY:
+            attrs["placeholder"] = True  # nn.Identity stands where another configuration puts a layer
         layer = Layer(qualname, kind, attrs, node, frame.module.path)
         if len(self.program.layers) < 10_000:
             self.program.layers.append(layer)

@@ -31,6 +31,11 @@ class InputRef:
 
 @dataclass(slots=True)
 class Op:
+    """One operation. Facts frontends record in ``attrs`` for the checks include ``bias``,
+    ``placeholder`` (an identity module such as ``nn.Identity``: it computes nothing here, but
+    it stands where another configuration puts a layer, a norm say) and ``optional_norm`` (a
+    branch of the code that built the op, ruled out by its arguments, would add a norm)."""
+
     id: int
     kind: OpKind
     type_name: str
