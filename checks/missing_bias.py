@@ -76,7 +76,9 @@ class MissingBias(GraphCheck):
     (`if apply_batchnorm: block.add(BatchNormalization())`), is `info`: the author wrote the
     bias-free + norm idiom and chose per call. In ONNX graphs the finding is `info`: exporters fold BatchNorm into the layer
     before it and can drop the folded bias when it is all zeros, so a bias-free export may
-    come from correct code. A model the code never trains (no loss, optimizer, backward or
+    come from correct code. A layer whose weights are never trained (frozen with
+    `requires_grad_(False)`, or left out of every optimizer) learns nothing, shift or not, and
+    is left alone too, as is a model the code never trains (no loss, optimizer, backward or
     fit anywhere, only applied to data, say to show what a linear map does) is left alone.
 
     A bias-free output layer (the model's last weighted layer, before at most its final
@@ -227,8 +229,8 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
         candidates = []
         by_design = False  # the model uses bias=False next to a norm: its other bias-free layers share the design
         for op in graph.find(*WEIGHTED):
-            if op.attrs.get("bias") is not False:
-                continue
+            if op.attrs.get("bias") is not False or op.attrs.get("trained") is False:
+                continue  # a layer that has a bias, or whose weights are fixed (frozen, in no optimizer)
             from_graph = op.origin is not None and op.origin.graph_node is not None  # an ONNX node
             layer_class = (op.type_name.startswith("torch.nn.") and ".functional." not in op.type_name) or \
                 op.type_name.startswith("keras.layers.")

@@ -375,3 +375,62 @@ class Net(nn.Module):
 model = Net()
 """
     assert _bias(tmp_path, identity_elsewhere + _TRAIN) == [(7, "warning")]
+
+
+# ---------------------------------------------------------------- weights that are never trained
+
+_PROBE = """
+import itertools
+import torch
+import torch.nn as nn
+
+class Probe(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lift = nn.Linear(16, 64, bias=False)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.head(self.lift(x))
+
+model = Probe()
+{freeze}
+for x, y in loader:
+    loss = nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+_ALL = "opt = torch.optim.Adam(model.parameters(), lr=1e-3)"
+
+
+def test_frozen_or_unoptimised_layers_are_left_alone(tmp_path):
+    spellings = [
+        "model.lift.requires_grad_(False)\n" + _ALL,
+        "model.lift.weight.requires_grad = False\n" + _ALL,
+        "for p in model.lift.parameters():\n    p.requires_grad = False\n" + _ALL,
+        "for param in model.lift.parameters():\n    param.requires_grad_(False)\n"
+        "opt = torch.optim.SGD(filter(lambda p: p.requires_grad, model.parameters()), lr=0.1)",
+        "opt = torch.optim.Adam(model.head.parameters(), lr=1e-3)",
+        "opt = torch.optim.Adam([{'params': model.head[1].parameters()}, {'params': model.head[3].parameters(), 'lr': 1e-4}])",
+        "opt = torch.optim.AdamW(list(model.head[1].parameters()) + list(model.head[3].parameters()))",
+        "opt = torch.optim.SGD(itertools.chain(model.head[1].parameters(), model.head[3].parameters()), lr=0.1)",
+    ]
+    for i, freeze in enumerate(spellings):
+        assert _bias(tmp_path, _PROBE.format(freeze=freeze), f"frozen{i}.py") == [], freeze
+
+
+def test_trained_or_unknown_weights_keep_the_warning(tmp_path):
+    spellings = [
+        _ALL,
+        # a GAN-style toggle: frozen for one step, trained in the next
+        "for p in model.parameters():\n    p.requires_grad = False\nfor p in model.parameters():\n    p.requires_grad = True\n" + _ALL,
+        "model.lift.requires_grad_(args.freeze)\n" + _ALL,
+        "if args.freeze:\n    model.lift.requires_grad_(False)\n" + _ALL,
+        "opt = torch.optim.Adam([{'params': model.head.parameters()}, {'params': model.lift.parameters(), 'lr': 1e-4}])",
+        "opt = torch.optim.Adam(model.head.parameters())\nfrom mylib import fit\nfit(model, loader)",
+        "opt = torch.optim.Adam(params, lr=1e-3)",
+    ]
+    for i, freeze in enumerate(spellings):
+        assert _bias(tmp_path, _PROBE.format(freeze=freeze), f"trained{i}.py") == [(8, "warning")], freeze

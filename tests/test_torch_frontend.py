@@ -98,7 +98,7 @@ model = Net()
     assert ops[0].attrs == {"in_features": 3, "out_features": 32, "bias": False, "inits": [],
                             "call": ([3, 32], {"bias": False}),  # the constructor call, resolved, for --trace
                             "out_shape": Shape((32,), ranked=False),  # the last axis: the layer's width
-                            "module": ops[0].attrs["module"]}
+                            "module": ops[0].attrs["module"], "grads": {}}
     assert ops[1].attrs["p"] == 0.1
     assert ops[2].attrs["out_features"] == 9  # keyword argument overrides the dataclass default
     assert ops[3].attrs["p"] == 0.25

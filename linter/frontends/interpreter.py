@@ -390,7 +390,8 @@ class Interpreter:
         value = self.eval(stmt.iter, frame)
         items = self.iterate(value)
         if items is None:
-            self.loop_over(value, lambda: self.exec_unknown_loop(stmt.body.body, frame, stmt.target), stmt.iter)
+            item = self.loop_item(value)
+            self.loop_over(value, lambda: self.exec_unknown_loop(stmt.body.body, frame, stmt.target, item), stmt.iter)
             return
         for item in items:
             self.assign(stmt.target, item, frame)
@@ -404,11 +405,17 @@ class Interpreter:
         ``source`` is the loop's iterable as written."""
         run()
 
-    def exec_unknown_loop(self, body: Iterable[cst.CSTNode], frame: Frame, target: Optional[cst.BaseExpression]) -> None:
-        """Run the body once with an unknown loop variable, then merge with the state before."""
+    def loop_item(self, value: Any) -> Any:
+        """What the variable of a loop over ``value`` (not unrolled) stands for: unknown here;
+        frontends know some (every parameter of a module)."""
+        return UNKNOWN
+
+    def exec_unknown_loop(self, body: Iterable[cst.CSTNode], frame: Frame, target: Optional[cst.BaseExpression],
+                          item: Any = UNKNOWN) -> None:
+        """Run the body once with the loop variable standing for any item, then merge with the state before."""
         before = dict(frame.locals)
         if target is not None:
-            self.assign(target, UNKNOWN, frame)
+            self.assign(target, item, frame)
         try:
             self.exec_block(body, frame)
         except _LoopExit:

@@ -31,6 +31,7 @@ from nnlint.frontends.values import (
     Bound,
     ClassRef,
     Dataset,
+    EveryParam,
     External,
     FunctionRef,
     Instance,
@@ -77,6 +78,8 @@ class TorchInterpreter(TrainingCode):
         super().__init__(project, entry, program)
         self.class_instances: dict[str, Instance] = {}
         self.ruled_out_norms: list[bool] = []  # per function being run: a ruled-out branch normalises
+        self.optimizers_seen = False  # a torch optimizer is built somewhere
+        self.optimized_unknown = False  # ... over parameters nnlint cannot tie to modules, or a model goes to unknown code
 
     # ------------------------------------------------------------------ branches ruled out
 
@@ -95,6 +98,73 @@ class TorchInterpreter(TrainingCode):
                     layer.attrs["optional_norm"] = True
                 for i in range(ops, len(frame.graph.ops)):
                     frame.graph.ops[i].attrs["optional_norm"] = True
+
+    # ------------------------------------------------------------------ which weights are trained
+
+    def loop_item(self, value: Any) -> Any:
+        """``for p in model.parameters()``: p is each parameter of the model."""
+        if isinstance(value, Parameters) and value.modules:
+            return EveryParam(value.modules)
+        return super().loop_item(value)
+
+    def set_requires_grad(self, obj: Any, value: Any) -> None:
+        """``module.requires_grad_(False)``, ``p.requires_grad = False`` over a module's parameters,
+        ``layer.weight.requires_grad = False`` (a bias-free layer's only parameter): noted on each
+        layer reached, as the value assigned (UNKNOWN when not a static bool or in a branch nnlint
+        cannot decide), so that freezing undone elsewhere (GAN loops toggle it) is seen too."""
+        if isinstance(obj, Param):
+            layer = obj.layer
+            modules = [layer] if isinstance(layer, Layer) and obj.name == "weight" and layer.attrs.get("bias") is False else []
+        elif isinstance(obj, EveryParam):
+            modules = obj.modules
+        elif isinstance(obj, (Layer, Instance)):
+            modules = [obj]
+        else:
+            return
+        seen = value if isinstance(value, bool) and not self.uncertain else UNKNOWN
+        for module in modules:
+            for layer in self.submodules(module):
+                if isinstance(layer, Layer):
+                    layer.grads.setdefault("requires_grad", []).append(seen)
+
+    def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        """Also note which layers the optimizer trains, when its parameters say which modules."""
+        self.optimizers_seen = True
+        modules = _modules_of(kwargs.get("params", args[0] if args else UNKNOWN))
+        if modules is None:
+            self.optimized_unknown = True
+        for module in modules or []:
+            for layer in self.submodules(module):
+                if isinstance(layer, Layer):
+                    layer.grads["optimized"] = True
+        return super().record_optimizer(qualname, args, kwargs, node, frame)
+
+    def hands_model_away(self) -> None:
+        self.optimized_unknown = True  # the code it goes to may build its own optimizer
+
+    def mark_untrained(self) -> None:
+        """Once the file has run: ``trained = False`` on the ops of layers whose weights stay as
+        they are: frozen (requires_grad only ever set to False), or left out of every optimizer
+        when every optimizer's parameters are known."""
+        known = self.optimizers_seen and not self.optimized_unknown
+        graphs = {id(g): g for g in [*self.program.graphs, *self.program.instantiated, *self.program.class_graphs.values()]}
+        fixed: dict[int, bool] = {}  # constructor call -> whether every model built here leaves it untrained
+        for graph in (g for g in graphs.values() if g.instantiated):
+            for op in graph.ops.values():
+                grads = op.attrs.get("grads")
+                if grads is None or op.origin is None:
+                    continue
+                assigned = grads.get("requires_grad")
+                untrained = bool(assigned and all(v is False for v in assigned)) or (known and not grads.get("optimized"))
+                fixed[id(op.origin.node)] = fixed.get(id(op.origin.node), True) and untrained
+                if untrained:
+                    op.attrs["trained"] = False
+        for graph in (g for g in graphs.values() if not g.instantiated):
+            # a class read from its definition has layers of its own: they share the fate of the
+            # same constructor calls in the models the code builds, if it builds any
+            for op in graph.ops.values():
+                if op.origin is not None and fixed.get(id(op.origin.node)):
+                    op.attrs["trained"] = False
 
     def skipped(self, nodes: Any, frame: Frame) -> None:
         if not self.ruled_out_norms or self.ruled_out_norms[-1]:
@@ -153,6 +223,8 @@ class TorchInterpreter(TrainingCode):
             self.sequential_model(value, name)
 
     def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
+        if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
+            self.set_requires_grad(self.eval(target.value, frame), value)  # p.requires_grad = False
         if isinstance(target, cst.Attribute):
             owner = self.eval(target.value, frame)
             if isinstance(owner, Pretrained):  # model.fc = nn.Linear(512, 1): a new head
@@ -190,6 +262,8 @@ class TorchInterpreter(TrainingCode):
             return Bound(obj, name) if found is UNKNOWN or isinstance(found, FunctionRef) else found  # nn.Module API
         if isinstance(obj, Param):
             return obj if name == "data" else Bound(obj, name)
+        if isinstance(obj, EveryParam):
+            return Bound(obj, name)  # p.requires_grad_(False) in a loop over parameters
         if isinstance(obj, Namespace):
             return obj.values.get(name, UNKNOWN)
         if isinstance(obj, Dataset) and name in ("data", "train_data") and obj.name in api.IMAGE_DATASETS:
@@ -239,6 +313,8 @@ class TorchInterpreter(TrainingCode):
         return super().iterate(value)
 
     def binary(self, op: Any, left: Any, right: Any, node: cst.CSTNode, frame: Frame) -> Any:
+        if op is cst.Add and isinstance(left, Parameters) and isinstance(right, Parameters):
+            return _join([left, right])  # list(a.parameters()) + list(b.parameters())
         if isinstance(left, RawData) or isinstance(right, RawData):
             # dividing, subtracting a mean, multiplying by a factor: the data is being scaled
             raw = left if isinstance(left, RawData) else right
@@ -282,6 +358,9 @@ class TorchInterpreter(TrainingCode):
         rows = self.rows_of(func, args, kwargs, node)
         if rows is not None:
             return rows
+        joined = _joined_parameters(func, args)
+        if joined is not None:
+            return joined
         if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
             return self.call_external(func.qualname, args, kwargs, node, frame)
         if isinstance(func, Layer):
@@ -506,6 +585,9 @@ class TorchInterpreter(TrainingCode):
         return UNKNOWN
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if name == "requires_grad_" and isinstance(obj, (Layer, Instance, EveryParam, Param)):
+            self.set_requires_grad(obj, args[0] if args else kwargs.get("requires_grad", True))
+            return obj
         if name == "backward":
             self.events.backward = True
             self.training_steps += 1
@@ -548,9 +630,11 @@ class TorchInterpreter(TrainingCode):
             if name == "modules":
                 return self.submodules(obj)
             if name == "parameters" and obj.graph is not None:
-                return Parameters(obj.graph)
+                return Parameters(obj.graph, modules=[obj])
             if name == "parameters" and obj.children is None and obj.qualname not in api.CONTAINERS:
-                return Parameters(None, layer=obj)
+                return Parameters(None, layer=obj, modules=[obj])
+            if name == "parameters":
+                return Parameters(None, modules=[obj])  # a container inside a model: model.features.parameters()
             if name in ("append", "extend", "add_module") and isinstance(obj.children, list):
                 items = args[-1:] if name != "extend" else (self.iterate(args[0]) or [UNKNOWN])
                 obj.children.extend(items)
@@ -576,7 +660,7 @@ class TorchInterpreter(TrainingCode):
                 self.apply_fn(self.submodules(obj), args[0], frame)
                 return obj
             if name in ("parameters", "named_parameters") and not frame.in_graph:
-                return Parameters(self.model_graph(obj))
+                return Parameters(self.model_graph(obj), modules=[obj] if name == "parameters" else None)
             if name == "forward":
                 return self.call_model(obj, args, kwargs, node, frame)
             if name == "__sequential_init__":
@@ -679,6 +763,7 @@ class TorchInterpreter(TrainingCode):
         inputs = [x.op] if isinstance(x, Tensor) and x.graph is graph else []
         attrs = dict(layer.attrs)
         attrs["inits"] = layer.inits  # shared: init calls made after the graph was built still count
+        attrs["grads"] = layer.grads  # shared too: freezing and optimizers come after the model is built
         attrs["module"] = id(layer)  # one module called several times in forward: ops of one layer
         attrs["out_shape"] = layer_shape(layer.kind, layer.short, layer.attrs,
                                          shape_of(graph.ops[inputs[0]]) if inputs else None)
@@ -991,8 +1076,10 @@ class TorchInterpreter(TrainingCode):
                     self.standalone_methods(value)
         except BudgetExceeded:
             self.program.trains = True  # the rest of the file was not read
+            self.optimized_unknown = True
             for graph in self.program.graphs:
                 graph.complete = False
+        self.mark_untrained()
 
     def class_graph(self, cls: ClassRef) -> None:
         """Analyse a model class from its definition, with default constructor arguments."""
@@ -1023,6 +1110,40 @@ class TorchInterpreter(TrainingCode):
         for name, value in list(cls.attrs.items()):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward", "call") and value.node not in self.inlined:
                 self.standalone(value, inst)
+
+
+def _modules_of(params: Any) -> Optional[list]:
+    """The modules an optimizer's parameters come from: ``model.head.parameters()``, lists of
+    them, param groups (``[{"params": ...}, ...]``); None when any part is not known."""
+    if isinstance(params, Parameters):
+        return params.modules or None
+    if isinstance(params, dict):
+        return _modules_of(params.get("params", UNKNOWN))
+    if isinstance(params, (list, tuple)) and params:
+        parts = [_modules_of(p) for p in params]
+        return None if any(p is None for p in parts) else [m for p in parts for m in p]
+    return None
+
+
+def _join(parts: list) -> Parameters:
+    modules = [m for p in parts for m in p.modules] if all(p.modules for p in parts) else None
+    return Parameters(None, modules=modules)
+
+
+def _joined_parameters(func: Any, args: list) -> Optional[Parameters]:
+    """``list(m.parameters())``, ``filter(fn, m.parameters())`` (a subset: frozen ones dropped),
+    ``itertools.chain(a.parameters(), b.parameters())``: the same parameters, still tied to
+    their modules."""
+    if not isinstance(func, External):
+        return None
+    if func.qualname in ("builtins.list", "builtins.tuple") and len(args) == 1 and isinstance(args[0], Parameters):
+        return args[0]
+    if func.qualname == "builtins.filter" and len(args) == 2 and isinstance(args[1], Parameters):
+        return args[1]
+    if func.qualname in ("itertools.chain", "itertools.chain.from_iterable") and args \
+            and all(isinstance(a, Parameters) for a in args):
+        return _join(args)
+    return None
 
 
 def _calls_in(nodes: Any) -> list[cst.Call]:

@@ -72,6 +72,10 @@ class TrainingCode(Interpreter):
         training method (``backward``, ``step``, ``fit``, ``minimize``...) on any object, a loss
         or optimizer from any library, or a model handed to a function nnlint does not follow
         (a trainer, a ``train(model)`` imported from elsewhere)."""
+        if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.", "torch.")) and any(
+                isinstance(v, (Instance, Pretrained)) or isinstance(v, Layer) and v.graph is not None
+                for v in [*args, *kwargs.values()]):
+            self.hands_model_away()
         if self.program.trains:
             return
         if isinstance(func, Bound):
@@ -86,6 +90,10 @@ class TrainingCode(Interpreter):
     def gave_up(self) -> None:
         self.events.complete = False
         self.program.trains = True  # code not followed may train
+        self.hands_model_away()
+
+    def hands_model_away(self) -> None:
+        """Hook: a model goes to code nnlint does not follow (which may train it its own way)."""
 
     def note_call_keywords(self, kwargs: dict) -> None:
         """``Trainer(gradient_clip_val=0.25)`` and kin: the code clips gradients somewhere."""

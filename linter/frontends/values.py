@@ -102,6 +102,9 @@ class Layer:
     graph: Optional[ModelGraph] = None  # for a Sequential used as a model of its own
     mode: Optional[str] = None  # "train" or "eval" when the code makes it known
     inits: list[dict] = field(default_factory=list)  # init calls applied to its parameters
+    #: what the code does to its weights' training: "requires_grad" (the values it assigns,
+    #: UNKNOWN for one it cannot read), "optimized" (an optimizer's parameters include them)
+    grads: dict = field(default_factory=dict)
 
     @property
     def short(self) -> str:
@@ -227,6 +230,14 @@ class Parameters:
 
     graph: Optional[ModelGraph]
     layer: Optional["Layer"] = None
+    modules: Optional[list] = None  # the module objects whose parameters these are, when known
+
+
+@dataclass(eq=False)
+class EveryParam:
+    """The variable of a loop over ``module.parameters()``: each parameter of these modules."""
+
+    modules: list
 
 
 @dataclass(eq=False)

@@ -34,7 +34,8 @@ class Op:
     """One operation. Facts frontends record in ``attrs`` for the checks include ``bias``,
     ``placeholder`` (an identity module such as ``nn.Identity``: it computes nothing here, but
     it stands where another configuration puts a layer, a norm say) and ``optional_norm`` (a
-    branch of the code that built the op, ruled out by its arguments, would add a norm)."""
+    branch of the code that built the op, ruled out by its arguments, would add a norm) and
+    ``trained`` (False when the layer's weights stay as they are: frozen, or in no optimizer)."""
 
     id: int
     kind: OpKind
