@@ -390,7 +390,7 @@ class Interpreter:
         value = self.eval(stmt.iter, frame)
         items = self.iterate(value)
         if items is None:
-            item = self.loop_item(value)
+            item = self.loop_item(value, stmt, frame)
             self.loop_over(value, lambda: self.exec_unknown_loop(stmt.body.body, frame, stmt.target, item), stmt.iter)
             return
         for item in items:
@@ -405,9 +405,9 @@ class Interpreter:
         ``source`` is the loop's iterable as written."""
         run()
 
-    def loop_item(self, value: Any) -> Any:
+    def loop_item(self, value: Any, stmt: cst.For, frame: Frame) -> Any:
         """What the variable of a loop over ``value`` (not unrolled) stands for: unknown here;
-        frontends know some (every parameter of a module)."""
+        frontends know some (every parameter of a module, a tensor's rows)."""
         return UNKNOWN
 
     def exec_unknown_loop(self, body: Iterable[cst.CSTNode], frame: Frame, target: Optional[cst.BaseExpression],

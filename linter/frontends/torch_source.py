@@ -101,11 +101,6 @@ class TorchInterpreter(TrainingCode):
 
     # ------------------------------------------------------------------ which weights are trained
 
-    def loop_item(self, value: Any) -> Any:
-        """``for p in model.parameters()``: p is each parameter of the model."""
-        if isinstance(value, Parameters) and value.modules:
-            return EveryParam(value.modules)
-        return super().loop_item(value)
 
     def set_requires_grad(self, obj: Any, value: Any) -> None:
         """``module.requires_grad_(False)``, ``p.requires_grad = False`` over a module's parameters,
@@ -243,7 +238,7 @@ class TorchInterpreter(TrainingCode):
             return obj.name if isinstance(obj, ClassRef) else obj.qualname.rsplit(".", 1)[-1]
         if name in ("backward", "zero_grad", "param_groups") and not isinstance(obj, (Instance, ClassRef)):
             return Bound(obj, name)  # loss.backward(), optimizer.zero_grad(): on values we may not know
-        if isinstance(obj, Optimizer):
+        if isinstance(obj, (Optimizer, Loss)):
             return Bound(obj, name)
         if isinstance(obj, Pretrained):
             return obj.attrs[name] if name in obj.attrs else Bound(obj, name)
@@ -304,6 +299,15 @@ class TorchInterpreter(TrainingCode):
             if op.kind is OpKind.REDUCE_MAX and call and (len(call[0]) > 1 or "dim" in call[1]):
                 return [self.tensor_op(frame, OpKind.RESHAPE, "getitem", [value], None, model=value.model), UNKNOWN]
         return super().unpack(value, count, frame)
+
+    def loop_item(self, value: Any, stmt: cst.For, frame: Frame) -> Any:
+        """``for p in model.parameters()``: p is each parameter of the model; ``for row in x:``
+        over a tensor of the code being read: each row is a slice of ``x``."""
+        if isinstance(value, Parameters) and value.modules:
+            return EveryParam(value.modules)
+        if isinstance(value, Tensor) and value.graph is frame.graph:
+            return self.tensor_op(frame, OpKind.RESHAPE, "getitem", [value], stmt.iter, model=value.model)
+        return super().loop_item(value, stmt, frame)
 
     def iterate(self, value: Any) -> Optional[list]:
         if isinstance(value, Bound) and value.name == "param_groups":
@@ -603,6 +607,12 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if isinstance(obj, Pretrained):
             return self.pretrained_method(obj, name, args, kwargs, frame)
+        if isinstance(obj, Loss):  # criterion.cuda(), criterion.to(device): the same loss; .forward(p, y) applies it
+            if name in _SAME_OBJECT:
+                return obj
+            if name in ("forward", "__call__"):
+                self.use_loss(obj, args, node, frame)
+            return UNKNOWN
         if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
             if isinstance(obj, Layer) or obj.cls.is_nn_module:
@@ -622,13 +632,15 @@ class TorchInterpreter(TrainingCode):
                 self.record_init(obj, fn, args, kwargs, node, frame, tensor_method=True)
             return UNKNOWN
         if isinstance(obj, Layer):
-            if name in ("to", "cuda", "cpu", "train", "eval", "float", "double", "half", "requires_grad_"):
+            if name in _SAME_OBJECT:
                 return obj
             if name == "apply" and args:
                 self.apply_fn(self.submodules(obj), args[0], frame)
                 return obj
             if name == "modules":
                 return self.submodules(obj)
+            if name == "forward":  # seq.forward(x): the same as seq(x)
+                return self.apply_layer(obj, args, frame, node)
             if name == "parameters" and obj.graph is not None:
                 return Parameters(obj.graph, modules=[obj])
             if name == "parameters" and obj.children is None and obj.qualname not in api.CONTAINERS:
@@ -637,7 +649,12 @@ class TorchInterpreter(TrainingCode):
                 return Parameters(None, modules=[obj])  # a container inside a model: model.features.parameters()
             if name in ("append", "extend", "add_module") and isinstance(obj.children, list):
                 items = args[-1:] if name != "extend" else (self.iterate(args[0]) or [UNKNOWN])
+                if name == "add_module" and len(args) == 2 and isinstance(args[0], str) \
+                        and isinstance(args[1], Layer) and not args[1].label:
+                    args[1].label = f"{obj.full_label()}.{args[0]}"  # seq.add_module("fc", ...): seq.fc
                 obj.children.extend(items)
+                if obj.graph is not None:  # seq = nn.Sequential(); seq.add_module(...): the model grows
+                    self._build_sequential(obj)
                 return None
             return UNKNOWN
         if isinstance(obj, ArgParser):
@@ -734,15 +751,21 @@ class TorchInterpreter(TrainingCode):
         graph = ModelGraph(name=name, path=layer.path, is_model=True)
         layer.graph = graph
         layer.mode = "train"
-        x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
-        frame = Frame(self.entry, graph, {}, in_graph=True)
-        out = self.apply_layer(layer, [x], frame, None)
-        if isinstance(out, Tensor):
-            graph.outputs = [out.op]
-        graph.inputs = [x.op]
+        self._build_sequential(layer)
         graph.instantiated = True
         self.program.graphs.append(graph)
         self.program.instantiated.append(graph)
+
+    def _build_sequential(self, layer: Layer) -> None:
+        """(Re)build the graph of a Sequential model from its children as they are now."""
+        graph = layer.graph
+        graph.ops.clear()
+        graph._consumers = graph._by_kind = None
+        x = Tensor(graph, graph.add(OpKind.INPUT, "input").id)
+        frame = Frame(self.entry, graph, {}, in_graph=True)
+        out = self.apply_layer(layer, [x], frame, None)
+        graph.outputs = [out.op] if isinstance(out, Tensor) else []
+        graph.inputs = [x.op]
 
     def apply_layer(self, layer: Layer, args: list, frame: Frame, node: Optional[cst.CSTNode], parent: Optional[Layer] = None) -> Any:
         graph = frame.graph
@@ -1032,6 +1055,7 @@ class TorchInterpreter(TrainingCode):
             tensors = [v for v in kwargs.values() if isinstance(v, Tensor)][:1]
         inputs = tensors if kind in (OpKind.CONCAT, OpKind.MATMUL, OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV) else tensors[:1]
         attrs["call"] = recorded_call(args, kwargs, inputs)
+        kind = self._exp_of_log_softmax(kind, inputs[0], attrs, frame)
         keep_model = kind in (OpKind.DROPOUT,) and tensors[0].model is not None
         return self.tensor_op(frame, kind, qualname, inputs, node, attrs, model=tensors[0].model if keep_model else None)
 
@@ -1046,6 +1070,7 @@ class TorchInterpreter(TrainingCode):
                 attrs["dim"] = kwargs.get("dim", args[0] if args else None)
             others = [a for a in args if isinstance(a, Tensor)]
             attrs["call"] = recorded_call([t, *args], kwargs, [t, *others])
+            kind = self._exp_of_log_softmax(kind, t, attrs, frame)
             result = self.tensor_op(frame, kind, name, [t, *others], node, attrs)
             if name.endswith("_") and isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                     and isinstance(node.func.value, cst.Name):
@@ -1055,6 +1080,17 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,
                               {"call": recorded_call([t, *args], kwargs, [t]), **_sign_of(name)})
+
+    @staticmethod
+    def _exp_of_log_softmax(kind: OpKind, x: Any, attrs: dict, frame: Frame) -> OpKind:
+        """``torch.exp(log_softmax(z))`` is ``softmax(z)``: probabilities, spelled stably."""
+        if kind is not OpKind.EXP or not isinstance(x, Tensor) or x.graph is not frame.graph:
+            return kind
+        source = x.graph.unshape(x.graph.ops[x.op])
+        if source.kind is not OpKind.LOG_SOFTMAX:
+            return kind
+        attrs["dim"] = source.attrs.get("dim")
+        return OpKind.SOFTMAX
 
     # ------------------------------------------------------------------ entry point
 
@@ -1211,6 +1247,9 @@ def _sign_of(name: str) -> dict:
     sign = api.SIGNS.get(name)
     return {"sign": sign} if sign is not None else {}
 
+
+#: Methods of a module (or loss) that return the module itself, moved or cast.
+_SAME_OBJECT = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "requires_grad_"})
 
 #: Where an ``nn.Sequential`` subclass keeps the layers it passed to ``super().__init__``.
 _SEQUENCE = "__nnlint_sequence__"
