@@ -13,7 +13,12 @@ class MissingZeroGrad(ProgramCheck):
     Flags a training loop (a step inside a `for` or `while`, here or in a caller) that calls
     `loss.backward()` and `optimizer.step()` but never clears the gradients: no `optimizer.zero_grad()`, no `model.zero_grad()`, no
     `param.grad = None`, anywhere in the code that runs the loop (helper functions it calls
-    included).
+    included) inside the loop that steps. Each optimizer counts on its own (a GAN loop that zeroes only one of its two
+    optimizers steps the other on accumulated gradients), and so does each path: a
+    `zero_grad()` in the `if amp:` branch does not clear for the `else:` branch that steps.
+    An object nnlint cannot see (an optimizer passed in as a parameter, a library's optimizer
+    built on `model.parameters()`) counts when its `.step()` follows `backward()` in a loop
+    and nothing at all is cleared on its path (it might be a scheduler, an EMA).
 
     ## Why is this bad?
     PyTorch adds each `backward()` into `.grad`. Without clearing, step *n* uses the sum of
@@ -44,7 +49,7 @@ class MissingZeroGrad(ProgramCheck):
     code = "NN111"
     name = "missing-zero-grad"
     severity = Severity.ERROR
-    message = "{optimizer}.step() after backward() but gradients are never cleared: they accumulate across steps"
+    message = "{optimizer}.step() after backward() but its gradients are never cleared on this path: they accumulate across steps"
     hint = "call optimizer.zero_grad() (set_to_none=True is fine) once per step, before backward()"
 
     bad = [
@@ -82,8 +87,86 @@ def main():
 main()
 """
         ),
+        Bad(
+            """
+import torch
+
+generator, critic = torch.nn.Linear(8, 8), torch.nn.Linear(8, 1)
+opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4)
+opt_c = torch.optim.Adam(critic.parameters(), lr=2e-4)
+for real in loader:
+    critic_loss = critic(generator(noise).detach()).mean() - critic(real).mean()
+    critic_loss.backward()
+    opt_c.step()
+    opt_g.zero_grad()
+    (-critic(generator(noise)).mean()).backward()
+    opt_g.step()
+"""
+        ),
+        Bad(
+            """
+def epoch(net, optimizer, batches, scaler, use_amp):
+    for inputs, targets in batches:
+        loss = (net(inputs) - targets).pow(2).mean()
+        if use_amp:
+            optimizer.zero_grad()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+"""
+        ),
+        Bad(
+            """
+from torch.nn.functional import mse_loss
+from analoglib.optim import AnalogAdam
+
+layer = make_layer()
+opt = AnalogAdam(layer.parameters(), lr=0.01)
+for epoch in range(50):
+    mse_loss(layer(x), y).backward()
+    opt.step()
+"""
+        ),
     ]
     good = [
+        Good(
+            """
+import torch
+
+generator, critic = torch.nn.Linear(8, 8), torch.nn.Linear(8, 1)
+opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4)
+opt_c = torch.optim.Adam(critic.parameters(), lr=2e-4)
+schedule = torch.optim.lr_scheduler.StepLR(opt_g, 10)
+for real in loader:
+    opt_c.zero_grad(set_to_none=True)
+    critic_loss = critic(generator(noise).detach()).mean() - critic(real).mean()
+    critic_loss.backward()
+    opt_c.step()
+    generator.zero_grad()
+    (-critic(generator(noise)).mean()).backward()
+    opt_g.step()
+    schedule.step()
+"""
+        ),
+        Good(
+            """
+def epoch(net, optimizer, batches, scaler, use_amp, scheduler):
+    for inputs, targets in batches:
+        optimizer.zero_grad()
+        loss = (net(inputs) - targets).pow(2).mean()
+        if use_amp:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+"""
+        ),
         Good(
             """
 import torch

@@ -37,6 +37,10 @@ from nnlint.frontends.values import (
 from nnlint.ir import ModelGraph, OpKind, Origin
 
 
+#: In a branch path, the mark of a loop body (branches are numbered from 0).
+LOOP = -1
+
+
 class BudgetExceeded(Exception):
     """The file needs more work than a linter should spend on it; stop, keep what we have."""
 
@@ -144,6 +148,7 @@ class Interpreter:
         self.inlined: dict[cst.FunctionDef, int] = {}
         self.uncertain = 0  # > 0 while running a branch whose condition is unknown
         self.loops = 0  # > 0 while running a loop body (in this function or a caller)
+        self.branch_path: list[tuple[int, int]] = []  # (if, branch taken) or (loop, LOOP) of the code being run
 
     # ------------------------------------------------------------------ modules and names
 
@@ -228,6 +233,7 @@ class Interpreter:
             self.exec_if(stmt, frame)
         elif isinstance(stmt, (cst.For, cst.While)):
             self.loops += 1
+            self.branch_path.append((id(stmt), LOOP))
             try:
                 if isinstance(stmt, cst.For):
                     self.exec_for(stmt, frame)
@@ -235,6 +241,7 @@ class Interpreter:
                     self.exec_unknown_loop(stmt.body.body, frame, None)
             finally:
                 self.loops -= 1
+                self.branch_path.pop()
         elif isinstance(stmt, cst.With):
             contexts = []
             for item in stmt.items:
@@ -352,6 +359,7 @@ class Interpreter:
             for i, body in enumerate(bodies):
                 frame.locals.clear()
                 frame.locals.update(before)
+                self.branch_path.append((id(bodies[0]), i))  # the if-body's node sequence: one per statement
                 try:
                     with _branch(frame, test if i < 2 else None, i == 0):
                         self.exec_block(body, frame)
@@ -362,6 +370,8 @@ class Interpreter:
                 except _LoopExit:
                     returned_all = False
                     results.append(dict(frame.locals))
+                finally:
+                    self.branch_path.pop()
         finally:
             self.uncertain -= 1
         frame.locals.clear()

@@ -576,6 +576,11 @@ class TorchInterpreter(TrainingCode):
                                                                   "out_shape": _static_shape(qualname, args, kwargs)},
                                  origin=origin_of(frame, node))
             return Tensor(frame.graph, op.id)
+        if (args[:1] and isinstance(args[0], Parameters)) or isinstance(kwargs.get("params"), Parameters) \
+                or _parameters_call(_first_argument(node)):
+            # a library's optimizer (aihwkit's AnalogSGD, apex's FusedAdam) is built on a model's
+            # parameters: its steps are watched, its hyperparameters not read
+            return Optimizer({"type_name": qualname, "guessed": True})
         for value in [*args, *kwargs.values()]:
             if isinstance(value, Instance) and value.cls.is_nn_module and frame.in_graph is False:
                 self.model_graph(value)  # passed to unknown code (an optimizer, a trainer): still a model
@@ -597,13 +602,17 @@ class TorchInterpreter(TrainingCode):
             self.training_steps += 1
             return None
         if name == "zero_grad":
-            self.events.zero_grad = True
+            self.events.clear(obj.record if isinstance(obj, Optimizer) else None, self.branch_path)
             return None
+        if name == "step" and node is not None and self.loops:  # one step alone accumulates nothing
+            stepped = self._stepped_optimizer(obj, args, kwargs)
+            if stepped is not None:
+                shown = obj.record["type_name"] if isinstance(obj, Optimizer) else stepped["type_name"] \
+                    if isinstance(stepped, dict) else dotted(node.func.value) if isinstance(node.func, cst.Attribute) else None
+                self.events.step(stepped, origin_of(frame, node), self.branch_path, shown or "optimizer")
         if isinstance(obj, Optimizer):
             if name == "step":
                 self.training_steps += 1
-            if name == "step" and node is not None and self.loops:  # one step alone accumulates nothing
-                self.events.steps.append({"origin": origin_of(frame, node), "optimizer": obj.record["type_name"]})
             return UNKNOWN
         if isinstance(obj, Pretrained):
             return self.pretrained_method(obj, name, args, kwargs, frame)
@@ -692,6 +701,18 @@ class TorchInterpreter(TrainingCode):
                 obj.attrs[args[0]] = args[1]
                 return None
         return super().call_method(obj, name, args, kwargs, node, frame)
+
+    def _stepped_optimizer(self, obj: Any, args: list, kwargs: dict) -> Optional[Any]:
+        """The optimizer a ``.step()`` call updates: the record of a known one, ``UNKNOWN`` for an
+        object nnlint cannot see (a parameter, a library's object) stepped without arguments after
+        ``backward()`` (what an optimizer does), None when it is no optimizer step."""
+        if isinstance(obj, Optimizer):  # one built by a library on the parameters: any clearing may be its
+            return UNKNOWN if obj.record.get("guessed") else obj.record
+        given = [a for a in [*args, *kwargs.values()] if isinstance(a, Optimizer)]
+        if given:  # scaler.step(optimizer): the optimizer's step, through the scaler
+            return UNKNOWN if given[0].record.get("guessed") else given[0].record
+        unseen = obj is UNKNOWN or (isinstance(obj, Tensor) and obj.graph.ops[obj.op].kind is OpKind.INPUT)
+        return UNKNOWN if unseen and not args and not kwargs and self.events.backward else None
 
     # ------------------------------------------------------------------ layers and graphs
 
@@ -1208,6 +1229,20 @@ def _words(name: str) -> set[str]:
     an identifier's words, split at underscores, digits and capitals, lower-cased."""
     parts = {p.lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)}
     return parts | {re.sub(r"\d+$", "", p.lower()) for p in name.split("_") if p}
+
+
+def _first_argument(node: Any) -> Optional[cst.BaseExpression]:
+    if isinstance(node, cst.Call):
+        for arg in node.args:
+            if arg.keyword is None and not arg.star or arg.keyword is not None and arg.keyword.value == "params":
+                return arg.value
+    return None
+
+
+def _parameters_call(expr: Optional[cst.BaseExpression]) -> bool:
+    """``model.parameters()`` spelled out, on a model nnlint may not know (a library's layer)."""
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+        and expr.func.attr.value in ("parameters", "named_parameters")
 
 
 def _rows(qualname: str, args: list, kwargs: dict) -> Optional[int]:

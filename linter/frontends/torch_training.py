@@ -15,7 +15,7 @@ from typing import Any, Optional
 import libcst as cst
 from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
-from nnlint.frontends.interpreter import UNKNOWN, Frame, Interpreter, origin_of
+from nnlint.frontends.interpreter import LOOP, UNKNOWN, Frame, Interpreter, origin_of
 from nnlint.frontends.names import dotted
 from nnlint.frontends.program import EVAL_WORDS, Program, is_training_loader, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
@@ -58,6 +58,7 @@ class TrainingCode(Interpreter):
         self.data_loops = 0  # > 0 while running the body of a loop over a data loader or held-out data
         #: id() of a model -> ``training_steps`` when the code last put it in train() explicitly
         self.train_chosen: dict[int, int] = {}
+        self._optimizers: dict[int, dict] = {}  # id(constructor call) -> its optimizer record
 
     def record_once(self, node: cst.CSTNode, tag: str = "") -> bool:
         """True the first time a fact (``tag``) is recorded for a node, False after."""
@@ -231,7 +232,7 @@ class TrainingCode(Interpreter):
     def record_optimizer(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         """An optimizer with its hyperparameters, on its model when ``model.parameters()`` says which."""
         if not self.record_once(node):
-            return Optimizer({"type_name": qualname})
+            return Optimizer(self._optimizers.get(id(node), {"type_name": qualname}))
         params = kwargs.get("params", args[0] if args else UNKNOWN)
         record = {
             "type_name": qualname,
@@ -241,6 +242,7 @@ class TrainingCode(Interpreter):
             "weight_decay": kwargs.get("weight_decay"),
             "nesterov": kwargs.get("nesterov"),
         }
+        self._optimizers[id(node)] = record  # the same optimizer when this code runs again
         if self._plain_tensors(node.args[0].value if node.args and node.args[0].keyword is None else None, frame):
             record["tensors"] = True  # [latent] + noises, [input_img]: plain tensors, not a model's weights
         if isinstance(params, Parameters) and params.layer is not None:
@@ -455,7 +457,7 @@ class TrainingCode(Interpreter):
 
     def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "grad":
-            self.events.zero_grad = True  # p.grad = None clears gradients by hand
+            self.events.clear(None, self.branch_path)  # p.grad = None clears gradients by hand
         if isinstance(target, cst.Subscript) and self.subscript_key(target, frame) == "lr":
             groups = self.eval(target.value, frame)  # opt.param_groups[0]["lr"] = ..., g["lr"] = ... in a loop
             if isinstance(groups, Bound) and groups.name == "param_groups":
@@ -488,8 +490,8 @@ class TrainingCode(Interpreter):
             run()
         finally:
             events, self.events = self.events, outer
-            if events.steps and events.backward and not events.zero_grad and events.complete:
-                self.program.uncleared_steps.extend(events.steps)
+            if events.backward and events.complete:
+                self.program.uncleared_steps.extend(events.uncleared())
 
 
 class _QuietBlock:
@@ -502,13 +504,42 @@ class _QuietBlock:
 
 
 class _Events:
-    """What one unit of training code does to gradients."""
+    """What one unit of training code does to gradients.
+
+    Each step and each clearing remembers the optimizer (its record; None for a clearing of
+    every gradient: ``model.zero_grad()``, ``p.grad = None``, an object nnlint cannot see) and
+    the branches it ran in. A step is cleared by a clearing of its optimizer (or of everything)
+    on a path that can run with it: not in another branch of the same ``if``. A step of an
+    object nnlint cannot see is cleared by any clearing, since it may be any optimizer.
+    """
 
     def __init__(self) -> None:
-        self.steps: list[dict] = []
+        self.steps: list[tuple[dict, Any, dict]] = []  # (finding record, optimizer, branches)
+        self.clearings: list[tuple[Any, dict]] = []  # (optimizer or None, branches)
         self.backward = False
-        self.zero_grad = False
         self.complete = True  # False when a call was not followed: a zero_grad may hide there
+
+    def step(self, optimizer: Any, origin: Origin, path: list, shown: str) -> None:
+        self.steps.append(({"origin": origin, "optimizer": shown}, optimizer, dict(path)))
+
+    def clear(self, optimizer: Optional[dict], path: list) -> None:
+        self.clearings.append((optimizer, dict(path)))
+
+    def uncleared(self) -> list[dict]:
+        found = []
+        for record, optimizer, path in self.steps:
+            if not any(_same_path(path, where) and (which is None or which is optimizer or optimizer is UNKNOWN)
+                       for which, where in self.clearings):
+                found.append(record)
+        return found
+
+
+def _same_path(step: dict, clearing: dict) -> bool:
+    """A clearing runs with a step: inside every loop around the step (a clearing in another
+    loop, or once before it, does not clear each iteration), and no ``if`` puts them in
+    different branches."""
+    return all(clearing.get(key) == branch if branch == LOOP else key not in clearing or clearing[key] == branch
+               for key, branch in step.items())
 
 
 def _argument(call: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
