@@ -19,6 +19,10 @@ class DropoutAlwaysActive(GraphCheck):
     ## What it does
     Flags `F.dropout(x, p)` in a model's `forward` called without `training=`: the
     functional form defaults to `training=True`, so `model.eval()` does not turn it off.
+    Two spellings do the same: `nn.Dropout(p)(x)` built and applied inside `forward` (a
+    module nobody registered, so `eval()` never reaches it), and
+    `F.scaled_dot_product_attention(..., dropout_p=p)` with a `dropout_p` that does not
+    depend on `self.training`.
 
     ## Why is this bad?
     The dropout layer (`nn.Dropout`) follows the module's mode; the function does not. Left
@@ -43,7 +47,7 @@ class DropoutAlwaysActive(GraphCheck):
 
     code = "NN108"
     name = "dropout-always-active"
-    message = "{call} in {model}.forward has no training= argument: it stays on after model.eval()"
+    message = "{call} in {model}.forward {why}: it stays on after model.eval()"
     hint = "pass training=self.training, or use an nn.Dropout module, which follows train()/eval()"
     traceable = True
     measures = frozenset({M.EVAL, M.DROPOUT})
@@ -99,6 +103,36 @@ class Head(nn.Module):
         return self.out(x)
 """
         ),
+        Bad(
+            """
+import torch.nn as nn
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = nn.Dropout(p=0.5)(x)
+        return self.fc(x)
+"""
+        ),
+        Bad(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Attention(nn.Module):
+    def __init__(self, p=0.1):
+        super().__init__()
+        self.qkv = nn.Linear(64, 192)
+        self.p = p
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=self.p, is_causal=True)
+"""
+        ),
     ]
     good = [
         Good(
@@ -145,6 +179,24 @@ class Block(torch.nn.Module):
         return self.proj(h)
 """
         ),
+        Good(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Attention(nn.Module):
+    def __init__(self, p=0.1):
+        super().__init__()
+        self.qkv = nn.Linear(64, 192)
+        self.p = p
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.p if self.training else 0.0, is_causal=True)
+        self.drop = nn.Dropout(self.p)  # registered on the module: follows eval()
+        return self.drop(y)
+"""
+        ),
     ]
 
 
@@ -166,5 +218,5 @@ class Block(torch.nn.Module):
         for op in graph.find(OpKind.DROPOUT):
             if ".functional." in op.type_name and op.attrs.get("training_given") is False \
                     and not op.attrs.get("train_only"):  # under `if self.training:` it is off in eval mode
-                call = "F." + op.type_name.rsplit(".", 1)[-1]
-                self.report(op, call=call, model=graph.name)
+                call = op.attrs.get("spelled") or "F." + op.type_name.rsplit(".", 1)[-1]
+                self.report(op, call=call, model=graph.name, why=op.attrs.get("why", "has no training= argument"))

@@ -80,6 +80,7 @@ class TorchInterpreter(TrainingCode):
         self.ruled_out_norms: list[bool] = []  # per function being run: a ruled-out branch normalises
         self.optimizers_seen = False  # a torch optimizer is built somewhere
         self.optimized_unknown = False  # ... over parameters nnlint cannot tie to modules, or a model goes to unknown code
+        self.forwards = 0  # > 0 while a module's forward runs (layers built there are fresh)
 
     # ------------------------------------------------------------------ branches ruled out
 
@@ -214,6 +215,8 @@ class TorchInterpreter(TrainingCode):
             value.name = f"self.{name}" if owner is not None and owner is frame.self_obj else name
         if isinstance(value, Layer) and not value.label:
             value.label = f"self.{name}" if isinstance(owner, Instance) and owner is frame.self_obj else name
+        if isinstance(value, Layer) and isinstance(owner, Instance):
+            value.fresh = False  # self.drop = nn.Dropout(p), even in forward: a submodule, it follows eval()
         if owner is None and not frame.in_graph and isinstance(value, Layer) and value.children is not None and value.qualname == "torch.nn.Sequential":
             self.sequential_model(value, name)
 
@@ -507,6 +510,8 @@ class TorchInterpreter(TrainingCode):
             return loss
         if qualname in api.FUNCTIONS:
             return self.functional(qualname, api.FUNCTIONS[qualname], args, kwargs, node, frame)
+        if qualname == "torch.nn.functional.scaled_dot_product_attention" and frame.in_graph:
+            return self.attention_dropout(args, kwargs, node, frame)
         if qualname in api.SHAPE_FUNCTIONS:
             tensors = [a for a in args if isinstance(a, Tensor)]
             if tensors:
@@ -728,7 +733,7 @@ class TorchInterpreter(TrainingCode):
             attrs["call"] = (list(args), dict(kwargs))  # for --trace, which rebuilds the layer
         if kind is OpKind.IDENTITY:
             attrs["placeholder"] = True  # nn.Identity stands where another configuration puts a layer
-        layer = Layer(qualname, kind, attrs, node, frame.module.path)
+        layer = Layer(qualname, kind, attrs, node, frame.module.path, fresh=self.forwards > 0)
         if len(self.program.layers) < 10_000:
             self.program.layers.append(layer)
         return layer
@@ -805,6 +810,8 @@ class TorchInterpreter(TrainingCode):
         if layer.children is not None or layer.qualname in api.CONTAINERS:
             return self.tensor_op(frame, OpKind.UNKNOWN, layer.qualname, [a for a in args if isinstance(a, Tensor)], node)
         inputs = [x.op] if isinstance(x, Tensor) and x.graph is graph else []
+        if layer.fresh and layer.kind is OpKind.DROPOUT and layer.qualname == "torch.nn.Dropout" and inputs:
+            return self.fresh_dropout(layer, x, frame, node)
         attrs = dict(layer.attrs)
         attrs["inits"] = layer.inits  # shared: init calls made after the graph was built still count
         attrs["grads"] = layer.grads  # shared too: freezing and optimizers come after the model is built
@@ -818,6 +825,31 @@ class TorchInterpreter(TrainingCode):
             rest = graph.add(OpKind.UNKNOWN, "rnn-state", [op.id])
             return (out, Tensor(graph, rest.id))
         return out
+
+    def fresh_dropout(self, layer: Layer, x: Tensor, frame: Frame, node: Optional[cst.CSTNode]) -> Tensor:
+        """``nn.Dropout(p)(x)`` in a forward: a module nobody registered, so ``model.eval()`` never
+        reaches it; it is ``F.dropout(x, p)`` with training left at True, and is read as that."""
+        p = layer.attrs.get("p", 0.5)
+        attrs = {"p": p, "training": True, "training_given": False, "call": ([InputRef(0), p], {}),
+                 "spelled": f"a new {layer.short}(...)", "why": "is built and applied on the spot, where no eval() reaches it"}
+        return self.tensor_op(frame, OpKind.DROPOUT, "torch.nn.functional.dropout", [x], layer.node or node, attrs,
+                              model=x.model)
+
+    def attention_dropout(self, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        """``F.scaled_dot_product_attention(q, k, v, dropout_p=...)``: the attention (unknown to the
+        IR) followed by the dropout on its weights, which no mode turns off: only a ``dropout_p``
+        that depends on ``self.training`` (``p if self.training else 0.0``) is gated."""
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        out = self.tensor_op(frame, OpKind.UNKNOWN, "torch.nn.functional.scaled_dot_product_attention", tensors, node)
+        p = kwargs.get("dropout_p", args[4] if len(args) > 4 else 0.0)
+        expr = _argument_expr(node, 4, "dropout_p")
+        if expr is None or p == 0:
+            return out
+        gated = isinstance(expr, (cst.IfExp, cst.BooleanOperation)) or "training" in _mentioned(expr)
+        attrs = {"p": p, "training": UNKNOWN if gated else True, "training_given": gated,
+                 "spelled": "F.scaled_dot_product_attention", "why": "has dropout_p= not gated on self.training"}
+        return self.tensor_op(frame, OpKind.DROPOUT, "torch.nn.functional.scaled_dot_product_attention", [out],
+                              node, attrs, model=tensors[0].model if tensors else None)
 
     def call_model(self, inst: Instance, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if frame.in_graph and inst.cls.name.lower().endswith(("norm", "normalization")):
@@ -833,10 +865,12 @@ class TorchInterpreter(TrainingCode):
             if not isinstance(forward, FunctionRef):
                 return self.tensor_op(frame, OpKind.UNKNOWN, inst.cls.name, [a for a in args if isinstance(a, Tensor)], node)
             inst.building = True
+            self.forwards += 1
             try:
                 return self.call_function(forward, [inst, *args], kwargs, frame, graph=frame.graph)
             finally:
                 inst.building = False
+                self.forwards -= 1
         graph = self.model_graph(inst)
         return self.model_output(graph, args, node, frame, self.call_mode(inst))
 
@@ -932,6 +966,7 @@ class TorchInterpreter(TrainingCode):
         self.bind_params(forward.node, [inst], {}, frame)
         graph.inputs = [op.id for op in graph.find(OpKind.INPUT)]
         inst.building = True
+        self.forwards += 1
         try:
             result = self.run_function(forward.node, frame)
         except BudgetExceeded:
@@ -941,6 +976,7 @@ class TorchInterpreter(TrainingCode):
             return graph
         finally:
             inst.building = False
+            self.forwards -= 1
         outputs = result if isinstance(result, (tuple, list)) else [result]
         graph.outputs = [t.op for t in outputs if isinstance(t, Tensor) and t.graph is graph]
         return graph
@@ -1229,6 +1265,29 @@ def _words(name: str) -> set[str]:
     an identifier's words, split at underscores, digits and capitals, lower-cased."""
     parts = {p.lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)}
     return parts | {re.sub(r"\d+$", "", p.lower()) for p in name.split("_") if p}
+
+
+def _argument_expr(node: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
+    """The expression a call passes as its argument ``index`` or ``keyword``."""
+    if not isinstance(node, cst.Call):
+        return None
+    positional = [a for a in node.args if a.keyword is None and not a.star]
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    return positional[index].value if len(positional) > index else None
+
+
+def _mentioned(expr: cst.CSTNode) -> set[str]:
+    """The plain names and attribute names an expression mentions."""
+    found: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            found.add(n.value)
+
+    expr.visit(_Names())
+    return found
 
 
 def _first_argument(node: Any) -> Optional[cst.BaseExpression]:

@@ -105,6 +105,7 @@ class Layer:
     #: what the code does to its weights' training: "requires_grad" (the values it assigns,
     #: UNKNOWN for one it cannot read), "optimized" (an optimizer's parameters include them)
     grads: dict = field(default_factory=dict)
+    fresh: bool = False  # built while a forward runs and never made a submodule: always in training mode
 
     @property
     def short(self) -> str:
