@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
+from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
@@ -23,6 +24,10 @@ class MissingEvalMode(ProgramCheck):
     `model.eval()` (or `model.train(False)`, which reach every submodule) since. A no_grad
     block that only samples, feeds a generator's output to a discriminator being trained,
     or updates an average is training, not evaluation; a dropout of probability 0 drops nothing.
+    The same holds on PyTorch < 0.4's `Variable(x, volatile=True)` and in the `"val"`/`"test"`
+    iteration of a `for phase in ("train", "val")` loop. A model that a function receives as a
+    parameter and puts in `train()` itself is followed into the helpers it is passed to; its
+    layers are unknown there, so that finding is `info`.
     In TensorFlow 1 graph code: a `sess.run`/`.eval` that fetches an evaluation tensor (not the
     training op, not only the loss) downstream of `tf.nn.dropout(h, keep_prob)` while feeding
     `keep_prob` below 1.
@@ -179,6 +184,13 @@ def evaluate(net, data):
         return refuted(f"training-mode and evaluation-mode outputs of {name} are the same")
 
     def check(self, program: Program) -> None:
+        known = {id(call["origin"].node) for call in program.train_mode_evaluations if not call.get("guess")}
         for call in program.train_mode_evaluations:
+            if call.get("guess") and id(call["origin"].node) in known:
+                continue  # the same call, also run with the model its caller passes: that finding says more
             how = call.get("how") or f"under no_grad in training mode: call {call['model']}.eval() first"
-            self.report(call["origin"], model=call["model"], layers="/".join(call["layers"]), how=how)
+            if call.get("guess"):  # a model passed in as a parameter: its layers are not known
+                self.report(call["origin"], Severity.INFO, Confidence.POSSIBLE, model=call["model"],
+                            layers="any dropout or batch norm", how=how)
+            else:
+                self.report(call["origin"], model=call["model"], layers="/".join(call["layers"]), how=how)

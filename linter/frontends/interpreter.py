@@ -406,9 +406,13 @@ class Interpreter:
         for item in items:
             self.assign(stmt.target, item, frame)
             try:
-                self.exec_block(stmt.body.body, frame)
+                self.run_iteration(item, stmt.body.body, frame)
             except _LoopExit:
                 break  # a static break, or a continue we treat conservatively as the end
+
+    def run_iteration(self, item: Any, body: Iterable[cst.CSTNode], frame: Frame) -> None:
+        """Hook: run one unrolled iteration over a known ``item`` (frontends watch phase names)."""
+        self.exec_block(body, frame)
 
     def loop_over(self, value: Any, run: Any, source: Optional[cst.BaseExpression] = None) -> None:
         """Hook: run a loop over a value nnlint cannot unroll (frontends watch data loaders);

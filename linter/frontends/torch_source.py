@@ -382,7 +382,7 @@ class TorchInterpreter(TrainingCode):
             self.use_loss(func, args, node, frame)
             return UNKNOWN
         if isinstance(func, Tensor):
-            return UNKNOWN
+            return self.parameter_model_call(func, args, node, frame)
         if isinstance(func, Transforms):  # transform(img): raw pixels stay raw unless a step scales them
             raw = args[0] if args and isinstance(args[0], RawData) else None
             keeps = "?" not in func.names and not any(n in api.SCALING_TRANSFORMS or n == "ToDtype(scale)" for n in func.names)
@@ -566,6 +566,13 @@ class TorchInterpreter(TrainingCode):
             return kwargs.get("default", UNKNOWN)
         if qualname in _RAW_TABULAR:
             return RawData(_RAW_TABULAR[qualname], node, frame.module.path)
+        if qualname in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
+            first = args[0] if args else UNKNOWN
+            if kwargs.get("volatile") is True:  # PyTorch < 0.4: a volatile input evaluates, like no_grad
+                return self.tensor_op(frame, OpKind.RESHAPE if isinstance(first, Tensor) else OpKind.CONSTANT,
+                                      "Variable", [first], node, {"volatile": True},
+                                      model=first.model if isinstance(first, Tensor) else None)
+            return first if isinstance(first, (Tensor, RawData)) else UNKNOWN
         if qualname in _TO_TENSOR or qualname.startswith("torch.nn.Parameter"):
             first = args[0] if args else UNKNOWN
             if isinstance(first, (RawData, Tensor)):
@@ -627,6 +634,10 @@ class TorchInterpreter(TrainingCode):
             if name in ("forward", "__call__"):
                 self.use_loss(obj, args, node, frame)
             return UNKNOWN
+        if name in ("train", "eval") and self._is_parameter(obj):  # def fit(net, ...): net.train()
+            mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
+            self.param_modes[id(obj)] = "unknown" if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+            return obj
         if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
             if isinstance(obj, Layer) or obj.cls.is_nn_module:
@@ -706,6 +717,29 @@ class TorchInterpreter(TrainingCode):
                 obj.attrs[args[0]] = args[1]
                 return None
         return super().call_method(obj, name, args, kwargs, node, frame)
+
+    @staticmethod
+    def _is_parameter(value: Any) -> bool:
+        """A function parameter nothing bound (read as a symbolic input): a model, a tensor, anything."""
+        return isinstance(value, Tensor) and value.graph.ops[value.op].kind is OpKind.INPUT
+
+    def parameter_model_call(self, func: Tensor, args: list, node: cst.CSTNode, frame: Frame) -> Any:
+        """``net(x)`` on a parameter the code put in a mode (``net.train()``): a model whose layers
+        are unknown; its output is a tensor nnlint cannot read (UNKNOWN for other parameters).
+        Evaluated in training mode, whether dropout or batch norm misbehave is a guess."""
+        if id(func) not in self.param_modes:
+            return UNKNOWN
+        how = self.evaluation(args)
+        if how and self.param_modes.get(id(func)) == "train" and node is not None and self.record_once(node, "guess"):
+            name = func.graph.ops[func.op].type_name
+            record = {"origin": origin_of(frame, node), "model": name, "layers": [],
+                      "how": f"{how} in training mode: call {name}.eval() first", "guess": True}
+            if self.no_grad:
+                self.train_mode_call(record)  # judged with its no_grad block: evaluation, or sampling
+            else:
+                self.program.train_mode_evaluations.append(record)
+        return self.tensor_op(frame, OpKind.UNKNOWN, func.graph.ops[func.op].type_name,
+                              [a for a in args if isinstance(a, Tensor)], node)
 
     def _stepped_optimizer(self, obj: Any, args: list, kwargs: dict) -> Optional[Any]:
         """The optimizer a ``.step()`` call updates: the record of a known one, ``UNKNOWN`` for an
@@ -926,13 +960,19 @@ class TorchInterpreter(TrainingCode):
     def model_output(self, graph: ModelGraph, args: list, node: Optional[cst.CSTNode], frame: Frame,
                      mode: Optional[str] = None) -> Tensor:
         """The result of calling a model from training code: a tensor tagged with the model."""
-        if self.no_grad and mode == "train" and node is not None and self.record_once(node):
+        how = self.evaluation(args)
+        if how and mode == "train" and node is not None and self.record_once(node):
             layers = sorted({op.type_name.rsplit(".", 1)[-1] for op in graph.find(OpKind.DROPOUT, OpKind.BATCH_NORM)
                              if not _inactive(op)})
             if layers:
-                self.train_mode_call({"origin": origin_of(frame, node), "model": graph.name, "layers": layers})
-                if isinstance(node, cst.Call) and any(evaluation_data(UNKNOWN, a.value) for a in node.args):
-                    self.evaluates()  # net(x_val), model(test_images): predictions on held-out data
+                record = {"origin": origin_of(frame, node), "model": graph.name, "layers": layers,
+                          "how": f"{how} in training mode: call {graph.name}.eval() first"}
+                if not self.no_grad:  # a phase named for evaluation, a volatile input: the code says so itself
+                    self.program.train_mode_evaluations.append(record)
+                else:
+                    self.train_mode_call(record)
+                    if isinstance(node, cst.Call) and any(evaluation_data(UNKNOWN, a.value) for a in node.args):
+                        self.evaluates()  # net(x_val), model(test_images): predictions on held-out data
         for raw in (a for a in args if isinstance(a, RawData)):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}", graph)
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
@@ -1189,6 +1229,9 @@ class TorchInterpreter(TrainingCode):
         frame = Frame(func.module, graph, {}, self_obj=self_obj, name=func.node.name.value)
         frame.owner = func.owner
         self.bind_params(func.node, [self_obj] if self_obj is not None else [], {}, frame)
+        for param in (*func.node.params.params, *func.node.params.kwonly_params):
+            if isinstance(param.default, cst.Name) and param.default.value == "None":
+                frame.locals[param.name.value] = UNKNOWN  # val_loader=None: nothing says no caller passes one
         try:
             self.unit(lambda: self.run_function(func.node, frame))
         except BudgetExceeded:

@@ -40,6 +40,7 @@ from nnlint.frontends.values import (
     Transforms,
 )
 from nnlint.ir import ModelGraph, OpKind, Origin
+from nnlint.ir.kinds import SHAPE_ONLY
 
 
 class TrainingCode(Interpreter):
@@ -49,6 +50,8 @@ class TrainingCode(Interpreter):
         self._recorded: set[tuple[int, str]] = set()
         self.assign_names: dict[int, str] = {}  # id(call node) -> the names it is assigned to
         self.no_grad = 0  # > 0 inside torch.no_grad() / inference_mode()
+        self.phases: list[str] = []  # the evaluation phases being run: for phase in ("train", "val")
+        self.param_modes: dict[int, str] = {}  # id(parameter value) -> "train"/"eval": net.train() on a parameter
         self.call_arguments: dict[int, list[int]] = {}  # model-call op -> id() of its arguments
         self.call_argument_names: dict[int, list] = {}  # model-call op -> its arguments' plain names
         self.events = _Events()  # what the current unit of training code does
@@ -404,6 +407,28 @@ class TrainingCode(Interpreter):
             if quiet:
                 self._close_quiet_block(frame)
 
+    def run_iteration(self, item: Any, body: Any, frame: Frame) -> None:
+        """``for phase in ("train", "val"):``: the iteration named for evaluation evaluates."""
+        phase = isinstance(item, str) and item.lower() in _EVAL_PHASES
+        if phase:
+            self.phases.append(item)
+        try:
+            super().run_iteration(item, body, frame)
+        finally:
+            if phase:
+                self.phases.pop()
+
+    def evaluation(self, args: list) -> Optional[str]:
+        """How the code says a model call evaluates: under no_grad, in a phase named for
+        evaluation, on ``Variable(x, volatile=True)`` (PyTorch < 0.4's no_grad); None if it does not."""
+        if self.no_grad:
+            return "under no_grad"
+        if self.phases:
+            return f"in the {self.phases[-1]!r} phase"
+        if any(isinstance(a, Tensor) and _volatile(a) for a in args):
+            return "on volatile Variables (no_grad)"
+        return None
+
     def run_function(self, node: cst.FunctionDef, frame: Frame) -> Any:
         quiet = any((dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "")
                     .endswith(("no_grad", "inference_mode")) for d in node.decorators)
@@ -526,11 +551,20 @@ class _Events:
         self.clearings.append((optimizer, dict(path)))
 
     def uncleared(self) -> list[dict]:
-        found = []
-        for record, optimizer, path in self.steps:
-            if not any(_same_path(path, where) and (which is None or which is optimizer or optimizer is UNKNOWN)
-                       for which, where in self.clearings):
-                found.append(record)
+        """The steps no clearing covers; of the objects nnlint cannot see, only the first in
+        its loop, and none in a loop where a known optimizer's step is reported (after
+        ``opt.step()`` may come ``scheduler.step()``, which is no optimizer)."""
+        found, loops = [], set()
+        steps = sorted(self.steps, key=lambda s: s[1] is UNKNOWN)  # known optimizers first
+        for record, optimizer, path in steps:
+            if any(_same_path(path, where) and (which is None or which is optimizer or optimizer is UNKNOWN)
+                   for which, where in self.clearings):
+                continue
+            loop = next((key for key, branch in reversed(path.items()) if branch == LOOP), None)
+            if optimizer is UNKNOWN and loop in loops:
+                continue
+            loops.add(loop)
+            found.append(record)
         return found
 
 
@@ -540,6 +574,18 @@ def _same_path(step: dict, clearing: dict) -> bool:
     different branches."""
     return all(clearing.get(key) == branch if branch == LOOP else key not in clearing or clearing[key] == branch
                for key, branch in step.items())
+
+
+def _volatile(t: Tensor) -> bool:
+    """``Variable(x, volatile=True)``, moved or reshaped since (``.cuda()``, ``.view(...)``)."""
+    op = t.graph.ops[t.op]
+    for _ in range(16):
+        if op.attrs.get("volatile"):
+            return True
+        if op.kind not in SHAPE_ONLY or len(op.inputs) != 1:
+            return False
+        op = t.graph.ops[op.inputs[0]]
+    return False
 
 
 def _argument(call: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
@@ -576,6 +622,9 @@ def _names_in(node: Optional[cst.CSTNode]) -> set[str]:
 def truthy(value: Any) -> bool:
     return bool(value) if isinstance(value, (bool, int, float, str, type(None))) else True
 
+
+#: Names of the evaluation phase in ``for phase in ("train", "val")`` loops.
+_EVAL_PHASES = frozenset({"val", "valid", "validation", "test", "eval", "evaluation", "dev"})
 
 #: Activations the training code may apply between a model and its loss.
 _APPLIED = {OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.RELU, OpKind.TANH, OpKind.SOFTPLUS}
