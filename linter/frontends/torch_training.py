@@ -125,9 +125,11 @@ class TrainingCode(Interpreter):
                 record["applied"] = activation
                 self._attach(model, record)
             # otherwise the prediction was transformed in ways we do not follow: tie it to nothing
-        elif isinstance(pred, Tensor) and pred.graph.is_model and pred.graph is frame.graph:
+        elif isinstance(pred, Tensor) and pred.graph is frame.graph and (
+                pred.graph.is_model or not self._derived_from_model(pred)):
             # a loss computed inside a module's forward (a model that returns its loss, a loss
-            # module): what it receives is the op that computed ``pred`` in that graph
+            # module) or in a loss helper on its parameters (def loss_fn(logits, y)): what it
+            # receives is the op that computed ``pred`` in that graph
             record["input"] = pred.op
             self._attach(pred.graph, record)
         elif self.record_once(loss.node):
