@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nnlint.check import Bad, Good, ProgramCheck
-from nnlint.frontends.program import Program, is_training_loader
+from nnlint.frontends.program import Program, is_training_loader, trains_by_code
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
@@ -39,7 +39,8 @@ class BatchSizeExtreme(ProgramCheck):
     - a batch larger than `max-batch-size` (default 8192; `info`).
 
     `DataLoader` defaults to `batch_size=1` when none is given. A loader feeds training when
-    it shuffles, when its name says so, or when a loop over it calls `backward()`.
+    it shuffles, when its name says so, or when a loop over it calls `backward()`; a finding
+    whose training premise rests on the name alone (or on nothing) is `info` (`possible`).
 
     ## Why is this bad?
     BatchNorm normalises each feature over the batch: after a Linear/Dense layer a batch of one
@@ -184,8 +185,10 @@ model.fit(x, y)  # Keras's default batch size is 32
     def _judge(self, loader: dict, bn_model: Any, per_feature: bool = False, full_batch_ok: bool = False) -> None:
         size = loader["batch_size"]
         training = is_training_loader(loader)
+        # a premise read from the loader's name alone (or from nothing) is a guess: advice only
+        sure = (Severity.WARNING, Confidence.LIKELY) if trains_by_code(loader) else (Severity.INFO, Confidence.POSSIBLE)
         if training is not False and not full_batch_ok and _whole(loader, size):
-            self.report(loader["origin"], Severity.WARNING, Confidence.LIKELY, problem=(
+            self.report(loader["origin"], *sure, problem=(
                 f"the batch size is the number of samples in {size.name or 'the data set'}: the whole training set in "
                 "one batch, one update per epoch"))
             return
@@ -194,8 +197,9 @@ model.fit(x, y)  # Keras's default batch size is 32
         at = loader["origin"]
         dataset = loader["dataset"]
         n = getattr(dataset, "size", None)
+        error = (Severity.ERROR, Confidence.LIKELY) if trains_by_code(loader) else (Severity.INFO, Confidence.POSSIBLE)
         if size == 1 and training and bn_model and per_feature:
-            self.report(at, Severity.ERROR, Confidence.LIKELY, model=bn_model, problem=(
+            self.report(at, *error, model=bn_model, problem=(
                 f"training batches of 1 sample, but {bn_model} has BatchNorm over features: one value per "
                 "channel, which PyTorch refuses in training mode (Keras normalises it to zero)"))
         elif size == 1 and training and bn_model:
@@ -203,10 +207,10 @@ model.fit(x, y)  # Keras's default batch size is 32
                 f"training batches of 1 sample with BatchNorm in {bn_model}: it normalises over the spatial "
                 "positions of one image (as pix2pix and CycleGAN train), and its running statistics follow single samples"))
         elif n and size >= n:
-            self.report(at, Severity.WARNING, Confidence.LIKELY, problem=(
+            self.report(at, *sure, problem=(
                 f"batch size {size} covers the whole training set of {n} samples: one update per epoch"))
         elif n and training and bn_model and per_feature and loader["drop_last"] is False and n % size == 1:
-            self.report(at, Severity.ERROR, Confidence.LIKELY, model=bn_model, problem=(
+            self.report(at, *error, model=bn_model, problem=(
                 f"{n} samples in batches of {size} leave a last batch of 1 sample, and {bn_model} has BatchNorm: "
                 "set drop_last=True"))
         elif size > self.opts["max-batch-size"]:

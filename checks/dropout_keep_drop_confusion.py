@@ -209,8 +209,10 @@ def layer(x, keep_prob):
         number = p if isinstance(p, (int, float)) and not isinstance(p, bool) else None
         if _says_keep(expr) and number != 0.5:
             shown = f"{number:.0%}" if number is not None else "a keep probability's share"
-            self.report(origin, Severity.WARNING, Confidence.CERTAIN, layer=layer(), api=api,
-                        what=f"is given {_name(expr)} as its drop probability (drops {shown} of units)")
+            # the name says keep; the value confirms it only when it drops most units
+            sure = number is not None and number >= self.opts["threshold"]
+            self.report(origin, *((Severity.WARNING, Confidence.LIKELY) if sure else (Severity.INFO, Confidence.POSSIBLE)),
+                        layer=layer(), api=api, what=f"is given {_name(expr)} as its drop probability (drops {shown} of units)")
         elif number is None or number < self.opts["threshold"]:
             return False
         elif number >= 1:

@@ -110,3 +110,9 @@ def is_training_loader(loader: dict) -> Optional[bool]:
     if loader["shuffle"] is True or "train" in name or train is True or loader.get("trains"):
         return True
     return None
+
+
+def trains_by_code(loader: dict) -> bool:
+    """The code itself says the loader feeds training (a loop over it runs backward(), a data
+    set's train=True, shuffle=True), not only its name: a finding can rest on it."""
+    return bool(loader.get("trains") or getattr(loader["dataset"], "train", None) is True or loader["shuffle"] is True)
