@@ -879,11 +879,23 @@ class TorchInterpreter(TrainingCode):
         expr = _argument_expr(node, 4, "dropout_p")
         if expr is None or p == 0:
             return out
-        gated = isinstance(expr, (cst.IfExp, cst.BooleanOperation)) or "training" in _mentioned(expr)
+        gated = self._gated(expr)
         attrs = {"p": p, "training": UNKNOWN if gated else True, "training_given": gated,
                  "spelled": "F.scaled_dot_product_attention", "why": "has dropout_p= not gated on self.training"}
         return self.tensor_op(frame, OpKind.DROPOUT, "torch.nn.functional.scaled_dot_product_attention", [out],
                               node, attrs, model=tensors[0].model if tensors else None)
+
+    def _gated(self, expr: cst.BaseExpression) -> bool:
+        """Whether a dropout probability as written may depend on the mode: a conditional, a
+        mention of ``training``, or a local name whose assignments in the running function do
+        (``p = self.p if self.training else 0.0``); a name the function does not assign (a
+        parameter) is unknown, and counts as gated."""
+        if isinstance(expr, (cst.IfExp, cst.BooleanOperation)) or "training" in _mentioned(expr):
+            return True
+        if not isinstance(expr, cst.Name):
+            return False
+        values = _assigned_in(self.stack[-1], expr.value) if self.stack else []
+        return not values or any(self._gated(v) for v in values if not isinstance(v, cst.Name) or v.value != expr.value)
 
     def call_model(self, inst: Instance, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if frame.in_graph and inst.cls.name.lower().endswith(("norm", "normalization")):
@@ -1330,6 +1342,23 @@ def _mentioned(expr: cst.CSTNode) -> set[str]:
             found.add(n.value)
 
     expr.visit(_Names())
+    return found
+
+
+def _assigned_in(function: cst.CSTNode, name: str) -> list[cst.BaseExpression]:
+    """The expressions ``name = ...`` assigns anywhere in a function's body."""
+    found: list[cst.BaseExpression] = []
+
+    class _Assignments(cst.CSTVisitor):
+        def visit_Assign(self, n: cst.Assign) -> None:
+            if any(isinstance(t.target, cst.Name) and t.target.value == name for t in n.targets):
+                found.append(n.value)
+
+        def visit_AnnAssign(self, n: cst.AnnAssign) -> None:
+            if isinstance(n.target, cst.Name) and n.target.value == name and n.value is not None:
+                found.append(n.value)
+
+    function.visit(_Assignments())
     return found
 
 
