@@ -409,6 +409,12 @@ _EVAL_FIRES = [
     "def validate():\n    with torch.no_grad():\n        return (encoder(x_val).argmax(1) == y_val).float().mean()\n\nvalidate()\n",
     # a loop of metrics
     "for xb, yb in val_batches:\n    with torch.no_grad():\n        _, predicted = torch.max(encoder(xb), 1)\n",
+    # a loss or a metric named as one, computed by the model itself or from its output
+    "with torch.no_grad():\n    _, loss = encoder(xb)\n",
+    "with torch.no_grad():\n    out = encoder(xb)\n    valAccuracy = out.mean()\n",
+    # held-out data: by the loader's name or the batch's
+    "with torch.no_grad():\n    for xb in enumerate(tqdm(test_dl)):\n        out = encoder(xb)\n",
+    "with torch.no_grad():\n    pred = encoder(X_valid)\n",
     # eval() then train() again: back in training mode
     "model.eval()\nmodel.train()\nwith torch.no_grad():\n    acc = model.encoder(x_val).argmax(1)\n",
 ]
@@ -421,6 +427,8 @@ _EVAL_SILENT = [
     # no_grad that only generates inputs for a model being trained (GAN), or samples
     "with torch.no_grad():\n    fake = encoder(z)\nloss = nn.functional.mse_loss(model.head(fake), target)\nloss.backward()\n",
     "with torch.no_grad():\n    samples = encoder(z)\nsave_image(samples, 'out.png')\n",
+    # names that merely contain the words: values, interval, retrieval
+    "with torch.no_grad():\n    values = encoder(interval_batch)\n",
 ]
 
 

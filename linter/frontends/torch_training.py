@@ -485,6 +485,8 @@ class TrainingCode(Interpreter):
     def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "grad":
             self.events.clear(None, self.branch_path)  # p.grad = None clears gradients by hand
+        if self.quiet_blocks and isinstance(target, (cst.Name, cst.Tuple, cst.List)) and _scores(target):
+            self.evaluates()  # _, loss = model(x, targets); val_acc = ...: a loss or metric, named as one
         if isinstance(target, cst.Subscript) and self.subscript_key(target, frame) == "lr":
             groups = self.eval(target.value, frame)  # opt.param_groups[0]["lr"] = ..., g["lr"] = ... in a loop
             if isinstance(groups, Bound) and groups.name == "param_groups":
@@ -658,3 +660,19 @@ def evaluation_data(value: Any, source: Optional[cst.BaseExpression]) -> bool:
 
 #: Words that name held-out data: ``val_loader``, ``x_test``, ``validLoader``, ``dev_batches``.
 _HELD_OUT = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout", "heldout"}
+
+
+def _scores(target: cst.BaseExpression) -> bool:
+    """An assignment target named as a loss or a metric (``loss``, ``val_acc``, ``n_correct``)."""
+    names = [target] if isinstance(target, cst.Name) else [e.value for e in target.elements]  # type: ignore[attr-defined]
+    for name in names:
+        if isinstance(name, cst.Name):
+            words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name.value)}
+            if words & _SCORE_WORDS:
+                return True
+    return False
+
+
+#: Words that name a loss or a metric of predictions.
+_SCORE_WORDS = {"loss", "losses", "acc", "accuracy", "correct", "error", "err", "metric", "metrics", "score",
+                "ppl", "perplexity", "precision", "recall", "auc", "mse", "mae", "nll", "bleu"}
