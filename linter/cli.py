@@ -85,10 +85,11 @@ def main(argv: Optional[Sequence[str]] = None, keep: Optional[list] = None) -> i
     """``keep``: see :func:`nnlint.engine.lint`."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args and args[0] == "rules":
-            return _rules(args[1:])
-        if args and args[0] == "explain":
-            return _explain(args[1:])
+        command = _subcommand(args)
+        if command is not None:
+            at = args.index(command)
+            rest = args[:at] + args[at + 1:]  # options may come before the subcommand too
+            return _rules(rest) if command == "rules" else _explain(rest)
         return _check(args, keep)
     except ConfigError as exc:
         print(f"nnlint: error: {exc}", file=sys.stderr)
@@ -97,6 +98,23 @@ def main(argv: Optional[Sequence[str]] = None, keep: Optional[list] = None) -> i
         return 130
     except BrokenPipeError:
         return 1
+
+
+def _subcommand(args: list[str]) -> Optional[str]:
+    """``rules`` or ``explain`` as the first word that is not an option (``nnlint --format json
+    rules``); a file or folder of that name in the current folder is a path to lint instead."""
+    for i, arg in enumerate(args):
+        if arg.startswith("-"):
+            continue
+        if i and args[i - 1] in _VALUED and "=" not in args[i - 1]:
+            continue  # the value of an option (--format json)
+        return arg if arg in ("rules", "explain") and not os.path.exists(arg) else None
+    return None
+
+
+#: Options of the lint command that take a value.
+_VALUED = {"--format", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
+           "--sample", "--report"}
 
 
 def _check(argv: list[str], keep: Optional[list]) -> int:
@@ -166,6 +184,7 @@ def _rules(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="nnlint rules", description="List the rules.")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--no-color", action="store_true", help="accepted for symmetry; the table has no colour")
     args = parser.parse_args(argv)
     rows = [
         {"code": c.code, "name": c.name, "severity": c.severity.value, "frameworks": list(c.frameworks),
@@ -192,6 +211,7 @@ def _explain(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="nnlint explain", description="Show a rule's documentation.")
     parser.add_argument("rule", metavar="CODE|SLUG")
+    parser.add_argument("--no-color", action="store_true", help="accepted for symmetry; the text has no colour")
     args = parser.parse_args(argv)
     check = registry.lookup(args.rule)
     if check is None:

@@ -172,6 +172,20 @@ def test_missing_path_alone(tmp_path):
     assert result.stderr_lines == ["nnlint: error: missing/dir: no such file or directory"], result
 
 
+def test_a_missing_path_alone_is_one_error_line_and_no_summary(tmp_path):
+    result = run_cli(["nope.py"], tmp_path)
+    assert result.returncode == 2, result
+    assert result.stderr_lines == ["nnlint: error: nope.py: no such file or directory"], result
+    assert result.stdout == "", result  # no "All checks passed (0 files linted)"
+
+
+def test_a_clean_file_beside_a_missing_one_does_not_claim_all_checks_passed(tmp_path):
+    write(tmp_path, "clean.py", "x = 1\n")
+    result = run_cli(["clean.py", "nope.py"], tmp_path)
+    assert result.returncode == 2, result
+    assert result.stdout.strip() == "No findings in 1 file linted; 1 input could not be read.", result
+
+
 def test_folder_without_python_files(tmp_path):
     write(tmp_path, "docs/readme.md", "# nn.Dropout(0.9)\n")
     write(tmp_path, "docs/data.csv", "a,b\n1,2\n")

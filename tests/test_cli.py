@@ -523,3 +523,17 @@ def test_explain_without_rule_is_a_usage_error(tmp_path):
     result = run_cli(["explain"], tmp_path)
     assert result.returncode == 2, result
     assert result.stdout == ""
+
+
+def test_options_may_come_before_the_subcommand(tmp_path):
+    listed = run_cli(["--format", "json", "rules"], tmp_path)
+    assert listed.returncode == 0, listed
+    assert json.loads(listed.stdout)[0]["code"] == "NN001"
+    explained = run_cli(["--no-color", "explain", "NN003"], tmp_path)
+    assert explained.returncode == 0 and explained.stdout.startswith("# missing-bias (NN003)"), explained
+
+
+def test_a_folder_named_like_a_subcommand_is_linted(tmp_path):
+    write(tmp_path, "rules/train.py", "import torch.nn as nn\nd = nn.Dropout(0.9)\n")
+    result = run_cli(["rules"], tmp_path)
+    assert "rules/train.py" in result.stdout and "NN007" in result.stdout, result

@@ -39,7 +39,9 @@ def write(result, stream: TextIO, color: bool = False) -> None:
         if check is not None and getattr(check, "hint", None):
             stream.write(f"    {paint('= hint:', _DIM)} {check.hint}\n")
         stream.write("\n")
-    stream.write(_summary_line(result) + "\n")
+    line = _summary_line(result)
+    if line:
+        stream.write(line + "\n")
 
 
 def _snippet(f, cache: dict) -> str:
@@ -69,6 +71,10 @@ def _snippet(f, cache: dict) -> str:
 def _summary_line(result) -> str:
     s = summarize(result)
     files = f"{s['files']} file" + ("" if s["files"] == 1 else "s")
+    if not s["findings"] and result.errors and not s["files"]:
+        return ""  # nothing was linted: the error lines (stderr) are the whole story
+    if not s["findings"] and result.errors:  # an input could not be read: its error line says so
+        return f"No findings in {files} linted; {len(result.errors)} input{'s' if len(result.errors) > 1 else ''} could not be read."
     if not s["findings"]:
         return f"All checks passed ({files} linted)."
     parts = [f"{n} {sev}" + ("s" if n != 1 else "") for sev, n in s["by_severity"].items() if n]
