@@ -19,7 +19,7 @@ def _kebab(name: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, strict=True)
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, strict=True)
 
 
 class ModelTable(_Strict):
