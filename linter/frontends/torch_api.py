@@ -199,7 +199,9 @@ def is_model_factory(qualname: str) -> bool:
     if qualname in ("timm.create_model", "torch.hub.load"):
         return True
     prefix, _, name = qualname.rpartition(".")
-    return prefix.startswith("torchvision.models") and name[:1].islower() and not name.startswith(("get_", "list_"))
+    modules = all(part[:1].islower() for part in prefix.split("."))  # not a weights enum's method
+    return prefix.startswith("torchvision.models") and modules and name[:1].islower() \
+        and not name.startswith(("get_", "list_"))
 
 #: torchvision classification models whose forward ends with this attribute (the head people
 #: replace for transfer learning), by name prefix (the architecture's family).
