@@ -265,3 +265,10 @@ def test_config_error_on_a_folder(tmp_path):
     write(tmp_path, "proj/pkg/bug.py", BUGGY)
     result = run_cli(["proj"], tmp_path)
     assert_config_error(result, "fail-on")
+
+
+@pytest.mark.parametrize("key, value", [("fail_on", '"info"'), ("test_files", "[]"), ("extend_ignore", '["NN003"]')])
+def test_keys_are_spelled_as_documented_with_hyphens(tmp_path, key, value):
+    pyproject(tmp_path, f"[tool.nnlint]\n{key} = {value}\n")
+    write(tmp_path, "model.py", MODEL_RELU)
+    assert_config_error(run_cli(["model.py"], tmp_path), f"unknown key '{key}'")
