@@ -330,8 +330,9 @@ def print_faults(res: dict) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--snapshots", type=Path, required=True, help="folder of fetched snapshots (see above)")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--snapshots", type=Path, required=True,
+                    help="folder of snapshots: a clone of owner/name at SNAPSHOTS/owner+name (see above)")
     ap.add_argument("--work", type=Path, help="where programs are extracted (default: a temporary folder)")
     ap.add_argument("--nnlint", help="the nnlint command to evaluate (default: the one beside this python)")
     ap.add_argument("--only", choices=("correct", "faults"))
@@ -370,6 +371,8 @@ def main() -> None:
         args.json.write_text(json.dumps(out, indent=1, default=lambda o: dict(o) if isinstance(o, Counter) else str(o)))
     if temporary:
         temporary.cleanup()
+    if problems:
+        sys.exit(1)  # figures over part of the manifests are not the figures the README reports
 
 
 if __name__ == "__main__":
