@@ -77,7 +77,8 @@ class TorchInterpreter(TrainingCode):
     def __init__(self, project: Project, entry: ModuleInfo, program: Program) -> None:
         super().__init__(project, entry, program)
         self.class_instances: dict[str, Instance] = {}
-        self.ruled_out_norms: list[bool] = []  # per function being run: a ruled-out branch normalises
+        #: per function being run: the branches its arguments ruled out, with their frames
+        self.ruled_out_norms: list[list[tuple[Any, Frame]]] = []
         self.optimizers_seen = False  # a torch optimizer is built somewhere
         self.optimized_unknown = False  # ... over parameters nnlint cannot tie to modules, or a model goes to unknown code
         self.forwards = 0  # > 0 while a module's forward runs (layers built there are fresh)
@@ -90,11 +91,15 @@ class TorchInterpreter(TrainingCode):
         the layers it builds and the ops it adds carry ``optional_norm``: in another call the
         norm is there, and which call a layer's neighbourhood stands for is the caller's choice."""
         layers, ops = len(self.program.layers), len(frame.graph.ops)
-        self.ruled_out_norms.append(False)
+        self.ruled_out_norms.append([])
         try:
             return super().run_function(node, frame)
         finally:
-            if self.ruled_out_norms.pop():
+            skipped = self.ruled_out_norms.pop()
+            built = len(self.program.layers) > layers or len(frame.graph.ops) > ops
+            # the branches are read only for a function that built something (walking them is
+            # most of the cost of a script's many config-flag ifs)
+            if built and any(self.normalises(c.func, f) for nodes, f in skipped for c in _calls_in(nodes)):
                 for layer in self.program.layers[layers:]:
                     layer.attrs["optional_norm"] = True
                 for i in range(ops, len(frame.graph.ops)):
@@ -163,12 +168,8 @@ class TorchInterpreter(TrainingCode):
                     op.attrs["trained"] = False
 
     def skipped(self, nodes: Any, frame: Frame) -> None:
-        if not self.ruled_out_norms or self.ruled_out_norms[-1]:
-            return
-        for call in _calls_in(nodes):
-            if self.normalises(call.func, frame):
-                self.ruled_out_norms[-1] = True
-                return
+        if self.ruled_out_norms:
+            self.ruled_out_norms[-1].append((nodes, frame))  # judged when the function ends
 
     def normalises(self, func: cst.BaseExpression, frame: Frame) -> bool:
         """Whether a call's callee (a name or attribute path, read without side effects) is a
