@@ -44,8 +44,9 @@ class Schedule:
 
 
 def is_finder(node: cst.Call) -> bool:
-    name = dotted(node.func) or ""
-    return name.rsplit(".", 1)[-1].replace("_", "").lower() in _FINDERS
+    func = node.func  # the callee's last name is enough, and cheap: this runs on every call
+    last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    return last.replace("_", "").lower() in _FINDERS
 
 
 def function_node(value: Any, node: cst.Call, index: int, keyword: str) -> Optional[cst.CSTNode]:

@@ -10,6 +10,7 @@ the model's train/eval mode that the loop rules judge. :class:`TorchInterpreter`
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Optional
 
 import libcst as cst
@@ -665,12 +666,12 @@ _HELD_OUT = {"val", "valid", "validation", "test", "testing", "eval", "evaluatio
 def _scores(target: cst.BaseExpression) -> bool:
     """An assignment target named as a loss or a metric (``loss``, ``val_acc``, ``n_correct``)."""
     names = [target] if isinstance(target, cst.Name) else [e.value for e in target.elements]  # type: ignore[attr-defined]
-    for name in names:
-        if isinstance(name, cst.Name):
-            words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name.value)}
-            if words & _SCORE_WORDS:
-                return True
-    return False
+    return any(isinstance(name, cst.Name) and _names_a_score(name.value) for name in names)
+
+
+@lru_cache(maxsize=4096)
+def _names_a_score(name: str) -> bool:
+    return bool({w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)} & _SCORE_WORDS)
 
 
 #: Words that name a loss or a metric of predictions.
