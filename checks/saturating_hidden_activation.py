@@ -31,7 +31,8 @@ class SaturatingHiddenActivation(GraphCheck):
     ## What it does
     Flags a feed-forward stack with three or more hidden layers activated by sigmoid or tanh:
     activations that sit between two Linear/convolution layers, with no normalisation in
-    front of them.
+    front of them. They count along one path: two towers, an encoder and a decoder applied
+    apart, or one network applied to two batches are not one deeper stack.
 
     ## Why is this bad?
     The derivative of sigmoid is at most 0.25 and that of tanh at most 1, and both vanish
@@ -178,6 +179,44 @@ model = keras.Sequential([layers.Dense(64, activation="tanh"), layers.Dense(64, 
             if before and after and all(o.kind in WEIGHTED for o in before + after) \
                     and not any(o.kind in NORMS for o in before):
                 hidden.append(op)
-        if len(hidden) >= self.opts["min-layers"]:
-            acts = "/".join(sorted({"sigmoid" if o.kind is OpKind.SIGMOID else "tanh" for o in hidden}))
-            self.report(hidden[0], count=len(hidden), model=graph.name, acts=acts, first=hidden[0].describe())
+        if len(hidden) < self.opts["min-layers"]:
+            return
+        chain = _deepest_stack(graph, hidden)
+        if len(chain) >= self.opts["min-layers"]:
+            acts = "/".join(sorted({"sigmoid" if o.kind is OpKind.SIGMOID else "tanh" for o in chain}))
+            self.report(chain[0], count=len(chain), model=graph.name, acts=acts, first=chain[0].describe())
+
+
+def _deepest_stack(graph: ModelGraph, hidden: list[Op]) -> list[Op]:
+    """The longest chain of saturating hidden layers one input goes through, in order.
+
+    Gradients vanish through the layers stacked on one path, not through every sigmoid of a
+    graph: an encoder and a decoder applied apart, a discriminator applied to real and fake
+    batches, or two networks in one TF1 graph each count on their own. Past a budget of
+    graph steps (huge graphs), every hidden layer counts, as if they were one stack."""
+    ids = {op.id: op for op in hidden}
+    below: dict[int, list[Op]] = {}  # op id -> the deepest chain ending at it
+    budget = [200_000]
+
+    def chain(op: Op) -> list[Op]:
+        if op.id in below:
+            return below[op.id]
+        below[op.id] = [op]  # a cycle (never in a dataflow graph) would end here
+        best: list[Op] = []
+        seen, stack = set(), list(op.inputs)
+        while stack and budget[0] > 0:
+            budget[0] -= 1
+            i = stack.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            if i in ids:
+                upstream = chain(ids[i])
+                best = upstream if len(upstream) > len(best) else best
+            else:
+                stack.extend(graph.ops[i].inputs)
+        below[op.id] = [*best, op]
+        return below[op.id]
+
+    deepest = max((chain(op) for op in hidden), key=len)
+    return hidden if budget[0] <= 0 else deepest

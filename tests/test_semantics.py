@@ -465,3 +465,38 @@ model = Tied()
 opt = torch.optim.Adam(model.parameters(), lr=0.1)
 """
     assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["info"]
+
+
+# ---------------------------------------------------------------- saturating layers: one stack, not a graph
+
+_TWO_TOWERS = """
+import torch
+from torch import nn
+
+class Towers(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 4))
+        self.b = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 4))
+        self.head = nn.Linear(8, 1)
+
+    def forward(self, x, y):
+        return self.head(torch.cat([{left}, {right}], dim=1))
+
+model = Towers()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+loss = nn.functional.mse_loss(model(x, y), t)
+"""
+
+
+@pytest.mark.parametrize("left, right", [("self.a(x)", "self.b(y)"), ("self.a(x)", "self.a(y)")])
+def test_sigmoid_layers_on_separate_paths_are_not_one_stack(tmp_path, left, right):
+    # two towers of two tanh layers each, or one tower applied to two inputs: depth 2, not 4
+    assert found(tmp_path, _TWO_TOWERS.format(left=left, right=right), "NN102") == []
+
+
+def test_sigmoid_layers_stacked_on_one_path_still_count(tmp_path):
+    # the second tower reads the first's output: one path of four tanh layers
+    code = _TWO_TOWERS.format(left="self.a(x)", right="self.b(torch.cat([self.a(x), x[:, :4]], dim=1))")
+    [finding] = found(tmp_path, code, "NN102")
+    assert finding.message.startswith("4 hidden layers")
