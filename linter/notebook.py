@@ -77,6 +77,8 @@ def read(path: Path, text: str) -> NotebookCode:
 
 def _code_cells(text: str) -> list[tuple[int, str]]:
     """(number among all cells, source) of each code cell of a notebook's JSON."""
+    if not text.strip():
+        raise UnreadableFile("not a valid Jupyter notebook (the file is empty)")
     try:
         document = json.loads(text)
     except ValueError as exc:
@@ -84,13 +86,16 @@ def _code_cells(text: str) -> list[tuple[int, str]]:
     except RecursionError:
         raise UnreadableFile("not a valid Jupyter notebook (its JSON is nested too deeply)") from None
     cells = document.get("cells") if isinstance(document, dict) else None
+    sheets = document.get("worksheets") if isinstance(document, dict) and cells is None else None
+    if isinstance(sheets, list) and all(isinstance(w, dict) and isinstance(w.get("cells"), list) for w in sheets):
+        cells = [c for w in sheets for c in w["cells"]]  # nbformat 3 (2012-2015): cells in worksheets
     if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise UnreadableFile("not a valid Jupyter notebook (no list of cells in its JSON)")
     found = []
     for number, cell in enumerate(cells, start=1):
         if cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
+        source = cell.get("source", cell.get("input", ""))  # nbformat 3 calls a code cell's source "input"
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
             source = "".join(source)
         if not isinstance(source, str):

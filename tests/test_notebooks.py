@@ -157,8 +157,10 @@ def test_a_finding_on_a_magic_line_shows_the_cell_as_written(tmp_path):
     '"a string"',
     "[" * 100_000 + "]" * 100_000,
     '{"cells": [{"cell_type": "code", "source": ' + "[" * 50_000 + "]" * 50_000 + "}]}",
+    "",
+    '{"worksheets": [{"cells": "x"}]}',
 ], ids=["dict-source", "non-string-line", "null-source", "cells-dict", "cell-string", "array", "string",
-        "deeply-nested", "nested-source"])
+        "deeply-nested", "nested-source", "empty", "worksheet-cells-string"])
 def test_a_malformed_notebook_is_one_clear_line(tmp_path, raw):
     result = run_cli(["--format", "json", notebook(tmp_path, "odd.ipynb", [], raw=raw)], tmp_path)
     assert result.returncode == 2, result
@@ -183,3 +185,16 @@ def test_a_cell_the_transformer_raises_on_is_nn901_for_that_cell(monkeypatch):
     [error] = code.errors
     assert code.cell_of(error.line) == (2, 1) and "IndexError" in error.message
     assert code.text.splitlines() == ["a = 1", "", "", "b = 2"]
+
+
+def test_an_nbformat_3_notebook_is_linted(tmp_path):
+    # 2012-2015 notebooks keep their cells in worksheets, a code cell's source under "input"
+    old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [
+        {"cells": [{"cell_type": "markdown", "source": ["# Dropout"]},
+                   {"cell_type": "code", "language": "python", "outputs": [],
+                    "input": ["import torch.nn as nn\n", "%matplotlib inline\n", "drop = nn.Dropout(0.9)\n"]}]},
+        {"cells": [{"cell_type": "code", "language": "python", "outputs": [], "input": "keep = nn.Dropout(0.2)\n"}]}]}
+    path = notebook(tmp_path, "old.ipynb", [], raw=json.dumps(old))
+    result = run_cli(["--format", "json", path], tmp_path)
+    [finding] = result.json["findings"]
+    assert (finding["code"], finding["cell"]) == ("NN007", {"number": 2, "line": 3}), finding
