@@ -21,7 +21,7 @@ _SOFTMAX_OF = """
 import torch
 import torch.nn.functional as F
 
-def weights(x, k, s):
+def weights(x, k, s, sigma=1.0):
     e = {expr}
     return e / e.sum(dim=-1, keepdim=True)
 """
@@ -31,6 +31,7 @@ import torch
 x = torch.randn(4, 8)
 k = torch.arange(8.0)
 s = 2.0
+sigma = float(input())
 e = {expr}
 w = e / torch.sum(e, dim=-1, keepdim=True)
 """
@@ -49,6 +50,9 @@ _NEVER_POSITIVE = [
     "torch.exp(F.log_softmax(x, dim=-1))",
     "torch.exp(-x * x)",
     "torch.exp(-torch.square(x) / 2)",
+    # a Gaussian kernel over a scalar nnlint cannot evaluate: its sign is read off how it is written
+    "torch.exp(-x ** 2 / (2 * sigma ** 2))",
+    "torch.exp(-(x * x) / (2.0 * float(abs(sigma)) + 1e-6))",
 ]
 
 _MAYBE_POSITIVE = [
@@ -500,3 +504,22 @@ def test_sigmoid_layers_stacked_on_one_path_still_count(tmp_path):
     code = _TWO_TOWERS.format(left="self.a(x)", right="self.b(torch.cat([self.a(x), x[:, :4]], dim=1))")
     [finding] = found(tmp_path, code, "NN102")
     assert finding.message.startswith("4 hidden layers")
+
+
+_TF_KERNEL = """
+import tensorflow as tf
+
+def blur_kernel(radius, sigma):
+    x = tf.cast(tf.range(-radius, radius + 1), tf.float32)
+    k = tf.exp({expr})
+    return k / tf.reduce_sum(k)
+"""
+
+
+@pytest.mark.parametrize("expr, fires", [
+    ("-tf.pow(x, 2.0) / (2.0 * tf.pow(tf.cast(sigma, tf.float32), 2.0))", False),
+    ("-tf.square(x) / (2.0 * sigma * sigma)", False),
+    ("x / (2.0 * sigma)", True),  # sigma's sign is unknown and x may be large
+])
+def test_tensorflow_gaussian_kernels_cannot_overflow(tmp_path, expr, fires):
+    assert len(found(tmp_path, _TF_KERNEL.format(expr=expr), "NN002")) == int(fires)

@@ -19,9 +19,10 @@ import libcst as cst
 
 from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.names import dotted
-from nnlint.frontends.torch_source import TorchInterpreter
+from nnlint.frontends.torch_source import TorchInterpreter, even_number
 from nnlint.frontends.values import Bound, Optimizer, Tensor
 from nnlint.ir import ModelGraph, OpKind
+from nnlint.ir.signs import NONNEG
 
 _V1 = ("tensorflow.compat.v1.", "tensorflow.compat.v2.", "tensorflow.v1.")
 
@@ -162,7 +163,9 @@ class TensorFlowCode(TorchInterpreter):
         tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)]
         if name is None or not tensors:
             return NotImplemented
-        return self.tensor_op(frame, _SHAPES.get(name, OpKind.UNKNOWN), qualname, tensors[:1] if name in _SHAPES else tensors, node)
+        attrs = {"sign": NONNEG} if _never_negative(name, args, kwargs) else None
+        return self.tensor_op(frame, _SHAPES.get(name, OpKind.UNKNOWN), qualname, tensors[:1] if name in _SHAPES else tensors,
+                              node, attrs)
 
     def _new_tensor(self, frame: Frame, kind: OpKind, type_name: str, node: cst.CSTNode, attrs: dict) -> Tensor:
         if all(g is not frame.graph for g in self.tf_graphs):
@@ -279,7 +282,9 @@ class TensorFlowCode(TorchInterpreter):
         """``tf.square(y - prediction)``: a hand-written regression loss on the tensor that is not
         a placeholder (the targets are fed, the prediction is computed by the graph)."""
         arg = args[0] if args else UNKNOWN
-        out = self.tensor_op(frame, OpKind.UNKNOWN, f"tensorflow.{name}", [arg], node) if isinstance(arg, Tensor) else UNKNOWN
+        attrs = {"sign": NONNEG} if _never_negative(name, args, kwargs) else None
+        out = self.tensor_op(frame, OpKind.UNKNOWN, f"tensorflow.{name}", [arg], node, attrs) if isinstance(arg, Tensor) \
+            else UNKNOWN
         if isinstance(arg, Tensor) and (name not in ("pow", "math.pow") or (len(args) > 1 and args[1] == 2)):
             self._tie_error(name, arg, node, frame, out)
         return out
@@ -403,3 +408,11 @@ def _reaches(graph: ModelGraph, start: int, target: int) -> bool:
     """Whether op ``target`` is ``start`` or among its ancestors."""
     return start == target or any(o.id == target for o in graph.walk_backward(graph.ops[start], lambda o: o.id != target))
 
+
+def _never_negative(name: str, args: list, kwargs: dict) -> bool:
+    """``tf.square``, ``tf.abs``, ``tf.sqrt``, ``tf.pow(x, 2.0)``: values that are never negative."""
+    short = name.rsplit(".", 1)[-1]
+    if short in ("square", "abs", "sqrt", "norm"):
+        return True
+    exponent = kwargs.get("y", args[1] if len(args) > 1 else None)
+    return short == "pow" and even_number(exponent)

@@ -52,7 +52,7 @@ from nnlint.frontends.values import (
 )
 from nnlint.ir import NORMS, InputRef, ModelGraph, OpKind, Origin
 from nnlint.ir.shapes import Shape, shape_of
-from nnlint.ir.signs import NONNEG
+from nnlint.ir.signs import NONNEG, NONPOS
 
 _TORCHVISION_DATASETS = ("torchvision.datasets.", "torchvision.datasets.mnist.", "torchvision.datasets.cifar.")
 _TRANSFORM_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
@@ -329,13 +329,17 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN if op in (cst.Divide, cst.Subtract, cst.Multiply, cst.FloorDivide) else raw
         if op is cst.Power and isinstance(left, Tensor) and is_static(right) and not isinstance(right, Tensor):
             # x ** 2: replayed as x.pow(2); an even power is never negative
-            even = isinstance(right, int) and not isinstance(right, bool) and right % 2 == 0
+            even = even_number(right)
             return self.tensor_op(frame, OpKind.UNKNOWN, "pow", [left], node,
                                   {"call": recorded_call([left, right], {}, [left]), **({"sign": NONNEG} if even else {})})
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             kind = _TENSOR_BINOPS_KIND.get(op, OpKind.UNKNOWN)
             const = right if not isinstance(right, Tensor) else left if not isinstance(left, Tensor) else None
             attrs = {"const": const if is_static(const) else UNKNOWN, "const_left": const is left} if const is not None else {}
+            if attrs and attrs["const"] is UNKNOWN and isinstance(node, cst.BinaryOperation):
+                written = expression_sign(node.left if const is left else node.right)
+                if written is not None:
+                    attrs["const_sign"] = written  # x / (2 * sigma ** 2): the scalar's sign, read off the code
             return self.tensor_op(frame, kind, kind.value, [left, right], node, attrs)
         return super().binary(op, left, right, node, frame)
 
@@ -1485,3 +1489,47 @@ def forward_of(cls: ClassRef) -> Any:
     """A module's forward: ``forward`` in PyTorch, ``call`` in a subclassed Keras model."""
     forward = cls.lookup("forward")
     return forward if isinstance(forward, FunctionRef) else cls.lookup("call")
+
+
+def even_number(value: Any) -> bool:
+    """2, 4, 2.0: an exponent that makes any base non-negative."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer() \
+        and int(value) % 2 == 0
+
+
+def expression_sign(expr: cst.BaseExpression) -> Optional[str]:
+    """The sign of a scalar expression nnlint cannot evaluate, read off how it is written:
+    ``2 * sigma ** 2``, ``tf.pow(s, 2.0)``, ``abs(t) + 1e-8`` are never negative whatever the
+    names hold; anything else is unknown (None)."""
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return NONNEG if expr.evaluated_value >= 0 else NONPOS
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = expression_sign(expr.expression)
+        return None if inner is None else (NONPOS if inner == NONNEG else NONNEG)
+    if isinstance(expr, cst.BinaryOperation):
+        if isinstance(expr.operator, cst.Power):
+            exponent = expr.right.evaluated_value if isinstance(expr.right, (cst.Integer, cst.Float)) else None
+            return NONNEG if even_number(exponent) else None
+        left, right = expression_sign(expr.left), expression_sign(expr.right)
+        if left is None or right is None:
+            return None
+        if isinstance(expr.operator, (cst.Multiply, cst.Divide)):
+            return NONNEG if left == right else NONPOS
+        if isinstance(expr.operator, cst.Add):
+            return left if left == right else None
+        return None
+    if isinstance(expr, cst.Call):
+        name = (dotted(expr.func) or "").rsplit(".", 1)[-1]
+        args = [a.value for a in expr.args if a.keyword is None]
+        if name in ("pow", "power") and len(args) == 2 and isinstance(args[1], (cst.Integer, cst.Float)):
+            return NONNEG if even_number(args[1].evaluated_value) else None
+        if name in _NONNEG_CALLS:
+            return NONNEG
+        if name in _SAME_SIGN_CALLS and args:
+            return expression_sign(args[0])
+    return None
+
+
+#: Calls whose value is never negative, and casts that keep their argument's sign.
+_NONNEG_CALLS = frozenset({"square", "abs", "fabs", "absolute", "sqrt", "exp", "softplus", "sigmoid", "relu", "norm"})
+_SAME_SIGN_CALLS = frozenset({"float", "to_float", "cast", "convert_to_tensor", "tensor", "as_tensor", "float32"})

@@ -64,7 +64,8 @@ def _const_sign(value: object) -> Optional[str]:
 def _arithmetic(graph: ModelGraph, op: Op, inputs: list[Op], depth: int) -> Optional[str]:
     """Signs of ``a op b`` where each side is a tensor or a constant (``attrs["const"]``)."""
     if "const" in op.attrs and len(inputs) == 1:
-        tensor, const = _sign(graph, inputs[0], depth), _const_sign(op.attrs["const"])
+        tensor = _sign(graph, inputs[0], depth)
+        const = _const_sign(op.attrs["const"]) or op.attrs.get("const_sign")  # a value, or how it is written
         left, right = (const, tensor) if op.attrs.get("const_left") else (tensor, const)
     elif len(inputs) == 2:
         a, b = inputs
