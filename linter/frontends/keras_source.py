@@ -19,7 +19,7 @@ from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.tf_source import TensorFlowCode, TrainOp, tf_name
-from nnlint.frontends.names import dotted
+from nnlint.frontends.names import call_argument, dotted
 from nnlint.frontends.values import External, FunctionRef, Instance, Layer, Optimizer, RawData, Rows, Tensor
 from nnlint.ir import ModelGraph, OpKind, Origin
 
@@ -324,7 +324,8 @@ class KerasInterpreter(TensorFlowCode):
         size = kwargs.get("batch_size", 32 if "**" not in kwargs else UNKNOWN)
         self.program.setup.loaders.append({
             # batch_size=len(X) / X.shape[0] of fit's own arrays: the whole training set in one batch
-            "dataset_names": {_argument_name(node, 0, "x"), _argument_name(node, 1, "y")} - {None},
+            "dataset_names": {dotted(e) for e in (call_argument(node, 0, "x"), call_argument(node, 1, "y"))
+                              if e is not None} - {None},
             "origin": origin_of(frame, node),
             "batch_size": size,
             "shuffle": kwargs.get("shuffle", True),
@@ -418,15 +419,6 @@ def _activation(value: Any) -> Optional[OpKind]:
     if isinstance(value, External):
         return kapi.ACTIVATIONS.get(value.qualname.rsplit(".", 1)[-1].lower())
     return None
-
-
-def _argument_name(node: cst.Call, index: int, keyword: str) -> Optional[str]:
-    """The dotted name passed as a call's argument (by position or keyword), or None."""
-    for arg in node.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return dotted(arg.value)
-    positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
-    return dotted(positional[index].value) if index < len(positional) else None
 
 
 def _is_linear(value: Any) -> bool:

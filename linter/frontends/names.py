@@ -23,6 +23,18 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return ".".join(reversed(parts))
 
 
+def call_argument(call: object, index: int, keyword: str) -> cst.BaseExpression | None:
+    """The expression a call passes as its argument ``index`` or ``keyword`` (None when it
+    passes none, or when ``call`` is not a call)."""
+    if not isinstance(call, cst.Call):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[index].value if len(positional) > index else None
+
+
 def import_bindings(stmt: cst.Import | cst.ImportFrom) -> list[tuple[str, str, int]]:
     """(local name, qualified name, relative level) for each name an import statement binds.
 

@@ -98,14 +98,14 @@ def loss_record(qualname: str, task: str, origin: Origin) -> dict:
     return {"type_name": qualname, "task": task, "origin": origin}
 
 
-EVAL_WORDS = ("test", "val", "eval", "valid", "infer", "predict")
+_EVAL_WORDS = ("test", "val", "eval", "valid", "infer", "predict")
 
 
 def is_training_loader(loader: dict) -> Optional[bool]:
     """Whether a loader record feeds training: True, False, or None when the code does not say."""
     name = loader["name"].lower()
     train = getattr(loader["dataset"], "train", None)  # a torchvision data set's train flag
-    if any(word in name for word in EVAL_WORDS) or train is False:
+    if any(word in name for word in _EVAL_WORDS) or train is False:
         return False
     if loader["shuffle"] is True or "train" in name or train is True or loader.get("trains"):
         return True

@@ -21,7 +21,7 @@ from nnlint.frontends.interpreter import (
     is_static,
     origin_of,
 )
-from nnlint.frontends.names import dotted
+from nnlint.frontends.names import call_argument, dotted
 from nnlint.frontends.program import Program
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.torch_shapes import layer_shape, op_shape
@@ -881,7 +881,7 @@ class TorchInterpreter(TrainingCode):
         tensors = [a for a in args if isinstance(a, Tensor)]
         out = self.tensor_op(frame, OpKind.UNKNOWN, "torch.nn.functional.scaled_dot_product_attention", tensors, node)
         p = kwargs.get("dropout_p", args[4] if len(args) > 4 else 0.0)
-        expr = _argument_expr(node, 4, "dropout_p")
+        expr = call_argument(node, 4, "dropout_p")
         if expr is None or p == 0:
             return out
         gated = self._gated(expr)
@@ -1325,17 +1325,6 @@ def _words(name: str) -> set[str]:
     an identifier's words, split at underscores, digits and capitals, lower-cased."""
     parts = {p.lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)}
     return parts | {re.sub(r"\d+$", "", p.lower()) for p in name.split("_") if p}
-
-
-def _argument_expr(node: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
-    """The expression a call passes as its argument ``index`` or ``keyword``."""
-    if not isinstance(node, cst.Call):
-        return None
-    positional = [a for a in node.args if a.keyword is None and not a.star]
-    for arg in node.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    return positional[index].value if len(positional) > index else None
 
 
 def _mentioned(expr: cst.CSTNode) -> set[str]:

@@ -17,8 +17,8 @@ import libcst as cst
 from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import LOOP, UNKNOWN, Frame, Interpreter, origin_of
-from nnlint.frontends.names import dotted
-from nnlint.frontends.program import EVAL_WORDS, Program, is_training_loader, loss_record
+from nnlint.frontends.names import call_argument, dotted
+from nnlint.frontends.program import Program, is_training_loader, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.values import (
     ArgParser,
@@ -194,7 +194,7 @@ class TrainingCode(Interpreter):
                 "dataset": dataset,
                 "map_style": self._map_style(dataset),
                 "name": self._current_target(node),
-                "dataset_names": _names_in(_argument(node, 0, "dataset")) | _names_in(getattr(dataset, "node", None)),
+                "dataset_names": _names_in(call_argument(node, 0, "dataset")) | _names_in(getattr(dataset, "node", None)),
                 "trains": False,  # a loop over it runs backward()
             }
         self.program.setup.loaders.append(record)
@@ -591,17 +591,6 @@ def _volatile(t: Tensor) -> bool:
             return False
         op = t.graph.ops[op.inputs[0]]
     return False
-
-
-def _argument(call: Any, index: int, keyword: str) -> Optional[cst.BaseExpression]:
-    """The expression passed as a call's argument ``index`` or ``keyword``."""
-    if not isinstance(call, cst.Call):
-        return None
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    return positional[index].value if len(positional) > index else None
 
 
 def _names_in(node: Optional[cst.CSTNode]) -> set[str]:
