@@ -8,6 +8,8 @@ directly and keeps linting close to the cost of a bare parse.
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 
@@ -21,6 +23,12 @@ def dotted(node: cst.BaseExpression) -> str | None:
         return None
     parts.append(node.value)
     return ".".join(reversed(parts))
+
+
+def identifier_words(name: str) -> set[str]:
+    """``valAccuracy`` -> {val, accuracy}; ``BatchNorm`` -> {batch, norm}: an identifier's
+    words, split at underscores, digits and capitals, lower-cased."""
+    return {w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)}
 
 
 def call_argument(call: object, index: int, keyword: str) -> cst.BaseExpression | None:

@@ -21,7 +21,7 @@ from nnlint.frontends.interpreter import (
     is_static,
     origin_of,
 )
-from nnlint.frontends.names import call_argument, dotted
+from nnlint.frontends.names import call_argument, dotted, identifier_words
 from nnlint.frontends.program import Program
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.torch_shapes import layer_shape, op_shape
@@ -1323,8 +1323,7 @@ _NORM_WORDS = frozenset({"norm", "bn", "batchnorm", "layernorm", "groupnorm", "i
 def _words(name: str) -> set[str]:
     """``build_norm_layer`` -> {build, norm, layer}; ``BatchNorm2d`` -> {batch, norm, 2d, batchnorm2d...}:
     an identifier's words, split at underscores, digits and capitals, lower-cased."""
-    parts = {p.lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)}
-    return parts | {re.sub(r"\d+$", "", p.lower()) for p in name.split("_") if p}
+    return identifier_words(name) | {re.sub(r"\d+$", "", p.lower()) for p in name.split("_") if p}
 
 
 def _mentioned(expr: cst.CSTNode) -> set[str]:

@@ -9,7 +9,6 @@ the model's train/eval mode that the loop rules judge. :class:`TorchInterpreter`
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any, Optional
 
@@ -17,7 +16,7 @@ import libcst as cst
 from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import LOOP, UNKNOWN, Frame, Interpreter, origin_of
-from nnlint.frontends.names import call_argument, dotted
+from nnlint.frontends.names import call_argument, dotted, identifier_words
 from nnlint.frontends.program import Program, is_training_loader, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.values import (
@@ -644,7 +643,7 @@ def evaluation_data(value: Any, source: Optional[cst.BaseExpression]) -> bool:
     while isinstance(source, cst.Call) and source.args:  # enumerate(tqdm(val_loader)), iter(dl)
         source = source.args[0].value
     name = (dotted(source) or "") if source is not None else ""
-    words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name.rsplit(".", 1)[-1])}
+    words = identifier_words(name.rsplit(".", 1)[-1])
     return bool(words & _HELD_OUT) and "train" not in words
 
 
@@ -660,7 +659,7 @@ def _scores(target: cst.BaseExpression) -> bool:
 
 @lru_cache(maxsize=4096)
 def _names_a_score(name: str) -> bool:
-    return bool({w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)} & _SCORE_WORDS)
+    return bool(identifier_words(name) & _SCORE_WORDS)
 
 
 #: Words that name a loss or a metric of predictions.
