@@ -192,31 +192,26 @@ def _deepest_stack(graph: ModelGraph, hidden: list[Op]) -> list[Op]:
 
     Gradients vanish through the layers stacked on one path, not through every sigmoid of a
     graph: an encoder and a decoder applied apart, a discriminator applied to real and fake
-    batches, or two networks in one TF1 graph each count on their own. Past a budget of
-    graph steps (huge graphs), every hidden layer counts, as if they were one stack."""
-    ids = {op.id: op for op in hidden}
+    batches, or two networks in one TF1 graph each count on their own. Ops are numbered in
+    the order they compute, so each layer's chain extends chains already found upstream (no
+    recursion, whatever the depth). Past a budget of graph steps (huge graphs), every hidden
+    layer counts, as if they were one stack."""
+    ids = {op.id for op in hidden}
     below: dict[int, list[Op]] = {}  # op id -> the deepest chain ending at it
-    budget = [200_000]
-
-    def chain(op: Op) -> list[Op]:
-        if op.id in below:
-            return below[op.id]
-        below[op.id] = [op]  # a cycle (never in a dataflow graph) would end here
+    budget = 200_000
+    for op in sorted(hidden, key=lambda o: o.id):
         best: list[Op] = []
         seen, stack = set(), list(op.inputs)
-        while stack and budget[0] > 0:
-            budget[0] -= 1
+        while stack and budget > 0:
+            budget -= 1
             i = stack.pop()
             if i in seen:
                 continue
             seen.add(i)
             if i in ids:
-                upstream = chain(ids[i])
+                upstream = below.get(i, [graph.ops[i]])
                 best = upstream if len(upstream) > len(best) else best
             else:
                 stack.extend(graph.ops[i].inputs)
         below[op.id] = [*best, op]
-        return below[op.id]
-
-    deepest = max((chain(op) for op in hidden), key=len)
-    return hidden if budget[0] <= 0 else deepest
+    return hidden if budget <= 0 else max(below.values(), key=len)

@@ -523,3 +523,17 @@ def blur_kernel(radius, sigma):
 ])
 def test_tensorflow_gaussian_kernels_cannot_overflow(tmp_path, expr, fires):
     assert len(found(tmp_path, _TF_KERNEL.format(expr=expr), "NN002")) == int(fires)
+
+
+def test_the_deepest_stack_is_found_without_recursion_however_deep():
+    # a hostile or generated graph of thousands of layers must not reach Python's recursion limit
+    from nnlint.checks.saturating_hidden_activation import _deepest_stack
+    from nnlint.ir import ModelGraph, OpKind
+
+    graph = ModelGraph(name="deep", path="deep.onnx", is_model=True)
+    previous, hidden = graph.add(OpKind.INPUT, "input").id, []
+    for _ in range(5000):
+        layer = graph.add(OpKind.LINEAR, "Linear", [previous])
+        hidden.append(graph.add(OpKind.SIGMOID, "Sigmoid", [layer.id]))
+        previous = hidden[-1].id
+    assert _deepest_stack(graph, hidden) == hidden
