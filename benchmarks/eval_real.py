@@ -153,7 +153,7 @@ def finding_key(repo: str, f: dict) -> tuple[str, str, int, str]:
 
 def evaluate_correct(args, nnlint: list[str], repos: list[dict]) -> dict:
     ledger = load_ledger()
-    rows, unjudged, gone, problems = [], [], [], []
+    rows, unjudged, gone, problems, false_alarms = [], [], [], [], []
     seen: set = set()
 
     def one(entry: dict):
@@ -183,12 +183,15 @@ def evaluate_correct(args, nnlint: list[str], repos: list[dict]) -> dict:
             seen.add(key)
             verdict = ledger.get(key, ("unjudged", ""))[0]
             tally[verdict] += 1
+            if verdict == "false":
+                false_alarms.append((key, ledger[key][1]))
             if verdict == "unjudged":
                 unjudged.append((key, f["severity"], f["message"]))
         rows.append((name, result["summary"].get("files", 0), tally))
     names = {e["name"] for e in repos}
     gone = sorted((k, v) for k, v in ledger.items() if k[0] in names and k not in seen)
-    return {"rows": rows, "unjudged": unjudged, "gone": gone, "problems": problems}
+    return {"rows": rows, "unjudged": unjudged, "gone": gone, "problems": problems,
+            "false_alarms": false_alarms}
 
 
 def precision(tally: Counter) -> str:
@@ -211,6 +214,10 @@ def print_correct(res: dict, limit: int) -> None:
           f"{t['false']} | {t['debatable']} | {t['unjudged']} | {precision(t)} |")
     print(f"\nPrecision: {t['true']} true of {sum(t[v] for v in JUDGED)} judged ({precision(t)}; "
           f"debatable counted as not true); {t['false']} known false alarms; {t['unjudged']} not judged yet.")
+    if res["false_alarms"]:
+        print(f"\n### Known false alarms still raised ({len(res['false_alarms'])})\n")
+        for (repo, path, line, code), reason in res["false_alarms"]:
+            print(f"{repo},{path},{line},{code}  ({reason})")
     if res["unjudged"]:
         print(f"\n### Findings the ledger does not know yet ({len(res['unjudged'])}): judge them in ledger.csv\n")
         for (repo, path, line, code), severity, message in res["unjudged"][:limit]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Optional
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
 from nnlint.ir import WEIGHTED, ModelGraph, OpKind, Origin
+from nnlint.ir.weights import weight_count
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import (
@@ -29,24 +30,39 @@ _RANGES = {
 
 
 def _toy(optimizer: dict, model: Optional[ModelGraph]) -> Optional[str]:
-    """What makes the trained model a toy (one weighted layer), or None.
+    """What makes the trained model a toy (one weighted layer, or a few dozen weights), or None.
 
-    Logistic regression or a one-layer toy with Adam at 0.1 is a tutorial default that converges;
-    the threshold is about deep models. A model nnlint does not see whole is not a toy.
+    Logistic regression, a one-layer toy or a line fit of 33 weights with Adam at 0.1 is a
+    tutorial default that converges; the threshold is about deep models. A model nnlint does not
+    see whole (an unknown module might hold any number of weights) is not a toy.
     """
     if optimizer.get("param_layer") in _WEIGHTED:
         return "a one-layer model"
     if model is None or not model.complete or not model.top_level:
         return None
+    if any(op.kind is OpKind.UNKNOWN and not op.attrs.get("weightless") for op in model.ops.values()):
+        return None
+    sized = weight_count(model)
+    if sized is not None and sized[0] <= _TOY_WEIGHTS and sized[1] <= _TOY_WIDTH:
+        return f"a model of {sized[0]} weights"
     layers = list(model.find(*_WEIGHTED))
     distinct = {op.attrs.get("module", ("op", op.id)) for op in layers}  # a layer called twice is one layer
-    if len(distinct) != 1 or any(op.kind is OpKind.UNKNOWN for op in model.ops.values()):
+    if len(distinct) != 1 or layers[0].kind is OpKind.RNN:  # a recurrent layer is deep in time
         return None
     fed_by = model.walk_backward(layers[0], lambda op: op.kind is not OpKind.INPUT)
     if fed_by and all(op.kind is OpKind.INPUT for op in fed_by):  # the model's input, through known ops
         return f"a one-layer model ({layers[0].describe()})"
     return None
 
+
+#: A toy tolerates rates up to this many times its optimizer's range (Adam at 0.1 or 0.2);
+#: beyond that, even a toy's steps overshoot.
+_TOY_FACTOR = 4
+
+#: A model with at most this many trained weights, none of its layers wider than _TOY_WIDTH,
+#: is a toy whatever its depth (a three-layer line fit, a five-unit character RNN).
+_TOY_WEIGHTS = 200
+_TOY_WIDTH = 10
 
 #: Layers with trained weights; a model with one of them is shallow enough for large steps.
 _WEIGHTED = (*WEIGHTED, OpKind.EMBEDDING, OpKind.RNN)
@@ -59,8 +75,11 @@ class LearningRateRange(ProgramCheck):
     NAdam, RAdam and RMSprop (0.1 for Adamax); above 1.0 for Adagrad; outside 1e-3..10 for
     Adadelta; below 1e-6 for all of them. SGD above 1.0 is `info` and only when no gradient
     clipping is in sight (`clip_grad_norm_`, `Trainer(gradient_clip_val=...)`). LBFGS, which
-    line-searches its step, is not checked. A rate above the range on a toy (a model with one
-    weighted layer: logistic regression, a tutorial's line fit) is `info`: shallow models converge at rates that make deep ones diverge.
+    line-searches its step, is not checked. A rate above the range, but at most four times its
+    top, is `info` on a toy: a model with one weighted layer, or with at most 200 weights and
+    no layer wider than 10 features, every layer's size being static (logistic regression, a
+    tutorial's line fit, a five-unit character RNN). Such small models converge at rates that
+    make deep ones diverge.
 
     Where something else sets the lr, the constructor's value is not the one used: a torch
     `LambdaLR`, a per-step `param_groups[...]["lr"] = ...` assignment, a Keras
@@ -220,7 +239,7 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
             if not clipped:  # large SGD steps with clipping are a known recipe
                 self.report(origin, Severity.INFO, Confidence.POSSIBLE, optimizer=label, lr=lr,
                             why=f"above {high:g}, which diverges unless gradients are clipped (none seen here){tail}")
-        elif lr > high and toy is not None:
+        elif high < lr <= _TOY_FACTOR * high and toy is not None:
             self.report(origin, Severity.INFO, Confidence.POSSIBLE, optimizer=label, lr=lr,
                         why=f"above the {high:g} that {kind} tolerates in a deep model; {toy} often trains "
                             f"at this rate, but a deeper model would oscillate or diverge{tail}")

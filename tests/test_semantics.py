@@ -359,6 +359,56 @@ optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
 ]
 
 
+# toys by size: every layer's width is static and the whole model has a few dozen weights
+_SMALL = [
+    """
+import numpy as np
+import tensorflow as tf
+l0 = tf.keras.layers.Dense(units=4, input_shape=[1])
+l1 = tf.keras.layers.Dense(units=4)
+l2 = tf.keras.layers.Dense(units=1)
+model = tf.keras.Sequential([l0, l1, l2])
+model.compile(loss="mean_squared_error", optimizer=tf.keras.optimizers.Adam(0.1))
+""",
+    """
+import torch
+from torch import nn
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(input_size=5, hidden_size=5, batch_first=True)
+
+    def forward(self, hidden, x):
+        x = x.view(1, 1, 5)
+        out, hidden = self.rnn(x, hidden)
+        return hidden, out.view(-1, 5)
+
+model = Model()
+optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+]
+
+# near misses: as small in depth, but wide, or of a size nnlint cannot read
+_NOT_SMALL = [
+    _SMALL[0].replace("units=4", "units=64"),
+    _SMALL[1].replace("hidden_size=5", "hidden_size=128").replace("view(-1, 5)", "view(-1, 128)"),
+    _SMALL[1].replace("hidden_size=5", "hidden_size=args.hidden").replace("import torch\n", "import torch\nargs = parse()\n"),
+]
+
+
+@pytest.mark.parametrize("code", _SMALL)
+def test_a_large_rate_on_a_model_of_a_few_dozen_weights_is_only_info(tmp_path, code):
+    found_ = found(tmp_path, code, "NN105")
+    assert [f.severity.value for f in found_] == ["info"]
+    assert "weights often trains" in found_[0].message
+
+
+@pytest.mark.parametrize("code", _NOT_SMALL)
+def test_a_large_rate_on_a_wide_or_unsized_small_model_warns(tmp_path, code):
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
+
+
 @pytest.mark.parametrize("code", _TOYS)
 def test_a_large_rate_on_a_toy_model_is_only_info(tmp_path, code):
     assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["info"]

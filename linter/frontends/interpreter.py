@@ -390,7 +390,7 @@ class Interpreter:
     def merge(self, values: list[Any], frame: Frame) -> Any:
         tensors = [v for v in values if isinstance(v, Tensor) and v.graph is frame.graph]
         if len(tensors) == len(values):
-            op = frame.graph.add(OpKind.UNKNOWN, "<merge>", [t.op for t in tensors])
+            op = frame.graph.add(OpKind.UNKNOWN, "<merge>", [t.op for t in tensors], attrs={"weightless": True})
             return Tensor(frame.graph, op.id)
         if all(isinstance(v, list) for v in values) and all(v == values[0] for v in values):
             return values[0]

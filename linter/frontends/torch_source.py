@@ -331,7 +331,8 @@ class TorchInterpreter(TrainingCode):
             # x ** 2: replayed as x.pow(2); an even power is never negative
             even = even_number(right)
             return self.tensor_op(frame, OpKind.UNKNOWN, "pow", [left], node,
-                                  {"call": recorded_call([left, right], {}, [left]), **({"sign": NONNEG} if even else {})})
+                                  {"call": recorded_call([left, right], {}, [left]), "weightless": True,
+                                   **({"sign": NONNEG} if even else {})})
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             kind = _TENSOR_BINOPS_KIND.get(op, OpKind.UNKNOWN)
             const = right if not isinstance(right, Tensor) else left if not isinstance(left, Tensor) else None
@@ -340,7 +341,7 @@ class TorchInterpreter(TrainingCode):
                 written = expression_sign(node.left if const is left else node.right)
                 if written is not None:
                     attrs["const_sign"] = written  # x / (2 * sigma ** 2): the scalar's sign, read off the code
-            return self.tensor_op(frame, kind, kind.value, [left, right], node, attrs)
+            return self.tensor_op(frame, kind, kind.value, [left, right], node, {**attrs, "weightless": True})
         return super().binary(op, left, right, node, frame)
 
     def unary(self, operator: cst.BaseUnaryOp, value: Any, node: cst.CSTNode, frame: Frame) -> Any:
@@ -605,7 +606,8 @@ class TorchInterpreter(TrainingCode):
                 self.training_steps += 1  # the unknown code may train it
         tensors = [a for a in args if isinstance(a, Tensor)]
         if tensors and qualname.startswith("torch."):
-            return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node, _sign_of(qualname.rsplit(".", 1)[-1]))
+            return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node,
+                                  {"weightless": True, **_sign_of(qualname.rsplit(".", 1)[-1])})
         if frame.in_graph:  # a library's function or module (einops, timm, torchvision) on the model's tensors
             return self.opaque(None, args, kwargs, node, frame)
         return UNKNOWN
@@ -861,7 +863,7 @@ class TorchInterpreter(TrainingCode):
                        label=self.label_of(layer, parent))
         out = Tensor(graph, op.id, model=x.model if isinstance(x, Tensor) else None)
         if layer.kind is OpKind.RNN or layer.qualname.endswith("MultiheadAttention"):
-            rest = graph.add(OpKind.UNKNOWN, "rnn-state", [op.id])
+            rest = graph.add(OpKind.UNKNOWN, "rnn-state", [op.id], attrs={"weightless": True})
             return (out, Tensor(graph, rest.id))
         return out
 
@@ -1192,8 +1194,8 @@ class TorchInterpreter(TrainingCode):
             return result
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
-        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,
-                              {"call": recorded_call([t, *args], kwargs, [t]), **_sign_of(name)})
+        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,  # a tensor method: no weights of its own
+                              {"call": recorded_call([t, *args], kwargs, [t]), "weightless": True, **_sign_of(name)})
 
     @staticmethod
     def _exp_of_log_softmax(kind: OpKind, x: Any, attrs: dict, frame: Frame) -> OpKind:

@@ -35,7 +35,9 @@ class Op:
     ``placeholder`` (an identity module such as ``nn.Identity``: it computes nothing here, but
     it stands where another configuration puts a layer, a norm say) and ``optional_norm`` (a
     branch of the code that built the op, ruled out by its arguments, would add a norm) and
-    ``trained`` (False when the layer's weights stay as they are: frozen, or in no optimizer)."""
+    ``trained`` (False when the layer's weights stay as they are: frozen, or in no optimizer) and
+    ``weightless`` (an ``UNKNOWN`` op that is a tensor function or method, not a module: whatever
+    it computes, it holds no weights)."""
 
     id: int
     kind: OpKind
