@@ -430,6 +430,11 @@ def test_a_large_rate_on_a_deeper_or_unseen_model_warns(tmp_path, code):
     assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
 
 
+def test_a_rate_far_above_the_range_warns_even_on_a_toy(tmp_path):
+    code = "import torch\nmodel = torch.nn.Linear(4, 1)\nopt = torch.optim.Adam(model.parameters(), lr=0.5)\n"
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
+
+
 def test_a_tiny_rate_on_a_toy_still_warns(tmp_path):
     code = "import torch\nmodel = torch.nn.Linear(4, 1)\nopt = torch.optim.Adam(model.parameters(), lr=1e-9)\n"
     assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
