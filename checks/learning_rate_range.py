@@ -86,7 +86,8 @@ class LearningRateRange(ProgramCheck):
     `LearningRateScheduler` whose function ignores the current lr. Those are not judged;
     `OneCycleLR` and `CyclicLR` are judged by their `max_lr`. An optimizer over plain tensors
     (`Adam([latent] + noises)`, style transfer's `LBFGS([image])`, an adversarial
-    perturbation) is skipped: the ranges are about network weights. In a file that sweeps the
+    perturbation; in TF1, a `minimize` whose loss reads variables only as data, never as a
+    layer's weights) is skipped: the ranges are about network weights. In a file that sweeps the
     lr (a range test: a schedule growing as a power of the epoch, an lr finder) the other
     optimizers' findings are `info`, since their lr may have been read off the sweep.
 

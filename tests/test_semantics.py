@@ -425,6 +425,36 @@ optimizer = torch.optim.Adam([w, b], lr=0.1)
     assert found(tmp_path, code, "NN105") == []
 
 
+_TF1_IMAGE = """
+import numpy as np
+import tensorflow as tf
+
+vgg_w = tf.constant(np.load("vgg.npy"))
+image = tf.Variable(tf.random_normal([1, 224, 224, 3]), name="image")
+features = tf.nn.relu(tf.nn.conv2d(image, vgg_w, strides=[1, 1, 1, 1], padding="SAME"))
+target = tf.constant(np.load("target.npy"))
+loss = tf.reduce_mean(tf.square(features - target))
+train = tf.train.AdamOptimizer(2.0).minimize(loss)
+"""
+
+
+def test_a_tf1_optimizer_over_an_input_image_is_not_judged(tmp_path):
+    # style transfer: the only variable is the image, fed through constant weights
+    assert found(tmp_path, _TF1_IMAGE, "NN105") == []
+
+
+@pytest.mark.parametrize("old, new", [
+    # a trained kernel beside the image
+    ('vgg_w = tf.constant(np.load("vgg.npy"))', 'vgg_w = tf.Variable(tf.truncated_normal([3, 3, 3, 64], stddev=0.1))'),
+    # a layer on fed data
+    ('tf.nn.relu(tf.nn.conv2d(image, vgg_w, strides=[1, 1, 1, 1], padding="SAME"))',
+     'tf.layers.conv2d(tf.placeholder(tf.float32, [None, 224, 224, 3]), 64, 3)'),
+])
+def test_a_tf1_optimizer_over_weights_is_judged(tmp_path, old, new):
+    code = _TF1_IMAGE.replace(old, new, 1)
+    assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]
+
+
 @pytest.mark.parametrize("code", _DEEP)
 def test_a_large_rate_on_a_deeper_or_unseen_model_warns(tmp_path, code):
     assert [f.severity.value for f in found(tmp_path, code, "NN105")] == ["warning"]

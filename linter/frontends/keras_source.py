@@ -109,6 +109,8 @@ class KerasInterpreter(TensorFlowCode):
             if isinstance(loss, Tensor) and any(g is loss.graph for g in self.tf_graphs):
                 self.loss_ops.add((id(loss.graph), loss.op))  # what an optimizer minimizes is a loss
                 self.mark_model(loss.graph)
+                if self.minimizes_only_tensors(loss):
+                    obj.record["tensors"] = True  # style transfer's image, an adversarial input: not weights
             return TrainOp()
         graph = self.keras_graph(obj)
         if graph is not None and name == "add" and isinstance(obj, Layer) and args:

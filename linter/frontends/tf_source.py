@@ -21,7 +21,7 @@ from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.names import dotted
 from nnlint.frontends.torch_source import TorchInterpreter, even_number
 from nnlint.frontends.values import Bound, Optimizer, Tensor
-from nnlint.ir import ModelGraph, OpKind
+from nnlint.ir import NORMS, WEIGHTED, ModelGraph, OpKind
 from nnlint.ir.signs import NONNEG
 
 _V1 = ("tensorflow.compat.v1.", "tensorflow.compat.v2.", "tensorflow.v1.")
@@ -84,6 +84,13 @@ _LOSSES = {
 _ERRORS = {"square", "math.square", "abs", "math.abs", "nn.l2_loss", "pow", "math.pow"}
 
 #: other tensor functions with a kind the checks know
+#: ``tf.*`` names under which an unknown call may build a layer (variables of its own).
+_MAY_HOLD_WEIGHTS = ("layers.", "contrib.", "keras.", "nn.rnn_cell.", "nn.dynamic_rnn", "nn.bidirectional_dynamic_rnn",
+                     "rnn.", "estimator.", "compat.", "Module", "experimental.")
+
+#: Ops that hold a layer's weights (or its normalisation's).
+_LAYER_KINDS = WEIGHTED | NORMS | {OpKind.EMBEDDING, OpKind.RNN}
+
 _SHAPES = {"reshape": OpKind.RESHAPE, "squeeze": OpKind.RESHAPE, "expand_dims": OpKind.RESHAPE,
            "identity": OpKind.IDENTITY, "nn.max_pool": OpKind.POOL, "nn.avg_pool": OpKind.POOL,
            "concat": OpKind.CONCAT, "nn.leaky_relu": OpKind.LEAKY_RELU, "nn.relu6": OpKind.RELU6,
@@ -163,7 +170,9 @@ class TensorFlowCode(TorchInterpreter):
         tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)]
         if name is None or not tensors:
             return NotImplemented
-        attrs = {"sign": NONNEG} if _never_negative(name, args, kwargs) else None
+        attrs = {"sign": NONNEG} if _never_negative(name, args, kwargs) else {}
+        if not name.startswith(_MAY_HOLD_WEIGHTS):
+            attrs["weightless"] = True  # tf.reduce_mean, tf.nn.relu: a function of its tensors
         return self.tensor_op(frame, _SHAPES.get(name, OpKind.UNKNOWN), qualname, tensors[:1] if name in _SHAPES else tensors,
                               node, attrs)
 
@@ -273,7 +282,7 @@ class TensorFlowCode(TorchInterpreter):
         tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)]
         if not tensors:
             return UNKNOWN
-        out = self.tensor_op(frame, OpKind.UNKNOWN, f"tensorflow.{name}", tensors, node)
+        out = self.tensor_op(frame, OpKind.UNKNOWN, f"tensorflow.{name}", tensors, node, {"weightless": True})
         if isinstance(prediction, Tensor) and prediction.graph is frame.graph:
             self.tie_loss(frame, f"tensorflow.{name}", task, prediction, node, out)
         return out
@@ -282,7 +291,7 @@ class TensorFlowCode(TorchInterpreter):
         """``tf.square(y - prediction)``: a hand-written regression loss on the tensor that is not
         a placeholder (the targets are fed, the prediction is computed by the graph)."""
         arg = args[0] if args else UNKNOWN
-        attrs = {"sign": NONNEG} if _never_negative(name, args, kwargs) else None
+        attrs = {"sign": NONNEG, "weightless": True} if _never_negative(name, args, kwargs) else {"weightless": True}
         out = self.tensor_op(frame, OpKind.UNKNOWN, f"tensorflow.{name}", [arg], node, attrs) if isinstance(arg, Tensor) \
             else UNKNOWN
         if isinstance(arg, Tensor) and (name not in ("pow", "math.pow") or (len(args) > 1 and args[1] == 2)):
@@ -318,6 +327,22 @@ class TensorFlowCode(TorchInterpreter):
                                    "input": prediction.op})
         self.program.declared_tasks.add(task)
         self.mark_model(graph)
+
+    def minimizes_only_tensors(self, loss: Tensor) -> bool:
+        """Whether the variables a loss depends on are all used as tensors, none as a layer's
+        weights: style transfer optimises the pixels of an image fed through constant VGG
+        weights. A layer, or an op nnlint does not know (it may hide a layer), says no."""
+        graph = loss.graph
+        reached = [graph.ops[loss.op]]
+        graph.walk_backward(reached[0], lambda op: reached.append(op) is None)  # every op the loss reads
+        variables = False
+        for op in reached:
+            if op.kind in _LAYER_KINDS or op.kind is OpKind.UNKNOWN and not op.attrs.get("weightless"):
+                return False
+            if op.kind is OpKind.MATMUL and any(graph.ops[i].attrs.get("variable") for i in op.inputs[1:]):
+                return False  # tf.matmul(image, W) with both variables: W is a weight
+            variables = variables or bool(op.attrs.get("variable"))
+        return variables
 
     def mark_model(self, graph: ModelGraph) -> None:
         """A graph with a loss, or one an optimizer minimizes, is a model."""
