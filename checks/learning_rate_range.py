@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
 from nnlint.ir import WEIGHTED, ModelGraph, OpKind, Origin
-from nnlint.ir.weights import weight_count
+from nnlint.ir.weights import hidden_weights, weight_count
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import (
@@ -40,7 +40,7 @@ def _toy(optimizer: dict, model: Optional[ModelGraph]) -> Optional[str]:
         return "a one-layer model"
     if model is None or not model.complete or not model.top_level:
         return None
-    if any(op.kind is OpKind.UNKNOWN and not op.attrs.get("weightless") for op in model.ops.values()):
+    if hidden_weights(model):
         return None
     sized = weight_count(model)
     if sized is not None and sized[0] <= _TOY_WEIGHTS and sized[1] <= _TOY_WIDTH:

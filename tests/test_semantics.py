@@ -345,6 +345,22 @@ optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
 import torch
 from torch import nn
 
+class Raw(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 4))  # weights outside any layer
+        self.fc = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(x @ self.w))
+
+model = Raw()
+optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+""",
+    """
+import torch
+from torch import nn
+
 class Wrapped(nn.Module):
     def __init__(self):
         super().__init__()
@@ -449,6 +465,9 @@ def test_a_tf1_optimizer_over_an_input_image_is_not_judged(tmp_path):
     # a layer on fed data
     ('tf.nn.relu(tf.nn.conv2d(image, vgg_w, strides=[1, 1, 1, 1], padding="SAME"))',
      'tf.layers.conv2d(tf.placeholder(tf.float32, [None, 224, 224, 3]), 64, 3)'),
+    # word2vec: variables read by functions (an embedding table, NCE weights) are weights
+    ('features = tf.nn.relu(tf.nn.conv2d(image, vgg_w, strides=[1, 1, 1, 1], padding="SAME"))',
+     'features = tf.nn.embedding_lookup(image, tf.placeholder(tf.int32, [20]))'),
 ])
 def test_a_tf1_optimizer_over_weights_is_judged(tmp_path, old, new):
     code = _TF1_IMAGE.replace(old, new, 1)

@@ -329,20 +329,25 @@ class TensorFlowCode(TorchInterpreter):
         self.mark_model(graph)
 
     def minimizes_only_tensors(self, loss: Tensor) -> bool:
-        """Whether the variables a loss depends on are all used as tensors, none as a layer's
-        weights: style transfer optimises the pixels of an image fed through constant VGG
-        weights. A layer, or an op nnlint does not know (it may hide a layer), says no."""
+        """Whether the variables a loss depends on are all data, none a layer's weights: style
+        transfer optimises the pixels of an image fed to convolutions with constant kernels. A
+        variable counts as data only where every op that reads it is a ``matmul``/``conv`` taking
+        it as the input beside a non-variable kernel; any other use (``embedding_lookup``,
+        ``nce_loss``, an addition) could be a weight's, and a layer or an op nnlint does not
+        know (it may hide a layer) says no."""
         graph = loss.graph
         reached = [graph.ops[loss.op]]
         graph.walk_backward(reached[0], lambda op: reached.append(op) is None)  # every op the loss reads
-        variables = False
+        variables = {op.id for op in reached if op.attrs.get("variable")}
+        if not variables:
+            return False
         for op in reached:
             if op.kind in _LAYER_KINDS or op.kind is OpKind.UNKNOWN and not op.attrs.get("weightless"):
                 return False
-            if op.kind is OpKind.MATMUL and any(graph.ops[i].attrs.get("variable") for i in op.inputs[1:]):
-                return False  # tf.matmul(image, W) with both variables: W is a weight
-            variables = variables or bool(op.attrs.get("variable"))
-        return variables
+            used = [i for i, source in enumerate(op.inputs) if source in variables]
+            if used and (op.kind is not OpKind.MATMUL or used != [0]):
+                return False
+        return True
 
     def mark_model(self, graph: ModelGraph) -> None:
         """A graph with a loss, or one an optimizer minimizes, is a model."""

@@ -1139,6 +1139,8 @@ class TorchInterpreter(TrainingCode):
             self.evaluates()  # preds.argmax(1), torch.max(out, 1): scoring predictions
         ids = [t.op for t in inputs if isinstance(t, Tensor) and t.graph is graph]
         attrs = attrs or {}
+        if len(ids) < sum(isinstance(t, Tensor) for t in inputs):
+            attrs["foreign"] = True  # x @ self.w: a tensor from outside the graph (a parameter, a buffer)
         attrs["out_shape"] = op_shape(kind, type_name, [shape_of(graph.ops[i]) for i in ids], attrs.get("call"), attrs)
         if frame.in_graph and any(_implies_training(test, side, frame) for test, side in frame.conditions):
             attrs["train_only"] = True  # under `if self.training:`: this op never runs in eval mode

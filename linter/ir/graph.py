@@ -37,7 +37,8 @@ class Op:
     branch of the code that built the op, ruled out by its arguments, would add a norm) and
     ``trained`` (False when the layer's weights stay as they are: frozen, or in no optimizer) and
     ``weightless`` (an ``UNKNOWN`` op that is a tensor function or method, not a module: whatever
-    it computes, it holds no weights)."""
+    it computes, it holds no weights) and ``foreign`` (the op reads a tensor made outside the
+    graph: an ``nn.Parameter`` or buffer of the module, say)."""
 
     id: int
     kind: OpKind

@@ -20,11 +20,21 @@ from nnlint.ir.shapes import shape_of
 _SAME_WIDTH = ACTIVATIONS | {OpKind.DROPOUT, OpKind.IDENTITY}
 
 
+def hidden_weights(graph: ModelGraph) -> bool:
+    """Whether ``graph`` may hold weights outside its layer ops: a module nnlint cannot read
+    (an ``UNKNOWN`` op not marked ``weightless``), a raw variable (TF1), or an op that reads a
+    tensor from outside the graph (``x @ self.w`` with an ``nn.Parameter``)."""
+    return any(op.kind is OpKind.UNKNOWN and not op.attrs.get("weightless") or op.attrs.get("variable")
+               or op.attrs.get("foreign") for op in graph.ops.values())
+
+
 def weight_count(graph: ModelGraph) -> Optional[tuple[int, int]]:
     """The number of trained weights in ``graph``'s layers and the widest layer's width (input
-    or output features), or None if any layer's size is unknown.
+    or output features), or None if any layer's size is unknown or weights may hide elsewhere.
 
     A layer called several times (one module object) counts once."""
+    if hidden_weights(graph):
+        return None
     total, widest, seen = 0, 0, set()
     for op in graph.ops.values():
         if op.kind not in (OpKind.LINEAR, OpKind.RNN, OpKind.EMBEDDING, OpKind.CONV, OpKind.CONV_TRANSPOSE):
