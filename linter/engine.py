@@ -214,7 +214,9 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for,
         finding = Finding(code=check.code, name=check.name, severity=severity, confidence=confidence, message=message,
                           path=origin.path, line=line, column=col, end_line=end_line, end_column=end_col,
                           node=origin.graph_node)
-        findings.append(with_cell(finding, source.notebook) if source is not None and source.notebook else finding)
+        if source is not None and source.notebook:
+            finding = source.notebook.as_run(with_cell(finding, source.notebook))
+        findings.append(finding)
         if subjects is not None:
             subjects.setdefault(finding.identity(), (check, subject))
 

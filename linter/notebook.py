@@ -6,7 +6,8 @@ Python body, a ``%%bash`` cell is blank), with the cell's line numbers kept. Lin
 count through the joined source (so suppressions, positions and the project join work as
 for a ``.py`` file); :func:`NotebookCode.cell_of` maps a line back to its cell. A cell that
 is still not Python (IPython would reject it too) is left out, blank, and reported in
-``errors``: the other cells are linted.
+``errors``: the other cells are linted. The cells whose saved outputs show an exception are
+kept in ``raised``: :meth:`NotebookCode.as_run` makes a finding there ``info``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from __future__ import annotations
 import ast
 import json
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from nnlint.errors import UnreadableFile
+from nnlint.levels import Confidence, Severity
+
+if TYPE_CHECKING:
+    from nnlint.findings import Finding
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,19 @@ class NotebookCode:
     numbers: tuple[int, ...]  # that cell's number in the notebook (1-based, all cells counted)
     errors: tuple[CellError, ...] = ()  # cells left out: not Python even as IPython runs them
     skipped: tuple[CellError, ...] = ()  # cells left out: nnlint cannot keep their line numbers
+    raised: dict[int, str] = field(default_factory=dict, hash=False)  # cell number -> the exception its saved output shows
+
+    def as_run(self, finding: "Finding") -> "Finding":
+        """A check's finding in a cell whose saved output shows an exception, as ``info``: that
+        cell's code did not run as written (a demonstration of an error, a cell fixed further
+        down), so what it would do to training is moot."""
+        raised = self.raised.get(self.cell_of(finding.line)[0]) if finding.line is not None else None
+        if raised is None or finding.severity is Severity.INFO:
+            return finding
+        return finding.model_copy(update={
+            "severity": Severity.INFO, "confidence": Confidence.POSSIBLE,
+            "message": f"{finding.message} (this cell raised {raised} when the notebook was last run: "
+                       "its code did not run as written)"})
 
     def cell_of(self, line: int) -> tuple[int, int]:
         """(cell number, line within the cell) of a line of the joined source."""
@@ -45,7 +63,7 @@ class NotebookCode:
 
 def read(path: Path, text: str) -> NotebookCode:
     """The notebook's code; :class:`UnreadableFile` (one line) when it is not a notebook."""
-    cells = _code_cells(text)
+    cells, raised = _code_cells(text)
     from nnlint import ipython_input as ipython  # imports IPython: only for notebooks
 
     written: list[str] = []
@@ -72,11 +90,12 @@ def read(path: Path, text: str) -> NotebookCode:
         written.extend(lines)
         python.extend(converted)
     return NotebookCode("\n".join(python) + "\n", "\n".join(written) + "\n", tuple(starts), tuple(numbers),
-                        tuple(errors), tuple(skipped))
+                        tuple(errors), tuple(skipped), raised)
 
 
-def _code_cells(text: str) -> list[tuple[int, str]]:
-    """(number among all cells, source) of each code cell of a notebook's JSON."""
+def _code_cells(text: str) -> tuple[list[tuple[int, str]], dict[int, str]]:
+    """(number among all cells, source) of each code cell of a notebook's JSON, and the
+    exception name of each code cell whose saved outputs show one."""
     if not text.strip():
         raise UnreadableFile("not a valid Jupyter notebook (the file is empty)")
     try:
@@ -91,7 +110,7 @@ def _code_cells(text: str) -> list[tuple[int, str]]:
         cells = [c for w in sheets for c in w["cells"]]  # nbformat 3 (2012-2015): cells in worksheets
     if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise UnreadableFile("not a valid Jupyter notebook (no list of cells in its JSON)")
-    found = []
+    found, raised = [], {}
     for number, cell in enumerate(cells, start=1):
         if cell.get("cell_type") != "code":
             continue
@@ -101,7 +120,13 @@ def _code_cells(text: str) -> list[tuple[int, str]]:
         if not isinstance(source, str):
             raise UnreadableFile(f"not a valid Jupyter notebook (cell {number}'s source is not text)")
         found.append((number, source))
-    return found
+        outputs = cell.get("outputs")
+        for output in outputs if isinstance(outputs, list) else []:
+            # nbformat 4 names a traceback output "error", nbformat 3 "pyerr"
+            if isinstance(output, dict) and output.get("output_type") in ("error", "pyerr"):
+                name = output.get("ename")
+                raised[number] = name if isinstance(name, str) and name.isidentifier() else "an exception"
+    return found, raised
 
 
 def _syntax_error(lines: list[str]) -> Optional[tuple[int, Optional[int], str]]:

@@ -198,3 +198,31 @@ def test_an_nbformat_3_notebook_is_linted(tmp_path):
     result = run_cli(["--format", "json", path], tmp_path)
     [finding] = result.json["findings"]
     assert (finding["code"], finding["cell"]) == ("NN007", {"number": 2, "line": 3}), finding
+
+
+def _with_outputs(tmp_path: Path, outputs: list) -> list:
+    """The CELLS notebook with ``outputs`` saved on the cell that builds the ReLU-ended regressor."""
+    document = json.loads((tmp_path / notebook(tmp_path, "run.ipynb", CELLS)).read_text(encoding="utf-8"))
+    for cell in document["cells"]:
+        cell["outputs"] = []
+    document["cells"][3]["outputs"] = outputs
+    (tmp_path / "run.ipynb").write_text(json.dumps(document), encoding="utf-8")
+    return run_cli(["--format", "json", "run.ipynb"], tmp_path).json["findings"]
+
+
+def test_a_finding_in_a_cell_that_raised_when_last_run_is_info(tmp_path):
+    # a demonstration of an error ("this will error"): the cell's code did not run as written
+    [finding] = _with_outputs(tmp_path, [{"output_type": "error", "ename": "RuntimeError", "evalue": "dtype",
+                                          "traceback": []}])
+    assert (finding["code"], finding["severity"], finding["confidence"]) == ("NN001", "info", "possible")
+    assert "this cell raised RuntimeError when the notebook was last run" in finding["message"]
+
+
+@pytest.mark.parametrize("outputs", [
+    [{"output_type": "stream", "name": "stderr", "text": ["RuntimeError: printed, not raised\n"]}],
+    [{"output_type": "execute_result", "data": {"text/plain": ["Sequential(...)"]}, "metadata": {},
+      "execution_count": 3}],
+])
+def test_a_cell_whose_output_shows_no_exception_keeps_its_severity(tmp_path, outputs):
+    [finding] = _with_outputs(tmp_path, outputs)
+    assert (finding["code"], finding["severity"]) == ("NN001", "error")
