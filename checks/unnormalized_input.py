@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
-from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, OpKind
+from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
@@ -38,7 +38,9 @@ class UnnormalizedInput(ProgramCheck):
     should be in [0, 1] or [-1, 1], or have mean 0 and std 1, with the same transform at
     test time. `transforms.ToTensor()` already scales to [0, 1], and data scaled in another
     file is not reported. A model whose first layer is a BatchNormalization/LayerNormalization,
-    or has one right after its first layer, normalises the raw scale itself: `info`.
+    or has one right after its first layer, normalises the raw scale itself: `info`. So is a
+    model whose first step nnlint cannot read (a `torch.hub` or `timm` model, an unknown
+    module), which may scale its input itself.
 
     ## Example
     ```python
@@ -161,20 +163,28 @@ plain.fit(x_train / 255.0, y_train)
             pixels = "pixel" in flow["what"] or "images" in flow["what"]
             fix = ("divide by 255 (torchvision's ToTensor/Normalize, or a Keras Rescaling layer)" if pixels
                    else "standardise with (x - mean) / std (StandardScaler)")
-            if flow.get("model") is not None and _normalises_first(flow["model"]):
+            first = _first_op(flow["model"]) if flow.get("model") is not None else None
+            if first is not None and _normalises_first(flow["model"], first):
                 self.report(flow["at"], Severity.INFO, Confidence.POSSIBLE, what=flow["what"], sink=flow["sink"],
                             fix=f"its first layers normalise them, which takes most of the harm; still, {fix}")
+            elif first is not None and first.kind is OpKind.UNKNOWN and not first.attrs.get("weightless"):
+                # a library model (torch.hub, timm) or a module nnlint cannot read: it may scale its input itself
+                self.report(flow["at"], Severity.INFO, Confidence.POSSIBLE, what=flow["what"], sink=flow["sink"],
+                            fix=f"the model's first step is one nnlint cannot read (a library model, an unknown "
+                                f"module), which may scale its input itself; if not, {fix}")
             else:
                 level = (Severity.INFO, Confidence.POSSIBLE) if flow.get("guess") else (None, None)  # scale read from a file name
                 self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix)
 
 
-def _normalises_first(graph: ModelGraph) -> bool:
+def _first_op(graph: ModelGraph) -> Optional[Op]:
+    """The first op of ``graph`` that computes something (not its input, not a reshape)."""
+    return next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT and op.kind not in SHAPE_ONLY), None)
+
+
+def _normalises_first(graph: ModelGraph, first: Op) -> bool:
     """A BatchNorm/LayerNorm as the model's first layer, or right after its first weighted layer:
     the raw scale is normalised away before (or right after) one layer sees it."""
-    first = next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT and op.kind not in SHAPE_ONLY), None)
-    if first is None:
-        return False
     if first.kind in _INPUT_NORMS:
         return True
     readers = graph.consumers(first)

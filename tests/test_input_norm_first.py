@@ -65,3 +65,40 @@ Normed()(pixels)
 plain(pixels)
 '''
     assert _nn005(lint_source(tmp_path, code)) == [(18, Severity.INFO), (19, Severity.WARNING)]
+
+
+def test_a_model_whose_first_step_nnlint_cannot_read_is_info(tmp_path):
+    # a torch.hub model may letterbox and scale its input itself (YOLOv5's AutoShape does)
+    code = '''
+import torch
+from PIL import Image
+from torch import nn
+from mylib import Preprocess
+
+hub = torch.hub.load("ultralytics/yolov5", "yolov5s")
+img = Image.open("street.jpg")
+hub(img)
+
+class Wrapped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pre = Preprocess()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(self.pre(x))
+
+class Known(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(x, 1))
+
+Wrapped()(img)
+Known()(img)
+'''
+    findings = [f for f in lint_source(tmp_path, code) if f.code == "NN005"]
+    assert _nn005(findings) == [(8, Severity.INFO), (27, Severity.INFO), (28, Severity.WARNING)]
+    assert "cannot read" in findings[0].message
