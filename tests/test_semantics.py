@@ -641,3 +641,62 @@ def test_the_deepest_stack_is_found_without_recursion_however_deep():
         hidden.append(graph.add(OpKind.SIGMOID, "Sigmoid", [layer.id]))
         previous = hidden[-1].id
     assert _deepest_stack(graph, hidden) == hidden
+
+
+# ---------------------------------------------------------------- Keras: a compile loss the model never minimises
+
+_GAN = """
+import numpy as np
+from keras.models import Sequential
+from keras.layers import Dense, Activation
+
+def generator():
+    model = Sequential()
+    model.add(Dense(64, input_dim=100))
+    model.add(Activation("relu"))
+    model.add(Dense(784))
+    model.add(Activation("tanh"))
+    return model
+
+def discriminator():
+    model = Sequential()
+    model.add(Dense(64, input_dim=784))
+    model.add(Activation("relu"))
+    model.add(Dense(1))
+    model.add(Activation("sigmoid"))
+    return model
+
+g = generator()
+d = discriminator()
+stack = Sequential()
+stack.add(g)
+stack.add(d)
+g.compile(loss="binary_crossentropy", optimizer="SGD")
+stack.compile(loss="binary_crossentropy", optimizer="SGD")
+d.compile(loss="binary_crossentropy", optimizer="SGD")
+for step in range(100):
+    noise = np.random.uniform(-1, 1, (32, 100))
+    d.train_on_batch(np.concatenate([real[step], g.predict(noise)]), labels)
+    stack.train_on_batch(noise, np.ones(32))
+"""
+
+
+@pytest.mark.parametrize("code", [
+    _GAN,
+    # a model compiled to predict with saved weights
+    _GAN.split("g = generator()")[0] + 'g = generator()\ng.compile(loss="binary_crossentropy", optimizer="SGD")\n'
+    'g.load_weights("generator.h5")\nimages = g.predict(np.random.uniform(-1, 1, (8, 100)))\n',
+])
+def test_a_compile_loss_the_model_never_minimises_is_not_judged(tmp_path, code):
+    assert found(tmp_path, code, "NN110") == []
+
+
+@pytest.mark.parametrize("code", [
+    _GAN.replace("stack.train_on_batch(noise, np.ones(32))", "g.train_on_batch(noise, real[step])"),  # trained itself
+    _GAN.replace("    stack.train_on_batch(noise, np.ones(32))\n", ""),  # the stack is never trained either
+    # compiled, no saved weights in sight: it may be trained where nnlint cannot see
+    _GAN.split("g = generator()")[0] + 'g = generator()\ng.compile(loss="binary_crossentropy", optimizer="SGD")\n'
+    'images = g.predict(np.random.uniform(-1, 1, (8, 100)))\n',
+])
+def test_a_compile_loss_the_model_may_minimise_is_judged(tmp_path, code):
+    assert [f.line for f in found(tmp_path, code, "NN110")] == [10]

@@ -28,6 +28,9 @@ class KerasInterpreter(TensorFlowCode):
     def __init__(self, project: Project, entry: ModuleInfo, program: Program) -> None:
         super().__init__(project, entry, program)
         self.sequentials: list[Layer] = []  # built once the whole file has run (.add() comes later)
+        self.trained: set[int] = set()  # ids of the model graphs fit() or train_on_batch() is called on
+        self.parts: list[tuple[ModelGraph, ModelGraph]] = []  # (a model, a model it is nested in)
+        self.loaded: list[ModelGraph] = []  # models given saved weights (load_weights)
 
     # ------------------------------------------------------------------ calls
 
@@ -121,8 +124,13 @@ class KerasInterpreter(TensorFlowCode):
             self.compile(graph, args, kwargs, node, frame)
             return None
         if graph is not None and name == "fit":
+            self.trained.add(id(graph))
             self.fit(graph, obj, args, kwargs, node, frame)
             return UNKNOWN
+        if graph is not None and name in ("fit_generator", "train_on_batch"):
+            self.trained.add(id(graph))
+        if graph is not None and name == "load_weights":
+            self.loaded.append(graph)
         return super().call_method(obj, name, args, kwargs, node, frame)
 
     def layer_class_kind(self, qualname: str) -> Optional[OpKind]:
@@ -231,6 +239,7 @@ class KerasInterpreter(TensorFlowCode):
             for child in children:
                 if isinstance(child, Layer) and child.children is not None and child.graph is not None:
                     x = self.tensor_op(frame, OpKind.UNKNOWN, child.qualname, [x], None)  # a nested model
+                    self.parts.append((child.graph, graph))
                 elif isinstance(child, Layer):
                     x = self.apply_layer(child, [x], frame, None, parent=model)
                 else:
@@ -360,7 +369,19 @@ class KerasInterpreter(TensorFlowCode):
     def analyze(self) -> None:
         super().analyze()
         self.build_sequentials()
+        self.drop_unused_losses()
         self.finish_tf()
+
+    def drop_unused_losses(self) -> None:
+        """A model compiled but never trained itself never minimises the loss it was compiled
+        with, so that loss is not its training setup: a model only trained inside another one
+        (a GAN's generator, trained through the generator+discriminator stack), or one given
+        saved weights to predict with. Where the code shows neither, the compile stands: the
+        model may be trained where nnlint cannot see."""
+        unused = [part for part, whole in self.parts if id(whole) in self.trained]
+        for graph in [*unused, *self.loaded]:
+            if id(graph) not in self.trained:
+                graph.setup.losses.clear()
 
 
 #: The name of a graph started by keras.Input, until keras.Model names it.
