@@ -64,8 +64,14 @@ _LAYERS = {
     "contrib.layers.conv2d": ("Conv2D", {"num_outputs": "filters"}),
     "contrib.layers.flatten": ("Flatten", {}), "contrib.layers.batch_norm": ("BatchNormalization", {}),
 }
-_CONTRIB_KWARGS = {"activation_fn": "activation", "weights_initializer": "kernel_initializer",
+_CONTRIB_KWARGS = {"activation_fn": "activation", "weights_initializer": "kernel_initializer", "stride": "strides", "rate": "dilation_rate",
                    "weights_regularizer": "kernel_regularizer"}
+#: contrib layers' positional parameters after ``inputs`` (they differ from the Keras layers')
+_CONTRIB_POSITIONS = {
+    "contrib.layers.fully_connected": ("num_outputs", "activation_fn", "normalizer_fn"),
+    "contrib.layers.conv2d": ("num_outputs", "kernel_size", "stride", "padding", "data_format", "rate",
+                              "activation_fn", "normalizer_fn"),
+}
 
 #: losses on logits or predictions -> (the keyword naming the model's output, its position)
 _LOSSES = {
@@ -83,7 +89,6 @@ _LOSSES = {
 #: element-wise errors whose argument is ``y - prediction``: hand-written regression losses
 _ERRORS = {"square", "math.square", "abs", "math.abs", "nn.l2_loss", "pow", "math.pow"}
 
-#: other tensor functions with a kind the checks know
 #: ``tf.*`` names under which an unknown call may build a layer (variables of its own).
 _MAY_HOLD_WEIGHTS = ("layers.", "contrib.", "keras.", "nn.rnn_cell.", "nn.dynamic_rnn", "nn.bidirectional_dynamic_rnn",
                      "rnn.", "estimator.", "compat.", "Module", "experimental.")
@@ -91,6 +96,7 @@ _MAY_HOLD_WEIGHTS = ("layers.", "contrib.", "keras.", "nn.rnn_cell.", "nn.dynami
 #: Ops that hold a layer's weights (or its normalisation's).
 _LAYER_KINDS = WEIGHTED | NORMS | {OpKind.EMBEDDING, OpKind.RNN}
 
+#: other tensor functions with a kind the checks know
 _SHAPES = {"reshape": OpKind.RESHAPE, "squeeze": OpKind.RESHAPE, "expand_dims": OpKind.RESHAPE,
            "identity": OpKind.IDENTITY, "nn.max_pool": OpKind.POOL, "nn.avg_pool": OpKind.POOL,
            "concat": OpKind.CONCAT, "nn.leaky_relu": OpKind.LEAKY_RELU, "nn.relu6": OpKind.RELU6,
@@ -245,6 +251,9 @@ class TensorFlowCode(TorchInterpreter):
         """``tf.layers.dense(x, 10, activation=tf.nn.relu)`` is ``Dense(10, activation="relu")(x)``."""
         short, renamed = _LAYERS[name]
         x = args[0] if args else kwargs.get("inputs", UNKNOWN)
+        if name in _CONTRIB_POSITIONS:  # fully_connected(x, n, None): the None is activation_fn
+            kwargs = {**dict(zip(_CONTRIB_POSITIONS[name], args[1:])), **kwargs}
+            args = args[:1]
         rest = {renamed.get(k, _CONTRIB_KWARGS.get(k, k)): v for k, v in kwargs.items() if k != "inputs"}
         if name.startswith("contrib."):
             if rest.get("normalizer_fn") is not None or "*" in kwargs or "**" in kwargs:
