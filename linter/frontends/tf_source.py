@@ -254,7 +254,8 @@ class TensorFlowCode(TorchInterpreter):
         if name in _CONTRIB_POSITIONS:  # fully_connected(x, n, None): the None is activation_fn
             kwargs = {**dict(zip(_CONTRIB_POSITIONS[name], args[1:])), **kwargs}
             args = args[:1]
-        rest = {renamed.get(k, _CONTRIB_KWARGS.get(k, k)): v for k, v in kwargs.items() if k != "inputs"}
+        contrib = _CONTRIB_KWARGS if name.startswith("contrib.") else {}
+        rest = {renamed.get(k, contrib.get(k, k)): v for k, v in kwargs.items() if k != "inputs"}
         if name.startswith("contrib."):
             if rest.get("normalizer_fn") is not None or "*" in kwargs or "**" in kwargs:
                 return self.tensor_op(frame, OpKind.UNKNOWN, f"tensorflow.{name}", [x], node)
