@@ -40,7 +40,8 @@ class UnnormalizedInput(ProgramCheck):
     file is not reported. A model whose first layer is a BatchNormalization/LayerNormalization,
     or has one right after its first layer, normalises the raw scale itself: `info`. So is a
     model whose first step nnlint cannot read (a `torch.hub` or `timm` model, an unknown
-    module), which may scale its input itself.
+    module), which may scale its input itself. Data bound for a `DataLoader` or a data set is
+    judged against the model the file trains, when it trains one.
 
     ## Example
     ```python
@@ -163,8 +164,11 @@ plain.fit(x_train / 255.0, y_train)
             pixels = "pixel" in flow["what"] or "images" in flow["what"]
             fix = ("divide by 255 (torchvision's ToTensor/Normalize, or a Keras Rescaling layer)" if pixels
                    else "standardise with (x - mean) / std (StandardScaler)")
-            first = _first_op(flow["model"]) if flow.get("model") is not None else None
-            if first is not None and _normalises_first(flow["model"], first):
+            # source code's data bound for a loader or a data set feeds the model the file trains,
+            # if it has one (an ONNX flow names its first layer itself)
+            model = flow["model"] or program.single_model() if "model" in flow else None
+            first = _first_op(model) if model is not None else None
+            if first is not None and _normalises_first(model, first):
                 self.report(flow["at"], Severity.INFO, Confidence.POSSIBLE, what=flow["what"], sink=flow["sink"],
                             fix=f"its first layers normalise them, which takes most of the harm; still, {fix}")
             elif first is not None and first.kind is OpKind.UNKNOWN and not first.attrs.get("weightless"):

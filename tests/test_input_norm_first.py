@@ -102,3 +102,35 @@ Known()(img)
     findings = [f for f in lint_source(tmp_path, code) if f.code == "NN005"]
     assert _nn005(findings) == [(8, Severity.INFO), (27, Severity.INFO), (28, Severity.WARNING)]
     assert "cannot read" in findings[0].message
+
+
+def test_a_loader_of_raw_pixels_is_judged_against_the_model_the_file_trains(tmp_path):
+    code = '''
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import datasets
+
+train = datasets.MNIST("data", train=True, download=True)
+loader = DataLoader(TensorDataset(train.data.float(), train.targets), batch_size=64, shuffle=True)
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 32, 3, bias=False)
+        self.bn = nn.BatchNorm2d(32)
+        self.fc = nn.Linear(32 * 26 * 26, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.relu(self.bn(self.conv(x))), 1))
+
+model = Net()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for x, y in loader:
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+'''
+    assert _nn005(lint_source(tmp_path, code)) == [(7, Severity.INFO)]
+    plain = code.replace("self.bn(self.conv(x))", "self.conv(x)")  # no norm after the first layer
+    assert _nn005(lint_source(tmp_path, plain)) == [(7, Severity.WARNING)]
