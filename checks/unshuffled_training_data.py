@@ -14,7 +14,9 @@ class UnshuffledTrainingData(ProgramCheck):
     `torch.utils.data.Dataset`) that does not shuffle: `shuffle` omitted or False, and no
     sampler. Iterable data sets, which a loader cannot shuffle, are not reported. A
     `shuffle=False` written out (in `DataLoader` or Keras's `fit`) is a choice, for time
-    series or reproducible tests, and is reported as `info` only.
+    series or reproducible tests, and is reported as `info` only. A run that trains on one
+    batch (Lightning's `fast_dev_run=True`, `limit_train_batches=1` with `max_epochs=1`,
+    `max_steps=1`), as smoke tests and bug reports do, has no order to shuffle.
 
     ## Why is this bad?
     Without shuffling every epoch sees the batches in the same order, and a data set stored
@@ -109,6 +111,8 @@ model.fit(x_train, y_train)  # Keras shuffles by default
     ]
 
     def check(self, program: Program) -> None:
+        if program.one_batch:
+            return  # a smoke test that trains on a single batch: there is no order to shuffle
         for loader in program.setup.loaders:
             if loader["shuffle"] is not False or loader["sampler"] or is_training_loader(loader) is not True:
                 continue

@@ -700,3 +700,37 @@ def test_a_compile_loss_the_model_never_minimises_is_not_judged(tmp_path, code):
 ])
 def test_a_compile_loss_the_model_may_minimise_is_judged(tmp_path, code):
     assert [f.line for f in found(tmp_path, code, "NN110")] == [10]
+
+
+# ---------------------------------------------------------------- a training run of one batch
+
+_SMOKE = """
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from lightning.pytorch import LightningModule, Trainer
+
+class Boring(LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(32, 2)
+
+    def training_step(self, batch, batch_idx):
+        return torch.nn.functional.cross_entropy(self.layer(batch[0]), batch[1])
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.layer.parameters(), lr=0.1)
+
+train_loader = DataLoader(TensorDataset(features, labels), batch_size=2)
+trainer = Trainer({run})
+trainer.fit(Boring(), train_dataloaders=train_loader)
+"""
+
+
+@pytest.mark.parametrize("run", ["fast_dev_run=True", "limit_train_batches=1, max_epochs=1", "max_steps=1"])
+def test_a_run_of_one_batch_has_no_order_to_shuffle(tmp_path, run):
+    assert found(tmp_path, _SMOKE.format(run=run), "NN107") == []
+
+
+@pytest.mark.parametrize("run", ["max_epochs=5", "limit_train_batches=1, max_epochs=10", "fast_dev_run=False"])
+def test_a_run_of_several_batches_is_judged(tmp_path, run):
+    assert [f.severity.value for f in found(tmp_path, _SMOKE.format(run=run), "NN107")] == ["warning"]

@@ -28,6 +28,9 @@ class Program:
     layers: list = field(default_factory=list)
     #: the code clips gradients (clip_grad_norm_/clip_grad_value_): large SGD steps are tamed
     clips_gradients: bool = False
+    #: training runs on one batch only (a smoke test or bug report: Trainer(fast_dev_run=True),
+    #: limit_train_batches=1 with max_epochs=1): the order of batches cannot matter
+    one_batch: bool = False
     #: optimizer steps after backward() in code that never clears gradients: {"origin", "optimizer"}
     uncleared_steps: list[dict] = field(default_factory=list)
     #: models with dropout/batch norm called under no_grad in training mode: {"origin", "model", "layers"}

@@ -100,9 +100,14 @@ class TrainingCode(Interpreter):
         """Hook: a model goes to code nnlint does not follow (which may train it its own way)."""
 
     def note_call_keywords(self, kwargs: dict) -> None:
-        """``Trainer(gradient_clip_val=0.25)`` and kin: the code clips gradients somewhere."""
+        """``Trainer(gradient_clip_val=0.25)`` and kin: the code clips gradients somewhere.
+        ``Trainer(fast_dev_run=True)``, or one batch of one epoch (``limit_train_batches=1,
+        max_epochs=1``, or ``max_steps=1``): training sees a single batch."""
         if any(k in _CLIP_KEYWORDS and v not in (None, 0, UNKNOWN) for k, v in kwargs.items()):
             self.program.clips_gradients = True
+        if kwargs.get("fast_dev_run") is True or kwargs.get("max_steps") == 1 \
+                or kwargs.get("limit_train_batches") == 1 and kwargs.get("max_epochs") == 1:
+            self.program.one_batch = True
 
     # ------------------------------------------------------------------ losses, optimizers, data
 
