@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 import libcst as cst
 
+from nnlint.frontends.loop_repeats import Snapshot, variable_unread
 from nnlint.frontends.names import dotted, import_bindings
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.values import (
@@ -138,6 +139,7 @@ class Interpreter:
     MAX_STEPS = 400_000
     MAX_DEPTH = 12
     MAX_UNROLL = 256
+    REPEATS_AFTER = 8  # a loop of more items may stop once it repeats itself (loop_repeats)
     MAX_CODE_INLINES = 6  # per function, from training code (not from a forward)
 
     def __init__(self, project: Project, entry: ModuleInfo) -> None:
@@ -149,6 +151,7 @@ class Interpreter:
         self.uncertain = 0  # > 0 while running a branch whose condition is unknown
         self.loops = 0  # > 0 while running a loop body (in this function or a caller)
         self.branch_path: list[tuple[int, int]] = []  # (if, branch taken) or (loop, LOOP) of the code being run
+        self._unread: dict[cst.For, bool] = {}  # loops whose variable the body does not read
 
     # ------------------------------------------------------------------ modules and names
 
@@ -403,12 +406,29 @@ class Interpreter:
             item = self.loop_item(value, stmt, frame)
             self.loop_over(value, lambda: self.exec_unknown_loop(stmt.body.body, frame, stmt.target, item), stmt.iter)
             return
+        # a long loop outside model code whose variable the body does not read may start
+        # repeating itself: then one more run for any item stands for the rest (loop_repeats)
+        watch = len(items) > self.REPEATS_AFTER and not frame.in_graph and frame.self_obj is None \
+            and self._variable_unread(stmt)
+        last = None
         for item in items:
             self.assign(stmt.target, item, frame)
             try:
                 self.run_iteration(item, stmt.body.body, frame)
             except _LoopExit:
                 break  # a static break, or a continue we treat conservatively as the end
+            if watch:
+                now = Snapshot(frame.locals)
+                if last is not None and last.repeated_by(now):
+                    self.exec_unknown_loop(stmt.body.body, frame, stmt.target)
+                    break
+                last = now
+
+    def _variable_unread(self, stmt: cst.For) -> bool:
+        known = self._unread.get(stmt)
+        if known is None:
+            known = self._unread[stmt] = variable_unread(stmt)
+        return known
 
     def run_iteration(self, item: Any, body: Iterable[cst.CSTNode], frame: Frame) -> None:
         """Hook: run one unrolled iteration over a known ``item`` (frontends watch phase names)."""
