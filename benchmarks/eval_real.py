@@ -6,8 +6,8 @@ programs themselves are never committed, only the manifests and the team's verdi
 - ``correct.toml``: correct public repositories (tutorials, courses, research code, Keras and
   TensorFlow). Every warning and error nnlint raises there is judged in ``ledger.csv``
   (true, false or debatable, with a one-line reason). Precision per repository is the share
-  of judged findings that are true; findings the ledger does not know are listed, to be
-  judged before a change lands.
+  of judged findings that are true; the known false alarms still raised are listed, and so
+  are findings the ledger does not know, to be judged before a change lands.
 - ``faults.toml``: real faulty programs from fault benchmarks and Q&A threads, each labelled
   with its pitfalls and lines, with the fixed version where one exists. Recall per pitfall is
   the share of programs where nnlint reports that rule (anywhere in the program, and on a
