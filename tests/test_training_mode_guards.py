@@ -146,3 +146,44 @@ with torch.no_grad():
         out = net(xv)                                            # line 19: trained by code not followed
 '''
     assert _lines(lint_source(tmp_path, code), "NN112") == [13, 19]
+
+
+_ALWAYS_ON = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.fc2(DROP)
+
+model = Net()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for x, y in train_loader:
+    opt.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    opt.step()
+with torch.no_grad():
+    for x, y in test_loader:
+        accuracy = (model(x).argmax(1) == y).float().mean()
+'''
+
+
+def test_eval_mode_is_not_advised_where_it_changes_nothing(tmp_path):
+    # F.dropout without training= stays on after eval() (NN108 says so); eval() would not help
+    for drop in ("F.dropout(F.relu(self.fc1(x)), 0.5)", "F.dropout(self.fc1(x), p=0.3, training=True)"):
+        findings = lint_source(tmp_path, _ALWAYS_ON.replace("DROP", drop))
+        assert _lines(findings, "NN112") == [], drop
+
+
+def test_eval_mode_is_advised_where_dropout_follows_it(tmp_path):
+    # an nn.Dropout built inside forward is a fresh module, always in training mode: not here
+    for drop in ("F.dropout(self.fc1(x), 0.5, training=self.training)",
+                 "F.dropout(self.fc1(x), 0.5, self.training)"):
+        findings = lint_source(tmp_path, _ALWAYS_ON.replace("DROP", drop))
+        assert _lines(findings, "NN112") == [22], drop

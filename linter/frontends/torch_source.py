@@ -982,7 +982,7 @@ class TorchInterpreter(TrainingCode):
         how = self.evaluation(args)
         if how and mode == "train" and node is not None and self.record_once(node):
             layers = sorted({op.type_name.rsplit(".", 1)[-1] for op in graph.find(OpKind.DROPOUT, OpKind.BATCH_NORM)
-                             if not _inactive(op)})
+                             if _follows_mode(op)})
             if layers:
                 record = {"origin": origin_of(frame, node), "model": graph.name, "layers": layers,
                           "how": f"{how} in training mode: call {graph.name}.eval() first"}
@@ -1385,6 +1385,16 @@ def _rows(qualname: str, args: list, kwargs: dict) -> Optional[int]:
 
 #: Tensor operations that turn predictions into a metric (class picks, top-k, equality).
 _METRICS = frozenset({"argmax", "argmin", "topk", "eq", "max", "accuracy"})
+
+
+def _follows_mode(op: Any) -> bool:
+    """Whether ``model.eval()`` changes what the op does: not for a dropout of probability 0,
+    nor for ``F.dropout(x, p)`` whose ``training`` is a constant (always on, or always off;
+    dropout-always-active reports the first); under ``if self.training:`` it does."""
+    if _inactive(op):
+        return False
+    return not (op.kind is OpKind.DROPOUT and isinstance(op.attrs.get("training"), bool)
+                and not op.attrs.get("train_only"))
 
 
 def _inactive(op: Any) -> bool:
