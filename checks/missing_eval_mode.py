@@ -23,7 +23,9 @@ class MissingEvalMode(ProgramCheck):
     is known to be in training mode: created or put in `train()` and not switched with
     `model.eval()` (or `model.train(False)`, which reach every submodule) since. A no_grad
     block that only samples, feeds a generator's output to a discriminator being trained,
-    or updates an average is training, not evaluation; a dropout of probability 0 drops nothing.
+    or updates an average is training, not evaluation; a dropout of probability 0 drops nothing,
+    and one that `eval()` does not switch off (`F.dropout` without `training=`, an `nn.Dropout`
+    built inside `forward`) is dropout-always-active's finding, not a missing `eval()`.
     The same holds on PyTorch < 0.4's `Variable(x, volatile=True)` and in the `"val"`/`"test"`
     iteration of a `for phase in ("train", "val")` loop. A model that a function receives as a
     parameter and puts in `train()` itself is followed into the helpers it is passed to; its
