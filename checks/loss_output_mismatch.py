@@ -182,41 +182,41 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
                 continue
             short = kind.rsplit(".", 1)[-1]
             if kind in _NLL and op.kind is OpKind.SOFTMAX:
-                self.report(op, case=_NLL_ON_PROBABILITIES, loss=short,
+                self.report(op, also=loss.get("origin"), case=_NLL_ON_PROBABILITIES, loss=short,
                             what=f"{short} on {op.describe()} probabilities: it expects log-probabilities (use log_softmax)")
             elif kind in _NLL and op.kind in (OpKind.LINEAR, OpKind.CONV):
-                self.report(op, what=f"{short} on the raw output of {op.describe()}: it expects log-probabilities "
+                self.report(op, also=loss.get("origin"), what=f"{short} on the raw output of {op.describe()}: it expects log-probabilities "
                                      "(add log_softmax, or use CrossEntropyLoss on logits)")
             elif kind in _MSE and op.kind is OpKind.SOFTMAX:
-                self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
+                self.report(op, Severity.WARNING, Confidence.LIKELY, also=loss.get("origin"), what=(
                     f"{op.describe()} classifier trained with {short}: probabilities give weak, vanishing gradients "
                     "under MSE; use cross-entropy on the logits"))
             elif kind in _BINARY and op.kind is OpKind.SOFTMAX:
-                self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
+                self.report(op, Severity.WARNING, Confidence.LIKELY, also=loss.get("origin"), what=(
                     f"binary loss {short} on the multi-class {op.describe()}: use CrossEntropyLoss for exclusive "
                     "classes, or sigmoid outputs for independent labels"))
             elif kind in _KERAS_CATEGORICAL and op.kind in (OpKind.SIGMOID, OpKind.SOFTMAX, OpKind.LINEAR) and \
                     _units(graph, op) == 1:
-                self.report(op, case=_ONE_CLASS, loss=short,
+                self.report(op, also=loss.get("origin"), case=_ONE_CLASS, loss=short,
                             what=f"{short} on a single output unit ({op.describe()}): categorical cross-entropy "
                                  "over one class is constant; use binary_crossentropy with a sigmoid")
             elif kind in _CROSS_ENTROPY and op.kind is OpKind.LINEAR and op.attrs.get("out_features") == 1:
-                self.report(op, case=_ONE_CLASS, loss=short,
+                self.report(op, also=loss.get("origin"), case=_ONE_CLASS, loss=short,
                             what=f"{short} over a single output ({op.describe()}, out_features=1): the loss is "
                                  "always 0; use BCEWithLogitsLoss for a binary task")
             elif kind in _KERAS_CATEGORICAL and not loss.get("from_logits") and op.kind is OpKind.SIGMOID:
-                self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
+                self.report(op, Severity.WARNING, Confidence.LIKELY, also=loss.get("origin"), what=(
                     f"{short} on the sigmoid output {op.describe()}: independent sigmoids do not sum to 1 over "
                     "exclusive classes; use a softmax output (or binary_crossentropy for independent labels)"))
             elif kind in _KERAS_PROBABILITY and not loss.get("from_logits") and (op.kind in _SIGNED or op.kind in _RECTIFIED):
                 signed = op.kind in _SIGNED
-                self.report(op, Severity.ERROR if signed else Severity.WARNING, Confidence.LIKELY, what=(
+                self.report(op, Severity.ERROR if signed else Severity.WARNING, Confidence.LIKELY, also=loss.get("origin"), what=(
                     f"{short} reads probabilities, but {op.describe()} is {_SIGNED.get(op.kind) or _RECTIFIED[op.kind]}"
                     + (" that goes below 0" if signed else ", unnormalised") + ": Keras clips it into (0, 1) and the "
                     "loss and its gradient are wrong; end with "
                     + ("a sigmoid" if kind.endswith("binary_crossentropy") else "a softmax") + " or pass from_logits=True"))
             elif _is_logits_loss(loss) and op.kind in _RECTIFIED:
-                self.report(op, Severity.WARNING, Confidence.LIKELY, what=(
+                self.report(op, Severity.WARNING, Confidence.LIKELY, also=loss.get("origin"), what=(
                     f"{short} takes logits, but {op.describe()} is {_RECTIFIED[op.kind]}: logits clipped at 0 cannot "
                     "make a class unlikely, and units pushed below 0 stop learning; drop the final activation"))
 

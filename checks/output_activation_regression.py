@@ -203,9 +203,9 @@ model.compile(optimizer="adam", loss="mse")
                 effect = (f"{_CANNOT_GO_NEGATIVE.get(op.kind) or 'its output range is bounded'}; fine only if the "
                           "reconstructed inputs lie in that range")
                 if op.kind in _CANNOT_GO_NEGATIVE or op.kind in _BOUNDED:
-                    self.report(op, Severity.INFO, Confidence.POSSIBLE, effect=effect, **fields)
+                    self.report(op, Severity.INFO, Confidence.POSSIBLE, also=loss.get("origin"), effect=effect, **fields)
             elif op.kind in _CANNOT_GO_NEGATIVE:
-                self.report(op, effect=_CANNOT_GO_NEGATIVE[op.kind], **fields)
+                self.report(op, also=loss.get("origin"), effect=_CANNOT_GO_NEGATIVE[op.kind], **fields)
             elif op.kind in _BOUNDED:
                 effect = f"its output stays in {_BOUNDED[op.kind]}, so targets outside that range cannot be fitted"
-                self.report(op, Severity.INFO, Confidence.POSSIBLE, effect=effect, **fields)
+                self.report(op, Severity.INFO, Confidence.POSSIBLE, also=loss.get("origin"), effect=effect, **fields)

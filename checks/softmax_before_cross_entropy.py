@@ -160,4 +160,4 @@ model.compile(optimizer="adam", loss="categorical_crossentropy")  # Keras recove
             softmax = graph.prediction(loss)
             if softmax is not None and softmax.kind is OpKind.SOFTMAX:
                 short = loss["type_name"].rsplit(".", 1)[-1]
-                self.report(softmax, softmax=softmax.describe(), loss=short)
+                self.report(softmax, also=loss.get("origin"), softmax=softmax.describe(), loss=short)

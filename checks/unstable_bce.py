@@ -165,10 +165,10 @@ model.compile(optimizer="adam", loss="binary_crossentropy")  # the Keras idiom
                 continue
             short = loss["type_name"].rsplit(".", 1)[-1]
             if kind in _BCE_LOGITS:
-                self.report(op, Severity.ERROR, Confidence.CERTAIN, what=(
+                self.report(op, Severity.ERROR, Confidence.CERTAIN, also=loss.get("origin"), what=(
                     f"{op.describe()} feeds {short}, which applies a sigmoid itself: the sigmoid is applied twice "
                     "and predictions stay in (0.5, 0.73)"))
             else:  # works in practice (PyTorch clamps the log at -100; DCGAN trains this way): advice
-                self.report(op, Severity.INFO, Confidence.CERTAIN, what=(
+                self.report(op, Severity.INFO, Confidence.CERTAIN, also=loss.get("origin"), what=(
                     f"{op.describe()} followed by {short}: the log of a saturated sigmoid loses the gradient; "
                     "BCEWithLogitsLoss on the logits is exact"))

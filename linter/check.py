@@ -43,6 +43,9 @@ class Subject:
     op: Optional[Op]
     origin: Origin
     fields: dict
+    #: the training code the finding's premise comes from (the loss a layer feeds), where the
+    #: finding is shown when the layer's own file is not being linted
+    also: Optional[Origin] = None
 
 
 #: Receives (check, origin, message, severity, confidence, subject) from a check's ``report``.
@@ -77,9 +80,13 @@ class Check:
         severity: Optional[Severity] = None,
         confidence: Optional[Confidence] = None,
         about: Optional[Op] = None,
+        also: Optional[Origin] = None,
         **fields: Any,
     ) -> None:
-        """Report at ``at``; ``about`` names the op when ``at`` is a place in the code (an init call)."""
+        """Report at ``at``; ``about`` names the op when ``at`` is a place in the code (an init call).
+        ``also``: the training code that makes it a finding (the loss the op feeds), where it
+        is reported when ``at`` lies in a file that is not being linted (``nnlint train.py``
+        with the model in ``model.py``)."""
         origin = at.origin if isinstance(at, Op) else at
         if origin is None:
             return  # nothing to point at: a finding nobody can locate is noise
@@ -90,7 +97,7 @@ class Check:
             self.message.format(**fields),
             severity or self.severity,
             confidence or self.confidence,
-            Subject(self.program, self.graph, op, origin, fields),
+            Subject(self.program, self.graph, op, origin, fields, also),
         )
 
     def confirm(self, evidence: "Evidence") -> "Verdict":

@@ -205,7 +205,10 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for,
     def sink(check: Check, origin: Origin, message: str, severity: Severity, confidence: Confidence,
              subject: Subject) -> None:
         if origin.path not in requested:
-            return  # context read from a file nobody asked about
+            if subject.also is None or subject.also.path not in requested:
+                return  # context read from a file nobody asked about
+            message = f"{message} (at {_place(origin, source_for)})"
+            origin = subject.also  # the layer's file is not linted, the loss's is: shown at the loss
         from nnlint.findings import Finding  # pydantic: imported with the first finding only
 
         source = source_for(origin.path)
@@ -221,6 +224,17 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for,
             subjects.setdefault(finding.identity(), (check, subject))
 
     return sink
+
+
+def _place(origin: Origin, source_for) -> str:
+    """``model.py:16``: where an op is, for a finding shown elsewhere."""
+    source = source_for(origin.path)
+    span = source.span(origin.node) if source is not None and origin.node is not None else None
+    path = origin.path
+    if os.path.isabs(path):  # a module the linted file imports: named from where nnlint runs
+        relative = os.path.relpath(path)
+        path = relative if not relative.startswith("..") else os.path.basename(path)
+    return f"{path}:{span[0]}" if span else path
 
 
 def with_cell(finding: "Finding", code) -> "Finding":

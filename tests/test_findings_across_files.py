@@ -1,0 +1,64 @@
+"""A finding whose layer sits in a module the linted file imports, and whose premise is that
+file's training code (the loss the layer feeds), is shown at the loss when only the training
+file is linted (a pre-commit run on train.py), and at the layer otherwise."""
+
+from __future__ import annotations
+
+from .conftest import run_cli
+
+_MODEL = """import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.head(x)
+"""
+
+_TRAIN = """import torch
+import torch.nn as nn
+from model import Classifier
+
+model = Classifier()
+criterion = nn.BCEWithLogitsLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for x, y in loader:
+    optimizer.zero_grad()
+    criterion(model(x), y).backward()
+    optimizer.step()
+"""
+
+
+def _setup(tmp_path):
+    (tmp_path / "model.py").write_text(_MODEL, encoding="utf-8")
+    (tmp_path / "train.py").write_text(_TRAIN, encoding="utf-8")
+
+
+def test_the_training_file_alone_gets_the_finding_at_its_loss(tmp_path):
+    _setup(tmp_path)
+    [finding] = [f for f in run_cli(["--format", "json", "train.py"], tmp_path).json["findings"]
+                 if f["code"] == "NN109"]
+    assert (finding["path"], finding["line"]) == ("train.py", 6)
+    assert finding["message"].endswith("(at model.py:7)")
+
+
+def test_with_the_model_file_linted_too_it_is_shown_once_at_the_layer(tmp_path):
+    _setup(tmp_path)
+    findings = [f for f in run_cli(["--format", "json", "train.py", "model.py"], tmp_path).json["findings"]
+                if f["code"] == "NN109"]
+    assert [(f["path"], f["line"]) for f in findings] == [("model.py", 7)]
+    assert "(at " not in findings[0]["message"]
+
+
+def test_findings_about_the_model_alone_stay_in_its_file(tmp_path):
+    # a bias-free layer is model.py's matter, whatever train.py does: not shown at train.py
+    _setup(tmp_path)
+    (tmp_path / "model.py").write_text(_MODEL.replace("nn.Linear(32, 64)", "nn.Linear(32, 64, bias=False)"),
+                                       encoding="utf-8")
+    alone = {f["code"] for f in run_cli(["--format", "json", "train.py"], tmp_path).json["findings"]}
+    both = {f["code"] for f in run_cli(["--format", "json", "train.py", "model.py"], tmp_path).json["findings"]}
+    assert "NN003" not in alone and "NN109" in alone
+    assert {"NN003", "NN109"} <= both
