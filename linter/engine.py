@@ -98,7 +98,12 @@ def lint(
     """Lint ``paths``. ``subjects`` (for ``--trace``) collects what each finding is about; the
     analysis then stays in this process, where the graphs it built live. ``keep`` receives
     the last ONNX graph built instead of freeing it, for a caller that ends the process next."""
-    files.allow(files.roots_for(paths))  # every read below stays inside these (nnlint.files)
+    with files.allowed(files.roots_for(paths)):  # every read stays inside these (nnlint.files)
+        return _lint(paths, settings, checks, jobs, report_unused, subjects, keep)
+
+
+def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs: Optional[int],
+          report_unused: bool, subjects: Optional[dict], keep: Optional[list]) -> LintResult:
     found = discover(paths, settings)
     result = LintResult(errors=list(found.errors), notes=list(found.notes))
     python = [u for u in found.units if u.kind in ("python", "notebook")]

@@ -23,11 +23,12 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import Iterable, Optional
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Optional
 
 from nnlint.errors import UnreadableFile
 
-#: The roots reads are allowed under, set by :func:`allow` (the engine, from the command line).
+#: The roots reads are allowed under, set by :func:`allowed` (the engine, from the command line).
 _roots: tuple[Path, ...] = ()
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -67,10 +68,16 @@ def roots_for(paths: Iterable[str]) -> tuple[Path, ...]:
     return tuple(roots)
 
 
-def allow(roots: Iterable[Path]) -> None:
-    """Set the roots every later read must lie under (the engine calls it once per run)."""
+@contextmanager
+def allowed(roots: Iterable[Path]) -> Iterator[None]:
+    """Within the block, every read must lie under ``roots`` (the engine's run). Outside any such
+    block a file must lie under the project root of the folder it is named in."""
     global _roots
-    _roots = tuple(roots)
+    before, _roots = _roots, tuple(roots)
+    try:
+        yield
+    finally:
+        _roots = before
 
 
 def inside(path: Path, roots: Iterable[Path]) -> bool:

@@ -188,9 +188,14 @@ class Interpreter:
             found = self.project.find_module(importer, qualname, 0)  # ``import a.b as x`` binds a.b
             if found is not None:
                 return ModuleRef(found, framework)
-            if "." in qualname and self.project.find_module(importer, qualname.split(".")[0], 0) is not None:
-                return External(qualname) if framework else UNKNOWN  # a local package without that module
-            return External(qualname)
+            head, *rest = qualname.split(".")
+            found = self.project.find_module(importer, head, 0) if rest else None
+            if found is None:
+                return External(qualname)
+            value: Any = ModuleRef(found, head if framework else None)  # what the local module defines
+            for part in rest:
+                value = self.module_attr(value, part) if isinstance(value, ModuleRef) else UNKNOWN
+            return value
         module_name, _, attr = qualname.rpartition(".")
         found = self.project.find_module(importer, qualname, level)  # a submodule
         if found is not None:
