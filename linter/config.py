@@ -74,7 +74,7 @@ def load(config: Optional[str], first_path: Optional[str]) -> Settings:
 
     # A found pyproject.toml is part of the repository: read only if it leads nowhere outside its
     # folder; a --config file is named by the user. Either way a regular file, of bounded size.
-    within = (Path(os.path.abspath(path)).parent if not explicit else Path(os.path.abspath(path).anchor),)
+    within = (Path(os.path.abspath(path)).parent if not explicit else Path(Path(os.path.abspath(path)).anchor),)
     try:
         data = tomllib.loads(files.read_bytes(path, MAX_CONFIG_BYTES, within).decode("utf-8"))
     except (OSError, UnicodeDecodeError, files.UnreadableFile) as exc:

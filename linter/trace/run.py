@@ -271,7 +271,7 @@ def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:
     if path.suffix not in (".npy", ".npz"):
         raise TraceError(f"--sample {path}: only .npy and .npz files are read (never pickles)")
     try:  # named on the command line: it may lie anywhere, but must be a regular file of bounded size
-        fd, _ = files.open_regular(path, MAX_SAMPLE_BYTES, (Path(os.path.abspath(path).anchor),))
+        fd, _ = files.open_regular(path, MAX_SAMPLE_BYTES, (Path(Path(os.path.abspath(path)).anchor),))
     except UnreadableFile as exc:
         raise TraceError(f"--sample {path}: cannot read it ({exc})") from None
     try:
