@@ -67,11 +67,17 @@ class _Ignores:
         try:
             raw = files.read_bytes(gitignore, MAX_GITIGNORE_BYTES)
         except files.UnreadableFile as exc:
-            self.found.notes.append(f"{gitignore}: cannot read: {exc}; its patterns are not applied")
+            self.found.notes.append(f"{_shown(gitignore)}: cannot read: {exc}; its patterns are not applied")
             return
         spec, bad = _spec(raw.decode("utf-8", errors="replace").splitlines())
-        self.found.notes.extend(f"{gitignore}: invalid pattern '{p}' ({reason}); ignored" for p, reason in bad)
+        self.found.notes.extend(f"{_shown(gitignore)}: invalid pattern '{p}' ({reason}); ignored" for p, reason in bad)
         self.gitignores[folder] = spec
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder when it lies below it, as the user sees files."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def matcher(patterns: list[str], root: Path):
