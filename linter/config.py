@@ -50,8 +50,12 @@ class Settings:
 
 
 def find_pyproject(start: Path) -> Optional[Path]:
-    start = start.resolve()
-    for folder in (start if start.is_dir() else start.parent, *start.parents):
+    start = Path(os.path.abspath(start))
+    try:  # the folder a file is named in (a file named may be a link loop or lead anywhere)
+        start = (start if start.is_dir() else start.parent).resolve()
+    except (OSError, RuntimeError):
+        return None
+    for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if os.path.lexists(candidate):  # a link or a FIFO too: the read refuses it with one line
             return candidate
