@@ -7,6 +7,7 @@ pydantic (it costs more than parsing a training script).
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+
+#: A configuration file larger than this is not read.
+MAX_CONFIG_BYTES = 1_000_000
 
 #: pytest's own conventions for test code.
 TEST_FILES = ("test_*.py", "*_test.py", "conftest.py", "tests/", "test/")
@@ -46,10 +50,14 @@ class Settings:
 
 
 def find_pyproject(start: Path) -> Optional[Path]:
-    start = start.resolve()
-    for folder in (start if start.is_dir() else start.parent, *start.parents):
+    start = Path(os.path.abspath(start))
+    try:  # the folder a file is named in (a file named may be a link loop or lead anywhere)
+        start = (start if start.is_dir() else start.parent).resolve()
+    except (OSError, RuntimeError):
+        return None
+    for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+        if os.path.lexists(candidate):  # a link or a FIFO too: the read refuses it with one line
             return candidate
     return None
 
@@ -58,7 +66,7 @@ def load(config: Optional[str], first_path: Optional[str]) -> Settings:
     """Settings from ``--config`` or the nearest pyproject.toml above the first path (or cwd)."""
     if config is not None:
         path = Path(config)
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError(f"{config}: no such configuration file")
         explicit = True
     else:
@@ -66,9 +74,14 @@ def load(config: Optional[str], first_path: Optional[str]) -> Settings:
         if found is None:
             return Settings()
         path, explicit = found, False
+    from nnlint import files
+
+    # A found pyproject.toml is part of the repository: read only if it leads nowhere outside its
+    # folder; a --config file is named by the user. Either way a regular file, of bounded size.
+    within = (Path(os.path.abspath(path)).parent if not explicit else Path(Path(os.path.abspath(path)).anchor),)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(files.read_bytes(path, MAX_CONFIG_BYTES, within).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, files.UnreadableFile) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None

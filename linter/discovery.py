@@ -4,6 +4,10 @@ Folders are walked recursively, skipping hidden folders, virtual environments (b
 by their ``pyvenv.cfg``) and build output, what ``.gitignore`` files say and the configured ``exclude`` patterns (gitignore
 syntax, relative to the configuration's folder). The ``.gitignore`` matcher (pathspec) is
 imported only when a folder is walked: pre-commit passes files.
+
+A repository is untrusted input: symlinked folders are not followed (no loops, nothing outside
+the project), a folder that cannot be listed is one line, ``.gitignore`` files are read through
+:mod:`nnlint.files`, and a pattern git would reject (``!``) is dropped with one line.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from nnlint import files
 from nnlint.config import Settings
 
+#: A ``.gitignore`` larger than this is not read (its patterns are then not applied).
+MAX_GITIGNORE_BYTES = 1_000_000
 SUFFIXES = {".py": "python", ".pyi": "python", ".ipynb": "notebook", ".onnx": "onnx"}
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "env", "build", "dist", "_build"}
 
@@ -29,16 +36,21 @@ class Unit:
 @dataclass
 class Discovery:
     units: list[Unit] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # inputs that do not exist: exit 2
+    errors: list[str] = field(default_factory=list)  # inputs that do not exist or cannot be listed: exit 2
     notes: list[str] = field(default_factory=list)  # one line each, on stderr
 
 
 class _Ignores:
     """Gitignore-style matching for configured excludes and the .gitignore files met."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, found: Discovery) -> None:
         self.root = settings.root.resolve()
-        self.exclude = _spec(settings.exclude) if settings.exclude else None
+        self.found = found
+        self.exclude = None
+        if settings.exclude:
+            self.exclude, bad = _spec(settings.exclude)
+            where = f"{settings.source}: " if settings.source else ""
+            found.errors.extend(f"{where}exclude: invalid pattern '{p}' ({reason}); ignored" for p, reason in bad)
         self.gitignores: dict[Path, Any] = {}
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
@@ -49,12 +61,23 @@ class _Ignores:
 
     def enter(self, folder: Path) -> None:
         gitignore = folder / ".gitignore"
-        if gitignore.is_file():
-            try:
-                lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
-                return
-            self.gitignores[folder] = _spec(lines)
+        if folder in self.gitignores or not os.path.lexists(gitignore):
+            return
+        self.gitignores[folder] = None
+        try:
+            raw = files.read_bytes(gitignore, MAX_GITIGNORE_BYTES)
+        except files.UnreadableFile as exc:
+            self.found.notes.append(f"{_shown(gitignore)}: cannot read: {exc}; its patterns are not applied")
+            return
+        spec, bad = _spec(raw.decode("utf-8", errors="replace").splitlines())
+        self.found.notes.extend(f"{_shown(gitignore)}: invalid pattern '{p}' ({reason}); ignored" for p, reason in bad)
+        self.gitignores[folder] = spec
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder when it lies below it, as the user sees files."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def matcher(patterns: list[str], root: Path):
@@ -67,19 +90,39 @@ def matcher(patterns: list[str], root: Path):
 
     def matches(path: Path) -> bool:
         if not specs:
-            specs.append(_spec(patterns))
-        return _matches(specs[0], root, path.resolve(), False)
+            specs.append(_spec(patterns)[0])
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: match the path as named
+            resolved = Path(os.path.abspath(path))
+        return _matches(specs[0], root, resolved, False)
 
     return matches
 
 
-def _spec(lines: list[str]) -> Any:
+def _spec(lines: list[str]) -> tuple[Any, list[tuple[str, str]]]:
+    """The matcher for ``lines``, and the (pattern, reason) of each line pathspec rejects (git
+    ignores such a line: ``!`` alone, a trailing backslash); those are left out."""
     from pathspec import GitIgnoreSpec
 
-    return GitIgnoreSpec.from_lines(lines)
+    try:
+        return GitIgnoreSpec.from_lines(lines), []
+    except ValueError:
+        pass
+    good, bad = [], []
+    for line in lines:
+        try:
+            GitIgnoreSpec.from_lines([line])
+        except ValueError as exc:
+            bad.append((line.strip()[:80], str(exc).splitlines()[0][:120] if str(exc) else "invalid"))
+        else:
+            good.append(line)
+    return GitIgnoreSpec.from_lines(good), bad
 
 
 def _matches(spec: Any, base: Path, path: Path, is_dir: bool) -> bool:
+    if spec is None:
+        return False
     try:
         rel = path.relative_to(base).as_posix()
     except ValueError:
@@ -93,22 +136,25 @@ def discover(paths: list[str], settings: Settings) -> Discovery:
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
-        if not path.exists():
+        if not path.exists() and not os.path.islink(given):  # a dangling link or a loop is reported when read
             found.errors.append(f"{given}: no such file or directory")
             continue
-        if path.is_file():
-            resolved = path.resolve()
+        if not path.is_dir():  # a file, or a FIFO or device: nnlint.files refuses those with one line
+            try:
+                resolved = path.resolve()
+            except (OSError, RuntimeError):  # a symlink loop
+                resolved = Path(os.path.abspath(given))
             if settings.exclude:
-                ignores = ignores or _Ignores(settings)
+                ignores = ignores or _Ignores(settings, found)
                 if ignores.exclude is not None and _matches(ignores.exclude, ignores.root, resolved, False):
                     continue
             if resolved not in seen:
                 seen.add(resolved)
                 found.units.append(Unit(given, resolved, SUFFIXES.get(path.suffix.lower(), "python")))
             continue
-        ignores = ignores or _Ignores(settings)
+        ignores = ignores or _Ignores(settings, found)
         before = len(found.units)
-        for unit in _walk(path, ignores):
+        for unit in _walk(path, ignores, found):
             if unit.abspath not in seen:
                 seen.add(unit.abspath)
                 found.units.append(unit)
@@ -118,25 +164,40 @@ def discover(paths: list[str], settings: Settings) -> Discovery:
 
 
 def _repository_root(folder: Path) -> Optional[Path]:
-    return next((p for p in (folder, *folder.parents) if (p / ".git").exists()), None)
+    return next((p for p in (folder, *folder.parents) if os.path.lexists(p / ".git")), None)
 
 
-def _walk(top: Path, ignores: _Ignores) -> list[Unit]:
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a folder that cannot be searched
+        return False
+
+
+def _walk(top: Path, ignores: _Ignores, found: Discovery) -> list[Unit]:
+    """The files to lint under ``top``. ``os.walk`` does not follow symlinked folders, so a
+    walk can neither loop nor leave the tree; a symlinked file is listed, and judged where it
+    is read (:mod:`nnlint.files`)."""
     units: list[Unit] = []
     top_abs = top.resolve()
     repo = _repository_root(top_abs)
     if repo is not None:  # .gitignore files above the walked folder apply inside it too
         for folder in reversed(top_abs.parents[: len(top_abs.relative_to(repo).parts)]):
             ignores.enter(folder)
-    for folder, dirs, files in os.walk(top_abs):
+
+    def unlisted(exc: OSError) -> None:
+        where = os.path.join(str(top), os.path.relpath(exc.filename, top_abs)) if exc.filename else str(top)
+        found.errors.append(f"{os.path.normpath(where)}: cannot read folder ({exc.strerror or exc}); skipped")
+
+    for folder, dirs, names in os.walk(top_abs, onerror=unlisted):
         here = Path(folder)
         ignores.enter(here)
         dirs[:] = sorted(
             d for d in dirs
-            if not d.startswith(".") and d not in _SKIP_DIRS and not (here / d / "pyvenv.cfg").is_file()
+            if not d.startswith(".") and d not in _SKIP_DIRS and not _is_file(here / d / "pyvenv.cfg")
             and not ignores.excluded(here / d, True)
         )
-        for name in sorted(files):
+        for name in sorted(names):
             kind = SUFFIXES.get(os.path.splitext(name)[1].lower())
             if kind is None:
                 continue

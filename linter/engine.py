@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from nnlint import notebook, registry, suppressions
+from nnlint import files, notebook, registry, suppressions
 from nnlint.check import Check, GraphCheck, ProgramCheck, Sink, Subject
 from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover, matcher
@@ -40,7 +40,8 @@ INTERNAL_ERROR = ("NN999", "internal-error")
 #: What ``nnlint explain`` says of them.
 ENGINE_CODES = {
     SYNTAX_ERROR: "The file is not valid Python (CPython's parser says where); it is not analysed, the other files are.",
-    UNREADABLE: "The file cannot be read as Python source: binary, not UTF-8, over 5 MB, or unreadable. Exit code 2.",
+    UNREADABLE: "The file cannot be read as Python source: binary, not UTF-8, over 5 MB, or unreadable; or it is not "
+                "read: a symlink out of the project, a loop, a FIFO or a device. Exit code 2.",
     UNUSED_SUPPRESSION: "A `# nnlint: ignore[...]` or `# noqa: NN...` comment silences nothing; reported only with "
                         "--report-unused-suppressions.",
     ANALYSIS_LIMIT: "The file (or part of it) could not be analysed: an expression nested too deeply, or valid "
@@ -97,6 +98,12 @@ def lint(
     """Lint ``paths``. ``subjects`` (for ``--trace``) collects what each finding is about; the
     analysis then stays in this process, where the graphs it built live. ``keep`` receives
     the last ONNX graph built instead of freeing it, for a caller that ends the process next."""
+    with files.allowed(files.roots_for(paths)):  # every read stays inside these (nnlint.files)
+        return _lint(paths, settings, checks, jobs, report_unused, subjects, keep)
+
+
+def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs: Optional[int],
+          report_unused: bool, subjects: Optional[dict], keep: Optional[list]) -> LintResult:
     found = discover(paths, settings)
     result = LintResult(errors=list(found.errors), notes=list(found.notes))
     python = [u for u in found.units if u.kind in ("python", "notebook")]
@@ -278,8 +285,10 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
     def file_sups(path: str) -> suppressions.FileSuppressions:
         if path not in sups:
             unit = by_path.get(path)
-            try:
-                text = unit.abspath.read_text(encoding="utf-8-sig") if unit and unit.kind != "onnx" else ""
+            try:  # read again (in this process) through nnlint.files, as the analysis read it
+                from nnlint.source import read_text
+
+                text = read_text(unit.abspath) if unit and unit.kind != "onnx" else ""
                 if unit is not None and unit.kind == "notebook":
                     text = notebook.read(unit.abspath, text).text
             except (OSError, UnicodeDecodeError, UnreadableFile):

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import libcst as cst
 
+from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 
 #: Files larger than this are not parsed (a generated or vendored file, not training code).
@@ -42,14 +43,9 @@ class SourceFile:
 
 
 def read_text(abspath: Path) -> str:
-    """The file's text, or :class:`UnreadableFile` saying in one line why not."""
-    try:
-        size = abspath.stat().st_size
-        if size > MAX_BYTES:
-            raise UnreadableFile(f"file too large to lint ({size:,} bytes; limit {MAX_BYTES:,})")
-        raw = abspath.read_bytes()
-    except OSError as exc:
-        raise UnreadableFile(exc.strerror or str(exc)) from None
+    """The file's text, or :class:`UnreadableFile` saying in one line why not (read through
+    :mod:`nnlint.files`: a link outside the project, a FIFO or a device is never read)."""
+    raw = files.read_bytes(abspath, MAX_BYTES)
     if b"\0" in raw[:8192]:
         raise UnreadableFile("binary file, not Python source")
     try:

@@ -22,7 +22,7 @@ import libcst as cst
 
 from nnlint.frontends.loop_repeats import Snapshot, variable_unread
 from nnlint.frontends.names import dotted, import_bindings
-from nnlint.frontends.project import ModuleInfo, Project
+from nnlint.frontends.project import FRAMEWORKS, ModuleInfo, Project
 from nnlint.frontends.values import (
     UNKNOWN,
     Bound,
@@ -183,17 +183,43 @@ class Interpreter:
 
     def import_value(self, importer: ModuleInfo, qualname: str, level: int, plain: bool) -> Any:
         """A project module, a name defined in one, or an external qualified name."""
+        framework = qualname if not level and qualname.split(".")[0] in FRAMEWORKS else None
         if plain and not level:
-            found = self.project.find_module(importer, qualname.split(".")[0], 0)
-            return ModuleRef(found) if found is not None else External(qualname)
+            found = self.project.find_module(importer, qualname, 0)  # ``import a.b as x`` binds a.b
+            if found is not None:
+                return ModuleRef(found, framework)
+            head, *rest = qualname.split(".")
+            found = self.project.find_module(importer, head, 0) if rest else None
+            if found is None:
+                return External(qualname)
+            value: Any = ModuleRef(found, head if framework else None)  # what the local module defines
+            for part in rest:
+                value = self.module_attr(value, part) if isinstance(value, ModuleRef) else UNKNOWN
+            return value
         module_name, _, attr = qualname.rpartition(".")
         found = self.project.find_module(importer, qualname, level)  # a submodule
         if found is not None:
-            return ModuleRef(found)
+            return ModuleRef(found, framework)
         owner = self.project.find_module(importer, module_name, level) if (module_name or level) else None
         if owner is not None:
-            return self.module_globals(owner).get(attr, UNKNOWN)
+            return self.module_attr(ModuleRef(owner, module_name if framework else None), attr)
         return UNKNOWN if level else External(qualname)
+
+    def module_attr(self, ref: ModuleRef, name: str) -> Any:
+        """``module.name`` for a project module: a global it defines, or its submodule. A module
+        named like a framework that defines neither (and binds no name by a star import or a
+        module ``__getattr__``) is not what the code means: Python would fail with it, so the
+        name is the framework's."""
+        found = self.module_globals(ref.info).get(name)
+        if found is not None:
+            return found
+        sub = self.project.find_module(ref.info, name, 1) if ref.info.source.abspath.name == "__init__.py" else None
+        if sub is not None:
+            return ModuleRef(sub, f"{ref.framework}.{name}" if ref.framework else None)
+        if ref.framework and name not in ref.info.globals and not ref.info.star_modules \
+                and "__getattr__" not in ref.info.globals:
+            return External(f"{ref.framework}.{name}")
+        return UNKNOWN
 
     def lookup(self, name: str, frame: Frame) -> Any:
         if name in frame.locals:
@@ -487,11 +513,7 @@ class Interpreter:
         if isinstance(obj, External):
             return External(f"{obj.qualname}.{name}")
         if isinstance(obj, ModuleRef):
-            found = self.module_globals(obj.info).get(name)
-            if found is not None:
-                return found
-            sub = self.project.find_module(obj.info, name, 1) if obj.info.source.abspath.name == "__init__.py" else None
-            return ModuleRef(sub) if sub is not None else UNKNOWN
+            return self.module_attr(obj, name)
         if isinstance(obj, Instance):
             if name in obj.attrs:
                 return obj.attrs[name]

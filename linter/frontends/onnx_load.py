@@ -1,6 +1,7 @@
 """Loading an ONNX model safely, and reading its weights without loading them all at once.
 
-``onnx.load(..., load_external_data=False)`` parses the graph (or :mod:`onnx_nodes` does, a
+The file's bytes are read through :mod:`nnlint.files` (a regular file inside the project,
+size capped) and the graph is parsed from them (or :mod:`onnx_nodes` does, a
 chunk of nodes at a time, for the linter); external weights are never loaded by onnx. nnlint reads them itself, one tensor at a time through a memory map, and only
 from files inside the model's folder: an absolute location or one that climbs out with
 ``..`` is refused (an untrusted pull request must not make nnlint read ``/etc/passwd``).
@@ -18,10 +19,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from nnlint import files
 from nnlint.errors import UnreadableFile
 from nnlint.frontends import onnx_nodes
 from nnlint.frontends.onnx_nodes import ParsedNodes, StreamedNodes
 
+#: A protobuf holds at most 2 GB; a larger .onnx file is not a model onnx can parse.
+MAX_MODEL_BYTES = (1 << 31) - 1
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 #: Weights are summarised in chunks of this many elements, so a 2 GB tensor needs no 2 GB copy.
 CHUNK = 1 << 22
@@ -65,42 +69,47 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
     ``streamed``: leave the nodes serialized, to be parsed a chunk at a time by one pass over
     ``nodes`` (see :mod:`onnx_nodes`); the linter's conversion needs no more, the trace does.
     """
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(LFS_MAGIC))
-    except OSError as exc:
-        raise UnreadableFile(exc.strerror or str(exc)) from None
-    if head == LFS_MAGIC:
+    data = _read(path)
+    if data.startswith(LFS_MAGIC):
         raise LfsPointer
-    if not head:
+    if not data:
         raise UnreadableFile("cannot read ONNX model: empty file")
     nodes = None
     if streamed:
-        try:
-            model, nodes = onnx_nodes.read(path, on_error=lambda: _parse(path))
-        except Exception:  # not a model: onnx.load says why, as it always has
+        try:  # a chunk that fails later reads the file again (through nnlint.files) for onnx's message
+            model, nodes = onnx_nodes.read(data, on_error=lambda: _parse(_read(path)))
+        except Exception:  # not a model: onnx says why, as it always has
             nodes = None
     if nodes is None:
-        model = _parse(path)
+        model = _parse(data)
         nodes = ParsedNodes(model.graph.node)
+    del data
     if not model.HasField("graph") or not (len(nodes) or model.graph.output):
         raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
-    loaded = LoadedModel(model, path.parent, nodes=nodes)
+    real = files.resolve(path)
+    loaded = LoadedModel(model, real.parent, nodes=nodes)
     if len(nodes) <= check_nodes_limit:
-        loaded.checker_error = _check(path)
+        loaded.checker_error = _check(real)
     return loaded
 
 
-def _parse(path: Path) -> onnx.ModelProto:
+def _read(path: Path) -> bytes:
+    """The model file's bytes, through :mod:`nnlint.files` (a regular file inside the project,
+    at most the 2 GB a protobuf can hold)."""
+    return files.read_bytes(path, MAX_MODEL_BYTES)
+
+
+def _parse(data: bytes) -> onnx.ModelProto:
     try:
-        return onnx.load(str(path), load_external_data=False)
+        return onnx.load_model_from_string(data)  # never loads external data: nnlint reads it
     except Exception as exc:  # protobuf's DecodeError and friends: not a model
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnreadableFile(f"cannot read ONNX model: not a valid ONNX protobuf ({reason})") from None
 
 
 def _check(path: Path) -> Optional[str]:
-    """onnx.checker's verdict, by path (cheaper than in memory, and it tolerates external data)."""
+    """onnx.checker's verdict, by path (cheaper than in memory, and it tolerates external data);
+    ``path`` is the resolved file nnlint just read and vetted."""
     try:
         onnx.checker.check_model(str(path))
     except Exception as exc:
@@ -248,9 +257,24 @@ class Weights:
         info = {e.key: e.value for e in tensor.external_data}
         try:
             offset = int(info.get("offset", 0) or 0)
-            size = location.stat().st_size
+            declared = int(info["length"]) if info.get("length") else None
+        except ValueError:
+            self._problem(("NN906", "missing-external-data"), tensor.name,
+                          f"initializer '{tensor.name}': external data offset or length is not a number")
+            return None
+        if offset < 0 or (declared is not None and declared < 0):
+            self._problem(("NN906", "missing-external-data"), tensor.name,
+                          f"initializer '{tensor.name}': negative external data offset or length")
+            return None
+        try:  # a regular file inside the model's folder, checked on the descriptor that is mapped
+            fd, size = files.open_regular(location, MAX_MODEL_BYTES * 64, (self.loaded.folder.resolve(),))
+        except UnreadableFile as exc:
+            self._problem(("NN906", "missing-external-data"), tensor.name,
+                          f"initializer '{tensor.name}': external data file '{info.get('location')}': {exc}")
+            return None
+        with os.fdopen(fd, "rb") as handle:
             if length is None:
-                length = int(info["length"]) if info.get("length") else size - offset
+                length = declared if declared is not None else size - offset
             if length < 0 or size < offset + length:
                 self._problem(("NN906", "missing-external-data"), tensor.name,
                               f"initializer '{tensor.name}': external file '{info.get('location')}' is shorter than "
@@ -258,22 +282,26 @@ class Weights:
                 return None
             if not length:
                 return np.empty(0, np.uint8)
-            return np.memmap(location, dtype=np.uint8, mode="r", offset=offset, shape=(length,))
-        except (OSError, ValueError) as exc:
-            self._problem(("NN906", "missing-external-data"), tensor.name,
-                          f"initializer '{tensor.name}': cannot read external data ({exc})")
-            return None
+            try:  # the map keeps its own reference to the file: closing the handle is safe
+                return np.memmap(handle, dtype=np.uint8, mode="r", offset=offset, shape=(length,))
+            except (OSError, ValueError, OverflowError) as exc:
+                self._problem(("NN906", "missing-external-data"), tensor.name,
+                              f"initializer '{tensor.name}': cannot read external data ({exc})")
+                return None
 
     def _external_file(self, tensor: TensorProto) -> Optional[Path]:
         info = {e.key: e.value for e in tensor.external_data}
         where = info.get("location", "")
         folder = self.loaded.folder.resolve()
-        target = (folder / where).resolve()
-        if not where or os.path.isabs(where) or (target != folder and folder not in target.parents):
+        try:
+            target = (folder / where).resolve() if "\0" not in where else folder
+        except (OSError, RuntimeError):  # a symlink loop: refused when opened
+            target = folder / where
+        if not where or "\0" in where or os.path.isabs(where) or (target != folder and folder not in target.parents):
             self._problem(("NN905", "unsafe-external-data"), tensor.name,
-                          f"initializer '{tensor.name}' points outside the model's folder ('{where}'): not read")
+                          f"initializer '{tensor.name}' points outside the model's folder ('{where[:200]}'): not read")
             return None
-        if not target.is_file():
+        if not os.path.lexists(target):
             self._problem(("NN906", "missing-external-data"), tensor.name,
                           f"initializer '{tensor.name}': external data file '{where}' not found")
             return None

@@ -14,7 +14,6 @@ linter needs from each chunk in bulk (see :mod:`onnx_columns`). Every byte is pa
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import onnx
@@ -120,10 +119,11 @@ def _holds(data: bytes, names: list[bytes]) -> bool:
     return any(data.find(name) != -1 for name in names)
 
 
-def read(path: Path, on_error: Callable[[], None]) -> tuple[onnx.ModelProto, StreamedNodes]:
-    """The model without its nodes, and its nodes, serialized. Raises on a file that is not a
-    model, or has no graph (the caller then asks ``onnx.load``)."""
-    whole = _serialized_nodes_model().FromString(path.read_bytes())
+def read(data: bytes, on_error: Callable[[], None]) -> tuple[onnx.ModelProto, StreamedNodes]:
+    """The model without its nodes, and its nodes, serialized, from the file's bytes (read by
+    the caller through :mod:`nnlint.files`). Raises on bytes that are not a model, or hold no
+    graph (the caller then asks onnx)."""
+    whole = _serialized_nodes_model().FromString(data)
     if not whole.HasField("graph"):
         raise ValueError("no graph")
     serialized = list(whole.graph.node)

@@ -2,8 +2,13 @@
 
 ``from model import Net`` in ``train.py`` is resolved to ``model.py`` when that file lies
 inside the project root (the nearest folder above with a ``pyproject.toml`` or ``.git``),
-so a model and the loss that trains it are joined. Nothing outside the root is read, and
-nothing is ever executed.
+so a model and the loss that trains it are joined. Nothing outside the root is read (every
+read goes through :mod:`nnlint.files`, so a symlinked file cannot lead the imports out of the
+project), and nothing is ever executed.
+
+A project module named like a framework nnlint reads (a ``torch/`` package of helpers)
+shadows it only as Python's import would: a regular module or package found first on the
+search path, never a bare folder (a namespace portion loses to the installed framework).
 """
 
 from __future__ import annotations
@@ -12,17 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from nnlint import notebook
+from nnlint import files, notebook
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
+from nnlint.files import project_root
 from nnlint.source import SourceFile, parse, read_text
 
-
-def project_root(path: Path) -> Path:
-    start = path if path.is_dir() else path.parent
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
-            return folder
-    return start
+#: The installed frameworks whose APIs nnlint reads: a project module of the same name replaces
+#: one only where Python would import it, and only for the names it defines.
+FRAMEWORKS = frozenset({"torch", "tensorflow", "keras"})
 
 
 @dataclass(eq=False)
@@ -51,8 +53,9 @@ class Project:
         self._roots: dict[Path, Path] = {}
 
     def load(self, abspath: Path) -> ModuleInfo:
-        """Parse a file once; raises UnreadableFile or SourceSyntaxError."""
-        abspath = abspath.resolve()
+        """Parse a file once; raises UnreadableFile (also for a link out of the project, a
+        loop, a FIFO or a device) or SourceSyntaxError."""
+        abspath = files.resolve(abspath)
         cached = self.modules.get(abspath)
         if cached is not None:
             return cached
@@ -102,11 +105,17 @@ class Project:
             bases = self._search_path(importer, root)
         parts = dotted_name.split(".") if dotted_name else []
         for base in bases:
+            if not level and parts[0] in FRAMEWORKS and len(parts) > 1 \
+                    and not all(_is_file(base.joinpath(*parts[:i], "__init__.py")) for i in range(1, len(parts))):
+                continue  # a bare folder named torch/ is a namespace portion: the installed torch wins
             candidate = base.joinpath(*parts) if parts else base
             for path in (candidate.with_suffix(".py") if parts else None, candidate / "__init__.py"):
-                if path is None or not path.is_file():
+                if path is None or not _is_file(path):
                     continue
-                resolved = path.resolve()
+                try:
+                    resolved = files.resolve(path)
+                except UnreadableFile:
+                    return None  # a link out of the project or a loop: never read
                 if resolved != root and root not in resolved.parents:
                     return None  # never read outside the project
                 if resolved in self.modules and self.modules[resolved] is None:
@@ -117,3 +126,10 @@ class Project:
                     self.modules[resolved] = None
                     return None
         return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a folder that cannot be searched
+        return False

@@ -43,6 +43,9 @@ class External:
 @dataclass(eq=False)
 class ModuleRef:
     info: "ModuleInfo"
+    #: The dotted name it was imported as, when that names a framework (a local ``torch/``):
+    #: what it does not define is then the framework's (Python would fail with the local one).
+    framework: Optional[str] = None
 
 
 @dataclass(eq=False)

@@ -48,8 +48,10 @@ def _snippet(f, cache: dict) -> str:
     if f.line is None:
         return ""
     if f.path not in cache:
-        try:
-            text = Path(f.path).read_text(encoding="utf-8-sig")
+        try:  # through nnlint.files, as the analysis read it: a refused link shows no line
+            from nnlint.source import read_text
+
+            text = read_text(Path(f.path))
             if f.cell is not None:
                 text = notebook.read(Path(f.path), text).source  # the cell as written
             cache[f.path] = text.splitlines()

@@ -11,6 +11,7 @@ one line of evidence. Imports torch: only ever loaded for ``--trace``.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Optional
 
 import torch
 
+from nnlint import files
 from nnlint.check import Check, Subject
+from nnlint.errors import UnreadableFile
 from nnlint.ir import ModelGraph, Op, Origin
 from nnlint.trace import keras_build
 from nnlint.trace.errors import CannotBuild, one_line
@@ -32,6 +35,9 @@ from nnlint.trace.verdict import REFUTED, Verdict, inconclusive
 if TYPE_CHECKING:
     from nnlint.findings import Finding
     from nnlint.frontends.program import Program
+
+#: A ``--sample`` file larger than this is not read (a batch of inputs, not a data set).
+MAX_SAMPLE_BYTES = 256 * 1024 * 1024
 
 
 class TraceError(Exception):
@@ -236,9 +242,11 @@ def _not_importable(graph: ModelGraph, program: "Program") -> Optional[str]:
 
 def _defines_class(path: Path, name: str) -> bool:
     """``class Name`` at the top level of the file the graph was read from."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    from nnlint.source import MAX_BYTES
+
+    try:  # through nnlint.files, as the analysis read it
+        text = files.read_bytes(path, MAX_BYTES).decode("utf-8", errors="replace")
+    except (OSError, UnreadableFile):
         return False
     return re.search(rf"^class\s+{re.escape(name)}\b", text, re.MULTILINE) is not None
 
@@ -262,17 +270,22 @@ def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:
 
     if path.suffix not in (".npy", ".npz"):
         raise TraceError(f"--sample {path}: only .npy and .npz files are read (never pickles)")
+    try:  # named on the command line: it may lie anywhere, but must be a regular file of bounded size
+        fd, _ = files.open_regular(path, MAX_SAMPLE_BYTES, (Path(Path(os.path.abspath(path)).anchor),))
+    except UnreadableFile as exc:
+        raise TraceError(f"--sample {path}: cannot read it ({exc})") from None
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.lib.npyio.NpzFile):
-            with loaded:
-                keys = list(loaded.keys())
-                if not keys:
-                    raise TraceError(f"--sample {path}: the archive holds no array")
-                key = next((k for k in ("x", "X", "inputs") if k in keys), keys[0])
-                array = loaded[key]
-        else:
-            array = loaded
+        with os.fdopen(fd, "rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    keys = list(loaded.keys())
+                    if not keys:
+                        raise TraceError(f"--sample {path}: the archive holds no array")
+                    key = next((k for k in ("x", "X", "inputs") if k in keys), keys[0])
+                    array = loaded[key]
+            else:
+                array = loaded
     except TraceError:
         raise
     except (OSError, ValueError, EOFError) as exc:
