@@ -21,7 +21,7 @@ from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover, matcher
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
-from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
+from nnlint.errors import AnalysisLimit, SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
@@ -186,6 +186,8 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
         findings.append(engine_finding(ANALYSIS_LIMIT, Severity.INFO,
                                         "an expression is nested too deeply to analyse; the rest of the file was skipped",
                                         unit.path))
+    except AnalysisLimit as exc:
+        findings.append(engine_finding(ANALYSIS_LIMIT, Severity.INFO, str(exc), unit.path))
     except Exception as exc:  # a bug in nnlint must not hide the other files' findings
         findings.append(
             engine_finding(INTERNAL_ERROR, Severity.ERROR,

@@ -19,3 +19,7 @@ class SourceSyntaxError(Exception):
 
 class UnsupportedSyntax(Exception):
     """Valid Python (CPython parses it) that the source parser cannot read: not the user's error."""
+
+
+class AnalysisLimit(Exception):
+    """A file's analysis went past a budget (wall time, size); the message is one line."""
