@@ -18,7 +18,8 @@ class SourceSyntaxError(Exception):
 
 
 class UnsupportedSyntax(Exception):
-    """Valid Python (CPython parses it) that the source parser cannot read: not the user's error."""
+    """Valid Python (CPython parses it) that the source parser cannot read, or not within the
+    analysis budget (too many tokens): not the user's error."""
 
 
 class AnalysisLimit(Exception):
