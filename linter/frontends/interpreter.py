@@ -63,6 +63,7 @@ MAX_ITEMS = 100_000  # items of a folded list, tuple or dict
 #: The parts (container items, string characters, integer digits) of a nested value that a
 #: walk over it (comparing, printing, hashing) may visit; shared sublists count each time.
 MAX_WEIGHT = 1_000_000
+MAX_NESTING = 100  # levels of a nested value (Python's own repr and == recurse through them)
 
 
 class _Return(Exception):
@@ -125,18 +126,20 @@ def is_static(value: Any) -> bool:
 
 def _walkable(value: Any, leaves: Any, containers: tuple) -> bool:
     """Whether ``value`` is built of ``containers`` over ``leaves`` (types) within MAX_WEIGHT
-    parts: each item counts one, a string its length, an integer its digits; a shared or
-    cyclic sublist counts each time it is reached (as a walk over it would)."""
+    parts and MAX_NESTING levels: each item counts one, a string its length, an integer its
+    digits; a shared or cyclic sublist counts each time it is reached (as a walk over it would).
+    A dict's items are walked as (key, value) pairs."""
     budget = MAX_WEIGHT
-    stack = [value]
+    stack = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         budget -= 1
         if isinstance(item, containers):
             budget -= len(item)
-            if budget < 0:
+            if budget < 0 or depth >= MAX_NESTING:
                 return False
-            stack.extend(item.items() if isinstance(item, dict) else item)  # a dict: (key, value) pairs
+            depth += 1
+            stack.extend((part, depth) for part in (item.items() if isinstance(item, dict) else item))
         elif not isinstance(item, leaves):
             return False
         elif isinstance(item, str):
