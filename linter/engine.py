@@ -44,8 +44,9 @@ ENGINE_CODES = {
                 "read: a symlink out of the project, a loop, a FIFO or a device. Exit code 2.",
     UNUSED_SUPPRESSION: "A `# nnlint: ignore[...]` or `# noqa: NN...` comment silences nothing; reported only with "
                         "--report-unused-suppressions.",
-    ANALYSIS_LIMIT: "The file (or part of it) could not be analysed: an expression nested too deeply, or valid "
-                    "Python that nnlint's parser (libcst) does not read. nnlint stays silent about it (info).",
+    ANALYSIS_LIMIT: "The file (or part of it) could not be analysed: an expression nested too deeply, valid "
+                    "Python that nnlint's parser (libcst) does not read, a file of more than 80,000 tokens (a big "
+                    "literal), or an analysis that ran past its time budget. nnlint stays silent about it (info).",
     UNSAFE_EXTERNAL_DATA: "An ONNX initializer's external data lies outside the model's folder (an absolute path or "
                           "one with '..'); nnlint refuses to read it. The rest of the graph is still linted.",
     MISSING_EXTERNAL_DATA: "An ONNX initializer's external data file is missing or too short; weight checks skip it.",
