@@ -18,7 +18,9 @@ from typing import Optional
 #: as much again for positions when the file has a finding (timm's vision_transformer.py has 31,000).
 MAX_TOKENS = 80_000
 
-_TOKEN = re.compile(
+#: A string (with its prefix) or a comment is one token, a name or number one, any other
+#: character one. ``re`` compiles it on first use (half a millisecond), for a file long enough.
+_TOKEN = (
     r"""[rRbBuUfFtT]{0,2}(?:'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
     r"|#[^\n]*|[\w.]+|\S"
 )
@@ -28,7 +30,7 @@ def too_many_tokens(text: str) -> Optional[str]:
     """Why ``text`` is too large to parse (one line), or None when it is within the budget."""
     if len(text) <= MAX_TOKENS:
         return None
-    count = sum(1 for _ in islice(_TOKEN.finditer(text), MAX_TOKENS + 1))
+    count = sum(1 for _ in islice(re.finditer(_TOKEN, text), MAX_TOKENS + 1))
     if count <= MAX_TOKENS:
         return None
     return (f"too large to analyse (more than {MAX_TOKENS:,} tokens: a big literal or generated code; "
