@@ -23,4 +23,4 @@ class UnsupportedSyntax(Exception):
 
 
 class AnalysisLimit(Exception):
-    """A file's analysis went past a budget (wall time, size); the message is one line."""
+    """A file's analysis went past its wall-time budget; the message is one line."""
