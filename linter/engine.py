@@ -21,7 +21,7 @@ from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover, matcher
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
-from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
+from nnlint.errors import AnalysisLimit, SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
@@ -44,8 +44,9 @@ ENGINE_CODES = {
                 "read: a symlink out of the project, a loop, a FIFO or a device. Exit code 2.",
     UNUSED_SUPPRESSION: "A `# nnlint: ignore[...]` or `# noqa: NN...` comment silences nothing; reported only with "
                         "--report-unused-suppressions.",
-    ANALYSIS_LIMIT: "The file (or part of it) could not be analysed: an expression nested too deeply, or valid "
-                    "Python that nnlint's parser (libcst) does not read. nnlint stays silent about it (info).",
+    ANALYSIS_LIMIT: "The file (or part of it) could not be analysed: an expression nested too deeply, valid "
+                    "Python that nnlint's parser (libcst) does not read, a file of more than 80,000 tokens (a big "
+                    "literal), or an analysis that ran past its time budget. nnlint stays silent about it (info).",
     UNSAFE_EXTERNAL_DATA: "An ONNX initializer's external data lies outside the model's folder (an absolute path or "
                           "one with '..'); nnlint refuses to read it. The rest of the graph is still linted.",
     MISSING_EXTERNAL_DATA: "An ONNX initializer's external data file is missing or too short; weight checks skip it.",
@@ -186,6 +187,8 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
         findings.append(engine_finding(ANALYSIS_LIMIT, Severity.INFO,
                                         "an expression is nested too deeply to analyse; the rest of the file was skipped",
                                         unit.path))
+    except AnalysisLimit as exc:
+        findings.append(engine_finding(ANALYSIS_LIMIT, Severity.INFO, str(exc), unit.path))
     except Exception as exc:  # a bug in nnlint must not hide the other files' findings
         findings.append(
             engine_finding(INTERNAL_ERROR, Severity.ERROR,

@@ -18,4 +18,9 @@ class SourceSyntaxError(Exception):
 
 
 class UnsupportedSyntax(Exception):
-    """Valid Python (CPython parses it) that the source parser cannot read: not the user's error."""
+    """Valid Python (CPython parses it) that the source parser cannot read, or not within the
+    analysis budget (too many tokens): not the user's error."""
+
+
+class AnalysisLimit(Exception):
+    """A file's analysis went past its wall-time budget; the message is one line."""

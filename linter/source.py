@@ -15,6 +15,7 @@ import libcst as cst
 
 from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
+from nnlint.token_budget import too_many_tokens
 
 #: Files larger than this are not parsed (a generated or vendored file, not training code).
 MAX_BYTES = 5_000_000
@@ -79,6 +80,9 @@ def parse(path: str, abspath: Path, text: str) -> SourceFile:
     the exact line of a syntax error, and refuses nesting that would crash libcst's native
     parser (a process crash, not an exception). What CPython cannot parse cannot run anyway.
     """
+    too_large = too_many_tokens(text)  # before either parser: their cost grows with the tokens
+    if too_large is not None:
+        raise UnsupportedSyntax(too_large)
     try:
         ast.parse(text)
     except SyntaxError as exc:

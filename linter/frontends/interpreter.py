@@ -5,7 +5,10 @@ It walks the libcst tree like an evaluator would, but over abstract values
 :class:`Layer` with its arguments resolved through constants, argparse defaults, dicts,
 dataclass fields, function defaults and keyword arguments; a model's ``forward`` run on
 symbolic tensors becomes a :class:`ModelGraph`. Whatever it cannot know is ``UNKNOWN``, and
-work is bounded (steps, call depth, loop unrolling) so hostile input cannot hang it.
+work is bounded (steps, call depth, loop unrolling, wall time) so hostile input cannot hang it;
+so are the values it folds (an integer's bits, a string's length, a container's items), judged
+from the operands before anything is computed: 40 lines of ``x = x * x`` or ``s = s + s`` make
+an unknown value, not a number of 2**40 bits.
 
 The framework knowledge (which call is a layer, a loss, a data loader) lives in
 :mod:`nnlint.frontends.torch_source`, which subclasses this evaluator.
@@ -15,11 +18,13 @@ from __future__ import annotations
 
 import math
 import operator
+import time
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Optional
 
 import libcst as cst
 
+from nnlint.errors import AnalysisLimit
 from nnlint.frontends.loop_repeats import Snapshot, variable_unread
 from nnlint.frontends.names import dotted, import_bindings
 from nnlint.frontends.project import FRAMEWORKS, ModuleInfo, Project
@@ -44,6 +49,21 @@ LOOP = -1
 
 class BudgetExceeded(Exception):
     """The file needs more work than a linter should spend on it; stop, keep what we have."""
+
+
+class AnalysisTimeout(BudgetExceeded, AnalysisLimit):
+    """The file's analysis ran past its wall-time budget: what was found so far may hang on
+    work left half done, so the file gets one ``NN904`` line instead of findings."""
+
+
+#: The largest values folded: above these a result is UNKNOWN, judged before it is computed.
+MAX_INT_BITS = 4096  # 10**1233: no layer size, step count or seed comes near it
+MAX_STR = 100_000  # characters of a folded string
+MAX_ITEMS = 100_000  # items of a folded list, tuple or dict
+#: The parts (container items, string characters, integer digits) of a nested value that a
+#: walk over it (comparing, printing, hashing) may visit; shared sublists count each time.
+MAX_WEIGHT = 1_000_000
+MAX_NESTING = 100  # levels of a nested value (Python's own repr and == recurse through them)
 
 
 class _Return(Exception):
@@ -88,22 +108,87 @@ _COMPARE = {
 _LITERAL_TYPES = (int, float, str, bool, type(None))
 
 
+_CONTAINERS = (list, tuple, dict)
+
+
 def is_key(value: Any) -> bool:
-    """A static value usable as a dict key."""
+    """A static value usable as a dict key (small enough to hash cheaply)."""
     if isinstance(value, _LITERAL_TYPES) or isinstance(value, Tensor):  # a tensor: TF1's feed_dict={x: ...}
         return True
-    return isinstance(value, tuple) and all(is_key(v) for v in value)
+    return isinstance(value, tuple) and _walkable(value, (*_LITERAL_TYPES, Tensor), (tuple,))
 
 
 def is_static(value: Any) -> bool:
-    """A literal, or a container of literals."""
-    if isinstance(value, _LITERAL_TYPES):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(is_static(v) for v in value)
-    if isinstance(value, dict):
-        return all(is_static(k) and is_static(v) for k, v in value.items())
-    return False
+    """A literal, or a container of literals, small enough (MAX_WEIGHT) to compare, sort or
+    print: ``x = [x, x]`` forty times is a list of two items that prints as 2**40."""
+    return isinstance(value, _LITERAL_TYPES) or _walkable(value, _LITERAL_TYPES, _CONTAINERS)
+
+
+def _walkable(value: Any, leaves: Any, containers: tuple) -> bool:
+    """Whether ``value`` is built of ``containers`` over ``leaves`` (types) within MAX_WEIGHT
+    parts and MAX_NESTING levels: each item counts one, a string its length, an integer its
+    digits; a shared or cyclic sublist counts each time it is reached (as a walk over it would).
+    A dict's items are walked as (key, value) pairs."""
+    budget = MAX_WEIGHT
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        budget -= 1
+        if isinstance(item, containers):
+            budget -= len(item)
+            if budget < 0 or depth >= MAX_NESTING:
+                return False
+            depth += 1
+            stack.extend((part, depth) for part in (item.items() if isinstance(item, dict) else item))
+        elif not isinstance(item, leaves):
+            return False
+        elif isinstance(item, str):
+            budget -= len(item)
+        elif isinstance(item, int):
+            budget -= item.bit_length() >> 2
+        if budget < 0:
+            return False
+    return True
+
+
+def result_bits(op: Any, left: int, right: int) -> int:
+    """An upper bound on the bits of ``left op right`` for integers, without computing it."""
+    bits = max(left.bit_length(), abs(right).bit_length())
+    if op is cst.Multiply:
+        return left.bit_length() + right.bit_length()
+    if op is cst.Power:
+        return left.bit_length() * right if right > 0 else 1
+    return bits + 1  # +, -, //, %: no longer than the longer operand, and a carry
+
+
+def _limit(value: Any) -> int:
+    return MAX_STR if isinstance(value, str) else MAX_ITEMS
+
+
+def grow(items: list, more: Any) -> None:
+    """``items.extend(more)`` in place, unless that passes MAX_ITEMS: then the list only ends
+    in UNKNOWN (what it holds from there on is not known)."""
+    if len(items) + len(more) <= MAX_ITEMS:
+        items.extend(more)
+    elif not items or items[-1] is not UNKNOWN:
+        items.append(UNKNOWN)
+
+
+def bounded(value: Any) -> Any:
+    """``value`` if it is within the folding budgets (a result computed from small operands
+    that may still have grown: ``str(x)``, ``int("9" * 4000)``), else UNKNOWN."""
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        return UNKNOWN
+    if isinstance(value, (str, bytes)) and len(value) > MAX_STR:
+        return UNKNOWN
+    return value
+
+
+def _written_length(node: cst.BaseExpression) -> int:
+    """The characters a string literal takes in the source (adjacent ones summed)."""
+    if isinstance(node, cst.ConcatenatedString):
+        return _written_length(node.left) + _written_length(node.right)
+    return len(node.value) if isinstance(node, cst.SimpleString) else 0
 
 
 class Frame:
@@ -139,6 +224,8 @@ class Interpreter:
     MAX_STEPS = 400_000
     MAX_DEPTH = 12
     MAX_UNROLL = 256
+    MAX_SECONDS = 5.0  # wall time per file, checked every CLOCK_EVERY steps (past it: NN904)
+    CLOCK_EVERY = 1024
     REPEATS_AFTER = 8  # a loop of more items may stop once it repeats itself (loop_repeats)
     MAX_CODE_INLINES = 6  # per function, from training code (not from a forward)
 
@@ -146,6 +233,7 @@ class Interpreter:
         self.project = project
         self.entry = entry
         self.steps = 0
+        self.deadline = time.monotonic() + self.MAX_SECONDS
         self.stack: list[cst.CSTNode] = []
         self.inlined: dict[cst.FunctionDef, int] = {}
         self.uncertain = 0  # > 0 while running a branch whose condition is unknown
@@ -244,6 +332,9 @@ class Interpreter:
         self.steps += 1
         if self.steps > self.MAX_STEPS:
             raise BudgetExceeded
+        if not self.steps % self.CLOCK_EVERY and time.monotonic() > self.deadline:
+            raise AnalysisTimeout(f"the analysis took longer than its budget ({self.MAX_SECONDS:g} s); "
+                                  "the file was not analysed")
 
     def exec_block(self, body: Iterable[cst.CSTNode], frame: Frame) -> None:
         for stmt in body:
@@ -304,7 +395,7 @@ class Interpreter:
             value = self.eval(small.value, frame)
             if isinstance(current, list) and isinstance(small.operator, cst.AddAssign):
                 if isinstance(value, (list, tuple)):
-                    current.extend(value)  # in place, like list.__iadd__
+                    grow(current, value)  # in place, like list.__iadd__
                 else:
                     self.assign(small.target, UNKNOWN, frame)
                 return
@@ -421,7 +512,8 @@ class Interpreter:
         if len(tensors) == len(values):
             op = frame.graph.add(OpKind.UNKNOWN, "<merge>", [t.op for t in tensors], attrs={"weightless": True})
             return Tensor(frame.graph, op.id)
-        if all(isinstance(v, list) for v in values) and all(v == values[0] for v in values):
+        if all(isinstance(v, list) and _walkable(v, object, _CONTAINERS) for v in values) \
+                and all(v == values[0] for v in values):
             return values[0]
         return UNKNOWN
 
@@ -537,12 +629,13 @@ class Interpreter:
 
     def eval_literal(self, node: cst.BaseExpression, frame: Frame) -> Any:
         value = literal_value(node)
-        if value is not UNKNOWN:
+        if value is not UNKNOWN or _written_length(node) > MAX_STR:
             return value
         try:
-            return node.evaluated_value  # type: ignore[attr-defined]  # ast.literal_eval: slow, rare
+            value = node.evaluated_value  # type: ignore[attr-defined]  # ast.literal_eval: slow, rare
         except Exception:
             return UNKNOWN
+        return bounded(value)
 
     def eval_sequence(self, node: cst.List | cst.Tuple | cst.Set, frame: Frame) -> Any:
         out: list = []
@@ -555,6 +648,8 @@ class Interpreter:
                 out.extend(items)
             else:
                 out.append(value)
+        if len(out) > MAX_ITEMS:
+            return UNKNOWN
         return tuple(out) if isinstance(node, cst.Tuple) else out
 
     def eval_dict(self, node: cst.Dict, frame: Frame) -> Any:
@@ -571,7 +666,7 @@ class Interpreter:
             if not is_key(key):
                 return UNKNOWN
             out[key] = value
-        return out
+        return out if len(out) <= MAX_ITEMS else UNKNOWN
 
     def eval_subscript(self, node: cst.Subscript, frame: Frame) -> Any:
         owner = self.eval(node.value, frame)
@@ -611,14 +706,16 @@ class Interpreter:
         if fn is not None and isinstance(left, (int, float)) and isinstance(right, (int, float)):
             if op is cst.Power and (abs(right) > 64 or abs(left) > 1e6):
                 return UNKNOWN
+            if isinstance(left, int) and isinstance(right, int) and result_bits(op, left, right) > MAX_INT_BITS:
+                return UNKNOWN
             try:
                 return fn(left, right)
             except (ArithmeticError, ValueError):
                 return UNKNOWN
         if op is cst.Add and isinstance(left, (list, tuple, str)) and type(left) is type(right):
-            return left + right
+            return left + right if len(left) + len(right) <= _limit(left) else UNKNOWN
         if op is cst.Multiply and isinstance(left, (list, tuple)) and isinstance(right, int) and 0 <= right <= 64:
-            return left * right
+            return left * right if len(left) * right <= MAX_ITEMS else UNKNOWN
         return UNKNOWN
 
     def eval_unary(self, node: cst.UnaryOperation, frame: Frame) -> Any:
@@ -705,6 +802,8 @@ class Interpreter:
                     return False
             else:
                 out.append(self.eval(elt, scope))
+                if len(out) > MAX_ITEMS:
+                    return False
         return True
 
     def eval_call(self, node: cst.Call, frame: Frame) -> Any:
@@ -751,12 +850,15 @@ class Interpreter:
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if isinstance(obj, list):
             if name == "append" and len(args) == 1:
-                obj.append(args[0])
+                grow(obj, args)
             elif name == "extend" and len(args) == 1:
                 items = self.iterate(args[0])
-                obj.extend(items if items is not None else [UNKNOWN])
+                grow(obj, items if items is not None else [UNKNOWN])
             elif name == "insert" and len(args) == 2 and isinstance(args[0], int):
-                obj.insert(args[0], args[1])
+                if len(obj) < MAX_ITEMS:
+                    obj.insert(args[0], args[1])
+                else:
+                    grow(obj, [UNKNOWN])
             elif name in ("pop", "remove", "clear", "sort", "reverse"):
                 obj.append(UNKNOWN)  # we do not track removals: poison the list
             return None if name in ("append", "extend", "insert") else UNKNOWN
@@ -765,7 +867,7 @@ class Interpreter:
                 return obj.get(args[0], args[1] if len(args) > 1 else kwargs.get("default"))
             if name in ("items", "keys", "values") and _POISON not in obj:
                 return list(getattr(obj, name)())
-            if name == "update" and args and isinstance(args[0], dict):
+            if name == "update" and args and isinstance(args[0], dict) and len(obj) + len(args[0]) <= MAX_ITEMS:
                 obj.update(args[0])
                 obj.update({k: v for k, v in kwargs.items() if k not in ("*", "**")})
                 return None
@@ -777,6 +879,9 @@ class Interpreter:
             if isinstance(method, FunctionRef):
                 return self.call_function(method, [obj, *args], kwargs, frame)
         if isinstance(obj, str) and name in _STR_METHODS and not kwargs and all(is_static(a) for a in args):
+            if name == "replace" and len(args) >= 2 and isinstance(args[1], str) \
+                    and len(obj) + (len(obj) + 1) * len(args[1]) > MAX_STR:
+                return UNKNOWN  # "a".replace("", s) puts s between every two characters
             try:  # classname.find('Conv') != -1, name.startswith("fc"): pure functions of static values
                 return getattr(obj, name)(*args)
             except (TypeError, ValueError):
@@ -909,10 +1014,11 @@ _BUILTINS = frozenset(
 
 
 def literal_value(node: cst.BaseExpression) -> Any:
-    """Numbers and plain strings without ``ast.literal_eval`` (which compiles: 0.25 ms each)."""
+    """Numbers and plain strings without ``ast.literal_eval`` (which compiles: 0.25 ms each);
+    a literal past the folding budgets (a 0x... of a million digits) is UNKNOWN."""
     try:
         if isinstance(node, cst.Integer):
-            return int(node.value.replace("_", ""), 0)
+            return bounded(int(node.value.replace("_", ""), 0))
         if isinstance(node, cst.Float):
             return float(node.value.replace("_", ""))
     except ValueError:
@@ -924,7 +1030,7 @@ def literal_value(node: cst.BaseExpression) -> Any:
         quote = body[:3] if body[:3] in ('"""', "'''") else body[:1]
         inner = body[len(quote): len(body) - len(quote)]
         if "b" not in prefix.lower() and ("\\" not in inner or "r" in prefix.lower()):
-            return inner
+            return bounded(inner)
     return UNKNOWN
 
 
@@ -1006,11 +1112,13 @@ def call_builtin(name: str, args: list, kwargs: dict, interp: Interpreter) -> An
         if name == "len" and len(args) == 1 and isinstance(args[0], (list, tuple, str, dict)):
             return len(args[0]) if not (isinstance(args[0], dict) and _POISON in args[0]) else UNKNOWN
         if name in ("int", "float", "str", "bool", "abs", "round") and args and is_static(args[0]):
-            return {"int": int, "float": float, "str": str, "bool": bool, "abs": abs, "round": round}[name](*args)
+            if name == "round" and len(args) > 1 and not (isinstance(args[1], int) and abs(args[1]) <= 1000):
+                return UNKNOWN  # round(n, -10**9) computes 10**(10**9)
+            return bounded({"int": int, "float": float, "str": str, "bool": bool, "abs": abs, "round": round}[name](*args))
         if name in ("min", "max", "sum") and args:
             items = args if len(args) > 1 else interp.iterate(args[0])
             if items is not None and items and all(isinstance(i, (int, float)) for i in items):
-                return {"min": min, "max": max, "sum": sum}[name](items)
+                return bounded({"min": min, "max": max, "sum": sum}[name](items))
         if name == "getattr" and len(args) >= 2 and isinstance(args[1], str):
             value = interp.get_attr(args[0], args[1], None, None)  # type: ignore[arg-type]
             return args[2] if value is UNKNOWN and len(args) > 2 else value

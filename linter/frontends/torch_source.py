@@ -16,6 +16,7 @@ from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import (
     UNKNOWN,
+    AnalysisTimeout,
     BudgetExceeded,
     Frame,
     is_static,
@@ -1228,6 +1229,8 @@ class TorchInterpreter(TrainingCode):
                     self.standalone(value, None)
                 elif isinstance(value, ClassRef) and value.module is module:
                     self.standalone_methods(value)
+        except AnalysisTimeout:
+            raise  # the engine reports the file as NN904
         except BudgetExceeded:
             self.program.trains = True  # the rest of the file was not read
             self.optimized_unknown = True
