@@ -1,7 +1,8 @@
 """The command line: ``nnlint [OPTIONS] PATH...``, ``nnlint rules``, ``nnlint explain RULE``.
 
 Exit codes: 0 when no finding reaches the failing severity, 1 otherwise, 2 for a usage
-error, a configuration error or an input that could not be read.
+error, a configuration error, an input that could not be read, or a bug in nnlint (one line,
+never a traceback: CI must not mistake a crash for findings).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Optional, Sequence
 
 from nnlint import __version__
 from nnlint.config import ConfigError
+from nnlint.errors import internal_error
 from nnlint.levels import Severity
 
 _RANK = {s.value: s.rank for s in Severity}
@@ -98,6 +100,9 @@ def main(argv: Optional[Sequence[str]] = None, keep: Optional[list] = None) -> i
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # a bug outside one file's analysis (those are NN999): one line, exit 2
+        print(f"nnlint: error: {internal_error(exc)}", file=sys.stderr)
+        return 2
 
 
 def _subcommand(args: list[str]) -> Optional[str]:
@@ -141,11 +146,22 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
     subjects: Optional[dict] = {} if tracing else None
     result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep)
     if tracing:
-        _trace(result, subjects, args, settings)
+        try:
+            _trace(result, subjects, args, settings)
+        except ConfigError:
+            raise
+        except Exception as exc:  # the lint's findings stand without their verdicts
+            result.errors.append(internal_error(exc, "in --trace (the findings are shown untraced)"))
     for note in result.notes:
         print(f"nnlint: warning: {note}", file=sys.stderr)
     color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
-    REPORTERS[args.format](result, sys.stdout, color=color)
+    try:
+        REPORTERS[args.format](result, sys.stdout, color=color)
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the findings still reach the log, one plain line each
+        _plain(result)
+        result.errors.append(internal_error(exc, f"in the {args.format} report (the findings are listed plainly)"))
     for error in result.errors:
         if not any(error == f"{f.path}: {f.message}" for f in result.findings):
             print(f"nnlint: error: {error}", file=sys.stderr)
@@ -153,6 +169,13 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
         return 2
     threshold = _RANK[settings.fail_on]
     return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
+
+
+def _plain(result) -> None:
+    """The findings as ``path:line:column: CODE [severity] message``, for a reporter that failed."""
+    for f in result.findings:
+        where = ":".join(str(n) for n in (f.line, f.column) if n is not None)
+        print(f"{f.path}{':' + where if where else ''}: {f.code} [{f.severity.value}] {f.message}")
 
 
 def _trace(result, subjects: dict, args: argparse.Namespace, settings) -> None:

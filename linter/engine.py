@@ -21,7 +21,7 @@ from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover, matcher
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
-from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
+from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax, internal_error
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
@@ -109,7 +109,8 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
     python = [u for u in found.units if u.kind in ("python", "notebook")]
     graphs = [u for u in found.units if u.kind == "onnx"]
     result.files = len(python) + len(graphs)
-    raw, tasks = _run(python, settings, checks, 1 if subjects is not None else jobs or os.cpu_count() or 1, subjects)
+    workers = 1 if subjects is not None else min(jobs or usable_cores(), usable_cores())
+    raw, tasks = _run(python, settings, checks, workers, subjects, result.errors)
     if graphs:
         try:
             from nnlint.onnx_units import lint_onnx_units  # imports onnx and numpy: only for .onnx files
@@ -117,17 +118,38 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
             result.errors.extend(f"{u.path}: linting ONNX files needs the onnx package ({exc.name} is missing): "
                                  "pip install 'nnlint[onnx]'" for u in graphs)
         else:
-            raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes, subjects, keep))
-    result.findings = _finish(raw, python + graphs, settings, report_unused, {c.code for c in checks})
+            try:
+                raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes, subjects, keep))
+            except Exception as exc:  # per-graph bugs are NN999 there; this is the stage itself
+                result.errors.append(internal_error(exc, "while linting the ONNX files (their findings are missing)"))
+    try:
+        result.findings = _finish(raw, python + graphs, settings, report_unused, {c.code for c in checks})
+    except Exception as exc:  # the findings as made, without suppressions, rather than none
+        result.errors.append(internal_error(exc, "while applying suppressions (the findings are shown unfiltered)"))
+        result.findings = sorted(raw, key=lambda f: f.sort_key())
     for f in result.findings:
         if f.code in (UNREADABLE[0], INTERNAL_ERROR[0]):
             result.errors.append(f"{f.path}: {f.message}")
     return result
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container or ``taskset`` sets
+    it), not the machine's: more workers than cores only share them, and each repeats the
+    imports and the parse of the files the others import (``-j 64`` on 2 cores ran 15x slower)."""
+    counted = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counted is not None:
+        return counted() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int,
-         subjects: Optional[dict] = None) -> tuple[list["Finding"], set[str]]:
-    """Findings, and the tasks (regression, classification) the training code's losses imply."""
+         subjects: Optional[dict] = None, errors: Optional[list[str]] = None) -> tuple[list["Finding"], set[str]]:
+    """Findings, and the tasks (regression, classification) the training code's losses imply.
+    A worker that dies (killed for memory) costs its files' findings, said in ``errors``."""
     if not units:
         return [], set()
     if jobs <= 1 or len(units) < PARALLEL_MIN_FILES:
@@ -138,9 +160,22 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     ordered = sorted(units, key=lambda u: str(u.abspath))
     size = -(-len(ordered) // jobs)  # contiguous chunks keep a folder's files (and imports) together
     chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    findings: list["Finding"] = []
+    tasks: set[str] = set()
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=get_context("fork")) as pool:
-        parts = list(pool.map(lint_units, chunks, [units] * len(chunks), [settings] * len(chunks), [checks] * len(chunks)))
-    return [f for part, _ in parts for f in part], {t for _, tasks in parts for t in tasks}
+        futures = [pool.submit(lint_units, chunk, units, settings, checks) for chunk in chunks]
+        for chunk, future in zip(chunks, futures):
+            try:
+                part, found = future.result()
+            except Exception as exc:
+                if errors is None:
+                    raise
+                errors.append(f"{chunk[0].path}: " + internal_error(
+                    exc, f"in the worker linting it and {len(chunk) - 1} more file(s) (their findings are missing)"))
+                continue
+            findings.extend(part)
+            tasks.update(found)
+    return findings, tasks
 
 
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],

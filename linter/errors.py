@@ -19,3 +19,10 @@ class SourceSyntaxError(Exception):
 
 class UnsupportedSyntax(Exception):
     """Valid Python (CPython parses it) that the source parser cannot read: not the user's error."""
+
+
+def internal_error(exc: BaseException, where: str = "") -> str:
+    """One line for a bug in nnlint: the exception's type and text, and a request to report it."""
+    text = " ".join(str(exc).split())[:300]
+    where = f" {where}" if where else ""
+    return f"internal error{where} ({type(exc).__name__}{': ' + text if text else ''}); please report it"
