@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
                             "defines the class and trace the real model, in a subprocess with a time and memory "
                             "limit (implies --trace)")
     trace.add_argument("--device", metavar="DEVICE", help="torch device for --trace (default: cuda when available)")
+    trace.add_argument("--trace-memory", metavar="SIZE",
+                       help="memory a traced model may need (parameters, inputs, activations), as declared, before "
+                            "it is built: 2GB, 512MB, 1.5GiB or a number of megabytes (default: 2GB); a bigger "
+                            "model's findings are inconclusive")
     trace.add_argument("--sample", metavar="FILE", help="real inputs for --trace: an .npy or .npz array (no pickles)")
     trace.add_argument("--hide-refuted", action="store_true", help="leave out findings the trace refuted")
     trace.add_argument("--report", metavar="HTML", help="write the trace's measurements as a self-contained HTML page")
@@ -119,7 +123,7 @@ def _subcommand(args: list[str]) -> Optional[str]:
 
 #: Options of the lint command that take a value.
 _VALUED = {"--format", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
-           "--sample", "--report"}
+           "--sample", "--report", "--trace-memory"}
 
 
 def _check(argv: list[str], keep: Optional[list]) -> int:
@@ -138,8 +142,9 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
         settings.task = args.task
     checks = engine.selected_checks(settings, _split(args.select), _split(args.ignore))
     tracing = args.trace or args.trace_import or args.report is not None
-    if not tracing and (args.device or args.sample or args.hide_refuted):
-        raise ConfigError("--device, --sample and --hide-refuted need --trace")
+    if not tracing and (args.device or args.sample or args.hide_refuted or args.trace_memory):
+        raise ConfigError("--device, --sample, --trace-memory and --hide-refuted need --trace")
+    memory = _memory(args.trace_memory)
     # A lint run is short and keeps what it builds (the project cache): the cyclic collector
     # would only rescan millions of live objects (15-20% of the run, superlinear on big graphs).
     gc.disable()
@@ -147,7 +152,7 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
     result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep)
     if tracing:
         try:
-            _trace(result, subjects, args, settings)
+            _trace(result, subjects, args, settings, memory)
         except ConfigError:
             raise
         except Exception as exc:  # the lint's findings stand without their verdicts
@@ -178,7 +183,19 @@ def _plain(result) -> None:
         print(f"{f.path}{':' + where if where else ''}: {f.code} [{f.severity.value}] {f.message}")
 
 
-def _trace(result, subjects: dict, args: argparse.Namespace, settings) -> None:
+def _memory(text: Optional[str]) -> Optional[int]:
+    """``--trace-memory`` in bytes (None: the default)."""
+    if text is None:
+        return None
+    from nnlint.trace.budget import parse_size  # free of torch
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise ConfigError(f"--trace-memory: {exc}") from None
+
+
+def _trace(result, subjects: dict, args: argparse.Namespace, settings, memory: Optional[int]) -> None:
     """Confirm the findings in place; write the HTML report when asked."""
     from pathlib import Path
 
@@ -188,7 +205,8 @@ def _trace(result, subjects: dict, args: argparse.Namespace, settings) -> None:
         raise ConfigError(f"--trace needs torch ({exc.name} is missing): pip install 'nnlint[trace]'") from None
     options = TraceOptions(device=args.device, sample=Path(args.sample) if args.sample else None,
                            hide_refuted=args.hide_refuted, import_code=args.trace_import,
-                           report=args.report is not None, settings=settings.trace, config_root=settings.root)
+                           report=args.report is not None, settings=settings.trace, config_root=settings.root,
+                           **({"memory": memory} if memory is not None else {}))
     try:
         result.findings, traces = trace_findings(result.findings, subjects, options)
     except TraceError as exc:
