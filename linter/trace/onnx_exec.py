@@ -1100,7 +1100,11 @@ class OnnxExecutor(nn.Module):
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._specs = _input_specs(graph, {t.name for t in graph.initializer}, batch, dims or {})
         budget.check(_initializer_bytes(graph), "parameters")
-        budget.check(sum(product(shape) * _itemsize(dtype) for _, shape, dtype in self._specs), "inputs")
+        sizes = {name: product(shape) * _itemsize(dtype) for name, shape, dtype in self._specs}
+        if sizes:
+            name, shape, _ = max(self._specs, key=lambda spec: sizes[spec[0]])
+            budget.check(sum(sizes.values()), f"inputs at batch {batch} ('{_text(name)}' alone is "
+                                              f"{'x'.join(map(str, shape))} values)")
         self._load_initializers(graph, device)
         self._inputs = [name for name, _, _ in self._specs]
         self._train_steps: list[tuple[Fn, tuple, tuple]] = []

@@ -94,7 +94,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
                    options: TraceOptions) -> tuple[list["Finding"], list[ModelTrace]]:
     """The findings with their ``trace`` filled in, and the measured models (for the report)."""
     device = resolve_device(options.device)
-    sample, sample_tensor = load_sample(options.sample) if options.sample else (None, None)
+    sample, sample_tensor = load_sample(options.sample, options.memory) if options.sample else (None, None)
     located = [_locate(finding, subjects) for finding in findings]
     needs: dict[int, set[Measure]] = {}  # id(graph) -> what its findings' checks read
     for entry in located:
@@ -268,10 +268,13 @@ def _request(graph: ModelGraph, program: "Program", device: torch.device, option
     )
 
 
-def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:
+def load_sample(path: Path, limit: int = DEFAULT_BYTES) -> tuple[SampleSummary, torch.Tensor]:
     """An ``.npy`` array, or the first array of an ``.npz`` (``x``/``X``/``inputs`` first when
-    present). Never a pickle: ``allow_pickle=False``, and object arrays are refused."""
+    present), refused before loading when its declared size exceeds ``limit`` bytes
+    (:mod:`nnlint.trace.sample`). Never a pickle: object arrays are refused from the header."""
     import numpy as np
+
+    from nnlint.trace.sample import SampleRefused, read_array
 
     if path.suffix not in (".npy", ".npz"):
         raise TraceError(f"--sample {path}: only .npy and .npz files are read (never pickles)")
@@ -281,18 +284,9 @@ def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:
         raise TraceError(f"--sample {path}: cannot read it ({exc})") from None
     try:
         with os.fdopen(fd, "rb") as handle:
-            loaded = np.load(handle, allow_pickle=False)
-            if isinstance(loaded, np.lib.npyio.NpzFile):
-                with loaded:
-                    keys = list(loaded.keys())
-                    if not keys:
-                        raise TraceError(f"--sample {path}: the archive holds no array")
-                    key = next((k for k in ("x", "X", "inputs") if k in keys), keys[0])
-                    array = loaded[key]
-            else:
-                array = loaded
-    except TraceError:
-        raise
+            array = read_array(handle, limit)
+    except SampleRefused as exc:
+        raise TraceError(f"--sample {path}: {exc}") from None
     except (OSError, ValueError, EOFError) as exc:
         raise TraceError(f"--sample {path}: cannot read it ({one_line(exc)})") from None
     if array.dtype.kind not in "biuf" or array.ndim == 0 or array.size == 0:
