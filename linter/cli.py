@@ -98,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None, keep: Optional[list] = None) -> i
             return _rules(rest) if command == "rules" else _explain(rest)
         return _check(args, keep)
     except ConfigError as exc:
-        print(f"nnlint: error: {exc}", file=sys.stderr)
+        print(f"nnlint: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, whatever a name holds
         return 2
     except KeyboardInterrupt:
         return 130

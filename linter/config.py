@@ -7,6 +7,7 @@ pydantic (it costs more than parsing a training script).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -121,7 +122,8 @@ def _key(loc: tuple) -> str:
         if isinstance(part, int):
             key += f"[{part}]"
         elif not _UNION_TAG.match(str(part)):
-            key += f".{part}" if key else str(part)
+            part = str(part) if str(part).isprintable() else json.dumps(str(part))[1:-1]  # "\r", as TOML writes it
+            key += f".{part}" if key else part
     return key
 
 

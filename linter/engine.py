@@ -66,23 +66,30 @@ class LintResult:
 
 
 def selected_checks(settings: Settings, select: Optional[list[str]] = None, ignore: Optional[list[str]] = None) -> list[type[Check]]:
-    """The checks that ``select`` minus ``ignore`` name; an unknown selector is an error."""
+    """The checks that ``select`` minus ``ignore`` name; an unknown selector is an error that
+    names where it was written (the option, or the configuration file and its key)."""
+    config = "" if settings.source is None else f"{settings.source}: " if settings.source.name != "pyproject.toml" \
+        else f"{settings.source} [tool.nnlint]: "
+
+    def find(selector: str, where: str) -> list[type[Check]]:
+        matched = registry.find(selector)
+        if not matched:
+            shown = " ".join(selector.splitlines())
+            raise ConfigError(f"{where}unknown rule selector '{shown}' (see `nnlint rules`)")
+        return matched
+
     chosen: dict[str, type[Check]] = {}
     for selector in select if select is not None else settings.select:
-        matched = registry.find(selector)
-        if not matched:
-            raise ConfigError(f"unknown rule selector '{selector}' (see `nnlint rules`)")
-        chosen.update({c.code: c for c in matched})
-    for selector in [*settings.ignore, *(ignore or [])]:
-        matched = registry.find(selector)
-        if not matched:
-            raise ConfigError(f"unknown rule selector '{selector}' in ignore (see `nnlint rules`)")
-        for check in matched:
+        chosen.update({c.code: c for c in find(selector, "" if select is not None else f"{config}'select': ")})
+    for selector in settings.ignore:
+        for check in find(selector, f"{config}'ignore': "):
+            chosen.pop(check.code, None)
+    for selector in ignore or []:
+        for check in find(selector, "--ignore: "):
             chosen.pop(check.code, None)
     for pattern, selectors in settings.per_file_ignores.items():
         for selector in selectors:
-            if not registry.find(selector):
-                raise ConfigError(f"unknown rule selector '{selector}' in per-file-ignores '{pattern}'")
+            find(selector, f"{config}'per-file-ignores' {' '.join(pattern.splitlines())!r}: ")
     return sorted(chosen.values(), key=lambda c: c.code)
 
 
