@@ -207,7 +207,8 @@ class BuiltGraph(nn.Module):
                 probe = cls(*args, **({**kwargs, "device": "meta"} if "device" in kwargs else kwargs))
         except Exception:  # the real constructor says what is wrong with the arguments
             return
-        self._planned += sum(t.numel() * t.element_size() for t in (*probe.parameters(), *probe.buffers()))
+        self._planned += sum(t.numel() * t.element_size() for t in (*probe.parameters(), *probe.buffers())
+                             if not nn.parameter.is_lazy(t))  # a lazy layer's size comes with its input
         self.budget.check(self._planned, "parameters")
 
     def _replay(self, op: Op, target: Any, method: bool) -> Step:

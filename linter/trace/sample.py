@@ -75,9 +75,10 @@ def _from_archive(stream: BinaryIO, limit: int) -> np.ndarray:
     return np.lib.format.read_array(buffer, allow_pickle=False)
 
 
-def _check_header(stream: BinaryIO, limit: int, available: int, name: str = "the array") -> None:
+def _check_header(stream: BinaryIO, limit: int, available: int, name: str = "") -> None:
     """An ``.npy`` header's shape and dtype, refused unless numeric, within the budget and
-    backed by the ``available`` bytes of the file."""
+    backed by the ``available`` bytes of the file. ``name``: the archive member's."""
+    where = f"{name}: " if name else ""
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -85,14 +86,14 @@ def _check_header(stream: BinaryIO, limit: int, available: int, name: str = "the
         elif version == (2, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream, max_header_size=_HEADER_MAX)
         else:
-            raise SampleRefused(f"{name}: .npy format version {version[0]}.{version[1]} is not read")
+            raise SampleRefused(f"{where}.npy format version {version[0]}.{version[1]} is not read")
     except ValueError as exc:
-        raise SampleRefused(f"{name}: invalid .npy header ({' '.join(str(exc).split())[:200]})") from None
+        raise SampleRefused(f"{where}invalid .npy header ({' '.join(str(exc).split())[:200]})") from None
     if dtype.hasobject or dtype.kind not in "biuf":
-        raise SampleRefused(f"{name}: expected a numeric array, got {dtype}")
+        raise SampleRefused(f"{where}expected a numeric array, got {dtype}")
     count = product(shape)
     if count * _COPY > limit:
-        raise SampleRefused(f"{name} declares {count} values of shape {tuple(shape)} ({size_text(count * _COPY)} "
+        raise SampleRefused(f"{name or 'the array'} declares {count} values of shape {tuple(shape)} ({size_text(count * _COPY)} "
                             f"as float64), over the {size_text(limit)} --trace-memory budget")
     if count * dtype.itemsize > available - stream.tell():
-        raise SampleRefused(f"{name} declares more values than its data holds")
+        raise SampleRefused(f"{name or 'the array'} declares more values than its data holds")
