@@ -1,7 +1,8 @@
 """The command line: ``nnlint [OPTIONS] PATH...``, ``nnlint rules``, ``nnlint explain RULE``.
 
 Exit codes: 0 when no finding reaches the failing severity, 1 otherwise, 2 for a usage
-error, a configuration error or an input that could not be read.
+error, a configuration error, an input that could not be read, or a bug in nnlint (one line,
+never a traceback: CI must not mistake a crash for findings).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Optional, Sequence
 
 from nnlint import __version__
 from nnlint.config import ConfigError
+from nnlint.errors import internal_error
 from nnlint.levels import Severity
 
 _RANK = {s.value: s.rank for s in Severity}
@@ -56,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
                             "defines the class and trace the real model, in a subprocess with a time and memory "
                             "limit (implies --trace)")
     trace.add_argument("--device", metavar="DEVICE", help="torch device for --trace (default: cuda when available)")
+    trace.add_argument("--trace-memory", metavar="SIZE",
+                       help="memory a traced model may need (parameters, inputs, activations), as declared, before "
+                            "it is built: 2GB, 512MB, 1.5GiB or a number of megabytes (default: 2GB); a bigger "
+                            "model's findings are inconclusive")
     trace.add_argument("--sample", metavar="FILE", help="real inputs for --trace: an .npy or .npz array (no pickles)")
     trace.add_argument("--hide-refuted", action="store_true", help="leave out findings the trace refuted")
     trace.add_argument("--report", metavar="HTML", help="write the trace's measurements as a self-contained HTML page")
@@ -92,12 +98,15 @@ def main(argv: Optional[Sequence[str]] = None, keep: Optional[list] = None) -> i
             return _rules(rest) if command == "rules" else _explain(rest)
         return _check(args, keep)
     except ConfigError as exc:
-        print(f"nnlint: error: {exc}", file=sys.stderr)
+        print(f"nnlint: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, whatever a name holds
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # a bug outside one file's analysis (those are NN999): one line, exit 2
+        print(f"nnlint: error: {internal_error(exc)}", file=sys.stderr)
+        return 2
 
 
 def _subcommand(args: list[str]) -> Optional[str]:
@@ -114,7 +123,7 @@ def _subcommand(args: list[str]) -> Optional[str]:
 
 #: Options of the lint command that take a value.
 _VALUED = {"--format", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
-           "--sample", "--report"}
+           "--sample", "--report", "--trace-memory"}
 
 
 def _check(argv: list[str], keep: Optional[list]) -> int:
@@ -133,19 +142,31 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
         settings.task = args.task
     checks = engine.selected_checks(settings, _split(args.select), _split(args.ignore))
     tracing = args.trace or args.trace_import or args.report is not None
-    if not tracing and (args.device or args.sample or args.hide_refuted):
-        raise ConfigError("--device, --sample and --hide-refuted need --trace")
+    if not tracing and (args.device or args.sample or args.hide_refuted or args.trace_memory):
+        raise ConfigError("--device, --sample, --trace-memory and --hide-refuted need --trace")
+    memory = _memory(args.trace_memory)
     # A lint run is short and keeps what it builds (the project cache): the cyclic collector
     # would only rescan millions of live objects (15-20% of the run, superlinear on big graphs).
     gc.disable()
     subjects: Optional[dict] = {} if tracing else None
     result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep)
     if tracing:
-        _trace(result, subjects, args, settings)
+        try:
+            _trace(result, subjects, args, settings, memory)
+        except ConfigError:
+            raise
+        except Exception as exc:  # the lint's findings stand without their verdicts
+            result.errors.append(internal_error(exc, "in --trace (the findings are shown untraced)"))
     for note in result.notes:
         print(f"nnlint: warning: {note}", file=sys.stderr)
     color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
-    REPORTERS[args.format](result, sys.stdout, color=color)
+    try:
+        REPORTERS[args.format](result, sys.stdout, color=color)
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the findings still reach the log, one plain line each
+        _plain(result)
+        result.errors.append(internal_error(exc, f"in the {args.format} report (the findings are listed plainly)"))
     for error in result.errors:
         if not any(error == f"{f.path}: {f.message}" for f in result.findings):
             print(f"nnlint: error: {error}", file=sys.stderr)
@@ -155,7 +176,26 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
     return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
 
 
-def _trace(result, subjects: dict, args: argparse.Namespace, settings) -> None:
+def _plain(result) -> None:
+    """The findings as ``path:line:column: CODE [severity] message``, for a reporter that failed."""
+    for f in result.findings:
+        where = ":".join(str(n) for n in (f.line, f.column) if n is not None)
+        print(f"{f.path}{':' + where if where else ''}: {f.code} [{f.severity.value}] {f.message}")
+
+
+def _memory(text: Optional[str]) -> Optional[int]:
+    """``--trace-memory`` in bytes (None: the default)."""
+    if text is None:
+        return None
+    from nnlint.trace.budget import parse_size  # free of torch
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise ConfigError(f"--trace-memory: {exc}") from None
+
+
+def _trace(result, subjects: dict, args: argparse.Namespace, settings, memory: Optional[int]) -> None:
     """Confirm the findings in place; write the HTML report when asked."""
     from pathlib import Path
 
@@ -165,7 +205,8 @@ def _trace(result, subjects: dict, args: argparse.Namespace, settings) -> None:
         raise ConfigError(f"--trace needs torch ({exc.name} is missing): pip install 'nnlint[trace]'") from None
     options = TraceOptions(device=args.device, sample=Path(args.sample) if args.sample else None,
                            hide_refuted=args.hide_refuted, import_code=args.trace_import,
-                           report=args.report is not None, settings=settings.trace, config_root=settings.root)
+                           report=args.report is not None, settings=settings.trace, config_root=settings.root,
+                           **({"memory": memory} if memory is not None else {}))
     try:
         result.findings, traces = trace_findings(result.findings, subjects, options)
     except TraceError as exc:

@@ -7,7 +7,9 @@ pydantic (it costs more than parsing a training script).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,17 +87,55 @@ def load(config: Optional[str], first_path: Optional[str]) -> Settings:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except (RecursionError, MemoryError):  # tomllib recurses once per nested array or table
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply to read") from None
+    tool = data.get("tool")
+    if tool is not None and not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table (got {_shown(tool)})")
     if path.name == "pyproject.toml":
-        table = data.get("tool", {}).get("nnlint")
+        table = (tool or {}).get("nnlint")
         if table is None:
             return Settings(root=path.parent, source=path)
         where = f"{path} [tool.nnlint]"
     else:
-        table = data.get("tool", {}).get("nnlint", data) if explicit else data
+        table = (tool or {}).get("nnlint", data) if explicit else data
         where = str(path)
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: must be a table")
+        raise ConfigError(f"{where}: must be a table (got {_shown(table)})")
     return _validate(table, where, path)
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A configured value as the message quotes it: one line, cut short."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: A union member's tag in pydantic's error locations (``list[int]``), not a key the user wrote.
+_UNION_TAG = re.compile(r"^[a-z_-]+\[.*\]$")
+
+
+def _key(loc: tuple) -> str:
+    """``trace.models.Net.input-shape[0]``: the error's location as the TOML names it."""
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif not _UNION_TAG.match(str(part)):
+            part = str(part) if str(part).isprintable() else json.dumps(str(part))[1:-1]  # "\r", as TOML writes it
+            key += f".{part}" if key else part
+    return key
+
+
+def _problem(err: dict) -> str:
+    """pydantic's message in the configuration's words: ``must be a table``, not the schema's
+    class names."""
+    if err["type"] in ("model_type", "dict_type"):
+        message = "must be a table"
+    else:
+        message = re.sub(r"^Input should be a valid ", "must be a ", err["msg"])
+        message = re.sub(r"^Input should be ", "must be ", message).replace("must be a integer", "must be an integer")
+    return f"{message} (got {_shown(err.get('input'))})" if "input" in err else message
 
 
 def _validate(table: dict, where: str, path: Path) -> Settings:
@@ -107,10 +147,10 @@ def _validate(table: dict, where: str, path: Path) -> Settings:
         parsed = schema().model_validate(table)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
+        key = _key(err["loc"])
         if err["type"] == "extra_forbidden":
             raise ConfigError(f"{where}: unknown key '{key}'") from None
-        raise ConfigError(f"{where}: '{key}': {err['msg']}") from None
+        raise ConfigError(f"{where}: '{key}': {_problem(err)}") from None
     options = {}
     for name, value in parsed:
         if hasattr(value, "model_dump") and name not in ("per_file_ignores", "models", "trace"):

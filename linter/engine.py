@@ -21,7 +21,7 @@ from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover, matcher
 from nnlint.ir import Origin
 from nnlint.levels import Confidence, Severity
-from nnlint.errors import AnalysisLimit, SourceSyntaxError, UnreadableFile, UnsupportedSyntax
+from nnlint.errors import AnalysisLimit, SourceSyntaxError, UnreadableFile, UnsupportedSyntax, internal_error
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
@@ -67,23 +67,30 @@ class LintResult:
 
 
 def selected_checks(settings: Settings, select: Optional[list[str]] = None, ignore: Optional[list[str]] = None) -> list[type[Check]]:
-    """The checks that ``select`` minus ``ignore`` name; an unknown selector is an error."""
+    """The checks that ``select`` minus ``ignore`` name; an unknown selector is an error that
+    names where it was written (the option, or the configuration file and its key)."""
+    config = "" if settings.source is None else f"{settings.source}: " if settings.source.name != "pyproject.toml" \
+        else f"{settings.source} [tool.nnlint]: "
+
+    def find(selector: str, where: str) -> list[type[Check]]:
+        matched = registry.find(selector)
+        if not matched:
+            shown = " ".join(selector.splitlines())
+            raise ConfigError(f"{where}unknown rule selector '{shown}' (see `nnlint rules`)")
+        return matched
+
     chosen: dict[str, type[Check]] = {}
     for selector in select if select is not None else settings.select:
-        matched = registry.find(selector)
-        if not matched:
-            raise ConfigError(f"unknown rule selector '{selector}' (see `nnlint rules`)")
-        chosen.update({c.code: c for c in matched})
-    for selector in [*settings.ignore, *(ignore or [])]:
-        matched = registry.find(selector)
-        if not matched:
-            raise ConfigError(f"unknown rule selector '{selector}' in ignore (see `nnlint rules`)")
-        for check in matched:
+        chosen.update({c.code: c for c in find(selector, "" if select is not None else f"{config}'select': ")})
+    for selector in settings.ignore:
+        for check in find(selector, f"{config}'ignore': "):
+            chosen.pop(check.code, None)
+    for selector in ignore or []:
+        for check in find(selector, "--ignore: "):
             chosen.pop(check.code, None)
     for pattern, selectors in settings.per_file_ignores.items():
         for selector in selectors:
-            if not registry.find(selector):
-                raise ConfigError(f"unknown rule selector '{selector}' in per-file-ignores '{pattern}'")
+            find(selector, f"{config}'per-file-ignores' {' '.join(pattern.splitlines())!r}: ")
     return sorted(chosen.values(), key=lambda c: c.code)
 
 
@@ -110,7 +117,8 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
     python = [u for u in found.units if u.kind in ("python", "notebook")]
     graphs = [u for u in found.units if u.kind == "onnx"]
     result.files = len(python) + len(graphs)
-    raw, tasks = _run(python, settings, checks, 1 if subjects is not None else jobs or os.cpu_count() or 1, subjects)
+    workers = 1 if subjects is not None else min(jobs or usable_cores(), usable_cores())
+    raw, tasks = _run(python, settings, checks, workers, subjects, result.errors)
     if graphs:
         try:
             from nnlint.onnx_units import lint_onnx_units  # imports onnx and numpy: only for .onnx files
@@ -118,17 +126,38 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
             result.errors.extend(f"{u.path}: linting ONNX files needs the onnx package ({exc.name} is missing): "
                                  "pip install 'nnlint[onnx]'" for u in graphs)
         else:
-            raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes, subjects, keep))
-    result.findings = _finish(raw, python + graphs, settings, report_unused, {c.code for c in checks})
+            try:
+                raw.extend(lint_onnx_units(graphs, settings, checks, tasks, result.notes, subjects, keep))
+            except Exception as exc:  # per-graph bugs are NN999 there; this is the stage itself
+                result.errors.append(internal_error(exc, "while linting the ONNX files (their findings are missing)"))
+    try:
+        result.findings = _finish(raw, python + graphs, settings, report_unused, {c.code for c in checks})
+    except Exception as exc:  # the findings as made, without suppressions, rather than none
+        result.errors.append(internal_error(exc, "while applying suppressions (the findings are shown unfiltered)"))
+        result.findings = sorted(raw, key=lambda f: f.sort_key())
     for f in result.findings:
         if f.code in (UNREADABLE[0], INTERNAL_ERROR[0]):
             result.errors.append(f"{f.path}: {f.message}")
     return result
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container or ``taskset`` sets
+    it), not the machine's: more workers than cores only share them, and each repeats the
+    imports and the parse of the files the others import (``-j 64`` on 2 cores ran 15x slower)."""
+    counted = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counted is not None:
+        return counted() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int,
-         subjects: Optional[dict] = None) -> tuple[list["Finding"], set[str]]:
-    """Findings, and the tasks (regression, classification) the training code's losses imply."""
+         subjects: Optional[dict] = None, errors: Optional[list[str]] = None) -> tuple[list["Finding"], set[str]]:
+    """Findings, and the tasks (regression, classification) the training code's losses imply.
+    A worker that dies (killed for memory) costs its files' findings, said in ``errors``."""
     if not units:
         return [], set()
     if jobs <= 1 or len(units) < PARALLEL_MIN_FILES:
@@ -139,9 +168,22 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     ordered = sorted(units, key=lambda u: str(u.abspath))
     size = -(-len(ordered) // jobs)  # contiguous chunks keep a folder's files (and imports) together
     chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    findings: list["Finding"] = []
+    tasks: set[str] = set()
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=get_context("fork")) as pool:
-        parts = list(pool.map(lint_units, chunks, [units] * len(chunks), [settings] * len(chunks), [checks] * len(chunks)))
-    return [f for part, _ in parts for f in part], {t for _, tasks in parts for t in tasks}
+        futures = [pool.submit(lint_units, chunk, units, settings, checks) for chunk in chunks]
+        for chunk, future in zip(chunks, futures):
+            try:
+                part, found = future.result()
+            except Exception as exc:
+                if errors is None:
+                    raise
+                errors.append(f"{chunk[0].path}: " + internal_error(
+                    exc, f"in the worker linting it and {len(chunk) - 1} more file(s) (their findings are missing)"))
+                continue
+            findings.extend(part)
+            tasks.update(found)
+    return findings, tasks
 
 
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],

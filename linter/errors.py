@@ -24,3 +24,10 @@ class UnsupportedSyntax(Exception):
 
 class AnalysisLimit(Exception):
     """A file's analysis went past its wall-time budget; the message is one line."""
+
+
+def internal_error(exc: BaseException, where: str = "") -> str:
+    """One line for a bug in nnlint: the exception's type and text, and a request to report it."""
+    text = " ".join(str(exc).split())[:300]
+    where = f" {where}" if where else ""
+    return f"internal error{where} ({type(exc).__name__}{': ' + text if text else ''}); please report it"

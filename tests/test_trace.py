@@ -224,7 +224,7 @@ def test_cli_trace_errors_are_one_line(tmp_path):
     np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     for args, words in (
         (["--sample", pickle], "only .npy and .npz"),
-        (["--sample", objects], "cannot read it"),
+        (["--sample", objects], "expected a numeric array, got object"),  # refused from the header
         (["--sample", tmp_path / "missing.npy"], "cannot read it"),
         (["--device", "tpu"], "--device"),
     ):

@@ -26,6 +26,7 @@ from torch import nn
 from nnlint.frontends import torch_api as api
 from nnlint.trace import keras_build
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
+from nnlint.trace.budget import Budget, OverBudget, product
 from nnlint.trace.errors import CannotBuild, one_line
 
 K = OpKind
@@ -53,6 +54,10 @@ class InputSpec:
     shape: tuple[int, ...]  # batch first
     integer_below: Optional[int] = None  # token ids in [0, n) for an embedding input
 
+    def nbytes(self, batch: int) -> int:
+        """What ``make`` allocates at ``batch`` (token ids are int64, other inputs float32)."""
+        return product(self.shape[1:]) * batch * (8 if self.integer_below is not None else 4)
+
     def make(self, batch: int, generator: torch.Generator, device: torch.device, scale: float = 1.0) -> torch.Tensor:
         shape = (batch, *self.shape[1:])
         if self.integer_below is not None:
@@ -76,12 +81,16 @@ def _mode_free(op: Op) -> bool:
 
 
 class BuiltGraph(nn.Module):
-    """The IR graph as a module: ``forward`` returns every runnable op's value by op id."""
+    """The IR graph as a module: ``forward`` returns every runnable op's value by op id.
+    :class:`OverBudget` when the model as declared needs more memory than ``budget``."""
 
-    def __init__(self, graph: ModelGraph, device: torch.device, input_shape: Optional[list] = None) -> None:
+    def __init__(self, graph: ModelGraph, device: torch.device, input_shape: Optional[list] = None,
+                 budget: Optional[Budget] = None) -> None:
         super().__init__()
         shapes = configured_shapes(graph, input_shape)
         self.graph = graph
+        self.budget = budget or Budget()
+        self._planned = 0  # bytes of the parameters and buffers of the layers built so far
         self.layers = nn.ModuleDict()  # str(op id) -> the rebuilt torch.nn layer
         self.steps: dict[int, Step] = {}
         self.broken: dict[int, str] = {}  # op id -> why it cannot be run
@@ -180,6 +189,7 @@ class BuiltGraph(nn.Module):
         cls = getattr(nn, name.rsplit(".", 1)[-1], None)
         if cls is None:
             raise CannotBuild(f"{op.describe()}: torch {torch.__version__} has no {name}")
+        self._plan(cls, args, kwargs)
         try:
             layer = cls(*args, **kwargs)
         except (TypeError, ValueError, RuntimeError) as exc:
@@ -188,6 +198,18 @@ class BuiltGraph(nn.Module):
             layer.inplace = False  # an in-place ReLU would overwrite the value measured before it
         self.layers[str(op.id)] = layer
         return lambda xs: layer(xs[0])
+
+    def _plan(self, cls: type, args: list, kwargs: dict) -> None:
+        """Count the layer's parameters and buffers before building it: the same class
+        constructed on the ``meta`` device has their shapes and no storage."""
+        try:
+            with torch.device("meta"):
+                probe = cls(*args, **({**kwargs, "device": "meta"} if "device" in kwargs else kwargs))
+        except Exception:  # the real constructor says what is wrong with the arguments
+            return
+        self._planned += sum(t.numel() * t.element_size() for t in (*probe.parameters(), *probe.buffers())
+                             if not nn.parameter.is_lazy(t))  # a lazy layer's size comes with its input
+        self.budget.check(self._planned, "parameters")
 
     def _replay(self, op: Op, target: Any, method: bool) -> Step:
         call = op.attrs.get("call")
@@ -240,33 +262,51 @@ class BuiltGraph(nn.Module):
         """Run once (batch 2, no grad) to size lazy layers, trying the spatial sizes for image
         inputs; ops that still fail at run time are broken, with torch's message."""
         best: Optional[tuple[dict[int, str], dict[int, InputSpec]]] = None
+        over: Optional[OverBudget] = None
         for specs in spatial_candidates(self.specs, self.configured):
             self.specs = specs
-            failures = self._dry_run()
+            try:
+                failures = self._dry_run()
+            except OverBudget as exc:  # too big at this spatial size: a smaller one may fit
+                over = over or exc
+                continue
             if best is None or len(failures) < len(best[0]):
                 best = (failures, specs)
             if not failures:
                 break
-        assert best is not None
+        if best is None:
+            assert over is not None
+            raise over
         failures, self.specs = best
         for op_id, why in failures.items():
             self._break(op_id, why)
 
     def _dry_run(self) -> dict[int, str]:
+        """Failures by op id; :class:`OverBudget` as soon as the values computed, scaled from
+        batch 2 to the trace's batch, exceed the budget (the training pass keeps them all)."""
+        scale = self.budget.batch / 2
+        held = sum(spec.nbytes(2) for spec in self.specs.values())
+        self.budget.check(held * scale, "activations")
         generator = torch.Generator().manual_seed(0)
         values: dict[int, torch.Tensor] = self.make_inputs(2, generator)
         failures: dict[int, str] = {}
         self.eval()
-        with torch.no_grad():
-            for op_id, step in self.steps.items():
-                inputs = self.graph.ops[op_id].inputs
-                if any(i not in values for i in inputs):
-                    continue
-                try:
-                    values[op_id] = step([values[i] for i in inputs])
-                except Exception as exc:  # shapes that do not fit: torch's own words
-                    failures[op_id] = f"{self.graph.ops[op_id].describe()} fails on the traced input ({one_line(exc)})"
-        self.train()
+        try:
+            with torch.no_grad():
+                for op_id, step in self.steps.items():
+                    inputs = self.graph.ops[op_id].inputs
+                    if any(i not in values for i in inputs):
+                        continue
+                    try:
+                        values[op_id] = step([values[i] for i in inputs])
+                    except Exception as exc:  # shapes that do not fit: torch's own words
+                        failures[op_id] = f"{self.graph.ops[op_id].describe()} fails on the traced input ({one_line(exc)})"
+                        continue
+                    if isinstance(values[op_id], torch.Tensor):
+                        held += values[op_id].numel() * values[op_id].element_size()
+                        self.budget.check(held * scale, "activations")
+        finally:
+            self.train()
         return failures
 
     def _last_reads(self) -> dict[int, list[int]]:

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from nnlint.frontends.onnx_graph import _text
 from nnlint.frontends.onnx_load import LoadedModel, Weights
+from nnlint.trace.budget import Budget, product
 from nnlint.trace.errors import CannotBuild
 from onnx import AttributeProto, TensorProto, numpy_helper
 from torch import nn
@@ -1083,10 +1084,13 @@ class OnnxExecutor(nn.Module):
     """An ONNX graph as a torch module: ``forward(feeds)`` returns every value by its ONNX name."""
 
     def __init__(self, loaded: LoadedModel, device: torch.device, batch: int = 8,
-                 dims: dict[str, int] | None = None) -> None:
+                 dims: dict[str, int] | None = None, budget: Budget | None = None) -> None:
+        """:class:`~nnlint.trace.budget.OverBudget`, before anything is allocated, when the
+        initializers or the inputs the graph declares exceed ``budget``."""
         super().__init__()
         device = torch.device(device)
         graph = loaded.model.graph
+        budget = budget or Budget(batch=batch)
         self._opset = _default_opset(loaded.model)
         self._weights = Weights(replace(loaded, problems=[]))  # refusals are raised, not added to the lint's
         self.params = nn.ParameterDict()
@@ -1094,8 +1098,14 @@ class OnnxExecutor(nn.Module):
         self._names: dict[str, str] = {}  # parameter or buffer key -> ONNX name
         self._static: dict[str, torch.Tensor] = {}  # values known before any input (never trained)
         self._shapes: dict[str, tuple[int, ...]] = {}
-        self._load_initializers(graph, device)
         self._specs = _input_specs(graph, {t.name for t in graph.initializer}, batch, dims or {})
+        budget.check(_initializer_bytes(graph), "parameters")
+        sizes = {name: product(shape) * _itemsize(dtype) for name, shape, dtype in self._specs}
+        if sizes:
+            name, shape, _ = max(self._specs, key=lambda spec: sizes[spec[0]])
+            budget.check(sum(sizes.values()), f"inputs at batch {batch} ('{_text(name)}' alone is "
+                                              f"{'x'.join(map(str, shape))} values)")
+        self._load_initializers(graph, device)
         self._inputs = [name for name, _, _ in self._specs]
         self._train_steps: list[tuple[Fn, tuple, tuple]] = []
         self._eval_steps: list[tuple[Fn, tuple, tuple]] = []
@@ -1279,6 +1289,18 @@ def _last_reads(steps: list[tuple[Fn, tuple, tuple]], kept: set[str]) -> list[tu
         if name and name not in kept:  # not "" (an absent input) nor None (an unused output slot)
             dead[index].append(name)
     return [tuple(names) for names in dead]
+
+
+def _itemsize(dtype: torch.dtype) -> int:
+    return torch.empty((), dtype=dtype).element_size()
+
+
+def _initializer_bytes(graph: onnx.GraphProto) -> int:
+    """What the initializers the graph uses take once loaded, from their declared dims (an
+    unknown element type counts one byte: it is refused when loaded anyway)."""
+    used = {i for node in graph.node for i in node.input} | {o.name for o in graph.output}
+    return sum(product(t.dims) * (_itemsize(_DTYPES[t.data_type]) if t.data_type in _DTYPES else 1)
+               for t in graph.initializer if t.name in used)
 
 
 def _default_opset(model: onnx.ModelProto) -> int:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nnlint.ir import ModelGraph, OpKind
+from nnlint.trace.budget import Budget
 from nnlint.trace.errors import CannotBuild
 from nnlint.trace.onnx_exec import OnnxExecutor
 
@@ -23,11 +24,12 @@ _SMALL_INDEX = 2
 
 
 class OnnxGraph(nn.Module):
-    def __init__(self, graph: ModelGraph, device: torch.device, batch: int = 8) -> None:
+    def __init__(self, graph: ModelGraph, device: torch.device, batch: int = 8,
+                 budget: Optional[Budget] = None) -> None:
         super().__init__()
         self.graph = graph
         self.device = device
-        self.executor = OnnxExecutor(graph.artifact, device, batch)
+        self.executor = OnnxExecutor(graph.artifact, device, batch, budget=budget or Budget(batch=batch))
         self.broken: dict[int, str] = {}
         self.init_notes: dict[int, str] = {}
         self.specs = {}

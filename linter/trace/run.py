@@ -24,6 +24,7 @@ from nnlint.check import Check, Subject
 from nnlint.errors import UnreadableFile
 from nnlint.ir import ModelGraph, Op, Origin
 from nnlint.trace import keras_build
+from nnlint.trace.budget import DEFAULT_BYTES, Budget, OverBudget
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
 from nnlint.trace.import_mode import ImportRequest, trace_by_import
@@ -52,6 +53,7 @@ class TraceOptions:
     batch: int = 8
     import_code: bool = False  # --trace-import: import the classes the IR cannot rebuild
     report: bool = False  # --report: every measurement, for the charts, not only what findings need
+    memory: int = DEFAULT_BYTES  # --trace-memory, bytes: a model declared bigger is not built
     #: ``[tool.nnlint.trace]`` as :class:`~nnlint.config.Settings` holds it, and where it was read
     settings: dict = field(default_factory=dict)
     config_root: Path = field(default_factory=Path.cwd)
@@ -92,7 +94,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
                    options: TraceOptions) -> tuple[list["Finding"], list[ModelTrace]]:
     """The findings with their ``trace`` filled in, and the measured models (for the report)."""
     device = resolve_device(options.device)
-    sample, sample_tensor = load_sample(options.sample) if options.sample else (None, None)
+    sample, sample_tensor = load_sample(options.sample, options.memory) if options.sample else (None, None)
     located = [_locate(finding, subjects) for finding in findings]
     needs: dict[int, set[Measure]] = {}  # id(graph) -> what its findings' checks read
     for entry in located:
@@ -187,7 +189,7 @@ def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.
     """The rebuilt model measured; with ``--trace-import``, the user's own class instead where
     the rebuild is not faithful (and the import works)."""
     setting = options.model_setting(graph)
-    model = _rebuild(graph, device, options.batch, sample, setting.get("input_shape"), needs)
+    model = _rebuild(graph, device, Budget(options.memory, options.batch), sample, setting.get("input_shape"), needs)
     faithful = model.trace is not None and not (model.broken or model.trace.problem or model.trace.error)
     if not options.import_code or faithful or graph.artifact is not None or program is None:
         return model
@@ -207,20 +209,23 @@ def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.
     return model
 
 
-def _rebuild(graph: ModelGraph, device: torch.device, batch: int, sample: Optional[torch.Tensor],
+def _rebuild(graph: ModelGraph, device: torch.device, budget: Budget, sample: Optional[torch.Tensor],
              input_shape: Optional[list], needs: frozenset[Measure]) -> _Model:
     torch.manual_seed(0)  # the layers' default initialisation: the same model, the same verdicts
+    batch = budget.batch
     try:
         if graph.artifact is not None:
             from nnlint.trace.onnx_model import OnnxGraph
 
-            built = OnnxGraph(graph, device, batch)
+            built = OnnxGraph(graph, device, batch, budget)
         else:
             from nnlint.trace.build import BuiltGraph
 
-            built = BuiltGraph(graph, device, input_shape)
+            built = BuiltGraph(graph, device, input_shape, budget)
     except CannotBuild as exc:
         return _Model(None, f"the model could not be rebuilt: {exc}", {}, {})
+    except OverBudget as exc:
+        return _Model(None, f"the model was not built: {exc}", {}, {})
     except Exception as exc:  # a bug in the builder must not lose the findings
         return _Model(None, f"internal error while rebuilding the model ({type(exc).__name__}: {exc}); "
                             "please report it", {}, {})
@@ -263,10 +268,13 @@ def _request(graph: ModelGraph, program: "Program", device: torch.device, option
     )
 
 
-def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:
+def load_sample(path: Path, limit: int = DEFAULT_BYTES) -> tuple[SampleSummary, torch.Tensor]:
     """An ``.npy`` array, or the first array of an ``.npz`` (``x``/``X``/``inputs`` first when
-    present). Never a pickle: ``allow_pickle=False``, and object arrays are refused."""
+    present), refused before loading when its declared size exceeds ``limit`` bytes
+    (:mod:`nnlint.trace.sample`). Never a pickle: object arrays are refused from the header."""
     import numpy as np
+
+    from nnlint.trace.sample import SampleRefused, read_array
 
     if path.suffix not in (".npy", ".npz"):
         raise TraceError(f"--sample {path}: only .npy and .npz files are read (never pickles)")
@@ -276,18 +284,9 @@ def load_sample(path: Path) -> tuple[SampleSummary, torch.Tensor]:
         raise TraceError(f"--sample {path}: cannot read it ({exc})") from None
     try:
         with os.fdopen(fd, "rb") as handle:
-            loaded = np.load(handle, allow_pickle=False)
-            if isinstance(loaded, np.lib.npyio.NpzFile):
-                with loaded:
-                    keys = list(loaded.keys())
-                    if not keys:
-                        raise TraceError(f"--sample {path}: the archive holds no array")
-                    key = next((k for k in ("x", "X", "inputs") if k in keys), keys[0])
-                    array = loaded[key]
-            else:
-                array = loaded
-    except TraceError:
-        raise
+            array = read_array(handle, limit)
+    except SampleRefused as exc:
+        raise TraceError(f"--sample {path}: {exc}") from None
     except (OSError, ValueError, EOFError) as exc:
         raise TraceError(f"--sample {path}: cannot read it ({one_line(exc)})") from None
     if array.dtype.kind not in "biuf" or array.ndim == 0 or array.size == 0:
