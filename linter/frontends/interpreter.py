@@ -224,7 +224,7 @@ class Interpreter:
     MAX_STEPS = 400_000
     MAX_DEPTH = 12
     MAX_UNROLL = 256
-    MAX_SECONDS = 5.0  # wall time per file, checked every CLOCK_EVERY steps (past it: NN904)
+    MAX_SECONDS = 10.0  # wall time per file, checked every CLOCK_EVERY steps (past it: NN904)
     CLOCK_EVERY = 1024
     REPEATS_AFTER = 8  # a loop of more items may stop once it repeats itself (loop_repeats)
     MAX_CODE_INLINES = 6  # per function, from training code (not from a forward)
