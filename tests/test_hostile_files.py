@@ -286,6 +286,28 @@ def test_a_local_torch_that_defines_the_names_used_still_shadows_torch(tmp_path)
     _assert_control_linted(result)
 
 
+def test_a_framework_checkout_that_reexports_its_api_is_read_as_the_framework(tmp_path):
+    """keras' own repository: ``keras/__init__.py`` re-exports its API with ``from keras.api
+    import *``. Names that come only through such a star import are the framework's (the
+    re-export is not executed), so a guide in the checkout is read as Keras code, the same
+    whatever was linted before it."""
+    package = {
+        "keras/__init__.py": "import os\n__path__.append(os.path.join(os.path.dirname(__file__), 'api'))\n"
+                             "from keras.api import *\n",
+        "keras/api/__init__.py": "from keras.src import layers\nfrom keras.src.models import Sequential\n",
+        "keras/src/__init__.py": "",
+        "keras/src/layers.py": "class Dense:\n    def __init__(self, units, activation=None):\n        self.units = units\n",
+        "keras/src/models.py": "class Sequential:\n    def __init__(self, layers=()):\n        self.layers = layers\n",
+    }
+    guide = ("import keras\nfrom keras import layers\n\nmodel = keras.Sequential([layers.Dense(8, activation='relu'),"
+             " layers.Dense(1, activation='relu')])\nmodel.compile(loss='mse', optimizer='adam')\nmodel.fit(x, y)\n")
+    proj = _project(tmp_path, {**package, "guides/a.py": guide, "guides/b.py": guide})
+    result = _lint(proj)
+    for name in ("guides/a.py", "guides/b.py"):
+        assert f"{name}:4:" in result.stdout and "NN001" in result.stdout, result
+    _assert_control_linted(result)
+
+
 # ------------------------------------------------------------------------ ONNX external data
 
 

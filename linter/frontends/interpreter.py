@@ -259,7 +259,10 @@ class Interpreter:
     def bind_import(self, stmt: cst.Import | cst.ImportFrom, frame: Frame) -> None:
         for local, qualname, level in import_bindings(stmt):
             if local == "*":
-                found = self.project.find_module(frame.module, qualname, level)
+                # a framework-named package re-exporting its API (the framework's own source, as
+                # keras' repository has it) is read as the framework, not executed
+                framework = not level and qualname.split(".")[0] in FRAMEWORKS
+                found = None if framework else self.project.find_module(frame.module, qualname, level)
                 if found is not None:
                     for key, value in self.module_globals(found).items():
                         if not key.startswith("_"):
@@ -295,16 +298,18 @@ class Interpreter:
 
     def module_attr(self, ref: ModuleRef, name: str) -> Any:
         """``module.name`` for a project module: a global it defines, or its submodule. A module
-        named like a framework that defines neither (and binds no name by a star import or a
-        module ``__getattr__``) is not what the code means: Python would fail with it, so the
-        name is the framework's."""
+        named like a framework that defines neither (and binds no name by a star import of a
+        module nnlint cannot see, or a module ``__getattr__``) is not what the code means: Python
+        would fail with it, or it re-exports the framework's own API, so the name is the
+        framework's."""
         found = self.module_globals(ref.info).get(name)
         if found is not None:
             return found
         sub = self.project.find_module(ref.info, name, 1) if ref.info.source.abspath.name == "__init__.py" else None
         if sub is not None:
             return ModuleRef(sub, f"{ref.framework}.{name}" if ref.framework else None)
-        if ref.framework and name not in ref.info.globals and not ref.info.star_modules \
+        unknown_stars = [m for m in ref.info.star_modules if m.split(".")[0] not in FRAMEWORKS]
+        if ref.framework and name not in ref.info.globals and not unknown_stars \
                 and "__getattr__" not in ref.info.globals:
             return External(f"{ref.framework}.{name}")
         return UNKNOWN
