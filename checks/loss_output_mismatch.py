@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.ir.shapes import axis_size, shape_of, softmax_axis
+from nnlint.ir.weights import without_weights
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
@@ -62,6 +63,9 @@ class LossOutputMismatch(GraphCheck):
     - a binary loss (`BCELoss`, `BCEWithLogitsLoss`) on a multi-class softmax;
     - a softmax over a single unit, or `CrossEntropyLoss` on a single output (both are
       constant: the loss never changes).
+
+    A "model" with no weights at all (a benchmark wrapping one activation layer) learns no
+    task, so its loss is not judged.
 
     ## Why is this bad?
     Each loss assumes its input: `NLLLoss` just picks `-input[target]`, so on probabilities
@@ -173,8 +177,8 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     def check(self, graph: ModelGraph) -> None:
         for op in graph.find(OpKind.SOFTMAX):  # in any tensor code: a script's top level too
             self._one_unit_softmax(graph, op)
-        if not graph.is_model:
-            return
+        if not graph.is_model or without_weights(graph):
+            return  # a model with nothing to train learns no task: no loss is paired with it wrongly
         for loss in graph.setup.losses:
             kind = loss["type_name"]
             op = graph.prediction(loss)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
+from nnlint.ir.weights import without_weights
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, refuted
@@ -35,7 +36,9 @@ class OutputActivationRegression(GraphCheck):
     Flags a model trained for regression (with `MSELoss`, `L1Loss`, `SmoothL1Loss`,
     `HuberLoss` or their functional forms, or declared with `task = "regression"`) whose
     output goes through a rectifying or squashing activation, in the model or applied by the
-    training code between the model and the loss (`mse_loss(torch.relu(model(x)), y)`).
+    training code between the model and the loss (`mse_loss(torch.relu(model(x)), y)`). A
+    "model" with no weights at all (a benchmark wrapping one activation layer) trains nothing
+    and is not judged.
 
     ## Why is this bad?
     A regression output must be able to reach every target value. A final ReLU cannot go
@@ -188,8 +191,8 @@ model.compile(optimizer="adam", loss="mse")
         return refuted(f"{seen}: the output leaves ({low:g}, {high:g})")
 
     def check(self, graph: ModelGraph) -> None:
-        if not graph.is_model or not graph.top_level or graph.setup.task != "regression":
-            return
+        if not graph.is_model or not graph.top_level or graph.setup.task != "regression" or without_weights(graph):
+            return  # a model with nothing to train has no output layer to get wrong
         losses = [loss for loss in graph.setup.losses if loss["task"] == "regression"] or [{}]
         reported = set()
         for loss in losses:

@@ -734,3 +734,33 @@ def test_a_run_of_one_batch_has_no_order_to_shuffle(tmp_path, run):
 @pytest.mark.parametrize("run", ["max_epochs=5", "limit_train_batches=1, max_epochs=10", "fast_dev_run=False"])
 def test_a_run_of_several_batches_is_judged(tmp_path, run):
     assert [f.severity.value for f in found(tmp_path, _SMOKE.format(run=run), "NN107")] == ["warning"]
+
+
+# ---------------------------------------------------------------- a "model" with nothing to train
+
+_HARNESS = """
+import numpy as np
+import keras
+
+inputs = keras.Input(shape=(256,))
+outputs = LAYER(inputs)
+model = keras.Model(inputs, outputs)
+model.compile(loss="mse", optimizer="sgd")
+model.fit(np.random.normal(size=(128, 256)), np.random.normal(size=(128, OUT)), epochs=1)
+"""
+
+
+@pytest.mark.parametrize("layer, out", [("keras.layers.Softmax()", "256"), ("keras.layers.ELU()", "256")])
+def test_a_model_with_no_weights_learns_no_task_to_get_wrong(tmp_path, layer, out):
+    # a layer benchmark wraps one activation in a Model: nothing is trained
+    code = _HARNESS.replace("LAYER", layer).replace("OUT", out)
+    assert [f for f in found(tmp_path, code, "NN110") + found(tmp_path, code, "NN001")] == []
+
+
+@pytest.mark.parametrize("layer, out, rule", [
+    ("keras.layers.Dense(10, activation='softmax')", "10", "NN110"),
+    ("keras.layers.Dense(1, activation='elu')", "1", "NN001"),
+])
+def test_a_model_with_weights_before_the_same_output_is_judged(tmp_path, layer, out, rule):
+    code = _HARNESS.replace("LAYER", layer).replace("OUT", out)
+    assert [f.code for f in found(tmp_path, code, rule)] == [rule]

@@ -13,8 +13,11 @@ from __future__ import annotations
 from typing import Optional
 
 from nnlint.ir.graph import ModelGraph, Op
-from nnlint.ir.kinds import ACTIVATIONS, OpKind
+from nnlint.ir.kinds import ACTIVATIONS, NORMS, WEIGHTED, OpKind
 from nnlint.ir.shapes import shape_of
+
+#: Ops with weights of their own.
+_TRAINABLE = WEIGHTED | NORMS | {OpKind.EMBEDDING, OpKind.RNN}
 
 #: Ops that keep the feature width of their input.
 _SAME_WIDTH = ACTIVATIONS | {OpKind.DROPOUT, OpKind.IDENTITY}
@@ -26,6 +29,13 @@ def hidden_weights(graph: ModelGraph) -> bool:
     tensor from outside the graph (``x @ self.w`` with an ``nn.Parameter``)."""
     return any(op.kind is OpKind.UNKNOWN and not op.attrs.get("weightless") or op.attrs.get("variable")
                or op.attrs.get("foreign") for op in graph.ops.values())
+
+
+def without_weights(graph: ModelGraph) -> bool:
+    """Whether ``graph`` has nothing to train: no layer with weights (nor a norm's affine
+    ones) and nowhere weights could hide. A "model" that is one activation (a benchmark
+    harness wrapping a Softmax layer) learns nothing, whatever loss it is compiled with."""
+    return not hidden_weights(graph) and not any(op.kind in _TRAINABLE for op in graph.ops.values())
 
 
 def weight_count(graph: ModelGraph) -> Optional[tuple[int, int]]:
