@@ -3,4 +3,4 @@
 The package is the engine; the pitfalls live in :mod:`nnlint.checks`, one module each.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

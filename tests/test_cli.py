@@ -387,7 +387,7 @@ def test_json_output_shape(tmp_path):
     assert document["version"] == __version__
     [finding] = document["findings"]
     assert set(finding) == {"code", "name", "severity", "confidence", "message", "path", "line", "column",
-                            "end_line", "end_column", "node", "trace", "fix"}
+                            "end_line", "end_column", "node", "trace", "fix", "hint"}
     assert finding["code"] == "NN007"
     assert finding["name"] == "dropout-keep-drop-confusion"
     assert finding["severity"] == "warning"

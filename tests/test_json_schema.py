@@ -15,7 +15,7 @@ FINDING = {
     "type": "object",
     "additionalProperties": False,
     "required": ["code", "name", "severity", "confidence", "message", "path", "line", "column", "end_line",
-                 "end_column", "node", "trace", "fix"],
+                 "end_column", "node", "trace", "fix", "hint"],
     "properties": {
         "code": {"type": "string", "pattern": "^NN[0-9]{3}$"},
         "name": {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"},
@@ -31,6 +31,8 @@ FINDING = {
         "node": {"type": "null"},
         "trace": {"type": "null"},
         "fix": {"type": "null"},
+        # the rule's one-line advice (since 0.2.0); null for the engine's own codes (NN9xx)
+        "hint": {"type": ["string", "null"], "minLength": 1, "pattern": "^[^\n]*$"},
     },
 }
 
@@ -57,11 +59,12 @@ def test_schema_rejects_what_it_should():
     good = {"version": "0.1.0", "summary": {}, "findings": [{
         "code": "NN007", "name": "dropout-keep-drop-confusion", "severity": "warning", "confidence": "likely",
         "message": "m", "path": "a.py", "line": 1, "column": 1, "end_line": 1, "end_column": 2,
-        "node": None, "trace": None, "fix": None}]}
+        "node": None, "trace": None, "fix": None, "hint": "pass the drop probability"}]}
     validate(good)
     for mutate in (
         lambda d: d["findings"][0].update(extra=1),
         lambda d: d["findings"][0].pop("fix"),
+        lambda d: d["findings"][0].pop("hint"),
         lambda d: d["findings"][0].update(line=0),
         lambda d: d["findings"][0].update(severity="fatal"),
         lambda d: d.update(extra=[]),
@@ -84,6 +87,7 @@ def test_output_with_findings_of_every_severity_validates(tmp_path):
     validate(result.json)
     assert {f["severity"] for f in result.json["findings"]} == {"error", "warning", "info"}
     assert {f["code"] for f in result.json["findings"]} >= {"NN001", "NN006", "NN007"}
+    assert all(f["hint"] for f in result.json["findings"])  # every check has one
 
 
 def test_clean_output_validates(tmp_path):
@@ -102,3 +106,4 @@ def test_engine_findings_validate(tmp_path):
     assert result.returncode == 2, result
     validate(result.json)
     assert sorted(result.codes()) == ["NN901", "NN902", "NN903"]
+    assert {f["hint"] for f in result.json["findings"]} == {None}  # the engine's codes give no advice

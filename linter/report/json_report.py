@@ -1,7 +1,8 @@
 """``--format json``: the contract other tools (and the review bot) build on.
 
 The top level is ``{"version", "findings", "summary"}``; every finding has exactly the
-fields of :class:`nnlint.findings.Finding`. See the README for the schema.
+fields of :class:`nnlint.findings.Finding`, and ``hint`` (the rule's one-line advice, ``null``
+for the engine's own codes; since 0.2.0). See the README for the schema.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 from typing import TextIO
 
 from nnlint import __version__
+from nnlint.report import rules
 from nnlint.report.summary import summarize
 
 
@@ -27,4 +29,5 @@ def _finding(finding) -> dict:
     data = finding.model_dump(mode="json")
     if data["cell"] is None:
         del data["cell"]  # only notebook findings carry a cell
+    data["hint"] = rules.hint(finding.code)
     return data
