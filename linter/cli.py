@@ -222,6 +222,8 @@ def _output(path: Optional[str]) -> TextIO:
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return open(path, "w", encoding="utf-8")
+    except FileExistsError:  # mkdir met a file where a folder must be
+        raise ConfigError(f"--output-file {path}: cannot write it (a file stands where a folder is needed)") from None
     except OSError as exc:
         raise ConfigError(f"--output-file {path}: cannot write it ({exc.strerror or exc})") from None
 
