@@ -148,8 +148,7 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
     args = _parser().parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
-    paths = default_paths(args.paths, args.stdin_filename, sys.stdin is not None and sys.stdin.isatty()
-                          and sys.stdout.isatty())
+    paths = default_paths(args.paths, args.stdin_filename, _interactive())
     if not paths:
         return 0  # pre-commit with nothing staged, an empty file list, or a script that named nothing
     if args.statistics and args.format not in ("text", "json"):
@@ -187,6 +186,15 @@ def default_paths(paths: list[str], stdin_filename: Optional[str], interactive: 
     if stdin_filename is not None:
         return ["-"]
     return ["."] if interactive else []
+
+
+def _interactive() -> bool:
+    """Whether a person runs nnlint at a terminal: standard input and output both terminals
+    (pre-commit gives a hook /dev/null as input, even when its output is a pseudo-terminal)."""
+    try:
+        return sys.stdin is not None and sys.stdout is not None and sys.stdin.isatty() and sys.stdout.isatty()
+    except (OSError, ValueError):  # a closed stream
+        return False
 
 
 def _standard_input(paths: list[str], name: Optional[str]) -> Optional[tuple[str, bytes]]:
