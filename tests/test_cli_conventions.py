@@ -206,6 +206,9 @@ def test_statistics_on_a_clean_file(tmp_path):
     assert text.returncode == 0 and text.stdout == "All checks passed (1 file linted).\n"
     as_json = run_cli(["clean.py", "--statistics", "--format", "json"], tmp_path)
     assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
+    other = run_cli(["clean.py", "--statistics", "--format", "sarif"], tmp_path)
+    assert other.returncode == 2 and other.stdout == ""
+    assert other.stderr.splitlines() == ["nnlint: error: --statistics is written as text or json, not sarif"]
 
 
 # ----------------------------------------------------------------------------- paths
