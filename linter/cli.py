@@ -1,8 +1,9 @@
 """The command line: ``nnlint [OPTIONS] PATH...``, ``nnlint rules``, ``nnlint explain RULE``.
 
-Exit codes: 0 when no finding reaches the failing severity, 1 otherwise, 2 for a usage
-error, a configuration error, an input that could not be read, or a bug in nnlint (one line,
-never a traceback: CI must not mistake a crash for findings).
+Exit codes: 0 when no finding reaches the failing severity (or with ``--exit-zero``), 1
+otherwise, 2 for a usage error, a configuration error, an input that could not be read, or a
+bug in nnlint (one line, never a traceback: CI must not mistake a crash for findings), also
+with ``--exit-zero``, which only keeps findings from failing, as ruff's does.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import argparse
 import gc
 import os
 import sys
-from typing import Optional, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Optional, Sequence, TextIO
 
-from nnlint import __version__
+from nnlint import __version__, files
 from nnlint.config import ConfigError
 from nnlint.errors import internal_error
 from nnlint.levels import Severity
@@ -35,8 +38,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Find the documented training pitfalls in neural-network code.",
         epilog="Also: `nnlint rules` lists the rules, `nnlint explain RULE` documents one.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to lint (folders recursively)")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files or folders to lint (folders recursively); '-' reads standard input; none: the "
+                             "current folder when run from a terminal, else nothing")
     parser.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default: text)")
+    parser.add_argument("--stdin-filename", metavar="NAME",
+                        help="the name (and kind: .py, .ipynb) of the code read from standard input; it is linted "
+                             "as if it lay there (configuration, imports)")
+    parser.add_argument("--output-file", "-o", metavar="PATH",
+                        help="write the report to this file (its folders are created) instead of standard output")
+    parser.add_argument("--exit-zero", action="store_true",
+                        help="exit 0 even when findings reach --fail-on (errors still exit 2)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="only the findings: no summary line, no warnings (errors are still shown)")
+    parser.add_argument("--statistics", action="store_true",
+                        help="instead of the findings, how many each rule has: count, code, name (text or json)")
     parser.add_argument("--select", action="append", metavar="RULES",
                         help="only these rules: codes, code prefixes or slugs, comma-separated (replaces the config)")
     parser.add_argument("--ignore", action="append", metavar="RULES", help="skip these rules (added to the config)")
@@ -122,20 +138,25 @@ def _subcommand(args: list[str]) -> Optional[str]:
 
 
 #: Options of the lint command that take a value.
-_VALUED = {"--format", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
+_VALUED = {"--format", "--stdin-filename", "--output-file", "-o", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
            "--sample", "--report", "--trace-memory"}
 
 
 def _check(argv: list[str], keep: Optional[list]) -> int:
     from nnlint import config, engine
-    from nnlint.report import REPORTERS
 
     args = _parser().parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
-    if not args.paths:
-        return 0  # pre-commit with nothing staged, or an empty file list
-    settings = config.load(args.config, args.paths[0])
+    paths = default_paths(args.paths, args.stdin_filename, _interactive())
+    if not paths:
+        return 0  # pre-commit with nothing staged, an empty file list, or a script that named nothing
+    if args.statistics and args.format not in ("text", "json"):
+        raise ConfigError(f"--statistics is written as text or json, not {args.format}")
+    stdin = _standard_input(paths, args.stdin_filename)
+    if stdin is not None:
+        paths = [stdin[0]]
+    settings = config.load(args.config, paths[0])
     if args.fail_on:
         settings.fail_on = args.fail_on
     if args.task:
@@ -145,11 +166,86 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
     if not tracing and (args.device or args.sample or args.hide_refuted or args.trace_memory):
         raise ConfigError("--device, --sample, --trace-memory and --hide-refuted need --trace")
     memory = _memory(args.trace_memory)
+    out = _output(args.output_file)
+    try:
+        with files.standard_input(Path(stdin[0]), stdin[1]) if stdin is not None else nullcontext():
+            return _lint(args, paths, settings, checks, tracing, memory, out, keep)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def default_paths(paths: list[str], stdin_filename: Optional[str], interactive: bool) -> list[str]:
+    """The paths to lint. As ruff does, ``--stdin-filename`` alone reads standard input, and no
+    path at all lints the current folder when a person runs nnlint at a terminal
+    (``interactive``: standard input and output are terminals). Otherwise no path lints
+    nothing: pre-commit with nothing staged runs the hook without files (and with standard
+    input on /dev/null), and a script that named nothing gets no surprise run."""
+    if paths:
+        return paths
+    if stdin_filename is not None:
+        return ["-"]
+    return ["."] if interactive else []
+
+
+def _interactive() -> bool:
+    """Whether a person runs nnlint at a terminal: standard input and output both terminals
+    (pre-commit gives a hook /dev/null as input, even when its output is a pseudo-terminal)."""
+    try:
+        return sys.stdin is not None and sys.stdout is not None and sys.stdin.isatty() and sys.stdout.isatty()
+    except (OSError, ValueError):  # a closed stream
+        return False
+
+
+def _standard_input(paths: list[str], name: Optional[str]) -> Optional[tuple[str, bytes]]:
+    """The name and bytes of the code read from standard input, when the path is ``-``. At most
+    one byte over the source size cap is read: the engine refuses the rest as it does a file."""
+    if "-" not in paths:
+        if name is not None:
+            raise ConfigError("--stdin-filename names the code read from standard input: give '-' as the path")
+        return None
+    if len(paths) > 1:
+        raise ConfigError("'-' (standard input) is linted alone, without other paths")
+    name = name if name is not None else "-"
+    if name.lower().endswith(".onnx"):
+        raise ConfigError(f"--stdin-filename {name}: ONNX models are not read from standard input; name the file")
+    if not name.strip() or name.endswith(("/", os.sep)) or os.path.isdir(name):
+        raise ConfigError(f"--stdin-filename {name!r}: a file name is needed")
+    if sys.stdin is None:
+        raise ConfigError("'-': there is no standard input to read")
+    from nnlint.source import MAX_BYTES
+
+    try:
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"'-': cannot read standard input ({getattr(exc, 'strerror', None) or exc})") from None
+    return name, data
+
+
+def _output(path: Optional[str]) -> TextIO:
+    """Where the report goes: ``--output-file`` (opened before the lint, so a path that cannot be
+    written costs no run; its missing folders are created, as ruff does), else standard output."""
+    if path is None:
+        return sys.stdout
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8")
+    except FileExistsError:  # mkdir met a file where a folder must be
+        raise ConfigError(f"--output-file {path}: cannot write it (a file stands where a folder is needed)") from None
+    except OSError as exc:
+        raise ConfigError(f"--output-file {path}: cannot write it ({exc.strerror or exc})") from None
+
+
+def _lint(args: argparse.Namespace, paths: list[str], settings, checks, tracing: bool, memory: Optional[int],
+          out: TextIO, keep: Optional[list]) -> int:
+    from nnlint import engine
+    from nnlint.report import REPORTERS, statistics
+
     # A lint run is short and keeps what it builds (the project cache): the cyclic collector
     # would only rescan millions of live objects (15-20% of the run, superlinear on big graphs).
     gc.disable()
     subjects: Optional[dict] = {} if tracing else None
-    result = engine.lint(args.paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep)
+    result = engine.lint(paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep)
     if tracing:
         try:
             _trace(result, subjects, args, settings, memory)
@@ -157,30 +253,38 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
             raise
         except Exception as exc:  # the lint's findings stand without their verdicts
             result.errors.append(internal_error(exc, "in --trace (the findings are shown untraced)"))
-    for note in result.notes:
-        print(f"nnlint: warning: {note}", file=sys.stderr)
-    color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+    if not args.quiet:
+        for note in result.notes:
+            print(f"nnlint: warning: {note}", file=sys.stderr)
+    color = out is sys.stdout and not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
     try:
-        REPORTERS[args.format](result, sys.stdout, color=color)
+        if args.statistics:
+            statistics.write(result, out, args.format, summary=not args.quiet)
+        elif args.quiet and args.format == "text":
+            REPORTERS[args.format](result, out, color=color, summary=False)
+        else:
+            REPORTERS[args.format](result, out, color=color)
     except (BrokenPipeError, KeyboardInterrupt):
         raise
     except Exception as exc:  # the findings still reach the log, one plain line each
-        _plain(result)
+        _plain(result, out)
         result.errors.append(internal_error(exc, f"in the {args.format} report (the findings are listed plainly)"))
     for error in result.errors:
         if not any(error == f"{f.path}: {f.message}" for f in result.findings):
             print(f"nnlint: error: {error}", file=sys.stderr)
     if result.errors:
         return 2
+    if args.exit_zero:
+        return 0
     threshold = _RANK[settings.fail_on]
     return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
 
 
-def _plain(result) -> None:
+def _plain(result, out: TextIO) -> None:
     """The findings as ``path:line:column: CODE [severity] message``, for a reporter that failed."""
     for f in result.findings:
         where = ":".join(str(n) for n in (f.line, f.column) if n is not None)
-        print(f"{f.path}{':' + where if where else ''}: {f.code} [{f.severity.value}] {f.message}")
+        out.write(f"{f.path}{':' + where if where else ''}: {f.code} [{f.severity.value}] {f.message}\n")
 
 
 def _memory(text: Optional[str]) -> Optional[int]:
@@ -197,8 +301,6 @@ def _memory(text: Optional[str]) -> Optional[int]:
 
 def _trace(result, subjects: dict, args: argparse.Namespace, settings, memory: Optional[int]) -> None:
     """Confirm the findings in place; write the HTML report when asked."""
-    from pathlib import Path
-
     try:
         from nnlint.trace.run import TraceError, TraceOptions, trace_findings
     except ImportError as exc:

@@ -136,12 +136,13 @@ def discover(paths: list[str], settings: Settings) -> Discovery:
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
-        if not path.exists() and not os.path.islink(given):  # a dangling link or a loop is reported when read
+        stdin = files.is_standard_input(path)  # read from standard input: no file need lie there
+        if not stdin and not path.exists() and not os.path.islink(given):  # a dangling link or a loop is reported when read
             found.errors.append(f"{given}: no such file or directory")
             continue
-        if not path.is_dir():  # a file, or a FIFO or device: nnlint.files refuses those with one line
+        if stdin or not path.is_dir():  # a file, or a FIFO or device: nnlint.files refuses those with one line
             try:
-                resolved = path.resolve()
+                resolved = files.resolve(path) if stdin else path.resolve()
             except (OSError, RuntimeError):  # a symlink loop
                 resolved = Path(os.path.abspath(given))
             if settings.exclude:

@@ -31,6 +31,10 @@ from nnlint.errors import UnreadableFile
 #: The roots reads are allowed under, set by :func:`allowed` (the engine, from the command line).
 _roots: tuple[Path, ...] = ()
 
+#: The file read from standard input (``nnlint - --stdin-filename NAME``): its place, as
+#: :func:`standard_input` resolved it, and its bytes. Set for the whole run, report included.
+_stdin: Optional[tuple[Path, bytes]] = None
+
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
 
@@ -80,12 +84,41 @@ def allowed(roots: Iterable[Path]) -> Iterator[None]:
         _roots = before
 
 
+@contextmanager
+def standard_input(place: Path, data: bytes) -> Iterator[None]:
+    """Within the block, the file at ``place`` is ``data`` (standard input), whether or not a
+    file lies there: every read of it gets these bytes, never the disk's. It stands at that
+    place, so the project around it (imports, configuration) is the one there."""
+    global _stdin
+    before, _stdin = _stdin, (_place(Path(place)), data)
+    try:
+        yield
+    finally:
+        _stdin = before
+
+
+def is_standard_input(path: Path) -> bool:
+    return _stdin is not None and _place(Path(path)) == _stdin[0]
+
+
+def _place(path: Path) -> Path:
+    """``path`` made absolute with the links of the folders above it followed; it need not exist."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.parent.resolve() / absolute.name
+    except (OSError, RuntimeError):
+        return absolute
+
+
 def inside(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
 def resolve(path: Path, roots: Optional[Iterable[Path]] = None) -> Path:
-    """``path`` with every link followed, if it lies under the allowed roots; else :class:`Refused`."""
+    """``path`` with every link followed, if it lies under the allowed roots; else :class:`Refused`.
+    The file read from standard input is its own place: nothing on the disk is followed."""
+    if is_standard_input(path):
+        return _stdin[0]
     try:
         real = Path(path).resolve(strict=True)
     except FileNotFoundError:
@@ -130,6 +163,11 @@ def open_regular(path: Path, limit: int, roots: Optional[Iterable[Path]] = None)
 def read_bytes(path: Path, limit: int, roots: Optional[Iterable[Path]] = None) -> bytes:
     """The bytes of a regular file under the allowed roots, at most ``limit`` of them; else
     :class:`Refused` (or :class:`UnreadableFile` for an I/O error), one line saying why."""
+    if is_standard_input(path):
+        data = _stdin[1]
+        if len(data) > limit:
+            raise Refused(f"standard input too large to lint (more than {limit:,} bytes)")
+        return data
     fd, size = open_regular(path, limit, roots)
     try:
         chunks: list[bytes] = []

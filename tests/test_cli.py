@@ -68,7 +68,8 @@ def test_help_mentions_options(tmp_path):
     result = run_cli(["--help"], tmp_path)
     assert result.returncode == 0, result
     for option in ("--format", "--select", "--ignore", "--config", "--no-color", "--fail-on", "--version",
-                   "--jobs", "--report-unused-suppressions"):
+                   "--jobs", "--report-unused-suppressions", "--stdin-filename", "--output-file", "--exit-zero",
+                   "--quiet", "--statistics"):
         assert option in result.stdout, option
 
 

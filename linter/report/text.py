@@ -13,7 +13,8 @@ _COLORS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 
 
-def write(result, stream: TextIO, color: bool = False) -> None:
+def write(result, stream: TextIO, color: bool = False, summary: bool = True) -> None:
+    """``summary``: end with the summary line (``--quiet`` leaves it out)."""
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
 
@@ -39,7 +40,7 @@ def write(result, stream: TextIO, color: bool = False) -> None:
         if check is not None and getattr(check, "hint", None):
             stream.write(f"    {paint('= hint:', _DIM)} {check.hint}\n")
         stream.write("\n")
-    line = _summary_line(result)
+    line = _summary_line(result) if summary else ""
     if line:
         stream.write(line + "\n")
 
