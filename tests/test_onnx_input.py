@@ -33,7 +33,7 @@ CORPUS = ob.CORPUS
 CORPUS_MODELS = sorted(p.name for p in CORPUS.glob("*.onnx")) if CORPUS.is_dir() else []
 needs_corpus = pytest.mark.skipif(not CORPUS_MODELS, reason=f"the ONNX corpus is not at {CORPUS}")
 
-FINDING_KEYS = {"code", "name", "severity", "confidence", "message", "path", "line", "column", "end_line",
+FINDING_KEYS = {"code", "name", "severity", "confidence", "message", "path", "line", "column", "end_line", "hint",
                 "end_column", "node", "trace", "fix"}
 
 TRAIN_MSE_ONLY = """\
