@@ -644,7 +644,7 @@ class TorchInterpreter(TrainingCode):
             return UNKNOWN
         if name in ("train", "eval") and self._is_parameter(obj):  # def fit(net, ...): net.train()
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
-            self.param_modes[id(obj)] = "unknown" if mode is UNKNOWN else ("train" if truthy(mode) else "eval")
+            self.param_modes[id(obj)] = (obj, "unknown" if mode is UNKNOWN else ("train" if truthy(mode) else "eval"))
             return obj
         if isinstance(obj, (Instance, Layer)) and name in ("train", "eval"):
             mode = args[0] if name == "train" and args else kwargs.get("mode", True) if name == "train" else False
@@ -738,7 +738,7 @@ class TorchInterpreter(TrainingCode):
         if id(func) not in self.param_modes:
             return UNKNOWN
         how = self.evaluation(args)
-        if how and self.param_modes.get(id(func)) == "train" and node is not None and self.record_once(node, "guess"):
+        if how and self.param_modes[id(func)][1] == "train" and node is not None and self.record_once(node, "guess"):
             name = func.graph.ops[func.op].type_name
             record = {"origin": origin_of(frame, node), "model": name, "layers": [],
                       "how": f"{how} in training mode: call {name}.eval() first", "guess": True}
@@ -996,10 +996,11 @@ class TorchInterpreter(TrainingCode):
         for raw in (a for a in args if isinstance(a, RawData)):
             self.raw_reaches(raw, node, frame, f"the model {graph.name}", graph)
         inputs = [a.op for a in args if isinstance(a, Tensor) and a.graph is frame.graph]
-        op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs, attrs={"model_call": graph})
-        self.call_arguments[op.id] = [id(a) for a in args]  # criterion(model(x), x): a reconstruction
-        if isinstance(node, cst.Call):  # by name too, for values nnlint does not know (a batch from a loader)
-            self.call_argument_names[op.id] = [dotted(a.value) for a in node.args if a.keyword is None]
+        # its arguments, for criterion(model(x), x) (a reconstruction); by name too, for values
+        # nnlint does not know (a batch from a loader)
+        names = [dotted(a.value) for a in node.args if a.keyword is None] if isinstance(node, cst.Call) else []
+        op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs,
+                             attrs={"model_call": graph, "arguments": list(args), "argument_names": names})
         return Tensor(frame.graph, op.id, model=graph)
 
     def model_graph(self, inst: Instance) -> ModelGraph:

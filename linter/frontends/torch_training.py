@@ -51,16 +51,17 @@ class TrainingCode(Interpreter):
         self.assign_names: dict[int, str] = {}  # id(call node) -> the names it is assigned to
         self.no_grad = 0  # > 0 inside torch.no_grad() / inference_mode()
         self.phases: list[str] = []  # the evaluation phases being run: for phase in ("train", "val")
-        self.param_modes: dict[int, str] = {}  # id(parameter value) -> "train"/"eval": net.train() on a parameter
-        self.call_arguments: dict[int, list[int]] = {}  # model-call op -> id() of its arguments
-        self.call_argument_names: dict[int, list] = {}  # model-call op -> its arguments' plain names
+        #: id(parameter value) -> (the value, "train"/"eval"): net.train() on a parameter; the value
+        #: is kept so that its id cannot be reused by another object while the analysis runs
+        self.param_modes: dict[int, tuple[Any, str]] = {}
         self.events = _Events()  # what the current unit of training code does
         self.quiet_blocks: list[_QuietBlock] = []  # the no_grad blocks being run, innermost last
         #: backward()/step() calls seen, and models handed to code not followed (which may train them)
         self.training_steps = 0
         self.data_loops = 0  # > 0 while running the body of a loop over a data loader or held-out data
-        #: id() of a model -> ``training_steps`` when the code last put it in train() explicitly
-        self.train_chosen: dict[int, int] = {}
+        #: id(model) -> (the model, ``training_steps`` when the code last put it in train()); the
+        #: model is kept so that its id cannot be reused by another object during the analysis
+        self.train_chosen: dict[int, tuple[Any, int]] = {}
         self._optimizers: dict[int, dict] = {}  # id(constructor call) -> its optimizer record
 
     def record_once(self, node: cst.CSTNode, tag: str = "") -> bool:
@@ -117,9 +118,10 @@ class TrainingCode(Interpreter):
         pred = args[0] if args else UNKNOWN
         record = loss_record(loss.qualname, loss.task, Origin(loss.path, loss.node))
         target = args[1] if len(args) > 1 else None
-        ids, names = self._arguments_of(pred) if isinstance(pred, Tensor) else ([], [])
+        arguments, names = self._arguments_of(pred) if isinstance(pred, Tensor) else ([], [])
         target_name = dotted(node.args[1].value) if isinstance(node, cst.Call) and len(node.args) > 1 else None
-        if (isinstance(target, (Tensor, RawData)) and id(target) in ids) or (target_name and target_name in names):
+        if (isinstance(target, (Tensor, RawData)) and any(target is a for a in arguments)) \
+                or (target_name and target_name in names):
             record["reconstruction"] = True
         if isinstance(pred, Tensor) and pred.model is not None:
             self._attach(pred.model, record)
@@ -140,12 +142,13 @@ class TrainingCode(Interpreter):
         elif self.record_once(loss.node):
             self.program.setup.losses.append(record)
 
-    def _arguments_of(self, t: Tensor) -> tuple[list[int], list]:
-        """(id()s, plain names) of the arguments of the model call ``t`` comes from (through reshapes)."""
+    @staticmethod
+    def _arguments_of(t: Tensor) -> tuple[list, list]:
+        """(values, plain names) of the arguments of the model call ``t`` comes from (through reshapes)."""
         op = t.graph.ops[t.op]
         for _ in range(8):
-            if op.attrs.get("model_call") and op.id in self.call_arguments:
-                return self.call_arguments[op.id], self.call_argument_names.get(op.id, [])
+            if op.attrs.get("model_call") and "arguments" in op.attrs:
+                return op.attrs["arguments"], op.attrs["argument_names"]
             if len(op.inputs) != 1:
                 return [], []
             op = t.graph.ops[op.inputs[0]]
@@ -502,7 +505,7 @@ class TrainingCode(Interpreter):
         """``model.train()`` / ``model.eval()``: remember when the code chose training mode."""
         model.mode = mode
         if mode == "train":
-            self.train_chosen[id(model)] = self.training_steps
+            self.train_chosen[id(model)] = (model, self.training_steps)
         else:
             self.train_chosen.pop(id(model), None)
 
@@ -513,7 +516,7 @@ class TrainingCode(Interpreter):
         (not over data batches): the code
         samples a model with its dropout on (Monte-Carlo dropout), it did not forget eval()."""
         if model.mode == "train" and self.loops and not self.data_loops \
-                and self.train_chosen.get(id(model)) == self.training_steps:
+                and self.train_chosen.get(id(model), (None, None))[1] == self.training_steps:
             return None
         return model.mode
 
