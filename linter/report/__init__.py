@@ -1,17 +1,25 @@
 """Reporters: views of the same findings. Each module renders one format; this table is the
-registry the ``--format`` option offers (a new format is a module and one line here)."""
+registry the ``--format`` option offers (a new format is a module and one line here).
+
+A format's module is imported when its report is written, not when nnlint starts: the
+pre-commit path pays only for the text reporter."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Callable
 
-from nnlint.report import github, json_report, rdjson, sarif, text
+#: format name -> the module (in this package) whose ``write(result, stream, color)`` renders it
+_MODULES = {"text": "text", "json": "json_report", "sarif": "sarif", "github": "github", "rdjson": "rdjson"}
+
+
+def _writer(module: str) -> Callable[..., None]:
+    def write(*args, **kwargs) -> None:
+        import_module(f"nnlint.report.{module}").write(*args, **kwargs)
+
+    write.__name__ = f"{module}.write"
+    return write
+
 
 #: format name -> writer(result, stream, color)
-REPORTERS: dict[str, Callable[..., None]] = {
-    "text": text.write,
-    "json": json_report.write,
-    "sarif": sarif.write,
-    "github": github.write,
-    "rdjson": rdjson.write,
-}
+REPORTERS: dict[str, Callable[..., None]] = {name: _writer(module) for name, module in _MODULES.items()}
