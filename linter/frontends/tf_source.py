@@ -21,7 +21,7 @@ from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.names import dotted
 from nnlint.frontends.torch_source import TorchInterpreter, even_number
 from nnlint.frontends.values import Bound, Optimizer, Tensor
-from nnlint.ir import NORMS, WEIGHTED, ModelGraph, OpKind
+from nnlint.ir import TRAINABLE, ModelGraph, OpKind
 from nnlint.ir.signs import NONNEG
 
 _V1 = ("tensorflow.compat.v1.", "tensorflow.compat.v2.", "tensorflow.v1.")
@@ -92,9 +92,6 @@ _ERRORS = {"square", "math.square", "abs", "math.abs", "nn.l2_loss", "pow", "mat
 #: ``tf.*`` names under which an unknown call may build a layer (variables of its own).
 _MAY_HOLD_WEIGHTS = ("layers.", "contrib.", "keras.", "nn.rnn_cell.", "nn.dynamic_rnn", "nn.bidirectional_dynamic_rnn",
                      "rnn.", "estimator.", "compat.", "Module", "experimental.")
-
-#: Ops that hold a layer's weights (or its normalisation's).
-_LAYER_KINDS = WEIGHTED | NORMS | {OpKind.EMBEDDING, OpKind.RNN}
 
 #: other tensor functions with a kind the checks know
 _SHAPES = {"reshape": OpKind.RESHAPE, "squeeze": OpKind.RESHAPE, "expand_dims": OpKind.RESHAPE,
@@ -352,7 +349,7 @@ class TensorFlowCode(TorchInterpreter):
         if not variables:
             return False
         for op in reached:
-            if op.kind in _LAYER_KINDS or op.kind is OpKind.UNKNOWN and not op.attrs.get("weightless"):
+            if op.kind in TRAINABLE or op.kind is OpKind.UNKNOWN and not op.attrs.get("weightless"):
                 return False
             used = [i for i, source in enumerate(op.inputs) if source in variables]
             if used and (op.kind is not OpKind.MATMUL or used != [0]):

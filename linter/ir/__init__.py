@@ -6,12 +6,13 @@ recognise is ``UNKNOWN`` and breaks every pattern through it: unknown means sile
 """
 
 from nnlint.ir.graph import InputRef, ModelGraph, Op, Origin, TrainingSetup
-from nnlint.ir.kinds import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, OpKind
+from nnlint.ir.kinds import ACTIVATIONS, NORMS, SHAPE_ONLY, TRAINABLE, WEIGHTED, OpKind
 
 __all__ = [
     "ACTIVATIONS",
     "NORMS",
     "SHAPE_ONLY",
+    "TRAINABLE",
     "WEIGHTED",
     "InputRef",
     "ModelGraph",

@@ -53,6 +53,10 @@ WEIGHTED = frozenset({OpKind.LINEAR, OpKind.CONV, OpKind.CONV_TRANSPOSE})
 #: Normalisations; with their affine shift they make a preceding or following bias redundant.
 NORMS = frozenset({OpKind.BATCH_NORM, OpKind.LAYER_NORM, OpKind.GROUP_NORM, OpKind.INSTANCE_NORM})
 
+#: Ops that hold weights of their own: layers, normalisations (their affine scale and shift),
+#: embeddings and recurrent cells.
+TRAINABLE = WEIGHTED | NORMS | {OpKind.EMBEDDING, OpKind.RNN}
+
 #: Element-wise nonlinearities.
 ACTIVATIONS = frozenset(
     {

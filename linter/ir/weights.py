@@ -13,11 +13,8 @@ from __future__ import annotations
 from typing import Optional
 
 from nnlint.ir.graph import ModelGraph, Op
-from nnlint.ir.kinds import ACTIVATIONS, NORMS, WEIGHTED, OpKind
+from nnlint.ir.kinds import ACTIVATIONS, TRAINABLE, OpKind
 from nnlint.ir.shapes import shape_of
-
-#: Ops with weights of their own.
-_TRAINABLE = WEIGHTED | NORMS | {OpKind.EMBEDDING, OpKind.RNN}
 
 #: Ops that keep the feature width of their input.
 _SAME_WIDTH = ACTIVATIONS | {OpKind.DROPOUT, OpKind.IDENTITY}
@@ -35,7 +32,7 @@ def without_weights(graph: ModelGraph) -> bool:
     """Whether ``graph`` has nothing to train: no layer with weights (nor a norm's affine
     ones) and nowhere weights could hide. A "model" that is one activation (a benchmark
     harness wrapping a Softmax layer) learns nothing, whatever loss it is compiled with."""
-    return not hidden_weights(graph) and not any(op.kind in _TRAINABLE for op in graph.ops.values())
+    return not hidden_weights(graph) and not any(op.kind in TRAINABLE for op in graph.ops.values())
 
 
 def weight_count(graph: ModelGraph) -> Optional[tuple[int, int]]:
