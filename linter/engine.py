@@ -264,8 +264,7 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for,
         from nnlint.findings import Finding  # pydantic: imported with the first finding only
 
         source = source_for(origin.path)
-        span = source.span(origin.node) if source is not None and origin.node is not None else None
-        line, col, end_line, end_col = span if span else (None, None, None, None)
+        line, col, end_line, end_col = _span(origin, source) or (None, None, None, None)
         finding = Finding(code=check.code, name=check.name, severity=severity, confidence=confidence, message=message,
                           path=origin.path, line=line, column=col, end_line=end_line, end_column=end_col,
                           node=origin.graph_node)
@@ -278,10 +277,14 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for,
     return sink
 
 
+def _span(origin: Origin, source) -> Optional[tuple]:
+    """(line, column, end line, end column) of ``origin`` in its parsed ``source``, if known."""
+    return source.span(origin.node) if source is not None and origin.node is not None else None
+
+
 def _place(origin: Origin, source_for) -> str:
     """``model.py:16``: where an op is, for a finding shown elsewhere."""
-    source = source_for(origin.path)
-    span = source.span(origin.node) if source is not None and origin.node is not None else None
+    span = _span(origin, source_for(origin.path))
     path = origin.path
     if os.path.isabs(path):  # a module the linted file imports: named from where nnlint runs
         relative = os.path.relpath(path)
