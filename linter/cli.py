@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnlint",
         description="Find the documented training pitfalls in neural-network code.",
-        epilog="Also: `nnlint rules` lists the rules, `nnlint explain RULE` documents one.",
+        epilog="Also: `nnlint rules` lists the rules, `nnlint explain RULE` documents one, `nnlint review` "
+               "reviews a GitHub pull request.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or folders to lint (folders recursively); '-' reads standard input; none: the "
@@ -53,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="only the findings: no summary line, no warnings (errors are still shown)")
     parser.add_argument("--statistics", action="store_true",
                         help="instead of the findings, how many each rule has: count, code, name (text or json)")
+    parser.add_argument("--diff-base", metavar="REF",
+                        help="report only findings on lines changed since the merge base of REF and HEAD (git "
+                             "diff, working tree included); with no PATH, lint the changed files")
+    parser.add_argument("--diff", metavar="FILE",
+                        help="report only findings on lines this unified diff adds ('-': standard input; paths "
+                             "relative to the current folder); with no PATH, lint the changed files")
     parser.add_argument("--select", action="append", metavar="RULES",
                         help="only these rules: codes, code prefixes or slugs, comma-separated (replaces the config)")
     parser.add_argument("--ignore", action="append", metavar="RULES", help="skip these rules (added to the config)")
@@ -85,6 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _review_parser() -> argparse.ArgumentParser:
+    from nnlint import review
+
+    parser = _parser()
+    parser.prog = "nnlint review"
+    parser.description = ("Post one review of the findings on the lines a pull request adds (GitHub). Without "
+                          "PATH, lints the files the pull request changes.")
+    parser.epilog = None
+    review.add_options(parser)
+    return parser
+
+
 def run() -> None:
     """The ``nnlint`` command: :func:`main`, then the process ends without tearing Python down.
 
@@ -111,6 +130,8 @@ def main(argv: Optional[Sequence[str]] = None, keep: Optional[list] = None) -> i
         if command is not None:
             at = args.index(command)
             rest = args[:at] + args[at + 1:]  # options may come before the subcommand too
+            if command == "review":
+                return _check(rest, keep, review=True)
             return _rules(rest) if command == "rules" else _explain(rest)
         return _check(args, keep)
     except ConfigError as exc:
@@ -133,22 +154,35 @@ def _subcommand(args: list[str]) -> Optional[str]:
             continue
         if i and args[i - 1] in _VALUED and "=" not in args[i - 1]:
             continue  # the value of an option (--format json)
-        return arg if arg in ("rules", "explain") and not os.path.exists(arg) else None
+        return arg if arg in ("rules", "explain", "review") and not os.path.exists(arg) else None
     return None
 
 
 #: Options of the lint command that take a value.
-_VALUED = {"--format", "--stdin-filename", "--output-file", "-o", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
+_VALUED = {"--repo", "--pr", "--api-url", "--token", "--max-comments", "--comment-author", "--diff-base", "--diff", "--format", "--stdin-filename", "--output-file", "-o", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
            "--sample", "--report", "--trace-memory"}
 
 
-def _check(argv: list[str], keep: Optional[list]) -> int:
+def _check(argv: list[str], keep: Optional[list], review: bool = False) -> int:
+    """The lint command, or with ``review`` the ``nnlint review`` command: the same lint, kept to
+    the pull request's added lines, then posted (:mod:`nnlint.review`)."""
     from nnlint import config, engine
 
-    args = _parser().parse_args(argv)
+    args = (_review_parser() if review else _parser()).parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
-    paths = default_paths(args.paths, args.stdin_filename, _interactive())
+    pull = None
+    if review:
+        from nnlint import review as reviewing
+
+        pull = reviewing.pull_request(args)
+    changes = _changes(args)
+    if pull is not None and changes is None:
+        changes = pull.changes()
+    if changes is not None and not args.paths and args.stdin_filename is None:
+        paths = _changed_paths(changes, args.quiet)
+    else:
+        paths = default_paths(args.paths, args.stdin_filename, _interactive())
     if not paths:
         return 0  # pre-commit with nothing staged, an empty file list, or a script that named nothing
     if args.statistics and args.format not in ("text", "json"):
@@ -169,10 +203,33 @@ def _check(argv: list[str], keep: Optional[list]) -> int:
     out = _output(args.output_file)
     try:
         with files.standard_input(Path(stdin[0]), stdin[1]) if stdin is not None else nullcontext():
-            return _lint(args, paths, settings, checks, tracing, memory, out, keep)
+            return _lint(args, paths, settings, checks, tracing, memory, out, keep, changes, pull)
     finally:
         if out is not sys.stdout:
             out.close()
+
+
+def _changes(args: argparse.Namespace):
+    """The change whose added lines alone are reported (``--diff-base``, ``--diff``), or None."""
+    if args.diff_base is not None and args.diff is not None:
+        raise ConfigError("--diff-base and --diff both name the change: give one")
+    if args.diff == "-" and ("-" in args.paths or args.stdin_filename is not None):
+        raise ConfigError("--diff - and '-' both read standard input: give the diff as a file")
+    from nnlint import changes
+
+    if args.diff is not None:
+        return changes.read(args.diff)
+    return changes.from_git(args.diff_base) if args.diff_base is not None else None
+
+
+def _changed_paths(changes, quiet: bool) -> list[str]:
+    """The changed files nnlint lints (by kind, as a folder walk picks them)."""
+    from nnlint.discovery import SUFFIXES
+
+    paths = [p for p in changes.paths() if Path(p).suffix.lower() in SUFFIXES]
+    if not paths and not quiet:
+        print("nnlint: the change leaves no Python, notebook or ONNX file to lint", file=sys.stderr)
+    return paths
 
 
 def default_paths(paths: list[str], stdin_filename: Optional[str], interactive: bool) -> list[str]:
@@ -237,7 +294,7 @@ def _output(path: Optional[str]) -> TextIO:
 
 
 def _lint(args: argparse.Namespace, paths: list[str], settings, checks, tracing: bool, memory: Optional[int],
-          out: TextIO, keep: Optional[list]) -> int:
+          out: TextIO, keep: Optional[list], changes=None, pull=None) -> int:
     from nnlint import engine
     from nnlint.report import REPORTERS, statistics
 
@@ -246,6 +303,8 @@ def _lint(args: argparse.Namespace, paths: list[str], settings, checks, tracing:
     gc.disable()
     subjects: Optional[dict] = {} if tracing else None
     result = engine.lint(paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep)
+    if changes is not None:
+        result.findings = [f for f in result.findings if changes.keeps(f)]
     if tracing:
         try:
             _trace(result, subjects, args, settings, memory)
@@ -253,6 +312,10 @@ def _lint(args: argparse.Namespace, paths: list[str], settings, checks, tracing:
             raise
         except Exception as exc:  # the lint's findings stand without their verdicts
             result.errors.append(internal_error(exc, "in --trace (the findings are shown untraced)"))
+    if pull is not None:
+        from nnlint import review
+
+        review.post(result, changes, pull, args)
     if not args.quiet:
         for note in result.notes:
             print(f"nnlint: warning: {note}", file=sys.stderr)

@@ -13,6 +13,7 @@ kept in ``raised``: :meth:`NotebookCode.as_run` makes a finding there ``info``.
 from __future__ import annotations
 
 import ast
+import re
 import json
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -140,3 +141,71 @@ def _syntax_error(lines: list[str]) -> Optional[tuple[int, Optional[int], str]]:
     except ValueError as exc:  # null bytes
         return 1, None, f"syntax error: {exc}"
     return None
+
+
+#: JSON tokens: a string (escapes kept), a bracket or separator, or a bare literal.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.DOTALL)
+
+
+def file_lines(text: str) -> dict[int, list[int]]:
+    """Cell number -> the line of the ``.ipynb`` file on which each line of that cell's source
+    is written (a diff shows the file's JSON lines; a finding names a cell and a line in it).
+
+    nbformat writes a source as a list of one string per line, each on its own JSON line;
+    a source written as one string keeps all its lines on one file line. A scan of the JSON
+    tokens, tracking only the path to each string, finds them without a parser that keeps
+    positions. Cells are numbered as :func:`read` numbers them (nbformat 3's worksheets in
+    order); a malformed document gives what was found before the fault."""
+    found: dict[int, list[int]] = {}
+    stack: list[list] = []  # per open container: [kind, key or index, awaiting a key]
+    cells = 0
+    line, seen = 1, 0
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in ("{", "["):
+            if token == "{" and _at_cell(stack):
+                cells += 1
+            stack.append(["object", None, True] if token == "{" else ["array", 0, False])
+        elif token in ("}", "]"):
+            if not stack:
+                break
+            stack.pop()
+        elif token == ",":
+            if stack and stack[-1][0] == "array":
+                stack[-1][1] += 1
+            elif stack:
+                stack[-1][2] = True
+        elif token == ":":
+            continue
+        elif stack and stack[-1][0] == "object" and stack[-1][2]:
+            stack[-1][1], stack[-1][2] = _decoded(token), False
+        elif token.startswith('"') and _at_source(stack):
+            line += text.count("\n", seen, match.start())
+            seen = match.start()
+            value = _decoded(token)
+            count = max(value.count("\n") + (0 if value.endswith("\n") else 1), 1) if isinstance(value, str) else 1
+            found.setdefault(cells, []).extend([line] * count)
+    return found
+
+
+def _decoded(token: str):
+    try:
+        return json.loads(token)
+    except ValueError:
+        return None
+
+
+def _at_cell(stack: list[list]) -> bool:
+    """Whether an object opened now is a cell: an item of ``cells`` at the top or in a worksheet."""
+    if len(stack) < 2 or stack[-1][0] != "array" or stack[-2][1] != "cells":
+        return False
+    return len(stack) == 2 or (len(stack) == 4 and stack[-3][0] == "array" and stack[-4][1] == "worksheets")
+
+
+def _at_source(stack: list[list]) -> bool:
+    """Whether a string read now is (part of) a cell's source (``input`` in nbformat 3)."""
+    for depth in (len(stack) - 1, len(stack) - 2):  # the source itself, or an item of its list
+        if depth >= 1 and stack[depth][0] == "object" and stack[depth][1] in ("source", "input") \
+                and (depth == len(stack) - 1 or stack[-1][0] == "array") and _at_cell(stack[:depth]):
+            return True
+    return False

@@ -50,13 +50,7 @@ def write(result, stream: TextIO, color: bool = False) -> None:
 def document(result) -> dict:
     table = rules.all_rules()
     index = {r.code: i for i, r in enumerate(table)}
-    lines = SourceLines()
-    seen: dict[str, int] = {}
-    results = []
-    for finding in result.findings:
-        key = fingerprint_key(finding, lines.line(finding, finding.line))
-        seen[key] = seen.get(key, 0) + 1
-        results.append(_result(finding, index, f"{_hash(key)}:{seen[key]}"))
+    results = [_result(finding, index, mark) for finding, mark in zip(result.findings, fingerprints(result.findings))]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -133,6 +127,19 @@ def artifact(path: str) -> dict:
         return {"uri": PurePath(os.path.normpath(path)).as_uri()}
     posix = PurePath(os.path.normpath(path)).as_posix()
     return {"uri": quote(posix, safe="/"), "uriBaseId": SRCROOT}
+
+
+def fingerprints(findings) -> list[str]:
+    """Each finding's stable fingerprint, in order (see the module's docstring); ``nnlint
+    review`` marks its comments with them."""
+    lines = SourceLines()
+    seen: dict[str, int] = {}
+    prints = []
+    for finding in findings:
+        key = fingerprint_key(finding, lines.line(finding, finding.line))
+        seen[key] = seen.get(key, 0) + 1
+        prints.append(f"{_hash(key)}:{seen[key]}")
+    return prints
 
 
 def fingerprint_key(finding, line_text) -> str:
