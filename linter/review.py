@@ -224,6 +224,8 @@ def _comment(mark: str, finding) -> str:
 def _body(new: int, commented: int, listed: list) -> str:
     lines = [f"**nnlint** found {new} new finding{'s' if new != 1 else ''} in this change"
              + (f": {commented} commented below, {len(listed)} listed here." if listed else ".")]
+    if listed:
+        lines.append("")
     for mark, finding in listed:
         line = f":{finding.line}" if finding.line is not None else ""
         lines.append(f"- {_escape(finding.path)}{line} **{finding.code}** ({finding.severity.value}): "
