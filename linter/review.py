@@ -140,8 +140,8 @@ def post(result, changes: Changes, pull: PullRequest, args) -> None:
     new = sorted(((m, f) for m, f in marks.items() if m not in posted),
                  key=lambda item: (_ORDER[item[1].severity.value], item[1].sort_key()))
     if not new:
-        _say(args, f"nothing new to post on #{pull.number} ({len(marks)} finding{'s' if len(marks) != 1 else ''} "
-                   "already posted)")
+        _say(args, f"nothing to post on #{pull.number}: " + (f"{_count(len(marks), 'finding')} on the changed lines, "
+                   "all posted before" if marks else "no finding on the changed lines"))
         return
     inline = [(m, f) for m, f in new[:args.max_comments] if changes.file_line(f) is not None]
     files_level = [(m, f) for m, f in new[:args.max_comments] if changes.file_line(f) is None]

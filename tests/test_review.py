@@ -196,7 +196,7 @@ def test_rerun_posts_nothing_twice(project, github, capsys):
     gh = github()
     review(capsys, gh)
     code, _, err = review(capsys, gh)
-    assert len(gh.reviews) == 1 and "nothing new to post" in err
+    assert len(gh.reviews) == 1 and "all posted before" in err
     # a new push adds a finding: only that one is posted
     (project / "net.py").write_text(NEW.replace("    nn.Linear(64, 10),\n", "    nn.Dropout(0.95),\n    nn.Linear(64, 10),\n"))
     gh.diff = DIFF.replace("@@ -4,5 +4,7 @@", "@@ -4,5 +4,8 @@").replace("+    nn.Linear(64, 10),\n",
@@ -317,3 +317,12 @@ def test_redirects_are_not_followed(project, capsys):
         server.shutdown()
         server.server_close()
     assert "HTTP 301" in capsys.readouterr().err
+
+
+def test_clean_change_posts_nothing(project, github, capsys):
+    (project / "net.py").write_text(NEW.replace("nn.Dropout(0.9),\n    nn.Linear(64", "nn.Dropout(0.1),\n    nn.Linear(64"))
+    gh = github()
+    code, out, err = review(capsys, gh)
+    assert code == 0 and gh.reviews == [] and gh.comments == []
+    assert "no finding on the changed lines" in err
+    assert [m for m, _ in gh.requests if m == "POST"] == []
