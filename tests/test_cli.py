@@ -538,3 +538,20 @@ def test_a_folder_named_like_a_subcommand_is_linted(tmp_path):
     write(tmp_path, "rules/train.py", "import torch.nn as nn\nd = nn.Dropout(0.9)\n")
     result = run_cli(["rules"], tmp_path)
     assert "rules/train.py" in result.stdout and "NN007" in result.stdout, result
+
+
+def test_pitfall_catalogue_is_the_rules_documentation():
+    """docs/pitfalls.md is `nnlint explain --all`: regenerate it when a rule's docs change."""
+    from pathlib import Path
+
+    from nnlint import registry
+    from nnlint.cli import catalogue
+
+    shipped = (Path(__file__).resolve().parent.parent / "docs" / "pitfalls.md").read_text(encoding="utf-8")
+    assert shipped == catalogue(), "run: nnlint explain --all > docs/pitfalls.md"
+    assert shipped.count("\n## ") == len(registry.all_checks())
+
+
+def test_explain_needs_a_rule_or_all(tmp_path):
+    result = run_cli(["explain"], tmp_path)
+    assert result.returncode == 2 and "give one rule, or --all" in result.stderr

@@ -34,7 +34,7 @@ def inconclusive(evidence: str) -> Verdict:
     return Verdict(INCONCLUSIVE, evidence)
 
 
-#: The healthy bands of pitfalls.md (from the DL4J guide), which confirmations judge against.
+#: The healthy bands confirmations judge against (the DL4J troubleshooting guide's rules of thumb).
 HEALTHY_STD = (0.5, 2.0)  # activation standard deviation per layer
 HEALTHY_UPDATE = (1e-4, 1e-2)  # mean |update| / mean |parameter| after one step
 EXP_LIMIT = 88.7  # float32 exp overflows above this
