@@ -9,6 +9,8 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
+from nnlint.trace.evidence import constant_input
+from nnlint.trace.remedy import Remedy, set_weight_init
 from nnlint.trace.verdict import HEALTHY_STD, Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -237,6 +239,18 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
     ]
 
 
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """He initialisation (``kaiming_normal_`` for ReLU) of the layer's weight in place of the
+        code's init; None for weights read from a graph file (NaN, constant: there is no init)."""
+        if op is None or graph.ops.get(op.id) is not op or "weight_stats" in op.attrs:
+            return None
+        return Remedy(self.code, f"a He init for {op.describe()}", (self.code, op.id),
+                      lambda g: set_weight_init(g, op.id, "kaiming_normal_", {"nonlinearity": "relu"}))
+
+    def precondition(self, evidence: Evidence) -> Optional[str]:
+        """A layer fed one value on every sample shows neither different units nor a spread."""
+        return constant_input(evidence)
+
     def confirm(self, evidence: Evidence) -> Verdict:
         """The layer's output on unit-variance inputs, judged for what the finding claims:
         NaN, identical units (a constant init), or a std outside the healthy 0.5-2.0 band."""
@@ -256,13 +270,24 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
             if s.unit_spread is None:
                 return inconclusive(f"the units of {op.describe()} could not be compared")
             if s.unit_spread <= 1e-6 * max(s.std, 1e-12) + 1e-12:
-                return confirmed(f"every unit of {op.describe()} responds identically to the inputs (spread across "
-                                 f"units {s.unit_spread:.2g}): symmetry is never broken")
+                shown = (f"every unit of {op.describe()} responds identically to the inputs (spread across "
+                         f"units {s.unit_spread:.2g}): symmetry is never broken")
+                fixed = evidence.fixed_layer()
+                if fixed is None or fixed.train is None or fixed.train.unit_spread is None or evidence.remedy is None:
+                    return confirmed(shown)
+                if fixed.train.unit_spread <= 1e-6 * max(fixed.train.std, 1e-12) + 1e-12:
+                    return inconclusive(f"{shown}, and with {evidence.remedy.what} as well: something else makes "
+                                        "the units identical")
+                return confirmed(f"{shown}; with {evidence.remedy.what} they differ (spread {fixed.train.unit_spread:.3g})")
             return refuted(f"the units of {op.describe()} respond differently (spread {s.unit_spread:.3g})")
         if "Xavier" in claim:
             return _confirm_halving(evidence)
         if HEALTHY_STD[0] <= s.std <= HEALTHY_STD[1]:
             return refuted(f"activation std {s.std:.3g} after {op.describe()}, inside {band}")
+        fixed = evidence.fixed_layer()
+        if fixed is not None and fixed.train is not None and evidence.remedy is not None:
+            return confirmed(f"activation std {s.std:.3g} after {op.describe()}, outside {band}; with "
+                             f"{evidence.remedy.what} it is {fixed.train.std:.3g}")
         return confirmed(f"activation std {s.std:.3g} after {op.describe()}, outside {band}")
 
     def check(self, graph: ModelGraph) -> None:

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
-from nnlint.ir import OpKind, Origin
+from nnlint.ir import ModelGraph, Op, OpKind, Origin
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.evidence import zeroed_by
 from nnlint.trace.measurements import Measure as M
+from nnlint.trace.remedy import Remedy, set_call
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -163,8 +164,20 @@ def layer(x, keep_prob):
     ]
 
 
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """The rate inverted, ``p`` -> ``1 - p``: the keep probability the code meant, as a drop
+        probability. Where it is certain (``p >= 1``) the usual 0.5."""
+        p = op.attrs.get("p") if op is not None else None
+        if op is None or graph.ops.get(op.id) is not op or not isinstance(p, (int, float)) or isinstance(p, bool) \
+                or op.type_name.startswith("keras."):
+            return None
+        rate = round(1.0 - p, 6) if p < 1 else 0.5
+        module = op.type_name.rsplit(".", 1)[-1][:1].isupper()
+        return Remedy(self.code, f"p={rate:g} for {op.describe()}", (self.code, op.id),
+                      lambda g: set_call(g, op.id, 0 if module else 1, "p", rate))
+
     def confirm(self, evidence: Evidence) -> Verdict:
-        """The fraction of units the layer zeroes in training mode."""
+        """The fraction of units the layer zeroes in training mode, and with the rate inverted."""
         missing = evidence.missing()
         if missing:
             return missing
@@ -172,7 +185,12 @@ def layer(x, keep_prob):
         if dropped is None:
             return inconclusive(f"{evidence.op.describe()} could not be measured")
         shown = f"in training mode {evidence.op.describe()} zeroed {dropped:.1%} of units"
-        return confirmed(shown) if dropped > 0.5 else refuted(shown)
+        if dropped <= 0.5:
+            return refuted(shown)
+        fixed = evidence.fixed_layer()
+        if fixed is not None and fixed.dropped_train is not None and evidence.remedy is not None:
+            shown += f"; with {evidence.remedy.what} {fixed.dropped_train:.1%}"
+        return confirmed(shown)
 
     def check(self, program: Program) -> None:
         for layer in program.layers:

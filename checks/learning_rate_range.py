@@ -10,6 +10,8 @@ from nnlint.ir import WEIGHTED, ModelGraph, OpKind, Origin
 from nnlint.ir.weights import hidden_weights, weight_count
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
+from nnlint.trace.evidence import no_gradient
+from nnlint.trace.remedy import Remedy
 from nnlint.trace.verdict import (
     HEALTHY_UPDATE,
     Verdict,
@@ -27,6 +29,16 @@ _RANGES = {
     "RAdam": (1e-6, 0.05), "SparseAdam": (1e-6, 0.05), "RMSprop": (1e-6, 0.05),
     "SGD": (1e-6, 1.0), "ASGD": (1e-6, 1.0), "Adagrad": (1e-6, 1.0), "Adadelta": (1e-3, 10.0), "Nadam": (1e-6, 0.05), "Lion": (1e-7, 1e-3),
 }
+
+#: The learning rate the remedy sets: each optimizer's usual default (Adam's 1e-3, SGD's 1e-2).
+_SANE = {"SGD": 1e-2, "ASGD": 1e-2, "Adagrad": 1e-2, "Adadelta": 1.0, "Lion": 1e-4}
+
+
+def _set_lr(graph: ModelGraph, optimizer: str, lr: float, sane: float) -> None:
+    """The declared optimizer's learning rate set to ``sane`` in a graph copy's setup."""
+    for record in graph.setup.optimizers:
+        if record.get("type_name", "").rsplit(".", 1)[-1] == optimizer and record.get("lr") == lr:
+            record["lr"] = sane
 
 
 def _toy(optimizer: dict, model: Optional[ModelGraph]) -> Optional[str]:
@@ -188,6 +200,18 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
     ]
 
 
+    def remedy(self, graph: ModelGraph, op: Optional[object], fields: dict) -> Optional[Remedy]:
+        """The optimizer's usual learning rate (1e-3 for Adam and its kin, 1e-2 for SGD)."""
+        optimizer, lr = fields.get("optimizer"), fields.get("lr")
+        if optimizer not in _RANGES or not isinstance(lr, (int, float)):
+            return None  # a schedule's peak ("Adam under OneCycleLR"): the schedule sets the rate
+        sane = _SANE.get(optimizer, 1e-3)
+        return Remedy(self.code, f"lr={sane:g}", (self.code, optimizer, lr), lambda g: _set_lr(g, optimizer, lr, sane))
+
+    def precondition(self, evidence: Evidence) -> Optional[str]:
+        """With no gradient (a final ReLU dead on every sample) a step moves nothing at any rate."""
+        return no_gradient(evidence.trace)
+
     def confirm(self, evidence: Evidence) -> Verdict:
         """One step of the declared optimizer: the median update-to-parameter ratio over the
         layers, against the healthy 1e-4..1e-2."""
@@ -207,6 +231,11 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
         shown = f"one {trace.optimizer} step moves the weights by {median:.2g} of their size (median over layers)"
         too_high = "above" in evidence.fields.get("why", "")
         if (too_high and median > high) or (not too_high and median < low):
+            fixed = evidence.fixed
+            after = sorted(r.update_ratio for r in fixed.layers.values() if r.update_ratio is not None) if fixed else []
+            if after and evidence.remedy is not None:
+                return confirmed(f"{shown}, outside the healthy {low:g}..{high:g}; with {evidence.remedy.what} "
+                                 f"{after[len(after) // 2]:.2g}")
             return confirmed(f"{shown}, outside the healthy {low:g}..{high:g}")
         return refuted(f"{shown}, inside or on the other side of the healthy {low:g}..{high:g}")
 

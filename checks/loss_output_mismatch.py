@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
@@ -10,6 +10,7 @@ from nnlint.ir.shapes import axis_size, shape_of, softmax_axis
 from nnlint.ir.weights import without_weights
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
+from nnlint.trace.remedy import Remedy, to_sigmoid
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -244,6 +245,14 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
             self.report(op, Severity.INFO, Confidence.POSSIBLE, case=_ONE_UNIT_SOFTMAX, what=(
                 f"{op.describe()} normalises dim={axis}, which is a single unit ({layer}) if its input has "
                 f"{axis + 1} dimensions: its output would always be 1.0 (use dim=-1 to say which axis)"))
+
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """A softmax over one unit becomes a sigmoid (a binary output); the other mismatches
+        change the loss, not the model, and state no remedy yet."""
+        if op is None or graph.ops.get(op.id) is not op or fields.get("case") != _ONE_UNIT_SOFTMAX:
+            return None
+        return Remedy(self.code, f"a sigmoid in place of {op.describe()} over one unit", (self.code, op.id),
+                      lambda g: to_sigmoid(g, op.id))
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """What the mismatch does, measured where a forward pass shows it: a softmax over one

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
+from nnlint.trace.remedy import Remedy, set_call
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -209,8 +210,18 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
     ]
 
 
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """``bias=True``: where the code passed ``bias`` by position (Linear's third argument, a
+        convolution's eighth), there."""
+        if op is None or graph.ops.get(op.id) is not op or not op.type_name.startswith("torch.nn."):
+            return None
+        position = 2 if op.kind is OpKind.LINEAR else 7
+        return Remedy(self.code, f"a bias added to {op.describe()}", (self.code, op.id),
+                      lambda g: set_call(g, op.id, position, "bias", True))
+
     def confirm(self, evidence: Evidence) -> Verdict:
-        """The layer on an all-zero input: with no bias its output is exactly zero."""
+        """The layer on an all-zero input: with no bias its output is exactly zero; with the
+        bias added, it is not."""
         missing = evidence.missing()
         if missing:
             return missing
@@ -218,7 +229,11 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
         if peak is None:
             return inconclusive(f"{evidence.op.describe()} could not be run on a zero input")
         if peak == 0.0:
-            return confirmed(f"{evidence.op.describe()} maps an all-zero input to exactly 0: nothing shifts its output")
+            shown = f"{evidence.op.describe()} maps an all-zero input to exactly 0: nothing shifts its output"
+            fixed = evidence.fixed_layer()
+            if fixed is not None and fixed.zero_input_max and evidence.remedy is not None:
+                shown += f"; with {evidence.remedy.what} it gives max |y| = {fixed.zero_input_max:.3g}"
+            return confirmed(shown)
         return refuted(f"{evidence.op.describe()} gives max |y| = {peak:.3g} on an all-zero input: it has a shift")
 
     def check(self, graph: ModelGraph) -> None:

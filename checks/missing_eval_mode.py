@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
+from nnlint.ir import ModelGraph, Op, OpKind
+from nnlint.trace.remedy import Remedy
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -169,6 +171,30 @@ def evaluate(net, data):
         ),
     ]
 
+
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """``model.eval()`` before evaluating: not a change to the model, and what the
+        evaluation-mode pass the verdict compares against already is."""
+        return Remedy(self.code, f"{fields.get('model', 'the model')}.eval() before evaluating",
+                      (self.code, fields.get("model")))
+
+    def precondition(self, evidence: Evidence) -> Optional[str]:
+        """The layers that differ between modes must see something: a dropout fed zeros, or a
+        batch norm fed one value per feature, gives the same output in both."""
+        graph, trace = evidence.graph, evidence.trace
+        if graph is None or trace is None:
+            return None
+        fed = []
+        for op in graph.find(OpKind.DROPOUT, OpKind.BATCH_NORM):
+            record = trace.layers.get(op.inputs[0]) if op.inputs else None
+            if record is None or record.train is None:
+                return None  # not measured: the comparison decides
+            s = record.train
+            blank = s.max == s.min == 0.0 if op.kind is OpKind.DROPOUT else s.std == 0.0
+            fed.append((op, blank))
+        if fed and all(blank for _, blank in fed):
+            return f"every dropout and batch norm of the model is fed a constant ({fed[0][0].describe()} among them)"
+        return None
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """The model's output in training mode against evaluation mode, on the same input."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, GraphCheck
-from nnlint.ir import ModelGraph, OpKind
+from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.ir.weights import without_weights
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.verdict import Verdict, confirmed, refuted
+from nnlint.trace.evidence import constant_input
+from nnlint.trace.remedy import Remedy, to_identity
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
@@ -171,9 +173,20 @@ model.compile(optimizer="adam", loss="mse")
     ]
 
 
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """The final activation removed: the output is the layer under it."""
+        if op is None or graph.ops.get(op.id) is not op:
+            return None  # applied by the training code, outside the model's graph
+        return Remedy(self.code, f"the final {op.describe()} removed", (self.code, op.id), lambda g: to_identity(g, op.id))
+
+    def precondition(self, evidence: Evidence) -> Optional[str]:
+        """An activation of a constant shows one value: its range says nothing."""
+        return constant_input(evidence)
+
     def confirm(self, evidence: Evidence) -> Verdict:
         """The output range over the trace's random inputs: a rectifier never goes below its
-        floor, a squashing activation never leaves its interval."""
+        floor, a squashing activation never leaves its interval; and, against the same model
+        with the activation removed, that the layer under it does."""
         missing = evidence.missing()
         if missing:
             return missing
@@ -183,11 +196,13 @@ model.compile(optimizer="adam", loss="mse")
         if op.kind in _FLOOR:
             floor = _FLOOR[op.kind]
             if s.min >= floor - 1e-6:
-                return confirmed(f"{seen}: the final {op.describe()} cannot produce targets below {floor:g}")
+                return _against_remedy(evidence, confirmed(
+                    f"{seen}: the final {op.describe()} cannot produce targets below {floor:g}"), floor, None)
             return refuted(f"{seen}: the output does go below {floor:g}")
         low, high = _LIMITS[op.kind]
         if low <= s.min and s.max <= high:
-            return confirmed(f"{seen}: the final {op.describe()} keeps every prediction inside ({low:g}, {high:g})")
+            return _against_remedy(evidence, confirmed(
+                f"{seen}: the final {op.describe()} keeps every prediction inside ({low:g}, {high:g})"), low, high)
         return refuted(f"{seen}: the output leaves ({low:g}, {high:g})")
 
     def check(self, graph: ModelGraph) -> None:
@@ -212,3 +227,16 @@ model.compile(optimizer="adam", loss="mse")
             elif op.kind in _BOUNDED:
                 effect = f"its output stays in {_BOUNDED[op.kind]}, so targets outside that range cannot be fitted"
                 self.report(op, Severity.INFO, Confidence.POSSIBLE, also=loss.get("origin"), effect=effect, **fields)
+
+
+def _against_remedy(evidence: Evidence, verdict: Verdict, low: float, high: Optional[float]) -> Verdict:
+    """The verdict as written, held against the model without the activation: confirmed when
+    the layer under it leaves the range; inconclusive when it stays inside anyway."""
+    record = evidence.fixed_layer()
+    if record is None or evidence.remedy is None:
+        return verdict
+    s = record.eval or record.train
+    if s.min < low - 1e-6 or (high is not None and s.max > high + 1e-6):
+        return confirmed(f"{verdict.evidence}; with {evidence.remedy.what} it reaches [{s.min:.2f}, {s.max:.2f}]")
+    return inconclusive(f"{verdict.evidence}, but with {evidence.remedy.what} it stays in [{s.min:.2f}, {s.max:.2f}] "
+                        "as well: the activation changes nothing on these inputs")

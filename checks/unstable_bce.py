@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, GraphCheck
-from nnlint.ir import ModelGraph, OpKind
+from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
+from nnlint.trace.evidence import constant_input
+from nnlint.trace.remedy import Remedy, to_identity
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -130,6 +132,27 @@ model.compile(optimizer="adam", loss="binary_crossentropy")  # the Keras idiom
         ),
     ]
 
+
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """The sigmoid removed and the loss taken with logits (``BCEWithLogitsLoss``); for a
+        sigmoid applied twice, the model's own sigmoid removed."""
+        if op is None or graph.ops.get(op.id) is not op:
+            return None
+        if "twice" in fields.get("what", ""):
+            return Remedy(self.code, f"{op.describe()} removed", (self.code, op.id), lambda g: to_identity(g, op.id))
+
+        def edit(g: ModelGraph) -> None:
+            to_identity(g, op.id)
+            for loss in g.setup.losses:
+                if loss.get("type_name", "").rsplit(".", 1)[-1] in ("BCELoss", "binary_cross_entropy"):
+                    loss["type_name"] = "torch.nn.BCEWithLogitsLoss"
+
+        return Remedy(self.code, f"BCEWithLogitsLoss on the logits in place of {op.describe()}", (self.code, op.id), edit)
+
+    def precondition(self, evidence: Evidence) -> Optional[str]:
+        """Logits that are one constant (a layer frozen by a constant init) saturate alike or
+        not at all: the probe compares nothing."""
+        return constant_input(evidence)
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """A sigmoid applied twice keeps predictions in (0.5, 0.73); BCE on a sigmoid loses the

@@ -8,7 +8,9 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.ir.signs import NONPOS, sign
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, refuted
+from nnlint.trace.evidence import constant_input
+from nnlint.trace.remedy import Remedy, swap_function, to_identity
+from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
@@ -170,6 +172,28 @@ def log_probs(logits):
     ]
 
 
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """``log_softmax`` for ``log(softmax)``; the ReLU removed before a softmax or an exp.
+        None for a hand-written softmax (its rewrite depends on the axis it sums over)."""
+        if op is None or graph.ops.get(op.id) is not op:
+            return None
+        source = _source(graph, op)
+        if source is None or len(graph.consumers(source)) != 1:
+            return None  # the softmax or ReLU feeds something else too, which its rewrite would change
+        if op.kind is OpKind.LOG and source.kind is OpKind.SOFTMAX:
+            def edit(g: ModelGraph) -> None:
+                swap_function(g, source.id, OpKind.LOG_SOFTMAX, "LogSoftmax", "log_softmax")
+                to_identity(g, op.id)
+            return Remedy(self.code, f"log_softmax in place of log({source.describe()})", (self.code, op.id), edit)
+        if op.kind in (OpKind.SOFTMAX, OpKind.EXP) and source.kind is OpKind.RELU:
+            return Remedy(self.code, f"{source.describe()} removed before {op.describe()}", (self.code, op.id),
+                          lambda g: to_identity(g, source.id))
+        return None
+
+    def precondition(self, evidence: Evidence) -> Optional[str]:
+        """A log or exp of a constant (a softmax over one unit is 1.0) never overflows at any scale."""
+        return constant_input(evidence)
+
     def confirm(self, evidence: Evidence) -> Verdict:
         """The input-scale sweep (x1 to x1000): the first scale at which the expression stops
         being finite, or, for a ReLU feeding a softmax, at which its logits pass exp's 88.7."""
@@ -191,8 +215,15 @@ def log_probs(logits):
             if op.id in probe.nonfinite:
                 first = probe.first_nonfinite
                 name = trace.layers[first].name if first in trace.layers else "an earlier op"
-                return confirmed(f"at input scale x{probe.scale:g} {op.describe()} outputs Inf/NaN "
-                                 f"(first non-finite value: {name})")
+                shown = f"at input scale x{probe.scale:g} {op.describe()} outputs Inf/NaN (first non-finite value: {name})"
+                fixed = evidence.fixed
+                if fixed is None or evidence.remedy is None:
+                    return confirmed(shown)
+                if any(op.id in p.nonfinite for p in fixed.scales):
+                    return inconclusive(f"{shown}, and with {evidence.remedy.what} as well: the Inf/NaN comes from "
+                                        "before it")
+                return confirmed(f"{shown}; with {evidence.remedy.what} it stays finite up to x{fixed.scales[-1].scale:g}"
+                                 if fixed.scales else shown)
         return refuted(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}"
                        if trace.scales else "no scale sweep ran")
 

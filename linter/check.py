@@ -19,6 +19,7 @@ from nnlint.levels import Confidence, Severity
 if TYPE_CHECKING:
     from nnlint.frontends.program import Program
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
     from nnlint.trace.verdict import Verdict
 
 
@@ -106,6 +107,18 @@ class Check:
         from nnlint.trace.verdict import inconclusive
 
         return inconclusive(f"{self.name} has no trace confirmation")
+
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional["Remedy"]:
+        """The model with only this finding's fault fixed (:mod:`nnlint.trace.remedy`), for the
+        trace's counterfactual and for another finding whose measurement this fault hides;
+        None where the check states none (its verdict is then a reading of the model as written)."""
+        return None
+
+    def precondition(self, evidence: "Evidence") -> Optional[str]:
+        """Why the measurement ``confirm`` reads is not valid on this model (no gradient reaches
+        the layer, its input is constant, the loss is not finite), or None. When it is not,
+        the trace applies the other findings' remedies and asks again."""
+        return None
 
     @classmethod
     def documentation(cls) -> str:

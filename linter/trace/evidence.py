@@ -7,11 +7,12 @@ imported in the ``--trace-import`` subprocess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from nnlint.ir import ModelGraph, Op
-from nnlint.trace.records import LayerRecord, ModelTrace
+from nnlint.trace.records import LayerRecord, ModelTrace, Stats
+from nnlint.trace.remedy import Remedy
 from nnlint.trace.verdict import Verdict, inconclusive
 
 
@@ -39,6 +40,32 @@ class Evidence:
     why_no_trace: Optional[str] = None
     why_not_run: Optional[str] = None  # why the finding's op (or the model's output) could not be run
     caveat: Optional[str] = None  # why the rebuilt op may differ from the code (an init not replayed)
+    remedy: Optional[Remedy] = None  # this finding's remedy (``Check.remedy``), where it states one
+    #: the same model with ``remedy`` applied, measured on demand (None: not rebuildable, no remedy)
+    remedied: Optional[Callable[[], Optional[ModelTrace]]] = field(default=None, repr=False)
+    #: other findings' remedies applied to both models because this fault hid behind theirs
+    also_fixed: tuple[Remedy, ...] = ()
+
+    @property
+    def fixed(self) -> Optional[ModelTrace]:
+        """The measurements of the model with this finding's remedy applied, or None."""
+        if self.remedied is None:
+            return None
+        trace = self.remedied()
+        return trace if trace is not None and not trace.problem and not trace.error else None
+
+    def fixed_layer(self, op: Optional[Op] = None) -> Optional[LayerRecord]:
+        op = op or self.op
+        fixed = self.fixed
+        return fixed.layers.get(op.id) if fixed is not None and op is not None else None
+
+    def input_stats(self, op: Optional[Op] = None) -> Optional[Stats]:
+        """Training-mode statistics of the op's first input, as written."""
+        op = op or self.op
+        if self.trace is None or op is None or not op.inputs:
+            return None
+        record = self.trace.layers.get(op.inputs[0])
+        return record.train if record is not None else None
 
     def layer(self, op: Optional[Op] = None) -> Optional[LayerRecord]:
         op = op or self.op
@@ -67,3 +94,21 @@ def zeroed_by(evidence: Evidence, training: bool) -> Optional[float]:
     if record is None:
         return None
     return record.dropped_train if training else record.dropped_eval
+
+
+def constant_input(evidence: Evidence, op: Optional[Op] = None) -> Optional[str]:
+    """A precondition: the op's input must differ between samples, or nothing it does to them
+    can show (a layer behind a constant-0 init sees one value)."""
+    op = op or evidence.op
+    s = evidence.input_stats(op)
+    if s is not None and s.std <= 1e-12 * max(abs(s.mean), 1.0):
+        return f"the input of {op.describe()} is the constant {s.mean:.3g} on every sample"
+    return None
+
+
+def no_gradient(trace: ModelTrace) -> Optional[str]:
+    """A precondition: some gradient must reach the weights, or an optimizer step moves nothing."""
+    norms = [r.grad_norm for r in trace.layers.values() if r.grad_norm is not None]
+    if norms and max(norms) == 0.0:
+        return "no gradient reaches the weights (every layer's gradient is 0)"
+    return None

@@ -7,10 +7,19 @@ or the ONNX graph as it is) and measured once (:mod:`nnlint.trace.measure`), tak
 findings' checks read (``Check.measures``; everything for ``--report``), and the check's
 ``confirm`` turns the measurements into ``confirmed``, ``refuted`` or ``inconclusive`` with
 one line of evidence. Imports torch: only ever loaded for ``--trace``.
+
+Where a check states a remedy (``Check.remedy``), the model is also rebuilt with that remedy
+applied and measured, when the check reads it: the verdict compares the two. Where the
+measurement's precondition fails on the model as written (``Check.precondition``: no gradient,
+a constant input), the other findings' remedies on the same model are applied to both, one at
+a time and then all together, and the evidence names the one that restored it; when none
+does, the verdict is inconclusive and names the cause. Each variant is built and measured
+once per model, for all the findings that read it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -31,6 +40,7 @@ from nnlint.trace.import_mode import ImportRequest, trace_by_import
 from nnlint.trace.measure import measure
 from nnlint.trace.measurements import ALL, Measure
 from nnlint.trace.records import ModelTrace, TracedFinding
+from nnlint.trace.remedy import Remedy, remedied
 from nnlint.trace.verdict import REFUTED, Verdict, inconclusive
 
 if TYPE_CHECKING:
@@ -101,8 +111,10 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         if entry is not None and entry[2] is not None and (entry[0].measures or options.report):
             needs.setdefault(id(entry[2]), set()).update(ALL if options.report else entry[0].measures)
     models: dict[int, _Model] = {}
+    remedies, model_remedies = _remedies(located, needs)
+    variants = _Variants(device, options, sample_tensor, needs)
     traced: list[Finding] = []
-    for finding, entry in zip(findings, located):
+    for index, (finding, entry) in enumerate(zip(findings, located)):
         if entry is None:  # an engine finding (syntax error, unreadable file): nothing to trace
             traced.append(finding)
             continue
@@ -119,7 +131,13 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             why_not_run=_why_not_run(model, graph, op),
             caveat=model.caveats.get(op.id) if model and op is not None else None,
         )
-        verdict = _judge(check, evidence)
+        mine = remedies.get(index)
+        if model is not None and variants.can_vary(graph, model):
+            evidence.remedy = mine
+            others = [r for r in model_remedies.get(id(graph), []) if mine is None or r.key != mine.key]
+            verdict = _judge_with_remedies(check, evidence, variants, others)
+        else:
+            verdict = _judge(check, evidence)
         if model is not None and model.trace is not None:
             model.trace.findings.append(TracedFinding(
                 finding.code, finding.name, finding.severity.value, finding.message, finding.line,
@@ -128,6 +146,94 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             continue
         traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type)}))
     return traced, [m.trace for m in models.values() if m.trace is not None]
+
+
+def _remedies(located: list, needs: dict[int, set[Measure]]) -> tuple[dict[int, Remedy], dict[int, list[Remedy]]]:
+    """Each traced finding's remedy by its position in ``located``, and every remedy stated for a
+    model by ``id(graph)`` (those another finding on the model may need)."""
+    by_finding: dict[int, Remedy] = {}
+    by_model: dict[int, list[Remedy]] = {}
+    for index, entry in enumerate(located):
+        if entry is None or entry[2] is None or id(entry[2]) not in needs or not entry[0].measures:
+            continue
+        check, subject, graph, op = entry
+        try:
+            remedy = check.remedy(graph, op, subject.fields)
+        except Exception:  # a bug in a remedy must not lose the finding: it is judged as written
+            remedy = None
+        if remedy is not None:
+            by_finding[index] = remedy
+            known = by_model.setdefault(id(graph), [])
+            if all(r.key != remedy.key for r in known):
+                known.append(remedy)
+    return by_finding, by_model
+
+
+class _Variants:
+    """The model with some remedies applied, rebuilt and measured once per set of remedies."""
+
+    def __init__(self, device: torch.device, options: TraceOptions, sample: Optional[torch.Tensor],
+                 needs: dict[int, set[Measure]]) -> None:
+        self.device, self.options, self.sample, self.needs = device, options, sample, needs
+        self.cache: dict[tuple, Optional[ModelTrace]] = {}
+
+    @staticmethod
+    def can_vary(graph: Optional[ModelGraph], model: _Model) -> bool:
+        """Remedies edit the IR: only a model rebuilt from it (not an ONNX graph, a Keras model,
+        an imported class) can be rebuilt with them."""
+        return graph is not None and model.trace is not None and model.trace.built == "rebuilt" \
+            and graph.artifact is None and not keras_build.is_keras(graph)
+
+    def trace(self, graph: ModelGraph, remedies: tuple[Remedy, ...]) -> Optional[ModelTrace]:
+        key = (id(graph), frozenset(r.key for r in remedies))
+        if key not in self.cache:
+            setting = self.options.model_setting(graph)
+            try:
+                twin = remedied(graph, remedies)
+            except Exception:  # an edit that does not fit this graph: no counterfactual
+                self.cache[key] = None
+                return None
+            model = _rebuild(twin, self.device, Budget(self.options.memory, self.options.batch), self.sample,
+                             setting.get("input_shape"), frozenset(self.needs[id(graph)]))
+            ok = model.trace is not None and not model.trace.problem and not model.trace.error
+            self.cache[key] = model.trace if ok else None
+        return self.cache[key]
+
+    def lazily(self, graph: ModelGraph, remedies: tuple[Remedy, ...]):
+        return lambda: self.trace(graph, remedies)
+
+
+def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, others: list[Remedy]) -> Verdict:
+    """The verdict on the model as written against it with the finding's remedy; where the
+    measurement's precondition fails, the same with other findings' remedies applied to both."""
+    mine = (evidence.remedy,) if evidence.remedy is not None and evidence.remedy.edit is not None else ()
+    graph = evidence.graph
+    if mine:
+        evidence.remedied = variants.lazily(graph, mine)
+    try:
+        cause = check.precondition(evidence) if evidence.missing(need_op=evidence.op is not None) is None else None
+    except Exception as exc:
+        return inconclusive(f"internal error while checking the trace ({type(exc).__name__}: {exc}); please report it")
+    if cause is None:
+        return _judge(check, evidence)
+    helpers = [r for r in others if r.edit is not None]
+    tries = [(r,) for r in helpers] + ([tuple(helpers)] if len(helpers) > 1 else [])
+    for extra in tries:
+        trace = variants.trace(graph, extra)
+        if trace is None:
+            continue
+        again = dataclasses.replace(evidence, trace=trace, also_fixed=extra,
+                                    remedied=variants.lazily(graph, extra + mine) if mine else None)
+        try:
+            if check.precondition(again) is not None:
+                continue
+        except Exception:
+            continue
+        verdict = _judge(check, again)
+        named = " and ".join(r.named() for r in extra)
+        return Verdict(verdict.status, f"with {named}, {verdict.evidence}")
+    tried = " (no other finding's remedy restores it)" if helpers else ""
+    return inconclusive(f"{cause}: the measurement cannot show the problem{tried}")
 
 
 def _why_not_run(model: Optional[_Model], graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[str]:

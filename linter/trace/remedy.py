@@ -1,0 +1,109 @@
+"""A finding's remedy: the model with only that finding's fault fixed, as an edit of the IR.
+
+Each check that confirms its findings by a measurement states, beside its ``confirm``, how to
+fix one finding (``Check.remedy``): the final activation removed, the dropout rate inverted,
+``log_softmax`` for ``log(softmax)``, a He init for a bad one, a sane learning rate. The trace
+measures the model as written against the model rebuilt from the edited IR, so a verdict is an
+experiment, not a threshold; and where another finding's fault hides this one (a final ReLU
+that kills every gradient hides a learning rate), that finding's remedy is applied as well.
+The autofix work reuses the same statements. No torch here: checks import this module.
+
+An edit works on a copy of the graph made by :func:`remedied`: the ops it changes are copied
+before they change (``edited``), the rest are shared, and op ids stay as they are, so the
+measurements of the two models line up op by op.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Optional
+
+from nnlint.ir import InputRef, ModelGraph, Op, OpKind
+
+K = OpKind
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """``what`` reads in a sentence ("the final ReLU removed"); ``edit`` changes a graph copy in
+    place; ``None`` for a remedy that is not a change to the model (calling ``model.eval()``),
+    which the check's own measurement already compares."""
+
+    code: str  # the finding's code, named in evidence ("... removed (NN001)")
+    what: str
+    key: tuple  # what makes two remedies the same one (code and op id, say)
+    edit: Optional[Callable[[ModelGraph], None]] = None
+
+    def named(self) -> str:
+        return f"{self.what} ({self.code})"
+
+
+def remedied(graph: ModelGraph, remedies: Iterable[Remedy]) -> ModelGraph:
+    """A copy of ``graph`` with each remedy's edit applied (the original is left as it is)."""
+    setup = replace(graph.setup, losses=[dict(x) for x in graph.setup.losses],
+                    optimizers=[dict(x) for x in graph.setup.optimizers], loaders=list(graph.setup.loaders))
+    twin = replace(graph, ops=dict(graph.ops), inputs=list(graph.inputs), outputs=list(graph.outputs), setup=setup,
+                   _consumers=None, _by_kind=None)
+    for remedy in remedies:
+        if remedy.edit is not None:
+            remedy.edit(twin)
+    return twin
+
+
+def edited(graph: ModelGraph, op_id: int) -> Op:
+    """The graph copy's own copy of an op, to change (attrs copied one level deep)."""
+    op = graph.ops[op_id]
+    mine = copy.copy(op)
+    mine.attrs = dict(op.attrs)
+    graph.ops[op_id] = mine
+    graph._consumers = graph._by_kind = None
+    return mine
+
+
+def to_identity(graph: ModelGraph, op_id: int) -> None:
+    """The op computes nothing: its input passes through (an activation removed)."""
+    op = edited(graph, op_id)
+    op.kind, op.type_name, op.attrs, op.inputs = K.IDENTITY, "torch.nn.Identity", {"call": ([], {})}, op.inputs[:1]
+
+
+def swap_function(graph: ModelGraph, op_id: int, kind: OpKind, module: str, function: str) -> None:
+    """The op computes another function with the same arguments: ``nn.Softmax(dim=1)`` becomes
+    ``nn.LogSoftmax(dim=1)``, ``F.softmax(x, dim=1)`` becomes ``F.log_softmax(x, dim=1)``;
+    a tensor method becomes the functional form of its replacement."""
+    op = edited(graph, op_id)
+    short = op.type_name.rsplit(".", 1)[-1]
+    is_layer = op.type_name.startswith("torch.nn.") and short[:1].isupper()
+    op.kind = kind
+    op.type_name = f"torch.nn.{module}" if is_layer else f"torch.nn.functional.{function}"
+
+
+def to_sigmoid(graph: ModelGraph, op_id: int) -> None:
+    """The op (a softmax over one unit, say) becomes a sigmoid of the same input."""
+    op = edited(graph, op_id)
+    is_layer = op.type_name.startswith("torch.nn.") and op.type_name.rsplit(".", 1)[-1][:1].isupper()
+    op.kind, op.inputs = K.SIGMOID, op.inputs[:1]
+    op.type_name = "torch.nn.Sigmoid" if is_layer else "torch.sigmoid"
+    op.attrs = {"call": ([], {}) if is_layer else ([InputRef(0)], {})}
+
+
+def set_call(graph: ModelGraph, op_id: int, position: Optional[int], keyword: str, value) -> None:
+    """A constructor or call argument set: at ``position`` where the code passed it there,
+    else by ``keyword``."""
+    op = edited(graph, op_id)
+    args, kwargs = op.attrs.get("call", ([], {}))
+    args, kwargs = list(args), dict(kwargs)
+    if position is not None and len(args) > position and keyword not in kwargs:
+        args[position] = value
+    else:
+        kwargs[keyword] = value
+    op.attrs["call"] = (args, kwargs)
+    op.attrs[keyword] = value
+
+
+def set_weight_init(graph: ModelGraph, op_id: int, fn: str, kwargs: dict) -> None:
+    """The layer's weight initialised by ``nn.init.<fn>`` instead of what the code applied."""
+    op = edited(graph, op_id)
+    kept = [i for i in op.attrs.get("inits", ()) if i.get("param") != "weight"]
+    op.attrs["inits"] = [*kept, {"param": "weight", "fn": fn, "args": [], "kwargs": dict(kwargs), "method": False,
+                                 "certain": True, "origin": None}]
