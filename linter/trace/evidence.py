@@ -101,8 +101,8 @@ def constant_input(evidence: Evidence, op: Optional[Op] = None) -> Optional[str]
     can show (a layer behind a constant-0 init sees one value)."""
     op = op or evidence.op
     s = evidence.input_stats(op)
-    if s is not None and s.std <= 1e-12 * max(abs(s.mean), 1.0):
-        return f"the input of {op.describe()} is the constant {s.mean:.3g} on every sample"
+    if s is not None and s.sample_spread is not None and s.sample_spread <= 1e-6 * max(abs(s.min), abs(s.max), 1e-6):
+        return f"the input of {op.describe()} is the same on every sample"
     return None
 
 

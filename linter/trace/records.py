@@ -31,6 +31,9 @@ class Stats:
     #: how differently the units respond: std across units (dim 1) of the batch-centred outputs,
     #: averaged over samples; 0 when every unit computes the same function (a constant init)
     unit_spread: Optional[float] = None
+    #: max |difference| of any sample's values from the first sample's (over the batch): 0 when
+    #: the op computes the same on every input (a layer behind a constant-0 init); None unknown
+    sample_spread: Optional[float] = None
 
 
 @dataclass

@@ -51,6 +51,11 @@ if TYPE_CHECKING:
 MAX_SAMPLE_BYTES = 256 * 1024 * 1024
 
 
+#: Where no single other remedy restores a measurement, all of them are tried together (and
+#: pruned to those needed) when a model has at most this many: each try is a rebuild.
+MAX_JOINT_REMEDIES = 6
+
+
 class TraceError(Exception):
     """A trace option that cannot be honoured (no CUDA, an unreadable sample): exit 2."""
 
@@ -217,23 +222,30 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
     if cause is None:
         return _judge(check, evidence)
     helpers = [r for r in others if r.edit is not None]
-    tries = [(r,) for r in helpers] + ([tuple(helpers)] if len(helpers) > 1 else [])
-    for extra in tries:
+
+    def restored(extra: tuple[Remedy, ...]) -> Optional[Evidence]:
         trace = variants.trace(graph, extra)
         if trace is None:
-            continue
+            return None
         again = dataclasses.replace(evidence, trace=trace, also_fixed=extra,
                                     remedied=variants.lazily(graph, extra + mine) if mine else None)
         try:
-            if check.precondition(again) is not None:
-                continue
+            return again if check.precondition(again) is None else None
         except Exception:
-            continue
-        verdict = _judge(check, again)
-        named = " and ".join(r.named() for r in extra)
-        return Verdict(verdict.status, f"with {named}, {verdict.evidence}")
-    tried = " (no other finding's remedy restores it)" if helpers else ""
-    return inconclusive(f"{cause}: the measurement cannot show the problem{tried}")
+            return None
+
+    found = next((e for e in map(restored, [(r,) for r in helpers]) if e is not None), None)
+    if found is None and 1 < len(helpers) <= MAX_JOINT_REMEDIES:
+        found = restored(tuple(helpers))
+        for remedy in helpers if found is not None else ():  # keep only the remedies it needs
+            fewer = tuple(r for r in found.also_fixed if r is not remedy)
+            found = restored(fewer) or found
+    if found is None:
+        tried = " (no other finding's remedy restores it)" if helpers else ""
+        return inconclusive(f"{cause}: the measurement cannot show the problem{tried}")
+    verdict = _judge(check, found)
+    named = " and ".join(r.named() for r in found.also_fixed)
+    return Verdict(verdict.status, f"with {named}, {verdict.evidence}")
 
 
 def _why_not_run(model: Optional[_Model], graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[str]:

@@ -53,12 +53,14 @@ def stats(value: torch.Tensor, kind: OpKind, units: bool = True) -> Stats:
         per_unit = whole.reshape(whole.shape[0], whole.shape[1], -1)  # positions kept apart from units
         per_unit = per_unit[:, :, :: max(1, per_unit.numel() // SUBSAMPLE)]
         named["unit_spread"] = (per_unit - per_unit.mean(dim=0, keepdim=True)).std(dim=1, unbiased=False).mean()
+    if x.dim() >= 1 and x.shape[0] > 1 and not nonfinite:
+        named["sample_spread"] = (x - x[:1]).abs().amax()
     if nonfinite:
         named["min"], named["max"] = good.min(), good.max()
     got = dict(zip(named, torch.stack(list(named.values())).tolist()))  # one transfer, one sync on CUDA
     return Stats(mean=got["mean"], std=got["std"], min=got.get("min", low), max=got.get("max", high),
                  zero_fraction=got["zeros"], saturated_fraction=got.get("saturated", 0.0), nonfinite=nonfinite,
-                 unit_spread=got.get("unit_spread"))
+                 unit_spread=got.get("unit_spread"), sample_spread=got.get("sample_spread"))
 
 
 def histogram(value: torch.Tensor) -> Optional[Histogram]:
