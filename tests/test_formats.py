@@ -75,6 +75,7 @@ def test_registry_offers_every_format():
     assert {"text", "json", "sarif", "github", "rdjson", "gitlab", "junit"} <= set(REPORTERS)
 
 
+@pytest.mark.slow
 def test_sarif_validates_with_one_result_per_finding(outputs):
     sarif, findings = outputs["sarif"], outputs["json"]["findings"]
     sarif_validator().validate(sarif)
@@ -107,6 +108,7 @@ def test_sarif_validates_with_one_result_per_finding(outputs):
     assert run["invocations"] == [{"executionSuccessful": True, "toolExecutionNotifications": []}]
 
 
+@pytest.mark.slow
 def test_sarif_describes_every_rule():
     result = run_cli(["--format", "sarif", "."], REPO_ROOT / "tests" / "fixtures" / "correct")
     sarif_validator().validate(result.json)
@@ -126,6 +128,7 @@ def test_sarif_describes_every_rule():
         assert rule["fullDescription"]["text"].startswith(rule["shortDescription"]["text"][:-1])
 
 
+@pytest.mark.slow
 def test_rdjson_validates_with_one_diagnostic_per_finding(outputs):
     rdjson, findings = outputs["rdjson"], outputs["json"]["findings"]
     rdjson_validator().validate(rdjson)
@@ -187,6 +190,7 @@ def test_sarif_reports_unreadable_inputs_as_notifications(tmp_path):
     assert any("missing.py" in n for n in notes) and any("binary.py" in n for n in notes)
 
 
+@pytest.mark.slow
 def test_onnx_finding_has_a_logical_location_and_no_region(outputs):
     onnx_results = [r for r in outputs["sarif"]["runs"][0]["results"]
                     if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(".onnx")]
@@ -254,6 +258,7 @@ def _finding_kind(finding: dict) -> str:
     return "cell" if "cell" in finding else "node" if finding["node"] is not None else "line"
 
 
+@pytest.mark.slow
 def test_gitlab_one_issue_per_finding(outputs):
     issues, findings = outputs["gitlab"], outputs["json"]["findings"]
     assert isinstance(issues, list) and len(issues) == len(findings) > 20
@@ -298,6 +303,7 @@ def test_gitlab_fingerprints_survive_lines_moving_and_tell_findings_apart(tmp_pa
     assert len(set(twice.values())) == len(twice) == 2
 
 
+@pytest.mark.slow
 def test_junit_one_failure_per_finding(outputs):
     root, findings = outputs["junit"], outputs["json"]["findings"]
     assert root.tag == "testsuites" and root.get("name") == "nnlint"
