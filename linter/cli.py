@@ -297,7 +297,7 @@ def _output(path: Optional[str]) -> TextIO:
 def _lint(args: argparse.Namespace, paths: list[str], settings, checks, tracing: bool, memory: Optional[int],
           out: TextIO, keep: Optional[list], changes=None, pull=None) -> int:
     from nnlint import engine
-    from nnlint.report import REPORTERS, statistics
+    from nnlint.report import REPORTERS, run_errors, statistics
 
     # A lint run is short and keeps what it builds (the project cache): the cyclic collector
     # would only rescan millions of live objects (15-20% of the run, superlinear on big graphs).
@@ -333,9 +333,8 @@ def _lint(args: argparse.Namespace, paths: list[str], settings, checks, tracing:
     except Exception as exc:  # the findings still reach the log, one plain line each
         _plain(result, out)
         result.errors.append(internal_error(exc, f"in the {args.format} report (the findings are listed plainly)"))
-    for error in result.errors:
-        if not any(error == f"{f.path}: {f.message}" for f in result.findings):
-            print(f"nnlint: error: {error}", file=sys.stderr)
+    for error in run_errors.unreported(result):
+        print(f"nnlint: error: {error}", file=sys.stderr)
     if result.errors:
         return 2
     if args.exit_zero:

@@ -64,6 +64,7 @@ class LintResult:
     errors: list[str] = field(default_factory=list)  # one line each; the run exits 2
     notes: list[str] = field(default_factory=list)
     files: int = 0
+    paths: list[str] = field(default_factory=list)  # the linted files, as the findings show them
 
 
 def selected_checks(settings: Settings, select: Optional[list[str]] = None, ignore: Optional[list[str]] = None) -> list[type[Check]]:
@@ -117,6 +118,7 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
     python = [u for u in found.units if u.kind in ("python", "notebook")]
     graphs = [u for u in found.units if u.kind == "onnx"]
     result.files = len(python) + len(graphs)
+    result.paths = [u.path for u in python + graphs]
     workers = 1 if subjects is not None else min(jobs or usable_cores(), usable_cores())
     raw, tasks = _run(python, settings, checks, workers, subjects, result.errors)
     if graphs:

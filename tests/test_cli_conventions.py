@@ -156,6 +156,7 @@ def test_exit_zero_with_findings_clean_and_errors(tmp_path):
 
 # ----------------------------------------------------------------------------- --quiet
 
+@pytest.mark.slow
 def test_quiet_prints_findings_without_summary(tmp_path):
     write(tmp_path, "bug.py", BUGGY)
     write(tmp_path, "clean.py", CLEAN)

@@ -1,21 +1,26 @@
-"""The CI formats (sarif, github, rdjson) over a whole corpus of buggy and clean programs:
-each validates against the schema the repository ships (tests/schemas, copied verbatim) and
-carries exactly one result per finding of ``--format json``."""
+"""The CI formats (sarif, github, rdjson, gitlab, junit) over a whole corpus of buggy and clean
+programs: each carries exactly one result per finding of ``--format json``, and SARIF and
+rdjson validate against the schemas the repository ships (tests/schemas, copied verbatim)."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema  # a dev dependency
 import pytest
 
+from nnlint.engine import LintResult
+from nnlint.findings import Finding
+from nnlint.levels import Confidence, Severity
 from nnlint.report import REPORTERS
 from nnlint.report.github import escape_data, escape_property
 from nnlint.report.rdjson import byte_column
 
-from .conftest import BUGGY, BUGGY_LINE, REPO_ROOT, run_cli, write
+from .conftest import BUGGY, BUGGY_LINE, REPO_ROOT, TWO_RULES, cli_env, run_cli, write
 
 SCHEMAS = Path(__file__).parent / "schemas"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -58,18 +63,19 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def outputs(corpus) -> dict:
     found = {}
-    for fmt in ("json", "sarif", "rdjson"):
+    for fmt in ("json", "sarif", "rdjson", "gitlab", "junit"):
         result = run_cli(["--format", fmt, "--fail-on", "info", "buggy", "correct", "notebooks", "models"], corpus,
                          timeout=600)
         assert result.returncode == 1, result
-        found[fmt] = result.json
+        found[fmt] = ET.fromstring(result.stdout) if fmt == "junit" else result.json
     return found
 
 
 def test_registry_offers_every_format():
-    assert {"text", "json", "sarif", "github", "rdjson"} <= set(REPORTERS)
+    assert {"text", "json", "sarif", "github", "rdjson", "gitlab", "junit"} <= set(REPORTERS)
 
 
+@pytest.mark.slow
 def test_sarif_validates_with_one_result_per_finding(outputs):
     sarif, findings = outputs["sarif"], outputs["json"]["findings"]
     sarif_validator().validate(sarif)
@@ -102,6 +108,7 @@ def test_sarif_validates_with_one_result_per_finding(outputs):
     assert run["invocations"] == [{"executionSuccessful": True, "toolExecutionNotifications": []}]
 
 
+@pytest.mark.slow
 def test_sarif_describes_every_rule():
     result = run_cli(["--format", "sarif", "."], REPO_ROOT / "tests" / "fixtures" / "correct")
     sarif_validator().validate(result.json)
@@ -121,6 +128,7 @@ def test_sarif_describes_every_rule():
         assert rule["fullDescription"]["text"].startswith(rule["shortDescription"]["text"][:-1])
 
 
+@pytest.mark.slow
 def test_rdjson_validates_with_one_diagnostic_per_finding(outputs):
     rdjson, findings = outputs["rdjson"], outputs["json"]["findings"]
     rdjson_validator().validate(rdjson)
@@ -182,6 +190,7 @@ def test_sarif_reports_unreadable_inputs_as_notifications(tmp_path):
     assert any("missing.py" in n for n in notes) and any("binary.py" in n for n in notes)
 
 
+@pytest.mark.slow
 def test_onnx_finding_has_a_logical_location_and_no_region(outputs):
     onnx_results = [r for r in outputs["sarif"]["runs"][0]["results"]
                     if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(".onnx")]
@@ -209,3 +218,149 @@ def test_github_annotations(tmp_path):
                     "endColumn=36,title=NN007 dropout-keep-drop-confusion")
     assert "drops 90%25 of units" in message and "%0Ahint: " in message and "\n" not in message
     assert "::" not in message
+
+
+def test_github_annotates_run_errors_once(tmp_path):
+    write(tmp_path, "binary.py", b"\x00\x01\x02")  # an NN902 finding, and a run error
+    write(tmp_path, "net.py", BUGGY)
+    write(tmp_path, "model.onnx", b"not read: onnx is missing")
+    write(tmp_path, "fake/onnx/__init__.py", "raise ModuleNotFoundError('No module named onnx', name='onnx')\n")
+    result = run_cli(["--format", "github", "binary.py", "net.py", "model.onnx", "gone, 100%.py"], tmp_path,
+                     env=cli_env(PYTHONPATH=str(tmp_path / "fake")))
+    assert result.returncode == 2, result
+    lines = result.stdout.splitlines()
+    assert [line.split("::")[1].split(",")[0] for line in lines] == [
+        "error file=binary.py", "warning file=net.py", "error", "error file=model.onnx"]
+    # an input that does not exist names no file; a linted file's error is annotated on it
+    assert lines[2] == "::error::gone, 100%25.py: no such file or directory"
+    assert lines[3] == ("::error file=model.onnx::linting ONNX files needs the onnx package (onnx is missing): "
+                        "pip install 'nnlint[onnx]'")
+    # stderr still says each error, and not the one its finding already says
+    assert [line for line in result.stderr_lines if "binary.py" in line] == []
+    assert any("model.onnx: linting ONNX files" in line for line in result.stderr_lines)
+    assert any("gone, 100%.py: no such file" in line for line in result.stderr_lines)
+
+
+def test_run_errors_name_a_linted_file_only():
+    result = LintResult(errors=["a: b.py: internal error (KeyError: 'x'); please report it",
+                                "dir: cannot read folder (Permission denied); skipped",
+                                "internal error in --trace (ValueError); please report it"],
+                        paths=["a: b.py", "dir/c.py"])
+    out = io.StringIO()
+    REPORTERS["github"](result, out)
+    assert out.getvalue().splitlines() == [
+        "::error file=a%3A b.py::internal error (KeyError: 'x'); please report it",
+        "::error::dir: cannot read folder (Permission denied); skipped",
+        "::error::internal error in --trace (ValueError); please report it"]
+
+
+def _finding_kind(finding: dict) -> str:
+    return "cell" if "cell" in finding else "node" if finding["node"] is not None else "line"
+
+
+@pytest.mark.slow
+def test_gitlab_one_issue_per_finding(outputs):
+    issues, findings = outputs["gitlab"], outputs["json"]["findings"]
+    assert isinstance(issues, list) and len(issues) == len(findings) > 20
+    kinds = set()
+    for issue, finding in zip(issues, findings):
+        assert set(issue) == {"description", "check_name", "fingerprint", "severity", "location"}
+        assert issue["check_name"] == finding["code"]
+        assert issue["description"].startswith(finding["code"] + ": ")
+        assert finding["message"] in issue["description"] and finding["hint"] in issue["description"]
+        assert issue["severity"] == {"error": "major", "warning": "minor", "info": "info"}[finding["severity"]]
+        assert issue["location"]["path"] == finding["path"]
+        lines = issue["location"]["lines"]
+        kind = _finding_kind(finding)
+        kinds.add((kind, finding["path"].rsplit(".", 1)[1]))
+        if kind == "cell":  # the notebook's lines are JSON: the cell and line are in the description
+            assert lines == {"begin": 1}
+            assert f"cell {finding['cell']['number']}, line {finding['cell']['line']}: " in issue["description"]
+        elif kind == "node":  # ONNX: no line, the node named
+            assert lines == {"begin": 1} and f"node {finding['node']}: " in issue["description"]
+        else:
+            assert lines["begin"] == finding["line"] and lines.get("end", finding["line"]) == finding["end_line"]
+    assert kinds == {("cell", "ipynb"), ("node", "onnx"), ("line", "py")}
+    fingerprints = [i["fingerprint"] for i in issues]
+    assert len(set(fingerprints)) == len(fingerprints)  # GitLab keys its issues on it
+    assert fingerprints == [r["partialFingerprints"]["nnlintFingerprint/v1"]
+                            for r in outputs["sarif"]["runs"][0]["results"]]
+
+
+def _gitlab(tmp_path, text: str) -> dict:
+    write(tmp_path, "net.py", text)
+    issues = run_cli(["--format", "gitlab", "net.py"], tmp_path).json
+    return {(i["check_name"], i["location"]["lines"]["begin"]): i["fingerprint"] for i in issues}
+
+
+def test_gitlab_fingerprints_survive_lines_moving_and_tell_findings_apart(tmp_path):
+    before = _gitlab(tmp_path, TWO_RULES)
+    moved = _gitlab(tmp_path, "# a comment\n\n" + TWO_RULES)
+    assert len(before) == 2 and {code for code, _ in before} == {"NN003", "NN007"}
+    assert moved == {(code, line + 2): fingerprint for (code, line), fingerprint in before.items()}
+    twice = _gitlab(tmp_path, BUGGY.replace("        self.drop = nn.Dropout(0.9)\n",
+                                            "        self.drop = nn.Dropout(0.9)\n" * 2))
+    assert len(set(twice.values())) == len(twice) == 2
+
+
+@pytest.mark.slow
+def test_junit_one_failure_per_finding(outputs):
+    root, findings = outputs["junit"], outputs["json"]["findings"]
+    assert root.tag == "testsuites" and root.get("name") == "nnlint"
+    assert root.get("tests") == root.get("failures") == str(len(findings)) and root.get("errors") == "0"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == list(dict.fromkeys(f["path"] for f in findings))
+    cases = [c for s in suites for c in s.findall("testcase")]
+    assert len(cases) == len(findings)
+    for suite in suites:
+        assert suite.get("tests") == suite.get("failures") == str(len(suite.findall("testcase")))
+    kinds = set()
+    for case, finding in zip(cases, findings):
+        (failure,) = case
+        assert failure.tag == "failure" and failure.get("type") == finding["code"]
+        assert failure.get("message") == finding["message"]
+        assert case.get("name") == f"nnlint.{finding['code']}" and case.get("file") == finding["path"]
+        assert case.get("classname") == finding["path"].rsplit(".", 1)[0]
+        assert failure.text.endswith(f"{finding['message']}\nhint: {finding['hint']}")
+        kind = _finding_kind(finding)
+        kinds.add(kind)
+        if kind == "line":
+            assert (case.get("line"), case.get("column")) == (str(finding["line"]), str(finding["column"]))
+            assert failure.text.startswith(f"line {finding['line']}, col {finding['column']}, ")
+        else:
+            assert case.get("line") is None
+            assert failure.text.startswith(f"cell {finding['cell']['number']}, line {finding['cell']['line']}, "
+                                           if kind == "cell" else f"node {finding['node']}, ")
+    assert kinds == {"cell", "node", "line"}
+
+
+def test_junit_escapes_and_reports_run_errors(tmp_path):
+    write(tmp_path, 'a<&"b>.py', BUGGY)
+    result = run_cli(["--format", "junit", 'a<&"b>.py', 'no<&"such>.py'], tmp_path)
+    assert result.returncode == 2, result
+    root = ET.fromstring(result.stdout)
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("2", "1", "1")
+    found, missing = root.findall("testsuite")
+    assert found.get("name") == 'a<&"b>.py' and found[0].get("classname") == 'a<&"b>'
+    assert found[0][0].get("type") == "NN007"
+    assert missing.get("name") == "nnlint" and missing.get("errors") == "1"
+    (error,) = missing[0]
+    assert error.tag == "error" and error.get("message") == error.text == 'no<&"such>.py: no such file or directory'
+
+
+def test_junit_escapes_messages_and_says_a_clean_run_passed():
+    finding = Finding(code="NN007", name="dropout-keep-drop-confusion", severity=Severity.WARNING,
+                      confidence=Confidence.CERTAIN, message='x < 1 && y > "2"\x1b[0m', path="m.py", line=3, column=5)
+    out = io.StringIO()
+    REPORTERS["junit"](LintResult(findings=[finding], paths=["m.py"]), out)
+    text = out.getvalue()
+    assert '&lt; 1 &amp;&amp; y &gt; &quot;2&quot;\\x1b[0m"' in text  # the attribute, escaped
+    (failure,) = ET.fromstring(text).iter("failure")
+    assert failure.get("message") == 'x < 1 && y > "2"\\x1b[0m'  # XML cannot carry ESC: written as \x1b
+    assert failure.text.startswith('line 3, col 5, x < 1 && y > "2"')
+    clean = io.StringIO()
+    REPORTERS["junit"](LintResult(paths=["m.py"]), clean)
+    root = ET.fromstring(clean.getvalue())
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("1", "0", "0")
+    (case,) = root.iter("testcase")
+    assert case.get("name") == "No errors found" and len(case) == 0

@@ -5,7 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from .lint_helpers import lint_paths
+
+pytestmark = pytest.mark.slow  # 400 analyses
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

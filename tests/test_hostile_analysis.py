@@ -116,6 +116,7 @@ def test_many_tokens_are_judged_before_parsing(tmp_path: Path, body: str) -> Non
     assert [f["code"] for f in findings] == ["NN904"]
 
 
+@pytest.mark.slow
 def test_literal_under_the_token_budget_is_still_read(tmp_path: Path) -> None:
     """Just under the budget, the file is parsed and analysed (its own finding is reported)."""
     text = CONTROL.replace("d =", "e =") + "table = [" + ", ".join(["1"] * 39_000) + "]\n"

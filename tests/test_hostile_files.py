@@ -153,7 +153,7 @@ def test_a_gitignore_that_is_a_link_out_of_the_project_is_not_read(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
-@pytest.mark.parametrize("name", ["x.py", "m.onnx", "nb.ipynb"])
+@pytest.mark.parametrize("name", ["x.py", pytest.param("m.onnx", marks=pytest.mark.slow), "nb.ipynb"])
 def test_a_symlink_to_dev_zero_is_refused_at_once(tmp_path, name):
     if name.endswith(".onnx"):
         pytest.importorskip("onnx")

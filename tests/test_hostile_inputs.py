@@ -272,6 +272,7 @@ def test_a_model_over_the_memory_budget_is_not_built(repo):
     assert peak_mb < 1000, peak_mb  # torch itself; the model's 6.4 GB were never allocated
 
 
+@pytest.mark.slow
 def test_trace_memory_sets_the_budget(repo):
     pytest.importorskip("torch")
     write(repo, "mid.py", "import torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(1000, 1000), nn.Dropout(0.9))\n")
@@ -331,6 +332,7 @@ def huge_input_onnx(path: Path) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
 
 
+@pytest.mark.slow
 def test_an_onnx_input_of_2_to_the_62_features_is_inconclusive(repo):
     pytest.importorskip("torch")
     huge_input_onnx(repo / "huge.onnx")
@@ -444,6 +446,7 @@ def test_an_npz_whose_directory_understates_the_member_is_read_no_further(repo):
     one_error_line(result, "--sample short.npz")
 
 
+@pytest.mark.slow
 def test_a_valid_npz_and_npy_sample_still_work(repo):
     np = pytest.importorskip("numpy")
     pytest.importorskip("torch")

@@ -30,6 +30,7 @@ def test_healthy_model_is_clean(tmp_path, exporter):
 
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
+@pytest.mark.slow
 def test_relu_output_is_an_error_only_for_regression(tmp_path, exporter):
     model = _copy(tmp_path, f"relu_regressor.{exporter}.onnx")
     assert run_cli(["--format", "json", model], tmp_path).json["findings"] == []

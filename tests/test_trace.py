@@ -50,6 +50,7 @@ def buggy():
     return traced(FIXTURES / "buggy")
 
 
+@pytest.mark.slow
 def test_every_core_finding_on_the_buggy_models_is_confirmed_or_a_documented_limit(buggy):
     core = [f for f in buggy if f.code in CORE]
     assert len(core) >= 35
@@ -62,6 +63,7 @@ def test_every_core_finding_on_the_buggy_models_is_confirmed_or_a_documented_lim
     assert {"NN001", "NN002", "NN003", "NN004", "NN006", "NN007"} <= confirmed
 
 
+@pytest.mark.slow
 def test_evidence_is_one_line_with_the_measurement(buggy):
     by_place = {(f.code, Path(f.path).name, f.line): f.trace for f in buggy}
     relu = by_place[("NN001", "activation_spellings.py", 14)]
@@ -203,6 +205,7 @@ loss = nn.MSELoss()(model(x), y)
     assert "rebuil" in findings[0].trace["evidence"] or "does not have" in findings[0].trace["evidence"]
 
 
+@pytest.mark.slow
 def test_cli_trace_json_text_and_html_report(tmp_path):
     report = tmp_path / "trace.html"
     result = run_cli(["--trace", "--device", "cpu", "--format", "json", "--report", report,
@@ -216,6 +219,7 @@ def test_cli_trace_json_text_and_html_report(tmp_path):
     assert "= trace: confirmed on " in text.stdout
 
 
+@pytest.mark.slow
 def test_cli_trace_errors_are_one_line(tmp_path):
     target = FIXTURES / "buggy" / "init_spellings.py"
     pickle = tmp_path / "data.pkl"

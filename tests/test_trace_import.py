@@ -88,6 +88,7 @@ def traces(tmp_path: Path, *args: str) -> dict[str, dict]:
     return {f["code"]: f["trace"] for f in json.loads(result.stdout)["findings"]}
 
 
+@pytest.mark.slow
 def test_the_imported_model_confirms_what_the_rebuild_could_not(tmp_path):
     project(tmp_path, ATTENTION_REGRESSOR.format(default="=16"), TRAIN.format(args=""))
     rebuilt = traces(tmp_path, "--trace")
@@ -100,6 +101,7 @@ def test_the_imported_model_confirms_what_the_rebuild_could_not(tmp_path):
     assert "self.drop (Dropout) zeroed" in imported["NN007"]["evidence"]
 
 
+@pytest.mark.slow
 def test_constructor_arguments_and_input_shape_come_from_the_configuration(tmp_path):
     project(tmp_path, ATTENTION_REGRESSOR.format(default=""), TRAIN.format(args="16"))
     missing = traces(tmp_path, "--trace-import")
@@ -149,12 +151,14 @@ class Regressor(nn.Module):
     ('args = [{ call = "Config", width = 16 }]', "inconclusive", "a call is { call = "),
     ('args = [{ call = "no_such_package.Config" }]', "inconclusive", "cannot import no_such_package"),
 ])
+@pytest.mark.slow
 def test_object_arguments_are_calls_in_the_configuration(tmp_path, config, status, words):
     project(tmp_path, CONFIGURED, TRAIN.format(args="cfg"), f"[tool.nnlint.trace.models.Regressor]\n{config}\n")
     found = traces(tmp_path, "--trace-import")
     assert found["NN001"]["status"] == status and words in found["NN001"]["evidence"], found
 
 
+@pytest.mark.slow
 def test_the_code_runs_only_with_trace_import(tmp_path):
     marker = tmp_path / "imported.txt"
     project(tmp_path, ATTENTION_REGRESSOR.format(default="=16") + f"\nopen({str(marker)!r}, 'w').close()\n",
@@ -173,6 +177,7 @@ def test_the_code_runs_only_with_trace_import(tmp_path):
     ("raise SystemExit('training finished')", "", "SystemExit: training finished"),
     ("import not_installed_anywhere", "", "ModuleNotFoundError"),
 ])
+@pytest.mark.slow
 def test_limits_and_failures_leave_the_findings_inconclusive_with_one_line(tmp_path, top_level, config, words):
     project(tmp_path, ATTENTION_REGRESSOR.format(default="=16") + "\n" + top_level + "\n", TRAIN.format(args=""),
             config)
@@ -182,6 +187,7 @@ def test_limits_and_failures_leave_the_findings_inconclusive_with_one_line(tmp_p
     assert "\n" not in evidence and "--trace-import" in evidence
 
 
+@pytest.mark.slow
 def test_layers_functions_and_operators_are_matched_to_the_analysis(tmp_path):
     """Sequential members, a submodule class used twice, functions, operators and methods each
     get the value the real model computed; an RNN's state, with no place in the code, does not."""
@@ -262,6 +268,7 @@ def test_model_trace_survives_json():
         ModelTrace.from_json({**trace.as_json(), "surprise": 1})
 
 
+@pytest.mark.slow
 def test_input_shape_from_the_configuration_lets_the_rebuild_run(tmp_path):
     """No import needed: the IR rebuild only lacked the input size of a lazy first layer."""
     lazy = """
@@ -304,6 +311,7 @@ def test_the_imported_model_gives_the_same_verdicts_on_cuda(tmp_path):
     assert all(t["device"] == "cuda" for t in cuda.values())
 
 
+@pytest.mark.slow
 def test_values_are_recorded_before_in_place_ops_rewrite_them(tmp_path):
     inplace = """
     import torch.nn as nn

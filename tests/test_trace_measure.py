@@ -216,7 +216,7 @@ def _traced(path: Path, report: bool) -> list:
     return [(f.code, f.path, f.line, f.message, f.trace) for f in findings], traces
 
 
-@pytest.mark.parametrize("folder", ["buggy", "correct", "onnx"])
+@pytest.mark.parametrize("folder", [pytest.param("buggy", marks=pytest.mark.slow), "correct", "onnx"])
 def test_each_finding_gets_the_verdict_it_gets_when_everything_is_measured(folder):
     """A trace takes what its findings' checks read (Check.measures): the verdicts and their
     evidence are those of the full trace --report takes, finding by finding."""

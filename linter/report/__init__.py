@@ -10,7 +10,8 @@ from importlib import import_module
 from typing import Callable
 
 #: format name -> the module (in this package) whose ``write(result, stream, color)`` renders it
-_MODULES = {"text": "text", "json": "json_report", "sarif": "sarif", "github": "github", "rdjson": "rdjson"}
+_MODULES = {"text": "text", "json": "json_report", "sarif": "sarif", "github": "github", "rdjson": "rdjson",
+            "gitlab": "gitlab", "junit": "junit"}
 
 
 def _writer(module: str) -> Callable[..., None]:

@@ -6,13 +6,18 @@ line. Escaping is GitHub's (``@actions/core``'s ``escapeData`` and ``escapePrope
 in the message ``%``, CR and LF; in a property value also ``:`` and ``,``. A notebook
 finding is annotated on the ``.ipynb`` file, its cell and line named in the message (the
 file's own lines are JSON); an ONNX finding on the ``.onnx`` file, naming its node.
+
+The run's errors that no finding reports (:mod:`nnlint.report.run_errors`: a worker that
+died, an input that does not exist) follow as ``::error`` commands, on the file when the
+error is about a linted file (``::error file=F::message``), else with no file; they are
+also on stderr, as in every format.
 """
 
 from __future__ import annotations
 
 from typing import TextIO
 
-from nnlint.report import rules
+from nnlint.report import rules, run_errors
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -28,6 +33,9 @@ def escape_property(text: str) -> str:
 def write(result, stream: TextIO, color: bool = False) -> None:
     for finding in result.findings:
         stream.write(annotation(finding) + "\n")
+    for path, message in run_errors.located(result):
+        where = "" if path is None else f" file={escape_property(path)}"
+        stream.write(f"::error{where}::{escape_data(message)}\n")
 
 
 def annotation(finding) -> str:

@@ -131,7 +131,8 @@ def artifact(path: str) -> dict:
 
 def fingerprints(findings) -> list[str]:
     """Each finding's stable fingerprint, in order (see the module's docstring); ``nnlint
-    review`` marks its comments with them."""
+    review`` marks its comments with them, and ``--format gitlab`` gives them as its issues'
+    ``fingerprint``."""
     lines = SourceLines()
     seen: dict[str, int] = {}
     prints = []
