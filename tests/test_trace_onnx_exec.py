@@ -1031,3 +1031,24 @@ def test_a_sample_outranks_the_dtype(tmp_path):
     np.save(tmp_path / "mask.npy", np.random.default_rng(0).integers(0, 2, (2, 3, 8, 8)).astype(np.uint8))
     [finding] = [f for f in _trace_files(path, sample=tmp_path / "mask.npy")[0] if f.code == "NN005"]
     assert finding.trace["status"] == "refuted" and "sample mask.npy" in finding.trace["evidence"], finding.trace
+
+
+@pytest.mark.parametrize("code, kind", [("NN003", "linear"), ("NN007", "dropout"), ("NN101", "linear"),
+                                        ("NN108", "dropout")])
+def test_a_probe_that_could_not_run_is_inconclusive_with_its_reason_never_refuted(code, kind):
+    """The op was measured in the forward pass, but its own probe (zero input, bias shift,
+    dropout on ones) could not run it alone: the verdict names why."""
+    from nnlint.ir import ModelGraph, OpKind
+    from nnlint.registry import lookup
+    from nnlint.trace.evidence import Evidence
+    from nnlint.trace.records import LayerRecord, ModelTrace, Stats
+
+    graph = ModelGraph("g", "g.onnx", is_model=True)
+    x = graph.add(OpKind.INPUT, "input")
+    op = graph.add(OpKind(kind), "Gemm" if kind == "linear" else "Dropout", [x.id])
+    stats = Stats(mean=0.0, std=1.0, min=-2.0, max=2.0, zero_fraction=0.0, saturated_fraction=0.0, nonfinite=False)
+    trace = ModelTrace("g", "g.onnx", "cpu", batch=8, layers={op.id: LayerRecord(op.id, "n", kind, train=stats)})
+    why = "node 'n' (Gemm) cannot run alone: its input 'c' is computed from the graph's inputs"
+    evidence = Evidence(trace=trace, op=op, graph=graph, fields={}, why_not_run=why)
+    verdict = lookup(code)(lambda *a: None).confirm(evidence)
+    assert verdict.status == "inconclusive" and verdict.evidence == why, verdict
