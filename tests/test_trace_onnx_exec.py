@@ -598,6 +598,26 @@ def test_training_mode_batch_norm_export_returns_onnx_running_statistics():
     torch.testing.assert_close(out["rv"], 0.8 * init["var"] + 0.2 * x.var((0, 2), unbiased=False))
 
 
+@pytest.mark.parametrize("opset", [9, 13])
+def test_training_mode_batch_norm_before_14_returns_running_and_saved_statistics(opset):
+    """Opsets 9-13 (torch's TorchScript exporter writes them for a training export at those
+    opsets): Y, the running mean and variance, and the batch's own mean and variance."""
+    model = parse(opset, """g (float[4,3,5] x) => (float y, float rm, float rv, float sm, float sv) {
+        y, rm, rv, sm, sv = BatchNormalization<momentum=0.8>(x, s, b, m, var)
+    }""", {"s": (3,), "b": (3,), "m": (3,), "var": (3,)})
+    ex = executor(model).train()
+    x = torch.randn(4, 3, 5)
+    out = ex({"x": x})
+    init = initializers(model)
+    torch.testing.assert_close(out["rm"], 0.8 * init["m"] + 0.2 * x.mean((0, 2)))
+    torch.testing.assert_close(out["rv"], 0.8 * init["var"] + 0.2 * x.var((0, 2), unbiased=False))
+    torch.testing.assert_close(out["sm"], x.mean((0, 2)))
+    torch.testing.assert_close(out["sv"], x.var((0, 2), unbiased=False))
+    evaluated = ex.eval()({"x": x})  # in eval mode every output exists: the running statistics as they are
+    assert set(evaluated) >= {"y", "rm", "rv", "sm", "sv"}
+    torch.testing.assert_close(evaluated["rm"], init["m"])
+
+
 # --------------------------------------------------------------------- gradients, parameters
 
 
@@ -884,14 +904,14 @@ def _trace_files(*paths: Path, **options):
     return trace_findings(result.findings, subjects, TraceOptions(device="cpu", **options))
 
 
-def _export(module, example, path: Path, exporter: str) -> Path:
+def _export(module, example, path: Path, exporter: str, opset: int | None = None) -> Path:
     """torch's recommended settings for a training export, by either of its exporters."""
     if exporter == "dynamo":
         pytest.importorskip("onnxscript", reason="torch's dynamo ONNX exporter (dynamo=True) needs onnxscript, "
                                                  "which is not installed")
     torch.manual_seed(0)
     torch.onnx.export(module.train(), (example,), str(path), training=torch.onnx.TrainingMode.TRAINING,
-                      do_constant_folding=False, dynamo=exporter == "dynamo")
+                      do_constant_folding=False, dynamo=exporter == "dynamo", opset_version=opset)
     return path
 
 
@@ -947,11 +967,13 @@ def test_training_mode_exports_are_measured_whole(tmp_path, exporter, make, shap
         assert "names no layer" not in evidence, (f.code, evidence)
 
 
-@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
-def test_each_onnx_dropout_is_measured_on_its_own_node(tmp_path, exporter):
+@pytest.mark.parametrize("exporter, opset", [("torchscript", None), ("torchscript", 9), ("torchscript", 11),
+                                           ("torchscript", 13), ("dynamo", None)])
+def test_each_onnx_dropout_is_measured_on_its_own_node(tmp_path, exporter, opset):
     """Two Dropouts of different ratios (a module and F.dropout): each finding is confirmed by
-    the fraction its own node zeroes in training mode."""
-    path = _export(_Mlp(), torch.randn(8, 12), tmp_path / "mlp.onnx", exporter)
+    the fraction its own node zeroes in training mode; at old opsets too (the ratio an
+    attribute, BatchNormalization with five outputs)."""
+    path = _export(_Mlp(), torch.randn(8, 12), tmp_path / "mlp.onnx", exporter, opset)
     findings, _ = _trace_files(path)
     drops = sorted((f for f in findings if f.code == "NN007"), key=lambda f: f.message)
     assert [re.search(r"drops (\d+)%", f.message).group(1) for f in drops] == ["75", "85"], drops

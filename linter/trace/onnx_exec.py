@@ -517,28 +517,30 @@ def _lrn(n: _Node) -> Fn:
 
 def _batch_norm(n: _Node) -> tuple[Fn, Fn]:
     """Eval: the running statistics. Training: batch statistics, with no running tensors passed to
-    torch, so the initializers are never updated in place; the running-stat outputs of a
-    training-mode export (opset >= 14) are computed as ONNX defines them (population variance)."""
+    torch, so the initializers are never updated in place. The extra outputs of a training-mode
+    export are computed as ONNX defines them: from opset 14 the updated running mean and
+    variance (population variance); before, those and the batch's own mean and variance
+    (``saved_mean``, ``saved_var``, as onnx's reference computes them), which torch's
+    TorchScript exporter writes at opsets 9 to 13 and nothing reads."""
     eps, momentum = n.float("epsilon", 1e-5), n.float("momentum", 0.9)
     if n.opset < 9 and n.int("spatial", 1) != 1:
         raise n.fail("spatial=0 not supported")
     n.ignore("is_test", "training_mode")  # the module's own mode decides
-    stats = len(n.outputs) > 1
-    if stats and n.opset < 14:
-        raise n.fail("the training outputs of opset < 14 not supported")
+    count = len(n.outputs)
 
     def evaluate(x, scale, bias, mean, var):
         y = F.batch_norm(x, mean.detach(), var.detach(), scale, bias, False, 0.0, eps)
-        return (y, mean, var)[: len(n.outputs)] if stats else y
+        return (y, mean, var, mean, var)[:count] if count > 1 else y
 
     def train(x, scale, bias, mean, var):
         y = F.batch_norm(x, None, None, scale, bias, True, 0.0, eps)
-        if not stats:
+        if count == 1:
             return y
         dims = [0] + list(range(2, x.dim()))
-        running_mean = mean.detach() * momentum + x.mean(dims) * (1 - momentum)
-        running_var = var.detach() * momentum + x.var(dims, unbiased=False) * (1 - momentum)
-        return (y, running_mean, running_var)[: len(n.outputs)]
+        batch_mean, batch_var = x.mean(dims), x.var(dims, unbiased=False)
+        running_mean = mean.detach() * momentum + batch_mean.detach() * (1 - momentum)
+        running_var = var.detach() * momentum + batch_var.detach() * (1 - momentum)
+        return (y, running_mean, running_var, batch_mean, batch_var)[:count]
     return train, evaluate
 
 
