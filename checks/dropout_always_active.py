@@ -8,7 +8,7 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.trace.evidence import zeroed_by
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.verdict import Verdict, confirmed, refuted
+from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
@@ -210,6 +210,8 @@ class Attention(nn.Module):
         if record.eval_repeat_differs or (dropped is not None and dropped > 0):
             return confirmed(f"after eval() {evidence.op.describe()} still zeroed {dropped or 0:.1%} of units, and two "
                              "evaluation passes on the same input differ")
+        if dropped is None and record.eval_repeat_differs is None:  # neither measured: nothing shows it off
+            return inconclusive(evidence.why_not_run or f"{evidence.op.describe()} could not be run after eval()")
         return refuted(f"after eval() {evidence.op.describe()} is the identity")
 
     def check(self, graph: ModelGraph) -> None:

@@ -183,7 +183,7 @@ def layer(x, keep_prob):
             return missing
         dropped = zeroed_by(evidence, training=True)
         if dropped is None:
-            return inconclusive(f"{evidence.op.describe()} could not be measured")
+            return inconclusive(evidence.why_not_run or f"{evidence.op.describe()} could not be measured")
         shown = f"in training mode {evidence.op.describe()} zeroed {dropped:.1%} of units"
         if dropped <= 0.5:
             return refuted(shown)

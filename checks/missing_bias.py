@@ -227,7 +227,7 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
             return missing
         peak = evidence.layer().zero_input_max
         if peak is None:
-            return inconclusive(f"{evidence.op.describe()} could not be run on a zero input")
+            return inconclusive(evidence.why_not_run or f"{evidence.op.describe()} could not be run on a zero input")
         if peak == 0.0:
             shown = f"{evidence.op.describe()} maps an all-zero input to exactly 0: nothing shifts its output"
             fixed = evidence.fixed_layer()

@@ -139,7 +139,7 @@ model = keras.Sequential([layers.Conv2D(32, 3, use_bias=False), layers.BatchNorm
         op, effect = evidence.op, evidence.layer().bias_effect
         norm = evidence.fields.get("norm", "the batch norm")
         if effect is None:
-            return inconclusive(f"{op.describe()} and {norm} could not be run apart from the model")
+            return inconclusive(evidence.why_not_run or f"{op.describe()} and {norm} could not be run apart from the model")
         change = f"changes the output of {norm} by {effect:.2g} of its size" if effect else \
             f"leaves the output of {norm} exactly as it was"
         shown = f"in training mode, shifting the bias of {op.describe()} by about its output's std {change}"

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 #: Sample values beyond this are raw (pixels, prices); within NORMALISED_LIMIT they are scaled.
 RAW_LIMIT = 10.0
 NORMALISED_LIMIT = 5.0
+#: The values an integer graph input's type can hold, where that range is itself a raw scale:
+#: narrow types store raw measurements (8-bit pixels, 16-bit audio, depth or medical images).
+#: int32/int64 are left out: they as often hold ids, counts or 0/1 flags, and their range says
+#: nothing about the values.
+DTYPE_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "uint16": (0, 65535), "int16": (-32768, 32767)}
 
 
 class UnnormalizedInput(ProgramCheck):
@@ -146,10 +151,20 @@ plain.fit(x_train / 255.0, y_train)
 
 
     def confirm(self, evidence: Evidence) -> Verdict:
-        """Only real data can show its scale: the ``--sample`` array's range, mean and std."""
+        """Real data shows its scale: the ``--sample`` array's range, mean and std. Without it, an
+        integer graph input of a narrow type (uint8 pixels) that reaches the layer through casts
+        and reshapes alone has its type's range as its scale; nothing else can be judged."""
         sample = evidence.sample
         if sample is None:
-            return inconclusive("confirming needs the data: pass --sample FILE.npy (inputs as the code loads them)")
+            source = _integer_source(evidence.graph, evidence.op)
+            dtype = source.attrs["dtype"] if source is not None else None
+            if dtype in DTYPE_RANGES:
+                low, high = DTYPE_RANGES[dtype]
+                span = f"{low}-{high}" if low >= 0 else f"{low} to {high}"
+                return confirmed(f"{dtype} input '{source.label}': values span {span} by its dtype, "
+                                 f"unscaled before {evidence.op.describe()}")
+            unbounded = f"{dtype} input '{source.label}': its dtype does not tell the values' scale; " if dtype else ""
+            return inconclusive(f"{unbounded}confirming needs the data: pass --sample FILE.npy (inputs as the code loads them)")
         seen = (f"sample {sample.name}: values {sample.min:g} to {sample.max:g}, mean {sample.mean:.3g}, "
                 f"std {sample.std:.3g}")
         if max(abs(sample.min), abs(sample.max)) > RAW_LIMIT or sample.std > RAW_LIMIT / 2:
@@ -179,6 +194,24 @@ plain.fit(x_train / 255.0, y_train)
             else:
                 level = (Severity.INFO, Confidence.POSSIBLE) if flow.get("guess") else (None, None)  # scale read from a file name
                 self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix)
+
+
+def _integer_source(graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[Op]:
+    """The integer graph input (one whose ``dtype`` the frontend recorded) that reaches ``op``
+    through casts and reshapes alone, as the ONNX frontend's raw-input flows do; or None."""
+    if graph is None or op is None:
+        return None
+    todo, seen = list(op.inputs), set()
+    while todo:
+        source = graph.ops.get(todo.pop())
+        if source is None or source.id in seen:
+            continue
+        seen.add(source.id)
+        if source.kind is OpKind.INPUT and source.attrs.get("dtype"):
+            return source
+        if source.kind in (OpKind.RESHAPE, OpKind.IDENTITY):
+            todo.extend(source.inputs)
+    return None
 
 
 def _first_op(graph: ModelGraph) -> Optional[Op]:

@@ -4,6 +4,7 @@ on real exports, plus training mode, gradients, parameters, and what it refuses 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from nnlint.frontends import onnx_graph
 from nnlint.frontends.onnx_load import LoadedModel, Weights, load
 from nnlint.trace.errors import CannotBuild
-from onnx import helper
+from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
@@ -597,6 +598,26 @@ def test_training_mode_batch_norm_export_returns_onnx_running_statistics():
     torch.testing.assert_close(out["rv"], 0.8 * init["var"] + 0.2 * x.var((0, 2), unbiased=False))
 
 
+@pytest.mark.parametrize("opset", [9, 13])
+def test_training_mode_batch_norm_before_14_returns_running_and_saved_statistics(opset):
+    """Opsets 9-13 (torch's TorchScript exporter writes them for a training export at those
+    opsets): Y, the running mean and variance, and the batch's own mean and variance."""
+    model = parse(opset, """g (float[4,3,5] x) => (float y, float rm, float rv, float sm, float sv) {
+        y, rm, rv, sm, sv = BatchNormalization<momentum=0.8>(x, s, b, m, var)
+    }""", {"s": (3,), "b": (3,), "m": (3,), "var": (3,)})
+    ex = executor(model).train()
+    x = torch.randn(4, 3, 5)
+    out = ex({"x": x})
+    init = initializers(model)
+    torch.testing.assert_close(out["rm"], 0.8 * init["m"] + 0.2 * x.mean((0, 2)))
+    torch.testing.assert_close(out["rv"], 0.8 * init["var"] + 0.2 * x.var((0, 2), unbiased=False))
+    torch.testing.assert_close(out["sm"], x.mean((0, 2)))
+    torch.testing.assert_close(out["sv"], x.var((0, 2), unbiased=False))
+    evaluated = ex.eval()({"x": x})  # in eval mode every output exists: the running statistics as they are
+    assert set(evaluated) >= {"y", "rm", "rv", "sm", "sv"}
+    torch.testing.assert_close(evaluated["rm"], init["m"])
+
+
 # --------------------------------------------------------------------- gradients, parameters
 
 
@@ -833,3 +854,223 @@ def test_cuda_matches_cpu():
     with torch.no_grad():
         torch.testing.assert_close(cuda({"X": x.cuda()})["Y"].cpu(), cpu({"X": x})["Y"], atol=1e-4, rtol=1e-4)
     assert all(p.device.type == "cuda" for p in cuda.parameters())
+
+
+# ------------------------------------------------------------- a node run alone, and its inputs
+
+
+def test_a_node_run_alone_computes_its_inputs_made_from_weights():
+    """An unfolded export writes ``x @ W.T`` as MatMul(x, Transpose(W)): run alone, the node
+    gets the transposed weight as it is now, with its gradient, not None."""
+    model = parse(13, """g (float[4,10] x) => (float y) {
+        [t] wt = Transpose(W)
+        [s] ws = Mul(wt, k)
+        [mm] y = MatMul(x, ws)
+    }""", {"W": (8, 10), "k": (10, 8)})
+    ex = executor(model)
+    by_name = {key.split("_", 1)[1]: p for key, p in ex.params.items()}
+    weight, scale = by_name["W"], by_name["k"]
+    ones = torch.ones(2, 10)
+    assert torch.allclose(ex.run_node("mm", ones), ones @ (weight.t() * scale))
+    assert torch.equal(ex.run_node("mm", torch.zeros(2, 10)), torch.zeros(2, 8))
+    with torch.no_grad():
+        weight.mul_(2.0)  # a probe shifts a weight: the node sees it
+    assert torch.allclose(ex.run_node("mm", ones), ones @ (weight.t() * scale))
+
+
+def test_a_node_that_reads_another_branch_cannot_run_alone_and_says_which_input():
+    from nnlint.trace.errors import CannotRunAlone
+
+    model = parse(13, """g (float[4,10] x) => (float y) {
+        [left] a = MatMul(x, W)
+        [right] b = Relu(x)
+        [join] y = Add(b, a)
+    }""", {"W": (10, 10)})
+    with pytest.raises(CannotRunAlone, match=r"node 'join' \(Add\) cannot run alone: its input 'a'"):
+        executor(model).run_node("join", torch.zeros(4, 10))
+
+
+# ------------------------------------------------ --trace on torch's training-mode exports
+
+
+def _trace_files(*paths: Path, **options):
+    from nnlint.config import Settings
+    from nnlint.engine import lint, selected_checks
+    from nnlint.trace.run import TraceOptions, trace_findings
+
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(p) for p in paths], settings, selected_checks(settings), subjects=subjects)
+    return trace_findings(result.findings, subjects, TraceOptions(device="cpu", **options))
+
+
+def _export(module, example, path: Path, exporter: str, opset: int | None = None) -> Path:
+    """torch's recommended settings for a training export, by either of its exporters."""
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript", reason="torch's dynamo ONNX exporter (dynamo=True) needs onnxscript, "
+                                                 "which is not installed")
+    torch.manual_seed(0)
+    torch.onnx.export(module.train(), (example,), str(path), training=torch.onnx.TrainingMode.TRAINING,
+                      do_constant_folding=False, dynamo=exporter == "dynamo", opset_version=opset)
+    return path
+
+
+class _Mlp(torch.nn.Module):
+    """A bias-free first layer (MatMul of a transposed weight when not folded), batch norm,
+    dropout as a module and as a function."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(12, 32, bias=False)
+        self.norm = torch.nn.BatchNorm1d(32)
+        self.drop = torch.nn.Dropout(p=0.85)
+        self.fc2 = torch.nn.Linear(32, 16)
+        self.out = torch.nn.Linear(16, 3)
+
+    def forward(self, x):
+        h = self.drop(torch.relu(self.norm(self.fc1(x))))
+        h = torch.nn.functional.dropout(torch.tanh(self.fc2(h)), 0.75, training=self.training)
+        return self.out(h)
+
+
+class _Cnn(torch.nn.Module):
+    """A too-high dropout on the feature maps, a moderate one in the head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.features_drop = torch.nn.Dropout(0.8)
+        self.head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.2), torch.nn.Linear(8 * 6 * 6, 4))
+
+    def forward(self, x):
+        h = self.features_drop(torch.relu(self.bn(self.conv(x))))
+        return self.head(torch.nn.functional.max_pool2d(h, 2))
+
+
+TRAINING_EXPORTS = [(_Mlp, (8, 12)), (_Cnn, (8, 3, 12, 12))]
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+@pytest.mark.parametrize("make, shape", TRAINING_EXPORTS, ids=["mlp", "cnn"])
+def test_training_mode_exports_are_measured_whole(tmp_path, exporter, make, shape):
+    """Every measurement (``--report`` asks for all) runs on a training export of either
+    exporter: no finding says the model failed to run or could not be rebuilt."""
+    path = _export(make(), torch.randn(shape), tmp_path / f"{make.__name__}.onnx", exporter)
+    findings, traces = _trace_files(path, report=True)
+    [trace] = traces
+    assert trace.error is None and trace.problem is None, (trace.error, trace.problem)
+    assert trace.layers, "nothing measured"
+    for f in findings:
+        evidence = f.trace["evidence"]
+        assert "failed to run" not in evidence and "could not be rebuilt" not in evidence, evidence
+        assert "names no layer" not in evidence, (f.code, evidence)
+
+
+@pytest.mark.parametrize("exporter, opset", [("torchscript", None), ("torchscript", 9), ("torchscript", 11),
+                                           ("torchscript", 13), ("dynamo", None)])
+def test_each_onnx_dropout_is_measured_on_its_own_node(tmp_path, exporter, opset):
+    """Two Dropouts of different ratios (a module and F.dropout): each finding is confirmed by
+    the fraction its own node zeroes in training mode; at old opsets too (the ratio an
+    attribute, BatchNormalization with five outputs)."""
+    path = _export(_Mlp(), torch.randn(8, 12), tmp_path / "mlp.onnx", exporter, opset)
+    findings, _ = _trace_files(path)
+    drops = sorted((f for f in findings if f.code == "NN007"), key=lambda f: f.message)
+    assert [re.search(r"drops (\d+)%", f.message).group(1) for f in drops] == ["75", "85"], drops
+    for f, ratio in zip(drops, (0.75, 0.85)):
+        assert f.trace["status"] == "confirmed", f.trace
+        zeroed = float(re.search(r"zeroed ([0-9.]+)% of units", f.trace["evidence"]).group(1)) / 100
+        assert abs(zeroed - ratio) < 0.08, (ratio, f.trace["evidence"])
+
+
+def test_a_moderate_onnx_dropout_is_measured_and_not_a_finding(tmp_path):
+    path = _export(_Cnn(), torch.randn(8, 3, 12, 12), tmp_path / "cnn.onnx", "torchscript")
+    findings, [trace] = _trace_files(path, report=True)
+    [finding] = [f for f in findings if f.code == "NN007"]
+    assert "drops 80%" in finding.message and finding.trace["status"] == "confirmed", finding.trace
+    dropped = sorted((r.dropped_train, r.dropped_eval) for r in trace.layers.values() if r.kind == "dropout")
+    assert len(dropped) == 2 and 0.1 < dropped[0][0] < 0.3 and 0.7 < dropped[1][0] < 0.9, dropped
+    assert [evaluated for _, evaluated in dropped] == [0.0, 0.0]  # nothing dropped after eval()
+
+
+# ------------------------------------------------------------ integer inputs without --sample
+
+
+def _cast_into_conv(path: Path, elem: int, scale: bool = False, reshape: bool = False) -> Path:
+    """An integer image input cast to float, optionally divided by 255 or reshaped, into a Conv."""
+    rng = np.random.default_rng(1)
+    nodes = [helper.make_node("Cast", ["img"], ["f"], to=TensorProto.FLOAT, name="to_float")]
+    inits = [onnx.numpy_helper.from_array((rng.standard_normal((4, 3, 3, 3)) * 0.2).astype(np.float32), "w"),
+             onnx.numpy_helper.from_array(np.zeros(4, np.float32), "b")]
+    last = "f"
+    if reshape:
+        inits.append(onnx.numpy_helper.from_array(np.array([-1, 3, 8, 8], np.int64), "shape"))
+        nodes.append(helper.make_node("Reshape", [last, "shape"], ["r"], name="to_nchw"))
+        last = "r"
+    if scale:
+        inits.append(onnx.numpy_helper.from_array(np.array(255.0, np.float32), "k"))
+        nodes.append(helper.make_node("Div", [last, "k"], ["s"], name="to_unit"))
+        last = "s"
+    nodes.append(helper.make_node("Conv", [last, "w", "b"], ["y"], name="stem"))
+    shape = [2, 192] if reshape else [2, 3, 8, 8]
+    model = helper.make_model(helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("img", elem, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits),
+        opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save_model(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("elem, reshape, said", [
+    (TensorProto.UINT8, False, "uint8 input 'img': values span 0-255 by its dtype"),
+    (TensorProto.UINT8, True, "uint8 input 'img': values span 0-255 by its dtype"),
+    (TensorProto.INT16, False, "int16 input 'img': values span -32768 to 32767 by its dtype"),
+    (TensorProto.UINT16, True, "uint16 input 'img': values span 0-65535 by its dtype"),
+])
+def test_a_narrow_integer_input_is_confirmed_raw_by_its_dtype_without_a_sample(tmp_path, elem, reshape, said):
+    path = _cast_into_conv(tmp_path / "raw.onnx", elem, reshape=reshape)
+    [finding] = [f for f in _trace_files(path)[0] if f.code == "NN005"]
+    assert finding.trace["status"] == "confirmed" and finding.trace["evidence"].startswith(said), finding.trace
+    assert "stem (Conv)" in finding.trace["evidence"]
+
+
+def test_a_wide_integer_input_stays_inconclusive_and_names_its_dtype(tmp_path):
+    """int64 as often holds ids or 0/1 flags: its range says nothing of the values."""
+    path = _cast_into_conv(tmp_path / "ids.onnx", TensorProto.INT64)
+    [finding] = [f for f in _trace_files(path)[0] if f.code == "NN005"]
+    assert finding.trace["status"] == "inconclusive", finding.trace
+    assert finding.trace["evidence"].startswith("int64 input 'img': its dtype does not tell") and "--sample" in finding.trace["evidence"]
+
+
+def test_a_scaled_integer_input_is_no_finding(tmp_path):
+    path = _cast_into_conv(tmp_path / "scaled.onnx", TensorProto.UINT8, scale=True)
+    assert not [f for f in _trace_files(path)[0] if f.code == "NN005"]
+
+
+def test_a_sample_outranks_the_dtype(tmp_path):
+    """Real data decides when given: a uint8 input whose sample holds only 0 and 1 is refuted."""
+    path = _cast_into_conv(tmp_path / "mask.onnx", TensorProto.UINT8)
+    np.save(tmp_path / "mask.npy", np.random.default_rng(0).integers(0, 2, (2, 3, 8, 8)).astype(np.uint8))
+    [finding] = [f for f in _trace_files(path, sample=tmp_path / "mask.npy")[0] if f.code == "NN005"]
+    assert finding.trace["status"] == "refuted" and "sample mask.npy" in finding.trace["evidence"], finding.trace
+
+
+@pytest.mark.parametrize("code, kind", [("NN003", "linear"), ("NN007", "dropout"), ("NN101", "linear"),
+                                        ("NN108", "dropout")])
+def test_a_probe_that_could_not_run_is_inconclusive_with_its_reason_never_refuted(code, kind):
+    """The op was measured in the forward pass, but its own probe (zero input, bias shift,
+    dropout on ones) could not run it alone: the verdict names why."""
+    from nnlint.ir import ModelGraph, OpKind
+    from nnlint.registry import lookup
+    from nnlint.trace.evidence import Evidence
+    from nnlint.trace.records import LayerRecord, ModelTrace, Stats
+
+    graph = ModelGraph("g", "g.onnx", is_model=True)
+    x = graph.add(OpKind.INPUT, "input")
+    op = graph.add(OpKind(kind), "Gemm" if kind == "linear" else "Dropout", [x.id])
+    stats = Stats(mean=0.0, std=1.0, min=-2.0, max=2.0, zero_fraction=0.0, saturated_fraction=0.0, nonfinite=False)
+    trace = ModelTrace("g", "g.onnx", "cpu", batch=8, layers={op.id: LayerRecord(op.id, "n", kind, train=stats)})
+    why = "node 'n' (Gemm) cannot run alone: its input 'c' is computed from the graph's inputs"
+    evidence = Evidence(trace=trace, op=op, graph=graph, fields={}, why_not_run=why)
+    verdict = lookup(code)(lambda *a: None).confirm(evidence)
+    assert verdict.status == "inconclusive" and verdict.evidence == why, verdict

@@ -65,7 +65,9 @@ def convert(loaded: LoadedModel, path: str, task: Optional[str]) -> Program:
         if value.name in weights:
             continue
         elem = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else 0
-        op = graph.add(K.INPUT, "input", attrs={"integer": elem in _INTEGER_INPUTS},
+        integer = elem in _INTEGER_INPUTS
+        attrs = {"integer": True, "dtype": TensorProto.DataType.Name(elem).lower()} if integer else {"integer": False}
+        op = graph.add(K.INPUT, "input", attrs=attrs,
                        origin=Origin(path, graph_node=_text(value.name)), label=_text(value.name))
         producer[value.name] = op.id
         graph.inputs.append(op.id)

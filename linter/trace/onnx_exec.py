@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from nnlint.frontends.onnx_graph import _text
 from nnlint.frontends.onnx_load import LoadedModel, Weights
 from nnlint.trace.budget import Budget, product
-from nnlint.trace.errors import CannotBuild
+from nnlint.trace.errors import CannotBuild, CannotRunAlone
 from onnx import AttributeProto, TensorProto, numpy_helper
 from torch import nn
 
@@ -517,28 +517,30 @@ def _lrn(n: _Node) -> Fn:
 
 def _batch_norm(n: _Node) -> tuple[Fn, Fn]:
     """Eval: the running statistics. Training: batch statistics, with no running tensors passed to
-    torch, so the initializers are never updated in place; the running-stat outputs of a
-    training-mode export (opset >= 14) are computed as ONNX defines them (population variance)."""
+    torch, so the initializers are never updated in place. The extra outputs of a training-mode
+    export are computed as ONNX defines them: from opset 14 the updated running mean and
+    variance (population variance); before, those and the batch's own mean and variance
+    (``saved_mean``, ``saved_var``, as onnx's reference computes them), which torch's
+    TorchScript exporter writes at opsets 9 to 13 and nothing reads."""
     eps, momentum = n.float("epsilon", 1e-5), n.float("momentum", 0.9)
     if n.opset < 9 and n.int("spatial", 1) != 1:
         raise n.fail("spatial=0 not supported")
     n.ignore("is_test", "training_mode")  # the module's own mode decides
-    stats = len(n.outputs) > 1
-    if stats and n.opset < 14:
-        raise n.fail("the training outputs of opset < 14 not supported")
+    count = len(n.outputs)
 
     def evaluate(x, scale, bias, mean, var):
         y = F.batch_norm(x, mean.detach(), var.detach(), scale, bias, False, 0.0, eps)
-        return (y, mean, var)[: len(n.outputs)] if stats else y
+        return (y, mean, var, mean, var)[:count] if count > 1 else y
 
     def train(x, scale, bias, mean, var):
         y = F.batch_norm(x, None, None, scale, bias, True, 0.0, eps)
-        if not stats:
+        if count == 1:
             return y
         dims = [0] + list(range(2, x.dim()))
-        running_mean = mean.detach() * momentum + x.mean(dims) * (1 - momentum)
-        running_var = var.detach() * momentum + x.var(dims, unbiased=False) * (1 - momentum)
-        return (y, running_mean, running_var)[: len(n.outputs)]
+        batch_mean, batch_var = x.mean(dims), x.var(dims, unbiased=False)
+        running_mean = mean.detach() * momentum + batch_mean.detach() * (1 - momentum)
+        running_var = var.detach() * momentum + batch_var.detach() * (1 - momentum)
+        return (y, running_mean, running_var, batch_mean, batch_var)[:count]
     return train, evaluate
 
 
@@ -1110,6 +1112,7 @@ class OnnxExecutor(nn.Module):
         self._train_steps: list[tuple[Fn, tuple, tuple]] = []
         self._eval_steps: list[tuple[Fn, tuple, tuple]] = []
         self._outputs: dict[str, str | None] = {}
+        self._op_types: dict[str, str] = {}  # node name -> op type, for messages
         self._node_params: dict[str, list[str]] = {}
         self._build(graph, device)
         for index, (name, value) in enumerate(self._static.items()):
@@ -1118,6 +1121,7 @@ class OnnxExecutor(nn.Module):
             self._names[key] = name
         del self._static
         self._dead = _last_reads(self._eval_steps, set(self._names.values()))
+        self._from_weights = _weight_only(self._eval_steps, set(self._names.values()))
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -1148,6 +1152,7 @@ class OnnxExecutor(nn.Module):
         for index, proto in enumerate(graph.node):
             name = _text(proto.name) or f"{proto.op_type}#{index}"
             self._outputs.setdefault(name, proto.output[0] if proto.output else None)
+            self._op_types.setdefault(name, proto.op_type)
             node = _Node(proto, name, self._opset, known, self._shapes, self._weights, device)
             missing = [i for i in node.inputs if i not in defined]
             if missing:
@@ -1258,14 +1263,30 @@ class OnnxExecutor(nn.Module):
 
     def run_node(self, node_name: str, first: torch.Tensor) -> torch.Tensor | None:
         """The node alone, on ``first`` as its first input and its weights and constants as they
-        are (the trace's zero-input and dropout probes); None for a node folded into a constant."""
+        are (the trace's zero-input and dropout probes); None for a node folded into a constant.
+
+        Its other inputs may be computed from weights by nodes before it: a training-mode or
+        unfolded export (``do_constant_folding=False``) writes ``x @ W.T`` as ``MatMul(x,
+        Transpose(W))``. Those nodes are run first, on the weights as they are now (a probe may
+        have shifted a bias). An input computed from the graph's inputs (the second operand of
+        an ``Add`` of two branches) cannot be had alone: :class:`CannotRunAlone` names it."""
         output = self._outputs.get(node_name)
         steps = self._train_steps if self.training else self._eval_steps
-        step = next((s for s in steps if s[2] and s[2][0] == output), None)
-        if step is None:
+        index = next((k for k, s in enumerate(steps) if s[2] and s[2][0] == output), None)
+        if index is None:
             return None
-        fn, inputs, outputs = step
+        fn, inputs, outputs = steps[index]
         env = self._weights_and_constants()
+        wanted = [i for i in inputs[1:] if i and i not in env]
+        for name in wanted:
+            if name not in self._from_weights:
+                raise CannotRunAlone(f"node '{_text(node_name)}' ({self._op_types.get(node_name, '?')}) cannot run "
+                                     f"alone: its input '{_text(name)}' is computed from the graph's inputs")
+        if wanted:
+            for k in sorted(_ancestors(wanted, self._from_weights)):
+                step_fn, step_inputs, step_outputs = steps[k]
+                result = step_fn(*[env.get(i) if i else None for i in step_inputs])
+                env.update(zip(step_outputs, (result,) if len(step_outputs) == 1 else result))
         result = fn(first, *[env.get(i) if i else None for i in inputs[1:]])
         return result if len(outputs) == 1 else result[0]
 
@@ -1289,6 +1310,31 @@ def _last_reads(steps: list[tuple[Fn, tuple, tuple]], kept: set[str]) -> list[tu
         if name and name not in kept:  # not "" (an absent input) nor None (an unused output slot)
             dead[index].append(name)
     return [tuple(names) for names in dead]
+
+
+def _weight_only(steps: list[tuple[Fn, tuple, tuple]], weights: set[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """The values computed from weights and constants alone (no graph input reaches them), each
+    with the step that computes it and that step's inputs: what :meth:`OnnxExecutor.run_node`
+    can compute for a node run alone."""
+    found: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for index, (_, inputs, outputs) in enumerate(steps):
+        if all(not i or i in weights or i in found for i in inputs):
+            for name in outputs:
+                if name is not None:
+                    found[name] = (index, inputs)
+    return found
+
+
+def _ancestors(names: list[str], from_weights: dict[str, tuple[int, tuple[str, ...]]]) -> set[int]:
+    """The steps that compute ``names`` from the weights, and those their inputs need."""
+    steps: set[int] = set()
+    todo = list(names)
+    while todo:
+        entry = from_weights.get(todo.pop())
+        if entry is not None and entry[0] not in steps:
+            steps.add(entry[0])
+            todo.extend(entry[1])
+    return steps
 
 
 def _itemsize(dtype: torch.dtype) -> int:

@@ -14,7 +14,7 @@ from torch import nn
 
 from nnlint.ir import ModelGraph, OpKind
 from nnlint.trace.budget import Budget
-from nnlint.trace.errors import CannotBuild
+from nnlint.trace.errors import CannotBuild, CannotRunAlone
 from nnlint.trace.onnx_exec import OnnxExecutor
 
 #: Integer inputs are fed values in [0, this): valid indices for any embedding, and the range
@@ -91,9 +91,14 @@ class OnnxGraph(nn.Module):
                 visit(op_id, left[name])
 
     def run_op(self, op_id: int, args: list[torch.Tensor]) -> Optional[torch.Tensor]:
-        """The op's node on a first input of our choosing, its weights as they are."""
+        """The op's node on a first input of our choosing, its weights as they are; None, with
+        the reason kept in ``broken``, when the node reads a value only the whole graph computes."""
         node = self.graph.ops[op_id].origin.graph_node
-        return self.executor.run_node(node, args[0])
+        try:
+            return self.executor.run_node(node, args[0])
+        except CannotRunAlone as exc:
+            self.broken[op_id] = str(exc)
+            return None
 
     def params(self, op_id: int) -> list[nn.Parameter]:
         op = self.graph.ops[op_id]

@@ -31,7 +31,7 @@ import torch
 from nnlint import files
 from nnlint.check import Check, Subject
 from nnlint.errors import UnreadableFile
-from nnlint.ir import ModelGraph, Op, Origin
+from nnlint.ir import ModelGraph, Op, OpKind, Origin
 from nnlint.trace import keras_build
 from nnlint.trace.budget import DEFAULT_BYTES, Budget, OverBudget
 from nnlint.trace.errors import CannotBuild, one_line
@@ -277,9 +277,7 @@ def locate(subject: Subject) -> tuple[Optional[ModelGraph], Optional[Op]]:
     op = subject.op
     graphs = list(subject.program.graphs) if subject.program is not None else []
     if op is None:  # reported at a place in the code: the op built there, if any
-        node = subject.origin.node
-        op = next((o for g in graphs for o in g.ops.values() if node is not None and o.origin is not None
-                   and o.origin.node is node and o.origin.path == subject.origin.path), None)
+        op = _built_at(graphs, subject.origin)
     if op is not None:
         home = next((g for g in graphs if g.ops.get(op.id) is op), subject.graph)
         return home, op
@@ -289,6 +287,20 @@ def locate(subject: Subject) -> tuple[Optional[ModelGraph], Optional[Op]]:
     chosen = next((g for g in graphs if g.is_model and named is not None and g.name == named), None)
     return chosen or _declaring(graphs, subject.origin) or (
         subject.program.single_model() if subject.program is not None else None), None
+
+
+def _built_at(graphs: list[ModelGraph], origin: Origin) -> Optional[Op]:
+    """The op made at ``origin``: the one built by that source node, or for a graph file
+    (ONNX) the op of that graph node, whose label is the node's name (an input's label is
+    the input's name: only the ops of nodes count)."""
+    node, graph_node = origin.node, origin.graph_node
+    if node is not None:
+        return next((o for g in graphs for o in g.ops.values() if o.origin is not None
+                     and o.origin.node is node and o.origin.path == origin.path), None)
+    if graph_node is None:
+        return None
+    return next((o for g in graphs if g.path == origin.path for o in g.ops.values()
+                 if o.label == graph_node and o.kind is not OpKind.INPUT), None)
 
 
 def _declaring(graphs: list[ModelGraph], origin: Origin) -> Optional[ModelGraph]:
