@@ -41,7 +41,7 @@ from nnlint.trace.measure import measure
 from nnlint.trace.measurements import ALL, Measure
 from nnlint.trace.records import ModelTrace, TracedFinding
 from nnlint.trace.remedy import Remedy, remedied
-from nnlint.trace.verdict import REFUTED, Verdict, inconclusive
+from nnlint.trace.verdict import INCONCLUSIVE, REFUTED, Verdict, inconclusive
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
@@ -89,6 +89,10 @@ class _Model:
     why_no_trace: Optional[str]
     broken: dict[int, str]
     caveats: dict[int, str]
+    #: op id -> a size the code leaves unknown and the trace stood in for ("in_features unknown:
+    #: traced with 32"); a finding on that op depends on it and stays inconclusive
+    stand_ins: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what holds for every finding (the part traced)
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
@@ -143,6 +147,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             verdict = _judge_with_remedies(check, evidence, variants, others)
         else:
             verdict = _judge(check, evidence)
+        verdict = _with_stand_ins(verdict, model, op)
         if model is not None and model.trace is not None:
             model.trace.findings.append(TracedFinding(
                 finding.code, finding.name, finding.severity.value, finding.message, finding.line,
@@ -248,6 +253,19 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
     return Verdict(verdict.status, f"with {named}, {verdict.evidence}")
 
 
+def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op]) -> Verdict:
+    """A verdict measured with stand-ins says which; a finding on a layer whose own size was
+    stood in is inconclusive (its measurement would depend on the stand-in)."""
+    if model is None or model.trace is None:
+        return verdict
+    if op is not None and op.id in model.stand_ins:
+        return inconclusive(f"{model.stand_ins[op.id]}, and the finding depends on that layer's sizes")
+    if verdict.status == INCONCLUSIVE:
+        return verdict
+    said = [*model.notes, *(note for op_id, note in model.stand_ins.items() if op_id != (op.id if op else None))]
+    return Verdict(verdict.status, f"{verdict.evidence} ({'; '.join(said)})") if said else verdict
+
+
 def _why_not_run(model: Optional[_Model], graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[str]:
     """Why the finding's op, or for a finding about the whole model its output, was not run."""
     if model is None or graph is None:
@@ -349,7 +367,8 @@ def _rebuild(graph: ModelGraph, device: torch.device, budget: Budget, sample: Op
                             "please report it", {}, {})
     trace = measure(built, graph, device, batch, sample, needs)
     trace.built = "onnx" if graph.artifact is not None else "rebuilt"
-    return _Model(trace, None, dict(built.broken), dict(built.init_notes))
+    return _Model(trace, None, dict(built.broken), dict(built.init_notes), dict(getattr(built, "stand_ins", {})),
+                  list(getattr(built, "notes", [])))
 
 
 def _not_importable(graph: ModelGraph, program: "Program") -> Optional[str]:
