@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
-from nnlint.report.html import MAX_X_LABELS, render
+from nnlint.report.html import _CHAR_W, MAX_X_LABELS, render
 from nnlint.trace.records import (
     Histogram,
     LayerRecord,
@@ -266,8 +266,9 @@ def test_failed_model_still_gets_its_section():
     assert re.search(r'<div class="alert"><strong>Could not trace:</strong> BatchNorm1d needs batch &gt; 1</div>',
                      html)
     assert "NN013" in "".join(page.text) and "op 5 (not measured)" in html
-    assert "No layers were measured." in html
     assert svgs(html) == []
+    for empty in ("<h3>Activation", "<h3>Update", "histograms", "<h3>Layers", "<h3>Input-scale", "No "):
+        assert empty not in html  # sections with nothing to show are left out, not said empty
 
 
 def test_hostile_strings_are_escaped_everywhere():
@@ -316,18 +317,38 @@ def test_many_layers_cap_axis_labels():
     for chart in (std, ratio):
         labels = [t for t in chart.iter(f"{SVG_NS}text") if (t.get("transform") or "").startswith("rotate(-50")]
         assert 1 < len(labels) <= MAX_X_LABELS
-        assert all(len(t.text) <= 16 for t in labels)
-        assert all(title_of(t).startswith("backbone.block") for t in labels)  # full name on hover
+        assert all(t.text == title_of(t) and t.text.startswith("backbone.block") for t in labels)  # whole
+        assert_labels_fit(chart, labels)
         assert len(points(chart)) == 300
     assert "300 layers: one name in 7 is written on the axis" in html
     assert html.count('<figure class="hist') == 600
+
+
+def assert_labels_fit(chart, labels) -> None:
+    """Each slanted label, at a generous width per character, stays inside the chart."""
+    height = float(chart.get("viewBox").split()[3])
+    for t in labels:
+        reach = len(t.text) * _CHAR_W
+        assert float(t.get("x")) - reach * math.cos(math.radians(50)) >= 0, t.text
+        assert float(t.get("y")) + reach * math.sin(math.radians(50)) <= height, t.text
+
+
+def test_long_layer_names_are_written_whole_and_the_chart_grows_to_fit_them():
+    trace = mlp()
+    long_name = "encoder.layers.11.attention.output.dense"
+    trace.layers[1].name = long_name
+    std, ratio = charts(render([trace]))
+    for chart in (std, ratio):
+        labels = [t for t in chart.iter(f"{SVG_NS}text") if (t.get("transform") or "").startswith("rotate(-50")]
+        assert long_name in [t.text for t in labels]
+        assert_labels_fit(chart, labels)
 
 
 def test_toc_only_with_several_models_and_sweep_table():
     one = render([mlp()])
     assert "<nav>" not in one
     several = render([mlp(), failed()])
-    assert '<a href="#model-0">MLP</a>' in several and '<a href="#model-1">Broken</a>' in several
+    assert '<a href="#model-0">train.py: MLP</a>' in several and '<a href="#model-1">broken.py: Broken</a>' in several
     assert '<section id="model-1">' in several
     sweep = one[one.index("Input-scale sweep"):]
     assert re.search(r"×1</td><td><span class=\"note\">finite</span>", sweep)

@@ -122,6 +122,10 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
     models: dict[int, _Model] = {}
     remedies, model_remedies = _remedies(located, needs)
     variants = _Variants(device, options, sample_tensor, needs)
+    for entry in located:  # the model a finding on the training code trains, for the report
+        trained = _trained(entry[1], entry[2]) if entry is not None and options.report else None
+        if trained is not None and id(trained) not in models:
+            models[id(trained)] = _trace_model(trained, entry[1].program, device, options, sample_tensor, ALL)
     traced: list[Finding] = []
     for index, (finding, entry) in enumerate(zip(findings, located)):
         if entry is None:  # an engine finding (syntax error, unreadable file): nothing to trace
@@ -148,14 +152,18 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         else:
             verdict = _judge(check, evidence)
         verdict = _with_stand_ins(verdict, model, op)
-        if model is not None and model.trace is not None:
-            model.trace.findings.append(TracedFinding(
+        shown = _shown_on(graph, op, subject, models) or model
+        if shown is not None and shown.trace is not None:
+            inside = op is not None and graph is not None and graph.is_model and graph.ops.get(op.id) is op
+            place = None if inside or op is None else f"training code, line {finding.line}"
+            shown.trace.findings.append(TracedFinding(
                 finding.code, finding.name, finding.severity.value, finding.message, finding.line,
-                op.id if op is not None else None, verdict.status, verdict.evidence))
+                op.id if inside else None, verdict.status, verdict.evidence, place))
         if options.hide_refuted and verdict.status == REFUTED:
             continue
         traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type)}))
-    return traced, [m.trace for m in models.values() if m.trace is not None]
+    # a graph of training code traced for its finding, shown with the model it trains instead, has no section
+    return traced, [m.trace for m in models.values() if m.trace is not None and m.trace.findings]
 
 
 def _remedies(located: list, needs: dict[int, set[Measure]]) -> tuple[dict[int, Remedy], dict[int, list[Remedy]]]:
@@ -264,6 +272,21 @@ def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op])
         return verdict
     said = [*model.notes, *(note for op_id, note in model.stand_ins.items() if op_id != (op.id if op else None))]
     return Verdict(verdict.status, f"{verdict.evidence} ({'; '.join(said)})") if said else verdict
+
+
+def _trained(subject: Subject, graph: Optional[ModelGraph]) -> Optional[ModelGraph]:
+    """The model that training code (a graph that is not a model: a loop, a module) trains."""
+    if graph is None or graph.is_model or graph.artifact is not None:
+        return None
+    if subject.graph is not None and subject.graph.is_model:
+        return subject.graph
+    return subject.program.single_model() if subject.program is not None else None
+
+
+def _shown_on(graph: Optional[ModelGraph], op: Optional[Op], subject: Subject, models: dict) -> Optional[_Model]:
+    """The traced model a finding on training code is shown with in the report (None: its own)."""
+    trained = _trained(subject, graph)
+    return models.get(id(trained)) if trained is not None and op is not None else None
 
 
 def _why_not_run(model: Optional[_Model], graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[str]:
