@@ -378,3 +378,36 @@ def test_same_code_on_two_layers_links_each_to_its_own_finding():
     html = render([trace])
     rows = dict(re.findall(r'<tr id="model-0-l(\d+)"(.*?)</tr>', html, flags=re.DOTALL))
     assert 'href="#model-0-f0">NN031</a>' in rows["2"] and 'href="#model-0-f4">NN031</a>' in rows["3"]
+
+
+def test_a_finding_on_training_code_is_shown_as_such_never_on_a_layer():
+    trace = mlp()
+    trace.findings = [TracedFinding("NN103", "softmax-before-cross-entropy", "warning", "F.softmax feeds cross_entropy",
+                                    18, None, "inconclusive", "ev", place="training code, line 18")]
+    html = render([trace])
+    row = re.search(r'<tr id="model-0-f0">(.*?)</tr>', html, flags=re.DOTALL).group(1)
+    assert "training code, line 18" in row and "href=\"#model-0-l" not in row
+    assert "class=\"flagged\"" not in html and "hist flagged" not in html  # no layer row, no histogram frame
+    for chart in charts(html):
+        assert not [c for c in chart.iter(f"{SVG_NS}circle") if c.get("class") == "ring"]
+        assert not [t for t in chart.iter(f"{SVG_NS}text") if t.get("class") == "fcode"]
+
+
+def test_out_of_band_points_say_why_they_are_or_are_not_findings():
+    trace = mlp()
+    trace.findings = [f for f in trace.findings if f.op_id != 4]  # the head keeps no finding
+    std, ratio = charts(render([trace]))
+    titles = {title_of(c).split(" (")[0]: title_of(c) for c in std.iter(f"{SVG_NS}circle") if c.get("class") == "out"}
+    assert "see NN031" in titles["fc2"]  # 1e-5: the finding's own layer
+    assert "not a finding: the model's output" in titles["head"]  # 40: the last layer
+    healthy = [title_of(c) for c in std.iter(f"{SVG_NS}circle") if c.get("class") == "ok"]
+    assert healthy and not any("healthy band" in t for t in healthy)
+    ratios = {title_of(c).split(" (")[0]: title_of(c) for c in ratio.iter(f"{SVG_NS}circle") if c.get("class") == "out"}
+    assert "see NN031" in ratios["fc2"] and set(ratios) == {"fc2"}  # 0.3; the others are in the band
+
+
+def test_sections_are_headed_by_file_and_class():
+    html = render([mlp()])
+    assert re.search(r"<h2>train\.py: MLP <span", html)
+    module = ModelTrace("<module /src/train.py>", "/src/train.py", "cpu", findings=[finding("NN1", "confirmed", None)])
+    assert re.search(r"<h2>train\.py <span", render([module]))

@@ -216,3 +216,59 @@ def test_a_part_that_reads_around_the_unknown_op_is_not_cut(tmp_path):
     drop = only(traced(tmp_path, code), "NN007")
     assert drop["status"] == "inconclusive", drop
     assert "traced the part" not in drop["evidence"]
+
+
+CNN = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3)
+        self.fc = nn.Linear(8 * 26 * 26, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        return self.fc(x.view(x.size(0), -1))
+
+model = Net()
+"""
+
+LOOP_AT_MODULE_LEVEL = CNN + """
+for images, labels in loader:
+    probs = F.softmax(model(images), dim=1)
+    loss = F.cross_entropy(probs, labels)
+    loss.backward()
+"""
+
+LOOP_IN_A_FUNCTION = CNN + """
+criterion = nn.CrossEntropyLoss()
+
+def train_epoch(net, batches):
+    for xb, yb in batches:
+        out = torch.softmax(net(xb), 1)
+        criterion(out, yb).backward()
+
+train_epoch(model, loader)
+"""
+
+
+@pytest.mark.parametrize("code", [LOOP_AT_MODULE_LEVEL, LOOP_IN_A_FUNCTION])
+def test_a_finding_on_the_training_loop_is_reported_with_the_model_never_on_a_layer(tmp_path, code):
+    from nnlint.report.html import render
+
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(code))
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
+    findings, traces = trace_findings(result.findings, subjects, TraceOptions(device="cpu", report=True))
+    [line] = [f.line for f in findings if f.code == "NN103"]
+    assert [t.model for t in traces] == ["Net"]  # the training code's own graph has no section
+    [shown] = [f for f in traces[0].findings if f.code == "NN103"]
+    assert shown.op_id is None and shown.place == f"training code, line {line}"
+    html = render(traces)
+    assert "train.py: Net" in html and f"training code, line {line}" in html
+    assert 'class="ring"' not in html and "hist flagged" not in html
