@@ -272,3 +272,21 @@ def test_a_finding_on_the_training_loop_is_reported_with_the_model_never_on_a_la
     html = render(traces)
     assert "train.py: Net" in html and f"training code, line {line}" in html
     assert 'class="ring"' not in html and "hist flagged" not in html
+
+
+def test_a_helper_outside_the_model_is_named_as_such(tmp_path):
+    code = CNN + """
+def softmax_weights(scores):
+    e = torch.exp(scores)
+    return e / e.sum()
+"""
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(code))
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
+    findings, traces = trace_findings(result.findings, subjects, TraceOptions(device="cpu", report=True))
+    [line] = [f.line for f in findings if f.code == "NN002"]
+    [shown] = [f for t in traces for f in t.findings if f.code == "NN002"]
+    assert shown.op_id is None and shown.place == f"code outside the model, line {line}"
+    assert [t.model for t in traces] == ["Net"]

@@ -155,7 +155,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         shown = _shown_on(graph, op, subject, models) or model
         if shown is not None and shown.trace is not None:
             inside = op is not None and graph is not None and graph.is_model and graph.ops.get(op.id) is op
-            place = None if inside or op is None else f"training code, line {finding.line}"
+            place = None if inside or op is None else f"{_outside(graph)}, line {finding.line}"
             shown.trace.findings.append(TracedFinding(
                 finding.code, finding.name, finding.severity.value, finding.message, finding.line,
                 op.id if inside else None, verdict.status, verdict.evidence, place))
@@ -281,6 +281,13 @@ def _trained(subject: Subject, graph: Optional[ModelGraph]) -> Optional[ModelGra
     if subject.graph is not None and subject.graph.is_model:
         return subject.graph
     return subject.program.single_model() if subject.program is not None else None
+
+
+def _outside(graph: Optional[ModelGraph]) -> str:
+    """What the code of a finding outside the model is: training code where it calls a model
+    (a loop feeding its output to the loss), else a helper of its own (a softmax function)."""
+    calls = graph is not None and any("model_call" in op.attrs for op in graph.ops.values())
+    return "training code" if calls else "code outside the model"
 
 
 def _shown_on(graph: Optional[ModelGraph], op: Optional[Op], subject: Subject, models: dict) -> Optional[_Model]:
