@@ -290,3 +290,29 @@ def softmax_weights(scores):
     [shown] = [f for t in traces for f in t.findings if f.code == "NN002"]
     assert shown.op_id is None and shown.place == f"code outside the model, line {line}"
     assert [t.model for t in traces] == ["Net"]
+
+
+def test_the_part_traced_alone_starts_where_a_layer_gives_its_shape(tmp_path):
+    """A reduction between the unknown encoder and the head: the head is fed what its Linear takes."""
+    code = """
+    import torch
+    from torch import nn
+    from encoders.vision import PatchEncoder
+
+    class DepthHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = PatchEncoder(dim=256)
+            self.out = nn.Linear(256, 1)
+
+        def forward(self, x):
+            pooled = self.encoder(x).mean(dim=1)
+            return torch.relu(self.out(pooled))
+
+    head = DepthHead()
+    loss = nn.functional.l1_loss(head(x), depth)
+    """
+    relu = only(traced(tmp_path, code), "NN001")
+    assert relu["status"] == "confirmed", relu
+    assert "traced the part after self.encoder and its mean alone" in relu["evidence"]
+    assert "inputs of 256 per sample" in relu["evidence"]

@@ -117,7 +117,8 @@ class BuiltGraph(nn.Module):
         #: what holds for every finding on this model: the part traced when not all of it could be
         self.notes: list[str] = []
         own: dict[int, str] = {}  # op id -> why it cannot be built, for its own reasons
-        self._cut_at: Optional[tuple[Op, str, str]] = None  # the op traced as an input, why, its shape's source
+        #: the op whose value is traced as an input, why, its shape's source, the op that failed
+        self._cut_at: Optional[tuple[Op, str, str, Op]] = None
         self.specs: dict[int, InputSpec] = {}
         self.keras = keras_build.is_keras(graph)
         # inputs whose shape the configuration (or the Keras code) gives in full: never refitted
@@ -255,9 +256,10 @@ class BuiltGraph(nn.Module):
         """The stand-ins' values, for the evidence, once the dry run has sized the lazy layers
         and the inputs."""
         if self._cut_at is not None and self._cut_at[0].id in self.specs:
-            op, why, source = self._cut_at
+            op, why, source, failed = self._cut_at
             shape = "x".join(str(d) for d in self.specs[op.id].shape[1:])
-            self.notes.append(f"traced the part after {op.label or op.type_name} alone ({why}), "
+            then = "" if op is failed else f" and its {op.describe()}"
+            self.notes.append(f"traced the part after {failed.label or failed.type_name}{then} alone ({why}), "
                               f"fed random inputs of {shape} per sample: {source}")
         for op_id, field in self.stood_in.items():
             layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
@@ -271,16 +273,18 @@ class BuiltGraph(nn.Module):
         from it alone: its value becomes an input shaped like what its consumers take (its own
         shape when known), else STAND_IN wide. The ops before it keep their own verdicts; none
         after it may read anything from before it, else nothing is cut."""
-        cut = max((op_id for op_id in own if self.graph.ops[op_id].kind is not K.INPUT), default=None)
-        if cut is None:
+        failed = max((op_id for op_id in own if self.graph.ops[op_id].kind is not K.INPUT), default=None)
+        if failed is None:
             return
+        cut = _known_from(self.graph, failed)
         after = _downstream(self.graph, cut)
         if not after or any(i != cut and i not in after for op_id in after for i in self.graph.ops[op_id].inputs):
             return
         op = self.graph.ops[cut]
         spec, said = _cut_spec(self.graph, op)
         self.specs[cut] = spec
-        del self.broken[cut]
+        self.broken.pop(cut, None)
+        self.steps.pop(cut, None)
         for op_id in sorted(after):
             self.broken.pop(op_id, None)
             why = next((self.broken[i] for i in self.graph.ops[op_id].inputs if i in self.broken), None)
@@ -291,7 +295,7 @@ class BuiltGraph(nn.Module):
                     why = str(exc)
             if why is not None:
                 self.broken[op_id] = why
-        self._cut_at = (op, own[cut], said)
+        self._cut_at = (op, own[failed], said, self.graph.ops[failed])
 
     def _plan(self, cls: type, args: list, kwargs: dict) -> None:
         """Count the layer's parameters and buffers before building it: the same class
@@ -535,6 +539,23 @@ def _cut_spec(graph: ModelGraph, op: Op) -> tuple[InputSpec, str]:
     if spec is not None:
         return spec, "the shape the layers after it take"
     return InputSpec((1, STAND_IN)), "its output size is unknown, a stand-in width"
+
+
+def _known_from(graph: ModelGraph, op_id: int) -> int:
+    """Where the part traced alone starts: at ``op_id``, or further along its one line of
+    consumers (``tokens.mean(dim=1)`` after an unknown encoder) to the first value whose shape
+    a sized layer reading it gives; ``op_id`` when there is none."""
+    point = op_id
+    while True:
+        try:
+            if consumer_spec(graph, graph.ops[point]) is not None:
+                return point
+        except CannotBuild:
+            return op_id
+        users = graph.consumers(graph.ops[point])
+        if len(users) != 1:
+            return op_id
+        point = users[0].id
 
 
 def _downstream(graph: ModelGraph, op_id: int) -> set[int]:
