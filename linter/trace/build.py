@@ -542,8 +542,8 @@ def _cut_spec(graph: ModelGraph, op: Op) -> tuple[InputSpec, str]:
 
 
 def _known_from(graph: ModelGraph, op_id: int) -> int:
-    """Where the part traced alone starts: at ``op_id``, or further along its one line of
-    consumers (``tokens.mean(dim=1)`` after an unknown encoder) to the first value whose shape
+    """Where the part traced alone starts: at ``op_id``, or further along the ops computed from
+    it alone (``tokens.mean(dim=1)`` after an unknown encoder) to the first value whose shape
     a sized layer reading it gives; ``op_id`` when there is none."""
     point = op_id
     while True:
@@ -553,7 +553,7 @@ def _known_from(graph: ModelGraph, op_id: int) -> int:
         except CannotBuild:
             return op_id
         users = graph.consumers(graph.ops[point])
-        if len(users) != 1:
+        if len(users) != 1 or len(users[0].inputs) != 1:  # a sum with a skip reads around the failed op
             return op_id
         point = users[0].id
 
