@@ -316,3 +316,16 @@ def test_the_part_traced_alone_starts_where_a_layer_gives_its_shape(tmp_path):
     assert relu["status"] == "confirmed", relu
     assert "traced the part after self.encoder and its mean alone" in relu["evidence"]
     assert "inputs of 256 per sample" in relu["evidence"]
+
+
+def test_the_op_stood_in_for_is_not_measured_as_itself(tmp_path):
+    """The random input fed to the head is not the backbone's output: no record of it is kept."""
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(TORCHVISION_HEAD))
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
+    _, [trace] = trace_findings(result.findings, subjects, TraceOptions(device="cpu", report=True))
+    names = [record.name for record in trace.layers.values()]
+    assert "self.drop (Dropout)" in names and "self.head (Linear)" in names
+    assert not any("backbone" in name for name in names), names

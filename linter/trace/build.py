@@ -283,11 +283,11 @@ class BuiltGraph(nn.Module):
         op = self.graph.ops[cut]
         spec, said = _cut_spec(self.graph, op)
         self.specs[cut] = spec
-        self.broken.pop(cut, None)
+        self.broken[cut] = own[failed]  # a random stand-in: nothing said about the op itself is measured
         self.steps.pop(cut, None)
         for op_id in sorted(after):
             self.broken.pop(op_id, None)
-            why = next((self.broken[i] for i in self.graph.ops[op_id].inputs if i in self.broken), None)
+            why = next((self.broken[i] for i in self.graph.ops[op_id].inputs if i in self.broken and i != cut), None)
             if why is None:
                 try:
                     self.steps[op_id] = self._step(self.graph.ops[op_id])
@@ -424,7 +424,7 @@ class BuiltGraph(nn.Module):
         self.broken[op_id] = why
         self.steps.pop(op_id, None)
         for op in self.graph.ops.values():
-            if op.id not in self.broken and any(i in self.broken for i in op.inputs):
+            if op.id not in self.broken and any(i in self.broken and i not in self.specs for i in op.inputs):
                 self.broken[op.id] = why
                 self.steps.pop(op.id, None)
 
