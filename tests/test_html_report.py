@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
-from nnlint.report.html import MAX_X_LABELS, render
+from nnlint.report.html import _CHAR_W, MAX_X_LABELS, render
 from nnlint.trace.records import (
     Histogram,
     LayerRecord,
@@ -266,8 +266,9 @@ def test_failed_model_still_gets_its_section():
     assert re.search(r'<div class="alert"><strong>Could not trace:</strong> BatchNorm1d needs batch &gt; 1</div>',
                      html)
     assert "NN013" in "".join(page.text) and "op 5 (not measured)" in html
-    assert "No layers were measured." in html
     assert svgs(html) == []
+    for empty in ("<h3>Activation", "<h3>Update", "histograms", "<h3>Layers", "<h3>Input-scale", "No "):
+        assert empty not in html  # sections with nothing to show are left out, not said empty
 
 
 def test_hostile_strings_are_escaped_everywhere():
@@ -316,18 +317,38 @@ def test_many_layers_cap_axis_labels():
     for chart in (std, ratio):
         labels = [t for t in chart.iter(f"{SVG_NS}text") if (t.get("transform") or "").startswith("rotate(-50")]
         assert 1 < len(labels) <= MAX_X_LABELS
-        assert all(len(t.text) <= 16 for t in labels)
-        assert all(title_of(t).startswith("backbone.block") for t in labels)  # full name on hover
+        assert all(t.text == title_of(t) and t.text.startswith("backbone.block") for t in labels)  # whole
+        assert_labels_fit(chart, labels)
         assert len(points(chart)) == 300
     assert "300 layers: one name in 7 is written on the axis" in html
     assert html.count('<figure class="hist') == 600
+
+
+def assert_labels_fit(chart, labels) -> None:
+    """Each slanted label, at a generous width per character, stays inside the chart."""
+    height = float(chart.get("viewBox").split()[3])
+    for t in labels:
+        reach = len(t.text) * _CHAR_W
+        assert float(t.get("x")) - reach * math.cos(math.radians(50)) >= 0, t.text
+        assert float(t.get("y")) + reach * math.sin(math.radians(50)) <= height, t.text
+
+
+def test_long_layer_names_are_written_whole_and_the_chart_grows_to_fit_them():
+    trace = mlp()
+    long_name = "encoder.layers.11.attention.output.dense"
+    trace.layers[1].name = long_name
+    std, ratio = charts(render([trace]))
+    for chart in (std, ratio):
+        labels = [t for t in chart.iter(f"{SVG_NS}text") if (t.get("transform") or "").startswith("rotate(-50")]
+        assert long_name in [t.text for t in labels]
+        assert_labels_fit(chart, labels)
 
 
 def test_toc_only_with_several_models_and_sweep_table():
     one = render([mlp()])
     assert "<nav>" not in one
     several = render([mlp(), failed()])
-    assert '<a href="#model-0">MLP</a>' in several and '<a href="#model-1">Broken</a>' in several
+    assert '<a href="#model-0">train.py: MLP</a>' in several and '<a href="#model-1">broken.py: Broken</a>' in several
     assert '<section id="model-1">' in several
     sweep = one[one.index("Input-scale sweep"):]
     assert re.search(r"×1</td><td><span class=\"note\">finite</span>", sweep)
@@ -357,3 +378,36 @@ def test_same_code_on_two_layers_links_each_to_its_own_finding():
     html = render([trace])
     rows = dict(re.findall(r'<tr id="model-0-l(\d+)"(.*?)</tr>', html, flags=re.DOTALL))
     assert 'href="#model-0-f0">NN031</a>' in rows["2"] and 'href="#model-0-f4">NN031</a>' in rows["3"]
+
+
+def test_a_finding_on_training_code_is_shown_as_such_never_on_a_layer():
+    trace = mlp()
+    trace.findings = [TracedFinding("NN103", "softmax-before-cross-entropy", "warning", "F.softmax feeds cross_entropy",
+                                    18, None, "inconclusive", "ev", place="training code, line 18")]
+    html = render([trace])
+    row = re.search(r'<tr id="model-0-f0">(.*?)</tr>', html, flags=re.DOTALL).group(1)
+    assert "training code, line 18" in row and "href=\"#model-0-l" not in row
+    assert "class=\"flagged\"" not in html and "hist flagged" not in html  # no layer row, no histogram frame
+    for chart in charts(html):
+        assert not [c for c in chart.iter(f"{SVG_NS}circle") if c.get("class") == "ring"]
+        assert not [t for t in chart.iter(f"{SVG_NS}text") if t.get("class") == "fcode"]
+
+
+def test_out_of_band_points_say_why_they_are_or_are_not_findings():
+    trace = mlp()
+    trace.findings = [f for f in trace.findings if f.op_id != 4]  # the head keeps no finding
+    std, ratio = charts(render([trace]))
+    titles = {title_of(c).split(" (")[0]: title_of(c) for c in std.iter(f"{SVG_NS}circle") if c.get("class") == "out"}
+    assert "see NN031" in titles["fc2"]  # 1e-5: the finding's own layer
+    assert "not a finding: the model's output" in titles["head"]  # 40: the last layer
+    healthy = [title_of(c) for c in std.iter(f"{SVG_NS}circle") if c.get("class") == "ok"]
+    assert healthy and not any("healthy band" in t for t in healthy)
+    ratios = {title_of(c).split(" (")[0]: title_of(c) for c in ratio.iter(f"{SVG_NS}circle") if c.get("class") == "out"}
+    assert "see NN031" in ratios["fc2"] and set(ratios) == {"fc2"}  # 0.3; the others are in the band
+
+
+def test_sections_are_headed_by_file_and_class():
+    html = render([mlp()])
+    assert re.search(r"<h2>train\.py: MLP <span", html)
+    module = ModelTrace("<module /src/train.py>", "/src/train.py", "cpu", findings=[finding("NN1", "confirmed", None)])
+    assert re.search(r"<h2>train\.py <span", render([module]))

@@ -199,10 +199,14 @@ model = Net(make_layer())
 loss = nn.MSELoss()(model(x), y)
 """
     path = tmp_path / "net.py"
-    path.write_text(code)
-    findings = [f for f in traced(path) if f.code == "NN001"]
+    path.write_text(code.replace("self.out(self.body(x))", "self.out(self.body(x) + x)"))
+    findings = [f for f in traced(path) if f.code == "NN001"]  # the sum reads around the unknown body
     assert findings and findings[0].trace["status"] == "inconclusive"
     assert "rebuil" in findings[0].trace["evidence"] or "does not have" in findings[0].trace["evidence"]
+    path.write_text(code)  # the part after the body is computed from it alone: traced alone
+    [finding] = [f for f in traced(path) if f.code == "NN001"]
+    assert finding.trace["status"] == "confirmed", finding.trace
+    assert "traced the part after self.body alone" in finding.trace["evidence"]
 
 
 @pytest.mark.slow

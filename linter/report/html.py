@@ -19,6 +19,9 @@ from nnlint.trace.verdict import HEALTHY_STD, HEALTHY_UPDATE
 STD_BAND = HEALTHY_STD  # training-mode activation std that neither vanishes nor explodes
 RATIO_BAND = HEALTHY_UPDATE  # update / weight per step: learning, but not thrashing
 MAX_X_LABELS = 48  # past this many layers only every k-th name is written under a chart
+MAX_LABEL = 60  # characters of a layer's name written under a chart (its tooltip has it all)
+_CHAR_W = 6.4  # px per character of an 11px axis label (a generous average, so none is cut)
+_LABEL_ANGLE = math.radians(50)  # the axis labels' slant
 AXIS_DECADES = (-12, 12)  # a log axis never spans more, so one 1e300 cannot flatten the band
 MAX_NOTE_NAMES = 12  # names listed in a chart's "not drawn" note before "and N more"
 STATUSES = ("confirmed", "refuted", "inconclusive")
@@ -119,9 +122,20 @@ def _loggable(value: object) -> tuple[float | None, str]:
     return x, ""
 
 
-def _short(name: str, width: int = 16) -> str:
-    """Axis labels keep the end of long names: ``…block7.conv2`` tells layers apart, a prefix does not."""
+def _short(name: str, width: int = MAX_LABEL) -> str:
+    """Axis labels keep the end of names longer than any real layer path: ``…block7.conv2``
+    tells layers apart, a prefix does not. The chart's margins grow to fit the rest whole."""
     return name if len(name) <= width else "…" + name[1 - width:]
+
+
+def _model_name(trace: ModelTrace) -> str:
+    """``house_prices.py: Regressor``: the file and the class (a graph of code outside any
+    class, the file alone), so two models of one name in two files are told apart."""
+    file = re.split(r"[/\\]", str(trace.path))[-1]
+    model = str(trace.model)
+    if not file or model == file:
+        return model
+    return file if model.startswith("<") else f"{file}: {model}"
 
 
 # --- page parts -------------------------------------------------------------------------------
@@ -130,7 +144,7 @@ def _short(name: str, width: int = 16) -> str:
 def _toc(traces: Sequence[ModelTrace]) -> str:
     """Links to each model's section, with its finding counts, so a long page can be navigated."""
     items = "".join(
-        f'<li><a href="#model-{i}">{_esc(t.model)}</a> {_status_counts(t.findings)}</li>'
+        f'<li><a href="#model-{i}">{_esc(_model_name(t))}</a> {_status_counts(t.findings)}</li>'
         for i, t in enumerate(traces)
     )
     return f"<nav><h3>Models</h3><ol>{items}</ol></nav>"
@@ -159,37 +173,61 @@ def _section(trace: ModelTrace, sid: str) -> str:
     for n, f in enumerate(trace.findings):
         if f.op_id in index:
             flagged.setdefault(index[f.op_id], []).append(n)
-    body = _measurements(layers, flagged, trace.findings, sid) if layers else '<p class="note">No layers were measured.</p>'
+    body = _measurements(layers, flagged, trace.findings, sid) if layers else ""
     return (
-        f'<section id="{sid}"><h2>{_esc(trace.model)} {_status_counts(trace.findings)}</h2>'
-        f"{_header(trace)}<h3>Findings</h3>{_findings_table(trace.findings, layers, index, sid)}{body}"
-        f"{_loss_probes(trace, layers, index)}"
-        f"<h3>Input-scale sweep</h3>{_sweep(trace, layers, index)}</section>\n"
+        f'<section id="{sid}"><h2>{_esc(_model_name(trace))} {_status_counts(trace.findings)}</h2>'
+        f"{_header(trace)}{_findings_table(trace.findings, layers, index, sid)}{body}"
+        f"{_loss_probes(trace, layers, index)}{_sweep(trace, layers, index)}</section>\n"
     )
 
 
 def _measurements(layers: list[LayerRecord], flagged: dict[int, list[int]], findings, sid: str) -> str:
     """The charts, histograms and layer table of a model with at least one measured layer."""
     codes = {i: [findings[n].code for n in ns] for i, ns in flagged.items()}
-    std_chart = _log_chart(
-        [(rec, rec.train.std if rec.train else None, codes.get(i, [])) for i, rec in enumerate(layers)],
-        STD_BAND, "activation std (train)", "",
-    )
-    ratio_chart = _log_chart(
-        [(rec, rec.update_ratio, codes.get(i, [])) for i, rec in enumerate(layers) if rec.update_ratio is not None],
-        RATIO_BAND, "update / weight", "No layer has an update ratio (no optimizer step was measured).",
-    )
-    return (
-        f"<h3>Activation standard deviation per layer</h3>"
-        f'<p class="note">Healthy band {STD_BAND[0]:g} – {STD_BAND[1]:g} shaded; orange points are outside it; '
-        f"red rings mark layers with findings.</p>{std_chart}"
-        f"<h3>Update-to-parameter ratio per layer</h3>"
-        f'<p class="note">Healthy band {RATIO_BAND[0]:g} – {RATIO_BAND[1]:g} shaded, after one optimizer step.</p>'
-        f"{ratio_chart}"
-        f"<h3>Weight histograms</h3>{_histograms(layers, 'weight_hist', codes)}"
-        f"<h3>Activation histograms (train)</h3>{_histograms(layers, 'act_hist', codes)}"
-        f"<h3>Layers</h3>{_layer_table(layers, flagged, findings, sid)}"
-    )
+    last = len(layers) - 1
+    std_points = [(rec, rec.train.std if rec.train else None, codes.get(i, []), _std_not_a_finding(rec, i == last))
+                  for i, rec in enumerate(layers)]
+    ratio_points = [(rec, rec.update_ratio, codes.get(i, []), _RATIO_NOT_A_FINDING)
+                    for i, rec in enumerate(layers) if rec.update_ratio is not None]
+    parts = []
+    if std_points:
+        parts.append(
+            f"<h3>Activation standard deviation per layer</h3>"
+            f'<p class="note">Healthy band {STD_BAND[0]:g} – {STD_BAND[1]:g} shaded; orange points are outside it; '
+            f"red rings mark layers with findings. An orange point without a ring is not a finding: hover it "
+            f"for why.</p>{_log_chart(std_points, STD_BAND, 'activation std (train)')}")
+    if ratio_points:
+        parts.append(
+            f"<h3>Update-to-parameter ratio per layer</h3>"
+            f'<p class="note">Healthy band {RATIO_BAND[0]:g} – {RATIO_BAND[1]:g} shaded, after one optimizer step. '
+            f"{_RATIO_NOT_A_FINDING[0].upper()}{_RATIO_NOT_A_FINDING[1:]}.</p>"
+            f"{_log_chart(ratio_points, RATIO_BAND, 'update / weight')}")
+    for attr, title in (("weight_hist", "Weight histograms"), ("act_hist", "Activation histograms (train)")):
+        if any(getattr(rec, attr) is not None for rec in layers):
+            parts.append(f"<h3>{title}</h3>{_histograms(layers, attr, codes)}")
+    parts.append(f"<h3>Layers</h3>{_layer_table(layers, flagged, findings, sid)}")
+    return "".join(parts)
+
+
+#: Why a layer's point outside the update band is no finding: one step from a fresh init says
+#: little about training; the learning rate is flagged where the code sets one outside the
+#: documented ranges, and then the finding's ring is on the chart.
+_RATIO_NOT_A_FINDING = ("a ratio outside the band after one step from a fresh init is not a finding by itself: "
+                        "the learning rate is judged from the code's optimizer settings")
+
+
+def _std_not_a_finding(rec: LayerRecord, last: bool) -> str:
+    """Why a layer's activation std outside the healthy band is no finding of its own."""
+    if rec.kind in ("softmax", "sigmoid", "tanh", "log_softmax"):
+        return "a bounded output: its spread is set by its range, not by the init"
+    if last:
+        return "the model's output: its scale follows the targets, which the trace does not have"
+    if rec.kind == "input":
+        return "the trace's random input"
+    if rec.kind in ("relu", "relu6", "leaky_relu", "dropout", "pool", "reshape", "identity"):
+        return "it follows the layer before it, where a finding would be"
+    return ("the band is a guide from one random batch, not a rule: nnlint reports a pitfall only where "
+            "the code matches one and the trace measures it")
 
 
 _BUILT = {"rebuilt": "rebuilt from the code (none of it run)", "onnx": "the ONNX graph, run by nnlint's executor",
@@ -218,8 +256,12 @@ def _header(trace: ModelTrace) -> str:
     return f'{alerts}<dl class="meta">{meta}</dl>'
 
 
-def _layer_ref(op_id: object, layers: list[LayerRecord], index: dict, sid: str) -> str:
-    """A link to a finding's layer row, or why there is none (model-level, or not measured)."""
+def _layer_ref(finding: TracedFinding, layers: list[LayerRecord], index: dict, sid: str) -> str:
+    """A link to a finding's layer row, or why there is none (training code, model-level, or
+    not measured)."""
+    op_id, place = finding.op_id, getattr(finding, "place", None)
+    if place:
+        return f'<span class="note">{_esc(place)}</span>'
     if op_id is None:
         return "— (whole model)"
     if op_id not in index:
@@ -231,18 +273,18 @@ def _layer_ref(op_id: object, layers: list[LayerRecord], index: dict, sid: str) 
 def _findings_table(findings: list[TracedFinding], layers: list[LayerRecord], index: dict, sid: str) -> str:
     """Every finding with its verdict and evidence, linked to the layer it concerns."""
     if not findings:
-        return '<p class="note">No findings.</p>'
+        return ""
     rows = "".join(
         f'<tr id="{sid}-f{n}"><td class="code">{_esc(f.code)}</td><td>{_esc(f.name)}</td>'
         f"<td>{_badge(f.severity, _SEVERITIES)}</td><td>{_badge(f.status, STATUSES)}</td>"
         f'<td class="msg">{_esc(f.message)}</td><td class="msg">{_esc(f.evidence)}</td>'
-        f"<td>{_layer_ref(f.op_id, layers, index, sid)}</td>"
+        f"<td>{_layer_ref(f, layers, index, sid)}</td>"
         f'<td class="n">{_esc(f.line) if f.line is not None else "—"}</td></tr>'
         for n, f in enumerate(findings)
     )
     head = "<tr><th>code</th><th>name</th><th>severity</th><th>status</th><th>message</th>" \
            "<th>evidence</th><th>layer</th><th>line</th></tr>"
-    return f"<table>{head}{rows}</table>"
+    return f"<h3>Findings</h3><table>{head}{rows}</table>"
 
 
 def _layer_table(layers: list[LayerRecord], flagged: dict[int, list[int]], findings, sid: str) -> str:
@@ -292,7 +334,7 @@ def _loss_probes(trace: ModelTrace, layers: list[LayerRecord], index: dict) -> s
 def _sweep(trace: ModelTrace, layers: list[LayerRecord], index: dict) -> str:
     """Input scale -> the first layer that overflowed: where a model stops tolerating big inputs."""
     if not trace.scales:
-        return '<p class="note">No input-scale sweep was run.</p>'
+        return ""
     rows = []
     for probe in trace.scales:
         op = probe.first_nonfinite
@@ -302,7 +344,7 @@ def _sweep(trace: ModelTrace, layers: list[LayerRecord], index: dict) -> str:
         rows.append(f'<tr><td class="n">×{_num(probe.scale)}</td><td>{where}</td>'
                     f'<td class="n">{_num(max(finite)) if finite else "—"}</td></tr>')
     head = "<tr><th>input scale</th><th>first layer with NaN/Inf</th><th>largest finite |value|</th></tr>"
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f"<h3>Input-scale sweep</h3><table>{head}{''.join(rows)}</table>"
 
 
 # --- SVG --------------------------------------------------------------------------------------
@@ -314,20 +356,29 @@ def _svg(width: int, height: int, body: str, label: str, cls: str = "") -> str:
             f'width="{width}" height="{height}" role="img" aria-label="{_esc(label)}">{body}</svg>')
 
 
-def _log_chart(points: list[tuple[LayerRecord, object, list[str]]], band: tuple[float, float],
-               ylabel: str, empty: str) -> str:
+def _log_chart(points: list[tuple[LayerRecord, object, list[str], str]], band: tuple[float, float],
+               ylabel: str) -> str:
     """One value per layer on a log y axis against a shaded healthy band, layers in trace order.
 
+    ``points``: (layer, value, its findings' codes, why a value outside the band is no finding).
     Values a log axis cannot place get a red cross on the baseline and a line in the note below,
-    so a layer that went NaN is shown where it is rather than silently missing.
+    so a layer that went NaN is shown where it is rather than silently missing. The margins
+    grow with the longest name written under the axis, so no name is cut.
     """
-    if not points:
-        return f'<p class="note">{empty}</p>'
-    placed = [_loggable(v) for _, v, _ in points]
+    placed = [_loggable(v) for _, v, _, _ in points]
     exps = [math.log10(x) for x, _ in placed if x is not None] + [math.log10(b) for b in band]
     lo, hi = max(math.floor(min(exps)), AXIS_DECADES[0]), min(math.ceil(max(exps)), AXIS_DECADES[1])
-    plot_h, n = _H - _TOP - _BOTTOM, len(points)
-    step, base = (_W - _LEFT - _RIGHT) / n, _TOP + plot_h
+    n = len(points)
+    label_every = math.ceil(n / MAX_X_LABELS)
+    longest = max((len(_short(rec.name)) for i, (rec, *_) in enumerate(points) if i % label_every == 0), default=0)
+    reach = longest * _CHAR_W  # a label's length along its slant
+    bottom = max(_BOTTOM, math.ceil(16 + reach * math.sin(_LABEL_ANGLE) + 12))
+    step = (_W - _LEFT - _RIGHT) / n
+    left = max(_LEFT, math.ceil(reach * math.cos(_LABEL_ANGLE) - step / 2 + 8))  # the first label's reach
+    step = (_W - left - _RIGHT) / n
+    height = _TOP + (_H - _TOP - _BOTTOM) + bottom
+    plot_h = height - _TOP - bottom
+    base = _TOP + plot_h
 
     def row(exponent: float) -> float:
         """The pixel row of 10**exponent: exponents, because the decade of 5e-324 underflows to 0."""
@@ -337,12 +388,12 @@ def _log_chart(points: list[tuple[LayerRecord, object, list[str]]], band: tuple[
         """Values beyond the axis are pinned to its edge (their tooltip keeps the true value)."""
         return row(min(max(math.log10(value), lo), hi))
 
-    out = [_log_axes(lo, hi, band, ylabel, row)]
-    out.append(_runs([(_LEFT + (i + 0.5) * step, None if x is None else y(x)) for i, (x, _) in enumerate(placed)]))
-    radius, label_every = (4 if n <= 100 else 2.5), math.ceil(n / MAX_X_LABELS)
+    out = [_log_axes(lo, hi, band, ylabel, row, left, base)]
+    out.append(_runs([(left + (i + 0.5) * step, None if x is None else y(x)) for i, (x, _) in enumerate(placed)]))
+    radius = 4 if n <= 100 else 2.5
     skipped, pinned = [], []
-    for i, ((rec, _, codes), (x, why)) in enumerate(zip(points, placed)):
-        cx, cy, name = _LEFT + (i + 0.5) * step, base if x is None else y(x), _esc(rec.name)
+    for i, ((rec, _, codes, why_not), (x, why)) in enumerate(zip(points, placed)):
+        cx, cy, name = left + (i + 0.5) * step, base if x is None else y(x), _esc(rec.name)
         if x is None:
             skipped.append(f"{name} ({_esc(why)})")
             out.append(f'<text class="cross" x="{cx:.1f}" y="{base + 5}" text-anchor="middle">×'
@@ -350,8 +401,11 @@ def _log_chart(points: list[tuple[LayerRecord, object, list[str]]], band: tuple[
         else:
             if not 10.0**lo <= x <= 10.0**hi:
                 pinned.append(name)
-            out.append(f'<circle class="{"ok" if band[0] <= x <= band[1] else "out"}" cx="{cx:.1f}" cy="{cy:.1f}" '
-                       f'r="{radius}"><title>{name} ({_esc(rec.kind)}): {x:.3g}</title></circle>')
+            inside = band[0] <= x <= band[1]
+            said = "" if inside else (f"; outside the healthy band: see {_esc(', '.join(codes))}" if codes
+                                      else f"; outside the healthy band, not a finding: {_esc(why_not)}")
+            out.append(f'<circle class="{"ok" if inside else "out"}" cx="{cx:.1f}" cy="{cy:.1f}" '
+                       f'r="{radius}"><title>{name} ({_esc(rec.kind)}): {x:.3g}{said}</title></circle>')
         if codes:
             out.append(f'<circle class="ring" cx="{cx:.1f}" cy="{cy:.1f}" r="{radius + 4}"/>'
                        f'<text class="fcode" x="{cx:.1f}" y="{cy - radius - 8:.1f}" text-anchor="middle">'
@@ -370,25 +424,25 @@ def _log_chart(points: list[tuple[LayerRecord, object, list[str]]], band: tuple[
         notes.append(f"{len(pinned)} beyond 1e{lo}..1e{hi}, drawn on the axis edge: "
                      f"{', '.join(pinned[:MAX_NOTE_NAMES])}{' …' if len(pinned) > MAX_NOTE_NAMES else ''}.")
     note = "".join(f'<p class="note">{t}</p>' for t in notes)
-    return _svg(_W, _H, "".join(out), ylabel, "chart") + note
+    return _svg(_W, height, "".join(out), ylabel, "chart") + note
 
 
-def _log_axes(lo: int, hi: int, band: tuple[float, float], ylabel: str, y) -> str:
+def _log_axes(lo: int, hi: int, band: tuple[float, float], ylabel: str, y, left: int, base: float) -> str:
     """The band, decade grid lines and axes; ``y`` maps a decade exponent to a pixel row.
 
     At most about ten decades are labelled, so values spanning 1e-300..1e300 stay readable.
     """
     top, bottom = y(math.log10(band[1])), y(math.log10(band[0]))
-    out = [(f'<rect class="band" x="{_LEFT}" y="{top:.1f}" width="{_W - _LEFT - _RIGHT}" height="{bottom - top:.1f}">'
+    out = [(f'<rect class="band" x="{left}" y="{top:.1f}" width="{_W - left - _RIGHT}" height="{bottom - top:.1f}">'
             f"<title>healthy band {band[0]:g} – {band[1]:g}</title></rect>"
             f'<text class="tick" x="{_W - _RIGHT + 6}" y="{(top + bottom) / 2 + 4:.1f}">healthy</text>')]
     for k in range(lo, hi + 1, max(1, math.ceil((hi - lo) / 10))):
-        out.append(f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y(k):.1f}" y2="{y(k):.1f}"/>'
-                   f'<text class="tick" x="{_LEFT - 6}" y="{y(k) + 4:.1f}" text-anchor="end">'
+        out.append(f'<line class="grid" x1="{left}" x2="{_W - _RIGHT}" y1="{y(k):.1f}" y2="{y(k):.1f}"/>'
+                   f'<text class="tick" x="{left - 6}" y="{y(k) + 4:.1f}" text-anchor="end">'
                    f'{"1" if k == 0 else f"1e{k}"}</text>')
-    mid = _TOP + (_H - _TOP - _BOTTOM) / 2
-    out.append(f'<path class="axis" d="M{_LEFT},{_TOP}V{_H - _BOTTOM}H{_W - _RIGHT}"/>'
-               f'<text class="tick" transform="rotate(-90 14 {mid})" x="14" y="{mid}" text-anchor="middle">'
+    mid = (_TOP + base) / 2
+    out.append(f'<path class="axis" d="M{left},{_TOP}V{base:.1f}H{_W - _RIGHT}"/>'
+               f'<text class="tick" transform="rotate(-90 14 {mid:.1f})" x="14" y="{mid:.1f}" text-anchor="middle">'
                f"{_esc(ylabel)}</text>")
     return "".join(out)
 
@@ -417,8 +471,6 @@ def _histograms(layers: list[LayerRecord], attr: str, codes: dict[int, list[str]
         cap = f'<span class="bad code">{_esc(found)}</span> ' if found else ""
         cells.append(f'<figure class="hist{" flagged" if found else ""}"><figcaption title="{_esc(rec.name)}">'
                      f"{cap}{_esc(rec.name)}</figcaption>{_histogram(hist, rec.name)}</figure>")
-    if not cells:
-        return '<p class="note">No layer has one.</p>'
     return f'<div class="grid">{"".join(cells)}</div>'
 
 

@@ -38,6 +38,21 @@ SPATIAL_SIZES = (32, 28, 64, 224, 16, 96, 8, *range(1, 65))
 SEQUENCE_LENGTH = 16
 #: Width of a plain tensor input that no layer constrains (a softmax helper's logits).
 FREE_WIDTH = 10
+#: The size a stand-in takes where the code's is only known at run time and sits on the data's
+#: side of a layer (``nn.Linear(X.shape[1], 64)``, ``nn.Embedding(len(vocab), 32)``): the
+#: statistics measured downstream do not depend on it (default inits scale with fan-in).
+STAND_IN = 32
+#: Channels of an image input whose first convolution's ``in_channels`` is unknown.
+STAND_IN_CHANNELS = 3
+#: Layers whose first argument is the size of the data they receive, by class name: it is
+#: taken from that data (their ``Lazy`` class) when the code's value is unknown. An embedding's
+#: vocabulary bounds the token ids instead: it is STAND_IN, and so are the ids traced.
+_INPUT_SIZE = {
+    "Linear": "in_features",
+    **{f"{c}{d}d": "in_channels" for c in ("Conv", "ConvTranspose") for d in (1, 2, 3)},
+    **{f"{c}{d}d": "num_features" for c in ("BatchNorm", "InstanceNorm") for d in (1, 2, 3)},
+    "Embedding": "num_embeddings", "EmbeddingBag": "num_embeddings",
+}
 
 _BINARY = {K.ADD: torch.add, K.SUB: torch.sub, K.MUL: torch.mul, K.DIV: torch.div, K.MATMUL: torch.matmul}
 #: Tensor methods that only move a tensor between devices or flags: identity here.
@@ -95,12 +110,26 @@ class BuiltGraph(nn.Module):
         self.steps: dict[int, Step] = {}
         self.broken: dict[int, str] = {}  # op id -> why it cannot be run
         self.init_notes: dict[int, str] = {}  # op id -> an init call that could not be replayed
+        #: op id -> the size of the data it receives that the code leaves unknown ("in_features")
+        self.stood_in: dict[int, str] = {}
+        #: op id -> "in_features unknown: traced with 32", once the stand-in is known
+        self.stand_ins: dict[int, str] = {}
+        #: what holds for every finding on this model: the part traced when not all of it could be
+        self.notes: list[str] = []
+        own: dict[int, str] = {}  # op id -> why it cannot be built, for its own reasons
+        #: the op whose value is traced as an input, why, its shape's source, the op that failed
+        self._cut_at: Optional[tuple[Op, str, str, Op]] = None
         self.specs: dict[int, InputSpec] = {}
         self.keras = keras_build.is_keras(graph)
         # inputs whose shape the configuration (or the Keras code) gives in full: never refitted
         self.configured = set(shapes) | (set(graph.inputs) if self.keras else set())
         for op in graph.ops.values():  # creation order is a topological order
             why = next((self.broken[i] for i in op.inputs if i in self.broken), None)
+            if why is not None and op.kind is K.UNKNOWN:  # an op no input could make runnable
+                try:
+                    self._step(op)
+                except CannotBuild as exc:
+                    own[op.id] = str(exc)
             if why is None:
                 try:
                     if op.kind is K.INPUT:
@@ -108,9 +137,10 @@ class BuiltGraph(nn.Module):
                     else:
                         self.steps[op.id] = self._step(op)
                 except CannotBuild as exc:
-                    why = str(exc)
+                    why = own[op.id] = str(exc)
             if why is not None:
                 self.broken[op.id] = why
+        self._cut(own)
         self.to(device)
         self.device = device
         self._fit_inputs()  # materialises the lazy layers of a Keras model
@@ -118,6 +148,7 @@ class BuiltGraph(nn.Module):
             for layer in self.layers.values():
                 keras_build.apply_defaults(layer)
         self._apply_inits()
+        self._say_stand_ins()
         self._dead = self._last_reads()
         #: every op computes the same in both modes and draws no random numbers, so the
         #: training pass serves as the evaluation pass (see ``measure``)
@@ -185,10 +216,11 @@ class BuiltGraph(nn.Module):
         if call is None:
             raise CannotBuild(f"{op.describe()}: its constructor arguments are not known")
         args, kwargs = call
-        _require_constants(op, args, kwargs)
         cls = getattr(nn, name.rsplit(".", 1)[-1], None)
         if cls is None:
             raise CannotBuild(f"{op.describe()}: torch {torch.__version__} has no {name}")
+        cls, args, kwargs = self._stand_in(op, cls, list(args), dict(kwargs))
+        _require_constants(op, args, kwargs)
         self._plan(cls, args, kwargs)
         try:
             layer = cls(*args, **kwargs)
@@ -198,6 +230,72 @@ class BuiltGraph(nn.Module):
             layer.inplace = False  # an in-place ReLU would overwrite the value measured before it
         self.layers[str(op.id)] = layer
         return lambda xs: layer(xs[0])
+
+    def _stand_in(self, op: Op, cls: type, args: list, kwargs: dict) -> tuple[type, list, dict]:
+        """The layer's class and arguments with an unknown size of the data it receives replaced:
+        by its ``Lazy`` class, which takes the size from that data, or for an embedding's
+        vocabulary by STAND_IN. Every other argument stays as the code gave it."""
+        field = _INPUT_SIZE.get(cls.__name__)
+        if field is None:
+            return cls, args, kwargs
+        if field in kwargs:
+            if _is_constant(kwargs[field]):
+                return cls, args, kwargs
+            value, kwargs = kwargs[field], {k: v for k, v in kwargs.items() if k != field}
+        elif args and not _is_constant(args[0]):
+            value, args = args[0], args[1:]
+        else:
+            return cls, args, kwargs
+        del value  # known only at run time: not used
+        self.stood_in[op.id] = field
+        if field == "num_embeddings":
+            return cls, [STAND_IN, *args], kwargs
+        return getattr(nn, f"Lazy{cls.__name__}"), args, kwargs
+
+    def _say_stand_ins(self) -> None:
+        """The stand-ins' values, for the evidence, once the dry run has sized the lazy layers
+        and the inputs."""
+        if self._cut_at is not None and self._cut_at[0].id in self.specs:
+            op, why, source, failed = self._cut_at
+            shape = "x".join(str(d) for d in self.specs[op.id].shape[1:])
+            then = "" if op is failed else f" and its {op.describe()}"
+            self.notes.append(f"traced the part after {failed.label or failed.type_name}{then} alone ({why}), "
+                              f"fed random inputs of {shape} per sample: {source}")
+        for op_id, field in self.stood_in.items():
+            layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
+            value = getattr(layer, field, None)
+            if op_id in self.steps and _int(value):
+                self.stand_ins[op_id] = f"{self.graph.ops[op_id].label or self.graph.ops[op_id].describe()}'s " \
+                                        f"{field} unknown: traced with {value}"
+
+    def _cut(self, own: dict[int, str]) -> None:
+        """When an op cannot be rebuilt (an unknown backbone), trace the part of the model computed
+        from it alone: its value becomes an input shaped like what its consumers take (its own
+        shape when known), else STAND_IN wide. The ops before it keep their own verdicts; none
+        after it may read anything from before it, else nothing is cut."""
+        failed = max((op_id for op_id in own if self.graph.ops[op_id].kind is not K.INPUT), default=None)
+        if failed is None:
+            return
+        cut = _known_from(self.graph, failed)
+        after = _downstream(self.graph, cut)
+        if not after or any(i != cut and i not in after for op_id in after for i in self.graph.ops[op_id].inputs):
+            return
+        op = self.graph.ops[cut]
+        spec, said = _cut_spec(self.graph, op)
+        self.specs[cut] = spec
+        self.broken[cut] = own[failed]  # a random stand-in: nothing said about the op itself is measured
+        self.steps.pop(cut, None)
+        for op_id in sorted(after):
+            self.broken.pop(op_id, None)
+            why = next((self.broken[i] for i in self.graph.ops[op_id].inputs if i in self.broken and i != cut), None)
+            if why is None:
+                try:
+                    self.steps[op_id] = self._step(self.graph.ops[op_id])
+                except CannotBuild as exc:
+                    why = str(exc)
+            if why is not None:
+                self.broken[op_id] = why
+        self._cut_at = (op, own[failed], said, self.graph.ops[failed])
 
     def _plan(self, cls: type, args: list, kwargs: dict) -> None:
         """Count the layer's parameters and buffers before building it: the same class
@@ -326,7 +424,7 @@ class BuiltGraph(nn.Module):
         self.broken[op_id] = why
         self.steps.pop(op_id, None)
         for op in self.graph.ops.values():
-            if op.id not in self.broken and any(i in self.broken for i in op.inputs):
+            if op.id not in self.broken and any(i in self.broken and i not in self.specs for i in op.inputs):
                 self.broken[op.id] = why
                 self.steps.pop(op.id, None)
 
@@ -395,23 +493,78 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
     if keras_build.is_keras(graph):
         shape, bound = keras_build.sample_shape(graph, op)
         return InputSpec((1, *shape), integer_below=bound)
+    spec = consumer_spec(graph, op)
+    if spec is not None:
+        return spec
+    if graph.is_model:
+        raise CannotBuild(f"the input shape of {graph.name} cannot be worked out from its first layers")
+    return InputSpec((1, FREE_WIDTH))
+
+
+def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
+    """The shape the first sized layers reading ``op`` (through reshapes) take; where the size
+    of the data is unknown there (``nn.Linear(X.shape[1], 64)``), a stand-in the layer is built
+    to match (:meth:`BuiltGraph._stand_in`). None when no such layer reads it."""
     for user in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY, K.DROPOUT)):
         attrs = user.attrs
         name = api.canonical(user.type_name)
-        if name in ("torch.nn.Linear", "torch.nn.BatchNorm1d") and _int(attrs.get("in_features", attrs.get("num_features"))):
-            return InputSpec((1, attrs.get("in_features", attrs.get("num_features"))))
-        if name.startswith(("torch.nn.Conv", "torch.nn.ConvTranspose")) and _int(attrs.get("in_channels")):
-            dims = int(name[-2]) if name[-2].isdigit() else 2
-            return InputSpec((1, attrs["in_channels"], *([SPATIAL_SIZES[0]] * dims)))
-        if name in ("torch.nn.Embedding", "torch.nn.EmbeddingBag") and _int(attrs.get("num_embeddings")):
-            return InputSpec((1, SEQUENCE_LENGTH), integer_below=attrs["num_embeddings"])
+        if name in ("torch.nn.Linear", "torch.nn.BatchNorm1d"):
+            width = attrs.get("in_features", attrs.get("num_features"))
+            return InputSpec((1, width if _int(width) else STAND_IN))
+        if name.startswith(("torch.nn.Conv", "torch.nn.ConvTranspose")) and name[-2].isdigit():
+            channels = attrs.get("in_channels")
+            return InputSpec((1, channels if _int(channels) else STAND_IN_CHANNELS,
+                              *([SPATIAL_SIZES[0]] * int(name[-2]))))
+        if name in ("torch.nn.Embedding", "torch.nn.EmbeddingBag"):
+            vocabulary = attrs.get("num_embeddings")
+            return InputSpec((1, SEQUENCE_LENGTH), integer_below=vocabulary if _int(vocabulary) else STAND_IN)
         if name == "torch.nn.LayerNorm" and _int(attrs.get("normalized_shape")):
             return InputSpec((1, attrs["normalized_shape"]))
         if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
             raise CannotBuild(f"the input size of {user.describe()} is not known")
-    if graph.is_model:
-        raise CannotBuild(f"the input shape of {graph.name} cannot be worked out from its first layers")
-    return InputSpec((1, FREE_WIDTH))
+    return None
+
+
+def _cut_spec(graph: ModelGraph, op: Op) -> tuple[InputSpec, str]:
+    """The input that stands for ``op``'s value when the part after it is traced alone, and
+    where its shape comes from."""
+    shape = op.attrs.get("out_shape")
+    dims = getattr(shape, "dims", ())
+    if getattr(shape, "ranked", False) and len(dims) > 1 and all(_int(d) for d in dims[1:]):
+        return InputSpec((1, *dims[1:])), "the shape of its output"
+    try:
+        spec = consumer_spec(graph, op)
+    except CannotBuild:
+        spec = None
+    if spec is not None:
+        return spec, "the shape the layers after it take"
+    return InputSpec((1, STAND_IN)), "its output size is unknown, a stand-in width"
+
+
+def _known_from(graph: ModelGraph, op_id: int) -> int:
+    """Where the part traced alone starts: at ``op_id``, or further along the ops computed from
+    it alone (``tokens.mean(dim=1)`` after an unknown encoder) to the first value whose shape
+    a sized layer reading it gives; ``op_id`` when there is none."""
+    point = op_id
+    while True:
+        try:
+            if consumer_spec(graph, graph.ops[point]) is not None:
+                return point
+        except CannotBuild:
+            return op_id
+        users = graph.consumers(graph.ops[point])
+        if len(users) != 1 or len(users[0].inputs) != 1:  # a sum with a skip reads around the failed op
+            return op_id
+        point = users[0].id
+
+
+def _downstream(graph: ModelGraph, op_id: int) -> set[int]:
+    """The ops computed, directly or not, from ``op_id``'s value."""
+    found: set[int] = set()
+    for op in graph.ops.values():  # creation order is a topological order
+        if any(i == op_id or i in found for i in op.inputs):
+            found.add(op.id)
+    return found
 
 
 def _binary(op: Op) -> Step:

@@ -80,6 +80,9 @@ class TracedFinding:
     op_id: Optional[int]
     status: str  # confirmed / refuted / inconclusive
     evidence: str
+    #: where a finding on code outside the model sits ("training code, line 18": a softmax in
+    #: the training loop); ``op_id`` is then None, since no layer of the model is concerned
+    place: Optional[str] = None
 
 
 @dataclass

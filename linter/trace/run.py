@@ -41,7 +41,7 @@ from nnlint.trace.measure import measure
 from nnlint.trace.measurements import ALL, Measure
 from nnlint.trace.records import ModelTrace, TracedFinding
 from nnlint.trace.remedy import Remedy, remedied
-from nnlint.trace.verdict import REFUTED, Verdict, inconclusive
+from nnlint.trace.verdict import INCONCLUSIVE, REFUTED, Verdict, inconclusive
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
@@ -89,6 +89,10 @@ class _Model:
     why_no_trace: Optional[str]
     broken: dict[int, str]
     caveats: dict[int, str]
+    #: op id -> a size the code leaves unknown and the trace stood in for ("in_features unknown:
+    #: traced with 32"); a finding on that op depends on it and stays inconclusive
+    stand_ins: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what holds for every finding (the part traced)
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
@@ -118,6 +122,10 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
     models: dict[int, _Model] = {}
     remedies, model_remedies = _remedies(located, needs)
     variants = _Variants(device, options, sample_tensor, needs)
+    for entry in located:  # the model a finding on the training code trains, for the report
+        trained = _trained(entry[1], entry[2]) if entry is not None and options.report else None
+        if trained is not None and id(trained) not in models:
+            models[id(trained)] = _trace_model(trained, entry[1].program, device, options, sample_tensor, ALL)
     traced: list[Finding] = []
     for index, (finding, entry) in enumerate(zip(findings, located)):
         if entry is None:  # an engine finding (syntax error, unreadable file): nothing to trace
@@ -143,14 +151,19 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             verdict = _judge_with_remedies(check, evidence, variants, others)
         else:
             verdict = _judge(check, evidence)
-        if model is not None and model.trace is not None:
-            model.trace.findings.append(TracedFinding(
+        verdict = _with_stand_ins(verdict, model, op)
+        shown = _shown_on(graph, op, subject, models) or model
+        if shown is not None and shown.trace is not None:
+            inside = op is not None and graph is not None and graph.is_model and graph.ops.get(op.id) is op
+            place = None if inside or op is None else f"{_outside(graph)}, line {finding.line}"
+            shown.trace.findings.append(TracedFinding(
                 finding.code, finding.name, finding.severity.value, finding.message, finding.line,
-                op.id if op is not None else None, verdict.status, verdict.evidence))
+                op.id if inside else None, verdict.status, verdict.evidence, place))
         if options.hide_refuted and verdict.status == REFUTED:
             continue
         traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type)}))
-    return traced, [m.trace for m in models.values() if m.trace is not None]
+    # a graph of training code traced for its finding, shown with the model it trains instead, has no section
+    return traced, [m.trace for m in models.values() if m.trace is not None and m.trace.findings]
 
 
 def _remedies(located: list, needs: dict[int, set[Measure]]) -> tuple[dict[int, Remedy], dict[int, list[Remedy]]]:
@@ -246,6 +259,41 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
     verdict = _judge(check, found)
     named = " and ".join(r.named() for r in found.also_fixed)
     return Verdict(verdict.status, f"with {named}, {verdict.evidence}")
+
+
+def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op]) -> Verdict:
+    """A verdict measured with stand-ins says which; a finding on a layer whose own size was
+    stood in is inconclusive (its measurement would depend on the stand-in)."""
+    if model is None or model.trace is None:
+        return verdict
+    if op is not None and op.id in model.stand_ins:
+        return inconclusive(f"{model.stand_ins[op.id]}, and the finding depends on that layer's sizes")
+    if verdict.status == INCONCLUSIVE:
+        return verdict
+    said = [*model.notes, *(note for op_id, note in model.stand_ins.items() if op_id != (op.id if op else None))]
+    return Verdict(verdict.status, f"{verdict.evidence} ({'; '.join(said)})") if said else verdict
+
+
+def _trained(subject: Subject, graph: Optional[ModelGraph]) -> Optional[ModelGraph]:
+    """The model that training code (a graph that is not a model: a loop, a module) trains."""
+    if graph is None or graph.is_model or graph.artifact is not None:
+        return None
+    if subject.graph is not None and subject.graph.is_model:
+        return subject.graph
+    return subject.program.single_model() if subject.program is not None else None
+
+
+def _outside(graph: Optional[ModelGraph]) -> str:
+    """What the code of a finding outside the model is: training code where it calls a model
+    (a loop feeding its output to the loss), else a helper of its own (a softmax function)."""
+    calls = graph is not None and any("model_call" in op.attrs for op in graph.ops.values())
+    return "training code" if calls else "code outside the model"
+
+
+def _shown_on(graph: Optional[ModelGraph], op: Optional[Op], subject: Subject, models: dict) -> Optional[_Model]:
+    """The traced model a finding on training code is shown with in the report (None: its own)."""
+    trained = _trained(subject, graph)
+    return models.get(id(trained)) if trained is not None and op is not None else None
 
 
 def _why_not_run(model: Optional[_Model], graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[str]:
@@ -360,8 +408,11 @@ def _rebuild(graph: ModelGraph, device: torch.device, budget: Budget, sample: Op
         return _Model(None, f"internal error while rebuilding the model ({type(exc).__name__}: {exc}); "
                             "please report it", {}, {})
     trace = measure(built, graph, device, batch, sample, needs)
+    for op_id in built.broken:  # an op stood in for by random inputs (an unknown backbone): not its values
+        trace.layers.pop(op_id, None)
     trace.built = "onnx" if graph.artifact is not None else "rebuilt"
-    return _Model(trace, None, dict(built.broken), dict(built.init_notes))
+    return _Model(trace, None, dict(built.broken), dict(built.init_notes), dict(getattr(built, "stand_ins", {})),
+                  list(getattr(built, "notes", [])))
 
 
 def _not_importable(graph: ModelGraph, program: "Program") -> Optional[str]:

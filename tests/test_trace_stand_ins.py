@@ -1,0 +1,331 @@
+"""--trace with stand-ins: a size on the data's side of a layer that the code leaves unknown
+(``Net(X.shape[1])``, ``nn.Embedding(len(vocab), 32)``) is traced with a small stand-in, and the
+part of a model after an op the trace cannot rebuild (a torchvision or timm backbone) is traced
+alone; both are said in the evidence. A finding on a stood-in layer itself stays inconclusive."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from nnlint.config import Settings  # noqa: E402
+from nnlint.engine import lint, selected_checks  # noqa: E402
+from nnlint.trace.run import TraceOptions, trace_findings  # noqa: E402
+
+
+def traced(tmp_path, code: str) -> dict:
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(code))
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
+    findings, _ = trace_findings(result.findings, subjects, TraceOptions(device="cpu"))
+    return {(f.code, f.line): f.trace for f in findings}
+
+
+def only(findings: dict, code: str) -> dict:
+    [trace] = [t for (c, _), t in findings.items() if c == code]
+    return trace
+
+
+FIRST_LINEAR_FROM_DATA = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self, n_in):
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, 64)
+        self.fc2 = nn.Linear(64, 32)
+        self.fc3 = nn.Linear(32, 1)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return F.relu(self.fc3(x))
+
+X = load_features()
+model = Net(X.shape[1])
+loss_fn = nn.MSELoss()
+for epoch in range(10):
+    loss = loss_fn(model(X), y)
+    loss.backward()
+"""
+
+SEQUENTIAL_KEYWORDS = """
+import torch.nn as nn
+
+n_features = len(columns)
+model = nn.Sequential(
+    nn.Linear(in_features=n_features, out_features=64),
+    nn.ReLU(),
+    nn.Dropout(p=0.8),
+    nn.Linear(64, 1),
+)
+criterion = nn.MSELoss()
+for xb, yb in loader:
+    criterion(model(xb), yb).backward()
+"""
+
+EMBEDDING_FROM_VOCAB = """
+import torch
+from torch import nn
+
+class Tagger(nn.Module):
+    def __init__(self, vocab_size, dim=32):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, dim)
+        self.drop = nn.Dropout(0.9)
+        self.out = nn.Linear(dim, 5)
+
+    def forward(self, tokens):
+        return self.out(self.drop(self.emb(tokens)))
+
+vocab = build_vocab(corpus)
+model = Tagger(len(vocab))
+"""
+
+CONV_CHANNELS_FROM_DATA = """
+import torch.nn as nn
+
+class ConvNet(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 8, kernel_size=3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout2d(0.85)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.drop(self.pool(self.conv(x)))
+        return self.fc(x.flatten(1))
+
+model = ConvNet(images.shape[1])
+"""
+
+
+def test_an_unknown_first_linear_input_size_is_a_stand_in_said_in_the_evidence(tmp_path):
+    relu = only(traced(tmp_path, FIRST_LINEAR_FROM_DATA), "NN001")
+    assert relu["status"] == "confirmed", relu
+    assert "self.fc1's in_features unknown: traced with 32" in relu["evidence"]
+
+
+def test_keyword_spelling_in_a_sequential(tmp_path):
+    drop = only(traced(tmp_path, SEQUENTIAL_KEYWORDS), "NN007")
+    assert drop["status"] == "confirmed", drop
+    assert "in_features unknown: traced with 32" in drop["evidence"]
+
+
+def test_an_unknown_vocabulary_is_a_stand_in(tmp_path):
+    drop = only(traced(tmp_path, EMBEDDING_FROM_VOCAB), "NN007")
+    assert drop["status"] == "confirmed", drop
+    assert "self.emb's num_embeddings unknown: traced with 32" in drop["evidence"]
+
+
+def test_unknown_conv_channels_are_taken_from_a_stand_in_image(tmp_path):
+    drop = only(traced(tmp_path, CONV_CHANNELS_FROM_DATA), "NN007")
+    assert drop["status"] == "confirmed", drop
+    assert "self.conv's in_channels unknown: traced with 3" in drop["evidence"]
+
+
+def test_a_finding_on_the_stood_in_layer_itself_stays_inconclusive(tmp_path):
+    code = FIRST_LINEAR_FROM_DATA.replace(
+        "        self.fc3 = nn.Linear(32, 1)\n",
+        "        self.fc3 = nn.Linear(32, 1)\n        nn.init.constant_(self.fc1.weight, 0.0)\n")
+    findings = traced(tmp_path, code)
+    init = only(findings, "NN004")
+    assert init["status"] == "inconclusive", init
+    assert "in_features unknown" in init["evidence"] and "depends on that layer" in init["evidence"]
+
+
+TORCHVISION_HEAD = """
+import torch.nn as nn
+import torchvision
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = torchvision.models.resnet18(weights="DEFAULT")
+        self.backbone.fc = nn.Identity()
+        self.drop = nn.Dropout(p=0.95)
+        self.head = nn.Linear(512, 10)
+
+    def forward(self, x):
+        return self.head(self.drop(self.backbone(x)))
+
+model = Classifier()
+criterion = nn.CrossEntropyLoss()
+for xb, yb in loader:
+    criterion(model(xb), yb).backward()
+"""
+
+TIMM_HEAD = """
+import timm
+import torch
+from torch import nn
+
+class Model(nn.Module):
+    def __init__(self, name):
+        super().__init__()
+        self.encoder = timm.create_model(name, pretrained=True, num_classes=0)
+        self.head = nn.Sequential(nn.Dropout(0.9), nn.Linear(self.encoder.num_features, 5))
+
+    def forward(self, images):
+        features = self.encoder(images)
+        return self.head(features)
+
+model = Model("efficientnet_b0")
+"""
+
+
+def test_the_head_behind_a_torchvision_backbone_is_traced_alone(tmp_path):
+    drop = only(traced(tmp_path, TORCHVISION_HEAD), "NN007")
+    assert drop["status"] == "confirmed", drop
+    assert "traced the part after self.backbone alone" in drop["evidence"]
+    assert "inputs of 512 per sample" in drop["evidence"]  # the width the head's Linear takes
+
+
+def test_the_head_behind_a_timm_encoder_of_unknown_width_gets_a_stand_in(tmp_path):
+    drop = only(traced(tmp_path, TIMM_HEAD), "NN007")
+    assert drop["status"] == "confirmed", drop
+    assert "traced the part after self.encoder alone" in drop["evidence"]
+    assert "in_features unknown: traced with 32" in drop["evidence"]
+
+
+def test_a_part_that_reads_around_the_unknown_op_is_not_cut(tmp_path):
+    """A residual sum of the unknown block and its input: the part after the block is not
+    computed from it alone, so nothing is traced and the finding says why."""
+    code = """
+    import torch.nn as nn
+
+    class Residual(nn.Module):
+        def __init__(self, block):
+            super().__init__()
+            self.block = block
+            self.drop = nn.Dropout(0.9)
+
+        def forward(self, x):
+            return self.drop(self.block(x) + x)
+
+    model = Residual(make_block())
+    """
+    drop = only(traced(tmp_path, code), "NN007")
+    assert drop["status"] == "inconclusive", drop
+    assert "traced the part" not in drop["evidence"]
+
+
+CNN = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3)
+        self.fc = nn.Linear(8 * 26 * 26, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        return self.fc(x.view(x.size(0), -1))
+
+model = Net()
+"""
+
+LOOP_AT_MODULE_LEVEL = CNN + """
+for images, labels in loader:
+    probs = F.softmax(model(images), dim=1)
+    loss = F.cross_entropy(probs, labels)
+    loss.backward()
+"""
+
+LOOP_IN_A_FUNCTION = CNN + """
+criterion = nn.CrossEntropyLoss()
+
+def train_epoch(net, batches):
+    for xb, yb in batches:
+        out = torch.softmax(net(xb), 1)
+        criterion(out, yb).backward()
+
+train_epoch(model, loader)
+"""
+
+
+@pytest.mark.parametrize("code", [LOOP_AT_MODULE_LEVEL, LOOP_IN_A_FUNCTION])
+def test_a_finding_on_the_training_loop_is_reported_with_the_model_never_on_a_layer(tmp_path, code):
+    from nnlint.report.html import render
+
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(code))
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
+    findings, traces = trace_findings(result.findings, subjects, TraceOptions(device="cpu", report=True))
+    [line] = [f.line for f in findings if f.code == "NN103"]
+    assert [t.model for t in traces] == ["Net"]  # the training code's own graph has no section
+    [shown] = [f for f in traces[0].findings if f.code == "NN103"]
+    assert shown.op_id is None and shown.place == f"training code, line {line}"
+    html = render(traces)
+    assert "train.py: Net" in html and f"training code, line {line}" in html
+    assert 'class="ring"' not in html and "hist flagged" not in html
+
+
+def test_a_helper_outside_the_model_is_named_as_such(tmp_path):
+    code = CNN + """
+def softmax_weights(scores):
+    e = torch.exp(scores)
+    return e / e.sum()
+"""
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(code))
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
+    findings, traces = trace_findings(result.findings, subjects, TraceOptions(device="cpu", report=True))
+    [line] = [f.line for f in findings if f.code == "NN002"]
+    [shown] = [f for t in traces for f in t.findings if f.code == "NN002"]
+    assert shown.op_id is None and shown.place == f"code outside the model, line {line}"
+    assert [t.model for t in traces] == ["Net"]
+
+
+def test_the_part_traced_alone_starts_where_a_layer_gives_its_shape(tmp_path):
+    """A reduction between the unknown encoder and the head: the head is fed what its Linear takes."""
+    code = """
+    import torch
+    from torch import nn
+    from encoders.vision import PatchEncoder
+
+    class DepthHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = PatchEncoder(dim=256)
+            self.out = nn.Linear(256, 1)
+
+        def forward(self, x):
+            pooled = self.encoder(x).mean(dim=1)
+            return torch.relu(self.out(pooled))
+
+    head = DepthHead()
+    loss = nn.functional.l1_loss(head(x), depth)
+    """
+    relu = only(traced(tmp_path, code), "NN001")
+    assert relu["status"] == "confirmed", relu
+    assert "traced the part after self.encoder and its mean alone" in relu["evidence"]
+    assert "inputs of 256 per sample" in relu["evidence"]
+
+
+def test_the_op_stood_in_for_is_not_measured_as_itself(tmp_path):
+    """The random input fed to the head is not the backbone's output: no record of it is kept."""
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(TORCHVISION_HEAD))
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
+    _, [trace] = trace_findings(result.findings, subjects, TraceOptions(device="cpu", report=True))
+    names = [record.name for record in trace.layers.values()]
+    assert "self.drop (Dropout)" in names and "self.head (Linear)" in names
+    assert not any(name.split(" ")[0] in ("backbone", "self.backbone") for name in names), names
