@@ -363,7 +363,12 @@ def _memory(text: Optional[str]) -> Optional[int]:
 
 
 def _trace(result, subjects: dict, args: argparse.Namespace, settings, memory: Optional[int]) -> None:
-    """Confirm the findings in place; write the HTML report when asked."""
+    """Confirm the findings in place; write the HTML report when asked. torch is imported only
+    when something will be measured: a finding of a check that has a confirmation, a report,
+    or an option that needs torch to be checked (``--device``, ``--sample``)."""
+    if not (args.report or args.device or args.sample or args.trace_import) and not _traceable(result.findings):
+        result.findings = _unmeasured(result.findings)
+        return
     try:
         from nnlint.trace.run import TraceError, TraceOptions, trace_findings
     except ImportError as exc:
@@ -383,6 +388,22 @@ def _trace(result, subjects: dict, args: argparse.Namespace, settings, memory: O
             Path(args.report).write_text(render(traces), encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--report {args.report}: cannot write it ({exc.strerror or exc})") from None
+
+
+def _traceable(findings) -> bool:
+    from nnlint import registry
+
+    return any(getattr(registry.lookup(f.code), "traceable", False) for f in findings)
+
+
+def _unmeasured(findings) -> list:
+    """The verdicts of a trace that has nothing to measure: each finding of a check without a
+    confirmation says so (an engine finding, such as a syntax error, has no verdict)."""
+    from nnlint import registry
+    from nnlint.trace.verdict import unconfirmable  # free of torch
+
+    return [f if (check := registry.lookup(f.code)) is None
+            else f.model_copy(update={"trace": unconfirmable(check).as_json(None)}) for f in findings]
 
 
 def _rules(argv: list[str]) -> int:

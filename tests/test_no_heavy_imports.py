@@ -109,3 +109,23 @@ def test_clean_file_with_no_config_does_not_import_pydantic(tmp_path, argv):
     assert report["code"] == 0, report
     assert "All checks passed" in report["output"] or '"findings": []' in report["output"]
     assert heavy_seen(report, HEAVY) == [], report
+
+
+def test_trace_with_nothing_to_measure_does_not_import_torch(tmp_path):
+    """`--trace` where no finding's rule has a confirmation (plain SGD, NN104) measures nothing."""
+    write(tmp_path, "opt.py", "import torch\nmodel = torch.nn.Linear(3, 1)\n"
+                               "opt = torch.optim.SGD(model.parameters(), lr=0.01)\n")
+    report = probe(tmp_path, ["--trace", "--format", "json", "opt.py"])
+    assert heavy_seen(report, ("torch", "numpy", "onnx")) == []
+    [finding] = json.loads(report["output"])["findings"]
+    assert finding["code"] == "NN104"
+    assert finding["trace"] == {"status": "inconclusive", "evidence": "plain-sgd has no trace confirmation",
+                                "device": None}
+
+
+def test_trace_with_a_finding_to_measure_imports_torch(tmp_path):
+    pytest.importorskip("torch")
+    write(tmp_path, "net.py", "import torch.nn as nn\nmodel = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.9))\n")
+    report = probe(tmp_path, ["--trace", "--format", "json", "net.py"])
+    assert "torch" in heavy_seen(report, ("torch",))
+    assert json.loads(report["output"])["findings"][0]["trace"]["status"] == "confirmed"

@@ -34,7 +34,8 @@ def write(result, stream: TextIO, color: bool = False, summary: bool = True) -> 
         if f.trace is not None:
             status = f.trace["status"]
             paint_code = {"confirmed": _COLORS["error"], "refuted": _COLORS["info"]}.get(status, _DIM)
-            stream.write(f"    {paint('= trace:', _DIM)} {paint(status, paint_code)} on {f.trace['device']}: "
+            where = f" on {f.trace['device']}" if f.trace.get("device") else ""
+            stream.write(f"    {paint('= trace:', _DIM)} {paint(status, paint_code)}{where}: "
                          f"{f.trace['evidence']}\n")
         check = registry.lookup(f.code)
         if check is not None and getattr(check, "hint", None):

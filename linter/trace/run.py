@@ -161,7 +161,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
                 op.id if inside else None, verdict.status, verdict.evidence, place))
         if options.hide_refuted and verdict.status == REFUTED:
             continue
-        traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type)}))
+        traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type if check.traceable else None)}))
     # a graph of training code traced for its finding, shown with the model it trains instead, has no section
     return traced, [m.trace for m in models.values() if m.trace is not None and m.trace.findings]
 
@@ -313,7 +313,7 @@ def _locate(finding: "Finding", subjects: dict[tuple, tuple[Check, Subject]]) ->
 
 def _judge(check: Check, evidence: Evidence) -> Verdict:
     if not check.traceable:
-        return inconclusive(f"{check.name} has no trace confirmation")
+        return unconfirmable(check)
     try:
         return check.confirm(evidence)
     except Exception as exc:  # a bug in a confirmation must not lose the finding

@@ -7,6 +7,7 @@ never imports it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 CONFIRMED = "confirmed"
 REFUTED = "refuted"
@@ -18,8 +19,14 @@ class Verdict:
     status: str  # CONFIRMED, REFUTED or INCONCLUSIVE
     evidence: str  # one line: the measurement, in words a user can check
 
-    def as_json(self, device: str) -> dict:
+    def as_json(self, device: Optional[str]) -> dict:
+        """``device``: where the measurement ran; None when nothing was measured for it."""
         return {"status": self.status, "evidence": self.evidence, "device": device}
+
+
+def unconfirmable(check) -> Verdict:
+    """The verdict on a finding of a check that states no confirmation: nothing is measured."""
+    return inconclusive(f"{check.name} has no trace confirmation")
 
 
 def confirmed(evidence: str) -> Verdict:
