@@ -41,7 +41,7 @@ from nnlint.trace.measure import measure
 from nnlint.trace.measurements import ALL, Measure
 from nnlint.trace.records import ModelTrace, TracedFinding
 from nnlint.trace.remedy import Remedy, remedied
-from nnlint.trace.verdict import INCONCLUSIVE, REFUTED, Verdict, inconclusive
+from nnlint.trace.verdict import INCONCLUSIVE, REFUTED, Verdict, inconclusive, unconfirmable
 
 if TYPE_CHECKING:
     from nnlint.findings import Finding
