@@ -403,7 +403,7 @@ def _unmeasured(findings) -> list:
     from nnlint.trace.verdict import unconfirmable  # free of torch
 
     return [f if (check := registry.lookup(f.code)) is None
-            else f.model_copy(update={"trace": unconfirmable(check).as_json(None)}) for f in findings]
+            else f.replace(trace=unconfirmable(check).as_json(None)) for f in findings]
 
 
 def _rules(argv: list[str]) -> int:

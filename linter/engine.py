@@ -263,7 +263,7 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for,
                 return  # context read from a file nobody asked about
             message = f"{message} (at {_place(origin, source_for)})"
             origin = subject.also  # the layer's file is not linted, the loss's is: shown at the loss
-        from nnlint.findings import Finding  # pydantic: imported with the first finding only
+        from nnlint.findings import Finding
 
         source = source_for(origin.path)
         line, col, end_line, end_col = _span(origin, source) or (None, None, None, None)
@@ -299,7 +299,7 @@ def with_cell(finding: "Finding", code) -> "Finding":
     if finding.line is None:
         return finding
     number, line = code.cell_of(finding.line)
-    return finding.model_copy(update={"cell": {"number": number, "line": line}})
+    return finding.replace(cell={"number": number, "line": line})
 
 
 def run_checks(program, checks: list[type[Check]], settings: Settings, sink: Sink) -> None:
@@ -354,7 +354,7 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
                 and in_tests(unit.abspath):
             # Tests train toy models to check mechanics (a learning rate saved and reloaded, a
             # bias-free layer, an unshuffled loader), not for quality: advice, not a failure.
-            finding = finding.model_copy(update={"severity": Severity.INFO, "confidence": Confidence.POSSIBLE})
+            finding = finding.replace(severity=Severity.INFO, confidence=Confidence.POSSIBLE)
         if _per_file_ignored(finding, by_path.get(finding.path), settings):
             continue
         if finding.node and any(fnmatch.fnmatchcase(finding.node, p) for p in settings.ignore_nodes):

@@ -1,7 +1,7 @@
 """Severity and confidence of a finding.
 
-Kept apart from :mod:`nnlint.findings` so that checks can name them without importing
-pydantic: a clean file on the pre-commit path never pays for it.
+Kept apart from :mod:`nnlint.findings` so that checks can name them without importing the
+finding's module.
 """
 
 from __future__ import annotations

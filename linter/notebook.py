@@ -51,10 +51,10 @@ class NotebookCode:
         raised = self.raised.get(self.cell_of(finding.line)[0]) if finding.line is not None else None
         if raised is None or finding.severity is Severity.INFO:
             return finding
-        return finding.model_copy(update={
-            "severity": Severity.INFO, "confidence": Confidence.POSSIBLE,
-            "message": f"{finding.message} (this cell raised {raised} when the notebook was last run: "
-                       "its code did not run as written)"})
+        return finding.replace(
+            severity=Severity.INFO, confidence=Confidence.POSSIBLE,
+            message=f"{finding.message} (this cell raised {raised} when the notebook was last run: "
+                    "its code did not run as written)")
 
     def cell_of(self, line: int) -> tuple[int, int]:
         """(cell number, line within the cell) of a line of the joined source."""

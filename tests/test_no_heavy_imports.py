@@ -1,5 +1,5 @@
 """Speed rule: linting Python never imports torch, onnx, numpy or IPython (IPython is for
-notebooks only), and a clean run without configuration does not import pydantic.
+notebooks only), and a run without configuration does not import pydantic, findings or not.
 
 Each case runs ``nnlint.cli.main([...])`` in a fresh interpreter and prints which of those
 modules ended up in ``sys.modules``. Since torch, onnx and numpy may not be installed at all,
@@ -129,3 +129,12 @@ def test_trace_with_a_finding_to_measure_imports_torch(tmp_path):
     report = probe(tmp_path, ["--trace", "--format", "json", "net.py"])
     assert "torch" in heavy_seen(report, ("torch",))
     assert json.loads(report["output"])["findings"][0]["trace"]["status"] == "confirmed"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github", "rdjson", "gitlab", "junit"])
+def test_findings_do_not_import_pydantic(tmp_path, fmt):
+    """A finding is a plain dataclass: only a configuration to validate brings pydantic in."""
+    write(tmp_path, "bug.py", BUGGY)
+    report = probe(tmp_path, ["--format", fmt, "bug.py"])
+    assert report["code"] == 1, report
+    assert heavy_seen(report, HEAVY) == [], report

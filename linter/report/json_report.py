@@ -26,7 +26,7 @@ def write(result, stream: TextIO, color: bool = False) -> None:
 
 
 def _finding(finding) -> dict:
-    data = finding.model_dump(mode="json")
+    data = finding.as_json()
     if data["cell"] is None:
         del data["cell"]  # only notebook findings carry a cell
     data["hint"] = rules.hint(finding.code)

@@ -161,7 +161,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
                 op.id if inside else None, verdict.status, verdict.evidence, place))
         if options.hide_refuted and verdict.status == REFUTED:
             continue
-        traced.append(finding.model_copy(update={"trace": verdict.as_json(device.type if check.traceable else None)}))
+        traced.append(finding.replace(trace=verdict.as_json(device.type if check.traceable else None)))
     # a graph of training code traced for its finding, shown with the model it trains instead, has no section
     return traced, [m.trace for m in models.values() if m.trace is not None and m.trace.findings]
 
