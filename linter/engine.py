@@ -167,6 +167,12 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     from concurrent.futures import ProcessPoolExecutor  # 30 ms to import: only for many files
     from multiprocessing import get_context
 
+    # The workers are forked from this process: what it has imported they need not import
+    # again each (libcst, the frontends and the finding's class: most of a small run's time).
+    import nnlint.findings  # noqa: F401
+    import nnlint.frontends.project  # noqa: F401
+    import nnlint.frontends.python  # noqa: F401
+
     ordered = sorted(units, key=lambda u: str(u.abspath))
     size = -(-len(ordered) // jobs)  # contiguous chunks keep a folder's files (and imports) together
     chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
