@@ -329,3 +329,97 @@ def test_the_op_stood_in_for_is_not_measured_as_itself(tmp_path):
     names = [record.name for record in trace.layers.values()]
     assert "self.drop (Dropout)" in names and "self.head (Linear)" in names
     assert not any(name.split(" ")[0] in ("backbone", "self.backbone") for name in names), names
+
+
+# Keras and TF1 models whose first layer never states its input size: a Dense reading it is
+# sized to a stand-in width, said in the evidence; a placeholder's own shape is used as given.
+
+KERAS_SEQUENTIAL_NO_INPUT_SHAPE = """
+from tensorflow import keras
+
+model = keras.Sequential([
+    keras.layers.Dense(64, activation="relu"),
+    keras.layers.Dropout(0.9),
+    keras.layers.Dense(1, activation="relu"),
+])
+model.compile(optimizer="adam", loss="mse")
+model.fit(features, targets, epochs=3)
+"""
+
+KERAS_ADDED_LAYERS = """
+import tensorflow as tf
+
+net = tf.keras.models.Sequential()
+net.add(tf.keras.layers.Dense(32, activation="tanh"))
+net.add(tf.keras.layers.Dropout(0.75))
+net.add(tf.keras.layers.Dense(10, activation="softmax"))
+net.compile(optimizer="adam", loss="categorical_crossentropy")
+net.fit(x_train, y_train)
+"""
+
+KERAS_FUNCTIONAL_UNKNOWN_WIDTH = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+inputs = keras.Input(shape=(None,))
+hidden = layers.Dense(128, activation="relu")(inputs)
+hidden = layers.Dropout(rate=0.85)(hidden)
+outputs = layers.Dense(3)(hidden)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+"""
+
+TF1_PLACEHOLDER_UNKNOWN_WIDTH = """
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, shape=[None, None])
+y = tf.placeholder(tf.float32, shape=[None, 1])
+h = tf.layers.dense(x, 256, activation=tf.nn.relu)
+pred = tf.layers.dense(h, 1, activation=tf.nn.relu)
+cost = tf.reduce_mean(tf.square(y - pred))
+tf.train.AdamOptimizer(1e-3).minimize(cost)
+"""
+
+TF1_COMPAT_NO_SHAPE = """
+import tensorflow.compat.v1 as tf1
+
+tf1.disable_eager_execution()
+inputs = tf1.placeholder(tf1.float32)
+labels = tf1.placeholder(tf1.int64, [None])
+dense = tf1.layers.dense(inputs, 100, activation=tf1.nn.relu)
+dense = tf1.layers.dropout(dense, rate=0.8, training=True)
+logits = tf1.layers.dense(dense, 10)
+loss = tf1.reduce_mean(tf1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+"""
+
+
+@pytest.mark.parametrize("code, rule, layer", [
+    (KERAS_SEQUENTIAL_NO_INPUT_SHAPE, "NN001", "model[0]"),
+    (KERAS_SEQUENTIAL_NO_INPUT_SHAPE, "NN007", "model[0]"),
+    (KERAS_ADDED_LAYERS, "NN007", "net[0]"),
+    (KERAS_FUNCTIONAL_UNKNOWN_WIDTH, "NN007", "Dense's"),
+    (TF1_PLACEHOLDER_UNKNOWN_WIDTH, "NN001", "tf.layers.dense"),
+    (TF1_COMPAT_NO_SHAPE, "NN007", "dense"),
+])
+def test_a_keras_or_tf1_input_of_unknown_width_is_a_stand_in(tmp_path, code, rule, layer):
+    trace = only(traced(tmp_path, code), rule)
+    assert trace["status"] == "confirmed", trace
+    assert "in_features unknown: traced with 32" in trace["evidence"], trace
+    assert layer in trace["evidence"], trace
+
+
+def test_a_placeholder_of_known_width_is_traced_as_declared(tmp_path):
+    code = TF1_PLACEHOLDER_UNKNOWN_WIDTH.replace("[None, None]", "[None, 13]")
+    trace = only(traced(tmp_path, code), "NN001")
+    assert trace["status"] == "confirmed", trace
+    assert "unknown" not in trace["evidence"], trace
+
+
+def test_a_finding_on_the_stood_in_dense_itself_stays_inconclusive(tmp_path):
+    code = KERAS_SEQUENTIAL_NO_INPUT_SHAPE.replace(
+        'Dense(64, activation="relu")', 'Dense(64, activation="relu", kernel_initializer="zeros")')
+    findings = traced(tmp_path, code)
+    init = only(findings, "NN004")
+    assert init["status"] == "inconclusive", init
+    assert "in_features unknown: traced with 32, and the finding depends on that layer's sizes" in init["evidence"]
+    assert only(findings, "NN001")["status"] == "confirmed"

@@ -68,6 +68,9 @@ _PURE_METHODS = {"mean", "std", "var", "abs", "neg", "sqrt", "rsqrt", "pow", "sq
 class InputSpec:
     shape: tuple[int, ...]  # batch first
     integer_below: Optional[int] = None  # token ids in [0, n) for an embedding input
+    #: (op id, size) where the width is a stand-in the layer reading it is sized to (a Keras
+    #: Dense no one gave an input size)
+    stood_in: Optional[tuple[int, str]] = None
 
     def nbytes(self, batch: int) -> int:
         """What ``make`` allocates at ``batch`` (token ids are int64, other inputs float32)."""
@@ -134,6 +137,8 @@ class BuiltGraph(nn.Module):
                 try:
                     if op.kind is K.INPUT:
                         self.specs[op.id] = input_spec(graph, op, shapes.get(op.id))
+                        if self.specs[op.id].stood_in is not None:
+                            self.stood_in.__setitem__(*self.specs[op.id].stood_in)
                     else:
                         self.steps[op.id] = self._step(op)
                 except CannotBuild as exc:
@@ -491,8 +496,8 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
                   for u in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY)) if u.kind is K.EMBEDDING]
         return InputSpec((1, *shape), integer_below=bounds[0] if bounds and _int(bounds[0]) else None)
     if keras_build.is_keras(graph):
-        shape, bound = keras_build.sample_shape(graph, op)
-        return InputSpec((1, *shape), integer_below=bound)
+        shape, bound, stood_in = keras_build.sample_shape(graph, op, STAND_IN)
+        return InputSpec((1, *shape), integer_below=bound, stood_in=stood_in)
     spec = consumer_spec(graph, op)
     if spec is not None:
         return spec

@@ -6,7 +6,8 @@ Keras's channels-last layout (a convolution moves the channel axis in and out), 
 defaults rather than torch's: Glorot-uniform kernels and zero biases, batch-norm epsilon 1e-3
 and momentum 0.99, Embedding weights uniform in +-0.05, the learning rates of Keras's
 optimizers. Input sizes come from ``keras.Input(shape=...)``, the first layer's
-``input_shape``/``input_dim``, or ``input-shape`` in ``[tool.nnlint.trace.models]``; layers
+``input_shape``/``input_dim``, a TF1 placeholder's shape, or ``input-shape`` in
+``[tool.nnlint.trace.models]``, else a stand-in width where a Dense reads the input; layers
 whose input size follows from their input are torch's lazy modules. Anything else (recurrent
 layers, ``padding="same"`` pooling, a ``Normalization`` adapted to data) cannot be built and
 says so.
@@ -66,9 +67,15 @@ def optimizer(name: str, kwargs: dict) -> tuple[str, dict]:
     return OPTIMIZER_NAMES.get(name, name), kwargs
 
 
-def sample_shape(graph: ModelGraph, op: Op) -> tuple[tuple[int, ...], Optional[int]]:
-    """One sample's input shape (no batch) and, for token ids, the bound of their values."""
+def sample_shape(graph: ModelGraph, op: Op, stand_in: int) -> tuple[tuple[int, ...], Optional[int], Optional[tuple[int, str]]]:
+    """One sample's input shape (no batch), for token ids the bound of their values, and where
+    the width was stood in for: ``(op id of the first Dense, "in_features")``. A TF1 placeholder's
+    shape counts its batch first (``[None, 13]``). A width no one states (``Sequential([Dense(16),
+    ...])`` built on first call, ``tf.placeholder(tf.float32, [None, None])``) read by a Dense is
+    ``stand_in``: its kernel is sized to it and the statistics downstream do not depend on it."""
     shape = op.attrs.get("shape")
+    if isinstance(shape, (list, tuple)) and op.type_name.startswith("tensorflow.placeholder"):
+        shape = tuple(shape[1:]) if len(shape) > 1 else None
     users = graph.consumers(op)
     first = users[0] if len(users) == 1 else None
     args = first.attrs.get("keras", {}) if first is not None else {}
@@ -81,12 +88,15 @@ def sample_shape(graph: ModelGraph, op: Op) -> tuple[tuple[int, ...], Optional[i
             shape = (args["input_dim"],)
         elif first.kind is K.EMBEDDING and isinstance(args.get("input_length"), int):
             shape = (args["input_length"],)
+    if (shape is None or (isinstance(shape, tuple) and len(shape) == 1 and shape[0] is None)) \
+            and first is not None and first.type_name == "keras.layers.Dense":
+        return (stand_in,), None, (first.id, "in_features")
     if shape is None or not all(isinstance(d, int) and d > 0 for d in shape):
         where = first.describe() if first is not None else graph.name
         raise CannotBuild(f"the input size of {where} is not known: give it input_shape=, or input-shape in "
                           f"[tool.nnlint.trace.models.{graph.name}]")
     bound = args.get("input_dim") if first is not None and first.kind is K.EMBEDDING else None
-    return tuple(shape), bound if isinstance(bound, int) else None
+    return tuple(shape), bound if isinstance(bound, int) else None, None
 
 
 def layer_step(op: Op, register: Register) -> Step:
