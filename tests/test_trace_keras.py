@@ -75,12 +75,20 @@ def test_what_cannot_be_rebuilt_says_why(tmp_path):
     assert "recurrent" in next(iter(BuiltGraph(recurrent, CPU).broken.values()))
     unsized = keras_graph(tmp_path, """
     from tensorflow import keras
+    model = keras.Sequential([keras.layers.Conv2D(8, 3), keras.layers.Flatten(), keras.layers.Dense(1)])
+    """)
+    with pytest.raises(CannotBuild, match="input size of model\\[0\\] \\(Conv2D\\) is not known"):
+        input_spec(unsized, unsized.ops[unsized.inputs[0]])
+    sized = BuiltGraph(unsized, CPU, [6, 6, 1])
+    assert not sized.broken and sized.specs[unsized.inputs[0]].shape == (1, 6, 6, 1)
+    dense_first = keras_graph(tmp_path, """
+    from tensorflow import keras
     model = keras.Sequential([keras.layers.Dense(8), keras.layers.Dense(1, activation="relu")])
     """)
-    with pytest.raises(CannotBuild, match="input size of model\\[0\\] \\(Dense\\) is not known"):
-        input_spec(unsized, unsized.ops[unsized.inputs[0]])
-    sized = BuiltGraph(unsized, CPU, [6])
-    assert not sized.broken and sized.specs[unsized.inputs[0]].shape == (1, 6)
+    stood_in = BuiltGraph(dense_first, CPU)  # a Dense sized to a stand-in width, said as such
+    assert not stood_in.broken and stood_in.specs[dense_first.inputs[0]].shape == (1, 32)
+    assert list(stood_in.stand_ins.values()) == ["model[0]'s in_features unknown: traced with 32"]
+    assert BuiltGraph(dense_first, CPU, [6]).stand_ins == {}  # a configured shape is no stand-in
 
 
 def test_a_sequential_opened_by_keras_input_is_rebuilt_from_its_shape(tmp_path):
