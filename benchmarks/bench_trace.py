@@ -79,15 +79,15 @@ class Bottleneck(nn.Module):
 
 
 def resnet50() -> nn.Module:
-    """ResNet-50's layers, with a head that drops 90% (a keep probability passed as the rate)
-    and ends in a ReLU: findings the trace measures against their remedies."""
+    """ResNet-50's layers, with a head that drops 90% (a keep probability passed as the rate):
+    a finding the trace measures against its remedy."""
     layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
     inplanes = 64
     for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
         for i in range(blocks):
             layers.append(Bottleneck(inplanes, planes, stride if i == 0 else 1))
             inplanes = planes * 4
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.9), nn.Linear(2048, 1000), nn.ReLU()]
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.9), nn.Linear(2048, 1000)]
     return nn.Sequential(*layers)
 
 
