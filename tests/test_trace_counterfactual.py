@@ -303,6 +303,48 @@ def test_pairs_of_the_core_seven_masked_by_a_constant_init(tmp_path):
     assert all("they differ" in t["evidence"] for t in inits), inits
 
 
+NOT_MASKED = """
+class ZeroDrop(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.h = nn.Linear(10, 32)
+        self.drop = nn.Dropout(0.8)
+        self.o = nn.Linear(32, 3)
+        nn.init.zeros_(self.h.weight)
+        nn.init.zeros_(self.h.bias)
+
+    def forward(self, x):
+        return self.o(self.drop(F.relu(self.h(x))))
+
+
+class ZeroNoBias(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.h = nn.Linear(10, 32)
+        self.o = nn.Linear(32, 3, bias=False)
+        self.h.weight.data.fill_(0.0)
+        self.h.bias.data.fill_(0.0)
+
+    def forward(self, x):
+        return self.o(torch.tanh(self.h(x)))
+
+
+a, b = ZeroDrop(), ZeroNoBias()
+"""
+
+
+def test_a_constant_init_before_a_dropout_or_a_biasless_layer_masks_neither(tmp_path):
+    """A layer fed a constant 0 (NN004 upstream) still shows its own fault: the dropout's mask
+    is measured on the units, the missing bias by a zero-input probe. Both stay confirmed on
+    their own remedy alone, and no other finding's remedy is applied where none is needed."""
+    found = verdicts(tmp_path, NOT_MASKED)
+    for code in ("NN007", "NN003", "NN004"):
+        assert_confirmed_with(found, code, None)
+        assert all(not t["evidence"].startswith("with ") for t in found[code]), found[code]
+    assert len(found["NN004"]) == 2
+    assert "; with p=0.2 for self.drop (Dropout)" in found["NN007"][0]["evidence"]
+
+
 def test_remedies_are_named_on_single_bugs_too(tmp_path):
     """One bug alone: confirmed against its own remedy, the remedy named after the measurement."""
     found = verdicts(tmp_path, """
