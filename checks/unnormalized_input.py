@@ -8,10 +8,13 @@ from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
 from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
-from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
+from nnlint.trace.measurements import Measure
+from nnlint.trace.remedy import Remedy, set_input_range
+from nnlint.trace.verdict import HEALTHY_STD, Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.records import ModelTrace
 
 #: Sample values beyond this are raw (pixels, prices); within NORMALISED_LIMIT they are scaled.
 RAW_LIMIT = 10.0
@@ -21,6 +24,8 @@ NORMALISED_LIMIT = 5.0
 #: int32/int64 are left out: they as often hold ids, counts or 0/1 flags, and their range says
 #: nothing about the values.
 DTYPE_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "uint16": (0, 65535), "int16": (-32768, 32767)}
+#: "Far outside" the healthy band: a first layer's activation std beyond this factor of its edges.
+FAR = 10.0
 
 
 class UnnormalizedInput(ProgramCheck):
@@ -65,7 +70,8 @@ class UnnormalizedInput(ProgramCheck):
     name = "unnormalized-input"
     message = "{what} reaches {sink} unscaled: {fix}"
     hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
-    traceable = True  # from the --sample array alone: the model is not measured
+    traceable = True  # from --sample, an ONNX input's dtype, or the model fed its inputs' range
+    measures = frozenset({Measure.LAYERS})
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -150,11 +156,27 @@ plain.fit(x_train / 255.0, y_train)
     ]
 
 
+    def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
+        """The data scaled into [-1, 1] by its largest magnitude (pixels / 255), where the API
+        that loads it fixes its range; the model itself is unchanged."""
+        span = fields.get("range")
+        if span is None or len(graph.inputs) != 1 or not max(abs(span[0]), abs(span[1])):
+            return None
+        size = max(abs(span[0]), abs(span[1]))
+        low, high = span[0] / size, span[1] / size
+        return Remedy(self.code, f"the inputs scaled to [{low:g}, {high:g}]", (self.code, "inputs", low, high),
+                      lambda g: set_input_range(g, low, high), inputs_only=True)
+
     def confirm(self, evidence: Evidence) -> Verdict:
-        """Real data shows its scale: the ``--sample`` array's range, mean and std. Without it, an
-        integer graph input of a narrow type (uint8 pixels) that reaches the layer through casts
-        and reshapes alone has its type's range as its scale; nothing else can be judged."""
+        """Real data shows its scale: the ``--sample`` array's range, mean and std. Without it,
+        where the API that loads the data fixes its range (an image decoder's uint8 pixels), an
+        experiment: the model fed inputs spread over that range against it fed them scaled (the
+        remedy), read at its first weighted layer. An integer ONNX graph input of a narrow type
+        (uint8 pixels) that reaches the layer through casts and reshapes alone has its type's
+        range as its scale; nothing else can be judged."""
         sample = evidence.sample
+        if sample is None and evidence.fields.get("range") is not None and evidence.remedy is not None:
+            return _as_loaded(evidence)
         if sample is None:
             source = _integer_source(evidence.graph, evidence.op)
             dtype = source.attrs["dtype"] if source is not None else None
@@ -193,7 +215,57 @@ plain.fit(x_train / 255.0, y_train)
                                 f"module), which may scale its input itself; if not, {fix}")
             else:
                 level = (Severity.INFO, Confidence.POSSIBLE) if flow.get("guess") else (None, None)  # scale read from a file name
-                self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix)
+                self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix,
+                            range=flow.get("range"), loaded_by=flow.get("loaded_by"))
+
+
+def _as_loaded(evidence: Evidence) -> Verdict:
+    """The experiment for data whose range its loader fixes: the first weighted layer's
+    activation std with the inputs spread over that range, and with them scaled (the remedy).
+    Confirmed when the raw range puts it far outside the healthy band and the scaled one does not;
+    inconclusive otherwise (the range alone does not show harm: the data may)."""
+    missing = evidence.missing(need_op=False)
+    if missing is not None:
+        return missing
+    low, high = evidence.fields["range"]
+    loaded = Remedy("NN005", f"the inputs as loaded ({low:g}-{high:g})", ("NN005", "loaded", low, high),
+                    lambda g: set_input_range(g, low, high), inputs_only=True)
+    raw, fixed = evidence.variant((loaded,)) if evidence.variant is not None else None, evidence.fixed
+    layer = _first_weighted(evidence.graph, raw, fixed)
+    if layer is None:
+        return inconclusive("no weighted layer of the model could be measured with the inputs as loaded: "
+                            "confirming needs the data: pass --sample FILE.npy (inputs as the code loads them)")
+    raw_std, fixed_std = raw.layers[layer.id].train.std, fixed.layers[layer.id].train.std
+    healthy = f"healthy {HEALTHY_STD[0]:g}-{HEALTHY_STD[1]:g}"
+    by = evidence.fields.get("loaded_by")
+    seen = (f"inputs as loaded span {low:g}-{high:g}{f' (by {by})' if by else ''}: {layer.describe()}'s activation "
+            f"std {raw_std:.3g} ({healthy}){_saturation(evidence.graph, layer, raw)}, {fixed_std:.3g} with "
+            f"{evidence.remedy.what}{_saturation(evidence.graph, layer, fixed)}")
+    if _far_outside(raw_std) and not _far_outside(fixed_std):
+        return confirmed(seen)
+    return inconclusive(f"{seen}: the range alone does not show harm; pass --sample FILE.npy to judge the data")
+
+
+def _first_weighted(graph: ModelGraph, *traces: Optional["ModelTrace"]) -> Optional[Op]:
+    """The model's first weighted layer (graph order), where each trace measured it."""
+    first = next((op for op in graph.ops.values() if op.kind in WEIGHTED), None)
+    if first is None or any(t is None or t.layers.get(first.id) is None or t.layers[first.id].train is None
+                            for t in traces):
+        return None
+    return first
+
+
+def _saturation(graph: ModelGraph, layer: Op, trace: "ModelTrace") -> str:
+    """The fraction saturated of the bounded activation (tanh, sigmoid) right after the layer."""
+    after = next((op for op in graph.consumers(layer) if op.kind in (OpKind.TANH, OpKind.SIGMOID)), None)
+    record = trace.layers.get(after.id) if after is not None else None
+    if record is None or record.train is None:
+        return ""
+    return f", {record.train.saturated_fraction:.0%} of its {after.kind.value} saturated"
+
+
+def _far_outside(std: float) -> bool:
+    return std > HEALTHY_STD[1] * FAR or std < HEALTHY_STD[0] / FAR
 
 
 def _integer_source(graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[Op]:

@@ -78,7 +78,8 @@ class KerasInterpreter(TensorFlowCode):
         if module.startswith("keras.datasets.") and short == "load_data":
             data = module.rsplit(".", 1)[-1]
             if data in kapi.IMAGE_DATASETS:
-                raw = RawData(f"keras {data}.load_data() images (uint8 pixels, 0-255)", node, frame.module.path)
+                raw = RawData(f"keras {data}.load_data() images (uint8 pixels, 0-255)", node, frame.module.path,
+                              bounds=(0, 255), by=f"keras.datasets.{data}.load_data()")
                 return ((raw, UNKNOWN), (raw, UNKNOWN))
         return UNKNOWN
 

@@ -267,7 +267,8 @@ class TorchInterpreter(TrainingCode):
         if isinstance(obj, Namespace):
             return obj.values.get(name, UNKNOWN)
         if isinstance(obj, Dataset) and name in ("data", "train_data") and obj.name in api.IMAGE_DATASETS:
-            return RawData(f"{obj.name} .data (uint8 pixels, 0-255)", node, frame.module.path)
+            return RawData(f"{obj.name} .data (uint8 pixels, 0-255)", node, frame.module.path,
+                           bounds=(0, 255), by=f"torchvision's {obj.name}.data")
         if isinstance(obj, Tensor):
             if name in ("values", "T", "mT", "data"):
                 return obj
@@ -553,7 +554,9 @@ class TorchInterpreter(TrainingCode):
         if qualname.startswith(_TORCHVISION_DATASETS):
             return self.make_dataset(qualname.rsplit(".", 1)[-1], args, kwargs, node)
         if qualname in _IMAGE_READERS:
-            return RawData(f"image pixels from {'.'.join(qualname.rsplit('.', 2)[-2:])}() (uint8, 0-255)", node, frame.module.path)
+            reader = '.'.join(qualname.rsplit('.', 2)[-2:])
+            return RawData(f"image pixels from {reader}() (uint8, 0-255)", node, frame.module.path,
+                           bounds=(0, 255), by=f"{reader}()")
         if args and isinstance(args[0], RawData) and (qualname in _KEEP_SCALE or (
                 qualname.startswith("cv2.") and qualname != "cv2.normalize")):
             return args[0]  # cv2.resize(img, ...), np.expand_dims(img, 0): still 0-255

@@ -349,7 +349,8 @@ class TrainingCode(Interpreter):
                 t = value.transform
                 if t.unscaled_cast and not any(n in api.SCALING_TRANSFORMS or n == "ToDtype(scale)" for n in t.names) \
                         and "?" not in t.names and any(n in api.RAW_TRANSFORMS for n in t.names):
-                    raw = RawData(f"{value.name} images through {' -> '.join(t.names)} (float 0-255)", t.node, frame.module.path)
+                    raw = RawData(f"{value.name} images through {' -> '.join(t.names)} (float 0-255)", t.node,
+                                  frame.module.path, bounds=(0, 255), by=f"{value.name} through {' -> '.join(t.names)}")
                     self.raw_reaches(raw, t.node, frame, sink)
 
     def raw_reaches(self, raw: RawData, node: Optional[cst.CSTNode], frame: Frame, sink: str,
@@ -358,7 +359,7 @@ class TrainingCode(Interpreter):
             return
         self.program.raw_inputs.append(
             {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node),
-             "guess": raw.guess, "model": model}
+             "guess": raw.guess, "model": model, "range": raw.bounds, "loaded_by": raw.by}
         )
 
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:

@@ -164,6 +164,10 @@ class RawData:
     node: cst.CSTNode
     path: str
     guess: bool = False  # the raw scale is inferred from a name (a pixel CSV's file name), not read
+    #: the values' range where the API that loads them fixes it (an image decoder's uint8 pixels:
+    #: (0, 255)), and that API in words; None where only the data knows (a CSV, a user function)
+    bounds: Optional[tuple[float, float]] = None
+    by: Optional[str] = None
 
 
 @dataclass(eq=False)

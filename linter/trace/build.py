@@ -162,7 +162,18 @@ class BuiltGraph(nn.Module):
     # ------------------------------------------------------------------ running
 
     def make_inputs(self, batch: int, generator: torch.Generator, scale: float = 1.0) -> dict[int, torch.Tensor]:
-        return {i: spec.make(batch, generator, self.device, scale) for i, spec in self.specs.items()}
+        """Seeded inputs per spec: normal, token ids below a vocabulary, or spread uniformly over
+        the range an experiment gives a graph input (``value_range``: pixels as loaded, 0-255)."""
+        made = {}
+        for i, spec in self.specs.items():
+            span = self.graph.ops[i].attrs.get("value_range") if self.graph.ops[i].kind is K.INPUT else None
+            if span is not None and spec.integer_below is None:
+                low, high = span
+                uniform = torch.rand((batch, *spec.shape[1:]), generator=generator) * (high - low) + low
+                made[i] = (uniform * scale).to(self.device)
+            else:
+                made[i] = spec.make(batch, generator, self.device, scale)
+        return made
 
     def forward(self, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
         values: dict[int, torch.Tensor] = dict(inputs)

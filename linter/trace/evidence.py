@@ -45,6 +45,10 @@ class Evidence:
     remedied: Optional[Callable[[], Optional[ModelTrace]]] = field(default=None, repr=False)
     #: other findings' remedies applied to both models because this fault hid behind theirs
     also_fixed: tuple[Remedy, ...] = ()
+    #: the same model measured with further edits (with ``also_fixed`` too), for a check whose
+    #: experiment changes the model as written as well as its remedy (the inputs fed as loaded);
+    #: None where the model cannot be rebuilt with edits
+    variant: Optional[Callable[[tuple[Remedy, ...]], Optional[ModelTrace]]] = field(default=None, repr=False)
 
     @property
     def fixed(self) -> Optional[ModelTrace]:

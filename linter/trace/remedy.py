@@ -34,6 +34,9 @@ class Remedy:
     what: str
     key: tuple  # what makes two remedies the same one (code and op id, say)
     edit: Optional[Callable[[ModelGraph], None]] = None
+    #: the edit changes only what the model is fed (a graph input's range), not a layer: it fits
+    #: any rebuilt model, a Keras one included
+    inputs_only: bool = False
 
     def named(self) -> str:
         return f"{self.what} ({self.code})"
@@ -107,3 +110,11 @@ def set_weight_init(graph: ModelGraph, op_id: int, fn: str, kwargs: dict) -> Non
     kept = [i for i in op.attrs.get("inits", ()) if i.get("param") != "weight"]
     op.attrs["inits"] = [*kept, {"param": "weight", "fn": fn, "args": [], "kwargs": dict(kwargs), "method": False,
                                  "certain": True, "origin": None}]
+
+
+def set_input_range(graph: ModelGraph, low: float, high: float) -> None:
+    """Each graph input fed values spread over [low, high] (the data as loaded, or scaled)
+    instead of the trace's standard normal inputs."""
+    for op_id in graph.inputs:
+        if graph.ops[op_id].kind is K.INPUT:
+            edited(graph, op_id).attrs["value_range"] = (low, high)

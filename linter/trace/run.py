@@ -145,8 +145,9 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             caveat=model.caveats.get(op.id) if model and op is not None else None,
         )
         mine = remedies.get(index)
-        if model is not None and variants.can_vary(graph, model):
+        if model is not None and variants.can_vary(graph, model, mine):
             evidence.remedy = mine
+            evidence.variant = variants.varied(graph, ())
             others = [r for r in model_remedies.get(id(graph), []) if mine is None or r.key != mine.key]
             verdict = _judge_with_remedies(check, evidence, variants, others)
         else:
@@ -196,11 +197,13 @@ class _Variants:
         self.cache: dict[tuple, Optional[ModelTrace]] = {}
 
     @staticmethod
-    def can_vary(graph: Optional[ModelGraph], model: _Model) -> bool:
-        """Remedies edit the IR: only a model rebuilt from it (not an ONNX graph, a Keras model,
-        an imported class) can be rebuilt with them."""
+    def can_vary(graph: Optional[ModelGraph], model: _Model, remedy: Optional[Remedy] = None) -> bool:
+        """Remedies edit the IR: only a model rebuilt from it (not an ONNX graph, an imported
+        class) can be rebuilt with them; a Keras model only where the remedy changes nothing
+        but the inputs (its layers' edits are not rebuilt)."""
+        inputs_only = remedy is not None and remedy.inputs_only
         return graph is not None and model.trace is not None and model.trace.built == "rebuilt" \
-            and graph.artifact is None and not keras_build.is_keras(graph)
+            and graph.artifact is None and (inputs_only or not keras_build.is_keras(graph))
 
     def trace(self, graph: ModelGraph, remedies: tuple[Remedy, ...]) -> Optional[ModelTrace]:
         key = (id(graph), frozenset(r.key for r in remedies))
@@ -219,6 +222,10 @@ class _Variants:
 
     def lazily(self, graph: ModelGraph, remedies: tuple[Remedy, ...]):
         return lambda: self.trace(graph, remedies)
+
+    def varied(self, graph: ModelGraph, remedies: tuple[Remedy, ...]):
+        """``Evidence.variant``: the model with ``remedies`` and the edits a check asks for."""
+        return lambda edits: self.trace(graph, remedies + tuple(edits))
 
 
 def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, others: list[Remedy]) -> Verdict:
@@ -240,7 +247,7 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
         trace = variants.trace(graph, extra)
         if trace is None:
             return None
-        again = dataclasses.replace(evidence, trace=trace, also_fixed=extra,
+        again = dataclasses.replace(evidence, trace=trace, also_fixed=extra, variant=variants.varied(graph, extra),
                                     remedied=variants.lazily(graph, extra + mine) if mine else None)
         try:
             return again if check.precondition(again) is None else None
