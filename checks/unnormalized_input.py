@@ -215,7 +215,10 @@ plain.fit(x_train / 255.0, y_train)
                                 f"module), which may scale its input itself; if not, {fix}")
             else:
                 level = (Severity.INFO, Confidence.POSSIBLE) if flow.get("guess") else (None, None)  # scale read from a file name
-                self.report(flow["at"], *level, what=flow["what"], sink=flow["sink"], fix=fix,
+                # data fed to a model the flow names (Keras fit) concerns that model: its first op
+                # ties the finding to it for --trace, where the file holds more than one
+                named = first if flow.get("model") is not None and not isinstance(flow["at"], Op) else None
+                self.report(flow["at"], *level, about=named, what=flow["what"], sink=flow["sink"], fix=fix,
                             range=flow.get("range"), loaded_by=flow.get("loaded_by"))
 
 
