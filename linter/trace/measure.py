@@ -59,7 +59,7 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
     if not model.steps:
         trace.problem = next(iter(model.broken.values()), "the graph computes nothing")
         return trace
-    _seed(device, 0)
+    seed(device, 0)
     inputs = _inputs(model, batch, sample)
     trace.input_shapes = [list(t.shape) for t in inputs.values()]
     names = {op.id: op.describe() if graph.ops[op.id].kind is not K.INPUT else op.label or "input"
@@ -67,20 +67,20 @@ def measure(model: Any, graph: ModelGraph, device: torch.device, batch: int = 8,
     try:
         values = _train_pass(model, graph, inputs, trace, names, needs)
         if Measure.EVAL in needs:
-            _seed(device, 1)
+            seed(device, 1)
             values = _eval_passes(model, graph, inputs, trace, values)
         if Measure.ZERO_INPUT in needs:
             _zero_inputs(model, graph, values, trace)
         if Measure.BIAS in needs:
             _bias_probes(model, graph, values, trace)
         if Measure.DROPOUT in needs:
-            _seed(device, 2)
+            seed(device, 2)
             _dropout_probes(model, graph, values, trace)
         if Measure.SWEEP in needs:
-            _seed(device, 3)
+            seed(device, 3)
             _scale_sweep(model, batch, trace, values)
         if Measure.BATCH_OF_ONE in needs:
-            _seed(device, 4)
+            seed(device, 4)
             _batch_of_one(model, graph, trace)
         if Measure.LOSS_PROBES in needs:
             _loss_probes(graph, values, trace)
@@ -396,13 +396,13 @@ def _stream(model: Any, inputs: dict, visit: Callable[[int, Any], None]) -> None
         stream(inputs, visit)
 
 
-def _seed(device: torch.device, seed: int) -> None:
+def seed(device: torch.device, value: int) -> None:
     """What ``torch.manual_seed`` does for the generators this device's passes draw from.
     ``torch.manual_seed`` also queues a seed for CUDA before it is initialised, formatting the
     caller's stack each time: a tenth of a small model's trace."""
-    torch.default_generator.manual_seed(seed)
+    torch.default_generator.manual_seed(value)
     if device.type == "cuda":
-        torch.cuda.manual_seed_all(seed)
+        torch.cuda.manual_seed_all(value)
 
 
 def _mode(model: Any, training: bool) -> None:

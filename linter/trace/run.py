@@ -37,7 +37,7 @@ from nnlint.trace.budget import DEFAULT_BYTES, Budget, OverBudget
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
 from nnlint.trace.import_mode import ImportRequest, trace_by_import
-from nnlint.trace.measure import measure
+from nnlint.trace.measure import measure, seed
 from nnlint.trace.measurements import ALL, Measure
 from nnlint.trace.records import ModelTrace, TracedFinding
 from nnlint.trace.remedy import Remedy, remedied
@@ -396,7 +396,7 @@ def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.
 
 def _rebuild(graph: ModelGraph, device: torch.device, budget: Budget, sample: Optional[torch.Tensor],
              input_shape: Optional[list], needs: frozenset[Measure]) -> _Model:
-    torch.manual_seed(0)  # the layers' default initialisation: the same model, the same verdicts
+    seed(device, 0)  # the layers' default initialisation: the same model, the same verdicts
     batch = budget.batch
     try:
         if graph.artifact is not None:
