@@ -162,19 +162,85 @@ g (float[4,5] x, int64[4] t) => (float l) <float[5,5] w = {%s}> {
     assert [(Path(f.path).name, f.code) for f in findings if f.code == "NN103"] == [("bad.onnx", "NN103")]
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32])
-def test_weight_statistics_do_not_depend_on_reused_buffers(dtype):
-    """Chunks copied into reused float64 buffers give exactly what float64 chunks give, with
-    a short last chunk and non-finite values mid-stream."""
-    values = np.random.default_rng(0).standard_normal(10_000).astype(dtype)
-    values[[17, 4_500]] = [np.nan, np.inf]
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_batched_weight_statistics_match_one_by_one(dtype):
+    """Small tensors summarised in one batch give what each gives alone (float64 moments of
+    the same values), NaN/Inf and constant ones included, of several sizes."""
+    from nnlint.frontends import onnx_tensors
 
-    def chunks(array):
-        return (array[i : i + 4_096] for i in range(0, array.size, 4_096))
+    rng = np.random.default_rng(0)
+    arrays = {f"t{i}": (rng.standard_normal(n) * scale + shift).astype(dtype)
+              for i, (n, scale, shift) in enumerate([(16, 0.7, 0.0), (4, 0.0, 0.01), (1, 1.0, 0.0), (300, 5.0, 1.0),
+                                                     (64, 0.1, -2.0), (0, 1.0, 0.0)])}
+    arrays["t3"][7] = np.nan
+    arrays["t4"][63] = np.inf
+    batched = onnx_tensors.summarise_many(arrays.items())
+    for name, values in arrays.items():
+        alone = onnx_tensors.summarise(values)
+        got = batched[name]
+        assert (got is None) == (alone is None), name
+        if got is None:
+            continue
+        assert (got.size, got.constant, got.nonfinite) == (alone.size, alone.constant, alone.nonfinite), name
+        assert got.mean == pytest.approx(alone.mean, rel=1e-5, abs=1e-6), name
+        assert got.std == pytest.approx(alone.std, rel=1e-5), name
+        assert got.excess_kurtosis == pytest.approx(alone.excess_kurtosis, rel=1e-4, abs=1e-5), name
+    assert batched["t1"].constant == pytest.approx(0.01, rel=1e-3) and batched["t3"].nonfinite and batched["t4"].nonfinite
 
-    streamed = onnx_load._summarise(chunks(values))
-    reference = onnx_load._summarise(chunks(values.astype(np.float64)))
-    assert streamed == reference and streamed.nonfinite and streamed.size == 9_998
+
+def test_large_weight_statistics_are_exact_where_the_rules_need_it():
+    """A tensor larger than the sample: one NaN, one Inf or one differing value anywhere is
+    seen (exact min/max over all of it); the std comes from the sample, within 1%."""
+    from nnlint.frontends import onnx_tensors
+
+    size = 3 * onnx_tensors.SAMPLE + 12_345
+    values = np.random.default_rng(1).standard_normal(size).astype(np.float32) * np.float32(0.05)
+    summary = onnx_tensors.summarise(values)
+    assert not summary.nonfinite and summary.constant is None
+    assert summary.std == pytest.approx(0.05, rel=0.01) and abs(summary.mean) < 0.01 * 0.05 + 1e-3
+    assert -0.1 < summary.excess_kurtosis < 0.1
+    for bad in (np.nan, np.inf, -np.inf):
+        spoiled = values.copy()
+        spoiled[size - 5] = bad  # past the last sampled block's start: only the exact pass sees it
+        assert onnx_tensors.summarise(spoiled).nonfinite
+    constant = np.full(size, 0.25, np.float32)
+    assert onnx_tensors.summarise(constant).constant == 0.25
+    constant[size // 2 + 1] = 0.5
+    assert onnx_tensors.summarise(constant).constant is None
+
+
+@pytest.mark.parametrize("problem", ["nan", "constant", "short"])
+def test_large_inline_weights_are_read_in_place(tmp_path, problem):
+    """A weight over BIG bytes is kept serialized and read in place: its NaN or constant is
+    reported as a small one's is, and the checker (given the model without it) still says
+    when its raw data is too short for its shape."""
+    from nnlint.frontends import onnx_tensors
+
+    width = 1024  # 4 MB of float32: over onnx_tensors.BIG
+    assert width * width * 4 > onnx_tensors.BIG
+    weight = (np.random.default_rng(2).standard_normal((width, width)) * 0.04).astype(np.float32)
+    if problem == "nan":
+        weight[width - 1, width - 3] = np.nan
+    elif problem == "constant":
+        weight[:] = 0.5
+    tensor = numpy_helper.from_array(weight, "W")
+    if problem == "short":
+        tensor.raw_data = tensor.raw_data[:-4]
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"), helper.make_node("Relu", ["h"], ["y"], name="relu")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, width])], [tensor])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save_model(model, str(tmp_path / "big.onnx"))
+    findings = lint_paths([tmp_path / "big.onnx"], cwd=tmp_path)
+    codes = sorted(f.code for f in findings)
+    if problem == "short":
+        assert "NN907" in codes, findings
+        return
+    assert "NN907" not in codes, findings
+    [init] = [f for f in findings if f.code == "NN004"]
+    assert ("NaN" if problem == "nan" else "constant 0.5") in init.message, init.message
 
 
 def test_layers_sharing_a_weight_or_a_ratio_are_each_reported(tmp_path):

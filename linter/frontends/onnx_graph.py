@@ -13,7 +13,7 @@ import math
 from itertools import count
 from typing import Iterable, Optional
 
-from onnx import TensorProto
+from nnlint.frontends.onnx_proto import TensorProto
 
 from nnlint.frontends.onnx_columns import NodeColumns
 from nnlint.frontends.onnx_load import LoadedModel, Weights, attribute

@@ -16,22 +16,19 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import numpy as np
-import onnx
-from onnx import TensorProto, numpy_helper
 
 from nnlint import files
 from nnlint.errors import UnreadableFile
-from nnlint.frontends import onnx_nodes
+from nnlint.frontends import onnx_nodes, onnx_tensors
 from nnlint.frontends.onnx_nodes import ParsedNodes, StreamedNodes
+from nnlint.frontends.onnx_proto import ModelProto, TensorProto, attribute_value
+from nnlint.frontends.onnx_tensors import FLOAT_TYPES, WeightStats
 
 #: A protobuf holds at most 2 GB; a larger .onnx file is not a model onnx can parse.
 MAX_MODEL_BYTES = (1 << 31) - 1
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
-#: Weights are summarised in chunks of this many elements, so a 2 GB tensor needs no 2 GB copy.
-CHUNK = 1 << 22
 
 _CONSTANT_OPS = {"Constant", "ConstantOfShape"}
-_FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16}
 
 
 class LfsPointer(Exception):
@@ -52,15 +49,22 @@ class LoadedModel:
     """The model; when it was loaded with ``streamed``, ``model`` holds no nodes and ``nodes``
     parses them as they are read."""
 
-    model: onnx.ModelProto
+    model: ModelProto
     folder: Path
     problems: list[WeightProblem] = field(default_factory=list)
     checker_error: Optional[str] = None
     nodes: ParsedNodes | StreamedNodes | None = None
+    #: The initializers: ``model.graph.initializer``, unless ``streamed`` loading kept them
+    #: apart (then a large one is only its fields without raw_data: see ``raw``).
+    initializers: Any = None
+    #: name -> (serialized tensor, start, end of its raw data in it), for large streamed ones.
+    raw: dict[str, tuple[bytes, int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.nodes is None:
             self.nodes = ParsedNodes(self.model.graph.node)
+        if self.initializers is None:
+            self.initializers = self.model.graph.initializer
 
 
 def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -> LoadedModel:
@@ -74,23 +78,59 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
         raise LfsPointer
     if not data:
         raise UnreadableFile("cannot read ONNX model: empty file")
-    nodes = None
+    nodes = initializers = None
     if streamed:
+        holder = [data]
+        del data  # read() lets the bytes go once parsed
         try:  # a chunk that fails later reads the file again (through nnlint.files) for onnx's message
-            model, nodes = onnx_nodes.read(data, on_error=lambda: _parse(_read(path)))
+            model, nodes, initializers = onnx_nodes.read(holder, on_error=lambda: _parse(_read(path)))
         except Exception:  # not a model: onnx says why, as it always has
             nodes = None
+            data = _read(path)
     if nodes is None:
         model = _parse(data)
         nodes = ParsedNodes(model.graph.node)
-    del data
+        del data
     if not model.HasField("graph") or not (len(nodes) or model.graph.output):
         raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
     real = files.resolve(path)
     loaded = LoadedModel(model, real.parent, nodes=nodes)
-    if len(nodes) <= check_nodes_limit:
-        loaded.checker_error = _check(real)
+    checked = len(nodes) <= check_nodes_limit
+    if initializers is not None:
+        for_checker = _split_initializers(loaded, initializers, checked)
+        if checked:
+            loaded.checker_error = _check(onnx_nodes.checker_copy(model, nodes.serialized, for_checker))
+    elif checked:
+        loaded.checker_error = _check(str(real))
     return loaded
+
+
+def _split_initializers(loaded: LoadedModel, serialized: list[bytes], checked: bool) -> list[bytes]:
+    """Parse the streamed initializers into ``loaded`` (a large one without its raw data, read
+    in place later); the initializers as onnx.checker is to see them: as they are, but a large
+    one whose raw data is long enough as an empty tensor of its name and type (the checker
+    reads a tensor's data only to see that it is long enough for its shape)."""
+    loaded.initializers, for_checker = [], []
+    for data in serialized:
+        tensor, span = onnx_tensors.split(data)
+        loaded.initializers.append(tensor)
+        if span is None:
+            for_checker.append(data)
+            continue
+        loaded.raw[tensor.name] = (data, *span)
+        if not checked:
+            continue
+        itemsize = onnx_tensors.FLOAT_TYPES.get(tensor.data_type, np.dtype("u1")).itemsize
+        dims = list(tensor.dims)
+        if tensor.data_type in FLOAT_TYPES and dims and span[1] - span[0] >= itemsize * int(np.prod(dims)):
+            stub = TensorProto()
+            stub.CopyFrom(tensor)
+            stub.dims[0] = 0
+            stub.raw_data = b""
+            for_checker.append(stub.SerializeToString())
+        else:  # not a float tensor, or too short: the checker sees it whole, and says so
+            for_checker.append(data)
+    return for_checker
 
 
 def _read(path: Path) -> bytes:
@@ -99,34 +139,25 @@ def _read(path: Path) -> bytes:
     return files.read_bytes(path, MAX_MODEL_BYTES)
 
 
-def _parse(data: bytes) -> onnx.ModelProto:
-    try:
-        return onnx.load_model_from_string(data)  # never loads external data: nnlint reads it
+def _parse(data: bytes) -> ModelProto:
+    try:  # what onnx.load_model_from_string does, which never loads external data: nnlint reads it
+        return ModelProto.FromString(data)
     except Exception as exc:  # protobuf's DecodeError and friends: not a model
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnreadableFile(f"cannot read ONNX model: not a valid ONNX protobuf ({reason})") from None
 
 
-def _check(path: Path) -> Optional[str]:
-    """onnx.checker's verdict, by path (cheaper than in memory, and it tolerates external data);
-    ``path`` is the resolved file nnlint just read and vetted."""
+def _check(model: str | bytes) -> Optional[str]:
+    """onnx.checker's verdict on a model: the resolved path of the file nnlint just read and
+    vetted, or the serialized model without its large weights (see :func:`_split_initializers`).
+    The only place the onnx package itself is imported on the linter's path."""
+    import onnx.checker
+
     try:
-        onnx.checker.check_model(str(path))
+        onnx.checker.check_model(model)
     except Exception as exc:
         return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
     return None
-
-
-@dataclass
-class WeightStats:
-    """A summary of one weight tensor: enough for the bad-init rules, without keeping the data."""
-
-    size: int
-    constant: Optional[float]  # the single value of a constant tensor
-    nonfinite: bool
-    mean: float
-    std: float
-    excess_kurtosis: float
 
 
 class Weights:
@@ -136,8 +167,7 @@ class Weights:
         """Made before the pass over ``loaded.nodes``: a streamed model's nodes are read once,
         and its constants must be known first."""
         self.loaded = loaded
-        graph = loaded.model.graph
-        self.tensors: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
+        self.tensors: dict[str, TensorProto] = {t.name: t for t in loaded.initializers}
         self.fills: dict[str, float] = {}  # ConstantOfShape outputs: one value everywhere
         for node in loaded.nodes.of_types(_CONSTANT_OPS):
             if not node.output:
@@ -157,6 +187,7 @@ class Weights:
         # repeat one block (and its Dropout ratio or weight) a million times.
         self._scalars: dict[str, Optional[float]] = {}
         self._dims: dict[str, Optional[tuple[int, ...]]] = {}
+        self._stats: Optional[dict[str, Optional[WeightStats]]] = None  # the small ones, in one batch
 
     def alias(self, name: str, source: str, dims: Optional[tuple[int, ...]]) -> None:
         """``Transpose(W)`` and kin: the same values under another name (and shape)."""
@@ -196,11 +227,24 @@ class Weights:
         if name in self.fills:
             value = self.fills[name]
             return WeightStats(0, value, not np.isfinite(value), value, 0.0, 0.0)
+        if self._stats is None:
+            self._stats = onnx_tensors.summarise_many(self._small_floats())
+        if name in self._stats:
+            return self._stats[name]
         tensor = self.tensors.get(name)
-        if tensor is None or tensor.data_type not in _FLOAT_TYPES:
+        if tensor is None or tensor.data_type not in FLOAT_TYPES:
             return None
-        chunks = self._chunks(tensor)
-        return None if chunks is None else _summarise(chunks)
+        values = self._values(tensor)
+        return None if values is None else onnx_tensors.summarise(values)
+
+    def _small_floats(self) -> Iterator[tuple[str, np.ndarray]]:
+        """The float initializers held inline and parsed, to be summarised in one batch."""
+        for tensor in self.loaded.initializers:
+            if tensor.data_type in FLOAT_TYPES and not _is_external(tensor) and tensor.name not in self.loaded.raw \
+                    and self.tensors.get(tensor.name) is tensor:
+                array = _small_array(tensor)
+                if array is not None:
+                    yield tensor.name, array
 
     def array(self, name: str) -> np.ndarray | None:
         """The whole of an initializer or ``Constant`` output, for the trace, which needs the values themselves.
@@ -213,7 +257,7 @@ class Weights:
         if tensor is None:
             return None
         if not _is_external(tensor):
-            return _small_array(tensor)
+            return _small_array(tensor, self._raw(tensor))
         inline = self._read_external(tensor)
         if inline is None:
             return None
@@ -235,17 +279,23 @@ class Weights:
         inline.raw_data = bytes(data)
         return inline
 
-    def _chunks(self, tensor: TensorProto) -> Optional[Iterator[np.ndarray]]:
-        if not _is_external(tensor):
-            array = _small_array(tensor)
-            return None if array is None else iter([array.reshape(-1)])
-        dtype = _FLOAT_TYPES[tensor.data_type]
-        count = int(np.prod(tensor.dims)) if tensor.dims else 1
-        raw = self._map_external(tensor, count * np.dtype(dtype).itemsize)
-        if raw is None:
+    def _raw(self, tensor: TensorProto) -> Optional[memoryview]:
+        """The raw data of a large inline tensor kept serialized, in place; None for others."""
+        if self.loaded.raw.get(tensor.name) is None or self.tensors.get(tensor.name) is not tensor:
             return None
-        data = raw.view(dtype)
-        return (np.asarray(data[i : i + CHUNK]) for i in range(0, count, CHUNK))
+        data, start, end = self.loaded.raw[tensor.name]
+        return memoryview(data)[start:end]
+
+    def _values(self, tensor: TensorProto) -> Optional[np.ndarray]:
+        """A float tensor's values, flat, without a copy: decoded inline data, or external data
+        through a memory map."""
+        if not _is_external(tensor):
+            array = _small_array(tensor, self._raw(tensor))
+            return None if array is None else array.reshape(-1)
+        dtype = FLOAT_TYPES[tensor.data_type]
+        count = int(np.prod(tensor.dims)) if tensor.dims else 1
+        raw = self._map_external(tensor, count * dtype.itemsize)
+        return None if raw is None else raw.view(dtype)
 
     def _map_external(self, tensor: TensorProto, length: Optional[int]) -> Optional[np.ndarray]:
         """The tensor's external bytes, memory-mapped (``length`` of them; by default what its
@@ -316,7 +366,7 @@ class Weights:
 
     def check_external(self) -> None:
         """Vet every external location once, so refused and missing files are reported."""
-        for tensor in self.loaded.model.graph.initializer:
+        for tensor in self.loaded.initializers:
             if _is_external(tensor):
                 self._external_file(tensor)
 
@@ -325,68 +375,19 @@ def _is_external(tensor: TensorProto) -> bool:
     return tensor.data_location == TensorProto.EXTERNAL
 
 
-def _small_array(tensor: TensorProto) -> Optional[np.ndarray]:
+def _small_array(tensor: TensorProto, raw: Optional[memoryview] = None) -> Optional[np.ndarray]:
     try:
-        return numpy_helper.to_array(tensor)
+        return onnx_tensors.to_array(tensor, raw)
     except Exception:  # malformed tensor data: no statistics
         return None
 
 
-def _summarise(chunks: Iterator[np.ndarray]) -> Optional[WeightStats]:
-    """Streaming mean, std, kurtosis and constancy over float chunks (float64 accumulators).
-
-    The float64 copy of a chunk and its powers go into arrays reused from chunk to chunk: a
-    fresh 32 MB array for each costs more in page faults than the arithmetic on it.
-    """
-    n = 0
-    s1 = s2 = s3 = s4 = 0.0
-    first: Optional[float] = None
-    constant = True
-    nonfinite = False
-    finite = wide = squares = powers = np.empty(0)
-    for chunk in chunks:
-        if chunk.size == 0:
-            continue
-        if chunk.size > finite.size:  # the first chunk (the others are no larger)
-            finite = np.empty(chunk.size, bool)
-            wide, squares, powers = np.empty(chunk.size), np.empty(chunk.size), np.empty(chunk.size)
-        values = chunk
-        if chunk.dtype != np.float64:
-            values = wide[: chunk.size]
-            np.copyto(values, chunk)
-        if not np.isfinite(values, out=finite[: values.size]).all():
-            nonfinite = True
-            values = values[finite[: values.size]]
-            if values.size == 0:
-                continue
-        if first is None:
-            first = float(values[0])
-        if constant and not np.all(values == first):
-            constant = False
-        size = values.size
-        n += size
-        s1 += float(values.sum())
-        square = np.multiply(values, values, out=squares[:size])
-        s2 += float(square.sum())
-        s3 += float(np.multiply(square, values, out=powers[:size]).sum())
-        s4 += float(np.multiply(square, square, out=powers[:size]).sum())
-    if n == 0:
-        return WeightStats(0, None, nonfinite, 0.0, 0.0, 0.0) if nonfinite else None
-    mean = s1 / n
-    var = max(s2 / n - mean * mean, 0.0)
-    kurt = 0.0
-    if var > 0:
-        m4 = s4 / n - 4 * mean * s3 / n + 6 * mean * mean * s2 / n - 3 * mean**4
-        kurt = m4 / (var * var) - 3.0
-    return WeightStats(n, first if constant else None, nonfinite, mean, var**0.5, kurt)
-
-
-def metadata(model: onnx.ModelProto) -> dict[str, str]:
+def metadata(model: ModelProto) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
 def attribute(node: Any, name: str, default: Any = None) -> Any:
     for attr in node.attribute:
         if attr.name == name:
-            return onnx.helper.get_attribute_value(attr)
+            return attribute_value(attr)
     return default

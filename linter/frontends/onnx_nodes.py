@@ -16,11 +16,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Callable, Iterator, Sequence
 
-import onnx
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from nnlint.frontends import onnx_columns
 from nnlint.frontends.onnx_columns import NodeColumns
+from nnlint.frontends.onnx_proto import ModelProto, NodeProto
 
 #: Nodes parsed at once: large enough that the per-chunk cost vanishes (under 1%), small
 #: enough that a chunk's parsed nodes and its fields' strings (about 0.5 MB) stay in the
@@ -30,7 +30,8 @@ CHUNK = 2_000
 
 @lru_cache(maxsize=1)
 def _serialized_nodes_model() -> type:
-    """A message type that reads a ModelProto with its graph's nodes (field 7, then 1) as bytes.
+    """A message type that reads a ModelProto with its graph's nodes and initializers (field 7,
+    then 1 and 5) as bytes.
 
     Every other field is unknown to it, and the protobuf library keeps unknown fields and
     writes them back in their order, so serializing it without its nodes gives the model
@@ -40,6 +41,7 @@ def _serialized_nodes_model() -> type:
     field = descriptor_pb2.FieldDescriptorProto
     graph = proto.message_type.add(name="SerializedNodesGraph")
     graph.field.add(name="node", number=1, label=field.LABEL_REPEATED, type=field.TYPE_BYTES)
+    graph.field.add(name="initializer", number=5, label=field.LABEL_REPEATED, type=field.TYPE_BYTES)
     model = proto.message_type.add(name="SerializedNodesModel")
     model.field.add(name="graph", number=7, label=field.LABEL_OPTIONAL, type=field.TYPE_MESSAGE,
                     type_name=".nnlint.SerializedNodesGraph")
@@ -51,7 +53,7 @@ def _serialized_nodes_model() -> type:
 class ParsedNodes:
     """The nodes of a model parsed whole (``onnx.load``): one chunk."""
 
-    def __init__(self, nodes: Sequence[onnx.NodeProto]) -> None:
+    def __init__(self, nodes: Sequence[NodeProto]) -> None:
         self._nodes = nodes
 
     def __len__(self) -> int:
@@ -60,7 +62,7 @@ class ParsedNodes:
     def columns(self) -> Iterator[NodeColumns]:
         yield onnx_columns.from_protos(self._nodes, 0)
 
-    def of_types(self, op_types: set[str]) -> Iterator[onnx.NodeProto]:
+    def of_types(self, op_types: set[str]) -> Iterator[NodeProto]:
         """The nodes of these op types, in order."""
         return (node for node in self._nodes if node.op_type in op_types)
 
@@ -79,6 +81,11 @@ class StreamedNodes:
     def __len__(self) -> int:
         return len(self._serialized)
 
+    @property
+    def serialized(self) -> list[bytes]:
+        """The nodes, serialized; until :meth:`columns` has run."""
+        return self._serialized
+
     def columns(self) -> Iterator[NodeColumns]:
         """The nodes, parsed and read in bulk, a chunk at a time (see :mod:`onnx_columns`)."""
         serialized = self._serialized
@@ -88,7 +95,7 @@ class StreamedNodes:
             yield onnx_columns.from_serialized(part, self._parse(part), start)
             serialized[start:end] = [b""] * (end - start)  # parsed: its bytes are not needed again
 
-    def of_types(self, op_types: set[str]) -> Iterator[onnx.NodeProto]:
+    def of_types(self, op_types: set[str]) -> Iterator[NodeProto]:
         """The nodes of these op types, in order, parsing only nodes that hold an op type's
         name at all (an op type is stored as its bytes, so this misses none). Chunks without
         any of the names are skipped whole: most nodes are never looked at one by one."""
@@ -104,11 +111,11 @@ class StreamedNodes:
                     if node.op_type in op_types:
                         yield node
 
-    def _parse(self, serialized: list[bytes]) -> Sequence[onnx.NodeProto]:
+    def _parse(self, serialized: list[bytes]) -> Sequence[NodeProto]:
         wrapper = _serialized_nodes_model()()
         wrapper.graph.node.extend(serialized)
         try:
-            return onnx.ModelProto.FromString(wrapper.SerializeToString()).graph.node
+            return ModelProto.FromString(wrapper.SerializeToString()).graph.node
         except Exception:  # protobuf's DecodeError and friends: the file is broken here
             self._on_error()
             raise
@@ -119,14 +126,28 @@ def _holds(data: bytes, names: list[bytes]) -> bool:
     return any(data.find(name) != -1 for name in names)
 
 
-def read(data: bytes, on_error: Callable[[], None]) -> tuple[onnx.ModelProto, StreamedNodes]:
-    """The model without its nodes, and its nodes, serialized, from the file's bytes (read by
-    the caller through :mod:`nnlint.files`). Raises on bytes that are not a model, or hold no
-    graph (the caller then asks onnx)."""
-    whole = _serialized_nodes_model().FromString(data)
+def read(holder: list[bytes], on_error: Callable[[], None]) -> tuple[ModelProto, StreamedNodes, list[bytes]]:
+    """The model without its nodes and initializers, its nodes, and its initializers, both
+    serialized, from the file's bytes (read by the caller through :mod:`nnlint.files`, and
+    handed over in ``holder``, which this empties: the bytes go as soon as they are parsed, so
+    no more than two copies of the weights live at once, as in ``onnx.load``). Raises on bytes
+    that are not a model, or hold no graph (the caller then asks onnx)."""
+    whole = _serialized_nodes_model().FromString(holder.pop())
     if not whole.HasField("graph"):
         raise ValueError("no graph")
     serialized = list(whole.graph.node)
     del whole.graph.node[:]
-    model = onnx.ModelProto.FromString(whole.SerializeToString())
-    return model, StreamedNodes(serialized, on_error)
+    initializers = list(whole.graph.initializer)
+    del whole.graph.initializer[:]
+    model = ModelProto.FromString(whole.SerializeToString())  # what is left is small: no weights
+    return model, StreamedNodes(serialized, on_error), initializers
+
+
+def checker_copy(model: ModelProto, nodes: list[bytes], initializers: list[bytes]) -> bytes:
+    """The model serialized again from its parts, for onnx.checker (``initializers`` as the
+    checker should see them). A serialized message followed by another of its type reads as
+    the two merged: the graph's repeated fields are concatenated, in order."""
+    wrapper = _serialized_nodes_model()()
+    wrapper.graph.node.extend(nodes)
+    wrapper.graph.initializer.extend(initializers)
+    return model.SerializeToString() + wrapper.SerializeToString()
