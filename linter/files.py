@@ -173,7 +173,7 @@ def read_bytes(path: Path, limit: int, roots: Optional[Iterable[Path]] = None) -
         chunks: list[bytes] = []
         left = limit + 1
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
+            chunk = os.read(fd, min(left, max(size + 1, 1 << 24)))  # one read, and no join, for the whole file
             if not chunk:
                 break
             chunks.append(chunk)

@@ -10,6 +10,7 @@ Imported only when an ``.onnx`` file is linted (onnx and numpy cost about 200 ms
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,7 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
         holder = [data]
         del data  # read() lets the bytes go once parsed
         try:  # a chunk that fails later reads the file again (through nnlint.files) for onnx's message
-            model, nodes, initializers = onnx_nodes.read(holder, on_error=lambda: _parse(_read(path)))
+            model, nodes, initializers = onnx_nodes.read(holder, lambda: _parse(_read(path)), onnx_tensors.BIG)
         except Exception:  # not a model: onnx says why, as it always has
             nodes = None
             data = _read(path)
@@ -106,11 +107,11 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
 
 
 def _split_initializers(loaded: LoadedModel, serialized: list[bytes], checked: bool) -> list[bytes]:
-    """Parse the streamed initializers into ``loaded`` (a large one without its raw data, read
-    in place later); the initializers as onnx.checker is to see them: as they are, but a large
-    one whose raw data is long enough as an empty tensor of its name and type (the checker
-    reads a tensor's data only to see that it is long enough for its shape)."""
-    loaded.initializers, for_checker = [], []
+    """Parse the large streamed initializers into ``loaded`` (without their raw data, read in
+    place later), after the small ones; the large ones as onnx.checker is to see them: as they
+    are, but one whose raw data is long enough as an empty tensor of its name and type (the
+    checker reads a tensor's data only to see that it is long enough for its shape)."""
+    loaded.initializers, for_checker = list(loaded.model.graph.initializer), []
     for data in serialized:
         tensor, span = onnx_tensors.split(data)
         loaded.initializers.append(tensor)
@@ -237,14 +238,23 @@ class Weights:
         values = self._values(tensor)
         return None if values is None else onnx_tensors.summarise(values)
 
-    def _small_floats(self) -> Iterator[tuple[str, np.ndarray]]:
-        """The float initializers held inline and parsed, to be summarised in one batch."""
+    def _small_floats(self) -> Iterator[tuple[str, Any]]:
+        """The float initializers held inline and parsed, to be summarised in one batch: their
+        raw data and dtype, or (other layouts) their values."""
+        tensors, large = self.tensors, self.loaded.raw
         for tensor in self.loaded.initializers:
-            if tensor.data_type in FLOAT_TYPES and not _is_external(tensor) and tensor.name not in self.loaded.raw \
-                    and self.tensors.get(tensor.name) is tensor:
-                array = _small_array(tensor)
-                if array is not None:
-                    yield tensor.name, array
+            dtype = FLOAT_TYPES.get(tensor.data_type)
+            name = tensor.name
+            if dtype is None or _is_external(tensor) or name in large or tensors.get(name) is not tensor:
+                continue
+            if tensor.HasField("raw_data") and not tensor.HasField("segment"):
+                raw = tensor.raw_data
+                if len(raw) == dtype.itemsize * math.prod(tensor.dims):  # else malformed: no statistics
+                    yield name, (raw, dtype)
+                continue
+            array = _small_array(tensor)
+            if array is not None:
+                yield name, array
 
     def array(self, name: str) -> np.ndarray | None:
         """The whole of an initializer or ``Constant`` output, for the trace, which needs the values themselves.

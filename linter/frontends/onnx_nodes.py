@@ -126,21 +126,26 @@ def _holds(data: bytes, names: list[bytes]) -> bool:
     return any(data.find(name) != -1 for name in names)
 
 
-def read(holder: list[bytes], on_error: Callable[[], None]) -> tuple[ModelProto, StreamedNodes, list[bytes]]:
-    """The model without its nodes and initializers, its nodes, and its initializers, both
-    serialized, from the file's bytes (read by the caller through :mod:`nnlint.files`, and
-    handed over in ``holder``, which this empties: the bytes go as soon as they are parsed, so
-    no more than two copies of the weights live at once, as in ``onnx.load``). Raises on bytes
-    that are not a model, or hold no graph (the caller then asks onnx)."""
+def read(holder: list[bytes], on_error: Callable[[], None], large: int) -> tuple[ModelProto, StreamedNodes, list[bytes]]:
+    """The model without its nodes and its large initializers (``large`` serialized bytes or
+    more), its nodes, and its large initializers, both serialized, from the file's bytes (read
+    by the caller through :mod:`nnlint.files`, and handed over in ``holder``, which this
+    empties: the bytes go as soon as they are parsed, so no more than two copies of the
+    weights live at once, as in ``onnx.load``). Raises on bytes that are not a model, or hold
+    no graph (the caller then asks onnx)."""
     whole = _serialized_nodes_model().FromString(holder.pop())
     if not whole.HasField("graph"):
         raise ValueError("no graph")
     serialized = list(whole.graph.node)
     del whole.graph.node[:]
     initializers = list(whole.graph.initializer)
-    del whole.graph.initializer[:]
-    model = ModelProto.FromString(whole.SerializeToString())  # what is left is small: no weights
-    return model, StreamedNodes(serialized, on_error), initializers
+    big = [data for data in initializers if len(data) >= large]
+    if big:  # the small ones stay, and are parsed with the rest, at once
+        del whole.graph.initializer[:]
+        whole.graph.initializer.extend(data for data in initializers if len(data) < large)
+    del initializers
+    model = ModelProto.FromString(whole.SerializeToString())  # what is left is small: no large weights
+    return model, StreamedNodes(serialized, on_error), big
 
 
 def checker_copy(model: ModelProto, nodes: list[bytes], initializers: list[bytes]) -> bytes:

@@ -164,34 +164,45 @@ def _sample(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values[s : s + block] for s in starts])
 
 
-def summarise_many(arrays: Iterable[tuple[str, np.ndarray]]) -> dict[str, Optional[WeightStats]]:
-    """Small float tensors by name, summarised a batch at a time (float32 batches; float64
-    tensors in float64 batches, so no value changes)."""
+def summarise_many(tensors: Iterable[tuple[str, Any]]) -> dict[str, Optional[WeightStats]]:
+    """Small float tensors by name, summarised a batch at a time: each is its values, or its
+    raw data and dtype (``(bytes, dtype)``: the raw data of a batch is joined and decoded at
+    once). Float32 batches; float64 tensors in float64 batches, so no value changes."""
     result: dict[str, Optional[WeightStats]] = {}
-    batches: dict[bool, tuple[list[str], list[np.ndarray], list[int]]] = {}  # wide -> names, parts, [size]
-    for name, values in arrays:
-        if values.size == 0:
+    batches: dict[tuple, tuple[list[str], list, list[int]]] = {}  # (dtype, raw?) -> names, parts, [size]
+    for name, values in tensors:
+        raw = isinstance(values, tuple)
+        dtype = values[1] if raw else values.dtype
+        size = len(values[0]) // dtype.itemsize if raw else values.size
+        if size == 0:
             result[name] = None
             continue
-        names, parts, total = batches.setdefault(values.dtype == np.float64, ([], [], [0]))
+        key = (dtype.str, raw)
+        names, parts, total = batches.setdefault(key, ([], [], [0]))
         names.append(name)
-        parts.append(values.reshape(-1))
-        total[0] += values.size
+        parts.append(values[0] if raw else values.reshape(-1))
+        total[0] += size
         if total[0] >= CHUNK:  # batches stay small: their temporaries too
-            _batch(names, parts, result)
+            _batch(key, names, parts, result)
             names.clear()
             parts.clear()
             total[0] = 0
-    for names, parts, _ in batches.values():
+    for key, (names, parts, _) in batches.items():
         if names:
-            _batch(names, parts, result)
+            _batch(key, names, parts, result)
     return result
 
 
-def _batch(names: list[str], parts: list[np.ndarray], result: dict) -> None:
-    dtype = np.float64 if parts[0].dtype == np.float64 else np.float32
-    values = np.concatenate(parts).astype(dtype, copy=False)
-    counts = np.fromiter((p.size for p in parts), np.int64, len(parts))
+def _batch(key: tuple, names: list[str], parts: list, result: dict) -> None:
+    source, raw = np.dtype(key[0]), key[1]
+    dtype = np.float64 if source.itemsize == 8 else np.float32
+    if raw:
+        values = np.frombuffer(b"".join(parts), source)
+        counts = np.fromiter((len(p) // source.itemsize for p in parts), np.int64, len(parts))
+    else:
+        values = np.concatenate(parts)
+        counts = np.fromiter((p.size for p in parts), np.int64, len(parts))
+    decoded, values = values, values.astype(dtype, copy=False)
     starts = np.zeros(len(parts), np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     low, high = np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
@@ -203,12 +214,12 @@ def _batch(names: list[str], parts: list[np.ndarray], result: dict) -> None:
         var = np.add.reduceat(centred, starts, dtype=np.float64) / counts
         np.multiply(centred, centred, out=centred)
         fourth = np.add.reduceat(centred, starts, dtype=np.float64) / counts
-    for i, name in enumerate(names):
-        if not finite[i]:
-            result[name] = summarise(parts[i])  # NaN or Inf: the finite values' moments, as ever
-        elif low[i] == high[i]:
-            result[name] = WeightStats(int(counts[i]), float(low[i]), False, float(low[i]), 0.0, 0.0)
+    rows = zip(names, finite.tolist(), low.tolist(), high.tolist(), counts.tolist(), starts.tolist(), mean.tolist(),
+               var.tolist(), fourth.tolist())
+    for name, ok, lo, hi, count, start, mu, v, m4 in rows:
+        if not ok:  # NaN or Inf: the finite values' moments, as ever
+            result[name] = summarise(decoded[start : start + count])
+        elif lo == hi:
+            result[name] = WeightStats(count, lo, False, lo, 0.0, 0.0)
         else:
-            v = float(var[i])
-            kurt = float(fourth[i]) / (v * v) - 3.0 if v > 0 else 0.0
-            result[name] = WeightStats(int(counts[i]), None, False, float(mean[i]), v**0.5, kurt)
+            result[name] = WeightStats(count, None, False, mu, v**0.5, m4 / (v * v) - 3.0 if v > 0 else 0.0)
