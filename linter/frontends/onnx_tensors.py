@@ -43,7 +43,7 @@ _TYPED = {TensorProto.FLOAT: "float_data", TensorProto.DOUBLE: "double_data", Te
 _RAW_DATA = 9  # TensorProto.raw_data's field number
 
 
-@dataclass
+@dataclass(slots=True)
 class WeightStats:
     """A summary of one weight tensor: enough for the bad-init rules, without keeping the data."""
 
