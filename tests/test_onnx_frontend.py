@@ -209,12 +209,17 @@ def test_large_weight_statistics_are_exact_where_the_rules_need_it():
     assert onnx_tensors.summarise(constant).constant is None
 
 
-@pytest.mark.parametrize("problem", ["nan", "constant", "short"])
-def test_large_inline_weights_are_read_in_place(tmp_path, problem):
-    """A weight over BIG bytes is kept serialized and read in place: its NaN or constant is
+@pytest.mark.parametrize("in_place", [True, False])
+@pytest.mark.parametrize("problem", ["nan", "constant", "short", "fine"])
+def test_large_inline_weights_are_read_in_place(tmp_path, monkeypatch, problem, in_place):
+    """A weight over BIG bytes is kept serialized and read in place (in the file's bytes, or,
+    when the graph is too large to walk in Python, as protobuf's copy): its NaN or constant is
     reported as a small one's is, and the checker (given the model without it) still says
     when its raw data is too short for its shape."""
     from nnlint.frontends import onnx_tensors
+
+    if not in_place:
+        monkeypatch.setattr(onnx_tensors, "cut_large", lambda data, large: None)
 
     width = 1024  # 4 MB of float32: over onnx_tensors.BIG
     assert width * width * 4 > onnx_tensors.BIG
@@ -239,6 +244,9 @@ def test_large_inline_weights_are_read_in_place(tmp_path, problem):
         assert "NN907" in codes, findings
         return
     assert "NN907" not in codes, findings
+    if problem == "fine":
+        assert "NN004" not in codes, findings
+        return
     [init] = [f for f in findings if f.code == "NN004"]
     assert ("NaN" if problem == "nan" else "constant 0.5") in init.message, init.message
 

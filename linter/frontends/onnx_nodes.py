@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from nnlint.frontends import onnx_columns
+from nnlint.frontends import onnx_columns, onnx_tensors
 from nnlint.frontends.onnx_columns import NodeColumns
 from nnlint.frontends.onnx_proto import ModelProto, NodeProto
 
@@ -126,21 +126,31 @@ def _holds(data: bytes, names: list[bytes]) -> bool:
     return any(data.find(name) != -1 for name in names)
 
 
-def read(holder: list[bytes], on_error: Callable[[], None], large: int) -> tuple[ModelProto, StreamedNodes, list[bytes]]:
+def read(holder: list[bytes], on_error: Callable[[], None], large: int) -> tuple[ModelProto, StreamedNodes, list]:
     """The model without its nodes and its large initializers (``large`` serialized bytes or
     more), its nodes, and its large initializers, both serialized, from the file's bytes (read
     by the caller through :mod:`nnlint.files`, and handed over in ``holder``, which this
-    empties: the bytes go as soon as they are parsed, so no more than two copies of the
-    weights live at once, as in ``onnx.load``). Raises on bytes that are not a model, or hold
-    no graph (the caller then asks onnx)."""
-    whole = _serialized_nodes_model().FromString(holder.pop())
+    empties). Where the file's layout allows (``onnx_tensors.cut_large``), the large
+    initializers are views into those bytes, which they keep, and are never copied; else the
+    bytes go as soon as they are parsed, so no more than two copies of the weights live at
+    once, as in ``onnx.load``. Raises on bytes that are not a model, or hold no graph (the
+    caller then asks onnx)."""
+    data = holder.pop()
+    big: list = []
+    cut = onnx_tensors.cut_large(data, large)
+    if cut is not None:  # the large initializers stay in the file's bytes, read in place from there
+        view = memoryview(data)
+        big = [view[start:end] for start, end in cut[1]]
+        data = cut[0]
+    whole = _serialized_nodes_model().FromString(data)
+    del data
     if not whole.HasField("graph"):
         raise ValueError("no graph")
     serialized = list(whole.graph.node)
     del whole.graph.node[:]
     initializers = list(whole.graph.initializer)
-    big = [data for data in initializers if len(data) >= large]
-    if big:  # the small ones stay, and are parsed with the rest, at once
+    big += [data for data in initializers if len(data) >= large]
+    if len(big) > (0 if cut is None else len(cut[1])):  # the small ones stay, and are parsed with the rest, at once
         del whole.graph.initializer[:]
         whole.graph.initializer.extend(data for data in initializers if len(data) < large)
     del initializers

@@ -18,7 +18,7 @@ the whole onnx package); the others are left to onnx.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -79,7 +79,7 @@ def split(serialized: bytes) -> tuple[Any, Optional[tuple[int, int]]]:
         span = _raw_span(serialized)
         if span is not None:
             tag_start, start, end = span
-            header = TensorProto.FromString(serialized[:tag_start] + serialized[end:])
+            header = TensorProto.FromString(bytes(serialized[:tag_start]) + bytes(serialized[end:]))
             return header, (start, end)
     return TensorProto.FromString(serialized), None
 
@@ -88,35 +88,77 @@ def _raw_span(data: bytes) -> Optional[tuple[int, int, int]]:
     """(tag start, value start, end) of the one ``raw_data`` field among a tensor's top-level
     fields; None when there is none, or more than one (protobuf keeps the last), or the bytes
     do not read (the protobuf parse then says why)."""
-    found, pos, size = None, 0, len(data)
+    found = None
     try:
-        while pos < size:
-            field_start = pos
-            key, pos = _varint(data, pos)
-            wire = key & 7
-            if wire == 0:
-                _, pos = _varint(data, pos)
-            elif wire == 1:
-                pos += 8
-            elif wire == 5:
-                pos += 4
-            elif wire == 2:
-                length, pos = _varint(data, pos)
-                if key >> 3 == _RAW_DATA:
-                    if found is not None:
-                        return None
-                    found = (field_start, pos, pos + length)
-                pos += length
-            else:
-                return None
-    except IndexError:
+        for number, wire, field_start, start, end in _fields(data, 0, len(data)):
+            if number == _RAW_DATA and wire == 2:
+                if found is not None:
+                    return None
+                found = (field_start, start, end)
+    except ValueError:
         return None
-    return found if pos == size else None
+    return found
+
+
+def cut_large(data: bytes, large: int, max_fields: int = 20_000) -> Optional[tuple[bytes, list[tuple[int, int]]]]:
+    """The model ``data`` without its graph's initializers of ``large`` bytes or more, and
+    where those lie in ``data`` (start, end of each serialized tensor), so that they are read
+    in place and never copied: protobuf copies every field it parses. None when there are
+    none, when the graph has more than ``max_fields`` fields (walking a graph of many nodes
+    field by field in Python would cost more than the copy), or the layout is not the usual
+    one: one graph field (7) holding them (field 5). The protobuf parse then does it all."""
+    try:
+        graphs = [(f, s, e) for number, wire, f, s, e in _fields(data, 0, len(data)) if number == 7 and wire == 2]
+        if len(graphs) != 1:
+            return None
+        graph_tag, start, end = graphs[0]
+        cuts, kept, pos = [], [], start
+        for count, (number, wire, field_start, value_start, value_end) in enumerate(_fields(data, start, end)):
+            if count > max_fields:
+                return None
+            if number == 5 and wire == 2 and value_end - value_start >= large:
+                kept.append(data[pos:field_start])
+                cuts.append((value_start, value_end))
+                pos = value_end
+    except ValueError:
+        return None
+    if not cuts:
+        return None
+    kept.append(data[pos:end])
+    graph = b"".join(kept)
+    rest = b"".join([data[:graph_tag], b"\x3a", _encode_varint(len(graph)), graph, data[end:]])
+    return rest, cuts
+
+
+def _fields(data: bytes, pos: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
+    """The fields of the message in ``data[pos:end]``: (number, wire type, start of its tag,
+    start and end of its value). ValueError where they do not read."""
+    while pos < end:
+        field_start = pos
+        key, pos = _varint(data, pos)
+        wire = key & 7
+        if wire == 0:
+            _, value_end = _varint(data, pos)
+        elif wire == 1:
+            value_end = pos + 8
+        elif wire == 5:
+            value_end = pos + 4
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            value_end = pos + length
+        else:
+            raise ValueError("unsupported wire type")
+        if value_end > end:
+            raise ValueError("field past the end")
+        yield key >> 3, wire, field_start, pos, value_end
+        pos = value_end
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
         byte = data[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
@@ -124,7 +166,16 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
             return value, pos
         shift += 7
         if shift > 63:
-            raise IndexError("varint too long")
+            raise ValueError("varint too long")
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def summarise(values: np.ndarray) -> Optional[WeightStats]:
