@@ -3,7 +3,7 @@
 # variables (see action.yml). Import-mode tracing, which executes the pull request's code, is
 # on only when the workflow set trace-import to true.
 set -euo pipefail
-args=(review --max-comments "${NNLINT_MAX_COMMENTS:-20}" --fail-on "${NNLINT_FAIL_ON:-warning}")
+args=(review --no-cache --max-comments "${NNLINT_MAX_COMMENTS:-20}" --fail-on "${NNLINT_FAIL_ON:-warning}")
 if [ -n "${NNLINT_FORMAT:-}" ]; then
   if [ -z "${NNLINT_OUTPUT_FILE:-}" ]; then
     echo "::error title=nnlint::the format input needs an output-file"

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="nnlint",
         description="Find the documented training pitfalls in neural-network code.",
         epilog="Also: `nnlint rules` lists the rules, `nnlint explain RULE` documents one, `nnlint review` "
-               "reviews a GitHub pull request.",
+               "reviews a GitHub pull request, `nnlint clean` removes the caches under the current folder.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or folders to lint (folders recursively); '-' reads standard input; none: the "
@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="report `# nnlint: ignore[...]` comments that silence nothing (NN903)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to use (default: one per core)")
     parser.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the cache of findings (also: NNLINT_NO_CACHE=1)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="keep the cache here instead of .nnlint_cache in the project root")
     trace = parser.add_argument_group("trace", "confirm findings with a tiny forward pass (needs nnlint[trace])")
     trace.add_argument("--trace", action="store_true",
                        help="rebuild each model from the code or graph (never running the code) and mark every "
@@ -133,6 +137,8 @@ def main(argv: Optional[Sequence[str]] = None, keep: Optional[list] = None) -> i
             rest = args[:at] + args[at + 1:]  # options may come before the subcommand too
             if command == "review":
                 return _check(rest, keep, review=True)
+            if command == "clean":
+                return _clean(rest)
             return _rules(rest) if command == "rules" else _explain(rest)
         return _check(args, keep)
     except ConfigError as exc:
@@ -155,12 +161,12 @@ def _subcommand(args: list[str]) -> Optional[str]:
             continue
         if i and args[i - 1] in _VALUED and "=" not in args[i - 1]:
             continue  # the value of an option (--format json)
-        return arg if arg in ("rules", "explain", "review") and not os.path.exists(arg) else None
+        return arg if arg in ("rules", "explain", "review", "clean") and not os.path.exists(arg) else None
     return None
 
 
 #: Options of the lint command that take a value.
-_VALUED = {"--repo", "--pr", "--api-url", "--token", "--max-comments", "--comment-author", "--diff-base", "--diff", "--format", "--stdin-filename", "--output-file", "-o", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
+_VALUED = {"--cache-dir", "--repo", "--pr", "--api-url", "--token", "--max-comments", "--comment-author", "--diff-base", "--diff", "--format", "--stdin-filename", "--output-file", "-o", "--select", "--ignore", "--config", "--fail-on", "--task", "--jobs", "-j", "--device",
            "--sample", "--report", "--trace-memory"}
 
 
@@ -303,7 +309,10 @@ def _lint(args: argparse.Namespace, paths: list[str], settings, checks, tracing:
     # would only rescan millions of live objects (15-20% of the run, superlinear on big graphs).
     gc.disable()
     subjects: Optional[dict] = {} if tracing else None
-    result = engine.lint(paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep)
+    notes: list[str] = []
+    cache = None if tracing or pull is not None else _cache(args, paths, settings, checks, notes)
+    result = engine.lint(paths, settings, checks, args.jobs, args.report_unused_suppressions, subjects, keep, cache)
+    result.notes[:0] = notes
     if changes is not None:
         result.findings = [f for f in result.findings if changes.keeps(f)]
     if tracing:
@@ -341,6 +350,29 @@ def _lint(args: argparse.Namespace, paths: list[str], settings, checks, tracing:
         return 0
     threshold = _RANK[settings.fail_on]
     return 1 if any(f.severity.rank >= threshold for f in result.findings) else 0
+
+
+def _cache(args: argparse.Namespace, paths: list[str], settings, checks, notes: list[str]):
+    """The run's cache (:mod:`nnlint.cache`), or None: asked not to, standard input, or none can be had."""
+    if args.no_cache or os.environ.get("NNLINT_NO_CACHE", "") not in ("", "0") or files.is_standard_input(Path(paths[0])):
+        return None
+    from nnlint import cache
+
+    root = files.project_root(Path(os.path.abspath(paths[0])))
+    folder = Path(args.cache_dir) if args.cache_dir is not None else None
+    return cache.open_cache(root, folder, settings, [c.code for c in checks], notes)
+
+
+def _clean(argv: list[str]) -> int:
+    from nnlint import cache
+
+    parser = argparse.ArgumentParser(prog="nnlint clean",
+                                     description=f"Remove the caches ({cache.FOLDER}) at and under these folders.")
+    parser.add_argument("folders", nargs="*", metavar="FOLDER", default=["."], help="default: the current folder")
+    args = parser.parse_args(argv)
+    for removed in cache.clean(args.folders):
+        print(f"removed {removed}", file=sys.stderr)
+    return 0
 
 
 def _plain(result, out: TextIO) -> None:

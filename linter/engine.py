@@ -24,6 +24,7 @@ from nnlint.levels import Confidence, Severity
 from nnlint.errors import AnalysisLimit, SourceSyntaxError, UnreadableFile, UnsupportedSyntax, internal_error
 
 if TYPE_CHECKING:
+    from nnlint.cache import Cache
     from nnlint.findings import Finding
     from nnlint.frontends.project import Project
 
@@ -103,16 +104,21 @@ def lint(
     report_unused: bool = False,
     subjects: Optional[dict] = None,
     keep: Optional[list] = None,
+    cache: Optional["Cache"] = None,
 ) -> LintResult:
     """Lint ``paths``. ``subjects`` (for ``--trace``) collects what each finding is about; the
     analysis then stays in this process, where the graphs it built live. ``keep`` receives
-    the last ONNX graph built instead of freeing it, for a caller that ends the process next."""
+    the last ONNX graph built instead of freeing it, for a caller that ends the process next.
+    ``cache`` (:mod:`nnlint.cache`) gives the findings of Python files whose inputs are
+    unchanged since a run stored them, and keeps those of the others; not with ``subjects``."""
     with files.allowed(files.roots_for(paths)):  # every read stays inside these (nnlint.files)
-        return _lint(paths, settings, checks, jobs, report_unused, subjects, keep)
+        return _lint(paths, settings, checks, jobs, report_unused, subjects, keep,
+                     cache if subjects is None else None)
 
 
 def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs: Optional[int],
-          report_unused: bool, subjects: Optional[dict], keep: Optional[list]) -> LintResult:
+          report_unused: bool, subjects: Optional[dict], keep: Optional[list],
+          cache: Optional["Cache"] = None) -> LintResult:
     found = discover(paths, settings)
     result = LintResult(errors=list(found.errors), notes=list(found.notes))
     python = [u for u in found.units if u.kind in ("python", "notebook")]
@@ -120,7 +126,23 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
     result.files = len(python) + len(graphs)
     result.paths = [u.path for u in python + graphs]
     workers = 1 if subjects is not None else min(jobs or usable_cores(), usable_cores())
-    raw, tasks = _run(python, settings, checks, workers, subjects, result.errors)
+    stored: list["Finding"] = []
+    stored_tasks: set[str] = set()
+    unchanged: set[int] = set()
+    if cache is not None:
+        display = {u.abspath: u.path for u in python}
+        for i, unit in enumerate(python):
+            hit = cache.lookup(unit, display)
+            if hit is not None:
+                unchanged.add(i)
+                stored.extend(hit[0])
+                stored_tasks.update(hit[1])
+    todo = [u for i, u in enumerate(python) if i not in unchanged]
+    raw, tasks = _run(todo, settings, checks, workers, subjects, result.errors, python, cache)
+    raw.extend(stored)
+    tasks.update(stored_tasks)
+    if cache is not None:
+        cache.prune()
     if graphs:
         try:
             from nnlint.onnx_units import lint_onnx_units  # imports onnx and numpy: only for .onnx files
@@ -157,13 +179,16 @@ def usable_cores() -> int:
 
 
 def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int,
-         subjects: Optional[dict] = None, errors: Optional[list[str]] = None) -> tuple[list["Finding"], set[str]]:
+         subjects: Optional[dict] = None, errors: Optional[list[str]] = None, everything: Optional[list[Unit]] = None,
+         cache: Optional["Cache"] = None) -> tuple[list["Finding"], set[str]]:
     """Findings, and the tasks (regression, classification) the training code's losses imply.
-    A worker that dies (killed for memory) costs its files' findings, said in ``errors``."""
+    A worker that dies (killed for memory) costs its files' findings, said in ``errors``.
+    ``everything``: all the files asked about, when ``units`` are those the cache did not have."""
+    everything = units if everything is None else everything
     if not units:
         return [], set()
     if jobs <= 1 or len(units) < PARALLEL_MIN_FILES:
-        return lint_units(units, units, settings, checks, subjects)
+        return lint_units(units, everything, settings, checks, subjects, cache)
     from concurrent.futures import ProcessPoolExecutor  # 30 ms to import: only for many files
     from multiprocessing import get_context
 
@@ -179,7 +204,7 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     findings: list["Finding"] = []
     tasks: set[str] = set()
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=get_context("fork")) as pool:
-        futures = [pool.submit(lint_units, chunk, units, settings, checks) for chunk in chunks]
+        futures = [pool.submit(lint_units, chunk, everything, settings, checks, None, cache) for chunk in chunks]
         for chunk, future in zip(chunks, futures):
             try:
                 part, found = future.result()
@@ -195,16 +220,22 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
 
 
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],
-               subjects: Optional[dict] = None) -> tuple[list["Finding"], set[str]]:
-    """Lint ``units``; ``everything`` is the whole set of files asked about (for display paths)."""
+               subjects: Optional[dict] = None, cache: Optional["Cache"] = None) -> tuple[list["Finding"], set[str]]:
+    """Lint ``units``; ``everything`` is the whole set of files asked about (for display paths).
+    With ``cache``, each file's findings are stored with what its analysis relied on."""
     from nnlint.frontends.project import Project  # libcst: not needed when only graphs are linted
 
-    project = Project({u.abspath: u.path for u in everything})
+    project = Project({u.abspath: u.path for u in everything}, record=cache is not None)
     requested = {u.path for u in everything}
     findings: list["Finding"] = []
     tasks: set[str] = set()
     for unit in units:
-        findings.extend(_lint_one(unit, project, requested, settings, checks, tasks, subjects))
+        found: set[str] = set()
+        made = _lint_one(unit, project, requested, settings, checks, found, subjects)
+        if cache is not None:
+            cache.store(unit, project, made, found)
+        findings.extend(made)
+        tasks.update(found)
     return findings, tasks
 
 

@@ -46,7 +46,11 @@ class SourceFile:
 def read_text(abspath: Path) -> str:
     """The file's text, or :class:`UnreadableFile` saying in one line why not (read through
     :mod:`nnlint.files`: a link outside the project, a FIFO or a device is never read)."""
-    raw = files.read_bytes(abspath, MAX_BYTES)
+    return decode(files.read_bytes(abspath, MAX_BYTES))
+
+
+def decode(raw: bytes) -> str:
+    """A file's bytes as source text, or :class:`UnreadableFile` saying in one line why not."""
     if b"\0" in raw[:8192]:
         raise UnreadableFile("binary file, not Python source")
     try:

@@ -20,7 +20,7 @@ from typing import Any, Optional
 from nnlint import files, notebook
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 from nnlint.files import project_root
-from nnlint.source import SourceFile, parse, read_text
+from nnlint.source import MAX_BYTES, SourceFile, decode, parse
 
 #: The installed frameworks whose APIs nnlint reads: a project module of the same name replaces
 #: one only where Python would import it, and only for the names it defines.
@@ -45,22 +45,50 @@ class ModuleInfo:
 
 
 class Project:
-    def __init__(self, display_paths: dict[Path, str]) -> None:
+    def __init__(self, display_paths: dict[Path, str], record: bool = False) -> None:
         # absolute path -> the path as it is shown to the user
         self.display_paths = display_paths
         self.modules: dict[Path, Optional[ModuleInfo]] = {}
         self.notebooks: dict[Path, notebook.NotebookCode] = {}  # kept even when the code fails to parse
         self._roots: dict[Path, Path] = {}
+        #: With ``record`` (for :mod:`nnlint.cache`): per module, the facts of the file system that
+        #: reading it and resolving its imports relied on, as (kind, path) pairs: ``read`` (its
+        #: bytes, whose digest is in ``digests``), ``shown`` (the name it is shown under),
+        #: ``resolve`` (where a path leads), ``root`` (a folder's project root), ``dir`` (the
+        #: ``.py`` names of a folder an import looked in) and ``module`` (a project module an
+        #: import found, whose own facts count too). A file's findings hold while they do.
+        self.facts: Optional[dict[Path, set[tuple[str, str]]]] = {} if record else None
+        self.digests: dict[Path, str] = {}
+
+    def _note(self, owner: Path, kind: str, path: Path) -> None:
+        if self.facts is not None:
+            self.facts.setdefault(owner, set()).add((kind, str(path)))
+
+    def relied_on(self, abspath: Path) -> set[tuple[str, str]]:
+        """The facts the analysis of the file at (resolved) ``abspath`` relied on: its own and
+        those of every project module it imports, transitively."""
+        assert self.facts is not None
+        facts: set[tuple[str, str]] = set()
+        todo, seen = [abspath], {abspath}
+        while todo:
+            for kind, path in self.facts.get(todo.pop(), ()):
+                facts.add((kind, path))
+                if kind == "module" and Path(path) not in seen:
+                    seen.add(Path(path))
+                    todo.append(Path(path))
+        return facts
 
     def load(self, abspath: Path) -> ModuleInfo:
         """Parse a file once; raises UnreadableFile (also for a link out of the project, a
         loop, a FIFO or a device) or SourceSyntaxError."""
-        abspath = files.resolve(abspath)
+        given, abspath = abspath, files.resolve(abspath)
+        for kind, path in (("resolve", given), ("read", abspath), ("shown", abspath)):
+            self._note(abspath, kind, path)
         cached = self.modules.get(abspath)
         if cached is not None:
             return cached
         shown = self.display_paths.get(abspath) or str(abspath)
-        text = read_text(abspath)
+        text = decode(self._read(abspath))
         code = None
         if abspath.suffix.lower() == ".ipynb":
             code = self.notebooks[abspath] = notebook.read(abspath, text)
@@ -69,6 +97,18 @@ class Project:
         info.source.notebook = code
         self.modules[abspath] = info
         return info
+
+    def _read(self, abspath: Path) -> bytes:
+        """The file's bytes; recording, their digest (or why they could not be read)."""
+        try:
+            raw = files.read_bytes(abspath, MAX_BYTES)
+        except UnreadableFile as exc:
+            if self.facts is not None:
+                self.digests[abspath] = unreadable(exc)
+            raise
+        if self.facts is not None:
+            self.digests[abspath] = digest(raw)
+        return raw
 
     def source_for(self, path: str) -> Optional[SourceFile]:
         """The parsed file shown as ``path``, if it was loaded."""
@@ -92,13 +132,18 @@ class Project:
         folders = [importer.folder, *[p for p in importer.folder.parents if p == root or root in p.parents]]
         script = "__main__" in importer.source.text
         return [f for i, f in enumerate(folders)
-                if f == root or not (f / "__init__.py").is_file() or (i == 0 and script)]
+                if f == root or not self._is_file(importer, f / "__init__.py") or (i == 0 and script)]
+
+    def _is_file(self, importer: ModuleInfo, path: Path) -> bool:
+        self._note(importer.source.abspath, "dir", path.parent)
+        return _is_file(path)
 
     def find_module(self, importer: ModuleInfo, dotted_name: str, level: int) -> Optional[ModuleInfo]:
         """The project file for ``dotted_name`` imported from ``importer``, if there is one."""
         if not dotted_name and level == 0:
             return None
         root = self._root_of(importer.folder)
+        self._note(importer.source.abspath, "root", importer.folder)
         if level:
             bases = [importer.folder.parents[level - 2] if level > 1 else importer.folder]
         else:
@@ -106,18 +151,20 @@ class Project:
         parts = dotted_name.split(".") if dotted_name else []
         for base in bases:
             if not level and parts[0] in FRAMEWORKS and len(parts) > 1 \
-                    and not all(_is_file(base.joinpath(*parts[:i], "__init__.py")) for i in range(1, len(parts))):
+                    and not all(self._is_file(importer, base.joinpath(*parts[:i], "__init__.py")) for i in range(1, len(parts))):
                 continue  # a bare folder named torch/ is a namespace portion: the installed torch wins
             candidate = base.joinpath(*parts) if parts else base
             for path in (candidate.with_suffix(".py") if parts else None, candidate / "__init__.py"):
-                if path is None or not _is_file(path):
+                if path is None or not self._is_file(importer, path):
                     continue
+                self._note(importer.source.abspath, "resolve", path)
                 try:
                     resolved = files.resolve(path)
                 except UnreadableFile:
                     return None  # a link out of the project or a loop: never read
                 if resolved != root and root not in resolved.parents:
                     return None  # never read outside the project
+                self._note(importer.source.abspath, "module", resolved)
                 if resolved in self.modules and self.modules[resolved] is None:
                     return None  # known to be unreadable
                 try:
@@ -133,3 +180,15 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:  # a folder that cannot be searched
         return False
+
+
+def digest(data: bytes) -> str:
+    """What :mod:`nnlint.cache` compares a file's bytes by."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def unreadable(exc: Exception) -> str:
+    """The digest of a file that could not be read: why not."""
+    return "!" + str(exc)
