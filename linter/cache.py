@@ -273,8 +273,6 @@ def _build() -> str:
 
 def _observe(kind: str, path: str) -> str:
     """The fact ``kind`` of ``path`` as the file system has it now (the values the project noted)."""
-    from nnlint.frontends.project import digest, unreadable
-
     if kind == "read":
         from nnlint.source import MAX_BYTES
 
@@ -292,6 +290,16 @@ def _observe(kind: str, path: str) -> str:
     if kind == "dir":
         return _listing(path)
     raise ValueError(f"unknown fact {kind!r}")
+
+
+def digest(data: bytes) -> str:
+    """What a file's bytes are compared by."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def unreadable(exc: Exception) -> str:
+    """The digest of a file that could not be read: why not."""
+    return "!" + str(exc)
 
 
 def _listing(folder: str) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Any, Optional
 
 from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 from nnlint.token_budget import too_many_tokens
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 #: Files larger than this are not parsed (a generated or vendored file, not training code).
 MAX_BYTES = 5_000_000
@@ -95,6 +96,8 @@ def parse(path: str, abspath: Path, text: str) -> SourceFile:
         raise SourceSyntaxError("too deeply nested for Python to parse", None, None) from None
     except ValueError as exc:  # null bytes and the like
         raise SourceSyntaxError(str(exc), None, None) from None
+    import libcst as cst  # here, not above: a run whose files the cache has parses nothing
+
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:

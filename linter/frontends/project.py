@@ -104,9 +104,13 @@ class Project:
             raw = files.read_bytes(abspath, MAX_BYTES)
         except UnreadableFile as exc:
             if self.facts is not None:
+                from nnlint.cache import unreadable
+
                 self.digests[abspath] = unreadable(exc)
             raise
         if self.facts is not None:
+            from nnlint.cache import digest
+
             self.digests[abspath] = digest(raw)
         return raw
 
@@ -181,14 +185,3 @@ def _is_file(path: Path) -> bool:
     except OSError:  # a folder that cannot be searched
         return False
 
-
-def digest(data: bytes) -> str:
-    """What :mod:`nnlint.cache` compares a file's bytes by."""
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def unreadable(exc: Exception) -> str:
-    """The digest of a file that could not be read: why not."""
-    return "!" + str(exc)
