@@ -303,14 +303,16 @@ def unreadable(exc: Exception) -> str:
 
 
 def _listing(folder: str) -> str:
-    """The ``.py`` names in ``folder`` and what each is (file, folder, link and where to): all an
-    import's probe of ``folder/NAME.py`` or ``folder/NAME/__init__.py`` can see of it."""
+    """The names in ``folder`` an import could name (``NAME.py``, ``NAME``) and what each is (file,
+    folder, link and where to): all a probe of ``folder/NAME.py`` or ``folder/NAME/__init__.py``
+    can see of it."""
     try:
         with os.scandir(folder) as entries:
             seen = []
             for entry in entries:
-                if not entry.name.endswith(".py") and not entry.is_dir():
-                    continue
+                stem = entry.name[:-3] if entry.name.endswith(".py") else entry.name
+                if not stem.isidentifier():
+                    continue  # no import names it (.nnlint_cache, .git, notes.txt)
                 link = os.readlink(entry.path) if entry.is_symlink() else ""
                 seen.append(f"{entry.name}\0{entry.is_file()}\0{entry.is_dir()}\0{link}")
     except FileNotFoundError:
