@@ -47,30 +47,35 @@ https://github.com/huggingface/pytorch-image-models (timm), and a file in it:
 """
 
 
-def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
-    start = time.perf_counter()
-    rc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-    return time.perf_counter() - start, rc
+def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int, bytes]:
+    """Seconds, exit code and standard output (kept in a file: the time is the process's)."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        rc = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.DEVNULL).returncode
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        return seconds, rc, out.read()
 
 
-def output(cmd: list[str], cwd: Path, env: dict) -> str:
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True).stdout
-
-
-def rounds(steps: dict, runs: int, cwd: Path, env: dict) -> dict[str, list[float]]:
+def rounds(steps: dict, runs: int, cwd: Path, env: dict, same: tuple = ()) -> dict[str, list[float]]:
     """Run ``steps`` (name -> (prepare or None, command)) in order, ``runs`` times after a
-    warm-up round; the seconds of each."""
+    warm-up round; the seconds of each. The steps named in ``same`` must print the same
+    findings in every round (the cache gives what a fresh run gives)."""
     times: dict[str, list[float]] = {name: [] for name in steps}
     for round_ in range(runs + 1):
+        printed = {}
         for name, (prepare, cmd) in steps.items():
             if prepare is not None:
                 prepare(round_)
-            seconds, rc = timed(cmd, cwd, env)
+            seconds, rc, printed[name] = timed(cmd, cwd, env)
             if rc not in (0, 1):
                 sys.exit(f"{' '.join(cmd)} exited {rc}")
             if round_:
                 times[name].append(seconds)
-        print(f"  round {round_}{' (warm-up)' if not round_ else ''}: done", file=sys.stderr)
+        equal = {name: json.loads(printed[name])["findings"] == json.loads(printed[same[0]])["findings"]
+                 for name in same}
+        print(f"  round {round_}{' (warm-up)' if not round_ else ''}: done"
+              + (f"; findings equal to {same[0]}'s: {equal}" if same else ""), file=sys.stderr)
     return times
 
 
@@ -123,25 +128,20 @@ def main() -> None:
         work = copy_repository(repo, Path(scratch))
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "NNLINT_NO_CACHE")}
         env.update(NO_COLOR="1", XDG_CACHE_HOME=str(Path(scratch) / "xdg"))
-        nnlint = [args.nnlint, "-q"] + (["-j", str(args.jobs)] if args.jobs else [])
+        nnlint = [args.nnlint, "-q", "--format", "json"] + (["-j", str(args.jobs)] if args.jobs else [])
         clean = lambda _: subprocess.run([args.nnlint, "clean"], cwd=work, env=env, capture_output=True)  # noqa: E731
         edited = args.file or next(str(p.relative_to(work)) for p in sorted(work.rglob("*.py")))
         files = sum(1 for _ in work.rglob("*.py"))
         print(f"{repo} ({files} .py files), copied to {work}; edited file: {edited}")
 
         if not args.skip_whole:
-            fresh = output(nnlint + ["--format", "json", "--no-cache", "."], work, env)
-            clean(0)
-            output(nnlint + ["--format", "json", "."], work, env)
-            warm = output(nnlint + ["--format", "json", "."], work, env)
-            same = json.loads(fresh)["findings"] == json.loads(warm)["findings"]
-            print(f"whole repository: findings from the cache equal a fresh run's: {same}")
+            print("whole repository: nnlint .")
             times = rounds({
                 "cold": (None, nnlint + ["--no-cache", "."]),
                 "filling": (clean, nnlint + ["."]),
                 "warm": (None, nnlint + ["."]),
                 "one edit": (edit(work / edited), nnlint + ["."]),
-            }, args.runs, work, env)
+            }, args.runs, work, env, same=("cold", "filling", "warm"))
             show(times, "cold")
 
         if args.file is not None:
@@ -151,7 +151,7 @@ def main() -> None:
                 "cold": (None, nnlint + ["--no-cache", args.file]),
                 "warm": (None, nnlint + [args.file]),
                 "edited": (edit(work / args.file), nnlint + [args.file]),
-            }, args.file_runs, work, env)
+            }, args.file_runs, work, env)  # the baseline prints nothing to compare
             show(times, "import+parse")
             base = statistics.median(times["import+parse"])
             for name in ("cold", "warm", "edited"):

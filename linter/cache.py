@@ -52,8 +52,10 @@ _MAGIC = b"NNLC1"
 _TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
         "# This file is a cache directory tag created by nnlint.\n"
         "# For information about cache directory tags, see https://bford.info/cachedir/\n")
-#: Engine codes whose findings are not reused: a time budget, an I/O error or a bug may not recur.
-_NOT_KEPT = {"NN902", "NN904", "NN999"}
+#: Engine codes whose findings are not reused: an I/O error or a bug may not recur. An analysis
+#: that ran past its time budget (NN904) is kept: analysing it again on every run would cost
+#: the budget each time; ``nnlint clean`` or ``--no-cache`` give it another try.
+_NOT_KEPT = {"NN902", "NN999"}
 
 
 class Cache:
