@@ -53,12 +53,12 @@ def test_a_hit_equals_a_miss_over_the_examples_and_fixtures(tmp_path):
     fresh = _lint(project, tmp_path, "--no-cache", ".")
     assert not (project / ".nnlint_cache").exists()
     cold = _lint(project, tmp_path, ".")
-    stored = _entries(project)
+    stored = {p: p.stat().st_mtime_ns for p in _entries(project)}
     assert len(stored) >= 40
     warm = _lint(project, tmp_path, ".")
     assert fresh.json["findings"] and fresh.stdout == cold.stdout == warm.stdout
     assert fresh.returncode == cold.returncode == warm.returncode
-    assert _entries(project) == stored and all(p.stat().st_mtime_ns for p in stored)
+    assert {p: p.stat().st_mtime_ns for p in _entries(project)} == stored  # all hits: nothing written again
     text = run_cli([".", "--statistics"], project, env=_env(tmp_path))  # another reporter, the same entries
     assert text.stdout == run_cli([".", "--statistics", "--no-cache"], project, env=_env(tmp_path)).stdout
 
@@ -243,7 +243,12 @@ def test_clean_removes_the_caches_under_the_folder(tmp_path):
     write(nested, "train.py", _TRAIN)
     _lint(nested, tmp_path, ".")
     assert (nested / ".nnlint_cache").is_dir()
+    outside = tmp_path / "outside"
+    write(outside, "keep.txt", "not a cache\n")
+    (project / "linked").mkdir()
+    (project / "linked" / ".nnlint_cache").symlink_to(outside)
     result = run_cli(["clean"], project, env=_env(tmp_path))
     assert result.returncode == 0
     assert not (project / ".nnlint_cache").exists() and not (nested / ".nnlint_cache").exists()
-    assert (project / "train.py").exists()
+    assert not os.path.lexists(project / "linked" / ".nnlint_cache")  # the link, never what it leads to
+    assert (outside / "keep.txt").exists() and (project / "train.py").exists()
