@@ -78,12 +78,7 @@ class Cache:
             entry = self._entry(unit)
             if entry is None or not all(self._holds(kind, path, value, display) for kind, path, value in entry["facts"]):
                 return None
-            findings = entry["findings"]
-            if findings:
-                from nnlint.findings import Finding
-
-                findings = [Finding.model_validate(f) for f in findings]
-            return findings, set(entry["tasks"])
+            return [_finding(f) for f in entry["findings"]], set(entry["tasks"])
         except Exception:  # a malformed entry that passed the signature (an older nnlint's bug): a miss
             return None
 
@@ -131,7 +126,7 @@ class Cache:
                     return  # a file the analysis read without a digest: cannot be checked again
                 facts.append([kind, path, value])
             entry = {"unit": [str(unit.abspath), unit.path, unit.kind], "facts": facts,
-                     "findings": [f.model_dump(mode="json") for f in findings], "tasks": sorted(tasks)}
+                     "findings": [f.as_json() for f in findings], "tasks": sorted(tasks)}
             payload = zlib.compress(json.dumps(entry, separators=(",", ":")).encode(), 1)
             name = self._name(unit)
             data = _MAGIC + self._sign(name, payload) + payload
@@ -160,6 +155,14 @@ class Cache:
 
     def _sign(self, name: str, payload: bytes) -> bytes:
         return hmac.new(self._key, name.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+
+def _finding(data: dict) -> "Finding":
+    """A finding as :meth:`Finding.as_json` wrote it."""
+    from nnlint.findings import Finding
+    from nnlint.levels import Confidence, Severity
+
+    return Finding(**{**data, "severity": Severity(data["severity"]), "confidence": Confidence(data["confidence"])})
 
 
 def open_cache(root: Path, folder: Optional[Path], settings: "Settings", codes: list[str],
