@@ -76,14 +76,14 @@ def env_of(step_name: str, **inputs: str) -> dict[str, str]:
 
 def test_review_defaults(stubs):
     [call] = run_script(stubs, "review.sh", **env_of("Review"))
-    assert call == ["nnlint", "review", "--max-comments", "20", "--fail-on", "warning", "--"]
+    assert call == ["nnlint", "review", "--no-cache", "--max-comments", "20", "--fail-on", "warning", "--"]
 
 
 def test_review_with_every_input(stubs):
     env = env_of("Review", paths="src  models/net.onnx", format="sarif", **{"output-file": "out dir/n.sarif",
                  "max-comments": "5", "fail-on": "error", "exit-zero": "true", "trace": "true"})
     [call] = run_script(stubs, "review.sh", **env)
-    assert call == ["nnlint", "review", "--max-comments", "5", "--fail-on", "error", "--format", "sarif",
+    assert call == ["nnlint", "review", "--no-cache", "--max-comments", "5", "--fail-on", "error", "--format", "sarif",
                     "--output-file", "out dir/n.sarif", "--exit-zero", "--trace", "--", "src", "models/net.onnx"]
 
 
