@@ -97,8 +97,8 @@ class Cache:
         return entry
 
     def _holds(self, kind: str, path: str, value: str, display: dict[Path, str]) -> bool:
-        if kind == "shown":
-            return value == (display.get(Path(path)) or path)
+        if kind == "shown":  # the name it is shown under if asked about, else "" (findings in it dropped)
+            return value == display.get(Path(path), "")
         known = self._known.get((kind, path))
         if known is None:
             known = self._known[(kind, path)] = _observe(kind, path)
@@ -119,7 +119,7 @@ class Cache:
                 if kind == "read":
                     value = project.digests.get(Path(path))
                 elif kind == "shown":
-                    value = project.display_paths.get(Path(path)) or path
+                    value = project.display_paths.get(Path(path), "")
                 else:
                     value = self._known.get((kind, path)) or self._known.setdefault((kind, path), _observe(kind, path))
                 if value is None:

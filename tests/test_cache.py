@@ -113,6 +113,17 @@ def test_the_files_named_with_it_are_part_of_the_key(tmp_path):
     assert _lint(project, tmp_path, "train.py", "model.py").stdout == both.stdout
 
 
+def test_a_module_named_by_its_absolute_path_is_asked_about(tmp_path):
+    # an imported module not asked about is shown by its absolute path; named so, it is asked
+    # about: the same name, but its findings are now kept there
+    project = _project(tmp_path)
+    model = str((project / "model.py").resolve())
+    _lint(project, tmp_path, "train.py")
+    both = _lint(project, tmp_path, "train.py", model)
+    assert (model, 7, "NN109") in _codes(both)
+    assert both.stdout == _lint(project, tmp_path, "--no-cache", "train.py", model).stdout
+
+
 @pytest.mark.parametrize("change", [
     lambda p: (p / "pyproject.toml").write_text("[project]\nname = 'p'\n[tool.nnlint]\nignore = ['NN109']\n"),
     lambda p: (p / "pyproject.toml").write_text("[project]\nname = 'p'\n[tool.nnlint]\ntask = 'regression'\n"),
