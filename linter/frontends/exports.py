@@ -11,8 +11,6 @@ to that import and to nothing else, so the import alone can be followed. Anythin
 
 from __future__ import annotations
 
-from typing import Optional
-
 import libcst as cst
 
 from nnlint.frontends.names import import_bindings
@@ -22,13 +20,13 @@ _BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With, cst.Try, cst.TryStar,
            cst.ExceptStarHandler, cst.Finally)
 
 
-def plain_imports(module: cst.Module) -> dict[str, tuple[str, int]]:
+def plain_imports(module: cst.Module, text: str) -> dict[str, tuple[str, int]]:
     """Names the module binds once, by a top-level ``from x import name``: name -> (qualified
     name, relative level), as :func:`~nnlint.frontends.names.import_bindings` gives them.
-    Empty when the top level may stop early."""
+    Empty when the top level may stop early, or may bind by a walrus (``:=`` in ``text``)."""
     counts: dict[str, int] = {}
     found: dict[str, tuple[str, int]] = {}
-    if not _scan(module.body, counts, found, top=True, handler=False):
+    if ":=" in text or not _scan(module.body, counts, found, top=True, handler=False):
         return {}
     return {name: binding for name, binding in found.items() if counts[name] == 1}
 
@@ -38,7 +36,7 @@ def _scan(body, counts: dict[str, int], found: dict[str, tuple[str, int]], top: 
     way not read here (``match``, an unknown statement). A ``raise`` in an ``except`` handler
     ends nothing: the interpreter does not run handlers (it assumes the ``try`` body succeeds)."""
     for stmt in body:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in stmt.body:
                 if isinstance(small, (cst.Raise, cst.Return)) and not handler:
                     return False
@@ -53,7 +51,7 @@ def _scan(body, counts: dict[str, int], found: dict[str, tuple[str, int]], top: 
         elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             counts[stmt.name.value] = counts.get(stmt.name.value, 0) + 1
         elif isinstance(stmt, _BLOCKS):
-            for name in _bound_names(stmt, header_only=True):
+            for name in _bound_names(stmt):
                 counts[name] = counts.get(name, 0) + 1
             inside = handler or isinstance(stmt, (cst.ExceptHandler, cst.ExceptStarHandler))
             for part in _blocks_of(stmt):
@@ -68,41 +66,44 @@ def _blocks_of(stmt: cst.CSTNode) -> list:
     """The statement lists directly inside a compound statement (its body, else, handlers)."""
     parts = []
     for child in stmt.children:
-        if isinstance(child, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        if isinstance(child, cst.IndentedBlock):
             parts.append(child.body)
+        elif isinstance(child, cst.SimpleStatementSuite):  # `if x: a = 1` on one line
+            parts.append([child])
         elif isinstance(child, _BLOCKS):
             parts.append([child])
     return parts
 
 
-def _bound_names(node: cst.CSTNode, header_only: bool = False) -> set[str]:
-    """Every name a statement may bind: assignment targets, ``import`` names, loop and ``with``
-    targets, ``except ... as``, walrus targets anywhere in it. Over-counting is safe: a name
-    counted twice is only followed by running its module."""
-    names: set[str] = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            names.add(name.value)  # any name written in a binding position or not: over-counts
-
-        def visit_IndentedBlock(self, block: cst.IndentedBlock) -> bool:
-            return not header_only  # the bodies of a compound statement are scanned on their own
-
-        def visit_SimpleStatementSuite(self, suite: cst.SimpleStatementSuite) -> bool:
-            return not header_only
-
-        def visit_ImportAlias(self, alias: cst.ImportAlias) -> bool:
-            bound = alias.asname.name if alias.asname is not None else alias.name
-            names.add(bound.value if isinstance(bound, cst.Name) else _head(bound) or "")
-            return False
-
-    if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
-        return names  # a star import only fills names nothing else binds (setdefault)
-    node.visit(Collect())
-    return names
+def _bound_names(node: cst.CSTNode) -> set[str]:
+    """Every name a statement binds (of a compound statement, its header: a loop's target, a
+    ``with ... as``, an ``except ... as``): assignment and ``del`` targets, ``import`` names.
+    Walrus targets are not looked for: a module that has any is not scanned (plain_imports)."""
+    if isinstance(node, (cst.Assign,)):
+        return {n for t in node.targets for n in _target_names(t.target)}
+    if isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+        return _target_names(node.target)
+    if isinstance(node, cst.Del):
+        return _target_names(node.target)
+    if isinstance(node, cst.Import):
+        return {local for local, _, _ in import_bindings(node)}
+    if isinstance(node, cst.ImportFrom):
+        return set()  # a star import only fills names nothing else binds (setdefault)
+    if isinstance(node, (cst.For,)):
+        return _target_names(node.target)
+    if isinstance(node, cst.With):
+        return {n for item in node.items if item.asname is not None for n in _target_names(item.asname.name)}
+    if isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)) and node.name is not None:
+        return _target_names(node.name.name)
+    return set()
 
 
-def _head(node: cst.CSTNode) -> Optional[str]:
-    while isinstance(node, cst.Attribute):
-        node = node.value
-    return node.value if isinstance(node, cst.Name) else None
+def _target_names(target: cst.CSTNode) -> set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {n for element in target.elements for n in _target_names(element.value)}
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return set()  # an attribute or a subscript binds no name
+

@@ -339,7 +339,7 @@ class Interpreter:
         if info.executed:
             return None
         if info.plain_imports is None:
-            info.plain_imports = plain_imports(info.source.module)
+            info.plain_imports = plain_imports(info.source.module, info.source.text)
         binding = info.plain_imports.get(name)
         if binding is None:
             return None
