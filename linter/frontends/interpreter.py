@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, Optional
 import libcst as cst
 
 from nnlint.errors import AnalysisLimit
+from nnlint.frontends.exports import plain_imports
 from nnlint.frontends.loop_repeats import Snapshot, variable_unread
 from nnlint.frontends.names import dotted, import_bindings
 from nnlint.frontends.project import FRAMEWORKS, ModuleInfo, Project
@@ -32,6 +33,7 @@ from nnlint.frontends.values import (
     UNKNOWN,
     Bound,
     ClassRef,
+    Deferred,
     External,
     FunctionRef,
     Instance,
@@ -270,7 +272,18 @@ class Interpreter:
                 else:
                     frame.module.star_modules.append(qualname)
                 continue
-            frame.locals[local] = self.import_value(frame.module, qualname, level, isinstance(stmt, cst.Import))
+            # resolved when the name is first read (force): a module nothing reads is never parsed
+            frame.locals[local] = Deferred(frame.module, qualname, level, isinstance(stmt, cst.Import))
+
+    def force(self, value: Any) -> Any:
+        """The value an import binding stands for, resolved now if it was not yet; any other
+        value is itself."""
+        if not isinstance(value, Deferred):
+            return value
+        if not value.resolved:
+            value.value = self.import_value(value.importer, value.qualname, value.level, value.plain)
+            value.resolved = True
+        return value.value
 
     def import_value(self, importer: ModuleInfo, qualname: str, level: int, plain: bool) -> Any:
         """A project module, a name defined in one, or an external qualified name."""
@@ -302,7 +315,9 @@ class Interpreter:
         module nnlint cannot see, or a module ``__getattr__``) is not what the code means: Python
         would fail with it, or it re-exports the framework's own API, so the name is the
         framework's."""
-        found = self.module_globals(ref.info).get(name)
+        found = self.imported_through(ref.info, name)
+        if found is None:
+            found = self.force(self.module_globals(ref.info).get(name))
         if found is not None:
             return found
         sub = self.project.find_module(ref.info, name, 1) if ref.info.source.abspath.name == "__init__.py" else None
@@ -314,12 +329,30 @@ class Interpreter:
             return External(f"{ref.framework}.{name}")
         return UNKNOWN
 
+    def imported_through(self, info: ModuleInfo, name: str) -> Any:
+        """``name`` read from a module not run yet, which binds it once, by a plain
+        ``from x import name`` at its top level, and never ends early (a top-level ``raise``):
+        running the module would bind the name to that import and nothing else, so the import
+        alone is resolved. ``from .models import create_model`` in a package ``__init__`` then
+        reads ``models/__init__.py`` and the module that defines ``create_model``, not the
+        hundred modules the package also imports. None when the module must be run."""
+        if info.executed:
+            return None
+        if info.plain_imports is None:
+            info.plain_imports = plain_imports(info.source.module, info.source.text)
+        binding = info.plain_imports.get(name)
+        if binding is None:
+            return None
+        if not isinstance(binding, Deferred):  # resolved once, as the module's own binding would be
+            binding = info.plain_imports[name] = Deferred(info, *binding, plain=False)
+        return self.force(binding)
+
     def lookup(self, name: str, frame: Frame) -> Any:
         if name in frame.locals:
-            return frame.locals[name]
+            return self.force(frame.locals[name])
         glob = frame.module.globals
         if not frame.is_module and name in glob:
-            return glob[name]
+            return self.force(glob[name])
         if name in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[name]
         for star in frame.module.star_modules:
@@ -507,12 +540,15 @@ class Interpreter:
             return
         for name in set().union(*results):
             values = [r.get(name, UNKNOWN) for r in results]
+            if not all(v is values[0] for v in values):
+                values = [self.force(v) for v in values]  # two imports may bind the same thing
             if all(v is values[0] for v in values):
                 frame.locals[name] = values[0]
             else:
                 frame.locals[name] = self.merge(values, frame)
 
     def merge(self, values: list[Any], frame: Frame) -> Any:
+        values = [self.force(v) for v in values]
         tensors = [v for v in values if isinstance(v, Tensor) and v.graph is frame.graph]
         if len(tensors) == len(values):
             op = frame.graph.add(OpKind.UNKNOWN, "<merge>", [t.op for t in tensors], attrs={"weightless": True})

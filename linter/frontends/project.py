@@ -34,6 +34,8 @@ class ModuleInfo:
     star_modules: list[str] = field(default_factory=list)
     executed: bool = False
     graph: Any = None  # the tensor code of its top level (a script's, a notebook's cells)
+    #: names bound once by a plain top-level ``from x import name`` (frontends.exports), once read
+    plain_imports: Optional[dict[str, Any]] = None
 
     @property
     def path(self) -> str:

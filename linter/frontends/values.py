@@ -49,6 +49,22 @@ class ModuleRef:
 
 
 @dataclass(eq=False)
+class Deferred:
+    """A name an import statement binds, not resolved yet: ``from pkg import name`` or
+    ``import pkg`` binds one of these, and the interpreter resolves it (parsing and running the
+    project module) the first time the name is read. A file that imports a large package and
+    uses one function of it so reads that function's module, not the whole package.
+    ``value`` holds the resolution once made (it is the same for every reader)."""
+
+    importer: "ModuleInfo"
+    qualname: str
+    level: int
+    plain: bool  # ``import a.b`` (binds a module), not ``from a import b``
+    value: Any = None
+    resolved: bool = False
+
+
+@dataclass(eq=False)
 class FunctionRef:
     node: cst.FunctionDef
     module: "ModuleInfo"
