@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from nnlint import __version__, files
+from nnlint.errors import TIMED_OUT
 
 if TYPE_CHECKING:
     from nnlint.config import Settings
@@ -52,9 +53,10 @@ _MAGIC = b"NNLC1"
 _TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
         "# This file is a cache directory tag created by nnlint.\n"
         "# For information about cache directory tags, see https://bford.info/cachedir/\n")
-#: Engine codes whose findings are not reused: an I/O error or a bug may not recur. An analysis
-#: that ran past its time budget (NN904) is kept: analysing it again on every run would cost
-#: the budget each time; ``nnlint clean`` or ``--no-cache`` give it another try.
+#: Engine codes whose findings are not reused: an I/O error or a bug may not recur. Nor is an
+#: analysis stopped by its wall-time budget (an NN904 saying :data:`~nnlint.errors.TIMED_OUT`):
+#: that depends on the machine's load, and a quieter run may finish it. A step budget's NN904,
+#: the same on every machine, is kept.
 _NOT_KEPT = {"NN902", "NN999"}
 
 
@@ -108,7 +110,7 @@ class Cache:
 
     def store(self, unit: "Unit", project: "Project", findings: list["Finding"], tasks: set[str]) -> None:
         """Keep ``unit``'s findings with the facts its analysis relied on (never an error)."""
-        if any(f.code in _NOT_KEPT for f in findings):
+        if any(f.code in _NOT_KEPT or (f.code == "NN904" and f.message.startswith(TIMED_OUT)) for f in findings):
             return
         try:
             resolved = files.resolve(unit.abspath)

@@ -31,3 +31,8 @@ def internal_error(exc: BaseException, where: str = "") -> str:
     text = " ".join(str(exc).split())[:300]
     where = f" {where}" if where else ""
     return f"internal error{where} ({type(exc).__name__}{': ' + text if text else ''}); please report it"
+
+
+#: How an analysis stopped by its wall-time budget begins its NN904 message: a verdict of the
+#: machine's load, not of the file, which the cache therefore does not keep.
+TIMED_OUT = "the analysis took longer than its budget"

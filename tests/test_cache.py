@@ -263,3 +263,26 @@ def test_clean_removes_the_caches_under_the_folder(tmp_path):
     assert not (project / ".nnlint_cache").exists() and not (nested / ".nnlint_cache").exists()
     assert not os.path.lexists(project / "linked" / ".nnlint_cache")  # the link, never what it leads to
     assert (outside / "keep.txt").exists() and (project / "train.py").exists()
+
+
+def test_a_timed_out_analysis_is_not_kept(tmp_path, monkeypatch, capsys):
+    """A wall-time NN904 says how loaded the machine was: the next run analyses the file again."""
+    from nnlint.cli import main
+    from nnlint.frontends.interpreter import Interpreter
+
+    project = _project(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("NNLINT_NO_CACHE", raising=False)
+    monkeypatch.chdir(project)
+    try:
+        with monkeypatch.context() as slow:
+            slow.setattr(Interpreter, "MAX_SECONDS", 0.0)
+            slow.setattr(Interpreter, "CLOCK_EVERY", 1)
+            main(["--format", "json", "train.py"])
+            timed_out = json.loads(capsys.readouterr().out)["findings"]
+        assert [f["code"] for f in timed_out] == ["NN904"] and _entries(project) == []
+        assert main(["--format", "json", "train.py"]) == 1  # analysed in full this time
+        assert "NN904" not in {f["code"] for f in json.loads(capsys.readouterr().out)["findings"]}
+        assert _entries(project)
+    finally:
+        gc.enable()  # main() turns the collector off for its run

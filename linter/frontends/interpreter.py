@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 import libcst as cst
 
-from nnlint.errors import AnalysisLimit
+from nnlint.errors import TIMED_OUT, AnalysisLimit
 from nnlint.frontends.exports import plain_imports
 from nnlint.frontends.loop_repeats import Snapshot, variable_unread
 from nnlint.frontends.names import dotted, import_bindings
@@ -371,7 +371,7 @@ class Interpreter:
         if self.steps > self.MAX_STEPS:
             raise BudgetExceeded
         if not self.steps % self.CLOCK_EVERY and time.monotonic() > self.deadline:
-            raise AnalysisTimeout(f"the analysis took longer than its budget ({self.MAX_SECONDS:g} s); "
+            raise AnalysisTimeout(f"{TIMED_OUT} ({self.MAX_SECONDS:g} s); "
                                   "the file was not analysed")
 
     def exec_block(self, body: Iterable[cst.CSTNode], frame: Frame) -> None:
