@@ -36,6 +36,7 @@ BASELINE = "import libcst, sys; libcst.parse_module(open(sys.argv[1], encoding='
 # both tools run as users run them. The warm-up run writes the caches.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV["NO_COLOR"] = "1"
+ENV["NNLINT_NO_CACHE"] = "1"  # cold runs: what a first run or a changed file costs (bench_cache.py times the cache)
 
 CORPUS_HELP = """\
 Benchmark input not found: {path}

@@ -9,12 +9,11 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.evidence import constant_input
-from nnlint.trace.remedy import Remedy, set_weight_init
 from nnlint.trace.verdict import HEALTHY_STD, Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
 _CONSTANT = {"zeros_": 0.0, "ones_": 1.0, "constant_": None}
@@ -242,6 +241,8 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """He initialisation (``kaiming_normal_`` for ReLU) of the layer's weight in place of the
         code's init; None for weights read from a graph file (NaN, constant: there is no init)."""
+        from nnlint.trace.remedy import Remedy, set_weight_init
+
         if op is None or graph.ops.get(op.id) is not op or "weight_stats" in op.attrs:
             return None
         return Remedy(self.code, f"a He init for {op.describe()}", (self.code, op.id),
@@ -249,6 +250,8 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
 
     def precondition(self, evidence: Evidence) -> Optional[str]:
         """A layer fed one value on every sample shows neither different units nor a spread."""
+        from nnlint.trace.evidence import constant_input
+
         return constant_input(evidence)
 
     def confirm(self, evidence: Evidence) -> Verdict:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, OpKind
-from nnlint.trace.evidence import zeroed_by
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
@@ -202,6 +201,8 @@ class Attention(nn.Module):
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """Two evaluation-mode passes on the same input: a dropout that stays on makes them differ."""
+        from nnlint.trace.evidence import zeroed_by
+
         missing = evidence.missing()
         if missing:
             return missing

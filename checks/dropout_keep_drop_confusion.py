@@ -8,13 +8,12 @@ from nnlint.check import Bad, Good, ProgramCheck
 from nnlint.frontends.program import Program
 from nnlint.ir import ModelGraph, Op, OpKind, Origin
 from nnlint.levels import Confidence, Severity
-from nnlint.trace.evidence import zeroed_by
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.remedy import Remedy, set_call
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 def _argument(call: Any, index: int, keyword: str) -> Any:
     """The libcst expression passed as a call's argument (duck-typed: no libcst import here)."""
@@ -167,6 +166,8 @@ def layer(x, keep_prob):
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """The rate inverted, ``p`` -> ``1 - p``: the keep probability the code meant, as a drop
         probability. Where it is certain (``p >= 1``) the usual 0.5."""
+        from nnlint.trace.remedy import Remedy, set_call
+
         p = op.attrs.get("p") if op is not None else None
         if op is None or graph.ops.get(op.id) is not op or not isinstance(p, (int, float)) or isinstance(p, bool) \
                 or op.type_name.startswith("keras."):
@@ -178,6 +179,8 @@ def layer(x, keep_prob):
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """The fraction of units the layer zeroes in training mode, and with the rate inverted."""
+        from nnlint.trace.evidence import zeroed_by
+
         missing = evidence.missing()
         if missing:
             return missing

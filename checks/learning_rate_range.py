@@ -10,8 +10,6 @@ from nnlint.ir import WEIGHTED, ModelGraph, OpKind, Origin
 from nnlint.ir.weights import hidden_weights, weight_count
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.evidence import no_gradient
-from nnlint.trace.remedy import Remedy
 from nnlint.trace.verdict import (
     HEALTHY_UPDATE,
     Verdict,
@@ -22,6 +20,7 @@ from nnlint.trace.verdict import (
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 #: Learning rates each optimizer tolerates, (lowest, highest); beyond them training stalls or diverges.
 _RANGES = {
@@ -202,6 +201,8 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
 
     def remedy(self, graph: ModelGraph, op: Optional[object], fields: dict) -> Optional[Remedy]:
         """The optimizer's usual learning rate (1e-3 for Adam and its kin, 1e-2 for SGD)."""
+        from nnlint.trace.remedy import Remedy
+
         optimizer, lr = fields.get("optimizer"), fields.get("lr")
         if optimizer not in _RANGES or not isinstance(lr, (int, float)):
             return None  # a schedule's peak ("Adam under OneCycleLR"): the schedule sets the rate
@@ -210,6 +211,8 @@ model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="mse")
 
     def precondition(self, evidence: Evidence) -> Optional[str]:
         """With no gradient (a final ReLU dead on every sample) a step moves nothing at any rate."""
+        from nnlint.trace.evidence import no_gradient
+
         return no_gradient(evidence.trace)
 
     def confirm(self, evidence: Evidence) -> Verdict:

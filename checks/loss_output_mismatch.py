@@ -10,11 +10,11 @@ from nnlint.ir.shapes import axis_size, shape_of, softmax_axis
 from nnlint.ir.weights import without_weights
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.remedy import Remedy, to_sigmoid
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 _NLL = {"torch.nn.NLLLoss", "torch.nn.functional.nll_loss"}
 _MSE = {"torch.nn.MSELoss", "torch.nn.functional.mse_loss", "keras.losses.mse", "keras.losses.mean_squared_error",
@@ -249,6 +249,8 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """A softmax over one unit becomes a sigmoid (a binary output); the other mismatches
         change the loss, not the model, and state no remedy yet."""
+        from nnlint.trace.remedy import Remedy, to_sigmoid
+
         if op is None or graph.ops.get(op.id) is not op or fields.get("case") != _ONE_UNIT_SOFTMAX:
             return None
         return Remedy(self.code, f"a sigmoid in place of {op.describe()} over one unit", (self.code, op.id),

@@ -8,11 +8,11 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.remedy import Remedy, set_call
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
 _NO_SHIFT = ACTIVATIONS
@@ -213,6 +213,8 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """``bias=True``: where the code passed ``bias`` by position (Linear's third argument, a
         convolution's eighth), there."""
+        from nnlint.trace.remedy import Remedy, set_call
+
         if op is None or graph.ops.get(op.id) is not op or not op.type_name.startswith("torch.nn."):
             return None
         position = 2 if op.kind is OpKind.LINEAR else 7

@@ -9,11 +9,11 @@ from nnlint.frontends.program import Program
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
 from nnlint.ir import ModelGraph, Op, OpKind
-from nnlint.trace.remedy import Remedy
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 
 class MissingEvalMode(ProgramCheck):
@@ -175,6 +175,8 @@ def evaluate(net, data):
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """``model.eval()`` before evaluating: not a change to the model, and what the
         evaluation-mode pass the verdict compares against already is."""
+        from nnlint.trace.remedy import Remedy
+
         return Remedy(self.code, f"{fields.get('model', 'the model')}.eval() before evaluating",
                       (self.code, fields.get("model")))
 

@@ -9,12 +9,11 @@ from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.ir.weights import without_weights
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.evidence import constant_input
-from nnlint.trace.remedy import Remedy, to_identity
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 _CANNOT_GO_NEGATIVE = {
     OpKind.RELU: "it cannot produce negative values, and units pushed below zero stop learning",
@@ -175,12 +174,16 @@ model.compile(optimizer="adam", loss="mse")
 
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """The final activation removed: the output is the layer under it."""
+        from nnlint.trace.remedy import Remedy, to_identity
+
         if op is None or graph.ops.get(op.id) is not op:
             return None  # applied by the training code, outside the model's graph
         return Remedy(self.code, f"the final {op.describe()} removed", (self.code, op.id), lambda g: to_identity(g, op.id))
 
     def precondition(self, evidence: Evidence) -> Optional[str]:
         """An activation of a constant shows one value: its range says nothing."""
+        from nnlint.trace.evidence import constant_input
+
         return constant_input(evidence)
 
     def confirm(self, evidence: Evidence) -> Verdict:

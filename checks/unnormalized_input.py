@@ -9,11 +9,11 @@ from nnlint.frontends.program import Program
 from nnlint.ir import SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure
-from nnlint.trace.remedy import Remedy, set_input_range
 from nnlint.trace.verdict import HEALTHY_STD, Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
     from nnlint.trace.records import ModelTrace
 
 #: Sample values beyond this are raw (pixels, prices); within NORMALISED_LIMIT they are scaled.
@@ -159,6 +159,8 @@ plain.fit(x_train / 255.0, y_train)
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """The data scaled into [-1, 1] by its largest magnitude (pixels / 255), where the API
         that loads it fixes its range; the model itself is unchanged."""
+        from nnlint.trace.remedy import Remedy, set_input_range
+
         span = fields.get("range")
         if span is None or len(graph.inputs) != 1 or not max(abs(span[0]), abs(span[1])):
             return None
@@ -227,6 +229,8 @@ def _as_loaded(evidence: Evidence) -> Verdict:
     activation std with the inputs spread over that range, and with them scaled (the remedy).
     Confirmed when the raw range puts it far outside the healthy band and the scaled one does not;
     inconclusive otherwise (the range alone does not show harm: the data may)."""
+    from nnlint.trace.remedy import Remedy, set_input_range
+
     missing = evidence.missing(need_op=False)
     if missing is not None:
         return missing

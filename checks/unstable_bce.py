@@ -9,12 +9,11 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.evidence import constant_input
-from nnlint.trace.remedy import Remedy, to_identity
 from nnlint.trace.verdict import Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 _BCE = {"torch.nn.BCELoss", "torch.nn.functional.binary_cross_entropy"}
 _BCE_LOGITS = {"torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy_with_logits",
@@ -136,12 +135,16 @@ model.compile(optimizer="adam", loss="binary_crossentropy")  # the Keras idiom
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """The sigmoid removed and the loss taken with logits (``BCEWithLogitsLoss``); for a
         sigmoid applied twice, the model's own sigmoid removed."""
+        from nnlint.trace.remedy import Remedy, to_identity
+
         if op is None or graph.ops.get(op.id) is not op:
             return None
         if "twice" in fields.get("what", ""):
             return Remedy(self.code, f"{op.describe()} removed", (self.code, op.id), lambda g: to_identity(g, op.id))
 
         def edit(g: ModelGraph) -> None:
+            from nnlint.trace.remedy import to_identity
+
             to_identity(g, op.id)
             for loss in g.setup.losses:
                 if loss.get("type_name", "").rsplit(".", 1)[-1] in ("BCELoss", "binary_cross_entropy"):
@@ -152,6 +155,8 @@ model.compile(optimizer="adam", loss="binary_crossentropy")  # the Keras idiom
     def precondition(self, evidence: Evidence) -> Optional[str]:
         """Logits that are one constant (a layer frozen by a constant init) saturate alike or
         not at all: the probe compares nothing."""
+        from nnlint.trace.evidence import constant_input
+
         return constant_input(evidence)
 
     def confirm(self, evidence: Evidence) -> Verdict:

@@ -8,12 +8,11 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.ir.signs import NONPOS, sign
 from nnlint.trace.measurements import Measure as M
-from nnlint.trace.evidence import constant_input
-from nnlint.trace.remedy import Remedy, swap_function, to_identity
 from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
+    from nnlint.trace.remedy import Remedy
 
 _BOUNDED_INPUTS = {OpKind.SIGMOID, OpKind.TANH, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.LOGSUMEXP}
 
@@ -175,6 +174,8 @@ def log_probs(logits):
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """``log_softmax`` for ``log(softmax)``; the ReLU removed before a softmax or an exp.
         None for a hand-written softmax (its rewrite depends on the axis it sums over)."""
+        from nnlint.trace.remedy import Remedy, swap_function, to_identity
+
         if op is None or graph.ops.get(op.id) is not op:
             return None
         source = _source(graph, op)
@@ -182,6 +183,8 @@ def log_probs(logits):
             return None  # the softmax or ReLU feeds something else too, which its rewrite would change
         if op.kind is OpKind.LOG and source.kind is OpKind.SOFTMAX:
             def edit(g: ModelGraph) -> None:
+                from nnlint.trace.remedy import swap_function, to_identity
+
                 swap_function(g, source.id, OpKind.LOG_SOFTMAX, "LogSoftmax", "log_softmax")
                 to_identity(g, op.id)
             return Remedy(self.code, f"log_softmax in place of log({source.describe()})", (self.code, op.id), edit)
@@ -192,6 +195,8 @@ def log_probs(logits):
 
     def precondition(self, evidence: Evidence) -> Optional[str]:
         """A log or exp of a constant (a softmax over one unit is 1.0) never overflows at any scale."""
+        from nnlint.trace.evidence import constant_input
+
         return constant_input(evidence)
 
     def confirm(self, evidence: Evidence) -> Verdict:

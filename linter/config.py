@@ -15,11 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 #: A configuration file larger than this is not read.
 MAX_CONFIG_BYTES = 1_000_000
@@ -81,6 +76,10 @@ def load(config: Optional[str], first_path: Optional[str]) -> Settings:
     # A found pyproject.toml is part of the repository: read only if it leads nowhere outside its
     # folder; a --config file is named by the user. Either way a regular file, of bounded size.
     within = (Path(os.path.abspath(path)).parent if not explicit else Path(Path(os.path.abspath(path)).anchor),)
+    if sys.version_info >= (3, 11):  # imported only when there is a file to read (6 ms)
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         data = tomllib.loads(files.read_bytes(path, MAX_CONFIG_BYTES, within).decode("utf-8"))
     except (OSError, UnicodeDecodeError, files.UnreadableFile) as exc:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from nnlint import files, notebook, registry, suppressions
+from nnlint import files, registry, suppressions
 from nnlint.check import Check, GraphCheck, ProgramCheck, Sink, Subject
 from nnlint.config import ConfigError, Settings
 from nnlint.discovery import Unit, discover, matcher
@@ -377,6 +377,8 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
 
                 text = read_text(unit.abspath) if unit and unit.kind != "onnx" else ""
                 if unit is not None and unit.kind == "notebook":
+                    from nnlint import notebook  # only where a notebook is linted
+
                     text = notebook.read(unit.abspath, text).text
             except (OSError, UnicodeDecodeError, UnreadableFile):
                 text = ""

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from nnlint import files, notebook
+from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 from nnlint.files import project_root
 from nnlint.source import MAX_BYTES, SourceFile, decode, parse
+
+if TYPE_CHECKING:
+    from nnlint import notebook
 
 #: The installed frameworks whose APIs nnlint reads: a project module of the same name replaces
 #: one only where Python would import it, and only for the names it defines.
@@ -93,6 +96,8 @@ class Project:
         text = decode(self._read(abspath))
         code = None
         if abspath.suffix.lower() == ".ipynb":
+            from nnlint import notebook  # only where a notebook is read
+
             code = self.notebooks[abspath] = notebook.read(abspath, text)
             text = code.text
         info = ModuleInfo(parse(shown, abspath, text))

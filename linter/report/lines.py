@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from nnlint import notebook
 from nnlint.errors import UnreadableFile
 
 
@@ -29,6 +28,8 @@ class SourceLines:
 
                 text = read_text(Path(path))
                 if cells:
+                    from nnlint import notebook
+
                     text = notebook.read(Path(path), text).source  # the code cells as written
                 self._cache[key] = text.splitlines()
             except (OSError, UnicodeDecodeError, ValueError, UnreadableFile):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, TextIO
 
-from nnlint import notebook, registry
+from nnlint import registry
 from nnlint.errors import UnreadableFile
 from nnlint.report.summary import summarize
 
@@ -55,6 +55,8 @@ def _snippet(f, cache: dict) -> str:
 
             text = read_text(Path(f.path))
             if f.cell is not None:
+                from nnlint import notebook  # only for a notebook's finding
+
                 text = notebook.read(Path(f.path), text).source  # the cell as written
             cache[f.path] = text.splitlines()
         except (OSError, UnicodeDecodeError, UnreadableFile):

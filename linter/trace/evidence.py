@@ -8,12 +8,14 @@ imported in the ``--trace-import`` subprocess.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from nnlint.ir import ModelGraph, Op
-from nnlint.trace.records import LayerRecord, ModelTrace, Stats
-from nnlint.trace.remedy import Remedy
 from nnlint.trace.verdict import Verdict, inconclusive
+
+if TYPE_CHECKING:  # checks import this module on every lint: the records' classes are not needed for it
+    from nnlint.trace.records import LayerRecord, ModelTrace, Stats
+    from nnlint.trace.remedy import Remedy
 
 
 @dataclass
