@@ -51,7 +51,12 @@ def _columns() -> int:
         return 80
 
 
-def _parser() -> argparse.ArgumentParser:
+#: The lint's PATH help (``nnlint review`` gives its own: its default is the changed files).
+_PATHS_HELP = ("files or folders to lint (folders recursively); '-' reads standard input; none: the current folder "
+               "when run from a terminal, else nothing")
+
+
+def _parser(paths_help: str = _PATHS_HELP) -> argparse.ArgumentParser:
     from nnlint.report import REPORTERS
 
     parser = argparse.ArgumentParser(
@@ -60,9 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Also: `nnlint rules` lists the rules, `nnlint explain RULE` documents one, `nnlint review` "
                "reviews a GitHub pull request, `nnlint clean` removes the caches under the current folder.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help="files or folders to lint (folders recursively); '-' reads standard input; none: the "
-                             "current folder when run from a terminal, else nothing")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
     parser.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default: text)")
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="the name (and kind: .py, .ipynb) of the code read from standard input; it is linted "
@@ -120,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
 def _review_parser() -> argparse.ArgumentParser:
     from nnlint import review
 
-    parser = _parser()
+    parser = _parser(paths_help="files or folders to lint, kept to the pull request's added lines (default: the "
+                                "files it changes)")
     parser.prog = "nnlint review"
     parser.description = ("Post one review of the findings on the lines a pull request adds (GitHub). Without "
                           "PATH, lints the files the pull request changes.")
