@@ -26,26 +26,15 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_lint import interpreter_of  # noqa: E402  (the python nnlint's script runs under)
+
 BASELINE = "import libcst, sys; libcst.parse_module(open(sys.argv[1], encoding='utf-8').read())"
 # As in bench_lint.py: run from bytecode caches, as an installed package does.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV["NO_COLOR"] = "1"
 ENV["NNLINT_NO_CACHE"] = "1"  # cold runs: what a first run or a changed file costs (bench_cache.py times the cache)
 BAR = 2.0
-
-
-def interpreter_of(script: str) -> str:
-    """The python a console script runs under (its shebang), else ours."""
-    try:
-        with open(script, "rb") as f:
-            first = f.readline().decode("utf-8", "replace")
-    except OSError:
-        return sys.executable
-    if first.startswith("#!"):
-        parts = first[2:].split()
-        if parts and Path(parts[0]).name.startswith("python") and Path(parts[0]).exists():
-            return parts[0]
-    return sys.executable
 
 
 def timed(cmd: list[str], cwd: str) -> tuple[float, float, int]:

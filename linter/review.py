@@ -33,6 +33,7 @@ from typing import Optional
 from nnlint.changes import Changes, relative
 from nnlint.config import ConfigError
 from nnlint.github_api import GitHub, GitHubError
+from nnlint.report.placed import placed
 
 DEFAULT_API_URL = "https://api.github.com"
 #: Who posts the review when the workflow's own token does (``GITHUB_TOKEN``).
@@ -210,7 +211,7 @@ def _check_out(head: str, result) -> None:
 def _comment(mark: str, finding) -> str:
     from nnlint.report import rules
 
-    parts = [f"**{finding.code}** `{finding.name}` ({finding.severity.value}): {_where(finding)}{_escape(finding.message)}"]
+    parts = [f"**{finding.code}** `{finding.name}` ({finding.severity.value}): {_escape(placed(finding))}"]
     hint = rules.hint(finding.code)
     if hint:
         parts.append(f"**Hint:** {_escape(hint)}")
@@ -229,14 +230,8 @@ def _body(new: int, commented: int, listed: list) -> str:
     for mark, finding in listed:
         line = f":{finding.line}" if finding.line is not None else ""
         lines.append(f"- {_escape(finding.path)}{line} **{finding.code}** ({finding.severity.value}): "
-                     f"{_where(finding)}{_escape(finding.message)} {_MARK.format(mark)}")
+                     f"{_escape(placed(finding))} {_MARK.format(mark)}")
     return "\n".join(lines)
-
-
-def _where(finding) -> str:
-    if finding.cell is not None:
-        return f"cell {finding.cell['number']}, line {finding.cell['line']}: "
-    return f"node {_escape(finding.node)}: " if finding.node else ""
 
 
 def _path(finding) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from nnlint.report import rules, run_errors
+from nnlint.report.placed import placed
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -40,10 +41,8 @@ def write(result, stream: TextIO, color: bool = False) -> None:
 
 def annotation(finding) -> str:
     props = {"file": finding.path}
-    message = finding.message
-    if finding.cell is not None:
-        message = f"cell {finding.cell['number']}, line {finding.cell['line']}: {message}"
-    elif finding.line is not None:
+    message = placed(finding)
+    if finding.cell is None and finding.line is not None:
         props["line"] = finding.line
         if finding.column is not None:
             props["col"] = finding.column
@@ -51,8 +50,6 @@ def annotation(finding) -> str:
             props["endLine"] = finding.end_line
             if finding.end_column is not None:
                 props["endColumn"] = finding.end_column
-    if finding.node is not None:
-        message = f"node {finding.node}: {message}"
     props["title"] = f"{finding.code} {finding.name}"
     hint = rules.hint(finding.code)
     if hint:

@@ -24,6 +24,7 @@ from pathlib import PurePath
 from typing import TextIO
 
 from nnlint.report import rules
+from nnlint.report.placed import placed
 from nnlint.report.sarif import fingerprints
 
 SEVERITIES = {"error": "major", "warning": "minor", "info": "info"}
@@ -39,16 +40,12 @@ def document(result) -> list[dict]:
 
 
 def _issue(finding, fingerprint: str) -> dict:
-    message = finding.message
+    message = placed(finding)
     lines = {"begin": 1}
-    if finding.cell is not None:
-        message = f"cell {finding.cell['number']}, line {finding.cell['line']}: {message}"
-    elif finding.line is not None:
+    if finding.cell is None and finding.line is not None:
         lines = {"begin": finding.line}
         if finding.end_line is not None and finding.end_line > finding.line:
             lines["end"] = finding.end_line
-    if finding.node is not None:
-        message = f"node {finding.node}: {message}"
     hint = rules.hint(finding.code)
     if hint:
         message = f"{message} (hint: {hint})"

@@ -14,6 +14,7 @@ import json
 from typing import Optional, TextIO
 
 from nnlint.report import rules
+from nnlint.report.placed import placed
 from nnlint.report.lines import SourceLines
 
 SEVERITIES = {"error": "ERROR", "warning": "WARNING", "info": "INFO"}
@@ -30,17 +31,13 @@ def document(result) -> dict:
 
 
 def _diagnostic(finding, lines: SourceLines) -> dict:
-    message = finding.message
+    message = placed(finding)
     location: dict = {"path": finding.path}
-    if finding.cell is not None:
-        message = f"cell {finding.cell['number']}, line {finding.cell['line']}: {message}"
-    elif finding.line is not None:
+    if finding.cell is None and finding.line is not None:
         start = _position(finding, lines, finding.line, finding.column)
         location["range"] = {"start": start}
         if finding.end_line is not None:
             location["range"]["end"] = _position(finding, lines, finding.end_line, finding.end_column)
-    if finding.node is not None:
-        message = f"node {finding.node}: {message}"
     hint = rules.hint(finding.code)
     if hint:
         message = f"{message} (hint: {hint})"
