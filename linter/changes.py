@@ -118,16 +118,33 @@ def from_git(ref: str) -> Changes:
         raise ConfigError(f"--diff-base {ref}: a ref cannot start with '-'")
     command = ["git", "-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv",
                "--src-prefix=a/", "--dst-prefix=b/", "--find-renames", "--relative", "--merge-base", ref, "--"]
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=GIT_SECONDS, stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise ConfigError("--diff-base needs git, which is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"--diff-base {ref}: git took over {GIT_SECONDS} s to write the diff") from None
-    if done.returncode != 0:
-        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ConfigError(f"--diff-base {ref}: git diff failed ({reason[0] if reason else f'exit {done.returncode}'})")
-    return parse(_decoded(done.stdout, f"--diff-base {ref}"))
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryFile() as errors:
+        try:
+            git = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+        except FileNotFoundError:
+            raise ConfigError("--diff-base needs git, which is not installed") from None
+        timer = threading.Timer(GIT_SECONDS, git.kill)  # a hung git is stopped, not waited for
+        timer.start()
+        try:
+            data = git.stdout.read(MAX_DIFF_BYTES + 1)  # a diff over the cap is refused unread
+            if len(data) > MAX_DIFF_BYTES:
+                git.kill()
+            git.stdout.close()
+            code = git.wait()
+        finally:
+            timed_out = not timer.is_alive() and git.returncode is not None and git.returncode < 0 \
+                and len(data) <= MAX_DIFF_BYTES
+            timer.cancel()
+        if timed_out:
+            raise ConfigError(f"--diff-base {ref}: git took over {GIT_SECONDS} s to write the diff")
+        if code != 0 and len(data) <= MAX_DIFF_BYTES:
+            errors.seek(0)
+            reason = errors.read(10_000).decode("utf-8", "replace").strip().splitlines()
+            raise ConfigError(f"--diff-base {ref}: git diff failed ({reason[0] if reason else f'exit {code}'})")
+    return parse(_decoded(data, f"--diff-base {ref}"))
 
 
 def _decoded(data: bytes, where: str) -> str:

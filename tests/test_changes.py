@@ -4,6 +4,7 @@ a change added (renames, deletions, binary files and notebooks included)."""
 from __future__ import annotations
 
 import io
+import os
 import json
 import shutil
 import subprocess
@@ -174,3 +175,22 @@ def test_text_that_is_not_a_diff_is_one_error_line(repo, monkeypatch, capsys):
     (repo / "x.diff").write_text("hello, this is not a diff\n")
     assert cli.main(["--diff", "x.diff"]) == 2
     assert "the diff cannot be read" in capsys.readouterr().err
+
+
+def test_a_diff_over_the_cap_is_refused_unread(repo, monkeypatch, capsys):
+    (repo / "net.py").write_text(NEW)
+    monkeypatch.setattr(changes, "MAX_DIFF_BYTES", 64)
+    assert cli.main(["--diff-base", "main"]) == 2
+    err = capsys.readouterr().err
+    assert "--diff-base main: the diff is over" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_git_that_hangs_is_stopped(repo, monkeypatch, capsys, tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "git").write_text("#!/bin/sh\nexec sleep 30\n")
+    (fake / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    monkeypatch.setattr(changes, "GIT_SECONDS", 0.5)
+    assert cli.main(["--diff-base", "main"]) == 2
+    assert "git took over 0.5 s to write the diff" in capsys.readouterr().err
