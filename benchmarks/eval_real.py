@@ -56,6 +56,8 @@ REPORTED = ("warning", "error")  # infos are advice: the ledger judges what fail
 NEAR = 2  # a finding this many lines from a labelled line is on it (statements span lines)
 STAMP = ".eval-commit"
 LINTED = (".py", ".ipynb", ".onnx")
+CORE = {"NN001", "NN002", "NN003", "NN004", "NN005", "NN006", "NN007"}  # the pitfalls --trace measures first
+TRACE: list[str] = []  # ["--trace"] with --trace: every lint also measures its findings
 SETTINGS = {"pyproject.toml", ".gitignore"}
 
 
@@ -120,7 +122,7 @@ def extract(snapshots: Path, work: Path, repo: str, commit: str) -> Path:
 
 
 def lint(nnlint: list[str], cwd: Path, paths: list[str]) -> dict:
-    done = subprocess.run([*nnlint, "--format", "json", "--no-color", *paths], cwd=cwd,
+    done = subprocess.run([*nnlint, "--format", "json", "--no-color", *TRACE, *paths], cwd=cwd,
                           capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     try:
         return json.loads(done.stdout)
@@ -262,7 +264,8 @@ def lint_program(args, nnlint: list[str], program: dict, which: str):
     if problems:
         raise Missing(f"{program['id']}: {problems[0]}")
     mine = [f for f in result["findings"] if Path(f["path"]) == Path(target)]
-    return [f for f in mine if f["severity"] in REPORTED or f["name"] in rules_of(program)]
+    return [f for f in mine if f["severity"] in REPORTED or f["name"] in rules_of(program)
+            or (TRACE and f["code"] in CORE)]
 
 
 def rules_of(program: dict) -> set[str]:
@@ -301,10 +304,63 @@ def evaluate_faults(args, nnlint: list[str], programs: list[dict]) -> dict:
         other = [f for f in fixed or [] if f["name"] not in rules_of(program) and f["severity"] in REPORTED]
         outcomes.append({"id": program["id"], "framework": program.get("framework", "?"),
                          "labels": sorted(rules_of(program)), "found": found_any,
+                         "verdicts": [verdict_of(f) for f in buggy if f["code"] in CORE and f.get("trace")],
+                         "fixed_confirmed": [verdict_of(f) for f in fixed or [] if (f.get("trace") or {}).get("status") == "confirmed"],
                          "buggy": sorted({f["name"] for f in buggy}),
                          "fixed": None if fixed is None else {"labelled": sorted({f["name"] for f in still}), "other": len(other),
                                                               "other_rules": sorted({f["name"] for f in other})}})
     return {"per_rule": per_rule, "outcomes": outcomes, "problems": problems}
+
+
+def verdict_of(finding: dict) -> dict:
+    trace = finding["trace"]
+    return {"code": finding["code"], "line": finding["line"], "status": trace["status"],
+            "evidence": trace.get("evidence", "")}
+
+
+def print_verdicts(res: dict) -> None:
+    """With --trace: each core finding's verdict on the faulty programs. A finding is
+    traceable when the trace rebuilt the part of the model it concerns, so an inconclusive
+    verdict whose evidence says the model was not rebuilt is not counted against the trace."""
+    per = defaultdict(Counter)
+    rest = []
+    for o in res["outcomes"]:
+        for v in o["verdicts"]:
+            c = per[v["code"]]
+            kind = v["status"]
+            if kind == "inconclusive" and not_rebuilt(v["evidence"]):
+                kind = "not rebuilt"
+            c[kind] += 1
+            if kind != "confirmed":
+                rest.append((o["id"], v, kind))
+    print("\n## Trace verdicts on the faulty programs (core pitfalls)\n")
+    print("| pitfall | findings | not rebuilt | traceable | confirmed | refuted | inconclusive |\n|---|---|---|---|---|---|---|")
+    total = Counter()
+    for code, c in sorted(per.items()):
+        total.update(c)
+        traceable = c["confirmed"] + c["refuted"] + c["inconclusive"]
+        print(f"| {code} | {sum(c.values())} | {c['not rebuilt']} | {traceable} | {c['confirmed']} | {c['refuted']} | {c['inconclusive']} |")
+    traceable = total["confirmed"] + total["refuted"] + total["inconclusive"]
+    share = f" ({total['confirmed'] / traceable:.0%} of traceable)" if traceable else ""
+    print(f"| **all** | {sum(total.values())} | {total['not rebuilt']} | {traceable} | {total['confirmed']}{share} | "
+          f"{total['refuted']} | {total['inconclusive']} |")
+    if total:
+        print(f"\nConfirmed: {total['confirmed']} of {sum(total.values())} core findings "
+              f"({total['confirmed'] / sum(total.values()):.0%}), {total['confirmed']} of {traceable} traceable.")
+    for pid, v, kind in rest:
+        print(f"  {pid} {v['code']} line {v['line']}: {kind}: {v['evidence'][:160]}")
+    fixed = [(o["id"], v) for o in res["outcomes"] for v in o["fixed_confirmed"]]
+    print(f"Confirmed findings on the fixed versions: {len(fixed)}"
+          + "".join(f"\n  {pid} {v['code']} line {v['line']}: {v['evidence'][:160]}" for pid, v in fixed))
+
+
+#: evidence saying the model around a finding was not rebuilt (a limit of the trace's rebuild,
+#: not a measurement); the remaining inconclusive verdicts are the trace's to answer for
+NOT_REBUILT = ("the model could not be rebuilt", "the model was not built")
+
+
+def not_rebuilt(evidence: str) -> bool:
+    return any(s in evidence for s in NOT_REBUILT)
 
 
 def print_faults(res: dict) -> None:
@@ -346,7 +402,11 @@ def main() -> None:
     ap.add_argument("--repo", action="append", help="only this repository of correct.toml (repeatable)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument("--unjudged-limit", type=int, default=200)
+    ap.add_argument("--trace", action="store_true",
+                    help="lint with --trace and report each core finding's verdict on the faulty programs")
     args = ap.parse_args()
+    if args.trace:
+        TRACE.append("--trace")
     temporary = None
     if args.work is None:
         temporary = tempfile.TemporaryDirectory(prefix="nnlint-eval-")
@@ -369,6 +429,8 @@ def main() -> None:
         programs = tomllib.loads((EVAL / "faults.toml").read_text())["program"]
         out["faults"] = evaluate_faults(args, nnlint, programs)
         print_faults(out["faults"])
+        if TRACE:
+            print_verdicts(out["faults"])
     problems = [p for part in out.values() for p in part["problems"]]
     if problems:
         print(f"\n{len(problems)} programs could not be evaluated:")

@@ -74,6 +74,7 @@ class DropoutKeepDropConfusion(ProgramCheck):
     hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
     traceable = True
     measures = frozenset({M.DROPOUT})
+    reads_input_size = False  # the share of units zeroed holds at any width
     frameworks = ("pytorch", "keras", "onnx")
     options = {"threshold": 0.7}
 

@@ -72,6 +72,7 @@ class UnnormalizedInput(ProgramCheck):
     hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
     traceable = True  # from --sample, an ONNX input's dtype, or the model fed its inputs' range
     measures = frozenset({Measure.LAYERS})
+    reads_input_size = False  # compared with scaled inputs at the same width
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

@@ -53,6 +53,7 @@ class UnstableSoftmax(GraphCheck):
     hint = "use F.softmax / F.log_softmax / torch.logsumexp, which subtract the maximum first"
     traceable = True
     measures = frozenset({M.SWEEP})
+    reads_input_size = False  # overflow is read against the remedy at the same width
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

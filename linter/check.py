@@ -65,6 +65,10 @@ class Check:
     #: what ``confirm`` reads of the trace (``nnlint.trace.measurements.Measure``): the trace
     #: of a model takes only what its findings' checks read
     measures: ClassVar[frozenset] = frozenset()
+    #: the measurement depends on the size of the data a layer receives (an init's scale, the
+    #: relative size of a step): a finding on a layer whose input size the trace stood in for
+    #: is left inconclusive. A check whose measurement holds at any width sets it False.
+    reads_input_size: ClassVar[bool] = True
     options: ClassVar[dict[str, Any]] = {}  # per-check settings and their defaults
     bad: ClassVar[list[Example]] = []
     good: ClassVar[list[Example]] = []

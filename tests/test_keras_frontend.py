@@ -193,8 +193,9 @@ tf.train.AdamOptimizer().minimize(tf.reduce_mean(tf.square(target - out)))
     [graph] = program.models()
     [linear] = graph.find(OpKind.LINEAR)
     assert (linear.attrs["in_features"], linear.attrs["out_features"], linear.attrs["bias"]) == (20, 5, True)
-    [init] = linear.attrs["inits"]
+    [init] = [i for i in linear.attrs["inits"] if i["param"] == "weight"]
     assert (init["fn"], init["kwargs"]["std"]) == ("normal_", 0.5)
+    assert all(i["param"] == "bias" for i in linear.attrs["inits"] if i is not init)  # b's own init, for --trace
     [loss] = graph.setup.losses
     assert (loss["task"], graph.ops[loss["input"]].kind) == ("regression", OpKind.RELU)
     assert [(o["type_name"], o["lr"]) for o in program.optimizers()] == [("tensorflow.train.Adam", 0.001)]

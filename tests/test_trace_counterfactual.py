@@ -396,9 +396,10 @@ with torch.no_grad():
     assert all(t["status"] != "confirmed" for traces in found.values() for t in traces), found
 
 
-def test_a_constant_input_no_finding_explains_is_inconclusive_not_refuted(tmp_path):
-    """A zero-initialised output layer is an idiom (no NN004): the log(softmax) behind it sees a
-    constant, nothing restores it, and the verdict says so instead of refuting."""
+def test_a_constant_init_no_finding_flags_is_drawn_at_random_and_said(tmp_path):
+    """A zero-initialised output layer is an idiom (no NN004) that the first step moves off, but
+    at init the log(softmax) behind it sees a constant: the trace draws those weights at random,
+    as training would move them, and says so in the evidence."""
     found = verdicts(tmp_path, """
 class Head(nn.Module):
     def __init__(self):
@@ -415,6 +416,28 @@ class Head(nn.Module):
 head = Head()
 """)
     assert "NN004" not in found
+    (trace,) = found["NN002"]
+    assert trace["status"] == "confirmed", trace
+    assert trace["evidence"].startswith("with the constant initial weights of self.out drawn at random instead"), trace
+
+
+def test_a_constant_input_nothing_explains_is_inconclusive_not_refuted(tmp_path):
+    """The constant comes from the forward itself, not from an init: nothing restores it, and the
+    verdict says so instead of refuting."""
+    found = verdicts(tmp_path, """
+class Probe(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(8, 16)
+        self.out = nn.Linear(16, 4)
+
+    def forward(self, x):
+        h = F.relu(self.body(x))
+        return torch.log(F.softmax(self.out(h * 0.0), dim=-1))
+
+
+probe = Probe()
+""")
     (trace,) = found["NN002"]
     assert trace["status"] == "inconclusive", trace
     assert "is the same on every sample" in trace["evidence"] and "cannot show" in trace["evidence"], trace

@@ -19,7 +19,7 @@ import libcst as cst
 
 from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.names import dotted
-from nnlint.frontends.torch_source import TorchInterpreter, even_number
+from nnlint.frontends.torch_source import TorchInterpreter, even_number, recorded_call
 from nnlint.frontends.values import Bound, Optimizer, Tensor
 from nnlint.ir import TRAINABLE, ModelGraph, OpKind
 from nnlint.ir.signs import NONNEG
@@ -176,6 +176,8 @@ class TensorFlowCode(TorchInterpreter):
         attrs = {"sign": NONNEG} if _never_negative(name, args, kwargs) else {}
         if not name.startswith(_MAY_HOLD_WEIGHTS):
             attrs["weightless"] = True  # tf.reduce_mean, tf.nn.relu: a function of its tensors
+        if name in _SHAPES:
+            attrs["call"] = recorded_call(args, kwargs, tensors[:1])  # for --trace: the shape, window
         return self.tensor_op(frame, _SHAPES.get(name, OpKind.UNKNOWN), qualname, tensors[:1] if name in _SHAPES else tensors,
                               node, attrs)
 
@@ -221,6 +223,7 @@ class TensorFlowCode(TorchInterpreter):
                 attrs.update(in_features=sizes[0], out_features=sizes[1])
         if name == "nn.xw_plus_b":
             attrs["bias"] = True
+        attrs["call"] = recorded_call(args, kwargs, [x])  # for --trace: a convolution's strides and padding
         out = self.tensor_op(frame, kind, f"tensorflow.{name}", [x], node, attrs)
         w_name = dotted(node.args[1].value) if isinstance(node, cst.Call) and len(node.args) > 1 else \
             dotted(node.right) if isinstance(node, cst.BinaryOperation) else None
@@ -238,6 +241,8 @@ class TensorFlowCode(TorchInterpreter):
                     if target.kind in (OpKind.LINEAR, OpKind.CONV) and target.type_name.startswith("tensorflow.") \
                             and "bias" not in target.attrs:
                         target.attrs["bias"] = True
+                        if found.attrs.get("init"):  # the bias starts as its variable does (--trace)
+                            target.attrs["inits"] = [*target.attrs.get("inits", []), {**found.attrs["init"], "param": "bias"}]
                         return layer
         out = super().binary(op, left, right, node, frame)
         if op is cst.Power and isinstance(right, (int, float)) and right == 2 and isinstance(left, Tensor):

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from nnlint.frontends import torch_api as api
-from nnlint.trace import keras_build
+from nnlint.trace import keras_build, tf_build
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
 from nnlint.trace.budget import Budget, OverBudget, product
 from nnlint.trace.errors import CannotBuild, one_line
@@ -42,6 +42,8 @@ FREE_WIDTH = 10
 #: side of a layer (``nn.Linear(X.shape[1], 64)``, ``nn.Embedding(len(vocab), 32)``): the
 #: statistics measured downstream do not depend on it (default inits scale with fan-in).
 STAND_IN = 32
+#: the layer arguments that are the size of the data the layer receives
+INPUT_SIZES = frozenset({"in_features", "num_features", "in_channels", "num_embeddings"})
 #: Channels of an image input whose first convolution's ``in_channels`` is unknown.
 STAND_IN_CHANNELS = 3
 #: Layers whose first argument is the size of the data they receive, by class name: it is
@@ -117,6 +119,8 @@ class BuiltGraph(nn.Module):
         self.stood_in: dict[int, str] = {}
         #: op id -> "in_features unknown: traced with 32", once the stand-in is known
         self.stand_ins: dict[int, str] = {}
+        #: ops whose own argument (not the size of their input) is a stand-in: a dropout's rate
+        self.own_stand_ins: set[int] = set()
         #: what holds for every finding on this model: the part traced when not all of it could be
         self.notes: list[str] = []
         own: dict[int, str] = {}  # op id -> why it cannot be built, for its own reasons
@@ -126,9 +130,12 @@ class BuiltGraph(nn.Module):
         self.keras = keras_build.is_keras(graph)
         # inputs whose shape the configuration (or the Keras code) gives in full: never refitted
         self.configured = set(shapes) | (set(graph.inputs) if self.keras else set())
+        read = {i for op in graph.ops.values() for i in op.inputs}
         for op in graph.ops.values():  # creation order is a topological order
+            if not op.inputs and op.id not in read and op.id not in graph.inputs and op.id not in graph.outputs:
+                continue  # a placeholder or variable nothing reads (a TF1 training flag): nothing to run
             why = next((self.broken[i] for i in op.inputs if i in self.broken), None)
-            if why is not None and op.kind is K.UNKNOWN:  # an op no input could make runnable
+            if why is not None and op.kind in (K.UNKNOWN, K.RNN):  # an op no input could make runnable
                 try:
                     self._step(op)
                 except CannotBuild as exc:
@@ -216,6 +223,9 @@ class BuiltGraph(nn.Module):
             return self._layer(op, name)
         if name.startswith("keras."):
             return keras_build.layer_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer))
+        if tf_build.is_tf(op):
+            return tf_build.tf_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
+                                    lambda field: self.stood_in.__setitem__(op.id, field))
         if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
             return self._replay(op, _torch_function(name), method=False)
         if (op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS)) or name in _PURE_METHODS:
@@ -280,9 +290,11 @@ class BuiltGraph(nn.Module):
         for op_id, field in self.stood_in.items():
             layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
             value = getattr(layer, field, None)
-            if op_id in self.steps and _int(value):
+            if op_id in self.steps and (_int(value) or isinstance(value, float)):
                 self.stand_ins[op_id] = f"{self.graph.ops[op_id].label or self.graph.ops[op_id].describe()}'s " \
                                         f"{field} unknown: traced with {value}"
+                if field not in INPUT_SIZES:
+                    self.own_stand_ins.add(op_id)
 
     def _cut(self, own: dict[int, str]) -> None:
         """When an op cannot be rebuilt (an unknown backbone), trace the part of the model computed
@@ -297,8 +309,10 @@ class BuiltGraph(nn.Module):
         if not after or any(i != cut and i not in after for op_id in after for i in self.graph.ops[op_id].inputs):
             return
         op = self.graph.ops[cut]
-        spec, said = _cut_spec(self.graph, op)
+        spec, said, own_shape = _cut_spec(self.graph, op)
         self.specs[cut] = spec
+        if own_shape:
+            self.configured.add(cut)
         self.broken[cut] = own[failed]  # a random stand-in: nothing said about the op itself is measured
         self.steps.pop(cut, None)
         for op_id in sorted(after):
@@ -506,6 +520,9 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
         bounds = [u.attrs.get("num_embeddings", u.attrs.get("keras", {}).get("input_dim"))
                   for u in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY)) if u.kind is K.EMBEDDING]
         return InputSpec((1, *shape), integer_below=bounds[0] if bounds and _int(bounds[0]) else None)
+    declared = tf_build.placeholder_shape(op)
+    if declared is not None and not keras_build.is_keras(graph):
+        return InputSpec((1, *declared))
     if keras_build.is_keras(graph):
         shape, bound, stood_in = keras_build.sample_shape(graph, op, STAND_IN)
         return InputSpec((1, *shape), integer_below=bound, stood_in=stood_in)
@@ -536,25 +553,32 @@ def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
             return InputSpec((1, SEQUENCE_LENGTH), integer_below=vocabulary if _int(vocabulary) else STAND_IN)
         if name == "torch.nn.LayerNorm" and _int(attrs.get("normalized_shape")):
             return InputSpec((1, attrs["normalized_shape"]))
+        if tf_build.is_tf(user) and user.kind is K.LINEAR:  # tf.matmul(x, W): a lazy Linear where unknown
+            width = attrs.get("in_features")
+            return InputSpec((1, width)) if _int(width) else \
+                InputSpec((1, STAND_IN), stood_in=(user.id, "in_features"))
         if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
             raise CannotBuild(f"the input size of {user.describe()} is not known")
     return None
 
 
-def _cut_spec(graph: ModelGraph, op: Op) -> tuple[InputSpec, str]:
-    """The input that stands for ``op``'s value when the part after it is traced alone, and
-    where its shape comes from."""
+def _cut_spec(graph: ModelGraph, op: Op) -> tuple[InputSpec, str, bool]:
+    """The input that stands for ``op``'s value when the part after it is traced alone, where
+    its shape comes from, and whether that shape is the op's own (no other size is tried)."""
+    stated = keras_build.output_shape(op, SEQUENCE_LENGTH)
+    if stated is not None:
+        return InputSpec((1, *stated)), "the shape its units give its output", True
     shape = op.attrs.get("out_shape")
     dims = getattr(shape, "dims", ())
     if getattr(shape, "ranked", False) and len(dims) > 1 and all(_int(d) for d in dims[1:]):
-        return InputSpec((1, *dims[1:])), "the shape of its output"
+        return InputSpec((1, *dims[1:])), "the shape of its output", True
     try:
         spec = consumer_spec(graph, op)
     except CannotBuild:
         spec = None
     if spec is not None:
-        return spec, "the shape the layers after it take"
-    return InputSpec((1, STAND_IN)), "its output size is unknown, a stand-in width"
+        return spec, "the shape the layers after it take", False
+    return InputSpec((1, STAND_IN)), "its output size is unknown, a stand-in width", False
 
 
 def _known_from(graph: ModelGraph, op_id: int) -> int:

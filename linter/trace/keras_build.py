@@ -88,15 +88,50 @@ def sample_shape(graph: ModelGraph, op: Op, stand_in: int) -> tuple[tuple[int, .
             shape = (args["input_dim"],)
         elif first.kind is K.EMBEDDING and isinstance(args.get("input_length"), int):
             shape = (args["input_length"],)
-    if (shape is None or (isinstance(shape, tuple) and len(shape) == 1 and shape[0] is None)) \
-            and first is not None and first.type_name == "keras.layers.Dense":
-        return (stand_in,), None, (first.id, "in_features")
+    known = shape is not None and all(isinstance(d, int) and d > 0 for d in shape)
+    if not known and first is not None:
+        guessed = _stand_in_shape(first, stand_in)
+        if guessed is not None:
+            return guessed
     if shape is None or not all(isinstance(d, int) and d > 0 for d in shape):
         where = first.describe() if first is not None else graph.name
         raise CannotBuild(f"the input size of {where} is not known: give it input_shape=, or input-shape in "
                           f"[tool.nnlint.trace.models.{graph.name}]")
     bound = args.get("input_dim") if first is not None and first.kind is K.EMBEDDING else None
     return tuple(shape), bound if isinstance(bound, int) else None, None
+
+
+#: first layers whose input's width no code states: (the torch field a stand-in sizes, shape)
+_STAND_IN_FIELDS = {"Dense": "in_features", "BatchNormalization": "num_features", "Conv1D": "in_channels",
+                    "Conv2D": "in_channels", "Conv3D": "in_channels"}
+#: the side of a stand-in image or sequence fed to a first convolution of unknown input shape
+STAND_IN_SIDE = 32
+
+
+def _stand_in_shape(first: Op, stand_in: int) -> Optional[tuple[tuple[int, ...], None, tuple[int, str]]]:
+    """A stand-in sample shape for a first layer the code gives no input shape to, or gives one
+    computed at run time (``input_shape=(X.shape[1],)``): ``stand_in`` features for a Dense or a
+    batch norm, a ``STAND_IN_SIDE`` image (or sequence) of 3 channels for a convolution. The
+    layer's own sizes do not depend on it, so only a finding about its input size would."""
+    short = first.type_name.rsplit(".", 1)[-1]
+    field = _STAND_IN_FIELDS.get(short)
+    if field is None or first.attrs.get("keras", {}).get("data_format") == "channels_first":
+        return None
+    if short.startswith("Conv"):
+        return (*(STAND_IN_SIDE,) * int(short[-2]), 3), None, (first.id, field)
+    return (stand_in,), None, (first.id, field)
+
+
+def output_shape(op: Op, sequence: int) -> Optional[tuple[int, ...]]:
+    """One sample's output shape where a layer the trace does not rebuild (a recurrent one)
+    states it: ``(units,)``, or ``(sequence, units)`` with ``return_sequences=True``."""
+    args = op.attrs.get("keras", {})
+    units = args.get("units")
+    if op.kind is not K.RNN or not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+        return None
+    if args.get("return_state") or args.get("go_backwards"):
+        return None
+    return (sequence, units) if args.get("return_sequences") is True else (units,)
 
 
 def layer_step(op: Op, register: Register) -> Step:
@@ -159,13 +194,13 @@ def _conv(op: Op, args: dict, register: Register) -> Step:
     def step(xs: list[torch.Tensor]) -> torch.Tensor:
         x = xs[0].movedim(-1, 1)
         if padding == "same":
-            x = F.pad(x, _same_padding(x.shape[2:], kernel, stride, dilation))
+            x = F.pad(x, same_padding(x.shape[2:], kernel, stride, dilation))
         return layer(x).movedim(1, -1)
 
     return step
 
 
-def _same_padding(size: Any, kernel: tuple, stride: tuple, dilation: tuple) -> list[int]:
+def same_padding(size: Any, kernel: tuple, stride: tuple, dilation: tuple) -> list[int]:
     """TensorFlow's "same": output ceil(n / stride), the odd pixel of padding on the far side."""
     pads: list[int] = []
     for n, k, s, d in zip(reversed(size), reversed(kernel), reversed(stride), reversed(dilation)):
@@ -215,13 +250,31 @@ def _pool(op: Op, args: dict, register: Register) -> Step:
         average = "Average" in short
         return lambda xs: xs[0].mean(dim=tuple(range(1, xs[0].dim() - 1))) if average else \
             xs[0].amax(dim=tuple(range(1, xs[0].dim() - 1)))
-    if str(args.get("padding", "valid")).lower() != "valid":
-        raise CannotBuild(f"{op.describe()}: only padding='valid' pooling is rebuilt")
+    padding = str(args.get("padding", "valid")).lower()
+    if padding not in ("valid", "same"):
+        raise CannotBuild(f"{op.describe()}: padding={padding!r} is not rebuilt")
     dims = int(short[-2])
     size = _tuple(op, args.get("pool_size", 2), dims, "pool_size")
     stride = _tuple(op, args.get("strides") or size, dims, "strides")
-    layer = _POOLS[short](size, stride)
-    return lambda xs: layer(xs[0].movedim(-1, 1)).movedim(1, -1)
+    return pooling(_POOLS[short](size, stride), size, stride, padding == "same")
+
+
+def pooling(layer: nn.Module, size: tuple, stride: tuple, same: bool) -> Step:
+    """A channels-last pooling; with TensorFlow's "same" padding, padded cells never count: a
+    max ignores them (padded with -inf), an average is over the real cells only."""
+    if not same:
+        return lambda xs: layer(xs[0].movedim(-1, 1)).movedim(1, -1)
+    average = isinstance(layer, (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d))
+
+    def step(xs: list[torch.Tensor]) -> torch.Tensor:
+        x = xs[0].movedim(-1, 1)
+        pads = same_padding(x.shape[2:], size, stride, (1,) * len(size))
+        if not average:
+            return layer(F.pad(x, pads, value=float("-inf"))).movedim(1, -1)
+        counts = layer(F.pad(torch.ones_like(x[:1, :1]), pads))
+        return (layer(F.pad(x, pads)) / counts).movedim(1, -1)
+
+    return step
 
 
 def _reshape(op: Op, args: dict, register: Register) -> Step:

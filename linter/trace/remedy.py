@@ -39,7 +39,7 @@ class Remedy:
     inputs_only: bool = False
 
     def named(self) -> str:
-        return f"{self.what} ({self.code})"
+        return f"{self.what} ({self.code})" if self.code else self.what
 
 
 def remedied(graph: ModelGraph, remedies: Iterable[Remedy]) -> ModelGraph:
@@ -78,7 +78,10 @@ def swap_function(graph: ModelGraph, op_id: int, kind: OpKind, module: str, func
     short = op.type_name.rsplit(".", 1)[-1]
     is_layer = op.type_name.startswith("torch.nn.") and short[:1].isupper()
     op.kind = kind
-    op.type_name = f"torch.nn.{module}" if is_layer else f"torch.nn.functional.{function}"
+    if op.type_name.startswith("tensorflow."):  # tf.nn.softmax(x) -> tf.nn.log_softmax(x): the same axis
+        op.type_name = f"tensorflow.nn.{function}"
+    else:
+        op.type_name = f"torch.nn.{module}" if is_layer else f"torch.nn.functional.{function}"
 
 
 def to_sigmoid(graph: ModelGraph, op_id: int) -> None:
@@ -118,3 +121,31 @@ def set_input_range(graph: ModelGraph, low: float, high: float) -> None:
     for op_id in graph.inputs:
         if graph.ops[op_id].kind is K.INPUT:
             edited(graph, op_id).attrs["value_range"] = (low, high)
+
+
+#: inits that give every weight one value: a layer behind them sees no difference between samples
+CONSTANT_INITS = ("zeros_", "ones_", "constant_")
+
+
+def redrawn_constant_inits(graph: ModelGraph) -> Optional[Remedy]:
+    """The layers the code starts at a constant (``nn.init.zeros_``, ``tf.zeros``) drawn at random
+    instead, as the builder draws an uninitialised layer; None when no layer is. Not a finding's
+    remedy: a zero-initialised output layer is an idiom that the first training step moves off,
+    but at initialisation it makes every later input constant, so no forward pass could show a
+    fault behind it. The trace applies it, and says so, only where it is what a measurement's
+    precondition lacks and no finding's remedy restores it."""
+    layers = [op for op in graph.ops.values() if any(
+        i.get("fn") in CONSTANT_INITS and i.get("param") in ("weight", "bias") for i in op.attrs.get("inits", ()))]
+    weights = [op for op in layers if any(i.get("fn") in CONSTANT_INITS and i.get("param") == "weight"
+                                          for i in op.attrs.get("inits", ()))]
+    if not weights:  # constant biases alone never make a layer's output constant
+        return None
+
+    def edit(g: ModelGraph) -> None:
+        for op in layers:
+            mine = edited(g, op.id)
+            mine.attrs["inits"] = [i for i in op.attrs.get("inits", ()) if i.get("fn") not in CONSTANT_INITS]
+
+    names = ", ".join(op.label or op.describe() for op in weights[:3]) + (", ..." if len(weights) > 3 else "")
+    return Remedy("", f"the constant initial weights of {names} drawn at random instead (training moves them)",
+                  ("redraw", tuple(op.id for op in layers)), edit)

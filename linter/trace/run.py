@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -40,7 +41,7 @@ from nnlint.trace.import_mode import ImportRequest, trace_by_import
 from nnlint.trace.measure import measure, seed
 from nnlint.trace.measurements import ALL, Measure
 from nnlint.trace.records import ModelTrace, TracedFinding
-from nnlint.trace.remedy import Remedy, remedied
+from nnlint.trace.remedy import Remedy, redrawn_constant_inits, remedied
 from nnlint.trace.verdict import INCONCLUSIVE, REFUTED, Verdict, inconclusive, unconfirmable
 
 if TYPE_CHECKING:
@@ -92,6 +93,9 @@ class _Model:
     #: op id -> a size the code leaves unknown and the trace stood in for ("in_features unknown:
     #: traced with 32"); a finding on that op depends on it and stays inconclusive
     stand_ins: dict[int, str] = field(default_factory=dict)
+    #: ops whose own argument is a stand-in (a dropout rate fed at run time): every finding on
+    #: them depends on it, whatever the check reads
+    own_stand_ins: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)  # what holds for every finding (the part traced)
 
 
@@ -152,7 +156,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             verdict = _judge_with_remedies(check, evidence, variants, others)
         else:
             verdict = _judge(check, evidence)
-        verdict = _with_stand_ins(verdict, model, op)
+        verdict = _with_stand_ins(verdict, model, op, check)
         shown = _shown_on(graph, op, subject, models) or model
         if shown is not None and shown.trace is not None:
             inside = op is not None and graph is not None and graph.is_model and graph.ops.get(op.id) is op
@@ -260,6 +264,9 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
         for remedy in helpers if found is not None else ():  # keep only the remedies it needs
             fewer = tuple(r for r in found.also_fixed if r is not remedy)
             found = restored(fewer) or found
+    redraw = redrawn_constant_inits(graph) if found is None else None
+    if redraw is not None and all(r.key != redraw.key for r in mine):
+        found = restored((redraw,)) or (restored((*helpers, redraw)) if 0 < len(helpers) < MAX_JOINT_REMEDIES else None)
     if found is None:
         tried = " (no other finding's remedy restores it)" if helpers else ""
         return inconclusive(f"{cause}: the measurement cannot show the problem{tried}")
@@ -268,12 +275,12 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
     return Verdict(verdict.status, f"with {named}, {verdict.evidence}")
 
 
-def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op]) -> Verdict:
+def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op], check: Check) -> Verdict:
     """A verdict measured with stand-ins says which; a finding on a layer whose own size was
-    stood in is inconclusive (its measurement would depend on the stand-in)."""
+    stood in is inconclusive where the check's measurement depends on that size."""
     if model is None or model.trace is None:
         return verdict
-    if op is not None and op.id in model.stand_ins:
+    if op is not None and op.id in model.stand_ins and (check.reads_input_size or op.id in model.own_stand_ins):
         return inconclusive(f"{model.stand_ins[op.id]}, and the finding depends on that layer's sizes")
     if verdict.status == INCONCLUSIVE:
         return verdict
@@ -396,6 +403,15 @@ def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.
 
 def _rebuild(graph: ModelGraph, device: torch.device, budget: Budget, sample: Optional[torch.Tensor],
              input_shape: Optional[list], needs: frozenset[Measure]) -> _Model:
+    """The model rebuilt and measured. torch's warnings about the user's calls (an implicit
+    softmax dimension, a lazy module) are not nnlint's output: they are silenced here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _rebuild_quietly(graph, device, budget, sample, input_shape, needs)
+
+
+def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sample: Optional[torch.Tensor],
+                     input_shape: Optional[list], needs: frozenset[Measure]) -> _Model:
     seed(device, 0)  # the layers' default initialisation: the same model, the same verdicts
     batch = budget.batch
     try:
@@ -419,7 +435,7 @@ def _rebuild(graph: ModelGraph, device: torch.device, budget: Budget, sample: Op
         trace.layers.pop(op_id, None)
     trace.built = "onnx" if graph.artifact is not None else "rebuilt"
     return _Model(trace, None, dict(built.broken), dict(built.init_notes), dict(getattr(built, "stand_ins", {})),
-                  list(getattr(built, "notes", [])))
+                  set(getattr(built, "own_stand_ins", ())), list(getattr(built, "notes", [])))
 
 
 def _not_importable(graph: ModelGraph, program: "Program") -> Optional[str]:

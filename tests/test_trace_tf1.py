@@ -1,0 +1,139 @@
+"""--trace on TensorFlow 1 graph code (placeholders, variables, ``tf.matmul``, ``tf.nn.conv2d``,
+``sess.run``): rebuilt in torch with TensorFlow's layout and the variables' own initializers,
+then measured like any other model. Near misses: a clean graph confirms nothing, and a dropout
+whose keep probability is fed at run time is traced with a stand-in rate that the evidence
+names and that a finding on that dropout cannot rest on."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from nnlint.config import Settings  # noqa: E402
+from nnlint.engine import lint, selected_checks  # noqa: E402
+from nnlint.frontends.project import Project  # noqa: E402
+from nnlint.frontends.python import analyze  # noqa: E402
+from nnlint.trace.build import BuiltGraph  # noqa: E402
+from nnlint.trace.run import TraceOptions, trace_findings  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+def verdicts(tmp_path: Path, source: str) -> dict[str, list[dict]]:
+    (tmp_path / "graph.py").write_text(textwrap.dedent(source))
+    settings = Settings()
+    subjects: dict = {}
+    result = lint([str(tmp_path)], settings, selected_checks(settings), subjects=subjects)
+    findings, _ = trace_findings(result.findings, subjects, TraceOptions(device="cpu"))
+    found: dict[str, list[dict]] = {}
+    for f in findings:
+        found.setdefault(f.code, []).append(f.trace)
+    return found
+
+
+def tf_graph(tmp_path: Path, source: str):
+    path = tmp_path / "graph.py"
+    path.write_text(textwrap.dedent(source))
+    project = Project({path: path.name})
+    program = analyze(project.load(path), project, None)
+    return next(g for g in program.graphs if any(op.type_name.startswith("tensorflow.") for op in g.ops.values()))
+
+
+LOGISTIC = """
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 784])
+y = tf.placeholder(tf.float32, [None, 10])
+W = tf.Variable(tf.zeros([784, 10]))
+b = tf.Variable(tf.zeros([10]))
+pred = tf.nn.softmax(tf.matmul(x, W) + b)
+cost = tf.reduce_mean(-tf.reduce_sum(y * tf.log(pred), reduction_indices=1))
+optimizer = tf.train.GradientDescentOptimizer(0.01).minimize(cost)
+"""
+
+CONV = """
+import tensorflow.compat.v1 as tf
+
+def weight(shape):
+    return tf.Variable(tf.truncated_normal(shape, stddev=0.1))
+
+def bias(shape):
+    return tf.Variable(tf.constant(0.1, shape=shape))
+
+images = tf.placeholder(tf.float32, shape=[None, 784])
+labels = tf.placeholder(tf.float32, shape=[None, 10])
+keep_prob = tf.placeholder(tf.float32)
+grid = tf.reshape(images, [-1, 28, 28, 1])
+conv = tf.nn.relu(tf.nn.conv2d(grid, weight([5, 5, 1, 16]), strides=[1, 1, 1, 1], padding="SAME") + bias([16]))
+pooled = tf.nn.max_pool(conv, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+flat = tf.reshape(pooled, [-1, 14 * 14 * 16])
+hidden = tf.nn.relu(tf.matmul(flat, weight([14 * 14 * 16, 64])) + bias([64]))
+dropped = tf.nn.dropout(hidden, keep_prob)
+W_out = weight([64, 10])
+probs = tf.nn.softmax(tf.matmul(dropped, W_out) + bias([10]))
+loss = -tf.reduce_sum(labels * tf.log(probs))
+step = tf.train.AdamOptimizer(1e-4).minimize(loss)
+sess = tf.Session()
+for batch_x, batch_y in batches:
+    sess.run(step, feed_dict={images: batch_x, labels: batch_y, keep_prob: 0.5})
+"""
+
+
+def test_log_of_softmax_in_a_logistic_regression_is_confirmed_with_its_zero_init_redrawn(tmp_path):
+    (trace,) = verdicts(tmp_path, LOGISTIC)["NN002"]
+    assert trace["status"] == "confirmed", trace
+    assert trace["evidence"].startswith("with the constant initial weights of W drawn at random instead"), trace
+    assert "log_softmax in place of log" in trace["evidence"], trace
+
+
+def test_a_conv_graph_with_a_fed_keep_probability_is_rebuilt_and_confirmed(tmp_path):
+    (trace,) = verdicts(tmp_path, CONV)["NN002"]
+    assert trace["status"] == "confirmed", trace
+    assert "dropout's p unknown: traced with 0.5" in trace["evidence"], trace
+
+
+def test_ops_keep_tensorflow_layout_and_the_variables_inits(tmp_path):
+    graph = tf_graph(tmp_path, CONV)
+    built = BuiltGraph(graph, CPU)
+    assert not built.broken.keys() & {op.id for op in graph.ops.values() if op.kind.name in ("CONV", "LINEAR", "POOL")}
+    values = built(built.make_inputs(2, torch.Generator().manual_seed(0)))
+    shapes = {op.type_name: tuple(values[i].shape) for i, op in graph.ops.items() if i in values}
+    assert shapes["tensorflow.nn.conv2d"] == (2, 28, 28, 16)  # "SAME", channels last
+    assert shapes["tensorflow.nn.max_pool"] == (2, 14, 14, 16)
+    conv = next(i for i, op in graph.ops.items() if op.type_name == "tensorflow.nn.conv2d")
+    weight, bias = built.params(conv)
+    assert float(bias.detach().min()) == float(bias.detach().max()) == pytest.approx(0.1)  # tf.constant(0.1)
+    assert 0.07 < float(weight.detach().std()) < 0.11  # truncated normal, stddev 0.1
+
+
+def test_a_placeholder_nothing_reads_is_not_fed(tmp_path):
+    graph = tf_graph(tmp_path, """
+    import tensorflow as tf
+    training = tf.placeholder(tf.bool)
+    x = tf.placeholder(tf.float32, [None, 20])
+    W = tf.Variable(tf.random_normal([20, 3]))
+    out = tf.nn.softmax(tf.matmul(x, W))
+    """)
+    built = BuiltGraph(graph, CPU)
+    assert not built.broken and list(s.shape for s in built.specs.values()) == [(1, 20)]
+
+
+def test_a_clean_graph_confirms_nothing(tmp_path):
+    found = verdicts(tmp_path, """
+    import tensorflow as tf
+
+    x = tf.placeholder(tf.float32, [None, 784])
+    y = tf.placeholder(tf.float32, [None, 10])
+    W1 = tf.Variable(tf.random_normal([784, 128], stddev=0.05))  # He: sqrt(2 / 784)
+    b1 = tf.Variable(tf.zeros([128]))
+    h = tf.nn.relu(tf.matmul(x, W1) + b1)
+    W2 = tf.get_variable("W2", shape=[128, 10], initializer=tf.contrib.layers.xavier_initializer())
+    logits = tf.matmul(h, W2)
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    train = tf.train.AdamOptimizer(0.001).minimize(loss)
+    """)
+    assert all(t["status"] != "confirmed" for traces in found.values() for t in traces), found
