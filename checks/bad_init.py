@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 _TRANSPARENT = SHAPE_ONLY | {OpKind.DROPOUT, OpKind.POOL}
 _CONSTANT = {"zeros_": 0.0, "ones_": 1.0, "constant_": None}
+#: Units whose outputs differ by less than this share of the layer's std compute one function:
+#: float32 sums over thousands of terms, ordered differently per channel block, differ by about
+#: 1e-6 of their size, while units an init tells apart differ by a sizeable share of it.
+SYMMETRIC = 1e-4
 
 
 def _transparent(op: Op) -> bool:
@@ -272,16 +276,21 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
         if "constant" in claim:
             if s.unit_spread is None:
                 return inconclusive(f"the units of {op.describe()} could not be compared")
-            if s.unit_spread <= 1e-6 * max(s.std, 1e-12) + 1e-12:
+            if s.unit_spread <= SYMMETRIC * max(s.std, 1e-12) + 1e-12:
                 shown = (f"every unit of {op.describe()} responds identically to the inputs (spread across "
                          f"units {s.unit_spread:.2g}): symmetry is never broken")
                 fixed = evidence.fixed_layer()
                 if fixed is None or fixed.train is None or fixed.train.unit_spread is None or evidence.remedy is None:
                     return confirmed(shown)
-                if fixed.train.unit_spread <= 1e-6 * max(fixed.train.std, 1e-12) + 1e-12:
+                if fixed.train.unit_spread <= SYMMETRIC * max(fixed.train.std, 1e-12) + 1e-12:
                     return inconclusive(f"{shown}, and with {evidence.remedy.what} as well: something else makes "
                                         "the units identical")
                 return confirmed(f"{shown}; with {evidence.remedy.what} they differ (spread {fixed.train.unit_spread:.3g})")
+            groups = _groups(op)
+            if groups > 1:  # units of different groups read different channels: they may differ anyway
+                return inconclusive(f"the units of {op.describe()} differ (spread {s.unit_spread:.3g}), but its "
+                                    f"{groups} groups read different channels: the spread across groups cannot show "
+                                    "whether the units within one are identical")
             return refuted(f"the units of {op.describe()} respond differently (spread {s.unit_spread:.3g})")
         if "Xavier" in claim:
             return _confirm_halving(evidence)
@@ -380,3 +389,13 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
         if low is None or high is None:
             return None
         return abs(high - low) / math.sqrt(12)
+
+
+def _groups(op: Op) -> int:
+    """A convolution's number of groups (``groups=`` in torch, the ONNX ``group`` attribute); 1
+    where it has none or it is not known."""
+    groups = op.attrs.get("groups")
+    if groups is None and op.attrs.get("call") is not None:
+        args, kwargs = op.attrs["call"]
+        groups = kwargs.get("groups", args[6] if len(args) > 6 else 1)
+    return groups if isinstance(groups, int) and not isinstance(groups, bool) and groups > 1 else 1

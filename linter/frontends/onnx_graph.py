@@ -252,6 +252,9 @@ def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, cache: dict
     if name not in cache:
         cache[name] = weights.stats(name)
     attrs["weight_stats"] = cache[name]
+    groups = attribute(node, "group", 1) if op_type in ("Conv", "ConvTranspose") else 1
+    if isinstance(groups, int) and groups > 1:
+        attrs["groups"] = groups  # each group of units reads its own channels
     dims = weights.dims(name)
     if dims is None or len(dims) < 2:
         return

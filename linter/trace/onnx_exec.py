@@ -79,8 +79,11 @@ class _Node:
     attribute nobody understood fails the build) and the inputs whose values are known already."""
 
     def __init__(self, proto: onnx.NodeProto, name: str, opset: int, known: dict, shapes: dict,
-                 weights: Weights, device: torch.device) -> None:
+                 weights: Weights, device: torch.device, fixed_batch: int | None = None) -> None:
         self.proto = proto
+        #: the batch size every graph input declares as a number (an export traced at batch 1),
+        #: which the export may have baked into its reshapes; None where the batch is symbolic
+        self.fixed_batch = fixed_batch
         self.name = name
         self.op = proto.op_type
         self.opset = opset
@@ -611,19 +614,29 @@ def _flatten(n: _Node) -> Fn:
 
 
 def _reshape(n: _Node) -> Fn:
-    """0 copies the input's dimension (unless ``allowzero``), -1 is inferred."""
+    """0 copies the input's dimension (unless ``allowzero``), -1 is inferred. An export traced at
+    a fixed batch may have baked it into the target (``[1, 1024]``): where that target does not
+    fit the traced batch, a leading size equal to the declared batch is read as the batch."""
     allow_zero = bool(n.int("allowzero", 0)) if n.opset >= 14 else False
     shape = n.input_list(1)
     if shape is None:
         raise n.fail("no shape input")
+    baked = n.fixed_batch
+
+    def fit(x: torch.Tensor, target: list) -> torch.Tensor:
+        if baked is not None and target and target[0] == baked and x.dim() and x.shape[0] != baked \
+                and -1 not in target[1:] and math.prod(target) != x.numel():
+            target = [x.shape[0], *target[1:]]
+        return x.reshape(target)
+
     if shape is not DYNAMIC and (allow_zero or 0 not in shape):
-        return lambda x, s: x.reshape(shape)
+        return lambda x, s: fit(x, list(shape))
 
     def run(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         target = _resolve(shape, s)
         if not allow_zero:
             target = [x.shape[i] if v == 0 else v for i, v in enumerate(target)]
-        return x.reshape(target)
+        return fit(x, target)
     return run
 
 
@@ -1101,6 +1114,7 @@ class OnnxExecutor(nn.Module):
         self._static: dict[str, torch.Tensor] = {}  # values known before any input (never trained)
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._specs = _input_specs(graph, {t.name for t in graph.initializer}, batch, dims or {})
+        self._fixed_batch = _fixed_batch(graph, {t.name for t in graph.initializer})
         budget.check(_initializer_bytes(graph), "parameters")
         sizes = {name: product(shape) * _itemsize(dtype) for name, shape, dtype in self._specs}
         if sizes:
@@ -1153,7 +1167,7 @@ class OnnxExecutor(nn.Module):
             name = _text(proto.name) or f"{proto.op_type}#{index}"
             self._outputs.setdefault(name, proto.output[0] if proto.output else None)
             self._op_types.setdefault(name, proto.op_type)
-            node = _Node(proto, name, self._opset, known, self._shapes, self._weights, device)
+            node = _Node(proto, name, self._opset, known, self._shapes, self._weights, device, self._fixed_batch)
             missing = [i for i in node.inputs if i not in defined]
             if missing:
                 raise node.fail(f"input '{_text(missing[0])}' is not computed before the node")
@@ -1356,6 +1370,19 @@ def _default_opset(model: onnx.ModelProto) -> int:
     if not MIN_OPSET <= version <= MAX_OPSET:
         raise CannotBuild(f"ai.onnx opset {version} not supported (only {MIN_OPSET} to {MAX_OPSET})")
     return version
+
+
+def _fixed_batch(graph: onnx.GraphProto, initializers: set[str]) -> int | None:
+    """The batch size all graph inputs declare as one number, or None (symbolic, or none)."""
+    sizes = set()
+    for value in graph.input:
+        if value.name in initializers:
+            continue
+        dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
+        if not dims or not dims[0].HasField("dim_value"):
+            return None
+        sizes.add(dims[0].dim_value)
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 def _input_specs(graph: onnx.GraphProto, initializers: set[str], batch: int,
