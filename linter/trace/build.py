@@ -330,13 +330,10 @@ class BuiltGraph(nn.Module):
     def _plan(self, cls: type, args: list, kwargs: dict) -> None:
         """Count the layer's parameters and buffers before building it: the same class
         constructed on the ``meta`` device has their shapes and no storage."""
-        try:
-            with torch.device("meta"):
-                probe = cls(*args, **({**kwargs, "device": "meta"} if "device" in kwargs else kwargs))
-        except Exception:  # the real constructor says what is wrong with the arguments
+        size = _layer_bytes(cls, args, kwargs)
+        if size is None:  # the real constructor says what is wrong with the arguments
             return
-        self._planned += sum(t.numel() * t.element_size() for t in (*probe.parameters(), *probe.buffers())
-                             if not nn.parameter.is_lazy(t))  # a lazy layer's size comes with its input
+        self._planned += size
         self.budget.check(self._planned, "parameters")
 
     def _replay(self, op: Op, target: Any, method: bool) -> Step:
@@ -481,6 +478,28 @@ class BuiltGraph(nn.Module):
                             self.init_notes[op_id] = f"{init['fn']} is not an init the trace replays"
                 except (CannotBuild, AttributeError, TypeError, ValueError, RuntimeError) as exc:
                     self.init_notes[op_id] = f"{init['fn']} could not be replayed ({one_line(exc)})"
+
+
+#: (class, arguments) -> bytes of the layer's parameters and buffers: a remedy's variant builds
+#: the same layers again, and a meta-device probe costs as much as the small layer itself
+_SIZES: dict[tuple, Optional[int]] = {}
+_MAX_SIZES = 4096
+
+
+def _layer_bytes(cls: type, args: list, kwargs: dict) -> Optional[int]:
+    key = (cls, repr(args), repr(sorted(kwargs.items())))
+    if key not in _SIZES:
+        try:
+            with torch.device("meta"):
+                probe = cls(*args, **({**kwargs, "device": "meta"} if "device" in kwargs else kwargs))
+            size: Optional[int] = sum(t.numel() * t.element_size() for t in (*probe.parameters(), *probe.buffers())
+                                      if not nn.parameter.is_lazy(t))  # a lazy layer's size comes with its input
+        except Exception:
+            size = None
+        if len(_SIZES) >= _MAX_SIZES:
+            _SIZES.clear()
+        _SIZES[key] = size
+    return _SIZES[key]
 
 
 def layer_params(layer: Optional[nn.Module]) -> list[nn.Parameter]:

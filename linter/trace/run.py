@@ -151,7 +151,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         mine = remedies.get(index)
         if model is not None and variants.can_vary(graph, model, mine):
             evidence.remedy = mine
-            evidence.variant = variants.varied(graph, ())
+            evidence.variant = variants.varied(graph, (), check.measures)
             others = [r for r in model_remedies.get(id(graph), []) if mine is None or r.key != mine.key]
             verdict = _judge_with_remedies(check, evidence, variants, others)
         else:
@@ -209,8 +209,15 @@ class _Variants:
         return graph is not None and model.trace is not None and model.trace.built == "rebuilt" \
             and graph.artifact is None and (inputs_only or not keras_build.is_keras(graph))
 
-    def trace(self, graph: ModelGraph, remedies: tuple[Remedy, ...]) -> Optional[ModelTrace]:
-        key = (id(graph), frozenset(r.key for r in remedies))
+    def trace(self, graph: ModelGraph, remedies: tuple[Remedy, ...],
+              needs: Optional[frozenset[Measure]] = None) -> Optional[ModelTrace]:
+        """The model with ``remedies`` applied, measured for ``needs`` (a check's own measures;
+        by default all its model's findings read), once per set of remedies and needs."""
+        needs = frozenset(needs) if needs else frozenset(self.needs[id(graph)])
+        key = (id(graph), frozenset(r.key for r in remedies), needs)
+        wider = next((k for k in self.cache if k[:2] == key[:2] and k[2] >= needs), None)
+        if wider is not None:  # measured for more already: every measurement is seeded alike
+            return self.cache[wider]
         if key not in self.cache:
             setting = self.options.model_setting(graph)
             try:
@@ -219,17 +226,17 @@ class _Variants:
                 self.cache[key] = None
                 return None
             model = _rebuild(twin, self.device, Budget(self.options.memory, self.options.batch), self.sample,
-                             setting.get("input_shape"), frozenset(self.needs[id(graph)]))
+                             setting.get("input_shape"), needs)
             ok = model.trace is not None and not model.trace.problem and not model.trace.error
             self.cache[key] = model.trace if ok else None
         return self.cache[key]
 
-    def lazily(self, graph: ModelGraph, remedies: tuple[Remedy, ...]):
-        return lambda: self.trace(graph, remedies)
+    def lazily(self, graph: ModelGraph, remedies: tuple[Remedy, ...], needs: frozenset[Measure]):
+        return lambda: self.trace(graph, remedies, needs)
 
-    def varied(self, graph: ModelGraph, remedies: tuple[Remedy, ...]):
+    def varied(self, graph: ModelGraph, remedies: tuple[Remedy, ...], needs: frozenset[Measure]):
         """``Evidence.variant``: the model with ``remedies`` and the edits a check asks for."""
-        return lambda edits: self.trace(graph, remedies + tuple(edits))
+        return lambda edits: self.trace(graph, remedies + tuple(edits), needs)
 
 
 def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, others: list[Remedy]) -> Verdict:
@@ -238,7 +245,7 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
     mine = (evidence.remedy,) if evidence.remedy is not None and evidence.remedy.edit is not None else ()
     graph = evidence.graph
     if mine:
-        evidence.remedied = variants.lazily(graph, mine)
+        evidence.remedied = variants.lazily(graph, mine, check.measures)
     try:
         cause = check.precondition(evidence) if evidence.missing(need_op=evidence.op is not None) is None else None
     except Exception as exc:
@@ -248,11 +255,12 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
     helpers = [r for r in others if r.edit is not None]
 
     def restored(extra: tuple[Remedy, ...]) -> Optional[Evidence]:
-        trace = variants.trace(graph, extra)
+        trace = variants.trace(graph, extra, check.measures)
         if trace is None:
             return None
-        again = dataclasses.replace(evidence, trace=trace, also_fixed=extra, variant=variants.varied(graph, extra),
-                                    remedied=variants.lazily(graph, extra + mine) if mine else None)
+        again = dataclasses.replace(evidence, trace=trace, also_fixed=extra,
+                                    variant=variants.varied(graph, extra, check.measures),
+                                    remedied=variants.lazily(graph, extra + mine, check.measures) if mine else None)
         try:
             return again if check.precondition(again) is None else None
         except Exception:
