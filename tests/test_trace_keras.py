@@ -111,3 +111,54 @@ def test_a_sequential_opened_by_keras_input_is_rebuilt_from_its_shape(tmp_path):
     assert found["NN001"]["status"] == "confirmed", found
     assert found["NN101"]["status"] == "confirmed", found  # Keras biases start at zero: the probe shifts them
     assert "model[1] (Conv2D)" in found["NN101"]["evidence"]
+
+
+def test_a_first_batch_norm_of_run_time_width_stands_in_and_the_output_finding_is_measured(tmp_path):
+    (tmp_path / "model.py").write_text(textwrap.dedent("""
+    from keras import Sequential
+    from keras.layers import BatchNormalization, Dense
+
+    model = Sequential()
+    model.add(BatchNormalization(input_shape=(x_train.shape[1],)))
+    model.add(Dense(8, activation="relu"))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x_train, y_train)
+    """))
+    [finding] = [f for f in traced(tmp_path / "model.py") if f.code == "NN001"]
+    assert finding.trace["status"] == "confirmed", finding.trace
+    assert "model[0]'s num_features unknown: traced with 32" in finding.trace["evidence"]
+
+
+@pytest.mark.parametrize("layers, shape", [
+    ("GRU(64, input_shape=(1, 12)), GRU(16)", "fed random inputs of 16 per sample"),
+    ("LSTM(10, input_shape=(X.shape[1], X.shape[2]), return_sequences=True), Dense(20, activation='tanh')",
+     "fed random inputs of 16x10 per sample"),
+])
+def test_the_head_after_a_recurrent_layer_is_traced_alone_from_its_units(tmp_path, layers, shape):
+    (tmp_path / "model.py").write_text(textwrap.dedent(f"""
+    from keras.models import Sequential
+    from keras.layers import Dense, GRU, LSTM
+
+    model = Sequential([{layers}, Dense(1, activation="relu")])
+    model.compile(loss="mean_squared_error", optimizer="adam")
+    """))
+    [finding] = [f for f in traced(tmp_path / "model.py") if f.code == "NN001"]
+    assert finding.trace["status"] == "confirmed", finding.trace
+    assert "alone" in finding.trace["evidence"] and shape in finding.trace["evidence"], finding.trace
+
+
+def test_same_padding_pooling_counts_only_real_cells(tmp_path):
+    graph = keras_graph(tmp_path, """
+    from tensorflow import keras
+    from tensorflow.keras import layers
+
+    model = keras.Sequential([layers.MaxPooling2D(2, padding="same", input_shape=(5, 5, 1)),
+                              layers.AveragePooling2D(2, padding="same")])
+    """)
+    built = BuiltGraph(graph, CPU)
+    x = -torch.ones(1, 5, 5, 1)  # all negative: a zero pad would win a max, and pull an average up
+    values = built({graph.inputs[0]: x})
+    pooled = {graph.ops[i].type_name.rsplit(".", 1)[-1]: v for i, v in values.items() if i != graph.inputs[0]}
+    assert pooled["MaxPooling2D"].shape == (1, 3, 3, 1) and float(pooled["MaxPooling2D"].max()) == -1.0
+    assert pooled["AveragePooling2D"].shape == (1, 2, 2, 1) and torch.allclose(pooled["AveragePooling2D"], -torch.ones(1, 2, 2, 1))

@@ -1074,3 +1074,46 @@ def test_a_probe_that_could_not_run_is_inconclusive_with_its_reason_never_refute
     evidence = Evidence(trace=trace, op=op, graph=graph, fields={}, why_not_run=why)
     verdict = lookup(code)(lambda *a: None).confirm(evidence)
     assert verdict.status == "inconclusive" and verdict.evidence == why, verdict
+
+
+def _constant_conv_model(path: Path, batch: int | str, groups: int = 1, reshape_batch: int = 1) -> Path:
+    """Constant 0.02 conv weights (a bad-init finding), between two reshapes whose leading size
+    is ``reshape_batch``, as an export traced at that batch bakes it in."""
+    nodes = [helper.make_node("Reshape", ["x", "to_image"], ["image"], name="unflatten"),
+             helper.make_node("Conv", ["image", "w", "b"], ["y"], name="conv", group=groups),
+             helper.make_node("Relu", ["y"], ["r"], name="act"),
+             helper.make_node("Reshape", ["r", "to_rows"], ["out"], name="flatten")]
+    inits = [onnx.numpy_helper.from_array(np.full((8, 4 // groups, 3, 3), 0.02, np.float32), "w"),
+             onnx.numpy_helper.from_array(np.random.default_rng(0).standard_normal(8).astype(np.float32), "b"),
+             onnx.numpy_helper.from_array(np.array([reshape_batch, 4, 6, 6], np.int64), "to_image"),
+             onnx.numpy_helper.from_array(np.array([reshape_batch, 8 * 4 * 4], np.int64), "to_rows")]
+    model = helper.make_model(helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 144])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], inits),
+        opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save_model(model, str(path))
+    return path
+
+
+def test_an_export_that_baked_its_batch_into_reshapes_runs_at_the_traced_batch(tmp_path):
+    """Traced at batch 1, the export's reshapes say [1, ...]: the trace reads that 1 as the batch."""
+    path = _constant_conv_model(tmp_path / "baked.onnx", batch=1)
+    [finding] = [f for f in _trace_files(path)[0] if f.code == "NN004"]
+    assert finding.trace["status"] == "confirmed", finding.trace
+    assert "responds identically" in finding.trace["evidence"]
+
+
+def test_a_reshape_to_a_fixed_size_is_not_read_as_the_batch_where_the_batch_is_symbolic(tmp_path):
+    """Near miss: with a symbolic batch, a [1, ...] target is the model's own and must fail as written."""
+    path = _constant_conv_model(tmp_path / "fixed.onnx", batch="N")
+    [finding] = [f for f in _trace_files(path)[0] if f.code == "NN004"]
+    assert finding.trace["status"] == "inconclusive" and "invalid for input" in finding.trace["evidence"], finding.trace
+
+
+def test_a_grouped_convolutions_units_are_compared_within_what_they_read(tmp_path):
+    """Constant weights in a grouped conv: units of different groups read different channels and
+    differ; that spread says nothing of the units within a group, so the verdict is left open."""
+    path = _constant_conv_model(tmp_path / "grouped.onnx", batch="N", groups=2, reshape_batch=-1)
+    [finding] = [f for f in _trace_files(path)[0] if f.code == "NN004"]
+    assert finding.trace["status"] == "inconclusive", finding.trace
+    assert "2 groups read different channels" in finding.trace["evidence"]
