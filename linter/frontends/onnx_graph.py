@@ -93,10 +93,11 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
     for most ops, one per weight for MatMuls, one per ratio for Dropouts: a graph may repeat
     one block a million times, and a dict per op costs a tenth of the loop); and ops go
     straight into ``graph.ops``, not through ``graph.add``, which would also reset the
-    graph's indexes (none are built yet) and costs 6% of the loop.
+    graph's indexes (none are built yet) and costs 6% of the loop. The weights' statistics
+    are computed after the loop, in one batch, for the weights layers use (see :func:`_weight_facts`).
     """
     ops, consts, node_op = graph.ops, weights.names, _node_op_class(graph.path)
-    stats_cache: dict[str, object] = {}
+    stated: list[tuple[dict, str]] = []  # attrs whose "weight_stats" are those of the weight named
     types: dict[str, tuple[str, OpKind]] = {}
     linears: dict[str, dict] = {}  # MatMul weight name -> the attrs of the linear layers it makes
     biased: dict[int, tuple[dict, dict]] = {}  # id of such attrs -> them, and them with a bias
@@ -135,12 +136,13 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
                         attrs = linears.get(weight)
                         if attrs is None:
                             attrs = linears[weight] = {"bias": False, "weight": weight}
-                            _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
+                            _weight_facts(attrs, protos[index - start], op_type, weights, stated, kind)
                             biased[id(attrs)] = (attrs, {**attrs, "bias": True})
+                            stated.append((biased[id(attrs)][1], stated[-1][1]))
                 elif kind in WEIGHTED:
                     attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
                     if attrs["weight"]:
-                        _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
+                        _weight_facts(attrs, protos[index - start], op_type, weights, stated, kind)
                 elif kind is _DROPOUT:
                     ratio = ins[1] if opset >= 12 and len(ins) > 1 else ""
                     if not ratio:
@@ -167,6 +169,9 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
             if op_type in CROSS_ENTROPY_LOSSES and inputs:
                 graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
                                            "input": inputs[0]})
+    stats = weights.stats_many({name for _, name in stated})
+    for attrs, name in stated:
+        attrs["weight_stats"] = stats[name]
 
 
 def _node_op_class(path: str) -> type[Op]:
@@ -247,11 +252,13 @@ def _folds_bias(layer: Op, ins: list[str], consts: set[str], biased: dict[int, t
     return True
 
 
-def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, cache: dict, kind: OpKind) -> None:
+def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, stated: list[tuple[dict, str]],
+                  kind: OpKind) -> None:
+    """A layer's weight facts: its fan-in now, its statistics once every layer is known
+    (``stated``: the weight whose values the name stands for here, as aliases stand now)."""
     name = attrs["weight"]
-    if name not in cache:
-        cache[name] = weights.stats(name)
-    attrs["weight_stats"] = cache[name]
+    attrs["weight_stats"] = None
+    stated.append((attrs, weights.source(name)))
     groups = attribute(node, "group", 1) if op_type in ("Conv", "ConvTranspose") else 1
     if isinstance(groups, int) and groups > 1:
         attrs["groups"] = groups  # each group of units reads its own channels

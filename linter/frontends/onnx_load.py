@@ -13,10 +13,14 @@ Imported only when an ``.onnx`` file is linted (numpy costs about 60 ms, onnx 13
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterator, Optional
 
 import numpy as np
@@ -83,11 +87,21 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
     if not data:
         raise UnreadableFile("cannot read ONNX model: empty file")
     nodes = initializers = None
+    real = files.resolve(path)
+    verdict: list[Optional[str]] = []
     if streamed:
         holder = [data]
         del data  # read() lets the bytes go once parsed
+
+        def check_first(count: int) -> None:
+            """No large weights: the checker reads the file itself, before the linter parses it,
+            so its C++ model (ten times the file for small nodes) is gone when the linter's is made."""
+            if count <= check_nodes_limit:
+                verdict.append(_check(str(real)))
+
         try:  # a chunk that fails later reads the file again (through nnlint.files) for onnx's message
-            model, nodes, initializers = onnx_nodes.read(holder, lambda: _parse(_read(path)), onnx_tensors.BIG)
+            model, nodes, initializers = onnx_nodes.read(holder, lambda: _parse(_read(path)), onnx_tensors.BIG,
+                                                         check_first)
         except Exception:  # not a model: onnx says why, as it always has
             nodes = None
             data = _read(path)
@@ -97,13 +111,14 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
         del data
     if not model.HasField("graph") or not (len(nodes) or model.graph.output):
         raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
-    real = files.resolve(path)
     loaded = LoadedModel(model, real.parent, nodes=nodes)
     checked = len(nodes) <= check_nodes_limit
     if initializers:
         for_checker = _split_initializers(loaded, initializers, checked)
         if checked:
             loaded.checker_error = _check(onnx_nodes.checker_copy(model, nodes.serialized, for_checker))
+    elif verdict:
+        loaded.checker_error = verdict[0]
     elif checked:  # no large weights: the file is what the checker should see, read by its own code
         loaded.checker_error = _check(str(real))
     return loaded
@@ -154,14 +169,64 @@ def _parse(data: bytes) -> ModelProto:
 def _check(model: str | bytes) -> Optional[str]:
     """onnx.checker's verdict on a model: the resolved path of the file nnlint just read and
     vetted, or the serialized model without its large weights (see :func:`_split_initializers`).
-    The only place the onnx package itself is imported on the linter's path."""
-    import onnx.checker
-
+    What ``onnx.checker.check_model`` does with either, without its defaults' arguments (the
+    same in every onnx release): its C++ checker parses the model and checks it. The parsed
+    model is freed after, and so is the heap it held (:func:`_release_freed`)."""
+    checker = _checker()
     try:
-        onnx.checker.check_model(model)
+        if isinstance(model, str):
+            checker.check_model_path(model)
+        else:
+            checker.check_model(model)
     except Exception as exc:
         return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    finally:
+        _release_freed()
     return None
+
+
+def _checker() -> ModuleType:
+    """onnx's C++ checker module, the only part of the onnx package the linter uses.
+
+    ``import onnx`` runs the package's ``__init__``, which imports ``ml_dtypes`` and onnx's
+    Python helpers: 0.13 s on a quiet machine, over a second on a loaded one, and 30 MB,
+    for a checker that is one call into the extension module. So, as :mod:`onnx_proto` does
+    for the schema, the extension is loaded from the package's folder without running the
+    package, under its own name, in ``sys.modules``, where ``import onnx`` finds it later
+    (onnx imports it by name only, and an extension cannot be initialised twice in a process).
+    When onnx is already imported, or the extension is not where the package keeps it, the
+    package's own way is taken."""
+    name = "onnx.onnx_cpp2py_export"
+    if name not in sys.modules and "onnx" not in sys.modules:
+        spec = importlib.util.find_spec("onnx")  # finds the package without importing it
+        folders = spec.submodule_search_locations if spec is not None else None
+        finder = importlib.machinery.FileFinder(folders[0], (importlib.machinery.ExtensionFileLoader,
+                                                             importlib.machinery.EXTENSION_SUFFIXES)) if folders else None
+        found = finder.find_spec(name) if finder is not None else None
+        if found is not None and isinstance(found.loader, importlib.machinery.ExtensionFileLoader):
+            module = importlib.util.module_from_spec(found)
+            found.loader.exec_module(module)
+            sys.modules[name] = module
+    if name not in sys.modules:
+        import onnx.checker  # noqa: F401  (an unusual install: the package's way)
+    return sys.modules[name].checker
+
+
+def _release_freed() -> None:
+    """Give the heap back that the checker's C++ model freed.
+
+    onnx's C++ parse of a graph of small nodes and tensors takes about ten times the file's
+    size in many small allocations, and glibc's malloc keeps the heap they leave; Python's
+    objects live in pages of their own, so the linter's graph would come on top of it.
+    ``malloc_trim`` returns it (glibc only: elsewhere nothing is done)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 class Weights:
@@ -191,7 +256,6 @@ class Weights:
         # repeat one block (and its Dropout ratio or weight) a million times.
         self._scalars: dict[str, Optional[float]] = {}
         self._dims: dict[str, Optional[tuple[int, ...]]] = {}
-        self._stats: Optional[dict[str, Optional[WeightStats]]] = None  # the small ones, in one batch
 
     def alias(self, name: str, source: str, dims: Optional[tuple[int, ...]]) -> None:
         """``Transpose(W)`` and kin: the same values under another name (and shape)."""
@@ -226,29 +290,40 @@ class Weights:
             self._dims[name] = tuple(tensor.dims) if tensor is not None else None
         return self._dims[name]
 
-    def stats(self, name: str) -> Optional[WeightStats]:
-        name = self.aliases.get(name, (name, None))[0]
+    def source(self, name: str) -> str:
+        """The constant whose values ``name`` holds: itself, or what it aliases."""
+        return self.aliases.get(name, (name, None))[0]
+
+    def stats_many(self, names: set[str]) -> dict[str, Optional[WeightStats]]:
+        """The statistics of the constants ``names`` (as :meth:`source` gives them): the small
+        float initializers among them summarised in one batch, the others one by one."""
+        result = onnx_tensors.summarise_many(self._small_floats(names))
+        for name in names:
+            if name not in result:
+                result[name] = self._stats(name)
+        return result
+
+    def _stats(self, name: str) -> Optional[WeightStats]:
         if name in self.fills:
             value = self.fills[name]
             return WeightStats(0, value, not np.isfinite(value), value, 0.0, 0.0)
-        if self._stats is None:
-            self._stats = onnx_tensors.summarise_many(self._small_floats())
-        if name in self._stats:
-            return self._stats[name]
         tensor = self.tensors.get(name)
         if tensor is None or tensor.data_type not in FLOAT_TYPES:
             return None
         values = self._values(tensor)
         return None if values is None else onnx_tensors.summarise(values)
 
-    def _small_floats(self) -> Iterator[tuple[str, Any]]:
-        """The float initializers held inline and parsed, to be summarised in one batch: their
-        raw data and dtype, or (other layouts) their values."""
-        tensors, large = self.tensors, self.loaded.raw
+    def _small_floats(self, names: set[str]) -> Iterator[tuple[str, Any]]:
+        """The float initializers among ``names`` held inline and parsed, to be summarised in
+        one batch: their raw data and dtype, or (other layouts) their values."""
+        tensors, large, fills = self.tensors, self.loaded.raw, self.fills
         for tensor in self.loaded.initializers:
             dtype = FLOAT_TYPES.get(tensor.data_type)
+            if dtype is None:
+                continue
             name = tensor.name
-            if dtype is None or _is_external(tensor) or name in large or tensors.get(name) is not tensor:
+            if name not in names or name in fills or _is_external(tensor) or name in large \
+                    or tensors.get(name) is not tensor:
                 continue
             if tensor.HasField("raw_data") and not tensor.HasField("segment"):
                 raw = tensor.raw_data

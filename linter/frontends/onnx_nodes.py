@@ -126,7 +126,8 @@ def _holds(data: bytes, names: list[bytes]) -> bool:
     return any(data.find(name) != -1 for name in names)
 
 
-def read(holder: list[bytes], on_error: Callable[[], None], large: int) -> tuple[ModelProto, StreamedNodes, list]:
+def read(holder: list[bytes], on_error: Callable[[], None], large: int,
+         whole_model: Callable[[int], None] = lambda nodes: None) -> tuple[ModelProto, StreamedNodes, list]:
     """The model without its nodes and its large initializers (``large`` serialized bytes or
     more), its nodes, and its large initializers, both serialized, from the file's bytes (read
     by the caller through :mod:`nnlint.files`, and handed over in ``holder``, which this
@@ -134,7 +135,9 @@ def read(holder: list[bytes], on_error: Callable[[], None], large: int) -> tuple
     initializers are views into those bytes, which they keep, and are never copied; else the
     bytes go as soon as they are parsed, so no more than two copies of the weights live at
     once, as in ``onnx.load``. Raises on bytes that are not a model, or hold no graph (the
-    caller then asks onnx)."""
+    caller then asks onnx). ``whole_model`` is called with the number of nodes when the
+    model holds no large initializer, before anything but its nodes' and initializers' bytes
+    is parsed: what is to be done with the file as it is is best done while little is held."""
     data = holder.pop()
     big: list = []
     cut = onnx_tensors.cut_large(data, large)
@@ -146,6 +149,8 @@ def read(holder: list[bytes], on_error: Callable[[], None], large: int) -> tuple
     del data
     if not whole.HasField("graph"):
         raise ValueError("no graph")
+    if not big and all(len(data) < large for data in whole.graph.initializer):
+        whole_model(len(whole.graph.node))
     serialized = list(whole.graph.node)
     del whole.graph.node[:]
     initializers = list(whole.graph.initializer)
