@@ -93,8 +93,9 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
     for most ops, one per weight for MatMuls, one per ratio for Dropouts: a graph may repeat
     one block a million times, and a dict per op costs a tenth of the loop); and ops go
     straight into ``graph.ops``, not through ``graph.add``, which would also reset the
-    graph's indexes (none are built yet) and costs 6% of the loop. The weights' statistics
-    are computed after the loop, in one batch, for the weights layers use (see :func:`_weight_facts`).
+    graph's indexes (none are built yet) and costs 6% of the loop. The statistics of the
+    weights layers use are computed a chunk at a time, each chunk's in one batch (see
+    :func:`_weight_facts`): of those only, while little of the graph is built.
     """
     ops, consts, node_op = graph.ops, weights.names, _node_op_class(graph.path)
     stated: list[tuple[dict, str]] = []  # attrs whose "weight_stats" are those of the weight named
@@ -169,9 +170,11 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
             if op_type in CROSS_ENTROPY_LOSSES and inputs:
                 graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
                                            "input": inputs[0]})
-    stats = weights.stats_many({name for _, name in stated})
-    for attrs, name in stated:
-        attrs["weight_stats"] = stats[name]
+        if stated:  # the chunk's new weights, summarised in one batch
+            stats = weights.stats_many({name for _, name in stated})
+            for attrs, name in stated:
+                attrs["weight_stats"] = stats[name]
+            stated.clear()
 
 
 def _node_op_class(path: str) -> type[Op]:
@@ -254,7 +257,7 @@ def _folds_bias(layer: Op, ins: list[str], consts: set[str], biased: dict[int, t
 
 def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, stated: list[tuple[dict, str]],
                   kind: OpKind) -> None:
-    """A layer's weight facts: its fan-in now, its statistics once every layer is known
+    """A layer's weight facts: its fan-in now, its statistics at the end of the chunk
     (``stated``: the weight whose values the name stands for here, as aliases stand now)."""
     name = attrs["weight"]
     attrs["weight_stats"] = None

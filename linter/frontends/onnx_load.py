@@ -63,7 +63,8 @@ class LoadedModel:
     checker_error: Optional[str] = None
     nodes: ParsedNodes | StreamedNodes | None = None
     #: The initializers: ``model.graph.initializer``, unless ``streamed`` loading kept them
-    #: apart (then a large one is only its fields without raw_data: see ``raw``).
+    #: apart (``onnx_nodes.StreamedTensors``; a large one is then only its fields without
+    #: raw_data: see ``raw``).
     initializers: Any = None
     #: name -> (serialized tensor, start, end of its raw data in it), for large streamed ones.
     raw: dict[str, tuple[bytes, int, int]] = field(default_factory=dict)
@@ -86,7 +87,7 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
         raise LfsPointer
     if not data:
         raise UnreadableFile("cannot read ONNX model: empty file")
-    nodes = initializers = None
+    nodes = small = initializers = None
     real = files.resolve(path)
     verdict: list[Optional[str]] = []
     if streamed:
@@ -100,8 +101,8 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
                 verdict.append(_check(str(real)))
 
         try:  # a chunk that fails later reads the file again (through nnlint.files) for onnx's message
-            model, nodes, initializers = onnx_nodes.read(holder, lambda: _parse(_read(path)), onnx_tensors.BIG,
-                                                         check_first)
+            model, nodes, small, initializers = onnx_nodes.read(holder, lambda: _parse(_read(path)),
+                                                                onnx_tensors.BIG, check_first)
         except Exception:  # not a model: onnx says why, as it always has
             nodes = None
             data = _read(path)
@@ -111,12 +112,13 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
         del data
     if not model.HasField("graph") or not (len(nodes) or model.graph.output):
         raise UnreadableFile("cannot read ONNX model: the protobuf holds no graph (not an ONNX model)")
-    loaded = LoadedModel(model, real.parent, nodes=nodes)
+    loaded = LoadedModel(model, real.parent, nodes=nodes, initializers=small)
     checked = len(nodes) <= check_nodes_limit
     if initializers:
         for_checker = _split_initializers(loaded, initializers, checked)
         if checked:
-            loaded.checker_error = _check(onnx_nodes.checker_copy(model, nodes.serialized, for_checker))
+            loaded.checker_error = _check(onnx_nodes.checker_copy(model, nodes.serialized,
+                                                                  small.serialized + for_checker))
     elif verdict:
         loaded.checker_error = verdict[0]
     elif checked:  # no large weights: the file is what the checker should see, read by its own code
@@ -126,10 +128,10 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
 
 def _split_initializers(loaded: LoadedModel, serialized: list[bytes], checked: bool) -> list[bytes]:
     """Parse the large streamed initializers into ``loaded`` (without their raw data, read in
-    place later), after the small ones; the large ones as onnx.checker is to see them: as they
+    place later), after the small ones; they as onnx.checker is to see them: as they
     are, but one whose raw data is long enough as an empty tensor of its name and type (the
     checker reads a tensor's data only to see that it is long enough for its shape)."""
-    loaded.initializers, for_checker = list(loaded.model.graph.initializer), []
+    for_checker = []
     for data in serialized:
         tensor, span = onnx_tensors.split(data)
         loaded.initializers.append(tensor)
@@ -236,7 +238,10 @@ class Weights:
         """Made before the pass over ``loaded.nodes``: a streamed model's nodes are read once,
         and its constants must be known first."""
         self.loaded = loaded
-        self.tensors: dict[str, TensorProto] = {t.name: t for t in loaded.initializers}
+        #: Initializers by name, as their position in ``loaded.initializers`` (the last of a
+        #: name, as in a dict of them): tens of thousands of small ones may stay serialized.
+        self._initializers: dict[str, int] = {t.name: index for index, t in enumerate(loaded.initializers)}
+        self._constants: dict[str, TensorProto] = {}  # Constant outputs (an initializer of the name comes first)
         self.fills: dict[str, float] = {}  # ConstantOfShape outputs: one value everywhere
         for node in loaded.nodes.of_types(_CONSTANT_OPS):
             if not node.output:
@@ -246,16 +251,21 @@ class Weights:
                 array = _small_array(value) if value is not None else np.zeros(1, np.float32)
                 if array is not None and array.size == 1:
                     self.fills[node.output[0]] = float(array.reshape(-1)[0])
-            elif value is not None:
-                self.tensors.setdefault(node.output[0], value)
+            elif value is not None and node.output[0] not in self._initializers:
+                self._constants.setdefault(node.output[0], value)
         self._refused: set[str] = set()
         self.aliases: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {}  # name -> (source, dims)
         #: Every name above, in one set: the ONNX frontend asks about each input of each node.
-        self.names: set[str] = {*self.tensors, *self.fills}
+        self.names: set[str] = {*self._initializers, *self._constants, *self.fills}
         # Tensors and fills never change, so what is read from them is kept: a graph may
         # repeat one block (and its Dropout ratio or weight) a million times.
         self._scalars: dict[str, Optional[float]] = {}
         self._dims: dict[str, Optional[tuple[int, ...]]] = {}
+
+    def tensor(self, name: str) -> Optional[TensorProto]:
+        """The initializer or ``Constant`` output of this name."""
+        index = self._initializers.get(name)
+        return self._constants.get(name) if index is None else self.loaded.initializers[index]
 
     def alias(self, name: str, source: str, dims: Optional[tuple[int, ...]]) -> None:
         """``Transpose(W)`` and kin: the same values under another name (and shape)."""
@@ -276,7 +286,7 @@ class Weights:
     def _scalar(self, name: str) -> Optional[float]:
         if name in self.fills:
             return self.fills[name]
-        tensor = self.tensors.get(name)
+        tensor = self.tensor(name)
         if tensor is None or _is_external(tensor):
             return None
         array = _small_array(tensor)
@@ -286,7 +296,7 @@ class Weights:
         if name in self.aliases:
             return self.aliases[name][1]
         if name not in self._dims:
-            tensor = self.tensors.get(name)
+            tensor = self.tensor(name)
             self._dims[name] = tuple(tensor.dims) if tensor is not None else None
         return self._dims[name]
 
@@ -307,7 +317,7 @@ class Weights:
         if name in self.fills:
             value = self.fills[name]
             return WeightStats(0, value, not np.isfinite(value), value, 0.0, 0.0)
-        tensor = self.tensors.get(name)
+        tensor = self.tensor(name)
         if tensor is None or tensor.data_type not in FLOAT_TYPES:
             return None
         values = self._values(tensor)
@@ -316,14 +326,14 @@ class Weights:
     def _small_floats(self, names: set[str]) -> Iterator[tuple[str, Any]]:
         """The float initializers among ``names`` held inline and parsed, to be summarised in
         one batch: their raw data and dtype, or (other layouts) their values."""
-        tensors, large, fills = self.tensors, self.loaded.raw, self.fills
-        for tensor in self.loaded.initializers:
+        large, fills, initializers = self.loaded.raw, self.fills, self.loaded.initializers
+        positions = sorted(p for p in map(self._initializers.get, names) if p is not None)
+        tensors = initializers.take(positions) if hasattr(initializers, "take") else map(initializers.__getitem__,
+                                                                                           positions)
+        for tensor in tensors:
             dtype = FLOAT_TYPES.get(tensor.data_type)
-            if dtype is None:
-                continue
             name = tensor.name
-            if name not in names or name in fills or _is_external(tensor) or name in large \
-                    or tensors.get(name) is not tensor:
+            if dtype is None or name in fills or _is_external(tensor) or name in large:
                 continue
             if tensor.HasField("raw_data") and not tensor.HasField("segment"):
                 raw = tensor.raw_data
@@ -341,7 +351,7 @@ class Weights:
         present, long enough); a refusal is recorded as a problem and gives None, as does a
         malformed tensor.
         """
-        tensor = self.tensors.get(name)
+        tensor = self.tensor(name)
         if tensor is None:
             return None
         if not _is_external(tensor):
@@ -369,7 +379,7 @@ class Weights:
 
     def _raw(self, tensor: TensorProto) -> Optional[memoryview]:
         """The raw data of a large inline tensor kept serialized, in place; None for others."""
-        if self.loaded.raw.get(tensor.name) is None or self.tensors.get(tensor.name) is not tensor:
+        if self.loaded.raw.get(tensor.name) is None or self.tensor(tensor.name) is not tensor:
             return None
         data, start, end = self.loaded.raw[tensor.name]
         return memoryview(data)[start:end]
