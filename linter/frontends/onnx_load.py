@@ -295,6 +295,10 @@ class Weights:
     def dims(self, name: str) -> Optional[tuple[int, ...]]:
         if name in self.aliases:
             return self.aliases[name][1]
+        return self.own_dims(name)
+
+    def own_dims(self, name: str) -> Optional[tuple[int, ...]]:
+        """The shape of the initializer or ``Constant`` output of this name (not of an alias)."""
         if name not in self._dims:
             tensor = self.tensor(name)
             self._dims[name] = tuple(tensor.dims) if tensor is not None else None
@@ -304,14 +308,15 @@ class Weights:
         """The constant whose values ``name`` holds: itself, or what it aliases."""
         return self.aliases.get(name, (name, None))[0]
 
-    def stats_many(self, names: set[str]) -> dict[str, Optional[WeightStats]]:
-        """The statistics of the constants ``names`` (as :meth:`source` gives them): the small
-        float initializers among them summarised in one batch, the others one by one."""
-        result = onnx_tensors.summarise_many(self._small_floats(names))
-        for name in names:
-            if name not in result:
-                result[name] = self._stats(name)
-        return result
+    def facts(self, names: set[str]) -> dict[str, tuple[Optional[tuple[int, ...]], Optional[WeightStats]]]:
+        """The shape and statistics of each constant of ``names`` (as :meth:`source` gives
+        them): the initializers among them parsed at once, the small float ones summarised in
+        one batch, the others one by one. Nothing is kept: a graph may hold tens of thousands
+        of weights, each used once (a shape cached for each cost more than its tensor)."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        stats = onnx_tensors.summarise_many(self._small_floats(names, shapes))
+        return {name: (shapes[name] if name in shapes else self.own_dims(name),
+                       stats[name] if name in stats else self._stats(name)) for name in names}
 
     def _stats(self, name: str) -> Optional[WeightStats]:
         if name in self.fills:
@@ -323,16 +328,19 @@ class Weights:
         values = self._values(tensor)
         return None if values is None else onnx_tensors.summarise(values)
 
-    def _small_floats(self, names: set[str]) -> Iterator[tuple[str, Any]]:
+    def _small_floats(self, names: set[str], shapes: dict) -> Iterator[tuple[str, Any]]:
         """The float initializers among ``names`` held inline and parsed, to be summarised in
-        one batch: their raw data and dtype, or (other layouts) their values."""
+        one batch: their raw data and dtype, or (other layouts) their values; the shape of
+        every initializer among ``names`` goes into ``shapes``."""
         large, fills, initializers = self.loaded.raw, self.fills, self.loaded.initializers
-        positions = sorted(p for p in map(self._initializers.get, names) if p is not None)
+        found = sorted((position, name) for name, position in zip(names, map(self._initializers.get, names))
+                       if position is not None)
+        positions = [position for position, _ in found]
         tensors = initializers.take(positions) if hasattr(initializers, "take") else map(initializers.__getitem__,
                                                                                            positions)
-        for tensor in tensors:
+        for (_, name), tensor in zip(found, tensors):  # the names asked for: no string of their own
             dtype = FLOAT_TYPES.get(tensor.data_type)
-            name = tensor.name
+            shapes[name] = tuple(tensor.dims)
             if dtype is None or name in fills or _is_external(tensor) or name in large:
                 continue
             if tensor.HasField("raw_data") and not tensor.HasField("segment"):

@@ -191,11 +191,14 @@ def read(holder: list[bytes], on_error: Callable[[], None], large: int, whole_mo
         big = [view[start:end] for start, end in cut[1]]
         data = cut[0]
     whole = _serialized_nodes_model().FromString(data)
-    del data
     if not whole.HasField("graph"):
         raise ValueError("no graph")
-    if not big and all(len(data) < large for data in whole.graph.initializer):
-        whole_model(len(whole.graph.node))
+    if not big and all(len(tensor) < large for tensor in whole.graph.initializer):
+        count = len(whole.graph.node)
+        del whole  # read again after: what ``whole_model`` leaves freed is then reused, not left around it
+        whole_model(count)
+        whole = _serialized_nodes_model().FromString(data)
+    del data
     serialized = list(whole.graph.node)
     del whole.graph.node[:]
     initializers = list(whole.graph.initializer)
