@@ -240,7 +240,12 @@ class Weights:
         self.loaded = loaded
         #: Initializers by name, as their position in ``loaded.initializers`` (the last of a
         #: name, as in a dict of them): tens of thousands of small ones may stay serialized.
-        self._initializers: dict[str, int] = {t.name: index for index, t in enumerate(loaded.initializers)}
+        self._initializers: dict[str, int] = {}
+        self._external: list[int] = []  # the positions of those whose data is external (see check_external)
+        for index, tensor in enumerate(loaded.initializers):
+            self._initializers[tensor.name] = index
+            if tensor.data_location == TensorProto.EXTERNAL:
+                self._external.append(index)
         self._constants: dict[str, TensorProto] = {}  # Constant outputs (an initializer of the name comes first)
         self.fills: dict[str, float] = {}  # ConstantOfShape outputs: one value everywhere
         for node in loaded.nodes.of_types(_CONSTANT_OPS):
@@ -472,9 +477,8 @@ class Weights:
 
     def check_external(self) -> None:
         """Vet every external location once, so refused and missing files are reported."""
-        for tensor in self.loaded.initializers:
-            if _is_external(tensor):
-                self._external_file(tensor)
+        for index in self._external:
+            self._external_file(self.loaded.initializers[index])
 
 
 def _is_external(tensor: TensorProto) -> bool:
