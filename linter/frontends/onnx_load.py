@@ -3,12 +3,13 @@
 The file's bytes are read through :mod:`nnlint.files` (a regular file inside the project,
 size capped) and the graph is parsed from them with ONNX's schema alone (:mod:`onnx_proto`;
 or :mod:`onnx_nodes` does, a chunk of nodes at a time, for the linter, and keeps large
-initializers serialized, read in place: :mod:`onnx_tensors`). The onnx package is imported
-only for its checker, which is given the model without its large weights. External weights
+initializers serialized, read in place: :mod:`onnx_tensors`). Of the onnx package only its
+checker is used, loaded alone (:func:`_checker`): given the file before the linter parses it
+when the model holds no large weights, else the model without them. External weights
 are never loaded by onnx. nnlint reads them itself, one tensor at a time through a memory map, and only
 from files inside the model's folder: an absolute location or one that climbs out with
 ``..`` is refused (an untrusted pull request must not make nnlint read ``/etc/passwd``).
-Imported only when an ``.onnx`` file is linted (numpy costs about 60 ms, onnx 130 ms more).
+Imported only when an ``.onnx`` file is linted (numpy costs about 60 ms).
 """
 
 from __future__ import annotations
@@ -94,15 +95,14 @@ def load(path: Path, check_nodes_limit: int = 100_000, streamed: bool = False) -
         holder = [data]
         del data  # read() lets the bytes go once parsed
 
-        def check_first(count: int) -> None:
+        def check_first() -> None:
             """No large weights: the checker reads the file itself, before the linter parses it,
             so its C++ model (ten times the file for small nodes) is gone when the linter's is made."""
-            if count <= check_nodes_limit:
-                verdict.append(_check(str(real)))
+            verdict.append(_check(str(real)))
 
         try:  # a chunk that fails later reads the file again (through nnlint.files) for onnx's message
             model, nodes, small, initializers = onnx_nodes.read(holder, lambda: _parse(_read(path)),
-                                                                onnx_tensors.BIG, check_first)
+                                                                onnx_tensors.BIG, check_first, check_nodes_limit)
         except Exception:  # not a model: onnx says why, as it always has
             nodes = None
             data = _read(path)

@@ -3,8 +3,10 @@
 ``onnx.load`` parses the whole file into one protobuf arena that lives as long as the model:
 about 400 bytes a node, seven times the file for a graph of small nodes. The linter needs a
 node only while it converts it. So :func:`read` parses the file with a two-field schema that
-keeps each node serialized (about 60 bytes) and every other field as it was, parses that
-rest as the ``ModelProto`` (without nodes), and :meth:`StreamedNodes.columns` parses the
+keeps each node and initializer serialized (about 60 bytes a node, 100 a 4x4 weight) and
+every other field as it was, parses that rest as the ``ModelProto`` (without nodes or
+initializers: :class:`StreamedTensors` parses those a chunk at a time when they are read,
+or a few at once by position), and :meth:`StreamedNodes.columns` parses the
 nodes 2,000 at a time, dropping each chunk's bytes once parsed, and reads the fields the
 linter needs from each chunk in bulk (see :mod:`onnx_columns`). Every byte is parsed by the protobuf library with ONNX's schema either way, each chunk wrapped in a
 ``ModelProto`` so it is parsed at the depth it has in the file; when a chunk does not parse,
@@ -14,7 +16,7 @@ linter needs from each chunk in bulk (see :mod:`onnx_columns`). Every byte is pa
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
@@ -171,8 +173,8 @@ def _holds(data: bytes, names: list[bytes]) -> bool:
     return any(data.find(name) != -1 for name in names)
 
 
-def read(holder: list[bytes], on_error: Callable[[], None], large: int, whole_model: Callable[[int], None] = lambda nodes: None
-         ) -> tuple[ModelProto, StreamedNodes, StreamedTensors, list]:
+def read(holder: list[bytes], on_error: Callable[[], None], large: int, check: Optional[Callable[[], None]] = None,
+         check_nodes_limit: int = 0) -> tuple[ModelProto, StreamedNodes, StreamedTensors, list]:
     """The model without its nodes and initializers, its nodes, its small initializers, and
     its large initializers (``large`` serialized bytes or more), all serialized, from the file's bytes (read
     by the caller through :mod:`nnlint.files`, and handed over in ``holder``, which this
@@ -180,9 +182,10 @@ def read(holder: list[bytes], on_error: Callable[[], None], large: int, whole_mo
     initializers are views into those bytes, which they keep, and are never copied; else the
     bytes go as soon as they are parsed, so no more than two copies of the weights live at
     once, as in ``onnx.load``. Raises on bytes that are not a model, or hold no graph (the
-    caller then asks onnx). ``whole_model`` is called with the number of nodes when the
-    model holds no large initializer, before anything but its nodes' and initializers' bytes
-    is parsed: what is to be done with the file as it is is best done while little is held."""
+    caller then asks onnx). ``check`` is called when the model holds no large initializer and
+    at most ``check_nodes_limit`` nodes, while nothing but the file's bytes is held: onnx's
+    checker then reads the file itself, and the heap its C++ model frees is reused by what
+    follows, not left around it."""
     data = holder.pop()
     big: list = []
     cut = onnx_tensors.cut_large(data, large)
@@ -193,10 +196,10 @@ def read(holder: list[bytes], on_error: Callable[[], None], large: int, whole_mo
     whole = _serialized_nodes_model().FromString(data)
     if not whole.HasField("graph"):
         raise ValueError("no graph")
-    if not big and all(len(tensor) < large for tensor in whole.graph.initializer):
-        count = len(whole.graph.node)
-        del whole  # read again after: what ``whole_model`` leaves freed is then reused, not left around it
-        whole_model(count)
+    if check is not None and not big and len(whole.graph.node) <= check_nodes_limit \
+            and all(len(tensor) < large for tensor in whole.graph.initializer):
+        del whole  # read again after the check (a small graph: little time)
+        check()
         whole = _serialized_nodes_model().FromString(data)
     del data
     serialized = list(whole.graph.node)
