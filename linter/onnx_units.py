@@ -1,7 +1,7 @@
 """Linting ``.onnx`` files: load safely, convert to the IR, run the graph checks.
 
-Imported only when an ``.onnx`` file is linted: numpy and ONNX's protobuf schema (and the
-onnx package, for the checker) cost 60-200 ms to import, which the pre-commit path for
+Imported only when an ``.onnx`` file is linted: numpy and ONNX's protobuf schema (and
+onnx's checker extension) cost 60-200 ms to import, which the pre-commit path for
 Python files must not pay. The task a model is trained for
 comes, in this order, from its entry in ``[tool.nnlint.models]``, from ``--task`` or the
 configured ``task``, from the model's metadata (``task`` property), or from the training

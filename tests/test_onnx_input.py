@@ -232,6 +232,42 @@ def test_model_failing_the_checker_is_still_linted(tmp_path):
     assert not of(result, "NN902") and not of(result, "NN999"), result
 
 
+#: Loads a model as the linter does, then imports onnx and asks its checker too.
+CHECK_THEN_IMPORT_ONNX = """\
+import sys
+from pathlib import Path
+from nnlint.frontends import onnx_load
+for name in sys.argv[1:]:
+    print(name, onnx_load.load(Path(name), streamed=True).checker_error)
+print("imported:", "onnx" in sys.modules, "ml_dtypes" in sys.modules)
+import onnx, onnx.checker, onnx.defs, onnx.shape_inference
+for name in sys.argv[1:]:
+    try:
+        onnx.checker.check_model(name)
+        print(name, None)
+    except onnx.checker.ValidationError as exc:
+        print(name, str(exc).strip().splitlines()[0][:300])
+print("opsets:", onnx.defs.onnx_opset_version() > 0)
+"""
+
+
+def test_the_checker_runs_without_the_onnx_package_which_imports_after(tmp_path):
+    """The linter loads onnx's checker extension alone (not ml_dtypes and the package's
+    helpers); its verdicts are onnx.checker's, and onnx imported later in the process works."""
+    bad = ob.dropout_opset13(0.9)
+    bogus = bad.graph.node[0].attribute.add()  # an attribute without a type: the checker rejects it
+    bogus.name, bogus.f = "alpha", 1.0
+    paths = [str(save(tmp_path, "bad.onnx", bad)), str(save(tmp_path, "good.onnx", ob.dropout_opset13(0.9)))]
+    run = subprocess.run([sys.executable, "-c", CHECK_THEN_IMPORT_ONNX, *paths], capture_output=True, text=True,
+                         env=cli_env(), timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[2] == "imported: False False", lines
+    assert lines[:2] == lines[3:5], lines  # the linter's verdicts are onnx's
+    assert lines[0] != f"{paths[0]} None" and lines[1] == f"{paths[1]} None", lines
+    assert lines[5] == "opsets: True", lines
+
+
 @needs_corpus
 def test_corpus_model_failing_the_checker_is_still_linted():
     path = CORPUS / "tutorials-super_resolution.onnx"

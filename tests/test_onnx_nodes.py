@@ -25,9 +25,11 @@ def _reassembled(path: Path) -> onnx.ModelProto:
     loaded = onnx_load.load(path, streamed=True)
     assert isinstance(loaded.nodes, onnx_nodes.StreamedNodes)
     model = loaded.model
-    assert not model.graph.node
+    assert not model.graph.node and not model.graph.initializer
     for chunk in loaded.nodes.columns():
         model.graph.node.extend(chunk.protos)
+    assert isinstance(loaded.initializers, onnx_nodes.StreamedTensors)
+    model.graph.initializer.extend(loaded.initializers)
     return model
 
 
@@ -107,6 +109,33 @@ def test_a_node_that_does_not_parse_is_reported_as_onnx_load_reports_it(tmp_path
     assert main(["--format", "json", str(path)]) == 2
     out = capsys.readouterr().out
     assert str(whole.value) in out and '"NN902"' in out and '"NN907"' not in out
+
+
+def test_an_initializer_that_does_not_parse_is_reported_as_onnx_load_reports_it(tmp_path, capsys):
+    data = ob.save(ob.regression_relu_output(), tmp_path / "m.onnx").read_bytes()
+    name = b"B\x02B1"  # TensorProto field 8 (name), length-delimited, of the small bias B1
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(data.replace(name, b"G\x02B1", 1))  # wire type 7 does not exist
+    with pytest.raises(UnreadableFile) as whole:
+        onnx_load.load(path)
+    loaded = onnx_load.load(path, streamed=True)  # small initializers stay serialized too
+    with pytest.raises(UnreadableFile) as streamed:
+        onnx_graph.convert(loaded, str(path), None)
+    assert str(streamed.value) == str(whole.value)
+    assert main(["--format", "json", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert str(whole.value) in out and '"NN902"' in out and '"NN907"' not in out
+
+
+def test_streamed_initializers_are_the_models_in_order_by_position_and_in_batches(tmp_path):
+    model = ob.regression_relu_output()
+    loaded = onnx_load.load(ob.save(model, tmp_path / "m.onnx"), streamed=True)
+    tensors = loaded.initializers
+    expected = [t.SerializeToString() for t in model.graph.initializer]
+    assert len(tensors) == len(expected)
+    assert [t.SerializeToString() for t in tensors] == expected
+    assert [tensors[i].SerializeToString() for i in range(len(expected))] == expected
+    assert [t.SerializeToString() for t in tensors.take([1, 3])] == [expected[1], expected[3]]
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -93,10 +93,12 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
     for most ops, one per weight for MatMuls, one per ratio for Dropouts: a graph may repeat
     one block a million times, and a dict per op costs a tenth of the loop); and ops go
     straight into ``graph.ops``, not through ``graph.add``, which would also reset the
-    graph's indexes (none are built yet) and costs 6% of the loop.
+    graph's indexes (none are built yet) and costs 6% of the loop. The statistics of the
+    weights layers use are computed a chunk at a time, each chunk's in one batch (see
+    :func:`_weight_facts`): of those only, while little of the graph is built.
     """
     ops, consts, node_op = graph.ops, weights.names, _node_op_class(graph.path)
-    stats_cache: dict[str, object] = {}
+    stated: list[tuple] = []  # the weight facts of the chunk's layers, to be completed (see _weight_facts)
     types: dict[str, tuple[str, OpKind]] = {}
     linears: dict[str, dict] = {}  # MatMul weight name -> the attrs of the linear layers it makes
     biased: dict[int, tuple[dict, dict]] = {}  # id of such attrs -> them, and them with a bias
@@ -135,12 +137,13 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
                         attrs = linears.get(weight)
                         if attrs is None:
                             attrs = linears[weight] = {"bias": False, "weight": weight}
-                            _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
+                            _weight_facts(attrs, protos[index - start], op_type, weights, stated, kind)
                             biased[id(attrs)] = (attrs, {**attrs, "bias": True})
+                            stated.append((biased[id(attrs)][1], *stated[-1][1:]))
                 elif kind in WEIGHTED:
                     attrs = {"bias": len(ins) > 2 and bool(ins[2]), "weight": ins[1] if len(ins) > 1 else None}
                     if attrs["weight"]:
-                        _weight_facts(attrs, protos[index - start], op_type, weights, stats_cache, kind)
+                        _weight_facts(attrs, protos[index - start], op_type, weights, stated, kind)
                 elif kind is _DROPOUT:
                     ratio = ins[1] if opset >= 12 and len(ins) > 1 else ""
                     if not ratio:
@@ -167,6 +170,8 @@ def _add_nodes(graph: ModelGraph, columns: Iterable[NodeColumns], weights: Weigh
             if op_type in CROSS_ENTROPY_LOSSES and inputs:
                 graph.setup.losses.append({"type_name": op_type, "task": "classification", "origin": op.origin,
                                            "input": inputs[0]})
+        if stated:
+            _state_weights(stated, weights)
 
 
 def _node_op_class(path: str) -> type[Op]:
@@ -247,25 +252,38 @@ def _folds_bias(layer: Op, ins: list[str], consts: set[str], biased: dict[int, t
     return True
 
 
-def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, cache: dict, kind: OpKind) -> None:
+def _weight_facts(attrs: dict, node, op_type: str, weights: Weights, stated: list[tuple], kind: OpKind) -> None:
+    """A layer's weight facts, its statistics and fan-in, completed at the end of the chunk by
+    :func:`_state_weights`: ``stated`` gets the weight whose values the name stands for, and
+    its shape where the name is an alias (as aliases stand now), and which axis is the input's."""
     name = attrs["weight"]
-    if name not in cache:
-        cache[name] = weights.stats(name)
-    attrs["weight_stats"] = cache[name]
+    attrs["weight_stats"] = None
     groups = attribute(node, "group", 1) if op_type in ("Conv", "ConvTranspose") else 1
     if isinstance(groups, int) and groups > 1:
         attrs["groups"] = groups  # each group of units reads its own channels
-    dims = weights.dims(name)
-    if dims is None or len(dims) < 2:
-        return
+    alias = weights.aliases.get(name)
     if op_type == "Gemm":
-        fan_in = dims[1] if attribute(node, "transB", 0) else dims[0]
-    elif kind is _LINEAR:
-        fan_in = dims[0]
+        axis = 1 if attribute(node, "transB", 0) else 0
     else:
-        fan_in = dims[1] * math.prod(dims[2:])
-    if fan_in > 0:
-        attrs["fan_in"] = fan_in
+        axis = 0 if kind is _LINEAR else 1
+    stated.append((attrs, weights.source(name), alias is not None, alias[1] if alias else None, axis))
+
+
+def _state_weights(stated: list[tuple], weights: Weights) -> None:
+    """Complete the weight facts of a chunk's layers (see :func:`_weight_facts`): their
+    weights summarised in one batch, and their fan-in (axis 0: the first dimension; 1: the
+    second times the kernel's, as a Conv's or a transposed Gemm's)."""
+    facts = weights.facts({entry[1] for entry in stated})
+    for attrs, source, aliased, dims, axis in stated:
+        own_dims, attrs["weight_stats"] = facts[source]
+        if not aliased:
+            dims = own_dims
+        if dims is None or len(dims) < 2:
+            continue
+        fan_in = dims[0] if axis == 0 else dims[1] * math.prod(dims[2:])
+        if fan_in > 0:
+            attrs["fan_in"] = fan_in
+    stated.clear()
 
 
 def _raw_inputs(graph: ModelGraph, path: str) -> list[dict]:

@@ -3,8 +3,10 @@
 ``onnx.load`` parses the whole file into one protobuf arena that lives as long as the model:
 about 400 bytes a node, seven times the file for a graph of small nodes. The linter needs a
 node only while it converts it. So :func:`read` parses the file with a two-field schema that
-keeps each node serialized (about 60 bytes) and every other field as it was, parses that
-rest as the ``ModelProto`` (without nodes), and :meth:`StreamedNodes.columns` parses the
+keeps each node and initializer serialized (about 60 bytes a node, 100 a 4x4 weight) and
+every other field as it was, parses that rest as the ``ModelProto`` (without nodes or
+initializers: :class:`StreamedTensors` parses those a chunk at a time when they are read,
+or a few at once by position), and :meth:`StreamedNodes.columns` parses the
 nodes 2,000 at a time, dropping each chunk's bytes once parsed, and reads the fields the
 linter needs from each chunk in bulk (see :mod:`onnx_columns`). Every byte is parsed by the protobuf library with ONNX's schema either way, each chunk wrapped in a
 ``ModelProto`` so it is parsed at the depth it has in the file; when a chunk does not parse,
@@ -14,13 +16,13 @@ linter needs from each chunk in bulk (see :mod:`onnx_columns`). Every byte is pa
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from nnlint.frontends import onnx_columns, onnx_tensors
 from nnlint.frontends.onnx_columns import NodeColumns
-from nnlint.frontends.onnx_proto import ModelProto, NodeProto
+from nnlint.frontends.onnx_proto import ModelProto, NodeProto, TensorProto
 
 #: Nodes parsed at once: large enough that the per-chunk cost vanishes (under 1%), small
 #: enough that a chunk's parsed nodes and its fields' strings (about 0.5 MB) stay in the
@@ -112,13 +114,58 @@ class StreamedNodes:
                         yield node
 
     def _parse(self, serialized: list[bytes]) -> Sequence[NodeProto]:
-        wrapper = _serialized_nodes_model()()
-        wrapper.graph.node.extend(serialized)
-        try:
-            return ModelProto.FromString(wrapper.SerializeToString()).graph.node
-        except Exception:  # protobuf's DecodeError and friends: the file is broken here
-            self._on_error()
-            raise
+        return _parse("node", serialized, self._on_error)
+
+
+class StreamedTensors:
+    """The initializers of a model read by :func:`read`: the small ones serialized (a 4x4
+    float weight is about 100 bytes so, 330 parsed and 160 more for a Python wrapper, for
+    each of the tens of thousands some graphs hold), parsed a chunk at a time when iterated
+    and one at a time when asked for by position; then the large ones, parsed by the caller
+    (see ``onnx_tensors.split``) and appended, in the order the file has them.
+
+    ``on_error`` is called when a tensor does not parse, as for :class:`StreamedNodes`.
+    """
+
+    def __init__(self, serialized: list[bytes], on_error: Callable[[], None]) -> None:
+        self.serialized = serialized
+        self._on_error = on_error
+        self._parsed: list[TensorProto] = []
+
+    def append(self, tensor: TensorProto) -> None:
+        self._parsed.append(tensor)
+
+    def __len__(self) -> int:
+        return len(self.serialized) + len(self._parsed)
+
+    def __getitem__(self, index: int) -> TensorProto:
+        if index < len(self.serialized):
+            return _parse("initializer", [self.serialized[index]], self._on_error)[0]
+        return self._parsed[index - len(self.serialized)]
+
+    def take(self, positions: list[int]) -> Iterator[TensorProto]:
+        """The tensors at these positions (ascending), the serialized ones parsed at once."""
+        count = len(self.serialized)
+        yield from _parse("initializer", [self.serialized[i] for i in positions if i < count], self._on_error)
+        yield from (self._parsed[i - count] for i in positions if i >= count)
+
+    def __iter__(self) -> Iterator[TensorProto]:
+        serialized = self.serialized
+        for start in range(0, len(serialized), CHUNK):
+            yield from _parse("initializer", serialized[start : start + CHUNK], self._on_error)
+        yield from self._parsed
+
+
+def _parse(field: str, serialized: list[bytes], on_error: Callable[[], None]) -> Sequence:
+    """Serialized nodes or initializers (``field`` of GraphProto), parsed at the depth they
+    have in the file: wrapped in a model."""
+    wrapper = _serialized_nodes_model()()
+    getattr(wrapper.graph, field).extend(serialized)
+    try:
+        return getattr(ModelProto.FromString(wrapper.SerializeToString()).graph, field)
+    except Exception:  # protobuf's DecodeError and friends: the file is broken here
+        on_error()
+        raise
 
 
 def _holds(data: bytes, names: list[bytes]) -> bool:
@@ -126,15 +173,19 @@ def _holds(data: bytes, names: list[bytes]) -> bool:
     return any(data.find(name) != -1 for name in names)
 
 
-def read(holder: list[bytes], on_error: Callable[[], None], large: int) -> tuple[ModelProto, StreamedNodes, list]:
-    """The model without its nodes and its large initializers (``large`` serialized bytes or
-    more), its nodes, and its large initializers, both serialized, from the file's bytes (read
+def read(holder: list[bytes], on_error: Callable[[], None], large: int, check: Optional[Callable[[], None]] = None,
+         check_nodes_limit: int = 0) -> tuple[ModelProto, StreamedNodes, StreamedTensors, list]:
+    """The model without its nodes and initializers, its nodes, its small initializers, and
+    its large initializers (``large`` serialized bytes or more), all serialized, from the file's bytes (read
     by the caller through :mod:`nnlint.files`, and handed over in ``holder``, which this
     empties). Where the file's layout allows (``onnx_tensors.cut_large``), the large
     initializers are views into those bytes, which they keep, and are never copied; else the
     bytes go as soon as they are parsed, so no more than two copies of the weights live at
     once, as in ``onnx.load``. Raises on bytes that are not a model, or hold no graph (the
-    caller then asks onnx)."""
+    caller then asks onnx). ``check`` is called when the model holds no large initializer and
+    at most ``check_nodes_limit`` nodes, while nothing but the file's bytes is held: onnx's
+    checker then reads the file itself, and the heap its C++ model frees is reused by what
+    follows, not left around it."""
     data = holder.pop()
     big: list = []
     cut = onnx_tensors.cut_large(data, large)
@@ -143,19 +194,23 @@ def read(holder: list[bytes], on_error: Callable[[], None], large: int) -> tuple
         big = [view[start:end] for start, end in cut[1]]
         data = cut[0]
     whole = _serialized_nodes_model().FromString(data)
-    del data
     if not whole.HasField("graph"):
         raise ValueError("no graph")
+    if check is not None and not big and len(whole.graph.node) <= check_nodes_limit \
+            and all(len(tensor) < large for tensor in whole.graph.initializer):
+        del whole  # read again after the check (a small graph: little time)
+        check()
+        whole = _serialized_nodes_model().FromString(data)
+    del data
     serialized = list(whole.graph.node)
     del whole.graph.node[:]
     initializers = list(whole.graph.initializer)
+    del whole.graph.initializer[:]
     big += [data for data in initializers if len(data) >= large]
-    if len(big) > (0 if cut is None else len(cut[1])):  # the small ones stay, and are parsed with the rest, at once
-        del whole.graph.initializer[:]
-        whole.graph.initializer.extend(data for data in initializers if len(data) < large)
+    small = StreamedTensors([data for data in initializers if len(data) < large], on_error)
     del initializers
-    model = ModelProto.FromString(whole.SerializeToString())  # what is left is small: no large weights
-    return model, StreamedNodes(serialized, on_error), big
+    model = ModelProto.FromString(whole.SerializeToString())  # what is left is small: no nodes, no weights
+    return model, StreamedNodes(serialized, on_error), small, big
 
 
 def checker_copy(model: ModelProto, nodes: list[bytes], initializers: list[bytes]) -> bytes:

@@ -6,7 +6,7 @@ a loaded one), and the linter needs only the message classes of the generated mo
 ``onnx/onnx_ml_pb2.py``, which imports protobuf alone. So that file is executed under
 another name, without running the package's ``__init__``; it registers the schema in
 protobuf's default pool, where ``onnx.onnx_ml_pb2`` registers the same file again if onnx is
-imported later (for the checker or the trace), and both get the same message classes.
+imported later (for the trace), and both get the same message classes.
 When onnx is already imported, or the generated file is not where the package keeps it,
 the package's own module is used.
 """
