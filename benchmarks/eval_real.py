@@ -24,7 +24,8 @@ into one project.
 
 Usage:
     python benchmarks/eval_real.py --snapshots DIR [--work DIR] [--nnlint PATH]
-        [--only correct|faults] [--repo OWNER/NAME ...] [--json OUT] [--unjudged-limit N]
+        [--only correct|faults] [--faults FILE] [--repo OWNER/NAME ...] [--json OUT]
+        [--unjudged-limit N]
 
 This script uses the standard library only and does not import nnlint: ``--nnlint`` picks the
 command (default: the ``nnlint`` beside this interpreter), so two installs (before and after
@@ -400,6 +401,9 @@ def main() -> None:
     ap.add_argument("--nnlint", help="the nnlint command to evaluate (default: the one beside this python)")
     ap.add_argument("--only", choices=("correct", "faults"))
     ap.add_argument("--repo", action="append", help="only this repository of correct.toml (repeatable)")
+    ap.add_argument("--faults", type=Path, default=EVAL / "faults.toml",
+                    help="the manifest of faulty programs (default: benchmarks/eval/faults.toml; "
+                         "benchmarks/eval/heldout.toml is the held-out set)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument("--unjudged-limit", type=int, default=200)
     ap.add_argument("--trace", action="store_true",
@@ -426,7 +430,7 @@ def main() -> None:
         out["correct"] = evaluate_correct(args, nnlint, repos)
         print_correct(out["correct"], args.unjudged_limit)
     if args.only in (None, "faults") and not args.repo:
-        programs = tomllib.loads((EVAL / "faults.toml").read_text())["program"]
+        programs = tomllib.loads(args.faults.read_text())["program"]
         out["faults"] = evaluate_faults(args, nnlint, programs)
         print_faults(out["faults"])
         if TRACE:

@@ -59,6 +59,11 @@ def programs() -> list[dict]:
     return load("faults.toml")["program"]
 
 
+@pytest.fixture(scope="module")
+def heldout() -> list[dict]:
+    return load("heldout.toml")["program"]
+
+
 def test_correct_repositories_are_pinned_and_not_reserved(repos):
     names = [r["name"] for r in repos]
     assert len(names) == len(set(names)), "a repository is listed twice"
@@ -92,10 +97,25 @@ def test_every_ledger_row_is_a_judged_finding_of_a_listed_repository(repos):
 
 
 def test_faulty_programs_are_labelled_located_and_not_reserved(programs):
+    assert len(programs) >= 100
+    check_programs(programs)
+
+
+def test_heldout_programs_are_labelled_located_and_new(programs, heldout):
+    """The held-out set obeys the same rules and shares no program with faults.toml."""
+    assert len(heldout) >= 10
+    check_programs(heldout)
+    known = {p["id"] for p in programs}
+    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in programs}
+    for p in heldout:
+        assert p["id"] not in known, p["id"]
+        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
+
+
+def check_programs(programs: list[dict]) -> None:
     slugs = {c.name for c in all_checks()}
     ids = [p["id"] for p in programs]
     assert len(ids) == len(set(ids)), "two programs share an id"
-    assert len(programs) >= 100
     for p in programs:
         assert p["framework"] in FRAMEWORKS, p["id"]
         assert p.get("source") and p.get("note"), p["id"]
