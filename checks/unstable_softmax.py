@@ -10,6 +10,10 @@ from nnlint.ir.signs import NONPOS, sign
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, inconclusive, refuted
 
+#: Logits that grow less than this many times while the inputs grow 1000 times are capped by
+#: the model (a tanh or sigmoid before the last layer), not moved by the input sweep.
+SATURATED = 10.0
+
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
     from nnlint.trace.remedy import Remedy
@@ -230,6 +234,10 @@ def log_probs(logits):
                                         "before it")
                 return confirmed(f"{shown}; with {evidence.remedy.what} it stays finite up to x{fixed.scales[-1].scale:g}"
                                  if fixed.scales else shown)
+        bounded = _bounded_logits(evidence.graph, op, trace.scales)
+        if bounded is not None:  # the sweep could not push the logits: no valid measurement
+            return inconclusive(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}, but "
+                                f"{bounded}: only trained weights push them further")
         return refuted(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}"
                        if trace.scales else "no scale sweep ran")
 
@@ -256,6 +264,21 @@ def log_probs(logits):
                 target = "Softmax" if op.kind is OpKind.SOFTMAX else "exp"
                 self.report(op, what=f"{source.describe()} feeds {target} directly: the logits are clipped at 0 and "
                                      "unbounded above, so exp overflows on large activations; drop the ReLU")
+
+
+def _bounded_logits(graph: Optional[ModelGraph], op: Op, scales: list) -> Optional[str]:
+    """Why the input sweep cannot show a log(softmax) underflow: the logits feeding the softmax
+    grew less than SATURATED times while the inputs grew a thousandfold (a tanh or sigmoid before
+    the last layer caps them, whatever the input); None when they grew with the input."""
+    source = _source(graph, op) if graph is not None and graph.ops.get(op.id) is op else None
+    if source is None or source.kind is not OpKind.SOFTMAX or not source.inputs or len(scales) < 2:
+        return None
+    logits = source.inputs[0]
+    first, last = scales[0].max_abs.get(logits), scales[-1].max_abs.get(logits)
+    if first is None or last is None or last > SATURATED * max(first, 1e-12):
+        return None
+    return (f"the logits feeding {source.describe()} stay within +-{last:.3g} at x{scales[-1].scale:g} "
+            f"(+-{first:.3g} at x{scales[0].scale:g}): a saturating layer before them caps them")
 
 
 def _source(graph: ModelGraph, op: Op, also: tuple[OpKind, ...] = ()) -> Optional[Op]:

@@ -441,3 +441,24 @@ probe = Probe()
     (trace,) = found["NN002"]
     assert trace["status"] == "inconclusive", trace
     assert "is the same on every sample" in trace["evidence"] and "cannot show" in trace["evidence"], trace
+
+
+def test_logits_a_tanh_caps_leave_log_of_softmax_inconclusive_not_refuted(tmp_path):
+    """The input sweep cannot push logits behind a tanh past the underflow point (only trained
+    weights do): a sweep that stays finite there is no measurement of the fault."""
+    found = verdicts(tmp_path, """
+class Policy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(24, 16)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return torch.log(F.softmax(self.head(torch.tanh(self.body(x))), dim=-1))
+
+
+policy = Policy()
+""")
+    (trace,) = found["NN002"]
+    assert trace["status"] == "inconclusive", trace
+    assert "a saturating layer before them caps them" in trace["evidence"], trace

@@ -423,3 +423,37 @@ def test_a_finding_on_the_stood_in_dense_itself_stays_inconclusive(tmp_path):
     assert init["status"] == "inconclusive", init
     assert "in_features unknown: traced with 32, and the finding depends on that layer's sizes" in init["evidence"]
     assert only(findings, "NN001")["status"] == "confirmed"
+
+
+@pytest.mark.parametrize("code", [
+    """
+    import torch
+    import torch.nn as nn
+
+    class Policy(nn.Module):
+        def __init__(self, n_actions):
+            super().__init__()
+            self.body = nn.Linear(8, 32)
+            self.head = nn.Linear(32, n_actions)
+
+        def forward(self, x):
+            return torch.log(torch.softmax(self.head(torch.relu(self.body(x))), dim=1))
+
+    policy = Policy(env.action_space.n)
+    """,
+    """
+    import tensorflow as tf
+
+    X = tf.placeholder(tf.float32, [None, 8])
+    W1 = tf.get_variable("W1", shape=[8, 32], initializer=tf.contrib.layers.xavier_initializer())
+    W2 = tf.get_variable("W2", shape=[32, env.action_space.n], initializer=tf.contrib.layers.xavier_initializer())
+    action_pred = tf.nn.softmax(tf.matmul(tf.nn.relu(tf.matmul(X, W1)), W2))
+    loss = -tf.reduce_sum(Y * tf.log(action_pred))
+    """,
+])
+def test_a_number_of_outputs_known_at_run_time_stands_in_behind_the_finding(tmp_path, code):
+    """A policy head of env.action_space.n outputs: the log of its softmax underflows for any
+    number of actions over one, so it is traced with a stand-in number, said in the evidence."""
+    trace = only(traced(tmp_path, code), "NN002")
+    assert trace["status"] == "confirmed", trace
+    assert "out_features unknown: traced with 10" in trace["evidence"], trace

@@ -42,6 +42,8 @@ FREE_WIDTH = 10
 #: side of a layer (``nn.Linear(X.shape[1], 64)``, ``nn.Embedding(len(vocab), 32)``): the
 #: statistics measured downstream do not depend on it (default inits scale with fan-in).
 STAND_IN = 32
+#: The outputs of a Linear whose number of outputs is only known at run time (classes, actions).
+STAND_IN_OUTPUTS = 10
 #: the layer arguments that are the size of the data the layer receives
 INPUT_SIZES = frozenset({"in_features", "num_features", "in_channels", "num_embeddings"})
 #: Channels of an image input whose first convolution's ``in_channels`` is unknown.
@@ -119,6 +121,8 @@ class BuiltGraph(nn.Module):
         self.stood_in: dict[int, str] = {}
         #: op id -> "in_features unknown: traced with 32", once the stand-in is known
         self.stand_ins: dict[int, str] = {}
+        #: op id -> the size of the data it gives that the code leaves unknown ("out_features")
+        self.stood_out: dict[int, str] = {}
         #: ops whose own argument (not the size of their input) is a stand-in: a dropout's rate
         self.own_stand_ins: set[int] = set()
         #: what holds for every finding on this model: the part traced when not all of it could be
@@ -225,7 +229,8 @@ class BuiltGraph(nn.Module):
             return keras_build.layer_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer))
         if tf_build.is_tf(op):
             return tf_build.tf_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
-                                    lambda field: self.stood_in.__setitem__(op.id, field))
+                                    lambda field: (self.stood_out if field == "out_features" else self.stood_in)
+                                    .__setitem__(op.id, field))
         if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
             return self._replay(op, _torch_function(name), method=False)
         if (op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS)) or name in _PURE_METHODS:
@@ -266,17 +271,33 @@ class BuiltGraph(nn.Module):
             return cls, args, kwargs
         if field in kwargs:
             if _is_constant(kwargs[field]):
-                return cls, args, kwargs
+                return self._stand_in_outputs(op, cls, args, kwargs, 1)
             value, kwargs = kwargs[field], {k: v for k, v in kwargs.items() if k != field}
         elif args and not _is_constant(args[0]):
             value, args = args[0], args[1:]
         else:
-            return cls, args, kwargs
+            return self._stand_in_outputs(op, cls, args, kwargs, 1)
         del value  # known only at run time: not used
         self.stood_in[op.id] = field
         if field == "num_embeddings":
             return cls, [STAND_IN, *args], kwargs
-        return getattr(nn, f"Lazy{cls.__name__}"), args, kwargs
+        return self._stand_in_outputs(op, getattr(nn, f"Lazy{cls.__name__}"), args, kwargs, 0)
+
+    def _stand_in_outputs(self, op: Op, cls: type, args: list, kwargs: dict, position: int) -> tuple[type, list, dict]:
+        """A Linear whose number of outputs is only known at run time (``nn.Linear(512,
+        len(classes))``, ``tf.matmul`` with a variable of ``[64, env.action_space.n]``) gives
+        STAND_IN_OUTPUTS of them, said in the evidence: a finding behind it (a log of its
+        softmax) holds for any number over one; one on the layer itself stays inconclusive."""
+        if cls not in (nn.Linear, nn.LazyLinear):
+            return cls, args, kwargs
+        if "out_features" in kwargs and not _is_constant(kwargs["out_features"]):
+            kwargs = {**kwargs, "out_features": STAND_IN_OUTPUTS}
+        elif "out_features" not in kwargs and len(args) > position and not _is_constant(args[position]):
+            args = [*args[:position], STAND_IN_OUTPUTS, *args[position + 1:]]
+        else:
+            return cls, args, kwargs
+        self.stood_out[op.id] = "out_features"
+        return cls, args, kwargs
 
     def _say_stand_ins(self) -> None:
         """The stand-ins' values, for the evidence, once the dry run has sized the lazy layers
@@ -287,12 +308,13 @@ class BuiltGraph(nn.Module):
             then = "" if op is failed else f" and its {op.describe()}"
             self.notes.append(f"traced the part after {failed.label or failed.type_name}{then} alone ({why}), "
                               f"fed random inputs of {shape} per sample: {source}")
-        for op_id, field in self.stood_in.items():
+        for op_id, field in [*self.stood_in.items(), *self.stood_out.items()]:
             layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
             value = getattr(layer, field, None)
             if op_id in self.steps and (_int(value) or isinstance(value, float)):
-                self.stand_ins[op_id] = f"{self.graph.ops[op_id].label or self.graph.ops[op_id].describe()}'s " \
-                                        f"{field} unknown: traced with {value}"
+                said = f"{field} unknown: traced with {value}"
+                name = self.graph.ops[op_id].label or self.graph.ops[op_id].describe()
+                self.stand_ins[op_id] = f"{self.stand_ins[op_id]}, {said}" if op_id in self.stand_ins else f"{name}'s {said}"
                 if field not in INPUT_SIZES:
                     self.own_stand_ins.add(op_id)
 

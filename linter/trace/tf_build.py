@@ -30,6 +30,8 @@ Register = Callable[[nn.Module], None]  # keeps a layer's parameters in the mode
 StandIn = Callable[[str], None]  # says which of the layer's arguments is a stand-in ("p")
 #: the drop rate traced where TF1 code feeds the keep probability at run time (a placeholder)
 STAND_IN_RATE = 0.5
+#: the outputs of a weight variable whose number of columns is only known at run time
+STAND_IN_OUTPUTS = 10
 
 #: element-wise functions, by kind (TensorFlow's softmax runs over the last axis by default)
 _ELEMENTWISE: dict[OpKind, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -48,7 +50,7 @@ def is_tf(op: Op) -> bool:
 def tf_step(op: Op, register: Register, stand_in: StandIn) -> Step:
     """The step computing a TF1 graph op; :class:`CannotBuild` saying why where there is none."""
     if op.kind is K.LINEAR:
-        return _linear(op, register)
+        return _linear(op, register, stand_in)
     if op.kind is K.CONV and op.type_name == "tensorflow.nn.conv2d":
         return _conv2d(op, register)
     args, kwargs = _constant_call(op)
@@ -73,12 +75,14 @@ def tf_step(op: Op, register: Register, stand_in: StandIn) -> Step:
 # ---------------------------------------------------------------------- layers
 
 
-def _linear(op: Op, register: Register) -> Step:
+def _linear(op: Op, register: Register, stand_in: StandIn) -> Step:
     """``tf.matmul(x, W) + b``: a Linear of the variable's size (a lazy one, sized by its input,
-    where the code leaves the input size unknown)."""
+    where the code leaves the input size unknown; STAND_IN_OUTPUTS outputs where it leaves their
+    number unknown)."""
     width, out = op.attrs.get("in_features"), op.attrs.get("out_features")
-    if not _positive(out):
-        raise CannotBuild(f"{op.describe()}: the size of its weight variable is not known")
+    if not _positive(out):  # [64, env.action_space.n]: a stand-in number of outputs, said
+        out = STAND_IN_OUTPUTS
+        stand_in("out_features")
     bias = op.attrs.get("bias") is True
     layer = nn.Linear(width, out, bias=bias) if _positive(width) else nn.LazyLinear(out, bias=bias)
     register(layer)
