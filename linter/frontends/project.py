@@ -64,6 +64,8 @@ class Project:
         #: import found, whose own facts count too). A file's findings hold while they do.
         self.facts: Optional[dict[Path, set[tuple[str, str]]]] = {} if record else None
         self.digests: dict[Path, str] = {}
+        #: the modules some file's import statement found: they stay parsed (see :meth:`release`)
+        self.imported: set[Path] = set()
 
     def _note(self, owner: Path, kind: str, path: Path) -> None:
         if self.facts is not None:
@@ -104,6 +106,17 @@ class Project:
         info.source.notebook = code
         self.modules[abspath] = info
         return info
+
+    def release(self, abspath: Path) -> None:
+        """Let go of a file linted, unless a file read so far imports it (then the next
+        importer may need it too): a leaf of the imports (a script, a model file) is parsed for
+        its own findings alone, which are made by now (their positions worked out; the
+        suppressions are read from the text). Should a later file import it after all, it is
+        parsed and run again, as in a run (or a worker's chunk) that never linted it."""
+        resolved = files.resolve(abspath)
+        if resolved not in self.imported:
+            self.modules.pop(resolved, None)
+            self.notebooks.pop(resolved, None)
 
     def _read(self, abspath: Path) -> bytes:
         """The file's bytes; recording, their digest (or why they could not be read)."""
@@ -176,6 +189,7 @@ class Project:
                 if resolved != root and root not in resolved.parents:
                     return None  # never read outside the project
                 self._note(importer.source.abspath, "module", resolved)
+                self.imported.add(resolved)
                 if resolved in self.modules and self.modules[resolved] is None:
                     return None  # known to be unreadable
                 try:
