@@ -457,3 +457,21 @@ def test_a_number_of_outputs_known_at_run_time_stands_in_behind_the_finding(tmp_
     trace = only(traced(tmp_path, code), "NN002")
     assert trace["status"] == "confirmed", trace
     assert "out_features unknown: traced with 10" in trace["evidence"], trace
+
+
+def test_a_dropout_is_measured_alone_where_its_model_cannot_be_rebuilt(tmp_path):
+    """An Embedding with no input length: the model is not rebuilt, but the share of units a
+    dropout zeroes needs nothing from it; the output-activation finding, which does, stays
+    inconclusive with the reason."""
+    found = traced(tmp_path, """
+    from tensorflow import keras
+
+    model = keras.Sequential([keras.layers.Embedding(1000, 16), keras.layers.Flatten(),
+                              keras.layers.Dropout(0.9), keras.layers.Dense(1, activation="relu")])
+    model.compile(optimizer="adam", loss="mse")
+    """)
+    dropout = only(found, "NN007")
+    assert dropout["status"] == "confirmed", dropout
+    assert "measured alone, on 32 units" in dropout["evidence"] and "Embedding" in dropout["evidence"], dropout
+    output = only(found, "NN001")
+    assert output["status"] == "inconclusive" and "Embedding" in output["evidence"], output

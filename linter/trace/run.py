@@ -131,6 +131,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         if trained is not None and id(trained) not in models:
             models[id(trained)] = _trace_model(trained, entry[1].program, device, options, sample_tensor, ALL)
     traced: list[Finding] = []
+    alone: dict[tuple[int, int], Optional[_Model]] = {}  # (graph, op) -> the op traced on its own
     for index, (finding, entry) in enumerate(zip(findings, located)):
         if entry is None:  # an engine finding (syntax error, unreadable file): nothing to trace
             traced.append(finding)
@@ -142,6 +143,13 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
                 models[id(graph)] = _trace_model(graph, subject.program, device, options, sample_tensor,
                                                  frozenset(needs[id(graph)]))
             model = models[id(graph)]
+            unmeasured = model.trace is None or op is None or op.id not in model.trace.layers
+            if unmeasured and op is not None and check.measures <= _LOCAL:
+                key = (id(graph), op.id)  # the model is not rebuilt: a local measurement needs only the op
+                if key not in alone:
+                    why = model.why_no_trace or _why_not_run(model, graph, op) or (model.trace.problem if model.trace else None)
+                    alone[key] = _trace_alone(graph, op, why, device, options)
+                model = alone[key] or model
         evidence = Evidence(
             trace=model.trace if model else None, op=op, graph=graph, fields=subject.fields, sample=sample,
             why_no_trace=model.why_no_trace if model else "no model could be tied to this finding",
@@ -444,6 +452,36 @@ def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sa
     trace.built = "onnx" if graph.artifact is not None else "rebuilt"
     return _Model(trace, None, dict(built.broken), dict(built.init_notes), dict(getattr(built, "stand_ins", {})),
                   set(getattr(built, "own_stand_ins", ())), list(getattr(built, "notes", [])))
+
+
+STAND_IN_WIDTH = 32  # the units a dropout measured alone is fed
+
+#: measurements of one op on an input of the trace's choosing (a dropout on all-ones): they need
+#: nothing from the rest of the model
+_LOCAL = frozenset({Measure.DROPOUT})
+
+
+def _trace_alone(graph: ModelGraph, op: Op, why: Optional[str], device: torch.device,
+                 options: TraceOptions) -> Optional[_Model]:
+    """A dropout of constant rate measured on its own, fed a stand-in input, where the model
+    around it cannot be rebuilt (an input size only known at run time, an unknown backbone): the
+    share of units it zeroes does not depend on the rest. None for any other op."""
+    if op.kind is not OpKind.DROPOUT or graph.ops.get(op.id) is not op or graph.artifact is not None:
+        return None
+    rate = op.attrs.get("p")
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool):
+        return None
+    source = Op(max(graph.ops) + 1, OpKind.INPUT, "input", label="input")
+    solo = dataclasses.replace(graph, ops={source.id: source, op.id: dataclasses.replace(op, inputs=[source.id])},
+                               inputs=[source.id], outputs=[op.id], is_model=False, _consumers=None, _by_kind=None)
+    model = _rebuild(solo, device, Budget(options.memory, options.batch), None, [STAND_IN_WIDTH],
+                     frozenset({Measure.DROPOUT}))
+    if model.trace is None or model.trace.problem or model.trace.error:
+        return None
+    reason = (why or "").removeprefix("the model could not be rebuilt: ")
+    model.notes.append(f"the model is not rebuilt ({reason}): {op.describe()} measured alone, on "
+                       f"{STAND_IN_WIDTH} units")
+    return model
 
 
 def _not_importable(graph: ModelGraph, program: "Program") -> Optional[str]:
