@@ -478,7 +478,7 @@ def _trace_alone(graph: ModelGraph, op: Op, why: Optional[str], device: torch.de
                      frozenset({Measure.DROPOUT}))
     if model.trace is None or model.trace.problem or model.trace.error:
         return None
-    reason = (why or "").removeprefix("the model could not be rebuilt: ")
+    reason = (why or "").removeprefix("the model could not be rebuilt: ").removeprefix("the model was not built: ")
     model.notes.append(f"the model is not rebuilt ({reason}): {op.describe()} measured alone, on "
                        f"{STAND_IN_WIDTH} units")
     return model
