@@ -36,6 +36,7 @@ class Statement:
     body: Optional[list[cst.BaseStatement]] = None  # its libcst statements, once parsed
     module: Optional[cst.Module] = None  # the small module they were parsed as (for positions)
     ran: bool = False
+    placed: bool = False  # its nodes' positions are in Statements' table
     #: the globals its run added (not those of statements it ran on demand), in the order added
     bound: list[str] = field(default_factory=list)
 
@@ -48,7 +49,7 @@ class Statements:
     statements: list[Statement]
     binder: dict[str, int]  # name -> index of the statement that binds it
     running: list[int] = field(default_factory=list)  # statements being run now, innermost last
-    _positions: Optional[dict] = field(default=None, repr=False)
+    _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the statements placed
 
     def parsed(self, index: int) -> list[cst.BaseStatement]:
         """The libcst statements of statement ``index``, parsed from its own lines: a top-level
@@ -59,7 +60,6 @@ class Statements:
 
             stmt.module = cst.parse_module("".join(self.lines[stmt.first - 1:stmt.last]))
             stmt.body = list(stmt.module.body)
-            self._positions = None
         return stmt.body
 
     def tree(self) -> cst.Module:
@@ -71,18 +71,17 @@ class Statements:
 
     def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:
         """1-based (line, column, end_line, end_column) of a node of a parsed statement."""
-        if self._positions is None:
+        for stmt in self.statements:
+            if stmt.module is None or stmt.placed:
+                continue
             from libcst.metadata import MetadataWrapper, PositionProvider
 
-            self._positions = {}
-            for stmt in self.statements:
-                if stmt.module is None:
-                    continue
-                shift = stmt.first - 1
-                found = MetadataWrapper(stmt.module, unsafe_skip_copy=True).resolve(PositionProvider)
-                for key, rng in found.items():
-                    self._positions[key] = (rng.start.line + shift, rng.start.column + 1,
-                                            rng.end.line + shift, rng.end.column + 1)
+            stmt.placed = True
+            shift = stmt.first - 1  # its lines are the file's from its first on, at the same columns
+            found = MetadataWrapper(stmt.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            for key, rng in found.items():
+                self._positions[key] = (rng.start.line + shift, rng.start.column + 1,
+                                        rng.end.line + shift, rng.end.column + 1)
         return self._positions.get(node)
 
 
