@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
+from nnlint.statements import Statements, index
 from nnlint.token_budget import too_many_tokens
 
 if TYPE_CHECKING:
@@ -27,12 +28,25 @@ class SourceFile:
     path: str  # as the user gave it (or as discovered under a given folder)
     abspath: Path
     text: str
-    module: cst.Module
+    parsed: Optional[cst.Module]  # None until read whole, for a module read statement by statement
     notebook: Optional[Any] = None  # NotebookCode, for a .ipynb file: maps lines to cells
+    #: an imported module's top level, parsed one statement at a time as its names are read
+    statements: Optional[Statements] = None
     _positions: Optional[Any] = field(default=None, repr=False)
+
+    @property
+    def module(self) -> cst.Module:
+        """The libcst tree of the whole file (of a module read statement by statement, its
+        statements, every one parsed now: the nodes the interpreter runs)."""
+        if self.parsed is None:
+            assert self.statements is not None
+            self.parsed = self.statements.tree()
+        return self.parsed
 
     def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:
         """1-based (line, column, end_line, end_column) of a node of this file's tree."""
+        if self.statements is not None:
+            return self.statements.span(node)
         if self._positions is None:
             from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -78,8 +92,12 @@ def _declared_encoding(raw: bytes) -> Optional[str]:
     return encoding if any(b"coding" in line for line in lines) else None
 
 
-def parse(path: str, abspath: Path, text: str) -> SourceFile:
+def parse(path: str, abspath: Path, text: str, imported: bool = False) -> SourceFile:
     """Parse text; invalid Python raises :class:`SourceSyntaxError`.
+
+    An ``imported`` module (one nnlint follows an import to, not one it lints) whose top level
+    only binds names is indexed, not parsed with libcst: its statements are parsed as they are
+    needed (:mod:`nnlint.statements`).
 
     CPython's own parser reads the text first: it is ten times faster than libcst, reports
     the exact line of a syntax error, and refuses nesting that would crash libcst's native
@@ -89,13 +107,17 @@ def parse(path: str, abspath: Path, text: str) -> SourceFile:
     if too_large is not None:
         raise UnsupportedSyntax(too_large)
     try:
-        ast.parse(text)
+        tree = ast.parse(text)
     except SyntaxError as exc:
         raise SourceSyntaxError(exc.msg, exc.lineno, exc.offset) from None
     except (RecursionError, MemoryError):
         raise SourceSyntaxError("too deeply nested for Python to parse", None, None) from None
     except ValueError as exc:  # null bytes and the like
         raise SourceSyntaxError(str(exc), None, None) from None
+    if imported:
+        statements = index(tree, text)
+        if statements is not None:
+            return SourceFile(path=path, abspath=abspath, text=text, parsed=None, statements=statements)
     import libcst as cst  # here, not above: a run whose files the cache has parses nothing
 
     try:
@@ -105,4 +127,4 @@ def parse(path: str, abspath: Path, text: str) -> SourceFile:
         detail = str(getattr(exc, "message", exc)).strip().splitlines()[0][:120]
         raise UnsupportedSyntax(f"valid Python that nnlint's parser (libcst) cannot read ({detail}); not analysed") \
             from None
-    return SourceFile(path=path, abspath=abspath, text=text, module=module)
+    return SourceFile(path=path, abspath=abspath, text=text, parsed=module)

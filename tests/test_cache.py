@@ -93,6 +93,17 @@ def test_editing_an_imported_module_relints_its_importer(tmp_path):
     assert ("train.py", 6, "NN109") in _codes(_lint(project, tmp_path, "train.py"))
 
 
+def test_a_module_read_statement_by_statement_is_a_fact_whole(tmp_path):
+    # only the class of model.py is parsed and run (its helpers are not read): the file's bytes
+    # are still what the result relied on, so an edit anywhere in it relints train.py
+    project = _project(tmp_path)
+    helper = "\n\ndef unused_helper():\n    return 1\n"
+    write(project, "model.py", helper + _MODEL + helper.replace("unused", "other"))
+    assert ("train.py", 6, "NN109") in _codes(_lint(project, tmp_path, "train.py"))
+    write(project, "model.py", helper + _MODEL.replace(", nn.Sigmoid()", "") + helper.replace("unused", "other"))
+    assert ("train.py", 6, "NN109") not in _codes(_lint(project, tmp_path, "train.py"))
+
+
 def test_a_module_that_an_import_would_now_find_relints_the_importer(tmp_path):
     # train.py imports ``model``: first from a package folder, then a model.py beside it wins
     project = _project(tmp_path)

@@ -102,9 +102,9 @@ def _lint(root: Path, name: str, monkeypatch, capsys) -> tuple[list[dict], set[s
     parsed: set[str] = set()
     load = project_module.Project.load
 
-    def spy(self, abspath):
+    def spy(self, abspath, **how):
         parsed.add(Path(abspath).resolve().relative_to(root.resolve()).as_posix())
-        return load(self, abspath)
+        return load(self, abspath, **how)
 
     monkeypatch.setattr(project_module.Project, "load", spy)
     monkeypatch.chdir(root)

@@ -246,17 +246,78 @@ class Interpreter:
     # ------------------------------------------------------------------ modules and names
 
     def module_globals(self, info: ModuleInfo) -> dict:
-        if not info.executed:
-            info.executed = True
-            name = "__main__" if info is self.entry else info.source.abspath.stem
-            info.globals["__name__"] = name
-            graph = info.graph = ModelGraph(name=f"<module {info.path}>", path=info.path)
-            frame = Frame(info, graph, is_module=True, name="<module>")
+        """A module's globals, its top level run (once). Of a module read statement by
+        statement, every statement not run yet runs now, in order (a star import reads them
+        all), and the globals are put in the order running the whole top level gives them."""
+        statements = info.source.statements
+        if statements is not None:
+            self.start_module(info)
+            # while its top level runs (an import cycle), only the statements above the one running
+            for i in range(statements.running[-1] if statements.running else len(statements.statements)):
+                self.run_statement(info, i)
+            order = sorted(info.globals, key=lambda k: -1 if k == "__name__" else statements.binder.get(k, len(statements.binder)))
+            ordered = {k: info.globals[k] for k in order}
+            info.globals.clear()
+            info.globals.update(ordered)
+        elif not info.executed:
+            frame = Frame(info, self.start_module(info), is_module=True, name="<module>")
             try:
                 self.exec_block(info.source.module.body, frame)
             except (_Return, _LoopExit):
                 pass  # a module-level raise (or a stray break) ends the module, as it would on import
         return info.globals
+
+    def start_module(self, info: ModuleInfo) -> ModelGraph:
+        """Begin running a module's top level (once): its ``__name__`` and the graph of its
+        top-level tensor code."""
+        if not info.executed:
+            info.executed = True
+            name = "__main__" if info is self.entry else info.source.abspath.stem
+            info.globals["__name__"] = name
+            info.graph = ModelGraph(name=f"<module {info.path}>", path=info.path)
+        return info.graph
+
+    def module_global(self, info: ModuleInfo, name: str) -> Any:
+        """A module's global ``name`` as bound (a Deferred import not forced): the module run,
+        or of a module read statement by statement, the statement that binds it."""
+        if info.source.statements is None:
+            return self.module_globals(info).get(name)
+        self.start_module(info)
+        self.run_binder(info, name)
+        return info.globals.get(name)
+
+    def run_binder(self, info: ModuleInfo, name: str) -> None:
+        """Of a module read statement by statement (:mod:`nnlint.statements`), run the
+        statement that binds ``name`` if it has not run. While the module's top level is
+        running (a statement of it, or a function it calls, reads its globals), only a
+        statement above the one running may: running the whole module, the others would not
+        have run yet."""
+        statements = info.source.statements
+        index = statements.binder.get(name) if statements is not None else None
+        if index is None or statements.statements[index].ran \
+                or (statements.running and index >= statements.running[-1]):
+            return
+        self.run_statement(info, index)
+
+    def run_statement(self, info: ModuleInfo, index: int) -> None:
+        """Run one top-level statement of a module read statement by statement, once."""
+        statements = info.source.statements
+        stmt = statements.statements[index]
+        if stmt.ran:
+            return
+        stmt.ran = True
+        graph = self.start_module(info)
+        try:
+            body = statements.parsed(index)
+        except (cst.ParserSyntaxError, RecursionError):
+            return  # valid Python libcst cannot read: it binds nothing nnlint can know
+        statements.running.append(index)
+        try:
+            self.exec_block(body, Frame(info, graph, is_module=True, name="<module>"))
+        except (_Return, _LoopExit):
+            pass
+        finally:
+            statements.running.pop()
 
     def bind_import(self, stmt: cst.Import | cst.ImportFrom, frame: Frame) -> None:
         for local, qualname, level in import_bindings(stmt):
@@ -317,7 +378,7 @@ class Interpreter:
         framework's."""
         found = self.imported_through(ref.info, name)
         if found is None:
-            found = self.force(self.module_globals(ref.info).get(name))
+            found = self.force(self.module_global(ref.info, name))
         if found is not None:
             return found
         sub = self.project.find_module(ref.info, name, 1) if ref.info.source.abspath.name == "__init__.py" else None
@@ -325,7 +386,7 @@ class Interpreter:
             return ModuleRef(sub, f"{ref.framework}.{name}" if ref.framework else None)
         unknown_stars = [m for m in ref.info.star_modules if m.split(".")[0] not in FRAMEWORKS]
         if ref.framework and name not in ref.info.globals and not unknown_stars \
-                and "__getattr__" not in ref.info.globals:
+                and self.module_global(ref.info, "__getattr__") is None and "__getattr__" not in ref.info.globals:
             return External(f"{ref.framework}.{name}")
         return UNKNOWN
 
@@ -336,8 +397,8 @@ class Interpreter:
         alone is resolved. ``from .models import create_model`` in a package ``__init__`` then
         reads ``models/__init__.py`` and the module that defines ``create_model``, not the
         hundred modules the package also imports. None when the module must be run."""
-        if info.executed:
-            return None
+        if info.executed or info.source.statements is not None:
+            return None  # a module read statement by statement runs that import alone anyway
         if info.plain_imports is None:
             info.plain_imports = plain_imports(info.source.module, info.source.text)
         binding = info.plain_imports.get(name)
@@ -353,6 +414,10 @@ class Interpreter:
         glob = frame.module.globals
         if not frame.is_module and name in glob:
             return self.force(glob[name])
+        if frame.module.source.statements is not None:
+            self.run_binder(frame.module, name)
+            if name in glob:
+                return self.force(glob[name])
         if name in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[name]
         for star in frame.module.star_modules:
@@ -946,7 +1011,8 @@ class Interpreter:
         if func.owner is not None and args:
             callee.self_obj = args[0]
             callee.owner = func.owner
-        self.module_globals(func.module)
+        if func.module.source.statements is None:
+            self.module_globals(func.module)  # (one read statement by statement runs what the function reads)
         return self.run_function(node, callee)
 
     def run_function(self, node: cst.FunctionDef, frame: Frame) -> Any:

@@ -85,9 +85,10 @@ class Project:
                     todo.append(Path(path))
         return facts
 
-    def load(self, abspath: Path) -> ModuleInfo:
+    def load(self, abspath: Path, imported: bool = False) -> ModuleInfo:
         """Parse a file once; raises UnreadableFile (also for a link out of the project, a
-        loop, a FIFO or a device) or SourceSyntaxError."""
+        loop, a FIFO or a device) or SourceSyntaxError. A module only ``imported`` (not one
+        nnlint was asked about) may be read statement by statement (:mod:`nnlint.statements`)."""
         given, abspath = abspath, files.resolve(abspath)
         for kind, path in (("resolve", given), ("read", abspath), ("shown", abspath)):
             self._note(abspath, kind, path)
@@ -102,7 +103,7 @@ class Project:
 
             code = self.notebooks[abspath] = notebook.read(abspath, text)
             text = code.text
-        info = ModuleInfo(parse(shown, abspath, text))
+        info = ModuleInfo(parse(shown, abspath, text, imported=imported and abspath not in self.display_paths))
         info.source.notebook = code
         self.modules[abspath] = info
         return info
@@ -193,7 +194,7 @@ class Project:
                 if resolved in self.modules and self.modules[resolved] is None:
                     return None  # known to be unreadable
                 try:
-                    return self.load(resolved)
+                    return self.load(resolved, imported=True)
                 except (UnreadableFile, SourceSyntaxError, UnsupportedSyntax):
                     self.modules[resolved] = None
                     return None
