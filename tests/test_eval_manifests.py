@@ -64,6 +64,11 @@ def heldout() -> list[dict]:
     return load("heldout.toml")["program"]
 
 
+@pytest.fixture(scope="module")
+def heldout2() -> list[dict]:
+    return load("heldout2.toml")["program"]
+
+
 def test_correct_repositories_are_pinned_and_not_reserved(repos):
     names = [r["name"] for r in repos]
     assert len(names) == len(set(names)), "a repository is listed twice"
@@ -108,6 +113,18 @@ def test_heldout_programs_are_labelled_located_and_new(programs, heldout):
     known = {p["id"] for p in programs}
     located = {(p.get("repo"), p.get("path"), p.get("file")) for p in programs}
     for p in heldout:
+        assert p["id"] not in known, p["id"]
+        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
+
+
+def test_second_heldout_programs_are_labelled_located_and_new(programs, heldout, heldout2):
+    """The second held-out set obeys the same rules and shares no program with the other two."""
+    assert len(heldout2) >= 5
+    check_programs(heldout2)
+    earlier = programs + heldout
+    known = {p["id"] for p in earlier}
+    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
+    for p in heldout2:
         assert p["id"] not in known, p["id"]
         assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
 
