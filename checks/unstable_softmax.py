@@ -188,8 +188,6 @@ def log_probs(logits):
             return None  # the softmax or ReLU feeds something else too, which its rewrite would change
         if op.kind is OpKind.LOG and source.kind is OpKind.SOFTMAX:
             def edit(g: ModelGraph) -> None:
-                from nnlint.trace.remedy import swap_function, to_identity
-
                 swap_function(g, source.id, OpKind.LOG_SOFTMAX, "LogSoftmax", "log_softmax")
                 to_identity(g, op.id)
             return Remedy(self.code, f"log_softmax in place of log({source.describe()})", (self.code, op.id), edit)

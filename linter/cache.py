@@ -32,7 +32,7 @@ import stat
 import sys
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from nnlint import __version__, files
 from nnlint.errors import TIMED_OUT

@@ -28,6 +28,8 @@ from nnlint.trace import keras_build, tf_build
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
 from nnlint.trace.budget import Budget, OverBudget, product
 from nnlint.trace.errors import CannotBuild, one_line
+from nnlint.trace.stand_ins import (INPUT_SIZES, SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS, STAND_IN_OUTPUTS,
+                                    is_size)
 
 K = OpKind
 Step = Callable[[list[torch.Tensor]], torch.Tensor]
@@ -35,19 +37,8 @@ Step = Callable[[list[torch.Tensor]], torch.Tensor]
 #: Spatial sizes tried for convolutional inputs: the first one at which every layer's sizes
 #: fit is used (a 28x28 MNIST net and a 224x224 ResNet both find theirs), common sizes first.
 SPATIAL_SIZES = (32, 28, 64, 224, 16, 96, 8, *range(1, 65))
-SEQUENCE_LENGTH = 16
 #: Width of a plain tensor input that no layer constrains (a softmax helper's logits).
 FREE_WIDTH = 10
-#: The size a stand-in takes where the code's is only known at run time and sits on the data's
-#: side of a layer (``nn.Linear(X.shape[1], 64)``, ``nn.Embedding(len(vocab), 32)``): the
-#: statistics measured downstream do not depend on it (default inits scale with fan-in).
-STAND_IN = 32
-#: The outputs of a Linear whose number of outputs is only known at run time (classes, actions).
-STAND_IN_OUTPUTS = 10
-#: the layer arguments that are the size of the data the layer receives
-INPUT_SIZES = frozenset({"in_features", "num_features", "in_channels", "num_embeddings"})
-#: Channels of an image input whose first convolution's ``in_channels`` is unknown.
-STAND_IN_CHANNELS = 3
 #: Layers whose first argument is the size of the data they receive, by class name: it is
 #: taken from that data (their ``Lazy`` class) when the code's value is unknown. An embedding's
 #: vocabulary bounds the token ids instead: it is STAND_IN, and so are the ids traced.
@@ -311,7 +302,7 @@ class BuiltGraph(nn.Module):
         for op_id, field in [*self.stood_in.items(), *self.stood_out.items()]:
             layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
             value = getattr(layer, field, None)
-            if op_id in self.steps and (_int(value) or isinstance(value, float)):
+            if op_id in self.steps and (is_size(value) or isinstance(value, float)):
                 said = f"{field} unknown: traced with {value}"
                 name = self.graph.ops[op_id].label or self.graph.ops[op_id].describe()
                 self.stand_ins[op_id] = f"{self.stand_ins[op_id]}, {said}" if op_id in self.stand_ins else f"{name}'s {said}"
@@ -560,7 +551,7 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
     if shape is not None:
         bounds = [u.attrs.get("num_embeddings", u.attrs.get("keras", {}).get("input_dim"))
                   for u in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY)) if u.kind is K.EMBEDDING]
-        return InputSpec((1, *shape), integer_below=bounds[0] if bounds and _int(bounds[0]) else None)
+        return InputSpec((1, *shape), integer_below=bounds[0] if bounds and is_size(bounds[0]) else None)
     declared = tf_build.placeholder_shape(op)
     if declared is not None and not keras_build.is_keras(graph):
         return InputSpec((1, *declared))
@@ -584,19 +575,19 @@ def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
         name = api.canonical(user.type_name)
         if name in ("torch.nn.Linear", "torch.nn.BatchNorm1d"):
             width = attrs.get("in_features", attrs.get("num_features"))
-            return InputSpec((1, width if _int(width) else STAND_IN))
+            return InputSpec((1, width if is_size(width) else STAND_IN))
         if name.startswith(("torch.nn.Conv", "torch.nn.ConvTranspose")) and name[-2].isdigit():
             channels = attrs.get("in_channels")
-            return InputSpec((1, channels if _int(channels) else STAND_IN_CHANNELS,
+            return InputSpec((1, channels if is_size(channels) else STAND_IN_CHANNELS,
                               *([SPATIAL_SIZES[0]] * int(name[-2]))))
         if name in ("torch.nn.Embedding", "torch.nn.EmbeddingBag"):
             vocabulary = attrs.get("num_embeddings")
-            return InputSpec((1, SEQUENCE_LENGTH), integer_below=vocabulary if _int(vocabulary) else STAND_IN)
-        if name == "torch.nn.LayerNorm" and _int(attrs.get("normalized_shape")):
+            return InputSpec((1, SEQUENCE_LENGTH), integer_below=vocabulary if is_size(vocabulary) else STAND_IN)
+        if name == "torch.nn.LayerNorm" and is_size(attrs.get("normalized_shape")):
             return InputSpec((1, attrs["normalized_shape"]))
         if tf_build.is_tf(user) and user.kind is K.LINEAR:  # tf.matmul(x, W): a lazy Linear where unknown
             width = attrs.get("in_features")
-            return InputSpec((1, width)) if _int(width) else \
+            return InputSpec((1, width)) if is_size(width) else \
                 InputSpec((1, STAND_IN), stood_in=(user.id, "in_features"))
         if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
             raise CannotBuild(f"the input size of {user.describe()} is not known")
@@ -606,12 +597,12 @@ def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
 def _cut_spec(graph: ModelGraph, op: Op) -> tuple[InputSpec, str, bool]:
     """The input that stands for ``op``'s value when the part after it is traced alone, where
     its shape comes from, and whether that shape is the op's own (no other size is tried)."""
-    stated = keras_build.output_shape(op, SEQUENCE_LENGTH)
+    stated = keras_build.output_shape(op)
     if stated is not None:
         return InputSpec((1, *stated)), "the shape its units give its output", True
     shape = op.attrs.get("out_shape")
     dims = getattr(shape, "dims", ())
-    if getattr(shape, "ranked", False) and len(dims) > 1 and all(_int(d) for d in dims[1:]):
+    if getattr(shape, "ranked", False) and len(dims) > 1 and all(is_size(d) for d in dims[1:]):
         return InputSpec((1, *dims[1:])), "the shape of its output", True
     try:
         spec = consumer_spec(graph, op)
@@ -686,5 +677,3 @@ def _require_constants(op: Op, args: list, kwargs: dict) -> None:
             raise CannotBuild(f"{op.describe()} has an argument known only at run time")
 
 
-def _int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0

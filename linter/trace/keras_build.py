@@ -24,6 +24,7 @@ from torch import nn
 
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.trace.errors import CannotBuild
+from nnlint.trace.stand_ins import SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS
 
 K = OpKind
 Step = Callable[[list[torch.Tensor]], torch.Tensor]
@@ -38,7 +39,8 @@ _LOSSES = {"mean_squared_error": "mse_loss", "mse": "mse_loss", "mean_absolute_e
 _LOGIT_LOSSES = {"binary_crossentropy": "binary_cross_entropy_with_logits",
                  "categorical_crossentropy": "cross_entropy", "sparse_categorical_crossentropy": "cross_entropy"}
 
-_ACTIVATIONS: dict[OpKind, Callable[[torch.Tensor], torch.Tensor]] = {
+#: activations by kind, as Keras and TensorFlow compute them (softmax over the last axis)
+ACTIVATIONS: dict[OpKind, Callable[[torch.Tensor], torch.Tensor]] = {
     K.RELU: torch.relu, K.RELU6: F.relu6, K.LEAKY_RELU: lambda x: F.leaky_relu(x, 0.2), K.ELU: F.elu,
     K.SELU: F.selu, K.GELU: F.gelu, K.SILU: F.silu, K.SOFTPLUS: F.softplus, K.SIGMOID: torch.sigmoid,
     K.TANH: torch.tanh, K.SOFTMAX: lambda x: torch.softmax(x, dim=-1),
@@ -101,37 +103,35 @@ def sample_shape(graph: ModelGraph, op: Op, stand_in: int) -> tuple[tuple[int, .
     return tuple(shape), bound if isinstance(bound, int) else None, None
 
 
-#: first layers whose input's width no code states: (the torch field a stand-in sizes, shape)
+#: first layers whose input's width no code states -> the torch field a stand-in sizes
 _STAND_IN_FIELDS = {"Dense": "in_features", "BatchNormalization": "num_features", "Conv1D": "in_channels",
                     "Conv2D": "in_channels", "Conv3D": "in_channels"}
-#: the side of a stand-in image or sequence fed to a first convolution of unknown input shape
-STAND_IN_SIDE = 32
 
 
 def _stand_in_shape(first: Op, stand_in: int) -> Optional[tuple[tuple[int, ...], None, tuple[int, str]]]:
     """A stand-in sample shape for a first layer the code gives no input shape to, or gives one
     computed at run time (``input_shape=(X.shape[1],)``): ``stand_in`` features for a Dense or a
-    batch norm, a ``STAND_IN_SIDE`` image (or sequence) of 3 channels for a convolution. The
+    batch norm, a ``STAND_IN``-sided image (or sequence) of ``STAND_IN_CHANNELS`` for a convolution. The
     layer's own sizes do not depend on it, so only a finding about its input size would."""
     short = first.type_name.rsplit(".", 1)[-1]
     field = _STAND_IN_FIELDS.get(short)
     if field is None or first.attrs.get("keras", {}).get("data_format") == "channels_first":
         return None
     if short.startswith("Conv"):
-        return (*(STAND_IN_SIDE,) * int(short[-2]), 3), None, (first.id, field)
+        return (*(STAND_IN,) * int(short[-2]), STAND_IN_CHANNELS), None, (first.id, field)
     return (stand_in,), None, (first.id, field)
 
 
-def output_shape(op: Op, sequence: int) -> Optional[tuple[int, ...]]:
+def output_shape(op: Op) -> Optional[tuple[int, ...]]:
     """One sample's output shape where a layer the trace does not rebuild (a recurrent one)
-    states it: ``(units,)``, or ``(sequence, units)`` with ``return_sequences=True``."""
+    states it: ``(units,)``, or ``(SEQUENCE_LENGTH, units)`` with ``return_sequences=True``."""
     args = op.attrs.get("keras", {})
     units = args.get("units")
     if op.kind is not K.RNN or not isinstance(units, int) or isinstance(units, bool) or units <= 0:
         return None
     if args.get("return_state") or args.get("go_backwards"):
         return None
-    return (sequence, units) if args.get("return_sequences") is True else (units,)
+    return (SEQUENCE_LENGTH, units) if args.get("return_sequences") is True else (units,)
 
 
 def layer_step(op: Op, register: Register) -> Step:
@@ -166,7 +166,7 @@ def apply_defaults(module: nn.Module) -> None:
 
 
 def _activation(op: Op) -> Step:
-    fn = _ACTIVATIONS.get(op.kind)
+    fn = ACTIVATIONS.get(op.kind)
     if fn is None:
         raise CannotBuild(f"{op.describe()}: the trace does not rebuild this activation")
     return lambda xs: fn(xs[0])
@@ -190,10 +190,15 @@ def _conv(op: Op, args: dict, register: Register) -> Step:
     layer = _LAZY_CONV[dims](_int(op, args, "filters"), kernel, stride, dilation=dilation,
                              groups=args.get("groups", 1), bias=args.get("use_bias", True) is True)
     register(layer)
+    return convolution(layer, kernel, stride, dilation, padding == "same")
 
+
+def convolution(layer: nn.Module, kernel: tuple, stride: tuple, dilation: tuple, same: bool) -> Step:
+    """A convolution on channels-last inputs (the channel axis moved in and out), with
+    TensorFlow's "same" padding where asked."""
     def step(xs: list[torch.Tensor]) -> torch.Tensor:
         x = xs[0].movedim(-1, 1)
-        if padding == "same":
+        if same:
             x = F.pad(x, same_padding(x.shape[2:], kernel, stride, dilation))
         return layer(x).movedim(1, -1)
 

@@ -42,6 +42,7 @@ from nnlint.trace.measure import measure, seed
 from nnlint.trace.measurements import ALL, Measure
 from nnlint.trace.records import ModelTrace, TracedFinding
 from nnlint.trace.remedy import Remedy, redrawn_constant_inits, remedied
+from nnlint.trace.stand_ins import STAND_IN
 from nnlint.trace.verdict import INCONCLUSIVE, REFUTED, Verdict, inconclusive, unconfirmable
 
 if TYPE_CHECKING:
@@ -454,8 +455,6 @@ def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sa
                   set(getattr(built, "own_stand_ins", ())), list(getattr(built, "notes", [])))
 
 
-STAND_IN_WIDTH = 32  # the units a dropout measured alone is fed
-
 #: measurements of one op on an input of the trace's choosing (a dropout on all-ones): they need
 #: nothing from the rest of the model
 _LOCAL = frozenset({Measure.DROPOUT})
@@ -474,13 +473,13 @@ def _trace_alone(graph: ModelGraph, op: Op, why: Optional[str], device: torch.de
     source = Op(max(graph.ops) + 1, OpKind.INPUT, "input", label="input")
     solo = dataclasses.replace(graph, ops={source.id: source, op.id: dataclasses.replace(op, inputs=[source.id])},
                                inputs=[source.id], outputs=[op.id], is_model=False, _consumers=None, _by_kind=None)
-    model = _rebuild(solo, device, Budget(options.memory, options.batch), None, [STAND_IN_WIDTH],
+    model = _rebuild(solo, device, Budget(options.memory, options.batch), None, [STAND_IN],
                      frozenset({Measure.DROPOUT}))
     if model.trace is None or model.trace.problem or model.trace.error:
         return None
     reason = (why or "").removeprefix("the model could not be rebuilt: ").removeprefix("the model was not built: ")
     model.notes.append(f"the model is not rebuilt ({reason}): {op.describe()} measured alone, on "
-                       f"{STAND_IN_WIDTH} units")
+                       f"{STAND_IN} units")
     return model
 
 

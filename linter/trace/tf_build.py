@@ -16,30 +16,25 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from nnlint.ir import Op, OpKind
-from nnlint.ir import InputRef
+from nnlint.ir import InputRef, Op, OpKind
 from nnlint.trace.errors import CannotBuild
-from nnlint.trace.keras_build import pooling, same_padding
+from nnlint.trace.keras_build import ACTIVATIONS, convolution, pooling
+from nnlint.trace.stand_ins import STAND_IN_OUTPUTS, STAND_IN_RATE, is_size
 
 K = OpKind
 Step = Callable[[list[torch.Tensor]], torch.Tensor]
 Register = Callable[[nn.Module], None]  # keeps a layer's parameters in the model
 StandIn = Callable[[str], None]  # says which of the layer's arguments is a stand-in ("p")
-#: the drop rate traced where TF1 code feeds the keep probability at run time (a placeholder)
-STAND_IN_RATE = 0.5
-#: the outputs of a weight variable whose number of columns is only known at run time
-STAND_IN_OUTPUTS = 10
 
-#: element-wise functions, by kind (TensorFlow's softmax runs over the last axis by default)
+#: functions over an axis (by default the last, as in TensorFlow)
+_AXIS_FUNCTIONS = {K.SOFTMAX: torch.softmax, K.LOG_SOFTMAX: torch.log_softmax}
+#: element-wise functions, by kind: the activations as Keras computes them, and a few more
 _ELEMENTWISE: dict[OpKind, Callable[[torch.Tensor], torch.Tensor]] = {
-    K.RELU: torch.relu, K.RELU6: F.relu6, K.LEAKY_RELU: lambda x: F.leaky_relu(x, 0.2), K.ELU: F.elu,
-    K.SELU: F.selu, K.GELU: F.gelu, K.SOFTPLUS: F.softplus, K.SIGMOID: torch.sigmoid, K.TANH: torch.tanh,
+    **{kind: fn for kind, fn in ACTIVATIONS.items() if kind not in _AXIS_FUNCTIONS},
     K.EXP: torch.exp, K.LOG: torch.log, K.IDENTITY: lambda x: x,
 }
-_AXIS_FUNCTIONS = {K.SOFTMAX: torch.softmax, K.LOG_SOFTMAX: torch.log_softmax}
 _REDUCTIONS = {K.REDUCE_SUM: torch.sum, K.REDUCE_MAX: torch.amax, K.LOGSUMEXP: torch.logsumexp}
 
 
@@ -80,11 +75,11 @@ def _linear(op: Op, register: Register, stand_in: StandIn) -> Step:
     where the code leaves the input size unknown; STAND_IN_OUTPUTS outputs where it leaves their
     number unknown)."""
     width, out = op.attrs.get("in_features"), op.attrs.get("out_features")
-    if not _positive(out):  # [64, env.action_space.n]: a stand-in number of outputs, said
+    if not is_size(out):  # [64, env.action_space.n]: a stand-in number of outputs, said
         out = STAND_IN_OUTPUTS
         stand_in("out_features")
     bias = op.attrs.get("bias") is True
-    layer = nn.Linear(width, out, bias=bias) if _positive(width) else nn.LazyLinear(out, bias=bias)
+    layer = nn.Linear(width, out, bias=bias) if is_size(width) else nn.LazyLinear(out, bias=bias)
     register(layer)
     return lambda xs: layer(xs[0])
 
@@ -93,27 +88,20 @@ def _conv2d(op: Op, register: Register) -> Step:
     """``tf.nn.conv2d(x, W, strides=[1, s, s, 1], padding="SAME")`` on channels-last inputs."""
     channels, out = op.attrs.get("in_channels"), op.attrs.get("out_features")
     kernel = op.attrs.get("kernel_size")
-    if not (_positive(channels) and _positive(out) and isinstance(kernel, tuple) and all(map(_positive, kernel))):
+    if not (is_size(channels) and is_size(out) and isinstance(kernel, tuple) and all(map(is_size, kernel))):
         raise CannotBuild(f"{op.describe()}: the size of its filter variable is not known")
     args, kwargs = _constant_call(op)
     strides = kwargs.get("strides", args[2] if len(args) > 2 else None)
     padding = str(kwargs.get("padding", args[3] if len(args) > 3 else "")).upper()
     if isinstance(strides, int) and not isinstance(strides, bool):
         strides = [1, strides, strides, 1]
-    if not (isinstance(strides, (list, tuple)) and len(strides) == 4 and all(map(_positive, strides))
+    if not (isinstance(strides, (list, tuple)) and len(strides) == 4 and all(map(is_size, strides))
             and strides[0] == strides[3] == 1) or padding not in ("SAME", "VALID"):
         raise CannotBuild(f"{op.describe()}: its strides or padding are not constants the trace rebuilds")
     stride = tuple(strides[1:3])
     layer = nn.Conv2d(channels, out, kernel, stride, bias=op.attrs.get("bias") is True)
     register(layer)
-
-    def step(xs: list[torch.Tensor]) -> torch.Tensor:
-        x = xs[0].movedim(-1, 1)
-        if padding == "SAME":
-            x = F.pad(x, same_padding(x.shape[2:], kernel, stride, (1, 1)))
-        return layer(x).movedim(1, -1)
-
-    return step
+    return convolution(layer, kernel, stride, (1, 1), padding == "SAME")
 
 
 def _dropout(op: Op, register: Register, stand_in: StandIn) -> Step:
@@ -157,8 +145,6 @@ def _reshape(op: Op, args: list, kwargs: dict) -> Step:
             return lambda xs: xs[0].unsqueeze(axis)
         if name == "squeeze":
             return (lambda xs: xs[0].squeeze()) if axis is None else (lambda xs: xs[0].squeeze(axis))
-    elif name == "identity":
-        return lambda xs: xs[0]
     raise CannotBuild(f"{op.describe()}: its target shape is not a constant")
 
 
@@ -178,9 +164,9 @@ def _pool(op: Op, args: list, kwargs: dict) -> Step:
 def _window(value: Any) -> Optional[tuple[int, int]]:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return (value, value)
-    if isinstance(value, (list, tuple)) and len(value) == 4 and all(map(_positive, value)) and value[0] == value[3] == 1:
+    if isinstance(value, (list, tuple)) and len(value) == 4 and all(map(is_size, value)) and value[0] == value[3] == 1:
         return (value[1], value[2])
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_positive, value)):
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_size, value)):
         return (value[0], value[1])
     return None
 
@@ -211,10 +197,6 @@ def _axis(op: Op, rest: list, kwargs: dict, names: tuple[str, ...], default: Any
     raise CannotBuild(f"{op.describe()}: its axis is not a constant")
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def placeholder_shape(op: Op) -> Optional[tuple[int, ...]]:
     """One sample's shape as a TF1 placeholder declares it (``[None, 784]`` -> ``(784,)``);
     None when it is not a placeholder or any size after the batch is left open."""
@@ -222,4 +204,4 @@ def placeholder_shape(op: Op) -> Optional[tuple[int, ...]]:
     if not op.type_name.startswith("tensorflow.placeholder") or not isinstance(shape, (list, tuple)) or len(shape) < 2:
         return None
     sizes = tuple(shape[1:])
-    return sizes if all(map(_positive, sizes)) else None
+    return sizes if all(map(is_size, sizes)) else None
