@@ -63,25 +63,29 @@ def test_a_hit_equals_a_miss_over_the_examples_and_fixtures(tmp_path):
     assert text.stdout == run_cli([".", "--statistics", "--no-cache"], project, env=_env(tmp_path)).stdout
 
 
-def test_a_warm_run_parses_nothing(tmp_path, monkeypatch, capsys):
-    from nnlint.cli import main
-
+@pytest.fixture
+def in_process(tmp_path, monkeypatch):
+    """The project, for nnlint's ``main()`` run in this process with a cache of its own."""
     project = _project(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("NNLINT_NO_CACHE", raising=False)
     monkeypatch.chdir(project)
-    try:
-        assert main(["--format", "json", "train.py"]) == 1
-        cold = capsys.readouterr().out
+    yield project
+    gc.enable()  # main() turns the collector off for its run
 
-        def parse(*args, **kwargs):
-            raise AssertionError("parsed a file the cache holds")
 
-        monkeypatch.setattr("nnlint.frontends.project.parse", parse)
-        assert main(["--format", "json", "train.py"]) == 1
-        assert capsys.readouterr().out == cold
-    finally:
-        gc.enable()  # main() turns the collector off for its run
+def test_a_warm_run_parses_nothing(in_process, monkeypatch, capsys):
+    from nnlint.cli import main
+
+    assert main(["--format", "json", "train.py"]) == 1
+    cold = capsys.readouterr().out
+
+    def parse(*args, **kwargs):
+        raise AssertionError("parsed a file the cache holds")
+
+    monkeypatch.setattr("nnlint.frontends.project.parse", parse)
+    assert main(["--format", "json", "train.py"]) == 1
+    assert capsys.readouterr().out == cold
 
 
 def test_editing_an_imported_module_relints_its_importer(tmp_path):
@@ -276,24 +280,17 @@ def test_clean_removes_the_caches_under_the_folder(tmp_path):
     assert (outside / "keep.txt").exists() and (project / "train.py").exists()
 
 
-def test_a_timed_out_analysis_is_not_kept(tmp_path, monkeypatch, capsys):
+def test_a_timed_out_analysis_is_not_kept(in_process, monkeypatch, capsys):
     """A wall-time NN904 says how loaded the machine was: the next run analyses the file again."""
     from nnlint.cli import main
     from nnlint.frontends.interpreter import Interpreter
 
-    project = _project(tmp_path)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("NNLINT_NO_CACHE", raising=False)
-    monkeypatch.chdir(project)
-    try:
-        with monkeypatch.context() as slow:
-            slow.setattr(Interpreter, "MAX_SECONDS", 0.0)
-            slow.setattr(Interpreter, "CLOCK_EVERY", 1)
-            main(["--format", "json", "train.py"])
-            timed_out = json.loads(capsys.readouterr().out)["findings"]
-        assert [f["code"] for f in timed_out] == ["NN904"] and _entries(project) == []
-        assert main(["--format", "json", "train.py"]) == 1  # analysed in full this time
-        assert "NN904" not in {f["code"] for f in json.loads(capsys.readouterr().out)["findings"]}
-        assert _entries(project)
-    finally:
-        gc.enable()  # main() turns the collector off for its run
+    with monkeypatch.context() as slow:
+        slow.setattr(Interpreter, "MAX_SECONDS", 0.0)
+        slow.setattr(Interpreter, "CLOCK_EVERY", 1)
+        main(["--format", "json", "train.py"])
+        timed_out = json.loads(capsys.readouterr().out)["findings"]
+    assert [f["code"] for f in timed_out] == ["NN904"] and _entries(in_process) == []
+    assert main(["--format", "json", "train.py"]) == 1  # analysed in full this time
+    assert "NN904" not in {f["code"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert _entries(in_process)

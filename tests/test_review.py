@@ -217,7 +217,7 @@ def test_marks_by_someone_else_do_not_hide_a_finding(project, github, capsys):
 
 def test_findings_over_the_cap_are_listed_in_the_body(project, github, capsys):
     (project / "net.py").write_text("import torch.nn as nn\n\nmodel = nn.Sequential(\n"
-                                    + "".join(f"    nn.Linear(8, 8),\n    nn.Dropout(0.9),\n" for _ in range(5)) + ")\n")
+                                    + "    nn.Linear(8, 8),\n    nn.Dropout(0.9),\n" * 5 + ")\n")
     diff = "--- /dev/null\n+++ b/net.py\n@@ -0,0 +1,14 @@\n" + "".join(
         f"+{line}\n" for line in (project / "net.py").read_text().splitlines())
     gh = github(diff=diff, shown={"net.py": set(range(1, 15))})

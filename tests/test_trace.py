@@ -45,6 +45,14 @@ def traced(path: Path, **options) -> list:
     return findings
 
 
+def verdicts_by_code(path: Path) -> dict[str, list[dict]]:
+    """The verdict of each traced finding of ``path``, by rule code."""
+    found: dict[str, list[dict]] = {}
+    for f in traced(path):
+        found.setdefault(f.code, []).append(f.trace)
+    return found
+
+
 @pytest.fixture(scope="module")
 def buggy():
     return traced(FIXTURES / "buggy")

@@ -15,23 +15,15 @@ import pytest
 
 pytest.importorskip("torch")
 
-from nnlint.config import Settings  # noqa: E402
-from nnlint.engine import lint, selected_checks  # noqa: E402
-from nnlint.trace.run import TraceOptions, trace_findings  # noqa: E402
+from tests.test_trace import verdicts_by_code  # noqa: E402
 
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom torch import optim\n\n"
 
 
 def verdicts(tmp_path: Path, source: str) -> dict[str, list[dict]]:
-    (tmp_path / "model.py").write_text(HEADER + source)
-    settings = Settings()
-    subjects: dict = {}
-    result = lint([str(tmp_path)], settings, selected_checks(settings), subjects=subjects)
-    findings, _ = trace_findings(result.findings, subjects, TraceOptions(device="cpu"))
-    by_code: dict[str, list[dict]] = {}
-    for f in findings:
-        by_code.setdefault(f.code, []).append(f.trace)
-    return by_code
+    path = tmp_path / "model.py"
+    path.write_text(HEADER + source)
+    return verdicts_by_code(path)
 
 
 def assert_confirmed_with(found: dict, code: str, helper: str | None) -> None:

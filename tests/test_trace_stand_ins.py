@@ -15,15 +15,13 @@ from nnlint.config import Settings  # noqa: E402
 from nnlint.engine import lint, selected_checks  # noqa: E402
 from nnlint.trace.run import TraceOptions, trace_findings  # noqa: E402
 
+from tests.test_trace import traced as traced_file  # noqa: E402
+
 
 def traced(tmp_path, code: str) -> dict:
     path = tmp_path / "train.py"
     path.write_text(textwrap.dedent(code))
-    settings = Settings()
-    subjects: dict = {}
-    result = lint([str(path)], settings, selected_checks(settings), subjects=subjects)
-    findings, _ = trace_findings(result.findings, subjects, TraceOptions(device="cpu"))
-    return {(f.code, f.line): f.trace for f in findings}
+    return {(f.code, f.line): f.trace for f in traced_file(path)}
 
 
 def only(findings: dict, code: str) -> dict:

@@ -13,26 +13,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from nnlint.config import Settings  # noqa: E402
-from nnlint.engine import lint, selected_checks  # noqa: E402
 from nnlint.frontends.project import Project  # noqa: E402
 from nnlint.frontends.python import analyze  # noqa: E402
 from nnlint.trace.build import BuiltGraph  # noqa: E402
-from nnlint.trace.run import TraceOptions, trace_findings  # noqa: E402
+
+from tests.test_trace import verdicts_by_code  # noqa: E402
 
 CPU = torch.device("cpu")
 
 
 def verdicts(tmp_path: Path, source: str) -> dict[str, list[dict]]:
-    (tmp_path / "graph.py").write_text(textwrap.dedent(source))
-    settings = Settings()
-    subjects: dict = {}
-    result = lint([str(tmp_path)], settings, selected_checks(settings), subjects=subjects)
-    findings, _ = trace_findings(result.findings, subjects, TraceOptions(device="cpu"))
-    found: dict[str, list[dict]] = {}
-    for f in findings:
-        found.setdefault(f.code, []).append(f.trace)
-    return found
+    path = tmp_path / "graph.py"
+    path.write_text(textwrap.dedent(source))
+    return verdicts_by_code(path)
 
 
 def tf_graph(tmp_path: Path, source: str):
