@@ -69,6 +69,11 @@ def heldout2() -> list[dict]:
     return load("heldout2.toml")["program"]
 
 
+@pytest.fixture(scope="module")
+def heldout3() -> list[dict]:
+    return load("heldout3.toml")["program"]
+
+
 def test_correct_repositories_are_pinned_and_not_reserved(repos):
     names = [r["name"] for r in repos]
     assert len(names) == len(set(names)), "a repository is listed twice"
@@ -125,6 +130,18 @@ def test_second_heldout_programs_are_labelled_located_and_new(programs, heldout,
     known = {p["id"] for p in earlier}
     located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
     for p in heldout2:
+        assert p["id"] not in known, p["id"]
+        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
+
+
+def test_third_heldout_programs_are_labelled_located_and_new(programs, heldout, heldout2, heldout3):
+    """The third held-out set obeys the same rules and shares no program with the other three."""
+    assert len(heldout3) >= 20
+    check_programs(heldout3)
+    earlier = programs + heldout + heldout2
+    known = {p["id"] for p in earlier}
+    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
+    for p in heldout3:
         assert p["id"] not in known, p["id"]
         assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
 
