@@ -305,3 +305,31 @@ def test_the_bias_probe_leaves_the_model_as_it_found_it(tmp_path):
     assert state.keys() == probed_state.keys() and all(torch.equal(state[k], probed_state[k]) for k in state)
     effects = [r.bias_effect for r in probed.layers.values() if r.bias_effect is not None]
     assert len(effects) == 2 and max(effects) < 1e-4
+
+
+@pytest.mark.parametrize("kind,value", [
+    ("conv", lambda: torch.randn(8, 64, 5, 5)),
+    ("relu", lambda: torch.relu(torch.randn(8, 32))),
+    ("sigmoid", lambda: torch.sigmoid(torch.randn(8, 16) * 10)),  # saturated at both ends
+    ("softmax", lambda: torch.softmax(torch.randn(8, 10) * 20, -1)),
+    ("linear", lambda: torch.full((8, 16), 3.0) + 1e-4 * torch.randn(8, 16)),  # near-constant: no cancellation
+    ("linear", lambda: torch.ones(8, 4, 3)),  # identical units and samples
+    ("linear", lambda: torch.tensor([[1.0, float("nan")], [0.0, 2.0]])),  # non-finite
+])
+def test_small_tensors_get_the_same_statistics_as_the_torch_path(kind, value, monkeypatch):
+    from nnlint.ir import OpKind
+    from nnlint.trace import summary
+
+    x = value()
+    small = summary.stats(x, OpKind(kind))
+    monkeypatch.setattr(summary, "SMALL", 0)  # every tensor summarised by torch
+    large = summary.stats(x, OpKind(kind))
+    for field in ("mean", "std", "min", "max", "zero_fraction", "saturated_fraction", "nonfinite", "unit_spread",
+                  "sample_spread"):
+        got, want = getattr(small, field), getattr(large, field)
+        if want is None or isinstance(want, bool):
+            assert got == want, field
+        elif want != want:
+            assert got != got, field
+        else:
+            assert got == pytest.approx(want, rel=1e-5, abs=1e-6), field

@@ -93,16 +93,47 @@ def _mode_free(op: Op) -> bool:
     return op.kind in _MODE_FREE and "rrelu" not in op.type_name.lower()  # RReLU: a random slope in training
 
 
+class SharedLayers:
+    """Layers built for one graph, lent to its remedies' variants. A remedy edits a copy of the
+    IR in which only the ops it changes are new objects (:func:`~nnlint.trace.remedy.edited`),
+    so an op that is the very same object in a variant is the same layer: the variant takes it,
+    initial weights included, instead of constructing and initialising it again. This makes the
+    counterfactual exact (the two models differ only where the remedy changed them) and saves a
+    small model's trace most of its rebuilding. One set serves one device (one ``--trace`` run).
+    Sharing is safe because every measurement puts back what it changes (weights after the
+    optimizer step, running statistics, a shifted bias) and starts without gradients. Only
+    ``torch.nn`` layers of known sizes are lent: a stood-in (lazy) layer takes its size from the
+    input it first sees, which a variant may change."""
+
+    def __init__(self) -> None:
+        self._layers: dict[int, tuple[Op, nn.Module]] = {}  # id(op) -> (op, its layer); the op kept alive
+
+    def get(self, op: Op) -> Optional[nn.Module]:
+        entry = self._layers.get(id(op))
+        return entry[1] if entry is not None and entry[0] is op else None
+
+    def lend(self, built: "BuiltGraph") -> None:
+        """The layers ``built`` constructed and initialised itself, once it is complete."""
+        for op_id in built.constructed:
+            if op_id in built.steps and op_id not in built.stood_in:
+                op = built.graph.ops[op_id]
+                self._layers.setdefault(id(op), (op, built.layers[str(op_id)]))
+
+
 class BuiltGraph(nn.Module):
     """The IR graph as a module: ``forward`` returns every runnable op's value by op id.
-    :class:`OverBudget` when the model as declared needs more memory than ``budget``."""
+    :class:`OverBudget` when the model as declared needs more memory than ``budget``.
+    ``shared``: layers an earlier build of the same graph lends (see :class:`SharedLayers`)."""
 
     def __init__(self, graph: ModelGraph, device: torch.device, input_shape: Optional[list] = None,
-                 budget: Optional[Budget] = None) -> None:
+                 budget: Optional[Budget] = None, shared: Optional[SharedLayers] = None) -> None:
         super().__init__()
         shapes = configured_shapes(graph, input_shape)
         self.graph = graph
         self.budget = budget or Budget()
+        self.shared = shared
+        self.borrowed: set[int] = set()  # op ids whose layer came from ``shared``, initialised already
+        self.constructed: set[int] = set()  # op ids whose torch.nn layer this build constructed
         self._planned = 0  # bytes of the parameters and buffers of the layers built so far
         self.layers = nn.ModuleDict()  # str(op id) -> the rebuilt torch.nn layer
         self.steps: dict[int, Step] = {}
@@ -160,6 +191,8 @@ class BuiltGraph(nn.Module):
         #: every op computes the same in both modes and draws no random numbers, so the
         #: training pass serves as the evaluation pass (see ``measure``)
         self.mode_free = all(_mode_free(graph.ops[op_id]) for op_id in self.steps)
+        if shared is not None:
+            shared.lend(self)
 
     # ------------------------------------------------------------------ running
 
@@ -244,10 +277,15 @@ class BuiltGraph(nn.Module):
         cls, args, kwargs = self._stand_in(op, cls, list(args), dict(kwargs))
         _require_constants(op, args, kwargs)
         self._plan(cls, args, kwargs)
-        try:
-            layer = cls(*args, **kwargs)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise CannotBuild(f"{op.describe()}: cannot construct it ({one_line(exc)})") from None
+        layer = self.shared.get(op) if self.shared is not None else None
+        if layer is not None:
+            self.borrowed.add(op.id)
+        else:
+            try:
+                layer = cls(*args, **kwargs)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise CannotBuild(f"{op.describe()}: cannot construct it ({one_line(exc)})") from None
+            self.constructed.add(op.id)
         if hasattr(layer, "inplace"):
             layer.inplace = False  # an in-place ReLU would overwrite the value measured before it
         self.layers[str(op.id)] = layer
@@ -472,7 +510,7 @@ class BuiltGraph(nn.Module):
         """Re-apply the code's init calls (those made on every path) to the built parameters."""
         for op_id in list(self.steps):
             op = self.graph.ops[op_id]
-            layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
+            layer = self.layers[str(op_id)] if str(op_id) in self.layers and op_id not in self.borrowed else None
             for init in op.attrs.get("inits", ()):
                 param = getattr(layer, init["param"], None) if layer is not None else None
                 if not isinstance(param, torch.Tensor):

@@ -104,8 +104,11 @@ def _train_pass(model: Any, graph: ModelGraph, inputs: dict, trace: ModelTrace, 
                 needs: frozenset[Measure]) -> dict:
     """Forward in training mode, then (as asked) one backward pass and one optimizer step,
     undone; returns the training-mode values. The running statistics the forward pass moves
-    are put back too."""
+    are put back too. It starts without gradients: a remedy's variant may share its layers
+    with the model as written (:class:`~nnlint.trace.build.SharedLayers`)."""
     model.train()  # every module, whatever mode it came in: later phases switch with _mode()
+    for parameter in model.parameters():
+        parameter.grad = None
     kept = itertools.chain(model.parameters(), model.buffers()) if Measure.STEP in needs else model.buffers()
     with _put_back(kept) as saved:
         values = model(inputs)

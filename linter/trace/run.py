@@ -35,6 +35,7 @@ from nnlint.errors import UnreadableFile
 from nnlint.ir import ModelGraph, Op, OpKind, Origin
 from nnlint.trace import keras_build
 from nnlint.trace.budget import DEFAULT_BYTES, Budget, OverBudget
+from nnlint.trace.build import SharedLayers
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
 from nnlint.trace.import_mode import ImportRequest, trace_by_import
@@ -126,11 +127,12 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             needs.setdefault(id(entry[2]), set()).update(ALL if options.report else entry[0].measures)
     models: dict[int, _Model] = {}
     remedies, model_remedies = _remedies(located, needs)
-    variants = _Variants(device, options, sample_tensor, needs)
+    shared = SharedLayers()  # a model's layers, lent to its remedies' variants
+    variants = _Variants(device, options, sample_tensor, needs, shared)
     for entry in located:  # the model a finding on the training code trains, for the report
         trained = _trained(entry[1], entry[2]) if entry is not None and options.report else None
         if trained is not None and id(trained) not in models:
-            models[id(trained)] = _trace_model(trained, entry[1].program, device, options, sample_tensor, ALL)
+            models[id(trained)] = _trace_model(trained, entry[1].program, device, options, sample_tensor, ALL, shared)
     traced: list[Finding] = []
     alone: dict[tuple[int, int], Optional[_Model]] = {}  # (graph, op) -> the op traced on its own
     for index, (finding, entry) in enumerate(zip(findings, located)):
@@ -142,7 +144,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         if graph is not None and id(graph) in needs:
             if id(graph) not in models:
                 models[id(graph)] = _trace_model(graph, subject.program, device, options, sample_tensor,
-                                                 frozenset(needs[id(graph)]))
+                                                 frozenset(needs[id(graph)]), shared)
             model = models[id(graph)]
             unmeasured = model.trace is None or op is None or op.id not in model.trace.layers
             if unmeasured and op is not None and check.measures <= _LOCAL:
@@ -205,8 +207,8 @@ class _Variants:
     """The model with some remedies applied, rebuilt and measured once per set of remedies."""
 
     def __init__(self, device: torch.device, options: TraceOptions, sample: Optional[torch.Tensor],
-                 needs: dict[int, set[Measure]]) -> None:
-        self.device, self.options, self.sample, self.needs = device, options, sample, needs
+                 needs: dict[int, set[Measure]], shared: SharedLayers) -> None:
+        self.device, self.options, self.sample, self.needs, self.shared = device, options, sample, needs, shared
         self.cache: dict[tuple, Optional[ModelTrace]] = {}
 
     @staticmethod
@@ -235,7 +237,7 @@ class _Variants:
                 self.cache[key] = None
                 return None
             model = _rebuild(twin, self.device, Budget(self.options.memory, self.options.batch), self.sample,
-                             setting.get("input_shape"), needs)
+                             setting.get("input_shape"), needs, self.shared)
             ok = model.trace is not None and not model.trace.problem and not model.trace.error
             self.cache[key] = model.trace if ok else None
         return self.cache[key]
@@ -394,11 +396,12 @@ def _declaring(graphs: list[ModelGraph], origin: Origin) -> Optional[ModelGraph]
 
 
 def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.device, options: TraceOptions,
-                 sample: Optional[torch.Tensor], needs: frozenset[Measure]) -> _Model:
+                 sample: Optional[torch.Tensor], needs: frozenset[Measure], shared: Optional[SharedLayers] = None) -> _Model:
     """The rebuilt model measured; with ``--trace-import``, the user's own class instead where
     the rebuild is not faithful (and the import works)."""
     setting = options.model_setting(graph)
-    model = _rebuild(graph, device, Budget(options.memory, options.batch), sample, setting.get("input_shape"), needs)
+    model = _rebuild(graph, device, Budget(options.memory, options.batch), sample, setting.get("input_shape"), needs,
+                     shared)
     faithful = model.trace is not None and not (model.broken or model.trace.problem or model.trace.error)
     if not options.import_code or faithful or graph.artifact is not None or program is None:
         return model
@@ -419,16 +422,16 @@ def _trace_model(graph: ModelGraph, program: Optional["Program"], device: torch.
 
 
 def _rebuild(graph: ModelGraph, device: torch.device, budget: Budget, sample: Optional[torch.Tensor],
-             input_shape: Optional[list], needs: frozenset[Measure]) -> _Model:
+             input_shape: Optional[list], needs: frozenset[Measure], shared: Optional[SharedLayers] = None) -> _Model:
     """The model rebuilt and measured. torch's warnings about the user's calls (an implicit
     softmax dimension, a lazy module) are not nnlint's output: they are silenced here."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _rebuild_quietly(graph, device, budget, sample, input_shape, needs)
+        return _rebuild_quietly(graph, device, budget, sample, input_shape, needs, shared)
 
 
 def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sample: Optional[torch.Tensor],
-                     input_shape: Optional[list], needs: frozenset[Measure]) -> _Model:
+                     input_shape: Optional[list], needs: frozenset[Measure], shared: Optional[SharedLayers]) -> _Model:
     seed(device, 0)  # the layers' default initialisation: the same model, the same verdicts
     batch = budget.batch
     try:
@@ -439,7 +442,7 @@ def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sa
         else:
             from nnlint.trace.build import BuiltGraph
 
-            built = BuiltGraph(graph, device, input_shape, budget)
+            built = BuiltGraph(graph, device, input_shape, budget, shared)
     except CannotBuild as exc:
         return _Model(None, f"the model could not be rebuilt: {exc}", {}, {})
     except OverBudget as exc:
