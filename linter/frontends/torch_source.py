@@ -80,6 +80,10 @@ class TorchInterpreter(TrainingCode):
         self.class_instances: dict[str, Instance] = {}
         #: per function being run: the branches its arguments ruled out, with their frames
         self.ruled_out_norms: list[list[tuple[Any, Frame]]] = []
+        #: the calls of a ruled-out branch, by its statements' ids (the statements kept, so the ids
+        #: stay theirs): a model zoo runs the same builder for each of its variants, and walking a
+        #: libcst tree costs far more than reading the result again
+        self._branch_calls: dict[tuple[int, ...], tuple[Any, list[cst.Call]]] = {}
         self.optimizers_seen = False  # a torch optimizer is built somewhere
         self.optimized_unknown = False  # ... over parameters nnlint cannot tie to modules, or a model goes to unknown code
         self.forwards = 0  # > 0 while a module's forward runs (layers built there are fresh)
@@ -100,7 +104,7 @@ class TorchInterpreter(TrainingCode):
             built = len(self.program.layers) > layers or len(frame.graph.ops) > ops
             # the branches are read only for a function that built something (walking them is
             # most of the cost of a script's many config-flag ifs)
-            if built and any(self.normalises(c.func, f) for nodes, f in skipped for c in _calls_in(nodes)):
+            if built and any(self.normalises(c.func, f) for nodes, f in skipped for c in self._calls_of(nodes)):
                 for layer in self.program.layers[layers:]:
                     layer.attrs["optional_norm"] = True
                 for i in range(ops, len(frame.graph.ops)):
@@ -167,6 +171,12 @@ class TorchInterpreter(TrainingCode):
             for op in graph.ops.values():
                 if op.origin is not None and fixed.get(id(op.origin.node)):
                     op.attrs["trained"] = False
+
+    def _calls_of(self, nodes: Any) -> list[cst.Call]:
+        key = tuple(map(id, nodes))
+        if key not in self._branch_calls:
+            self._branch_calls[key] = (nodes, _calls_in(nodes))
+        return self._branch_calls[key][1]
 
     def skipped(self, nodes: Any, frame: Frame) -> None:
         if self.ruled_out_norms:
