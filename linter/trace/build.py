@@ -140,8 +140,8 @@ class BuiltGraph(nn.Module):
         self.steps: dict[int, Step] = {}
         self.broken: dict[int, str] = {}  # op id -> why it cannot be run
         self.init_notes: dict[int, str] = {}  # op id -> an init call that could not be replayed
-        #: (op id, the size of the data it receives that the code leaves unknown: "in_features")
-        self.stood_in: list[tuple[int, str]] = []
+        #: op id -> the sizes of the data it receives that the code leaves unknown ("in_features")
+        self.stood_in: dict[int, list[str]] = {}
         #: (op id, size) -> a stand-in value no torch layer holds (a Keras Embedding's input_length)
         self._stood_values: dict[tuple[int, str], int] = {}
         #: op id -> "in_features unknown: traced with 32", once the stand-in is known
@@ -174,7 +174,7 @@ class BuiltGraph(nn.Module):
                     if op.kind is K.INPUT:
                         self.specs[op.id] = input_spec(graph, op, shapes.get(op.id))
                         for op_id, size, value in self.specs[op.id].stood_in:
-                            self.stood_in.append((op_id, size))
+                            self._stands_in(op_id, size)
                             if value is not None:
                                 self._stood_values[op_id, size] = value
                     else:
@@ -256,11 +256,11 @@ class BuiltGraph(nn.Module):
             return self._layer(op, name)
         if name.startswith("keras."):
             return keras_build.layer_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
-                                          lambda field: self.stood_in.append((op.id, field)))
+                                          lambda field: self._stands_in(op.id, field))
         if tf_build.is_tf(op):
             return tf_build.tf_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
                                     lambda field: self.stood_out.__setitem__(op.id, field) if field == "out_features"
-                                    else self.stood_in.append((op.id, field)))
+                                    else self._stands_in(op.id, field))
         if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
             return self._replay(op, _torch_function(name), method=False)
         if (op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS)) or name in _PURE_METHODS:
@@ -313,7 +313,7 @@ class BuiltGraph(nn.Module):
         else:
             return self._stand_in_outputs(op, cls, args, kwargs, 1)
         del value  # known only at run time: not used
-        self.stood_in.append((op.id, field))
+        self._stands_in(op.id, field)
         if field == "num_embeddings":
             return cls, [STAND_IN, *args], kwargs
         return self._stand_in_outputs(op, getattr(nn, f"Lazy{cls.__name__}"), args, kwargs, 0)
@@ -334,6 +334,13 @@ class BuiltGraph(nn.Module):
         self.stood_out[op.id] = "out_features"
         return cls, args, kwargs
 
+    def _stands_in(self, op_id: int, field: str) -> None:
+        """``field`` of the data op ``op_id`` receives is a stand-in (said once, though an input's
+        spec and the layer may both say it)."""
+        fields = self.stood_in.setdefault(op_id, [])
+        if field not in fields:
+            fields.append(field)
+
     def _say_stand_ins(self) -> None:
         """The stand-ins' values, for the evidence, once the dry run has sized the lazy layers
         and the inputs."""
@@ -343,7 +350,8 @@ class BuiltGraph(nn.Module):
             then = "" if op is failed else f" and its {op.describe()}"
             self.notes.append(f"traced the part after {failed.label or failed.type_name}{then} alone ({why}), "
                               f"fed random inputs of {shape} per sample: {source}")
-        for op_id, field in dict.fromkeys([*self.stood_in, *self.stood_out.items()]):  # a spec and a layer may both say one
+        stood = [(op_id, field) for op_id, fields in self.stood_in.items() for field in fields]
+        for op_id, field in [*stood, *self.stood_out.items()]:
             layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
             value = getattr(layer, field, self._stood_values.get((op_id, field)))
             if op_id in self.steps and (is_size(value) or isinstance(value, float)):
