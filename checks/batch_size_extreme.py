@@ -159,9 +159,15 @@ model.fit(x, y)  # Keras's default batch size is 32
 
 
     def confirm(self, evidence: Evidence) -> Verdict:
-        """One training-mode forward pass on a single sample, where batch norm is the problem."""
+        """One training-mode forward pass on a single sample, where batch norm is the problem.
+        A batch too large has no experiment: what it costs is the number of updates per epoch,
+        a count the code fixes, and generalisation, which only training on the real data shows;
+        comparing updates at the written and a usual batch size on synthetic inputs would come
+        out the same for every model, so it could never refute the finding."""
         if "BatchNorm" not in evidence.fields.get("problem", ""):
-            return inconclusive("a forward pass cannot measure how the batch size affects training")
+            return inconclusive("no measurement on synthetic inputs shows how the batch size affects training: "
+                                "it costs updates per epoch (a count the code fixes) and generalisation "
+                                "(which needs the real data and a whole training run)")
         missing = evidence.missing(need_op=False)
         if missing:
             return missing

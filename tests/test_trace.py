@@ -384,3 +384,15 @@ def test_loss_output_mismatches_are_measured_where_a_forward_pass_shows_them(tmp
     assert probabilities["status"] == "confirmed" and "below 0" in probabilities["evidence"]
     assert one_output["status"] == "confirmed" and "is 0, with a gradient of norm 0" in one_output["evidence"]
     assert squared["status"] == "inconclusive" and "does not measure" in squared["evidence"]
+
+
+@pytest.mark.parametrize("name", ["batch_shapes/full_batch.py", "keras_full_batch.py"])
+def test_a_whole_data_set_batch_stays_inconclusive_and_says_why(name):
+    """A batch as large as the data set has no experiment on synthetic inputs (its cost is a count
+    the code fixes, and generalisation on the real data): never confirmed, never refuted, and the
+    verdict names the cause."""
+    found = verdicts_by_code(FIXTURES / "buggy" / name)["NN006"]
+    assert len(found) >= 3, found
+    for verdict in found:
+        assert verdict["status"] == "inconclusive", verdict
+        assert "updates per epoch" in verdict["evidence"] and "real data" in verdict["evidence"], verdict

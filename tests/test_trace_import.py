@@ -246,9 +246,9 @@ def test_keras_and_notebook_models_are_not_imported(tmp_path):
     keras_model = """
     from tensorflow import keras
 
-    # a first Embedding without an input length: the rebuild cannot stand in for it, so the trace
-    # would need the class itself, which --trace-import imports for PyTorch models only
-    model = keras.Sequential([keras.layers.Embedding(100, 4), keras.layers.Flatten(),
+    # a first channels-first convolution of no input shape: the rebuild cannot stand in for it, so
+    # the trace would need the class itself, which --trace-import imports for PyTorch models only
+    model = keras.Sequential([keras.layers.Conv1D(4, 3, data_format="channels_first"), keras.layers.Flatten(),
                               keras.layers.Dense(1, activation="relu")])
     model.compile(optimizer="adam", loss="mse")
     """

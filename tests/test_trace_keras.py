@@ -80,12 +80,12 @@ def test_what_cannot_be_rebuilt_says_why(tmp_path):
     stood_in = BuiltGraph(unsized, CPU)  # a first convolution fed a stand-in image, said as such
     assert not stood_in.broken and stood_in.specs[unsized.inputs[0]].shape == (1, 32, 32, 3)
     assert list(stood_in.stand_ins.values()) == ["model[0]'s in_channels unknown: traced with 3"]
-    tokens = keras_graph(tmp_path, """
+    channels_first = keras_graph(tmp_path, """
     from tensorflow import keras
-    model = keras.Sequential([keras.layers.Embedding(100, 8), keras.layers.Flatten(), keras.layers.Dense(1)])
+    model = keras.Sequential([keras.layers.Conv1D(8, 3, data_format="channels_first"), keras.layers.Dense(1)])
     """)
-    with pytest.raises(CannotBuild, match="input size of model\\[0\\] \\(Embedding\\) is not known"):
-        input_spec(tokens, tokens.ops[tokens.inputs[0]])
+    with pytest.raises(CannotBuild, match="input size of model\\[0\\] \\(Conv1D\\) is not known"):
+        input_spec(channels_first, channels_first.ops[channels_first.inputs[0]])
     sized = BuiltGraph(unsized, CPU, [6, 6, 1])
     assert not sized.broken and sized.specs[unsized.inputs[0]].shape == (1, 6, 6, 1)
     dense_first = keras_graph(tmp_path, """

@@ -568,6 +568,22 @@ def test_dropout_drops_its_ratio_when_training_and_nothing_in_eval(opset, text):
         assert evaluated["mask"].all()
 
 
+@pytest.mark.parametrize(("opset", "text", "node"), [(10, DROPOUT_ATTRIBUTE, "Dropout#0"), (13, DROPOUT_INPUT, "Dropout#2")],
+                         ids=["attribute", "input"])
+def test_a_dropout_ratio_override_is_run_instead_of_the_exported_one(opset, text, node):
+    """A remedy measured on the graph as exported: the node reads the overridden ratio, whether
+    the export gives it as an attribute or as an input; a node not named keeps its own."""
+    x = torch.ones(200, 100)
+    ex = OnnxExecutor(LoadedModel(parse(opset, text), Path(".")), CPU,
+                      overrides={node: {"ratio": 0.8}}).train()
+    other = OnnxExecutor(LoadedModel(parse(opset, text), Path(".")), CPU, overrides={"elsewhere": {"ratio": 0.8}}).train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        dropped = float((ex({"x": x})["y"] == 0).float().mean())
+        kept = float((other({"x": x})["y"] == 0).float().mean())
+    assert abs(dropped - 0.8) < 0.02 and abs(kept - 0.3) < 0.02, (dropped, kept)
+
+
 def test_batch_norm_uses_batch_statistics_when_training_and_leaves_its_weights_alone():
     model = B.conv_bn(conv_bias=True)
     ex = executor(model)
@@ -981,6 +997,10 @@ def test_each_onnx_dropout_is_measured_on_its_own_node(tmp_path, exporter, opset
         assert f.trace["status"] == "confirmed", f.trace
         zeroed = float(re.search(r"zeroed ([0-9.]+)% of units", f.trace["evidence"]).group(1)) / 100
         assert abs(zeroed - ratio) < 0.08, (ratio, f.trace["evidence"])
+        # against its remedy: the same graph run with this node's ratio inverted, the other node's kept
+        remedy = re.search(r"; with ratio=([0-9.]+) for .+ \(Dropout\) ([0-9.]+)%$", f.trace["evidence"])
+        assert remedy is not None and float(remedy.group(1)) == round(1 - ratio, 6), f.trace["evidence"]
+        assert abs(float(remedy.group(2)) / 100 - (1 - ratio)) < 0.08, f.trace["evidence"]
 
 
 def test_a_moderate_onnx_dropout_is_measured_and_not_a_finding(tmp_path):

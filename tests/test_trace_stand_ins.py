@@ -459,18 +459,148 @@ def test_a_number_of_outputs_known_at_run_time_stands_in_behind_the_finding(tmp_
 
 
 def test_a_dropout_is_measured_alone_where_its_model_cannot_be_rebuilt(tmp_path):
-    """An Embedding with no input length: the model is not rebuilt, but the share of units a
-    dropout zeroes needs nothing from it; the output-activation finding, which does, stays
-    inconclusive with the reason."""
+    """A channels-first convolution of no input shape: the model is not rebuilt, but the share
+    of units a dropout zeroes needs nothing from it; the output-activation finding, which does,
+    stays inconclusive with the reason."""
     found = traced(tmp_path, """
     from tensorflow import keras
 
-    model = keras.Sequential([keras.layers.Embedding(1000, 16), keras.layers.Flatten(),
+    model = keras.Sequential([keras.layers.Conv1D(16, 3, data_format="channels_first"), keras.layers.Flatten(),
                               keras.layers.Dropout(0.9), keras.layers.Dense(1, activation="relu")])
     model.compile(optimizer="adam", loss="mse")
     """)
     dropout = only(found, "NN007")
     assert dropout["status"] == "confirmed", dropout
-    assert "measured alone, on 32 units" in dropout["evidence"] and "Embedding" in dropout["evidence"], dropout
+    assert "measured alone, on 32 units" in dropout["evidence"] and "Conv1D" in dropout["evidence"], dropout
     output = only(found, "NN001")
-    assert output["status"] == "inconclusive" and "Embedding" in output["evidence"], output
+    assert output["status"] == "inconclusive" and "Conv1D" in output["evidence"], output
+
+
+KERAS_TOKENIZED_TEXT = """
+import tensorflow as tf
+from tensorflow.keras.preprocessing.text import Tokenizer
+
+tokenizer = Tokenizer(num_words=None)
+tokenizer.fit_on_texts(texts)
+vocab_size = len(tokenizer.word_index) + 1
+model = tf.keras.Sequential([
+    tf.keras.layers.Embedding(vocab_size, 64),
+    tf.keras.layers.GlobalAveragePooling1D(),
+    tf.keras.layers.Dense(32, activation="relu"),
+    tf.keras.layers.Dropout(0.9),
+    tf.keras.layers.Dense(1, activation="relu"),
+])
+model.compile(optimizer="adam", loss="mse")
+"""
+
+KERAS_ADDED_EMBEDDING = """
+from keras import layers, models
+
+net = models.Sequential()
+net.add(layers.Embedding(input_dim=10000, output_dim=16))
+net.add(layers.GlobalAveragePooling1D())
+net.add(layers.Dense(16, activation="relu"))
+net.add(layers.Dense(1))
+net.add(layers.Activation("relu"))
+net.compile(optimizer="rmsprop", loss="mean_squared_error")
+"""
+
+KERAS_FUNCTIONAL_TOKENS = """
+import keras
+from keras import layers
+
+words = sorted(set(corpus.split()))
+inputs = keras.Input(shape=(None,), dtype="int32")
+x = layers.Embedding(len(words) + 1, 128)(inputs)
+x = layers.Flatten()(x)
+x = layers.Dense(64, activation="relu", kernel_initializer="zeros")(x)
+x = layers.Dropout(rate=0.8)(x)
+outputs = layers.Dense(1, activation="relu")(x)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="mse")
+"""
+
+
+@pytest.mark.parametrize("code, rule, said", [
+    (KERAS_TOKENIZED_TEXT, "NN001", ["model[0]'s input_length unknown: traced with 16",
+                                     "num_embeddings unknown: traced with 32"]),
+    (KERAS_TOKENIZED_TEXT, "NN007", ["model[0]'s input_length unknown: traced with 16",
+                                     "num_embeddings unknown: traced with 32"]),
+    (KERAS_ADDED_EMBEDDING, "NN001", ["net[0]'s input_length unknown: traced with 16"]),
+    (KERAS_FUNCTIONAL_TOKENS, "NN001", ["Embedding's input_length unknown: traced with 16",
+                                        "num_embeddings unknown: traced with 32",
+                                        "Dense's in_features unknown: traced with 2048"]),
+    (KERAS_FUNCTIONAL_TOKENS, "NN007", ["Embedding's input_length unknown: traced with 16"]),
+])
+def test_a_keras_embedding_of_unknown_length_or_vocabulary_is_traced_with_stand_ins(tmp_path, code, rule, said):
+    """An Embedding with no input_length (and a vocabulary only known at run time) is fed
+    SEQUENCE_LENGTH token ids below a stand-in vocabulary; the findings behind it are measured,
+    and the evidence names each stand-in."""
+    trace = only(traced(tmp_path, code), rule)
+    assert trace["status"] == "confirmed", trace
+    for words in said:
+        assert words in trace["evidence"], trace
+    if code is KERAS_ADDED_EMBEDDING:  # a vocabulary the code states is no stand-in
+        assert "num_embeddings" not in trace["evidence"], trace
+
+
+def test_a_finding_whose_layer_is_sized_by_the_stood_in_length_stays_inconclusive(tmp_path):
+    """After a Flatten, the first Dense's width is the stand-in length times the embedding's:
+    an init finding on it depends on that size; with the steps pooled away it does not."""
+    found = traced(tmp_path, KERAS_FUNCTIONAL_TOKENS)
+    init = only(found, "NN004")
+    assert init["status"] == "inconclusive", init
+    assert "in_features unknown: traced with 2048, and the finding depends on that layer's sizes" in init["evidence"]
+    pooled = traced(tmp_path, KERAS_FUNCTIONAL_TOKENS.replace("layers.Flatten()", "layers.GlobalMaxPooling1D()")
+                    .replace("GlobalMaxPooling1D", "GlobalAveragePooling1D"))
+    init = only(pooled, "NN004")
+    assert init["status"] == "confirmed", init
+    assert "in_features unknown" not in init["evidence"], init
+
+
+def test_a_keep_probability_near_miss_behind_a_stood_in_embedding_is_refuted(tmp_path):
+    """A rate read from a name that says keep but dropping 30%: reported as advice, and the
+    measurement on the model rebuilt with the stand-ins does not confirm it."""
+    code = KERAS_TOKENIZED_TEXT.replace("Dropout(0.9)", "Dropout(rate=keep_prob)").replace(
+        "vocab_size = ", "keep_prob = 0.3\nvocab_size = ")
+    trace = only(traced(tmp_path, code), "NN007")
+    assert trace["status"] == "refuted", trace
+    assert "input_length unknown: traced with 16" in trace["evidence"], trace
+
+
+def test_clean_text_models_behind_stood_in_embeddings_confirm_nothing(tmp_path):
+    from nnlint.trace.build import BuiltGraph
+
+    from tests.test_trace_keras import CPU, keras_graph
+
+    for code in (KERAS_TOKENIZED_TEXT, KERAS_FUNCTIONAL_TOKENS):
+        clean = code.replace('Dense(1, activation="relu")', "Dense(1)").replace("Dropout(0.9)", "Dropout(0.2)") \
+            .replace("Dropout(rate=0.8)", "Dropout(rate=0.2)").replace(', kernel_initializer="zeros"', "")
+        found = traced(tmp_path, clean)
+        assert not [t for t in found.values() if t["status"] == "confirmed"], found
+        graph = keras_graph(tmp_path, clean)  # silent because clean, not because it was not rebuilt
+        assert not BuiltGraph(graph, CPU).broken
+
+
+def test_token_ids_stay_below_the_vocabulary_stated_or_stood_in(tmp_path):
+    from nnlint.trace.build import BuiltGraph
+
+    from tests.test_trace_keras import CPU, keras_graph
+
+    stated = keras_graph(tmp_path, KERAS_ADDED_EMBEDDING, name="net")
+    built = BuiltGraph(stated, CPU)
+    spec = built.specs[stated.inputs[0]]
+    assert spec.shape == (1, 16) and spec.integer_below == 10000 and not built.broken
+    unknown = keras_graph(tmp_path, KERAS_TOKENIZED_TEXT)
+    built = BuiltGraph(unknown, CPU)
+    spec = built.specs[unknown.inputs[0]]
+    assert spec.shape == (1, 16) and spec.integer_below == 32 and not built.broken
+    embedding = next(layer for layer in built.layers.values() if isinstance(layer, torch.nn.Embedding))
+    assert embedding.num_embeddings == 32
+    configured = BuiltGraph(unknown, CPU, [40])  # input-shape in the configuration: its length, no stand-in
+    assert configured.specs[unknown.inputs[0]].shape == (1, 40) and configured.specs[unknown.inputs[0]].integer_below == 32
+    assert "input_length" not in " ".join(configured.stand_ins.values())
+    assert "num_embeddings unknown: traced with 32" in " ".join(configured.stand_ins.values())
+    stated_length = keras_graph(tmp_path, KERAS_TOKENIZED_TEXT.replace("Embedding(vocab_size, 64)",
+                                                                       "Embedding(vocab_size, 64, input_length=50)"))
+    assert BuiltGraph(stated_length, CPU).specs[stated_length.inputs[0]].shape == (1, 50)

@@ -197,6 +197,9 @@ def _node_op_class(path: str) -> type[Op]:
         def origin(self) -> Origin:
             return Origin(path, None, self.label)
 
+        def __copy__(self) -> "NodeOp":  # a remedy's edit copies the op (its origin is no slot to copy)
+            return NodeOp(self.id, self.kind, self.type_name, self.attrs, self.inputs, self.label)
+
     return NodeOp
 
 

@@ -63,9 +63,10 @@ _PURE_METHODS = {"mean", "std", "var", "abs", "neg", "sqrt", "rsqrt", "pow", "sq
 class InputSpec:
     shape: tuple[int, ...]  # batch first
     integer_below: Optional[int] = None  # token ids in [0, n) for an embedding input
-    #: (op id, size) where the width is a stand-in the layer reading it is sized to (a Keras
-    #: Dense no one gave an input size)
-    stood_in: Optional[tuple[int, str]] = None
+    #: (op id, size, value) for each size of the data that is a stand-in the layer reading it is
+    #: sized to (a Keras Dense no one gave an input size); ``value`` where no torch layer holds
+    #: it (a Keras Embedding's ``input_length``: the steps of the token ids), else None
+    stood_in: tuple[tuple[int, str, Optional[int]], ...] = ()
 
     def nbytes(self, batch: int) -> int:
         """What ``make`` allocates at ``batch`` (token ids are int64, other inputs float32)."""
@@ -139,8 +140,10 @@ class BuiltGraph(nn.Module):
         self.steps: dict[int, Step] = {}
         self.broken: dict[int, str] = {}  # op id -> why it cannot be run
         self.init_notes: dict[int, str] = {}  # op id -> an init call that could not be replayed
-        #: op id -> the size of the data it receives that the code leaves unknown ("in_features")
-        self.stood_in: dict[int, str] = {}
+        #: op id -> the sizes of the data it receives that the code leaves unknown ("in_features")
+        self.stood_in: dict[int, list[str]] = {}
+        #: (op id, size) -> a stand-in value no torch layer holds (a Keras Embedding's input_length)
+        self._stood_values: dict[tuple[int, str], int] = {}
         #: op id -> "in_features unknown: traced with 32", once the stand-in is known
         self.stand_ins: dict[int, str] = {}
         #: op id -> the size of the data it gives that the code leaves unknown ("out_features")
@@ -170,8 +173,10 @@ class BuiltGraph(nn.Module):
                 try:
                     if op.kind is K.INPUT:
                         self.specs[op.id] = input_spec(graph, op, shapes.get(op.id))
-                        if self.specs[op.id].stood_in is not None:
-                            self.stood_in.__setitem__(*self.specs[op.id].stood_in)
+                        for op_id, size, value in self.specs[op.id].stood_in:
+                            self._stands_in(op_id, size)
+                            if value is not None:
+                                self._stood_values[op_id, size] = value
                     else:
                         self.steps[op.id] = self._step(op)
                 except CannotBuild as exc:
@@ -250,11 +255,12 @@ class BuiltGraph(nn.Module):
         if name in api.LAYERS:
             return self._layer(op, name)
         if name.startswith("keras."):
-            return keras_build.layer_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer))
+            return keras_build.layer_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
+                                          lambda field: self._stands_in(op.id, field))
         if tf_build.is_tf(op):
             return tf_build.tf_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
-                                    lambda field: (self.stood_out if field == "out_features" else self.stood_in)
-                                    .__setitem__(op.id, field))
+                                    lambda field: self.stood_out.__setitem__(op.id, field) if field == "out_features"
+                                    else self._stands_in(op.id, field))
         if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
             return self._replay(op, _torch_function(name), method=False)
         if (op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS)) or name in _PURE_METHODS:
@@ -307,7 +313,7 @@ class BuiltGraph(nn.Module):
         else:
             return self._stand_in_outputs(op, cls, args, kwargs, 1)
         del value  # known only at run time: not used
-        self.stood_in[op.id] = field
+        self._stands_in(op.id, field)
         if field == "num_embeddings":
             return cls, [STAND_IN, *args], kwargs
         return self._stand_in_outputs(op, getattr(nn, f"Lazy{cls.__name__}"), args, kwargs, 0)
@@ -328,6 +334,13 @@ class BuiltGraph(nn.Module):
         self.stood_out[op.id] = "out_features"
         return cls, args, kwargs
 
+    def _stands_in(self, op_id: int, field: str) -> None:
+        """``field`` of the data op ``op_id`` receives is a stand-in (said once, though an input's
+        spec and the layer may both say it)."""
+        fields = self.stood_in.setdefault(op_id, [])
+        if field not in fields:
+            fields.append(field)
+
     def _say_stand_ins(self) -> None:
         """The stand-ins' values, for the evidence, once the dry run has sized the lazy layers
         and the inputs."""
@@ -337,9 +350,10 @@ class BuiltGraph(nn.Module):
             then = "" if op is failed else f" and its {op.describe()}"
             self.notes.append(f"traced the part after {failed.label or failed.type_name}{then} alone ({why}), "
                               f"fed random inputs of {shape} per sample: {source}")
-        for op_id, field in [*self.stood_in.items(), *self.stood_out.items()]:
+        stood = [(op_id, field) for op_id, fields in self.stood_in.items() for field in fields]
+        for op_id, field in [*stood, *self.stood_out.items()]:
             layer = self.layers[str(op_id)] if str(op_id) in self.layers else None
-            value = getattr(layer, field, None)
+            value = getattr(layer, field, self._stood_values.get((op_id, field)))
             if op_id in self.steps and (is_size(value) or isinstance(value, float)):
                 said = f"{field} unknown: traced with {value}"
                 name = self.graph.ops[op_id].label or self.graph.ops[op_id].describe()
@@ -589,7 +603,9 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
     if shape is not None:
         bounds = [u.attrs.get("num_embeddings", u.attrs.get("keras", {}).get("input_dim"))
                   for u in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY)) if u.kind is K.EMBEDDING]
-        return InputSpec((1, *shape), integer_below=bounds[0] if bounds and is_size(bounds[0]) else None)
+        # token ids below the vocabulary, or below the stand-in an unknown one is built with
+        below = (bounds[0] if is_size(bounds[0]) else STAND_IN) if bounds else None
+        return InputSpec((1, *shape), integer_below=below)
     declared = tf_build.placeholder_shape(op)
     if declared is not None and not keras_build.is_keras(graph):
         return InputSpec((1, *declared))
@@ -626,7 +642,7 @@ def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
         if tf_build.is_tf(user) and user.kind is K.LINEAR:  # tf.matmul(x, W): a lazy Linear where unknown
             width = attrs.get("in_features")
             return InputSpec((1, width)) if is_size(width) else \
-                InputSpec((1, STAND_IN), stood_in=(user.id, "in_features"))
+                InputSpec((1, STAND_IN), stood_in=((user.id, "in_features", None),))
         if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
             raise CannotBuild(f"the input size of {user.describe()} is not known")
     return None

@@ -24,11 +24,14 @@ from torch import nn
 
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.trace.errors import CannotBuild
-from nnlint.trace.stand_ins import SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS
+from nnlint.trace.stand_ins import SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS, is_size
 
 K = OpKind
 Step = Callable[[list[torch.Tensor]], torch.Tensor]
 Register = Callable[[nn.Module], None]  # keeps a layer's parameters in the model
+StandIn = Callable[[str], None]  # says which torch size of the layer is a stand-in ("num_embeddings")
+#: (op id, torch size, its value where no torch layer holds it): a size the trace stands in for
+StoodIn = tuple[tuple[int, str, Optional[int]], ...]
 
 #: Keras's default learning rates, where torch's differ or are not given
 DEFAULT_LR = {"SGD": 0.01, "Adam": 1e-3, "AdamW": 1e-3, "RMSprop": 1e-3, "Adagrad": 1e-3, "Adadelta": 1e-3,
@@ -69,27 +72,28 @@ def optimizer(name: str, kwargs: dict) -> tuple[str, dict]:
     return OPTIMIZER_NAMES.get(name, name), kwargs
 
 
-def sample_shape(graph: ModelGraph, op: Op, stand_in: int) -> tuple[tuple[int, ...], Optional[int], Optional[tuple[int, str]]]:
-    """One sample's input shape (no batch), for token ids the bound of their values, and where
-    the width was stood in for: ``(op id of the first Dense, "in_features")``. A TF1 placeholder's
+def sample_shape(graph: ModelGraph, op: Op, stand_in: int) -> tuple[tuple[int, ...], Optional[int], StoodIn]:
+    """One sample's input shape (no batch), for token ids the bound of their values, and the
+    sizes stood in for: ``((op id of the first Dense, "in_features", None),)``. A TF1 placeholder's
     shape counts its batch first (``[None, 13]``). A width no one states (``Sequential([Dense(16),
     ...])`` built on first call, ``tf.placeholder(tf.float32, [None, None])``) read by a Dense is
-    ``stand_in``: its kernel is sized to it and the statistics downstream do not depend on it."""
+    ``stand_in``: its kernel is sized to it and the statistics downstream do not depend on it.
+    Token ids for a first Embedding: see :func:`_token_shape`."""
     shape = op.attrs.get("shape")
     if isinstance(shape, (list, tuple)) and op.type_name.startswith("tensorflow.placeholder"):
         shape = tuple(shape[1:]) if len(shape) > 1 else None
     users = graph.consumers(op)
     first = users[0] if len(users) == 1 else None
     args = first.attrs.get("keras", {}) if first is not None else {}
+    if first is not None and first.kind is K.EMBEDDING:
+        return _token_shape(graph, first, shape, args, stand_in)
     if shape is None and first is not None:
         if "input_shape" in args:
             shape = args["input_shape"]
         elif "batch_input_shape" in args:
             shape = args["batch_input_shape"][1:]
-        elif "input_dim" in args and first.kind is not K.EMBEDDING:
+        elif "input_dim" in args:
             shape = (args["input_dim"],)
-        elif first.kind is K.EMBEDDING and isinstance(args.get("input_length"), int):
-            shape = (args["input_length"],)
     known = shape is not None and all(isinstance(d, int) and d > 0 for d in shape)
     if not known and first is not None:
         guessed = _stand_in_shape(first, stand_in)
@@ -99,8 +103,50 @@ def sample_shape(graph: ModelGraph, op: Op, stand_in: int) -> tuple[tuple[int, .
         where = first.describe() if first is not None else graph.name
         raise CannotBuild(f"the input size of {where} is not known: give it input_shape=, or input-shape in "
                           f"[tool.nnlint.trace.models.{graph.name}]")
-    bound = args.get("input_dim") if first is not None and first.kind is K.EMBEDDING else None
-    return tuple(shape), bound if isinstance(bound, int) else None, None
+    return tuple(shape), None, ()
+
+
+def _token_shape(graph: ModelGraph, first: Op, shape: Any, args: dict, stand_in: int) -> tuple[tuple[int, ...], int, StoodIn]:
+    """Token ids for a first Embedding: of the length the code states (``input_length``, the
+    ``Input``'s or ``input_shape``'s), else SEQUENCE_LENGTH steps, and below its ``input_dim``,
+    else below ``stand_in`` (the vocabulary the layer is then built with, :func:`layer_step`).
+    An embedding maps each id alone, so neither size changes what the layers after it compute,
+    except the width of the first Dense or batch norm after a ``Flatten``/``Reshape`` folds the
+    steps into features: that width is a stand-in too, and said so."""
+    if shape is None:
+        if "input_shape" in args or "batch_input_shape" in args:
+            shape = args.get("input_shape", tuple(args.get("batch_input_shape", (None, None)))[1:])
+        else:
+            shape = (args.get("input_length"),)
+    shape = tuple(shape) if isinstance(shape, (list, tuple)) and shape else (None,)
+    steps = tuple(d if is_size(d) else SEQUENCE_LENGTH for d in shape)
+    bound = args.get("input_dim")
+    if steps == shape:
+        return steps, bound if is_size(bound) else stand_in, ()
+    return steps, bound if is_size(bound) else stand_in, (
+        (first.id, "input_length", steps[0] if len(steps) == 1 else None), *_sized_by_steps(graph, first))
+
+
+def _sized_by_steps(graph: ModelGraph, embedding: Op) -> list[tuple[int, str, None]]:
+    """The layers whose input width follows from the number of steps of the embedding's output:
+    the first Dense or batch norm reached after a ``Flatten``/``Reshape`` that folds the steps
+    into features (not after a global pooling or a recurrent layer, which take the steps away)."""
+    found: list[tuple[int, str, None]] = []
+    seen: set[int] = set()
+    stack = [(user, False) for user in graph.consumers(embedding)]
+    while stack:
+        op, folded = stack.pop()
+        if op.id in seen:
+            continue
+        seen.add(op.id)
+        short = op.type_name.rsplit(".", 1)[-1]
+        if short.startswith("Global") or op.kind is K.RNN:
+            continue
+        if folded and op.kind in (K.LINEAR, K.BATCH_NORM):
+            found.append((op.id, "in_features" if op.kind is K.LINEAR else "num_features", None))
+            continue
+        stack += [(user, folded or op.kind is K.RESHAPE) for user in graph.consumers(op)]
+    return found
 
 
 #: first layers whose input's width no code states -> the torch field a stand-in sizes
@@ -108,7 +154,7 @@ _STAND_IN_FIELDS = {"Dense": "in_features", "BatchNormalization": "num_features"
                     "Conv2D": "in_channels", "Conv3D": "in_channels"}
 
 
-def _stand_in_shape(first: Op, stand_in: int) -> Optional[tuple[tuple[int, ...], None, tuple[int, str]]]:
+def _stand_in_shape(first: Op, stand_in: int) -> Optional[tuple[tuple[int, ...], None, StoodIn]]:
     """A stand-in sample shape for a first layer the code gives no input shape to, or gives one
     computed at run time (``input_shape=(X.shape[1],)``): ``stand_in`` features for a Dense or a
     batch norm, a ``STAND_IN``-sided image (or sequence) of ``STAND_IN_CHANNELS`` for a convolution. The
@@ -118,8 +164,8 @@ def _stand_in_shape(first: Op, stand_in: int) -> Optional[tuple[tuple[int, ...],
     if field is None or first.attrs.get("keras", {}).get("data_format") == "channels_first":
         return None
     if short.startswith("Conv"):
-        return (*(STAND_IN,) * int(short[-2]), STAND_IN_CHANNELS), None, (first.id, field)
-    return (stand_in,), None, (first.id, field)
+        return (*(STAND_IN,) * int(short[-2]), STAND_IN_CHANNELS), None, ((first.id, field, None),)
+    return (stand_in,), None, ((first.id, field, None),)
 
 
 def output_shape(op: Op) -> Optional[tuple[int, ...]]:
@@ -134,12 +180,22 @@ def output_shape(op: Op) -> Optional[tuple[int, ...]]:
     return (SEQUENCE_LENGTH, units) if args.get("return_sequences") is True else (units,)
 
 
-def layer_step(op: Op, register: Register) -> Step:
-    """The step computing a Keras layer or activation op."""
+#: Keras layer arguments that are a size of the data the layer receives, with torch's name for
+#: it: where only known at run time (``len(tokenizer.word_index) + 1``), a stand-in of STAND_IN
+_DATA_SIZES = {"Embedding": ("input_dim", "num_embeddings")}
+
+
+def layer_step(op: Op, register: Register, stand_in: StandIn) -> Step:
+    """The step computing a Keras layer or activation op; ``stand_in`` hears of each size of the
+    data the layer receives that is a stand-in (an Embedding's vocabulary, known at run time)."""
     short = op.type_name.rsplit(".", 1)[-1]
     if op.type_name.startswith("keras.activations.") or short == "Activation":
         return _activation(op)
     args = op.attrs.get("keras", {})
+    if short in _DATA_SIZES and not is_size(args.get(_DATA_SIZES[short][0])):
+        keras_name, torch_name = _DATA_SIZES[short]
+        args = {**args, keras_name: STAND_IN}
+        stand_in(torch_name)
     builder = _BUILDERS.get(short)
     if builder is None:
         raise CannotBuild(f"{op.describe()}: the trace does not rebuild Keras {short} layers")

@@ -79,8 +79,12 @@ class _Node:
     attribute nobody understood fails the build) and the inputs whose values are known already."""
 
     def __init__(self, proto: onnx.NodeProto, name: str, opset: int, known: dict, shapes: dict,
-                 weights: Weights, device: torch.device, fixed_batch: int | None = None) -> None:
+                 weights: Weights, device: torch.device, fixed_batch: int | None = None,
+                 overrides: dict | None = None) -> None:
         self.proto = proto
+        #: values that replace what the node reads, by attribute name (a Dropout's ``ratio``,
+        #: attribute or input): a remedy measured on the graph as exported otherwise
+        self.overrides = overrides or {}
         #: the batch size every graph input declares as a number (an export traced at batch 1),
         #: which the export may have baked into its reshapes; None where the batch is symbolic
         self.fixed_batch = fixed_batch
@@ -583,7 +587,7 @@ def _dropout(n: _Node) -> tuple[Fn, Fn]:
     """The ratio is an attribute before opset 12, the second input from it on. The exported
     ``training_mode`` input is ignored: the module's mode decides (drops only when training)."""
     ratio = n.float("ratio", 0.5) if n.opset < 12 else n.input_scalar(1)
-    ratio = 0.5 if ratio is None else ratio
+    ratio = n.overrides.get("ratio", 0.5 if ratio is None else ratio)
     n.ignore("seed", "is_test")
     with_mask = len(n.outputs) > 1
     mask_type = torch.bool if n.opset >= 10 else None
@@ -1099,10 +1103,13 @@ class OnnxExecutor(nn.Module):
     """An ONNX graph as a torch module: ``forward(feeds)`` returns every value by its ONNX name."""
 
     def __init__(self, loaded: LoadedModel, device: torch.device, batch: int = 8,
-                 dims: dict[str, int] | None = None, budget: Budget | None = None) -> None:
+                 dims: dict[str, int] | None = None, budget: Budget | None = None,
+                 overrides: dict[str, dict] | None = None) -> None:
         """:class:`~nnlint.trace.budget.OverBudget`, before anything is allocated, when the
-        initializers or the inputs the graph declares exceed ``budget``."""
+        initializers or the inputs the graph declares exceed ``budget``. ``overrides``: by node
+        name, values that replace what a node reads (a remedy's Dropout ratio)."""
         super().__init__()
+        self._overrides = overrides or {}
         device = torch.device(device)
         graph = loaded.model.graph
         budget = budget or Budget(batch=batch)
@@ -1167,7 +1174,8 @@ class OnnxExecutor(nn.Module):
             name = _text(proto.name) or f"{proto.op_type}#{index}"
             self._outputs.setdefault(name, proto.output[0] if proto.output else None)
             self._op_types.setdefault(name, proto.op_type)
-            node = _Node(proto, name, self._opset, known, self._shapes, self._weights, device, self._fixed_batch)
+            node = _Node(proto, name, self._opset, known, self._shapes, self._weights, device, self._fixed_batch,
+                         self._overrides.get(name))
             missing = [i for i in node.inputs if i not in defined]
             if missing:
                 raise node.fail(f"input '{_text(missing[0])}' is not computed before the node")

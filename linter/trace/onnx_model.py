@@ -29,7 +29,11 @@ class OnnxGraph(nn.Module):
         super().__init__()
         self.graph = graph
         self.device = device
-        self.executor = OnnxExecutor(graph.artifact, device, batch, budget=budget or Budget(batch=batch))
+        #: a remedy's edits the executor honours (:func:`~nnlint.trace.remedy.set_node_value`)
+        overrides = {op.origin.graph_node: op.attrs["onnx_overrides"] for op in graph.ops.values()
+                     if "onnx_overrides" in op.attrs and op.origin is not None and op.origin.graph_node}
+        self.executor = OnnxExecutor(graph.artifact, device, batch, budget=budget or Budget(batch=batch),
+                                     overrides=overrides)
         self.broken: dict[int, str] = {}
         self.init_notes: dict[int, str] = {}
         self.specs = {}

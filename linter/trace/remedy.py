@@ -37,6 +37,9 @@ class Remedy:
     #: the edit changes only what the model is fed (a graph input's range), not a layer: it fits
     #: any rebuilt model, a Keras one included
     inputs_only: bool = False
+    #: the edit sets what an ONNX node reads (:func:`set_node_value`), which the ONNX executor
+    #: honours: it fits an exported graph too
+    onnx: bool = False
 
     def named(self) -> str:
         return f"{self.what} ({self.code})" if self.code else self.what
@@ -105,6 +108,16 @@ def set_call(graph: ModelGraph, op_id: int, position: Optional[int], keyword: st
         kwargs[keyword] = value
     op.attrs["call"] = (args, kwargs)
     op.attrs[keyword] = value
+
+
+def set_node_value(graph: ModelGraph, op_id: int, name: str, value, attr: Optional[str] = None) -> None:
+    """An ONNX node run as if it read ``value`` for ``name`` (an attribute, or the input that
+    carries it from opset 12 on: a Dropout's ``ratio``): the graph as exported, measured with
+    one value changed. ``attr``: the IR attribute that holds the same value, kept in step."""
+    op = edited(graph, op_id)
+    op.attrs["onnx_overrides"] = {**op.attrs.get("onnx_overrides", {}), name: value}
+    if attr is not None:
+        op.attrs[attr] = value
 
 
 def set_weight_init(graph: ModelGraph, op_id: int, fn: str, kwargs: dict) -> None:

@@ -213,12 +213,16 @@ class _Variants:
 
     @staticmethod
     def can_vary(graph: Optional[ModelGraph], model: _Model, remedy: Optional[Remedy] = None) -> bool:
-        """Remedies edit the IR: only a model rebuilt from it (not an ONNX graph, an imported
-        class) can be rebuilt with them; a Keras model only where the remedy changes nothing
-        but the inputs (its layers' edits are not rebuilt)."""
-        inputs_only = remedy is not None and remedy.inputs_only
-        return graph is not None and model.trace is not None and model.trace.built == "rebuilt" \
-            and graph.artifact is None and (inputs_only or not keras_build.is_keras(graph))
+        """Remedies edit the IR: only a model rebuilt from it (not an imported class) can be
+        rebuilt with them; a Keras model only where the remedy changes nothing but the inputs
+        (its layers' edits are not rebuilt), an ONNX graph only where the remedy sets a value
+        its nodes read (``Remedy.onnx``), which the executor honours."""
+        if graph is None or model.trace is None:
+            return False
+        if model.trace.built == "onnx":
+            return remedy is not None and fits(remedy, graph)
+        return model.trace.built == "rebuilt" and graph.artifact is None and \
+            (fits(remedy, graph) if remedy is not None else not keras_build.is_keras(graph))
 
     def trace(self, graph: ModelGraph, remedies: tuple[Remedy, ...],
               needs: Optional[frozenset[Measure]] = None) -> Optional[ModelTrace]:
@@ -263,7 +267,7 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
         return inconclusive(f"internal error while checking the trace ({type(exc).__name__}: {exc}); please report it")
     if cause is None:
         return _judge(check, evidence)
-    helpers = [r for r in others if r.edit is not None]
+    helpers = [r for r in others if r.edit is not None and fits(r, graph)]
 
     def restored(extra: tuple[Remedy, ...]) -> Optional[Evidence]:
         trace = variants.trace(graph, extra, check.measures)
@@ -292,6 +296,14 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
     verdict = _judge(check, found)
     named = " and ".join(r.named() for r in found.also_fixed)
     return Verdict(verdict.status, f"with {named}, {verdict.evidence}")
+
+
+def fits(remedy: Remedy, graph: ModelGraph) -> bool:
+    """The remedy's edit changes what this model, rebuilt, computes: any edit of a model rebuilt
+    from source; for an ONNX graph a value its nodes read; for a Keras model only its inputs."""
+    if graph.artifact is not None:
+        return remedy.onnx
+    return remedy.inputs_only or not keras_build.is_keras(graph)
 
 
 def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op], check: Check) -> Verdict:

@@ -25,7 +25,7 @@ STAND_IN_OUTPUTS = 10
 STAND_IN_RATE = 0.5
 #: The layer arguments that are the size of the data the layer receives: a finding on a layer
 #: stood in for elsewhere (its rate, its outputs) depends on the stand-in whatever it reads.
-INPUT_SIZES = frozenset({"in_features", "num_features", "in_channels", "num_embeddings"})
+INPUT_SIZES = frozenset({"in_features", "num_features", "in_channels", "num_embeddings", "input_length"})
 
 
 def is_size(value: Any) -> bool:
