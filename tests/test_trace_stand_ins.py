@@ -194,6 +194,105 @@ def test_the_head_behind_a_timm_encoder_of_unknown_width_gets_a_stand_in(tmp_pat
     assert "in_features unknown: traced with 32" in drop["evidence"]
 
 
+HEADED_FACTORIES = [
+    """
+import torch.nn as nn
+import torchvision
+
+def densenet121(num_classes, pretrained=False):
+    net = torchvision.models.densenet121(pretrained=pretrained)
+    width = net.classifier.in_features
+    net.classifier = nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Dropout(p=0.85),
+                                   nn.Linear(width, num_classes), nn.Sigmoid())
+    return net
+""",
+    """
+from collections import OrderedDict
+from torch import nn
+from torchvision import models
+
+def build(n_out=4):
+    backbone = models.resnet34(weights=None)
+    backbone.fc = nn.Sequential(OrderedDict([("drop", nn.Dropout(0.9)), ("out", nn.Linear(512, n_out))]))
+    return backbone
+""",
+]
+
+
+@pytest.mark.parametrize("code", HEADED_FACTORIES)
+def test_a_library_model_given_a_new_head_in_a_factory_is_traced_in_part(tmp_path, code):
+    """A factory that gives a torchvision model a new head, used from another file: the head's
+    dropout is measured behind the backbone, which the evidence names."""
+    drop = only(traced(tmp_path, code), "NN007")
+    assert drop["status"] == "confirmed", drop
+    assert "traced the part after torchvision.models." in drop["evidence"], drop
+    assert "with p=0.1" in drop["evidence"] or "with p=0.15" in drop["evidence"], drop
+
+
+def test_a_new_head_adds_no_finding_of_its_own(tmp_path):
+    """Near miss: the same factory with a sane rate and a sigmoid output (no loss is known in the
+    file) is as silent with its head read as a model as it was without."""
+    findings = traced(tmp_path, HEADED_FACTORIES[0].replace("p=0.85", "p=0.3"))
+    assert findings == {}, findings
+
+
+TUPLE_OP_NET = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Matting(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.pred = nn.Conv2d(16, 1, 3, padding=1)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.xavier_normal_(m.weight)
+
+    def forward(self, x):
+        h = F.relu(self.conv1(x))
+        pooled, where = F.max_pool2d(h, kernel_size=2, stride=2, return_indices=True)
+        h = F.relu(self.conv2(pooled))
+        h = F.max_unpool2d(h, where, kernel_size=2, stride=2)
+        return torch.sigmoid(self.pred(h))
+
+model = Matting()
+"""
+
+
+def test_an_op_that_returns_several_values_does_not_fail_the_whole_trace(tmp_path):
+    """``max_pool2d(..., return_indices=True)`` returns a tuple: the trace does not follow it, and
+    what comes before it is still measured (before, the whole model failed to run)."""
+    init = only(traced(tmp_path, TUPLE_OP_NET), "NN004")
+    assert "failed to run" not in init["evidence"], init
+    assert init["status"] == "confirmed", init
+
+
+KERAS_UNKNOWN_BEFORE_CONV = """
+from keras.layers import Input, Conv1D, MaxPooling1D, UpSampling1D
+from keras.models import Model
+
+signal = Input(shape=(128, 12))
+h = Conv1D(64, 9, activation="relu", padding="same")(signal)
+h = MaxPooling1D(2, padding="same")(h)
+h = UpSampling1D(size=2)(h)
+out = Conv1D(12, 9, activation="relu", padding="same")(h)
+net = Model(signal, out)
+net.compile(optimizer="adam", loss="mse")
+net.fit(standardised, standardised, epochs=10)
+"""
+
+
+def test_the_part_after_an_unknown_keras_layer_is_fed_channels_last(tmp_path):
+    """A Keras Conv1D after a layer the trace does not rebuild (UpSampling1D) takes
+    (steps, channels): the part after it is traced alone in that layout."""
+    relu = only(traced(tmp_path, KERAS_UNKNOWN_BEFORE_CONV), "NN001")
+    assert relu["status"] == "confirmed", relu
+    assert "traced the part after UpSampling1D alone" in relu["evidence"], relu
+
+
 def test_a_part_that_reads_around_the_unknown_op_is_not_cut(tmp_path):
     """A residual sum of the unknown block and its input: the part after the block is not
     computed from it alone, so it is not traced as a part; the dropout, whose share of zeros

@@ -80,6 +80,9 @@ class TorchInterpreter(TrainingCode):
         self.class_instances: dict[str, Instance] = {}
         #: per function being run: the branches its arguments ruled out, with their frames
         self.ruled_out_norms: list[list[tuple[Any, Frame]]] = []
+        #: library models given a new head (``model.fc = nn.Sequential(...)``), by id: each is a
+        #: model of the file's even where no code here trains it (see ``analyze``)
+        self.new_heads: dict[int, Pretrained] = {}
         #: the calls of a ruled-out branch, by its statements' ids (the statements kept, so the ids
         #: stay theirs): a model zoo runs the same builder for each of its variants, and walking a
         #: libcst tree costs far more than reading the result again
@@ -241,6 +244,8 @@ class TorchInterpreter(TrainingCode):
                 if isinstance(value, Layer) and not value.label:
                     value.label = dotted(target) or target.attr.value
                 owner.attrs[target.attr.value] = value
+                if target.attr.value == owner.head and isinstance(value, (Layer, Instance)):
+                    self.new_heads[id(owner)] = owner
                 return
         super().assign(target, value, frame)
 
@@ -427,7 +432,8 @@ class TorchInterpreter(TrainingCode):
                 return Rows(owner, dotted(node.func.value))
         return None
 
-    def opaque(self, func: Any, args: list, kwargs: dict, node: Optional[cst.CSTNode], frame: Frame) -> Any:
+    def opaque(self, func: Any, args: list, kwargs: dict, node: Optional[cst.CSTNode], frame: Frame,
+               name: Optional[str] = None) -> Any:
         """A call nnlint cannot see into (a torchvision or timm backbone, an imported class, a
         library function) on tensors of the model being built: its result is a tensor computed
         by an UNKNOWN op. The chain breaks there and only there: the layers after it are still
@@ -439,7 +445,7 @@ class TorchInterpreter(TrainingCode):
         func_node = node.func if isinstance(node, cst.Call) else None
         if isinstance(func_node, cst.Call):  # CustomLayer(units)(x): named by its class
             func_node = func_node.func
-        name = (dotted(func_node) if func_node is not None else None) or "<unknown>"
+        name = (dotted(func_node) if func_node is not None else None) or name or "<unknown>"
         return self.tensor_op(frame, OpKind.UNKNOWN, name, tensors, node)
 
     def isinstance_of(self, value: Any, types: Any) -> Any:
@@ -948,7 +954,7 @@ class TorchInterpreter(TrainingCode):
             if model.graph is None:
                 model.graph = self.pretrained_graph(model)
             return self.model_output(model.graph, args, node, frame, model.mode)
-        x = self.opaque(None, args, kwargs, node, frame)
+        x = self.opaque(None, args, kwargs, node, frame, name=model.qualname)  # by its library name where no call names it
         head = model.attrs.get(model.head) if model.head else None
         if isinstance(x, Tensor) and isinstance(head, Layer):
             return self.apply_layer(head, [x], frame, None)
@@ -1243,6 +1249,7 @@ class TorchInterpreter(TrainingCode):
                     self.standalone(value, None)
                 elif isinstance(value, ClassRef) and value.module is module:
                     self.standalone_methods(value)
+            self.headed_models()
         except AnalysisTimeout:
             raise  # the engine reports the file as NN904
         except BudgetExceeded:
@@ -1251,6 +1258,16 @@ class TorchInterpreter(TrainingCode):
             for graph in self.program.graphs:
                 graph.complete = False
         self.mark_untrained()
+
+    def headed_models(self) -> None:
+        """A library model given a new head that no code here calls or trains (a factory such as
+        ``def resnet50(n): m = torchvision.models.resnet50(); m.fc = nn.Sequential(...); return m``,
+        used from another file) is still a model of this file: its graph is the unknown body
+        followed by the head, as when training code calls it, so the head's layers are in a model
+        that ``--trace`` can rebuild in part (the head, fed stand-in features)."""
+        for model in self.new_heads.values():
+            if model.graph is None:
+                model.graph = self.pretrained_graph(model)
 
     def class_graph(self, cls: ClassRef) -> None:
         """Analyse a model class from its definition, with default constructor arguments."""

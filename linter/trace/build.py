@@ -492,6 +492,11 @@ class BuiltGraph(nn.Module):
                     except Exception as exc:  # shapes that do not fit: torch's own words
                         failures[op_id] = f"{self.graph.ops[op_id].describe()} fails on the traced input ({one_line(exc)})"
                         continue
+                    if isinstance(values[op_id], (tuple, list)):  # max_pool2d(..., return_indices=True)
+                        failures[op_id] = (f"{self.graph.ops[op_id].describe()} returns {len(values[op_id])} values, "
+                                           "which the trace does not follow one by one")
+                        del values[op_id]
+                        continue
                     if isinstance(values[op_id], torch.Tensor):
                         held += values[op_id].numel() * values[op_id].element_size()
                         self.budget.check(held * scale, "activations")
@@ -643,6 +648,10 @@ def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
             width = attrs.get("in_features")
             return InputSpec((1, width)) if is_size(width) else \
                 InputSpec((1, STAND_IN), stood_in=((user.id, "in_features", None),))
+        short = user.type_name.rsplit(".", 1)[-1]
+        if user.type_name.startswith("keras.") and user.kind is K.CONV and short[-2:-1].isdigit():
+            # channels last, sized by the lazy layer the Keras builder makes (Keras never states them)
+            return InputSpec((1, *([SPATIAL_SIZES[0]] * int(short[-2])), STAND_IN_CHANNELS))
         if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
             raise CannotBuild(f"the input size of {user.describe()} is not known")
     return None
@@ -662,8 +671,8 @@ def _cut_spec(graph: ModelGraph, op: Op) -> tuple[InputSpec, str, bool]:
         spec = consumer_spec(graph, op)
     except CannotBuild:
         spec = None
-    if spec is not None:
-        return spec, "the shape the layers after it take", False
+    if spec is not None:  # a Keras model's inputs are channels last: never refitted as channels-first images
+        return spec, "the shape the layers after it take", keras_build.is_keras(graph)
     return InputSpec((1, STAND_IN)), "its output size is unknown, a stand-in width", False
 
 
