@@ -104,7 +104,7 @@ class Bodies:
         lines = self.lines[d.first - 1:d.last]
         indented = lines[0][:1] in (" ", "\t", "\f")
         try:
-            module = cst.parse_module(("class _:\n" if indented else "") + "".join(lines))
+            module = cst.parse_module(("class _:" + (_ending(lines[0]) or "\n") if indented else "") + "".join(lines))
         except (cst.ParserSyntaxError, RecursionError):
             self.loaded[stub] = None
             return None
