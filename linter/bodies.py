@@ -58,16 +58,23 @@ class Bodies:
     _parts: list = field(default_factory=list)  # (cst.Module, line shift) of each body parsed, not yet placed
     _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the bodies placed
 
-    def parse(self, first: int, last: int, nodes: list[ast.stmt]) -> cst.Module:
-        """Lines ``first`` to ``last`` (1-based, a part made of the top-level statements
-        ``nodes``), parsed with libcst with the bodies of their functions left out when that can
-        be done (see the module docstring), else whole. A part's first line is at column 0, so
-        its lines are a module by themselves and its nodes keep their columns."""
-        import libcst as cst
-
+    def defs(self, nodes: list[ast.stmt]) -> list[_Def]:
+        """The ``def`` s of some top-level statements that :meth:`parse` matches against
+        libcst's, worked out from :mod:`ast`'s tree (which is not kept: it is larger than the
+        source)."""
         found: list[_Def] = []
         for node in nodes:
             _ast_defs(node, self.lines, found)
+        return found
+
+    def parse(self, first: int, last: int, found: list[_Def]) -> cst.Module:
+        """Lines ``first`` to ``last`` (1-based, a part made of top-level statements whose
+        ``def`` s :meth:`defs` gave), parsed with libcst with the bodies of their functions
+        left out when that can be done (see the module docstring), else whole. A part's first
+        line is at column 0, so its lines are a module by themselves and its nodes keep their
+        columns."""
+        import libcst as cst
+
         stubbed = [d for d in found if d.body]
         text = "".join(self.lines[first - 1:last])
         if not stubbed:

@@ -132,7 +132,8 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False) -> Source
     import libcst as cst  # here, not above: a run whose files the cache has parses nothing
 
     try:
-        module = bodies.parse(1, len(bodies.lines), tree.body) if bodies is not None else cst.parse_module(text)
+        module = bodies.parse(1, len(bodies.lines), bodies.defs(tree.body)) if bodies is not None \
+            else cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
         # CPython accepted the file: it is valid Python that libcst's grammar does not cover
         detail = str(getattr(exc, "message", exc)).strip().splitlines()[0][:120]

@@ -35,7 +35,7 @@ class Statement:
     first: int  # 1-based line of its first line (its first decorator's, for a definition)
     last: int
     names: list[str]
-    nodes: list[ast.stmt]  # its ast statements
+    defs: list  # its functions, as nnlint.bodies matches them (not its ast nodes: they are not kept)
     body: Optional[list[cst.BaseStatement]] = None  # its libcst statements, once parsed
     module: Optional[cst.Module] = None  # the small module they were parsed as (for positions)
     ran: bool = False
@@ -61,7 +61,7 @@ class Statements:
         its functions left out until they are read (:mod:`nnlint.bodies`)."""
         stmt = self.statements[index]
         if stmt.body is None:
-            stmt.module = self.bodies.parse(stmt.first, stmt.last, stmt.nodes)
+            stmt.module = self.bodies.parse(stmt.first, stmt.last, stmt.defs)
             stmt.body = list(stmt.module.body)
         return stmt.body
 
@@ -101,6 +101,8 @@ def index(tree: ast.Module, text: str) -> Optional[Statements]:
         return None
     statements: list[Statement] = []
     binder: dict[str, int] = {}
+    lines = split_lines(text)
+    bodies = Bodies(lines)
     modules: set[str] = set()  # names bound (so far) only by ``import name`` or ``import name.sub``
     for node in tree.body:
         names: list[str] = []
@@ -110,17 +112,16 @@ def index(tree: ast.Module, text: str) -> Optional[Statements]:
         if statements and first <= statements[-1].last:  # on the line where the previous one ends
             statements[-1].last = max(statements[-1].last, node.end_lineno or node.lineno)
             statements[-1].names.extend(names)
-            statements[-1].nodes.append(node)
+            statements[-1].defs.extend(bodies.defs([node]))
         else:
-            statements.append(Statement(first, node.end_lineno or node.lineno, names, [node]))
+            statements.append(Statement(first, node.end_lineno or node.lineno, names, bodies.defs([node])))
         here = {a.name.split(".")[0] for a in _module_imports(node)}
         for name in names:
             if binder.setdefault(name, len(statements) - 1) != len(statements) - 1 \
                     and not (name in here and name in modules):
                 return None  # bound by two statements: which binding holds depends on their order
         modules = (modules | here) - {n for n in names if n not in here}
-    lines = split_lines(text)
-    return Statements(lines, statements, binder, Bodies(lines))
+    return Statements(lines, statements, binder, bodies)
 
 
 def split_lines(text: str) -> list[str]:

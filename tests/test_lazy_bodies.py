@@ -84,7 +84,7 @@ finally:
 
 def _bodies(text: str) -> tuple[Bodies, cst.Module]:
     found = Bodies(split_lines(text))
-    return found, found.parse(1, len(found.lines), ast.parse(text).body)
+    return found, found.parse(1, len(found.lines), found.defs(ast.parse(text).body))
 
 
 def _defs(module: cst.Module) -> list[cst.FunctionDef]:
@@ -231,7 +231,7 @@ def _lint(root: Path, name: str, monkeypatch, capsys, whole: bool = False) -> tu
 
     monkeypatch.setattr(Bodies, "load", spy)
     if whole:
-        monkeypatch.setattr(Bodies, "parse", lambda self, first, last, nodes:
+        monkeypatch.setattr(Bodies, "parse", lambda self, first, last, defs:
                             cst.parse_module("".join(self.lines[first - 1:last])))
     monkeypatch.chdir(root)
     main(["--format", "json", "--no-color", "--no-cache", name])
