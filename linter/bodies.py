@@ -1,27 +1,29 @@
-"""Function bodies of an imported module left out of its parse, parsed when first needed.
+"""Functions of an imported module left out of its parse, each parsed when first needed.
 
 A training script that uses a package reads few of the functions its modules define: timm's
 optimizer factory names some 25 optimizer classes in a table, and none of their methods runs
-for a training script's analysis. Parsing a function with libcst costs ten times what
-CPython's own parser does, so an imported module (never a linted file) is parsed as a
-*skeleton*: the lines of each function's body become one ``pass`` line and blank lines, so
-every other line keeps its number and its columns. Its shape stays whole: names, decorators,
-parameters and defaults of every function, bases, decorators and class-level statements of
-every class. The interpreter reads a function's body only through
-:attr:`nnlint.frontends.values.FunctionRef.node`, which parses the function's own lines the
-first time it is read (:meth:`Bodies.load`).
+for a training script's analysis. Parsing with libcst costs ten times what CPython's own parser
+does, so an imported module (never a linted file) is parsed as a *skeleton*: each function's
+lines (decorators, signature and body) become one ``def name(): pass`` line and blank lines,
+so every other line keeps its number and its columns. The rest stays whole: bases, decorators
+and class-level statements of every class, and every statement outside a function.
+
+Nothing reads more of a stub than its name: the interpreter binds a ``def`` to a
+:class:`~nnlint.frontends.values.FunctionRef` (defining a class, to a method), and reads the
+function (decorators, parameters, defaults, body) only through ``FunctionRef.node``, which
+parses the function's own lines the first time it is read (:meth:`Bodies.load`). The readers
+of the module's top level (:mod:`nnlint.frontends.exports`, the trace's class lookup) read names.
 
 Which functions are left out: each ``def`` reached from the part of the module being parsed
 through the bodies of classes and of ``if``/``try``/``for``/``while``/``with`` blocks (a
-``def`` inside a function body goes with that body), whose body starts on a line of its own.
-A ``def f(): return 1`` on one line stays whole (there is nothing to save). A ``match``
-statement is parsed whole. The skeleton is checked against :mod:`ast`'s tree: when the
-``def`` s libcst finds are not the ones the lines were taken from, in order and by name, the
-part is parsed whole instead (nothing then depends on the blanking being right).
+``def`` inside a function goes with that function). A ``match`` statement is parsed whole. The
+skeleton is checked against :mod:`ast`'s tree: when the ``def`` s libcst finds are not the ones
+the lines were taken from, in order and by name, the part is parsed whole instead (nothing then
+depends on the blanking being right).
 
-A body libcst cannot read (valid Python its grammar does not cover) is found only when it is
-loaded: :meth:`Bodies.load` then gives None and a call to the function is unknown, where a
-whole parse would have left the whole statement around it unknown.
+A function libcst cannot read (valid Python its grammar does not cover) is found only when it
+is loaded: :meth:`Bodies.load` then gives None and a call to it is unknown, where a whole parse
+would have left the whole statement around it unknown.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class _Def:
     name: str
     first: int  # 1-based line of its first decorator (or of ``def``)
     last: int
-    body: int  # the line its body starts on, when that body is left out of the skeleton; else 0
+    stub: bool  # it is one ``def name(): pass`` line in the skeleton
 
 
 @dataclass(eq=False)
@@ -75,16 +77,16 @@ class Bodies:
         columns."""
         import libcst as cst
 
-        stubbed = [d for d in found if d.body]
+        stubbed = [d for d in found if d.stub]
         text = "".join(self.lines[first - 1:last])
         if not stubbed:
             return cst.parse_module(text)
         skeleton = self.lines[first - 1:last]
         for d in stubbed:
-            line = skeleton[d.body - first]
+            line = skeleton[d.first - first]
             indent = line[:len(line) - len(line.lstrip(" \t\f"))]
-            skeleton[d.body - first] = indent + "pass" + _ending(line)
-            for i in range(d.body + 1, d.last + 1):
+            skeleton[d.first - first] = f"{indent}def {d.name}(): pass{_ending(line)}"
+            for i in range(d.first + 1, d.last + 1):
                 skeleton[i - first] = _ending(skeleton[i - first])
         try:
             module = cst.parse_module("".join(skeleton))
@@ -95,7 +97,7 @@ class Bodies:
         if len(defs) != len(found) or any(c.name.value != a.name for c, a in zip(defs, found)):
             return cst.parse_module(text)  # not the functions the lines were taken from: no laziness
         for stub, d in zip(defs, found):
-            if d.body:
+            if d.stub:
                 self.stubs[stub] = d
         return module
 
@@ -141,14 +143,13 @@ def _ending(line: str) -> str:
 
 def _ast_defs(node: ast.stmt, lines: list[str], found: list[_Def]) -> None:
     """The ``def`` s under ``node`` (itself included) that :func:`_cst_defs` finds too, in the
-    same order, each with the line its body starts on when that body can be left out: when
-    nothing but indentation comes before it on its line (``def f(): return 1`` stays whole)."""
+    same order, each marked whether it can be left out: when its first line starts with its
+    first decorator or with ``def`` (a ``@`` alone before a line continuation does not)."""
     if isinstance(node, _AST_DEFS):
         first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        body = node.body[0]
-        before = lines[body.lineno - 1].encode("utf-8")[:body.col_offset]  # ast's columns count bytes
-        own_line = body.lineno > node.lineno and not before.strip(b" \t\f")
-        found.append(_Def(node.name, first, node.end_lineno or node.lineno, body.lineno if own_line else 0))
+        head = lines[first - 1].lstrip(" \t\f")
+        stub = head.startswith("@") if node.decorator_list else head.startswith(("def", "async"))
+        found.append(_Def(node.name, first, node.end_lineno or node.lineno, stub))
         return
     if not isinstance(node, _AST_BLOCKS):
         return

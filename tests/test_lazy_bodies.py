@@ -100,13 +100,12 @@ def _code(node: cst.CSTNode) -> str:
     return ast.dump(ast.parse(cst.Module(body=[]).code_for_node(node)))
 
 
-def test_each_body_on_lines_of_its_own_is_left_out_and_the_lines_keep_their_numbers():
+def test_each_function_is_left_out_and_the_lines_keep_their_numbers():
     found, skeleton = _bodies(_SPELLINGS)
     stubs = {d.name.value for d in _defs(skeleton) if d in found.stubs}
-    assert stubs == {"size", "cached", "build", "method", "after", "choose", "guarded", "closing"}
-    assert "helper" not in stubs  # a body on the def's own line stays: nothing to save
-    for stub in found.stubs:
-        assert [type(s) for s in stub.body.body] == [cst.SimpleStatementLine]  # `pass`
+    assert stubs == {"size", "cached", "helper", "build", "method", "after", "choose", "guarded", "closing"}
+    for stub in found.stubs:  # `def name(): pass`
+        assert not stub.decorators and not stub.params.params and isinstance(stub.body, cst.SimpleStatementSuite)
     assert skeleton.code.count("\n") == _SPELLINGS.count("\n")
 
 
@@ -118,14 +117,14 @@ def test_a_body_parsed_alone_is_the_whole_parse_and_its_nodes_keep_their_places(
     wrapper = MetadataWrapper(whole, unsafe_skip_copy=True)
     places = wrapper.resolve(PositionProvider)
     for stub, real in zip(_defs(skeleton), _defs(whole)):
-        loaded = found.load(stub) if stub in found.stubs else stub
+        assert stub in found.stubs
+        loaded = found.load(stub)
         assert loaded.name.value == real.name.value
         assert _code(loaded) == _code(real)
-        if stub in found.stubs:
-            assert found.load(stub) is loaded  # parsed once
-            first, whole_first = loaded.body.body[-1], real.body.body[-1]
-            rng = places[whole_first]
-            assert found.span(first) == (rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+        assert found.load(stub) is loaded  # parsed once
+        for mine, theirs in ((loaded.body.body[-1], real.body.body[-1]), (loaded.name, real.name)):
+            rng = places[theirs]
+            assert found.span(mine) == (rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
 
 
 def test_crlf_lines_and_a_module_libcst_would_read_differently_fall_back_to_the_whole_parse(monkeypatch):
@@ -282,3 +281,10 @@ def test_a_body_libcst_cannot_read_makes_its_calls_unknown(tmp_path, monkeypatch
     main(["--format", "json", "--no-color", "--no-cache", "module_attr.py"])
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert not [f for f in findings if f["code"] == "NN109"]  # the activation is not known: no guess
+
+
+def test_a_decorator_continued_from_a_line_of_its_own_keeps_its_function_whole():
+    text = "class A:\n    @ \\\n    deco\n    def f(self):\n        return 1\n\n    def g(self):\n        return 2\n"
+    found, skeleton = _bodies(text)
+    assert {d.name.value for d in found.stubs} == {"g"}
+    assert skeleton.code.count("\n") == text.count("\n")
