@@ -111,7 +111,7 @@ class Bodies:
 
         d = self.stubs[stub]
         lines = self.lines[d.first - 1:d.last]
-        indented = lines[0][:1] in (" ", "\t", "\f")
+        indented = lines[0].lstrip("\f")[:1] in (" ", "\t")  # (a form feed sets the column back to 0)
         try:
             module = cst.parse_module(("class _:" + (_ending(lines[0]) or "\n") if indented else "") + "".join(lines))
         except (cst.ParserSyntaxError, RecursionError):
