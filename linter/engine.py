@@ -139,7 +139,7 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
                 stored.extend(hit[0])
                 stored_tasks.update(hit[1])
     todo = [u for i, u in enumerate(python) if i not in unchanged]
-    raw, tasks = _run(todo, settings, checks, workers, subjects, result.errors, python, cache, ends=keep is not None)
+    raw, tasks = _run(todo, settings, checks, workers, subjects, result.errors, python, cache, keep is not None)
     raw.extend(stored)
     tasks.update(stored_tasks)
     if cache is not None:
