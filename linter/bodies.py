@@ -44,6 +44,8 @@ _AST_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 @dataclass(eq=False)
 class _Def:
+    """One ``def`` of a part being parsed, as ast reads it."""
+
     name: str
     first: int  # 1-based line of its first decorator (or of ``def``)
     last: int
@@ -52,13 +54,14 @@ class _Def:
 
 @dataclass(eq=False)
 class Bodies:
-    """The left-out bodies of one module: each stub's lines, and the bodies parsed so far."""
+    """The functions of one module left out of its parse: each stub's lines, and the functions
+    parsed so far."""
 
     lines: list[str]  # the module's lines, each with its line break
     stubs: dict = field(default_factory=dict)  # stub cst.FunctionDef -> _Def
     loaded: dict = field(default_factory=dict)  # stub -> the parsed cst.FunctionDef (None: libcst could not)
-    _parts: list = field(default_factory=list)  # (cst.Module, line shift) of each body parsed, not yet placed
-    _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the bodies placed
+    _parts: list = field(default_factory=list)  # (cst.Module, line shift) of each function parsed, not yet placed
+    _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the functions placed
 
     def defs(self, nodes: list[ast.stmt]) -> list[_Def]:
         """The ``def`` s of some top-level statements that :meth:`parse` matches against
@@ -71,8 +74,8 @@ class Bodies:
 
     def parse(self, first: int, last: int, found: list[_Def]) -> cst.Module:
         """Lines ``first`` to ``last`` (1-based, a part made of top-level statements whose
-        ``def`` s :meth:`defs` gave), parsed with libcst with the bodies of their functions
-        left out when that can be done (see the module docstring), else whole. A part's first
+        ``def`` s :meth:`defs` gave), parsed with libcst with their functions left out when
+        that can be done (see the module docstring), else whole. A part's first
         line is at column 0, so its lines are a module by themselves and its nodes keep their
         columns."""
         import libcst as cst
@@ -123,7 +126,8 @@ class Bodies:
         return func
 
     def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:
-        """1-based (line, column, end_line, end_column) of a node of a body loaded, else None."""
+        """1-based (line, column, end_line, end_column) of a node of a function loaded, else None
+        (positions are worked out as findings ask, as for a module's statements)."""
         if node not in self._positions and self._parts:
             from libcst.metadata import MetadataWrapper, PositionProvider
 
