@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
-from nnlint.statements import Statements, index
+from nnlint.bodies import Bodies
+from nnlint.statements import Statements, index, split_lines
 from nnlint.token_budget import too_many_tokens
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class SourceFile:
     notebook: Optional[Any] = None  # NotebookCode, for a .ipynb file: maps lines to cells
     #: an imported module's top level, parsed one statement at a time as its names are read
     statements: Optional[Statements] = None
+    #: an imported module's function bodies, parsed as they are read (nnlint.bodies)
+    bodies: Optional[Bodies] = None
     _positions: Optional[Any] = field(default=None, repr=False)
 
     @property
@@ -47,6 +50,9 @@ class SourceFile:
         """1-based (line, column, end_line, end_column) of a node of this file's tree."""
         if self.statements is not None:
             return self.statements.span(node)
+        inside = self.bodies.span(node) if self.bodies is not None else None
+        if inside is not None:
+            return inside
         if self._positions is None:
             from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -97,7 +103,8 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False) -> Source
 
     An ``imported`` module (one nnlint follows an import to, not one it lints) whose top level
     only binds names is indexed, not parsed with libcst: its statements are parsed as they are
-    needed (:mod:`nnlint.statements`).
+    needed (:mod:`nnlint.statements`). Any other imported module is parsed without its
+    function bodies, each parsed when it is read (:mod:`nnlint.bodies`).
 
     CPython's own parser reads the text first: it is ten times faster than libcst, reports
     the exact line of a syntax error, and refuses nesting that would crash libcst's native
@@ -114,17 +121,22 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False) -> Source
         raise SourceSyntaxError("too deeply nested for Python to parse", None, None) from None
     except ValueError as exc:  # null bytes and the like
         raise SourceSyntaxError(str(exc), None, None) from None
+    bodies = None
     if imported:
         statements = index(tree, text)
         if statements is not None:
-            return SourceFile(path=path, abspath=abspath, text=text, parsed=None, statements=statements)
+            return SourceFile(path=path, abspath=abspath, text=text, parsed=None, statements=statements,
+                              bodies=statements.bodies)
+        if text.count("\r") == text.count("\r\n"):  # (else ast's line numbers and a split could disagree)
+            bodies = Bodies(split_lines(text))
     import libcst as cst  # here, not above: a run whose files the cache has parses nothing
 
     try:
-        module = cst.parse_module(text)
+        module = bodies.parse(1, len(bodies.lines), bodies.defs(tree.body)) if bodies is not None \
+            else cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
         # CPython accepted the file: it is valid Python that libcst's grammar does not cover
         detail = str(getattr(exc, "message", exc)).strip().splitlines()[0][:120]
         raise UnsupportedSyntax(f"valid Python that nnlint's parser (libcst) cannot read ({detail}); not analysed") \
             from None
-    return SourceFile(path=path, abspath=abspath, text=text, parsed=module)
+    return SourceFile(path=path, abspath=abspath, text=text, parsed=module, bodies=bodies)

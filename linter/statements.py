@@ -22,6 +22,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from nnlint.bodies import Bodies
+
 if TYPE_CHECKING:
     import libcst as cst
 
@@ -33,6 +35,7 @@ class Statement:
     first: int  # 1-based line of its first line (its first decorator's, for a definition)
     last: int
     names: list[str]
+    defs: list  # its functions, as nnlint.bodies matches them (not its ast nodes: they are not kept)
     body: Optional[list[cst.BaseStatement]] = None  # its libcst statements, once parsed
     module: Optional[cst.Module] = None  # the small module they were parsed as (for positions)
     ran: bool = False
@@ -48,29 +51,34 @@ class Statements:
     lines: list[str]
     statements: list[Statement]
     binder: dict[str, int]  # name -> index of the statement that binds it
+    bodies: Bodies  # the function bodies the statements were parsed without, parsed as needed
     running: list[int] = field(default_factory=list)  # statements being run now, innermost last
     _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the statements placed
 
     def parsed(self, index: int) -> list[cst.BaseStatement]:
-        """The libcst statements of statement ``index``, parsed from its own lines: a top-level
-        statement starts at column 0, so its lines are a module by themselves."""
+        """The libcst statements of statement ``index``, parsed from its own lines (a top-level
+        statement starts at column 0, so its lines are a module by themselves), the bodies of
+        its functions left out until they are read (:mod:`nnlint.bodies`)."""
         stmt = self.statements[index]
         if stmt.body is None:
-            import libcst as cst
-
-            stmt.module = cst.parse_module("".join(self.lines[stmt.first - 1:stmt.last]))
+            stmt.module = self.bodies.parse(stmt.first, stmt.last, stmt.defs)
             stmt.body = list(stmt.module.body)
         return stmt.body
 
     def tree(self) -> cst.Module:
         """The whole top level, every statement parsed (for a reader that walks the module);
-        its statements are the very nodes the interpreter ran or will run."""
+        its statements are the very nodes the interpreter ran or will run (functions whose body
+        was left out are stubs: :class:`~nnlint.frontends.values.FunctionRef` reads the body)."""
         import libcst as cst
 
         return cst.Module(body=[s for i in range(len(self.statements)) for s in self.parsed(i)])
 
     def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:
-        """1-based (line, column, end_line, end_column) of a node of a parsed statement."""
+        """1-based (line, column, end_line, end_column) of a node of a parsed statement or of a
+        function body parsed on its own."""
+        inside = self.bodies.span(node)
+        if inside is not None:
+            return inside
         for stmt in self.statements:
             if stmt.module is None or stmt.placed:
                 continue
@@ -93,6 +101,8 @@ def index(tree: ast.Module, text: str) -> Optional[Statements]:
         return None
     statements: list[Statement] = []
     binder: dict[str, int] = {}
+    lines = split_lines(text)
+    bodies = Bodies(lines)
     modules: set[str] = set()  # names bound (so far) only by ``import name`` or ``import name.sub``
     for node in tree.body:
         names: list[str] = []
@@ -102,16 +112,22 @@ def index(tree: ast.Module, text: str) -> Optional[Statements]:
         if statements and first <= statements[-1].last:  # on the line where the previous one ends
             statements[-1].last = max(statements[-1].last, node.end_lineno or node.lineno)
             statements[-1].names.extend(names)
+            statements[-1].defs.extend(bodies.defs([node]))
         else:
-            statements.append(Statement(first, node.end_lineno or node.lineno, names))
+            statements.append(Statement(first, node.end_lineno or node.lineno, names, bodies.defs([node])))
         here = {a.name.split(".")[0] for a in _module_imports(node)}
         for name in names:
             if binder.setdefault(name, len(statements) - 1) != len(statements) - 1 \
                     and not (name in here and name in modules):
                 return None  # bound by two statements: which binding holds depends on their order
         modules = (modules | here) - {n for n in names if n not in here}
+    return Statements(lines, statements, binder, bodies)
+
+
+def split_lines(text: str) -> list[str]:
+    """The text's lines, each with its line break (the last may have none)."""
     lines = text.split("\n")
-    return Statements([line + "\n" for line in lines[:-1]] + [lines[-1]], statements, binder)
+    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
 
 
 def _module_imports(node: ast.stmt) -> list[ast.alias]:

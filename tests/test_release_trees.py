@@ -101,3 +101,18 @@ def test_what_a_files_analysis_leaves_is_freed_between_files(tmp_path):
     # tree, let go before train.py imported it, is gone too)
     assert modules == ["layers.py"]
     assert graphs <= {"layers.py"}
+
+
+def test_a_run_that_ends_the_process_next_does_not_collect_after_its_last_file(tmp_path, monkeypatch):
+    # the command line (which passes `keep`) ends the process once the report is written:
+    # collecting what the last file left would free memory nothing uses
+    paths = _write(tmp_path)
+    collected: list[int] = []
+    monkeypatch.setattr(engine, "_collect", lambda: collected.append(1))
+    checks = list(registry.all_checks())
+    plain = engine.lint([str(p) for p in paths], Settings(root=tmp_path), checks, jobs=1)
+    assert len(collected) == len(paths)
+    collected.clear()
+    ending = engine.lint([str(p) for p in paths], Settings(root=tmp_path), checks, jobs=1, keep=[])
+    assert len(collected) == len(paths) - 1
+    assert sorted(map(repr, ending.findings)) == sorted(map(repr, plain.findings))

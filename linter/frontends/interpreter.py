@@ -997,6 +997,8 @@ class Interpreter:
     def call_function(self, func: FunctionRef, args: list, kwargs: dict, frame: Frame, graph: Optional[ModelGraph] = None) -> Any:
         """Inline a project function with its arguments bound; UNKNOWN past the limits."""
         node = func.node
+        if node is None:
+            return UNKNOWN  # a body libcst cannot read (nnlint.bodies)
         if node in self.stack or len(self.stack) >= self.MAX_DEPTH:
             self.gave_up()
             return UNKNOWN

@@ -1038,7 +1038,7 @@ class TorchInterpreter(TrainingCode):
             out = self._run_sequence(layers, x, frame, None)
             graph.outputs = [out.op] if isinstance(out, Tensor) else []
             return graph
-        if not isinstance(forward, FunctionRef):
+        if not isinstance(forward, FunctionRef) or forward.node is None:
             graph.complete = False
             return graph
         frame = Frame(forward.module, graph, {}, self_obj=inst, in_graph=True, name="forward")

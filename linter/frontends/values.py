@@ -64,11 +64,26 @@ class Deferred:
     resolved: bool = False
 
 
-@dataclass(eq=False)
 class FunctionRef:
-    node: cst.FunctionDef
-    module: "ModuleInfo"
-    owner: Optional["ClassRef"] = None
+    """A project function (a method, when ``owner`` is its class). Of an imported module parsed
+    as a skeleton (:mod:`nnlint.bodies`), ``node`` is parsed whole the first time it is read:
+    the stub's body is left out, and nothing reads a function's body but through ``node``.
+    It is None when libcst cannot read that body."""
+
+    __slots__ = ("_node", "module", "owner", "_bodies")
+
+    def __init__(self, node: cst.FunctionDef, module: "ModuleInfo", owner: Optional["ClassRef"] = None) -> None:
+        self._node: Optional[cst.FunctionDef] = node
+        self.module = module
+        self.owner = owner
+        bodies = module.source.bodies
+        self._bodies = bodies if bodies is not None and node in bodies.stubs else None
+
+    @property
+    def node(self) -> Optional[cst.FunctionDef]:
+        if self._bodies is not None:
+            self._node, self._bodies = self._bodies.load(self._node), None
+        return self._node
 
 
 @dataclass(eq=False)
