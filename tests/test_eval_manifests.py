@@ -74,6 +74,11 @@ def heldout3() -> list[dict]:
     return load("heldout3.toml")["program"]
 
 
+@pytest.fixture(scope="module")
+def heldout4() -> list[dict]:
+    return load("heldout4.toml")["program"]
+
+
 def test_correct_repositories_are_pinned_and_not_reserved(repos):
     names = [r["name"] for r in repos]
     assert len(names) == len(set(names)), "a repository is listed twice"
@@ -142,6 +147,18 @@ def test_third_heldout_programs_are_labelled_located_and_new(programs, heldout, 
     known = {p["id"] for p in earlier}
     located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
     for p in heldout3:
+        assert p["id"] not in known, p["id"]
+        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
+
+
+def test_fourth_heldout_programs_are_labelled_located_and_new(programs, heldout, heldout2, heldout3, heldout4):
+    """The fourth held-out set obeys the same rules and shares no program with the other four."""
+    assert len(heldout4) >= 9
+    check_programs(heldout4)
+    earlier = programs + heldout + heldout2 + heldout3
+    known = {p["id"] for p in earlier}
+    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
+    for p in heldout4:
         assert p["id"] not in known, p["id"]
         assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
 
