@@ -703,3 +703,35 @@ def test_token_ids_stay_below_the_vocabulary_stated_or_stood_in(tmp_path):
     stated_length = keras_graph(tmp_path, KERAS_TOKENIZED_TEXT.replace("Embedding(vocab_size, 64)",
                                                                        "Embedding(vocab_size, 64, input_length=50)"))
     assert BuiltGraph(stated_length, CPU).specs[stated_length.inputs[0]].shape == (1, 50)
+
+
+LOSS_MODULE = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class SoftTargetCrossEntropy(nn.Module):
+    def __init__(self):
+        super(SoftTargetCrossEntropy, self).__init__()
+
+    def forward(self, logits, soft_targets):
+        probs = F.softmax(logits, dim=1)
+        return (-soft_targets * torch.log(probs)).sum(dim=1).mean()
+"""
+
+
+def test_a_module_without_weights_is_fed_a_free_width_as_a_helper_is(tmp_path):
+    """A hand-written loss as an ``nn.Module``: nothing in it fixes its inputs' width, and any
+    width shows the log of a softmax underflowing."""
+    found = traced(tmp_path, LOSS_MODULE)
+    log = only(found, "NN002")
+    assert log["status"] == "confirmed", log
+    assert "log_softmax" in log["evidence"], log
+
+
+def test_the_stable_loss_module_confirms_nothing(tmp_path):
+    """Near miss: the same loss with ``log_softmax`` is neither flagged nor confirmed."""
+    stable = LOSS_MODULE.replace("probs = F.softmax(logits, dim=1)", "log_probs = F.log_softmax(logits, dim=1)")
+    found = traced(tmp_path, stable.replace("torch.log(probs)", "log_probs"))
+    assert not any(t and t["status"] == "confirmed" for t in found.values()), found
+    assert "NN002" not in {code for code, _ in found}, found

@@ -197,7 +197,7 @@ class Frame:
     """Local bindings of one function (or module) execution."""
 
     __slots__ = ("module", "locals", "graph", "self_obj", "in_graph", "returns", "is_module", "name", "owner",
-                 "conditions")
+                 "conditions", "enclosing")
 
     def __init__(
         self,
@@ -220,6 +220,8 @@ class Frame:
         self.owner: Optional[ClassRef] = None  # the class whose method runs in this frame (for super())
         #: the tests of the branches running now in this frame, each with the side taken (True: the body)
         self.conditions: list[tuple[cst.BaseExpression, bool]] = []
+        #: the enclosing functions' local scopes, innermost first, for a nested function's free names
+        self.enclosing: tuple[dict, ...] = ()
 
 
 class Interpreter:
@@ -411,6 +413,9 @@ class Interpreter:
     def lookup(self, name: str, frame: Frame) -> Any:
         if name in frame.locals:
             return self.force(frame.locals[name])
+        for scope in frame.enclosing:  # a function defined inside another reads that one's names
+            if name in scope:
+                return self.force(scope[name])
         glob = frame.module.globals
         if not frame.is_module and name in glob:
             return self.force(glob[name])
@@ -449,7 +454,8 @@ class Interpreter:
             for small in stmt.body:
                 self.exec_small(small, frame)
         elif isinstance(stmt, cst.FunctionDef):
-            frame.locals[stmt.name.value] = FunctionRef(stmt, frame.module)
+            closure = () if frame.is_module else (frame.locals, *frame.enclosing)
+            frame.locals[stmt.name.value] = FunctionRef(stmt, frame.module, closure=closure)
         elif isinstance(stmt, cst.ClassDef):
             frame.locals[stmt.name.value] = self.define_class(stmt, frame)
         elif isinstance(stmt, cst.If):
@@ -1009,6 +1015,7 @@ class Interpreter:
                 return UNKNOWN  # followed before: what it does is already known
             self.inlined[node] = count + 1
         callee = Frame(func.module, graph or frame.graph, {}, in_graph=in_graph, name=node.name.value)
+        callee.enclosing = func.closure
         self.bind_params(node, args, kwargs, callee)
         if func.owner is not None and args:
             callee.self_obj = args[0]

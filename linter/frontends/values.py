@@ -70,12 +70,16 @@ class FunctionRef:
     the stub's body is left out, and nothing reads a function's body but through ``node``.
     It is None when libcst cannot read that body."""
 
-    __slots__ = ("_node", "module", "owner", "_bodies")
+    __slots__ = ("_node", "module", "owner", "_bodies", "closure")
 
-    def __init__(self, node: cst.FunctionDef, module: "ModuleInfo", owner: Optional["ClassRef"] = None) -> None:
+    def __init__(self, node: cst.FunctionDef, module: "ModuleInfo", owner: Optional["ClassRef"] = None,
+                 closure: tuple[dict, ...] = ()) -> None:
         self._node: Optional[cst.FunctionDef] = node
         self.module = module
         self.owner = owner
+        #: the local scopes of the functions it is defined in, innermost first (the live dicts, as
+        #: Python's cells: a helper defined beside it, or bound after it, is seen when it runs)
+        self.closure = closure
         bodies = module.source.bodies
         self._bodies = bodies if bodies is not None and node in bodies.stubs else None
 

@@ -26,6 +26,7 @@ from torch import nn
 from nnlint.frontends import torch_api as api
 from nnlint.trace import keras_build, tf_build
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
+from nnlint.ir.kinds import WEIGHTED
 from nnlint.trace.budget import Budget, OverBudget, product
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.stand_ins import (INPUT_SIZES, SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS, STAND_IN_OUTPUTS,
@@ -603,8 +604,9 @@ def configured_shapes(graph: ModelGraph, setting: Optional[list]) -> dict[int, l
 
 
 def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> InputSpec:
-    """The input shape the first layers declare (through reshapes), or a free (batch, 10);
-    ``shape`` (one sample's, from ``[tool.nnlint.trace.models]``) overrides it."""
+    """The input shape the first layers declare (through reshapes), or a free (batch, 10) where
+    no layer constrains it and none could (a helper function, a module without weights such as a
+    hand-written loss); ``shape`` (one sample's, from ``[tool.nnlint.trace.models]``) overrides it."""
     if shape is not None:
         bounds = [u.attrs.get("num_embeddings", u.attrs.get("keras", {}).get("input_dim"))
                   for u in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY)) if u.kind is K.EMBEDDING]
@@ -620,9 +622,9 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
     spec = consumer_spec(graph, op)
     if spec is not None:
         return spec
-    if graph.is_model:
+    if graph.is_model and any(o.kind in WEIGHTED for o in graph.ops.values()):
         raise CannotBuild(f"the input shape of {graph.name} cannot be worked out from its first layers")
-    return InputSpec((1, FREE_WIDTH))
+    return InputSpec((1, FREE_WIDTH))  # a helper, or a module with no weights (a loss): any width fits
 
 
 def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
