@@ -18,6 +18,7 @@ from nnlint import bodies as bodies_module
 from nnlint.bodies import Bodies
 from nnlint.cli import main
 from nnlint.statements import split_lines
+from tests.test_lazy_statements import _LOOP  # the same training loop around the imported model
 
 _SPELLINGS = '''"""Shapes a package writes its classes in."""
 import functools
@@ -206,18 +207,6 @@ _TRAINS = {
     "class_attribute.py": "from model import Classifier\nmodel = Classifier(Classifier.WIDTH)\n",
     "module_attr.py": "import model as m\nmodel = m.Classifier(64)\n",
 }
-
-_LOOP = """import torch
-import torch.nn as nn
-
-criterion = nn.BCEWithLogitsLoss()
-optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-for x, y in loader:
-    optimizer.zero_grad()
-    criterion(model(x), y).backward()
-    optimizer.step()
-"""
-
 
 def _lint(root: Path, name: str, monkeypatch, capsys, whole: bool = False) -> tuple[list[dict], set[str]]:
     """The findings, and the names of the functions whose bodies were parsed on their own."""
