@@ -167,14 +167,16 @@ def layer(x, keep_prob):
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """The rate inverted, ``p`` -> ``1 - p``: the keep probability the code meant, as a drop
         probability. Where it is certain (``p >= 1``) the usual 0.5. An ONNX Dropout is run with
-        that ``ratio`` instead of the one exported."""
-        from nnlint.trace.remedy import Remedy, set_call, set_node_value
+        that ``ratio`` instead of the one exported, a Keras one with that ``rate``."""
+        from nnlint.trace.remedy import Remedy, set_call, set_keras_arg, set_node_value
 
         p = op.attrs.get("p") if op is not None else None
-        if op is None or graph.ops.get(op.id) is not op or not isinstance(p, (int, float)) or isinstance(p, bool) \
-                or op.type_name.startswith("keras."):
+        if op is None or graph.ops.get(op.id) is not op or not isinstance(p, (int, float)) or isinstance(p, bool):
             return None
         rate = round(1.0 - p, 6) if p < 1 else 0.5
+        if op.type_name.startswith("keras."):
+            return Remedy(self.code, f"rate={rate:g} for {op.describe()}", (self.code, op.id),
+                          lambda g: set_keras_arg(g, op.id, "rate", rate), keras=True)
         if graph.artifact is not None:
             return Remedy(self.code, f"ratio={rate:g} for {op.describe()}", (self.code, op.id),
                           lambda g: set_node_value(g, op.id, "ratio", rate, attr="p"), onnx=True)

@@ -162,3 +162,22 @@ def test_same_padding_pooling_counts_only_real_cells(tmp_path):
     pooled = {graph.ops[i].type_name.rsplit(".", 1)[-1]: v for i, v in values.items() if i != graph.inputs[0]}
     assert pooled["MaxPooling2D"].shape == (1, 3, 3, 1) and float(pooled["MaxPooling2D"].max()) == -1.0
     assert pooled["AveragePooling2D"].shape == (1, 2, 2, 1) and torch.allclose(pooled["AveragePooling2D"], -torch.ones(1, 2, 2, 1))
+
+
+@pytest.mark.parametrize("spelling", ["layers.Dropout(0.9)", "layers.Dropout(rate=0.8)"])
+def test_a_keras_dropout_is_measured_against_its_inverted_rate(tmp_path, spelling):
+    """NN007 on a Keras layer is an experiment too: the model rebuilt with the rate inverted
+    drops about the share the code meant to keep."""
+    path = tmp_path / "keras_dropout.py"
+    path.write_text(textwrap.dedent(f"""
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input(shape=(20,)), layers.Dense(64, activation="relu"), {spelling},
+                              layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    """))
+    [drop] = [f.trace for f in traced(path) if f.code == "NN007"]
+    assert drop["status"] == "confirmed", drop
+    rate = "0.1" if "0.9" in spelling else "0.2"
+    assert f"with rate={rate} for model[2] (Dropout)" in drop["evidence"], drop

@@ -40,6 +40,9 @@ class Remedy:
     #: the edit sets what an ONNX node reads (:func:`set_node_value`), which the ONNX executor
     #: honours: it fits an exported graph too
     onnx: bool = False
+    #: the edit sets a Keras layer's own argument (:func:`set_keras_arg`), which the Keras builder
+    #: reads: it fits a Keras model too
+    keras: bool = False
 
     def named(self) -> str:
         return f"{self.what} ({self.code})" if self.code else self.what
@@ -118,6 +121,12 @@ def set_node_value(graph: ModelGraph, op_id: int, name: str, value, attr: Option
     op.attrs["onnx_overrides"] = {**op.attrs.get("onnx_overrides", {}), name: value}
     if attr is not None:
         op.attrs[attr] = value
+
+
+def set_keras_arg(graph: ModelGraph, op_id: int, name: str, value) -> None:
+    """A Keras layer's argument as the builder reads it (``Dropout(rate=...)``)."""
+    op = edited(graph, op_id)
+    op.attrs["keras"] = {**op.attrs.get("keras", {}), name: value}
 
 
 def set_weight_init(graph: ModelGraph, op_id: int, fn: str, kwargs: dict) -> None:

@@ -300,10 +300,11 @@ def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, 
 
 def fits(remedy: Remedy, graph: ModelGraph) -> bool:
     """The remedy's edit changes what this model, rebuilt, computes: any edit of a model rebuilt
-    from source; for an ONNX graph a value its nodes read; for a Keras model only its inputs."""
+    from source; for an ONNX graph a value its nodes read; for a Keras model its inputs or a
+    Keras layer's own argument."""
     if graph.artifact is not None:
         return remedy.onnx
-    return remedy.inputs_only or not keras_build.is_keras(graph)
+    return remedy.inputs_only or remedy.keras or not keras_build.is_keras(graph)
 
 
 def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op], check: Check) -> Verdict:
