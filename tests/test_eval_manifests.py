@@ -79,6 +79,11 @@ def heldout4() -> list[dict]:
     return load("heldout4.toml")["program"]
 
 
+@pytest.fixture(scope="module")
+def heldout5() -> list[dict]:
+    return load("heldout5.toml")["program"]
+
+
 def test_correct_repositories_are_pinned_and_not_reserved(repos):
     names = [r["name"] for r in repos]
     assert len(names) == len(set(names)), "a repository is listed twice"
@@ -161,6 +166,31 @@ def test_fourth_heldout_programs_are_labelled_located_and_new(programs, heldout,
     for p in heldout4:
         assert p["id"] not in known, p["id"]
         assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
+
+
+def test_fifth_heldout_programs_are_labelled_located_and_new(
+    programs, heldout, heldout2, heldout3, heldout4, heldout5, repos
+):
+    """The fifth held-out set obeys the same rules, covers both main frameworks, stays within the core
+    seven pitfalls and shares no program (id or repository file) with the earlier manifests."""
+    core = {
+        "output-activation-regression", "unstable-softmax", "missing-bias", "bad-init",
+        "unnormalized-input", "batch-size-extreme", "dropout-keep-drop-confusion",
+    }
+    assert len(heldout5) >= 16
+    check_programs(heldout5)
+    assert len({p["repo"] for p in heldout5}) >= 12
+    frameworks = [p["framework"] for p in heldout5]
+    assert frameworks.count("pytorch") >= 7 and frameworks.count("keras") >= 5
+    assert all(label["rule"] in core for p in heldout5 for label in p["pitfalls"])
+    earlier = programs + heldout + heldout2 + heldout3 + heldout4
+    known = {p["id"] for p in earlier}
+    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
+    correct = {r["name"].lower() for r in repos}
+    for p in heldout5:
+        assert p["id"].startswith("h5-") and p["id"] not in known, p["id"]
+        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
+        assert p["repo"].lower() not in correct, p["id"]
 
 
 def check_programs(programs: list[dict]) -> None:
