@@ -181,3 +181,27 @@ def test_a_keras_dropout_is_measured_against_its_inverted_rate(tmp_path, spellin
     assert drop["status"] == "confirmed", drop
     rate = "0.1" if "0.9" in spelling else "0.2"
     assert f"with rate={rate} for model[2] (Dropout)" in drop["evidence"], drop
+
+
+def test_a_dropout_of_run_time_rate_is_inconclusive_with_its_cause_not_a_crash(tmp_path):
+    """The part after a dropout of unknown rate is traced alone, fed in its place: the dropout
+    itself is never run (before, probing it failed the whole model with a KeyError)."""
+    path = tmp_path / "keras_keep.py"
+    path.write_text(textwrap.dedent("""
+    from keras.models import Sequential
+    from keras.layers import Dense, Dropout
+
+    def build(n_features, keep_prob):
+        model = Sequential()
+        model.add(Dense(128, input_dim=n_features, activation="relu"))
+        model.add(Dropout(rate=keep_prob))
+        model.add(Dense(64, activation="relu"))
+        model.add(Dropout(rate=keep_prob))
+        model.add(Dense(1, activation="sigmoid"))
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        return model
+    """))
+    verdicts = [f.trace for f in traced(path) if f.code == "NN007"]
+    assert len(verdicts) == 2, verdicts
+    for trace in verdicts:
+        assert trace["status"] == "inconclusive" and "rate is not a constant" in trace["evidence"], trace

@@ -195,7 +195,7 @@ def _zero_inputs(model: Any, graph: ModelGraph, values: dict, trace: ModelTrace)
     with torch.no_grad():
         for op_id in list(values):
             op = graph.ops[op_id]
-            if op.kind not in WEIGHTED or len(op.inputs) != 1 or op.inputs[0] not in values:
+            if op.kind not in WEIGHTED or len(op.inputs) != 1 or op.inputs[0] not in values or op_id in model.broken:
                 continue
             out = _on_zeros(model, op_id, values[op.inputs[0]])
             if out is not None and op_id in trace.layers:
@@ -263,7 +263,8 @@ def _dropout_probes(model: Any, graph: ModelGraph, values: dict, trace: ModelTra
     with torch.no_grad():
         for op_id in list(values):
             op = graph.ops[op_id]
-            if op.kind is not K.DROPOUT or len(op.inputs) != 1 or op.inputs[0] not in values or op_id not in trace.layers:
+            if op.kind is not K.DROPOUT or len(op.inputs) != 1 or op.inputs[0] not in values or op_id not in trace.layers \
+                    or op_id in model.broken:  # a dropout the part after it is traced without: fed, never run
                 continue
             ones = torch.ones_like(values[op.inputs[0]])
             for training in (True, False):
