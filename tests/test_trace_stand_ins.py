@@ -735,3 +735,41 @@ def test_the_stable_loss_module_confirms_nothing(tmp_path):
     found = traced(tmp_path, stable.replace("torch.log(probs)", "log_probs"))
     assert not any(t and t["status"] == "confirmed" for t in found.values()), found
     assert "NN002" not in {code for code, _ in found}, found
+
+
+LOG_OF_UNFOLLOWED_LOGITS = """
+import torch
+import torch.nn as nn
+from heads import build_model
+
+model = build_model()
+softmax = nn.Softmax(dim=-1)
+criterion = nn.NLLLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for x, label in loader:
+    entity, context = model(x)
+    log_probs = torch.log(softmax(entity + context))
+    loss = criterion(log_probs, label)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_a_softmax_on_logits_the_analysis_does_not_follow_is_fed_its_own_input(tmp_path):
+    """The softmax is applied to the sum of an unknown model's outputs: it is fed random logits
+    and runs itself, so the log sees probabilities (not random values standing for them, whose
+    negatives would make the log NaN at the first scale)."""
+    log = only(traced(tmp_path, LOG_OF_UNFOLLOWED_LOGITS), "NN002")
+    assert log["status"] == "confirmed", log
+    assert "fed random inputs of 10 per sample" in log["evidence"], log
+    assert "at input scale x1 " not in log["evidence"], log
+
+
+def test_the_stable_form_on_unfollowed_logits_is_not_flagged(tmp_path):
+    """Near miss: the same loop with LogSoftmax."""
+    stable = LOG_OF_UNFOLLOWED_LOGITS.replace("softmax = nn.Softmax(dim=-1)", "log_softmax = nn.LogSoftmax(dim=-1)")
+    stable = stable.replace("torch.log(softmax(entity + context))", "log_softmax(entity + context)")
+    found = traced(tmp_path, stable)
+    assert "NN002" not in {code for code, _ in found}, found
+    assert not any(t and t["status"] == "confirmed" for t in found.values()), found

@@ -17,7 +17,7 @@ common idioms: ``F.dropout(..., training=<runtime value>)`` follows the module's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Optional
 
 import torch
@@ -91,6 +91,43 @@ _MODE_FREE = frozenset({
 })
 
 
+#: functions of one tensor, defined on every real number: where the value one is applied to is
+#: one the analysis does not follow, a random input stands in for it (see fed_where_unknown)
+_FEEDABLE = frozenset({K.SOFTMAX, K.LOG_SOFTMAX, K.SIGMOID, K.TANH, K.RELU, K.LEAKY_RELU, K.ELU, K.GELU, K.SILU,
+                       K.SOFTPLUS})
+
+
+def fed_where_unknown(graph: ModelGraph) -> tuple[ModelGraph, set[int], list[str]]:
+    """Training code often applies a layer to a value the analysis does not follow (``first,
+    second = model(x)`` from an unknown model, then ``torch.log(self.softmax(first + second))``):
+    the op is in the graph with no input. Outside a model, where such a value is the logits
+    the code computes with, a softmax or another function defined on every number is fed a
+    random input of its own (FREE_WIDTH wide, as a helper's logits are), said in the evidence,
+    rather than the part after it being fed values it could never produce (a softmax's output
+    is a probability). The graph returned is a copy with an input op before each such op;
+    also the ids of those inputs (not measurements of the model) and what to say."""
+    if graph.is_model or graph.artifact is not None:
+        return graph, set(), []
+    starved = {op.id for op in graph.ops.values()
+               if not op.inputs and op.kind in _FEEDABLE and api.canonical(op.type_name) in api.LAYERS}
+    if not starved:
+        return graph, set(), []
+    ops: dict[int, Op] = {}
+    fed: set[int] = set()
+    notes: list[str] = []
+    next_id = max(graph.ops) + 1
+    for op in graph.ops.values():  # creation order stays a topological order: each input before its op
+        if op.id in starved:
+            source = Op(next_id, K.INPUT, "input", label=f"the input of {op.label or op.type_name}")
+            ops[source.id], next_id = source, next_id + 1
+            fed.add(source.id)
+            notes.append(f"{op.describe()} is applied to a value the analysis does not follow: fed random "
+                         f"inputs of {FREE_WIDTH} per sample")
+            op = replace(op, inputs=[source.id])
+        ops[op.id] = op
+    return replace(graph, ops=ops, inputs=[*graph.inputs, *sorted(fed)], _consumers=None, _by_kind=None), fed, notes
+
+
 def _mode_free(op: Op) -> bool:
     return op.kind in _MODE_FREE and "rrelu" not in op.type_name.lower()  # RReLU: a random slope in training
 
@@ -130,6 +167,7 @@ class BuiltGraph(nn.Module):
     def __init__(self, graph: ModelGraph, device: torch.device, input_shape: Optional[list] = None,
                  budget: Optional[Budget] = None, shared: Optional[SharedLayers] = None) -> None:
         super().__init__()
+        graph, self.fed, fed_notes = fed_where_unknown(graph)
         shapes = configured_shapes(graph, input_shape)
         self.graph = graph
         self.budget = budget or Budget()
@@ -152,7 +190,7 @@ class BuiltGraph(nn.Module):
         #: ops whose own argument (not the size of their input) is a stand-in: a dropout's rate
         self.own_stand_ins: set[int] = set()
         #: what holds for every finding on this model: the part traced when not all of it could be
-        self.notes: list[str] = []
+        self.notes: list[str] = fed_notes
         own: dict[int, str] = {}  # op id -> why it cannot be built, for its own reasons
         #: the op whose value is traced as an input, why, its shape's source, the op that failed
         self._cut_at: Optional[tuple[Op, str, str, Op]] = None

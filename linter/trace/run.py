@@ -463,8 +463,8 @@ def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sa
     except Exception as exc:  # a bug in the builder must not lose the findings
         return _Model(None, f"internal error while rebuilding the model ({type(exc).__name__}: {exc}); "
                             "please report it", {}, {})
-    trace = measure(built, graph, device, batch, sample, needs)
-    for op_id in built.broken:  # an op stood in for by random inputs (an unknown backbone): not its values
+    trace = measure(built, built.graph, device, batch, sample, needs)  # the builder's graph: fed inputs added
+    for op_id in (*built.broken, *getattr(built, "fed", ())):  # stood in for by random inputs: not their values
         trace.layers.pop(op_id, None)
     trace.built = "onnx" if graph.artifact is not None else "rebuilt"
     return _Model(trace, None, dict(built.broken), dict(built.init_notes), dict(getattr(built, "stand_ins", {})),
