@@ -84,6 +84,11 @@ def heldout5() -> list[dict]:
     return load("heldout5.toml")["program"]
 
 
+@pytest.fixture(scope="module")
+def heldout6() -> list[dict]:
+    return load("heldout6.toml")["program"]
+
+
 def test_correct_repositories_are_pinned_and_not_reserved(repos):
     names = [r["name"] for r in repos]
     assert len(names) == len(set(names)), "a repository is listed twice"
@@ -191,6 +196,30 @@ def test_fifth_heldout_programs_are_labelled_located_and_new(
         assert p["id"].startswith("h5-") and p["id"] not in known, p["id"]
         assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
         assert p["repo"].lower() not in correct, p["id"]
+
+
+def test_sixth_heldout_programs_are_labelled_located_and_new(
+    programs, heldout, heldout2, heldout3, heldout4, heldout5, heldout6, repos
+):
+    """The sixth held-out set obeys the same rules, covers both main frameworks, stays within the core
+    seven pitfalls and shares no repository with the earlier manifests (so no program in it can have
+    been read while tuning on them)."""
+    core = {
+        "output-activation-regression", "unstable-softmax", "missing-bias", "bad-init",
+        "unnormalized-input", "batch-size-extreme", "dropout-keep-drop-confusion",
+    }
+    assert len(heldout6) >= 16
+    check_programs(heldout6)
+    assert len({p["repo"] for p in heldout6}) >= 12
+    frameworks = [p["framework"] for p in heldout6]
+    assert frameworks.count("pytorch") >= 8 and frameworks.count("keras") >= 5
+    assert all(label["rule"] in core for p in heldout6 for label in p["pitfalls"])
+    earlier = programs + heldout + heldout2 + heldout3 + heldout4 + heldout5
+    known = {p["id"] for p in earlier}
+    earlier_repos = {p["repo"].lower() for p in earlier if "repo" in p} | {r["name"].lower() for r in repos}
+    for p in heldout6:
+        assert p["id"].startswith("h6-") and p["id"] not in known, p["id"]
+        assert p["repo"].lower() not in earlier_repos, p["id"]
 
 
 def check_programs(programs: list[dict]) -> None:
