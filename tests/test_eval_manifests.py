@@ -59,36 +59,6 @@ def programs() -> list[dict]:
     return load("faults.toml")["program"]
 
 
-@pytest.fixture(scope="module")
-def heldout() -> list[dict]:
-    return load("heldout.toml")["program"]
-
-
-@pytest.fixture(scope="module")
-def heldout2() -> list[dict]:
-    return load("heldout2.toml")["program"]
-
-
-@pytest.fixture(scope="module")
-def heldout3() -> list[dict]:
-    return load("heldout3.toml")["program"]
-
-
-@pytest.fixture(scope="module")
-def heldout4() -> list[dict]:
-    return load("heldout4.toml")["program"]
-
-
-@pytest.fixture(scope="module")
-def heldout5() -> list[dict]:
-    return load("heldout5.toml")["program"]
-
-
-@pytest.fixture(scope="module")
-def heldout6() -> list[dict]:
-    return load("heldout6.toml")["program"]
-
-
 def test_correct_repositories_are_pinned_and_not_reserved(repos):
     names = [r["name"] for r in repos]
     assert len(names) == len(set(names)), "a repository is listed twice"
@@ -126,100 +96,49 @@ def test_faulty_programs_are_labelled_located_and_not_reserved(programs):
     check_programs(programs)
 
 
-def test_heldout_programs_are_labelled_located_and_new(programs, heldout):
-    """The held-out set obeys the same rules and shares no program with faults.toml."""
-    assert len(heldout) >= 10
-    check_programs(heldout)
-    known = {p["id"] for p in programs}
-    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in programs}
-    for p in heldout:
-        assert p["id"] not in known, p["id"]
-        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
+CORE = {"output-activation-regression", "unstable-softmax", "missing-bias", "bad-init", "unnormalized-input",
+        "batch-size-extreme", "dropout-keep-drop-confusion"}
+
+#: the held-out sets in the order they were collected: (manifest, at least this many programs,
+#: at least this many repositories, at least this many PyTorch and Keras programs, how new its
+#: repositories are: 0 files not in an earlier manifest, 1 also no repository of correct.toml,
+#: 2 no repository of any earlier manifest at all)
+HELDOUT = [
+    ("heldout.toml", 10, 1, (0, 0), 0),
+    ("heldout2.toml", 5, 1, (0, 0), 0),
+    ("heldout3.toml", 24, 12, (0, 0), 0),
+    ("heldout4.toml", 9, 8, (0, 0), 0),
+    ("heldout5.toml", 16, 12, (7, 5), 1),
+    ("heldout6.toml", 16, 12, (8, 5), 2),
+]
 
 
-def test_second_heldout_programs_are_labelled_located_and_new(programs, heldout, heldout2):
-    """The second held-out set obeys the same rules and shares no program with the other two."""
-    assert len(heldout2) >= 5
-    check_programs(heldout2)
-    earlier = programs + heldout
+@pytest.mark.parametrize("index", range(len(HELDOUT)), ids=[h[0] for h in HELDOUT])
+def test_heldout_programs_are_labelled_located_and_new(programs, repos, index):
+    """Each held-out set obeys the faulty programs' rules, stays within the core seven pitfalls
+    that --trace measures, and shares no program (id or repository file) with faults.toml or an
+    earlier held-out set; the later sets also cover both main frameworks, and the sixth shares
+    no repository at all, so none of its programs can have been read while tuning on them."""
+    name, count, repo_count, (torch_count, keras_count), newness = HELDOUT[index]
+    held = load(name)["program"]
+    assert len(held) >= count
+    check_programs(held)
+    assert len({p.get("repo") for p in held}) >= repo_count
+    frameworks = [p["framework"] for p in held]
+    assert frameworks.count("pytorch") >= torch_count and frameworks.count("keras") >= keras_count
+    assert all(label["rule"] in CORE for p in held for label in p["pitfalls"])
+    earlier = programs + [p for other, *_ in HELDOUT[:index] for p in load(other)["program"]]
     known = {p["id"] for p in earlier}
     located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
-    for p in heldout2:
-        assert p["id"] not in known, p["id"]
-        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
-
-
-def test_third_heldout_programs_are_labelled_located_and_new(programs, heldout, heldout2, heldout3):
-    """The third held-out set obeys the same rules and shares no program with the other three."""
-    assert len(heldout3) >= 24
-    check_programs(heldout3)
-    earlier = programs + heldout + heldout2
-    known = {p["id"] for p in earlier}
-    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
-    for p in heldout3:
-        assert p["id"] not in known, p["id"]
-        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
-
-
-def test_fourth_heldout_programs_are_labelled_located_and_new(programs, heldout, heldout2, heldout3, heldout4):
-    """The fourth held-out set obeys the same rules and shares no program with the other four."""
-    assert len(heldout4) >= 9
-    check_programs(heldout4)
-    earlier = programs + heldout + heldout2 + heldout3
-    known = {p["id"] for p in earlier}
-    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
-    for p in heldout4:
-        assert p["id"] not in known, p["id"]
-        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
-
-
-def test_fifth_heldout_programs_are_labelled_located_and_new(
-    programs, heldout, heldout2, heldout3, heldout4, heldout5, repos
-):
-    """The fifth held-out set obeys the same rules, covers both main frameworks, stays within the core
-    seven pitfalls and shares no program (id or repository file) with the earlier manifests."""
-    core = {
-        "output-activation-regression", "unstable-softmax", "missing-bias", "bad-init",
-        "unnormalized-input", "batch-size-extreme", "dropout-keep-drop-confusion",
-    }
-    assert len(heldout5) >= 16
-    check_programs(heldout5)
-    assert len({p["repo"] for p in heldout5}) >= 12
-    frameworks = [p["framework"] for p in heldout5]
-    assert frameworks.count("pytorch") >= 7 and frameworks.count("keras") >= 5
-    assert all(label["rule"] in core for p in heldout5 for label in p["pitfalls"])
-    earlier = programs + heldout + heldout2 + heldout3 + heldout4
-    known = {p["id"] for p in earlier}
-    located = {(p.get("repo"), p.get("path"), p.get("file")) for p in earlier}
-    correct = {r["name"].lower() for r in repos}
-    for p in heldout5:
-        assert p["id"].startswith("h5-") and p["id"] not in known, p["id"]
-        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
-        assert p["repo"].lower() not in correct, p["id"]
-
-
-def test_sixth_heldout_programs_are_labelled_located_and_new(
-    programs, heldout, heldout2, heldout3, heldout4, heldout5, heldout6, repos
-):
-    """The sixth held-out set obeys the same rules, covers both main frameworks, stays within the core
-    seven pitfalls and shares no repository with the earlier manifests (so no program in it can have
-    been read while tuning on them)."""
-    core = {
-        "output-activation-regression", "unstable-softmax", "missing-bias", "bad-init",
-        "unnormalized-input", "batch-size-extreme", "dropout-keep-drop-confusion",
-    }
-    assert len(heldout6) >= 16
-    check_programs(heldout6)
-    assert len({p["repo"] for p in heldout6}) >= 12
-    frameworks = [p["framework"] for p in heldout6]
-    assert frameworks.count("pytorch") >= 8 and frameworks.count("keras") >= 5
-    assert all(label["rule"] in core for p in heldout6 for label in p["pitfalls"])
-    earlier = programs + heldout + heldout2 + heldout3 + heldout4 + heldout5
-    known = {p["id"] for p in earlier}
     earlier_repos = {p["repo"].lower() for p in earlier if "repo" in p} | {r["name"].lower() for r in repos}
-    for p in heldout6:
-        assert p["id"].startswith("h6-") and p["id"] not in known, p["id"]
-        assert p["repo"].lower() not in earlier_repos, p["id"]
+    correct = {r["name"].lower() for r in repos}
+    for p in held:
+        assert p["id"] not in known, p["id"]
+        assert (p.get("repo"), p.get("path"), p.get("file")) not in located, p["id"]
+        if newness >= 1:  # not a repository the precision figures call correct
+            assert p["repo"].lower() not in correct, p["id"]
+        if newness >= 2:
+            assert p["repo"].lower() not in earlier_repos, p["id"]
 
 
 def check_programs(programs: list[dict]) -> None:
