@@ -35,7 +35,7 @@ from nnlint.errors import UnreadableFile
 from nnlint.ir import ModelGraph, Op, OpKind, Origin
 from nnlint.trace import keras_build
 from nnlint.trace.budget import DEFAULT_BYTES, Budget, OverBudget
-from nnlint.trace.build import SharedLayers
+from nnlint.trace.build import BuiltGraph, SharedLayers
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.evidence import Evidence, SampleSummary
 from nnlint.trace.import_mode import ImportRequest, trace_by_import
@@ -213,10 +213,9 @@ class _Variants:
 
     @staticmethod
     def can_vary(graph: Optional[ModelGraph], model: _Model, remedy: Optional[Remedy] = None) -> bool:
-        """Remedies edit the IR: only a model rebuilt from it (not an imported class) can be
-        rebuilt with them; a Keras model only where the remedy changes nothing but the inputs
-        (its layers' edits are not rebuilt), an ONNX graph only where the remedy sets a value
-        its nodes read (``Remedy.onnx``), which the executor honours."""
+        """Remedies edit the IR: only a model rebuilt from it or an ONNX graph run from it (not an
+        imported class) can be measured with them, and only where the remedy's edit changes what
+        that model computes (:func:`fits`); with no remedy, a model rebuilt from PyTorch or TF1 source."""
         if graph is None or model.trace is None:
             return False
         if model.trace.built == "onnx":
@@ -453,8 +452,6 @@ def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sa
 
             built = OnnxGraph(graph, device, batch, budget)
         else:
-            from nnlint.trace.build import BuiltGraph
-
             built = BuiltGraph(graph, device, input_shape, budget, shared)
     except CannotBuild as exc:
         return _Model(None, f"the model could not be rebuilt: {exc}", {}, {})

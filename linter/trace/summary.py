@@ -81,7 +81,7 @@ def _small_stats(x: np.ndarray, kind: OpKind, units: bool) -> Stats:
         return Stats(_NAN, _NAN, _NAN, _NAN, 0.0, 0.0, True)
     mean = float(good.mean(dtype=np.float64))
     centred = good - np.float32(mean)
-    std = math.sqrt(max(float(np.dot(centred, centred)) / good.size, 0.0))
+    std = math.sqrt(float(np.dot(centred, centred)) / good.size)
     saturated = 0.0
     if kind in _BOUNDED:
         floor, ceiling = _BOUNDED[kind]
@@ -97,7 +97,7 @@ def _small_stats(x: np.ndarray, kind: OpKind, units: bool) -> Stats:
         unit_spread = float(np.sqrt(np.einsum("bup,bup->bp", across, across) / x.shape[1]).mean())
     if x.ndim >= 1 and x.shape[0] > 1 and not nonfinite:
         sample_spread = float(np.maximum.reduce(np.abs(x - x[:1]), axis=None))
-    zeros = (flat.size - np.count_nonzero(flat)) / flat.size if nonfinite else (good.size - np.count_nonzero(good)) / good.size
+    zeros = (flat.size - np.count_nonzero(flat)) / flat.size  # over every value, NaN and Inf included
     return Stats(mean=mean, std=std, min=float(good.min()) if nonfinite else low,
                  max=float(good.max()) if nonfinite else high, zero_fraction=float(zeros),
                  saturated_fraction=float(saturated), nonfinite=nonfinite, unit_spread=unit_spread,
