@@ -104,6 +104,30 @@ class Classifier(nn.Module):
         ),
         Bad(
             """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Policy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(4, 128)
+        self.head = nn.Linear(128, 2)
+
+    def forward(self, state):
+        return F.softmax(self.head(F.relu(self.hidden(state))), dim=1)
+
+def reinforce_loss(policy, states, actions, returns):
+    probs = policy(states)
+    picked = probs.gather(1, actions.unsqueeze(1)).squeeze(1)
+    return -(torch.log(picked) * returns).mean()
+
+policy = Policy()
+reinforce_loss(policy, torch.randn(8, 4), torch.zeros(8, dtype=torch.long), torch.ones(8))
+"""
+        ),
+        Bad(
+            """
 <ir_version: 8, opset_import: ["" : 17]>
 g (float[1,4] x) => (float[1,4] y) {
     p = Softmax(x)
@@ -166,6 +190,33 @@ def log_probs(logits):
         ),
         Good(
             """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.distributions import Categorical
+
+class Policy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(4, 128)
+        self.head = nn.Linear(128, 2)
+
+    def forward(self, state):
+        return F.softmax(self.head(F.relu(self.hidden(state))), dim=1)
+
+def losses(policy, states, actions):
+    probs = policy(states)
+    clamped = torch.log(probs.gather(1, actions).clamp(min=1e-8))
+    shifted = torch.log(probs[:, 0] + 1e-8)
+    greedy = torch.log(probs.max(1)[0])  # the largest probability is at least 1/n
+    sampled = Categorical(probs).log_prob(actions)
+    return clamped, shifted, greedy, sampled
+
+losses(Policy(), torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long))
+"""
+        ),
+        Good(
+            """
 import tensorflow as tf
 
 def log_probs(logits):
@@ -179,11 +230,25 @@ def log_probs(logits):
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """``log_softmax`` for ``log(softmax)``; the ReLU removed before a softmax or an exp.
         None for a hand-written softmax (its rewrite depends on the axis it sums over)."""
-        from nnlint.trace.remedy import Remedy, swap_function, to_identity
+        from nnlint.trace.remedy import Remedy, edit_called_model, swap_function, to_identity
 
         if op is None or graph.ops.get(op.id) is not op:
             return None
         source = _source(graph, op)
+        model = source.attrs.get("model_call") if source is not None and op.kind is OpKind.LOG else None
+        if model is not None:  # log(policy(s).gather(1, a)): the model returns log_softmax instead
+            reached, inner = graph.computed_by(source)
+            if reached is not model or inner.kind is not OpKind.SOFTMAX or len(graph.consumers(source)) != 1:
+                return None  # a model calling a model, or the output used elsewhere too
+
+            def edit_model(m: ModelGraph) -> None:
+                swap_function(m, inner.id, OpKind.LOG_SOFTMAX, "LogSoftmax", "log_softmax")
+
+            def edit(g: ModelGraph) -> None:
+                edit_called_model(g, source.id, edit_model)
+                to_identity(g, op.id)
+            return Remedy(self.code, f"log_softmax in place of log({inner.describe()}) in {model.name}", (self.code, op.id),
+                          edit)
         if source is None or len(graph.consumers(source)) != 1:
             return None  # the softmax or ReLU feeds something else too, which its rewrite would change
         if op.kind is OpKind.LOG and source.kind is OpKind.SOFTMAX:
@@ -219,6 +284,13 @@ def log_probs(logits):
                                      f"{shown}, past float32 exp's limit of {EXP_LIMIT}")
             return refuted(f"the logits feeding {op.describe()} stay below {EXP_LIMIT} up to input scale "
                            f"x{trace.scales[-1].scale:g}" if trace.scales else "no scale sweep ran")
+        if op.kind is OpKind.LOG and op.inputs:
+            taken = trace.layers.get(op.inputs[0])
+            if taken is None or taken.train is None or taken.train.min < 0:
+                # a log fed a stand-in (the part after an op the trace cannot rebuild, fed random
+                # values) goes NaN on negative inputs: that measures no softmax's underflow
+                return inconclusive(f"the values {op.describe()} takes were not traced as probabilities: "
+                                    "what computes them was not rebuilt")
         for probe in trace.scales:
             if op.id in probe.nonfinite:
                 first = probe.first_nonfinite
@@ -241,10 +313,17 @@ def log_probs(logits):
 
     def check(self, graph: ModelGraph) -> None:
         for op in graph.find(OpKind.LOG):
-            source = _source(graph, op)
-            if source is not None and source.kind is OpKind.SOFTMAX:
+            if not op.inputs:
+                continue
+            model, source = graph.computed_by(graph.ops[op.inputs[0]])
+            if source.kind is not OpKind.SOFTMAX:
+                continue
+            if model is graph:
                 self.report(op, what=f"log of {source.describe()} underflows to -inf for small probabilities; "
                                      "use log_softmax")
+            else:  # training code's log of what a model returns: the model ends in the softmax
+                self.report(op, what=f"log of {model.name}'s output, which ends in {source.describe()}, underflows "
+                                     "to -inf for small probabilities; return the logits and use log_softmax")
         for op in graph.find(OpKind.DIV):
             if len(op.inputs) != 2:
                 continue

@@ -126,15 +126,20 @@ METHODS: dict[str, OpKind] = {
 SIGNS: dict[str, str] = {name: NONNEG for name in "abs absolute square sqrt rsqrt norm cosh".split()}
 SIGNS.update({name: NONPOS for name in "logsigmoid log_sigmoid".split()})
 
-#: Tensor methods and functions that only move, reshape or re-type values.
+#: Tensor methods that pick some of a tensor's values by an index (``probs.gather(1, actions)``):
+#: each value picked is one of the input's, unchanged, so a log of picked softmax probabilities
+#: is a log of softmax probabilities.
+SELECTIONS = frozenset("gather take_along_dim index_select take masked_select".split())
+
+#: Tensor methods and functions that only move, reshape, re-type or pick values.
 SHAPE_METHODS = frozenset(
     "view view_as reshape reshape_as flatten unflatten permute transpose t squeeze unsqueeze contiguous "
     "expand expand_as to float double half bfloat16 type cuda cpu detach clone requires_grad_ "
-    "narrow chunk split select index_select movedim".split()
-)
+    "narrow chunk split select movedim".split()
+) | SELECTIONS
 SHAPE_FUNCTIONS = frozenset(
-    f"torch.{n}" for n in "flatten reshape permute transpose squeeze unsqueeze t clone narrow chunk split".split()
-)
+    f"torch.{n}" for n in "flatten reshape permute transpose squeeze unsqueeze t clone narrow chunk split select".split()
+) | {f"torch.{n}" for n in SELECTIONS}
 
 #: Loss classes and functions -> the task they imply.
 _REGRESSION = "MSELoss L1Loss SmoothL1Loss HuberLoss".split()

@@ -307,10 +307,22 @@ class TorchInterpreter(TrainingCode):
         if isinstance(owner, Layer) and owner.children is not None:
             return super().index(owner.children, key, node, frame)
         if isinstance(owner, Tensor):
-            return self.tensor_op(frame, OpKind.RESHAPE, "getitem", [owner], node, model=owner.model)
+            attrs = {"picks": True} if self._picks(key, node, frame) else {}
+            return self.tensor_op(frame, OpKind.RESHAPE, "getitem", [owner], node, attrs, model=owner.model)
         if isinstance(owner, RawData):
             return owner
         return super().index(owner, key, node, frame)
+
+    def _picks(self, key: Any, node: cst.CSTNode, frame: Frame) -> bool:
+        """Whether ``x[key]`` picks values by a tensor of indices (``probs[action]``,
+        ``probs[range(n), actions]``), which only the run knows, rather than slicing."""
+        if isinstance(key, Tensor):
+            return True
+        if not isinstance(node, cst.Subscript) or len(node.slice) < 2:
+            return False
+        names = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)
+                 and isinstance(e.slice.value, (cst.Name, cst.Attribute))]
+        return any(isinstance(self.eval(n, frame), Tensor) for n in names)
 
     def unpack(self, value: Any, count: int, frame: Frame) -> Optional[list]:
         """``values, indices = torch.max(x, dim=1)``: the first element is the maximum."""
@@ -1211,14 +1223,26 @@ class TorchInterpreter(TrainingCode):
             attrs["call"] = recorded_call([t, *args], kwargs, [t, *others])
             kind = self._exp_of_log_softmax(kind, t, attrs, frame)
             result = self.tensor_op(frame, kind, name, [t, *others], node, attrs)
-            if name.endswith("_") and isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                    and isinstance(node.func.value, cst.Name):
-                self.assign(node.func.value, result, frame)  # x.exp_(): x is the result from here on
+            self._in_place(name, node, result, frame)
             return result
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
-        return self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,  # a tensor method: no weights of its own
-                              {"call": recorded_call([t, *args], kwargs, [t]), "weightless": True, **_sign_of(name)})
+        result = self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,  # a tensor method: no weights of its own
+                                {"call": recorded_call([t, *args], kwargs, [t]), "weightless": True, **_sign_of(name)})
+        self._in_place(name, node, result, frame)
+        return result
+
+    def _in_place(self, name: str, node: cst.CSTNode, result: Tensor, frame: Frame) -> None:
+        """``x.exp_()``, ``x.clamp_(0.01, 0.99)``, ``x.data.clamp_(...)``: an in-place method
+        changes the variable's values, so ``x`` is the result from here on (a log of ``x`` after
+        a clamp is not a log of what was clamped)."""
+        if not name.endswith("_") or not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+            return
+        target = node.func.value
+        while isinstance(target, cst.Attribute) and target.attr.value == "data":
+            target = target.value
+        if isinstance(target, cst.Name):
+            self.assign(target, result, frame)
 
     @staticmethod
     def _exp_of_log_softmax(kind: OpKind, x: Any, attrs: dict, frame: Frame) -> OpKind:
@@ -1297,7 +1321,23 @@ class TorchInterpreter(TrainingCode):
             self.program.graphs.append(graph)
 
     def standalone_methods(self, cls: ClassRef) -> None:
-        inst = self.class_instances.get(cls.name) or Instance(cls)
+        """The methods nothing here called, on an instance of their class. A plain class (an RL
+        agent holding ``self.policy_net``, a trainer holding ``self.model``) is constructed by
+        its ``__init__`` with every argument unknown, so its methods read the models and
+        optimizers it sets, as they would after any caller's construction; values that come
+        from the arguments stay unknown (never the defaults, which a caller may override)."""
+        inst = self.class_instances.get(cls.name)
+        if inst is None:
+            inst = Instance(cls)
+            init = cls.lookup("__init__")
+            if isinstance(init, FunctionRef) and not cls.is_nn_module:
+                frame = Frame(cls.module, ModelGraph(name=cls.name, path=cls.module.path), {}, name="__init__")
+                try:
+                    self.unit(lambda: self.call_function(init, [inst], {"**": UNKNOWN}, frame))
+                except BudgetExceeded:
+                    raise
+                except Exception:
+                    inst = Instance(cls)
         for name, value in list(cls.attrs.items()):
             if isinstance(value, FunctionRef) and name not in ("__init__", "forward", "call") and value.node not in self.inlined:
                 self.standalone(value, inst)

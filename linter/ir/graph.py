@@ -214,6 +214,19 @@ class ModelGraph:
             op = self.ops[op.inputs[0]]
         return op
 
+    def computed_by(self, op: Op) -> tuple[ModelGraph, Op]:
+        """The op that computed ``op``'s values and the graph it is in: through reshapes, and
+        into the model that a call in training code runs (``probs = policy(s)``: the policy's
+        single output). A model with several outputs is not entered: which one a value is
+        needs the unpacking the call's result went through."""
+        graph, op = self, self.unshape(op)
+        for _ in range(8):  # models calling models: bounded by the nesting
+            model = op.attrs.get("model_call")
+            if not isinstance(model, ModelGraph) or len(model.outputs) != 1 or model.outputs[0] not in model.ops:
+                break
+            graph, op = model, model.unshape(model.ops[model.outputs[0]])
+        return graph, op
+
     def passes_to_output(self, op: Op, through: Callable[[Op], bool]) -> bool:
         """True when ``op`` (or an op it reaches only via ``through`` ops) is a graph output."""
         if self.is_output(op):

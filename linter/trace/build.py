@@ -29,6 +29,8 @@ from nnlint.ir import InputRef, ModelGraph, Op, OpKind
 from nnlint.ir.kinds import WEIGHTED
 from nnlint.trace.budget import Budget, OverBudget, product
 from nnlint.trace.errors import CannotBuild, one_line
+from nnlint.trace.model_calls import Copies, inline_model_calls
+from nnlint.trace.picks import every_candidate, is_selection
 from nnlint.trace.stand_ins import (INPUT_SIZES, SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS, STAND_IN_OUTPUTS,
                                     is_size)
 
@@ -146,6 +148,7 @@ class SharedLayers:
 
     def __init__(self) -> None:
         self._layers: dict[int, tuple[Op, nn.Module]] = {}  # id(op) -> (op, its layer); the op kept alive
+        self.copies: Copies = {}  # the model ops training code's calls run, the same objects in every variant
 
     def get(self, op: Op) -> Optional[nn.Module]:
         entry = self._layers.get(id(op))
@@ -167,6 +170,7 @@ class BuiltGraph(nn.Module):
     def __init__(self, graph: ModelGraph, device: torch.device, input_shape: Optional[list] = None,
                  budget: Optional[Budget] = None, shared: Optional[SharedLayers] = None) -> None:
         super().__init__()
+        graph, call_notes = inline_model_calls(graph, shared.copies if shared is not None else None)
         graph, self.fed, fed_notes = fed_where_unknown(graph)
         shapes = configured_shapes(graph, input_shape)
         self.graph = graph
@@ -190,7 +194,7 @@ class BuiltGraph(nn.Module):
         #: ops whose own argument (not the size of their input) is a stand-in: a dropout's rate
         self.own_stand_ins: set[int] = set()
         #: what holds for every finding on this model: the part traced when not all of it could be
-        self.notes: list[str] = fed_notes
+        self.notes: list[str] = [*call_notes, *fed_notes]
         own: dict[int, str] = {}  # op id -> why it cannot be built, for its own reasons
         #: the op whose value is traced as an input, why, its shape's source, the op that failed
         self._cut_at: Optional[tuple[Op, str, str, Op]] = None
@@ -306,6 +310,10 @@ class BuiltGraph(nn.Module):
             if name in _DEVICE_METHODS:
                 return lambda xs: xs[0]
             return self._replay(op, name.rstrip("_") if name.endswith("_") else name, method=True)
+        if op.kind is K.RESHAPE and is_selection(op):
+            step, said = every_candidate(op)
+            self.notes.append(said)
+            return step
         raise CannotBuild(f"{op.describe()} is not something the trace can rebuild")
 
     def _layer(self, op: Op, name: str) -> Step:
@@ -457,6 +465,10 @@ class BuiltGraph(nn.Module):
         except CannotBuild:
             if op.kind is K.RESHAPE and self._feeds_linear(op):
                 return lambda xs: xs[0].reshape(xs[0].shape[0], -1)
+            if op.kind is K.RESHAPE and is_selection(op):
+                step, said = every_candidate(op)
+                self.notes.append(said)
+                return step
             raise
 
         def step(xs: list[torch.Tensor]) -> torch.Tensor:

@@ -76,6 +76,16 @@ def to_identity(graph: ModelGraph, op_id: int) -> None:
     op.kind, op.type_name, op.attrs, op.inputs = K.IDENTITY, "torch.nn.Identity", {"call": ([], {})}, op.inputs[:1]
 
 
+def edit_called_model(graph: ModelGraph, call_id: int, edit: Callable[[ModelGraph], None]) -> None:
+    """Training code's call ``call_id`` runs an edited copy of its model (the trace runs a
+    model's ops in place of its call: :mod:`nnlint.trace.model_calls`)."""
+    call = edited(graph, call_id)
+    model = call.attrs["model_call"]
+    twin = replace(model, ops=dict(model.ops), _consumers=None, _by_kind=None)
+    edit(twin)
+    call.attrs["model_call"] = twin
+
+
 def swap_function(graph: ModelGraph, op_id: int, kind: OpKind, module: str, function: str) -> None:
     """The op computes another function with the same arguments: ``nn.Softmax(dim=1)`` becomes
     ``nn.LogSoftmax(dim=1)``, ``F.softmax(x, dim=1)`` becomes ``F.log_softmax(x, dim=1)``;

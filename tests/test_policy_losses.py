@@ -1,0 +1,225 @@
+"""Policy-gradient and Q-learning losses: training code takes the log of the probability a
+model gives to the action taken, picked by an index only the environment knows
+(``probs.gather(1, actions)``, ``probs[a]``). The lint follows the pick and the call into the
+model (NN002 on the log); ``--trace`` runs the model's layers in place of the call, picks with
+stand-in indices, and never confirms on values that are not the model's probabilities."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.lint_helpers import lint_source
+
+POLICY = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class PolicyNet(nn.Module):
+    def __init__(self, state_dim, hidden_dim, action_dim):
+        super().__init__()
+        self.fc1 = nn.Linear(state_dim, hidden_dim)
+        self.fc2 = nn.Linear(hidden_dim, action_dim)
+
+    def forward(self, x):
+        return F.softmax(self.fc2(F.relu(self.fc1(x))), dim=1)
+"""
+
+# an agent class nothing in the file constructs or calls: its method reads what __init__ sets
+AGENT = POLICY + """
+
+class Agent:
+    def __init__(self, state_dim, hidden_dim, action_dim, lr, gamma):
+        self.policy_net = PolicyNet(state_dim, hidden_dim, action_dim)
+        self.optimizer = torch.optim.Adam(self.policy_net.parameters(), lr=lr)
+        self.gamma = gamma
+
+    def update(self, rewards, states, actions):
+        G = 0
+        self.optimizer.zero_grad()
+        for i in reversed(range(len(rewards))):
+            state = torch.tensor([states[i]], dtype=torch.float)
+            action = torch.tensor([actions[i]]).view(-1, 1)
+            log_prob = torch.log(self.policy_net(state).gather(1, action))
+            G = self.gamma * G + rewards[i]
+            (-log_prob * G).backward()
+        self.optimizer.step()
+"""
+
+# the same loss in a function given the model, spelled with torch.gather and a method .log()
+FUNCTION = POLICY + """
+
+def reinforce_loss(policy, states, actions, returns):
+    picked = torch.gather(policy(states), 1, actions.unsqueeze(1)).squeeze(1)
+    return -(picked.log() * returns).mean()
+
+
+policy = PolicyNet(4, 64, 2)
+loss = reinforce_loss(policy, torch.randn(8, 4), torch.zeros(8, dtype=torch.long), torch.ones(8))
+"""
+
+# an actor-critic whose policy head is a method inlined where it is called
+ACTOR_CRITIC = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ActorCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 256)
+        self.fc_pi = nn.Linear(256, 2)
+        self.fc_v = nn.Linear(256, 1)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=0.0002)
+
+    def pi(self, x, softmax_dim=0):
+        return F.softmax(self.fc_pi(F.relu(self.fc1(x))), dim=softmax_dim)
+
+    def v(self, x):
+        return self.fc_v(F.relu(self.fc1(x)))
+
+    def train_net(self, s, a, td_target):
+        delta = td_target - self.v(s)
+        pi_a = self.pi(s, softmax_dim=1).gather(1, a)
+        loss = -torch.log(pi_a) * delta.detach() + F.smooth_l1_loss(self.v(s), td_target.detach())
+        self.optimizer.zero_grad()
+        loss.mean().backward()
+        self.optimizer.step()
+"""
+
+# near misses: the stable spellings, a probability kept off zero (also by an in-place clamp), the
+# largest probability (at least 1/n), a model that returns two values, and no log at all
+NEAR_MISSES = POLICY + """
+from torch.distributions import Categorical
+
+
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 64)
+        self.pi = nn.Linear(64, 2)
+        self.v = nn.Linear(64, 1)
+
+    def forward(self, x):
+        h = F.relu(self.body(x))
+        return F.softmax(self.pi(h), dim=-1), self.v(h)
+
+
+def losses(policy, two_heads, states, actions):
+    probs = policy(states)
+    a = torch.log(probs.gather(1, actions).clamp(min=1e-8))
+    b = torch.log(probs.gather(1, actions) + 1e-10)
+    c = torch.log(probs.max(1)[0])
+    d = Categorical(probs).log_prob(actions.squeeze(1))
+    e = probs.gather(1, actions) * 2.0
+    f = F.log_softmax(nn.Linear(4, 2)(states), dim=1).gather(1, actions)
+    g = torch.log(two_heads(states)[1].abs() + 1)
+    dist = policy(states).gather(1, actions)
+    dist.data.clamp_(0.01, 0.99)  # in place: the log below reads the clamped values
+    h = dist.log()
+    return a, b, c, d, e, f, g, h
+
+
+losses(PolicyNet(4, 64, 2), TwoHeads(), torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long))
+"""
+
+
+def write(tmp_path: Path, code: str, name: str = "agent.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(code))
+    return path
+
+
+def line_of(code: str, text: str) -> int:
+    return next(n for n, line in enumerate(code.lstrip("\n").splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize("code, where", [(AGENT, "torch.log(self.policy_net"), (FUNCTION, "picked.log()"),
+                                         (ACTOR_CRITIC, "torch.log(pi_a)")],
+                         ids=["agent-method", "function-of-the-model", "inlined-method"])
+def test_log_of_a_picked_probability_is_flagged(tmp_path, code, where):
+    found = [f for f in lint_source(tmp_path, code) if f.code == "NN002"]
+    assert [f.line for f in found] == [line_of(code, where)]
+    assert "log" in found[0].message
+
+
+def test_near_misses_stay_silent(tmp_path):
+    assert [f for f in lint_source(tmp_path, NEAR_MISSES) if f.code == "NN002"] == []
+
+
+def test_a_method_of_an_unconstructed_class_does_not_read_default_arguments(tmp_path):
+    """``__init__``'s arguments are unknown when nothing here constructs the class: a default
+    learning rate a caller may override is not read as the one used."""
+    code = """
+import torch
+import torch.nn as nn
+
+class Trainer:
+    def __init__(self, model, lr=10.0):
+        self.model = model
+        self.optimizer = torch.optim.SGD(nn.Linear(4, 2).parameters(), lr=lr)
+
+    def step(self, x, y):
+        self.optimizer.zero_grad()
+        loss = nn.functional.mse_loss(nn.Linear(4, 2)(x), y)
+        loss.backward()
+        self.optimizer.step()
+"""
+    assert [f for f in lint_source(tmp_path, code) if f.name == "learning-rate-range"] == []
+
+
+# ---------------------------------------------------------------------- --trace
+
+torch = pytest.importorskip("torch")
+
+from tests.test_trace import verdicts_by_code  # noqa: E402
+
+
+@pytest.mark.parametrize("code", [AGENT, FUNCTION, ACTOR_CRITIC], ids=["agent-method", "function-of-the-model",
+                                                                       "inlined-method"])
+def test_the_trace_runs_the_model_and_confirms_the_underflow(tmp_path, code):
+    [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
+    assert verdict["status"] == "confirmed", verdict
+    assert "picks by an index known only at run time: traced over every value it could pick" in verdict["evidence"]
+    assert "Inf/NaN" in verdict["evidence"]
+
+
+def test_the_model_call_is_traced_through_the_model(tmp_path):
+    [verdict] = verdicts_by_code(write(tmp_path, AGENT))["NN002"]
+    assert "PolicyNet(...) traced through PolicyNet's layers" in verdict["evidence"]
+    assert "torch.tensor(...) (data made at run time) fed random inputs" in verdict["evidence"]
+    # the counterfactual: the model returns log_softmax, the code's log goes
+    assert "with log_softmax in place of log(F.softmax) in PolicyNet it stays finite" in verdict["evidence"]
+
+
+def test_the_inlined_policy_is_measured_against_its_remedy(tmp_path):
+    [verdict] = verdicts_by_code(write(tmp_path, ACTOR_CRITIC))["NN002"]
+    assert "with log_softmax in place of log(F.softmax) it stays finite" in verdict["evidence"]
+
+
+def test_a_subscript_by_the_actions_is_traced_over_every_value(tmp_path):
+    """``probs[torch.arange(n), actions]``: a subscript by a tensor picks, as gather does."""
+    code = FUNCTION.replace("torch.gather(policy(states), 1, actions.unsqueeze(1)).squeeze(1)",
+                            "policy(states)[torch.arange(len(actions)), actions]")
+    [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
+    assert verdict["status"] == "confirmed", verdict
+    assert "getitem picks by an index known only at run time" in verdict["evidence"]
+
+
+def test_a_log_after_a_part_traced_alone_is_not_confirmed(tmp_path):
+    """A slice the trace does not rebuild (``probs[:, 0]``): the part after it is traced alone,
+    fed random values, whose log is NaN at any scale. That says nothing of the softmax."""
+    code = POLICY + """
+
+def loss(states):
+    policy = PolicyNet(4, 64, 2)
+    return torch.log(policy(states)[:, 0])
+"""
+    [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
+    assert verdict["status"] == "inconclusive", verdict
+    assert "not traced as probabilities" in verdict["evidence"]
