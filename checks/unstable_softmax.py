@@ -30,7 +30,12 @@ class UnstableSoftmax(GraphCheck):
     softmax is read through a mask or weight (`exp(x) * mask / (exp(x) * mask).sum()`), a
     temperature (`exp(x / T)`), an epsilon in the denominator, `torch.div` and in-place
     spellings (`x.exp_(); x /= x.sum(1, keepdim=True)`). An exponent minus a value nnlint
-    cannot see (a caller's argument, an unknown call) may be minus the maximum: silent.
+    cannot see (a caller's argument, an unknown call) may be minus the maximum: silent. The log
+    is followed through picks by index (`probs.gather(1, actions)`, `probs[action]`) and into
+    the model training code calls (`torch.log(policy(state))` where the policy's `forward`
+    ends in a softmax), as policy-gradient losses write it; a probability kept off zero
+    (`+ 1e-8`, `.clamp(min=...)`, in place too) and the largest probability (at least 1/n)
+    are silent.
 
     ## Why is this bad?
     In float32, `exp` overflows to `inf` for any input above about 88.7, and `inf / inf` is
