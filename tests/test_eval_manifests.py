@@ -110,6 +110,7 @@ HELDOUT = [
     ("heldout4.toml", 9, 8, (0, 0), 0),
     ("heldout5.toml", 16, 12, (7, 5), 1),
     ("heldout6.toml", 16, 12, (8, 5), 2),
+    ("heldout7.toml", 30, 24, (14, 8), 2),
 ]
 
 
