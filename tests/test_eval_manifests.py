@@ -24,7 +24,7 @@ from pathlib import Path
 
 EVAL = Path(__file__).resolve().parent.parent / "benchmarks" / "eval"
 KINDS = {"notebooks", "research", "tutorial", "keras", "tf2", "library"}
-FRAMEWORKS = {"pytorch", "keras", "tf1", "tf2"}
+FRAMEWORKS = {"pytorch", "keras", "tf1", "tf2", "onnx"}
 HEX40 = re.compile(r"[0-9a-f]{40}")
 HEX64 = re.compile(r"[0-9a-f]{64}")
 # Kept for an independent evaluation: no manifest may name them.
@@ -111,6 +111,7 @@ HELDOUT = [
     ("heldout5.toml", 16, 12, (7, 5), 1),
     ("heldout6.toml", 16, 12, (8, 5), 2),
     ("heldout7.toml", 30, 24, (14, 8), 2),
+    ("heldout8.toml", 8, 4, (0, 0), 2),
 ]
 
 
