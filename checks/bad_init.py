@@ -258,6 +258,12 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
 
         return constant_input(evidence)
 
+    def reads_size_of(self, fields: dict) -> bool:
+        """A scale is judged against the fan-in; a constant weight makes every unit the same,
+        and NaN weights give NaN, at any width."""
+        claim = fields.get("problem", "")
+        return "constant" not in claim and "NaN" not in claim
+
     def confirm(self, evidence: Evidence) -> Verdict:
         """The layer's output on unit-variance inputs, judged for what the finding claims:
         NaN, identical units (a constant init), or a std outside the healthy 0.5-2.0 band."""

@@ -73,6 +73,11 @@ class Check:
     bad: ClassVar[list[Example]] = []
     good: ClassVar[list[Example]] = []
 
+    def reads_size_of(self, fields: dict) -> bool:
+        """Whether this finding's measurement depends on the size of the data its layer
+        receives: ``reads_input_size``, unless a check knows better for the finding at hand."""
+        return self.reads_input_size
+
     def __init__(self, sink: Sink, options: Optional[dict[str, Any]] = None) -> None:
         self._sink = sink
         self.opts = {**self.options, **(options or {})}

@@ -223,3 +223,30 @@ def loss(states):
     [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
     assert verdict["status"] == "inconclusive", verdict
     assert "not traced as probabilities" in verdict["evidence"]
+
+
+def test_a_policy_whose_logits_a_tanh_caps_is_never_refuted(tmp_path):
+    """Tanh hidden layers and a head scaled down at init: no input scale pushes the logits, so
+    the sweep shows no underflow, which is no measurement of its absence (only trained weights
+    grow them). Inconclusive, saying why, through the model the code calls."""
+    code = """
+import torch
+import torch.nn as nn
+
+
+class DiscretePolicy(nn.Module):
+    def __init__(self, state_dim, action_num):
+        super().__init__()
+        self.hidden = nn.Linear(state_dim, 128)
+        self.action_head = nn.Linear(128, action_num)
+        self.action_head.weight.data.mul_(0.1)
+
+    def forward(self, x):
+        return torch.softmax(self.action_head(torch.tanh(self.hidden(x))), dim=1)
+
+    def get_log_prob(self, x, actions):
+        return torch.log(self.forward(x).gather(1, actions.long().unsqueeze(1)))
+"""
+    [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
+    assert verdict["status"] == "inconclusive", verdict
+    assert "a saturating layer before them caps them" in verdict["evidence"]

@@ -131,9 +131,11 @@ def test_unknown_conv_channels_are_taken_from_a_stand_in_image(tmp_path):
 
 
 def test_a_finding_on_the_stood_in_layer_itself_stays_inconclusive(tmp_path):
+    """An init's scale (Xavier's, before a ReLU) is judged against the layer's fan-in, the stand-in here (a
+    constant init is judged at any width: test_a_constant_init_is_judged_whatever_the_stood_in_sizes)."""
     code = FIRST_LINEAR_FROM_DATA.replace(
         "        self.fc3 = nn.Linear(32, 1)\n",
-        "        self.fc3 = nn.Linear(32, 1)\n        nn.init.constant_(self.fc1.weight, 0.0)\n")
+        "        self.fc3 = nn.Linear(32, 1)\n        nn.init.xavier_uniform_(self.fc1.weight)\n")
     findings = traced(tmp_path, code)
     init = only(findings, "NN004")
     assert init["status"] == "inconclusive", init
@@ -773,3 +775,90 @@ def test_the_stable_form_on_unfollowed_logits_is_not_flagged(tmp_path):
     found = traced(tmp_path, stable)
     assert "NN002" not in {code for code, _ in found}, found
     assert not any(t and t["status"] == "confirmed" for t in found.values()), found
+
+
+@pytest.mark.parametrize("code", [
+    """
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self, n_in):
+            super().__init__()
+            self.hidden = nn.Linear(n_in, 64)
+            self.out = nn.Linear(64, 1)
+            nn.init.zeros_(self.hidden.weight)
+
+        def forward(self, x):
+            return self.out(nn.functional.relu(self.hidden(x)))
+
+    net = Net(X.shape[1])
+    """,
+    """
+    import tensorflow as tf
+
+    class Model(tf.keras.Model):
+        def __init__(self, n_classes):
+            super().__init__()
+            self.dense1 = tf.keras.layers.Dense(64, activation="relu", kernel_initializer="zeros")
+            self.dense2 = tf.keras.layers.Dense(n_classes)
+
+        def call(self, x):
+            return self.dense2(self.dense1(x))
+    """,
+])
+def test_a_constant_init_is_judged_whatever_the_stood_in_sizes(tmp_path, code):
+    """Every unit of a constant-initialised layer computes the same at any width: the finding
+    does not depend on its stood-in input size (nor on a stood-in number of outputs after it)."""
+    trace = only(traced(tmp_path, code), "NN004")
+    assert trace["status"] == "confirmed", trace
+    assert "responds identically" in trace["evidence"]
+
+
+def test_a_keras_dense_of_run_time_units_is_a_stand_in(tmp_path):
+    """``Dense(n_classes)`` of a builder's argument: 10 units stand in, said in the evidence, and
+    the dropout before it is measured."""
+    code = """
+    from tensorflow import keras
+
+    def build(n_hidden, n_classes):
+        model = keras.Sequential([
+            keras.layers.Dense(n_hidden, activation="relu", input_shape=(20,)),
+            keras.layers.Dropout(0.8),
+            keras.layers.Dense(n_classes, activation="softmax"),
+        ])
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        return model
+    """
+    findings = traced(tmp_path, code)
+    dropout = only(findings, "NN007")
+    assert dropout["status"] == "confirmed", dropout
+    assert "out_features unknown: traced with 10" in dropout["evidence"], dropout
+
+
+def test_rows_of_the_input_data_are_traced_as_the_data(tmp_path):
+    """``s[index]`` with a run-time slice (a minibatch of the collected states) before the
+    model: the data is random either way, so its part is traced as all of it."""
+    code = """
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Actor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1 = nn.Linear(4, 64)
+            self.l2 = nn.Linear(64, 2)
+
+        def pi(self, x, softmax_dim=0):
+            return F.softmax(self.l2(F.relu(self.l1(x))), dim=softmax_dim)
+
+    def update(actor, s, a, batch_size, i):
+        index = slice(i * batch_size, (i + 1) * batch_size)
+        prob_a = actor.pi(s[index], softmax_dim=1).gather(1, a[index])
+        return torch.log(prob_a).mean()
+
+    update(Actor(), torch.randn(64, 4), torch.zeros(64, 1, dtype=torch.long), 16, 0)
+    """
+    trace = only(traced(tmp_path, code), "NN002")
+    assert trace["status"] == "confirmed", trace
+    assert "getitem of the input data traced as the data itself" in trace["evidence"], trace

@@ -171,6 +171,7 @@ class BuiltGraph(nn.Module):
                  budget: Optional[Budget] = None, shared: Optional[SharedLayers] = None) -> None:
         super().__init__()
         graph, call_notes = inline_model_calls(graph, shared.copies if shared is not None else None)
+        self.inlined = graph  # what the checks judge against: the model calls' ops, not the calls
         graph, self.fed, fed_notes = fed_where_unknown(graph)
         shapes = configured_shapes(graph, input_shape)
         self.graph = graph
@@ -299,7 +300,8 @@ class BuiltGraph(nn.Module):
             return self._layer(op, name)
         if name.startswith("keras."):
             return keras_build.layer_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
-                                          lambda field: self._stands_in(op.id, field))
+                                          lambda field: self.stood_out.__setitem__(op.id, field) if field == "out_features"
+                                          else self._stands_in(op.id, field))
         if tf_build.is_tf(op):
             return tf_build.tf_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
                                     lambda field: self.stood_out.__setitem__(op.id, field) if field == "out_features"
@@ -314,6 +316,12 @@ class BuiltGraph(nn.Module):
             step, said = every_candidate(op)
             self.notes.append(said)
             return step
+        data = self.graph.unshape(self.graph.ops[op.inputs[0]])
+        if op.kind is K.RESHAPE and op.type_name == "getitem" and data.kind is K.INPUT:
+            # s[index], s[perm] of a batch: the inputs are random data shaped for what reads them
+            # either way, so rows or columns of them are traced as the data itself
+            self.notes.append(f"{op.describe()} of the input data traced as the data itself")
+            return lambda xs: xs[0]
         raise CannotBuild(f"{op.describe()} is not something the trace can rebuild")
 
     def _layer(self, op: Op, name: str) -> Step:

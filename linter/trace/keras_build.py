@@ -24,7 +24,7 @@ from torch import nn
 
 from nnlint.ir import ModelGraph, Op, OpKind
 from nnlint.trace.errors import CannotBuild
-from nnlint.trace.stand_ins import SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS, is_size
+from nnlint.trace.stand_ins import SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS, STAND_IN_OUTPUTS, is_size
 
 K = OpKind
 Step = Callable[[list[torch.Tensor]], torch.Tensor]
@@ -186,8 +186,9 @@ _DATA_SIZES = {"Embedding": ("input_dim", "num_embeddings")}
 
 
 def layer_step(op: Op, register: Register, stand_in: StandIn) -> Step:
-    """The step computing a Keras layer or activation op; ``stand_in`` hears of each size of the
-    data the layer receives that is a stand-in (an Embedding's vocabulary, known at run time)."""
+    """The step computing a Keras layer or activation op; ``stand_in`` hears of each size that is
+    a stand-in: of the data the layer receives (an Embedding's vocabulary, known at run time) or
+    gives (a Dense's units, ``out_features``)."""
     short = op.type_name.rsplit(".", 1)[-1]
     if op.type_name.startswith("keras.activations.") or short == "Activation":
         return _activation(op)
@@ -196,6 +197,11 @@ def layer_step(op: Op, register: Register, stand_in: StandIn) -> Step:
         keras_name, torch_name = _DATA_SIZES[short]
         args = {**args, keras_name: STAND_IN}
         stand_in(torch_name)
+    if short == "Dense" and not is_size(args.get("units")):
+        # Dense(n_classes), Dense(layers[i]) of a builder's argument: as a torch Linear of unknown
+        # out_features, STAND_IN_OUTPUTS units, said in the evidence (a finding on it stays inconclusive)
+        args = {**args, "units": STAND_IN_OUTPUTS}
+        stand_in("out_features")
     builder = _BUILDERS.get(short)
     if builder is None:
         raise CannotBuild(f"{op.describe()}: the trace does not rebuild Keras {short} layers")

@@ -99,6 +99,10 @@ class _Model:
     #: them depends on it, whatever the check reads
     own_stand_ins: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)  # what holds for every finding (the part traced)
+    #: the graph as traced where it differs from the IR's: training code with the models it calls
+    #: run in place of the calls (:mod:`nnlint.trace.model_calls`); the op ids of the IR's graph
+    #: are its own
+    graph: Optional[ModelGraph] = None
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
@@ -154,7 +158,8 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
                     alone[key] = _trace_alone(graph, op, why, device, options)
                 model = alone[key] or model
         evidence = Evidence(
-            trace=model.trace if model else None, op=op, graph=graph, fields=subject.fields, sample=sample,
+            trace=model.trace if model else None, op=op, graph=(model.graph if model else None) or graph,
+            fields=subject.fields, sample=sample,
             why_no_trace=model.why_no_trace if model else "no model could be tied to this finding",
             why_not_run=_why_not_run(model, graph, op),
             caveat=model.caveats.get(op.id) if model and op is not None else None,
@@ -164,10 +169,10 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             evidence.remedy = mine
             evidence.variant = variants.varied(graph, (), check.measures)
             others = [r for r in model_remedies.get(id(graph), []) if mine is None or r.key != mine.key]
-            verdict = _judge_with_remedies(check, evidence, variants, others)
+            verdict = _judge_with_remedies(check, evidence, variants, others, graph)
         else:
             verdict = _judge(check, evidence)
-        verdict = _with_stand_ins(verdict, model, op, check)
+        verdict = _with_stand_ins(verdict, model, op, check, subject.fields)
         shown = _shown_on(graph, op, subject, models) or model
         if shown is not None and shown.trace is not None:
             inside = op is not None and graph is not None and graph.is_model and graph.ops.get(op.id) is op
@@ -253,11 +258,12 @@ class _Variants:
         return lambda edits: self.trace(graph, remedies + tuple(edits), needs)
 
 
-def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, others: list[Remedy]) -> Verdict:
+def _judge_with_remedies(check: Check, evidence: Evidence, variants: _Variants, others: list[Remedy],
+                         graph: ModelGraph) -> Verdict:
     """The verdict on the model as written against it with the finding's remedy; where the
-    measurement's precondition fails, the same with other findings' remedies applied to both."""
+    measurement's precondition fails, the same with other findings' remedies applied to both.
+    ``graph`` is the IR's graph, which remedies edit (the evidence's may be the graph as traced)."""
     mine = (evidence.remedy,) if evidence.remedy is not None and evidence.remedy.edit is not None else ()
-    graph = evidence.graph
     if mine:
         evidence.remedied = variants.lazily(graph, mine, check.measures)
     try:
@@ -306,12 +312,12 @@ def fits(remedy: Remedy, graph: ModelGraph) -> bool:
     return remedy.inputs_only or remedy.keras or not keras_build.is_keras(graph)
 
 
-def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op], check: Check) -> Verdict:
+def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op], check: Check, fields: dict) -> Verdict:
     """A verdict measured with stand-ins says which; a finding on a layer whose own size was
     stood in is inconclusive where the check's measurement depends on that size."""
     if model is None or model.trace is None:
         return verdict
-    if op is not None and op.id in model.stand_ins and (check.reads_input_size or op.id in model.own_stand_ins):
+    if op is not None and op.id in model.stand_ins and (check.reads_size_of(fields) or op.id in model.own_stand_ins):
         return inconclusive(f"{model.stand_ins[op.id]}, and the finding depends on that layer's sizes")
     if verdict.status == INCONCLUSIVE:
         return verdict
@@ -465,8 +471,10 @@ def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sa
     for op_id in (*built.broken, *getattr(built, "fed", ())):  # stood in for by random inputs: not their values
         trace.layers.pop(op_id, None)
     trace.built = "onnx" if graph.artifact is not None else "rebuilt"
+    inlined = getattr(built, "inlined", graph)
     return _Model(trace, None, dict(built.broken), dict(built.init_notes), dict(getattr(built, "stand_ins", {})),
-                  set(getattr(built, "own_stand_ins", ())), list(getattr(built, "notes", [])))
+                  set(getattr(built, "own_stand_ins", ())), list(getattr(built, "notes", [])),
+                  inlined if inlined is not graph else None)
 
 
 #: measurements of one op on an input of the trace's choosing (a dropout on all-ones): they need
