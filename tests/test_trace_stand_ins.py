@@ -515,13 +515,14 @@ def test_a_placeholder_of_known_width_is_traced_as_declared(tmp_path):
     assert "unknown" not in trace["evidence"], trace
 
 
-def test_a_finding_on_the_stood_in_dense_itself_stays_inconclusive(tmp_path):
+def test_a_constant_init_on_the_stood_in_dense_itself_is_confirmed_saying_so(tmp_path):
+    """Its units are identical at any width: the stand-in is said, not a reason to doubt."""
     code = KERAS_SEQUENTIAL_NO_INPUT_SHAPE.replace(
         'Dense(64, activation="relu")', 'Dense(64, activation="relu", kernel_initializer="zeros")')
     findings = traced(tmp_path, code)
     init = only(findings, "NN004")
-    assert init["status"] == "inconclusive", init
-    assert "in_features unknown: traced with 32, and the finding depends on that layer's sizes" in init["evidence"]
+    assert init["status"] == "confirmed", init
+    assert "in_features unknown: traced with 32" in init["evidence"], init
     assert only(findings, "NN001")["status"] == "confirmed"
 
 
@@ -645,13 +646,14 @@ def test_a_keras_embedding_of_unknown_length_or_vocabulary_is_traced_with_stand_
         assert "num_embeddings" not in trace["evidence"], trace
 
 
-def test_a_finding_whose_layer_is_sized_by_the_stood_in_length_stays_inconclusive(tmp_path):
-    """After a Flatten, the first Dense's width is the stand-in length times the embedding's:
-    an init finding on it depends on that size; with the steps pooled away it does not."""
+def test_a_constant_init_on_a_layer_sized_by_the_stood_in_length_is_confirmed_saying_so(tmp_path):
+    """After a Flatten, the first Dense's width is the stand-in length times the embedding's; a
+    constant init makes its units identical at that width as at any other, which the evidence
+    says; with the steps pooled away the Dense's width is the embedding's own."""
     found = traced(tmp_path, KERAS_FUNCTIONAL_TOKENS)
     init = only(found, "NN004")
-    assert init["status"] == "inconclusive", init
-    assert "in_features unknown: traced with 2048, and the finding depends on that layer's sizes" in init["evidence"]
+    assert init["status"] == "confirmed", init
+    assert "in_features unknown: traced with 2048" in init["evidence"], init
     pooled = traced(tmp_path, KERAS_FUNCTIONAL_TOKENS.replace("layers.Flatten()", "layers.GlobalMaxPooling1D()")
                     .replace("GlobalMaxPooling1D", "GlobalAveragePooling1D"))
     init = only(pooled, "NN004")

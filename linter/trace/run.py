@@ -321,8 +321,7 @@ def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op],
         return inconclusive(f"{model.stand_ins[op.id]}, and the finding depends on that layer's sizes")
     if verdict.status == INCONCLUSIVE:
         return verdict
-    said = list(dict.fromkeys([*model.notes, *(note for op_id, note in model.stand_ins.items()
-                                                if op_id != (op.id if op else None))]))  # each said once
+    said = list(dict.fromkeys([*model.notes, *model.stand_ins.values()]))  # each said once
     return Verdict(verdict.status, f"{verdict.evidence} ({'; '.join(said)})") if said else verdict
 
 
