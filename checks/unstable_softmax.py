@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
+from nnlint.ir.kinds import WEIGHTED
 from nnlint.ir.signs import NONPOS, sign
 from nnlint.trace.measurements import Measure as M
 from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, inconclusive, refuted
@@ -13,6 +14,9 @@ from nnlint.trace.verdict import EXP_LIMIT, Verdict, confirmed, inconclusive, re
 #: Logits that grow less than this many times while the inputs grow 1000 times are capped by
 #: the model (a tanh or sigmoid before the last layer), not moved by the input sweep.
 SATURATED = 10.0
+#: how many times the weights of the layer computing such capped logits are grown instead: as
+#: far as the input sweep goes (x1000), for the part of the model the sweep cannot move
+GROWN = 1000.0
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
@@ -311,8 +315,9 @@ def log_probs(logits):
                                  if fixed.scales else shown)
         bounded = _bounded_logits(evidence.graph, op, trace.scales)
         if bounded is not None:  # the sweep could not push the logits: no valid measurement
-            return inconclusive(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}, but "
-                                f"{bounded}: only trained weights push them further")
+            grown = _with_grown_logits(evidence, op)
+            return grown or inconclusive(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}, "
+                                         f"but {bounded}: only trained weights push them further")
         return refuted(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}"
                        if trace.scales else "no scale sweep ran")
 
@@ -346,6 +351,59 @@ def log_probs(logits):
                 target = "Softmax" if op.kind is OpKind.SOFTMAX else "exp"
                 self.report(op, what=f"{source.describe()} feeds {target} directly: the logits are clipped at 0 and "
                                      "unbounded above, so exp overflows on large activations; drop the ReLU")
+
+
+def _with_grown_logits(evidence: Evidence, op: Op) -> Optional[Verdict]:
+    """Where a saturating layer caps the logits whatever the input (a tanh before the last
+    Linear), the experiment is the one training runs: the weights of the layer computing the
+    logits grown GROWN-fold, the log against its remedy at the same weights. None where that
+    layer is not a weighted one, the model cannot be rebuilt with edits, or the log stays finite
+    even so (the caller's inconclusive verdict stands)."""
+    from nnlint.trace.remedy import Remedy
+
+    graph = evidence.graph
+    source = _source(graph, op) if graph is not None and op.kind is OpKind.LOG else None
+    if evidence.variant is None or source is None or source.kind is not OpKind.SOFTMAX or not source.inputs:
+        return None
+    logits = graph.unshape(graph.ops[source.inputs[0]])
+    if logits.kind not in WEIGHTED:
+        return None
+    grow = Remedy("NN002", f"{logits.describe()}'s weights x{GROWN:g}", ("NN002", "grown", op.id),
+                  lambda g: _grow_logits(g, op.id))
+    grown = evidence.variant((grow,))
+    first = next((p for p in grown.scales if op.id in p.nonfinite), None) if grown is not None else None
+    if first is None:
+        return None
+    shown = (f"with {grow.what} (as training grows them: no input scale moves the logits past the saturating layer), "
+             f"{op.describe()} outputs Inf/NaN at input scale x{first.scale:g}")
+    fixed = evidence.variant((evidence.remedy, grow)) if evidence.remedy is not None else None
+    if fixed is None:
+        return confirmed(shown)
+    if any(op.id in p.nonfinite for p in fixed.scales):
+        return inconclusive(f"{shown}, and with {evidence.remedy.what} as well: the Inf/NaN comes from before it")
+    return confirmed(f"{shown}; with {evidence.remedy.what} it stays finite")
+
+
+def _grow_logits(graph: ModelGraph, log_id: int) -> None:
+    """The edit behind :func:`_with_grown_logits`, on the IR: the layer computing the logits of
+    the softmax the log reads, in the model a call in training code runs where the log is there."""
+    from nnlint.trace.remedy import edit_called_model, scale_weights
+
+    source = _source(graph, graph.ops[log_id])
+    model = source.attrs.get("model_call") if source is not None else None
+
+    def grow(g: ModelGraph, softmax: Optional[Op]) -> None:
+        if softmax is None or softmax.kind not in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX) or not softmax.inputs:
+            raise ValueError("no softmax to grow the logits of")  # (log_softmax: with the remedy applied)
+        logits = g.unshape(g.ops[softmax.inputs[0]])
+        if logits.kind not in WEIGHTED:
+            raise ValueError("the logits are not a weighted layer's")
+        scale_weights(g, logits.id, GROWN)
+
+    if isinstance(model, ModelGraph):
+        edit_called_model(graph, source.id, lambda m: grow(m, m.computed_by(m.ops[m.outputs[0]])[1]))
+    else:
+        grow(graph, source)
 
 
 def _bounded_logits(graph: Optional[ModelGraph], op: Op, scales: list) -> Optional[str]:

@@ -225,11 +225,27 @@ def loss(states):
     assert "not traced as probabilities" in verdict["evidence"]
 
 
-def test_a_policy_whose_logits_a_tanh_caps_is_never_refuted(tmp_path):
+def test_a_policy_whose_logits_a_tanh_caps_is_confirmed_with_its_head_grown(tmp_path):
     """Tanh hidden layers and a head scaled down at init: no input scale pushes the logits, so
-    the sweep shows no underflow, which is no measurement of its absence (only trained weights
-    grow them). Inconclusive, saying why, through the model the code calls."""
-    code = """
+    the input sweep alone cannot show the underflow (never a refutation). The experiment is the
+    growth training brings: the head's weights x1000, the log against log_softmax at the same
+    weights, through the model the code calls."""
+    [verdict] = verdicts_by_code(write(tmp_path, TANH_POLICY))["NN002"]
+    assert verdict["status"] == "confirmed", verdict
+    assert "with self.action_head (Linear)'s weights x1000" in verdict["evidence"]
+    assert "with log_softmax in place of log(torch.softmax) in DiscretePolicy it stays finite" in verdict["evidence"]
+
+
+def test_a_softmax_of_a_tanh_itself_is_never_confirmed(tmp_path):
+    """Logits that are a tanh's outputs stay within [-1, 1] whatever the weights: no probability
+    can underflow, and no weight of the model can be grown to make one."""
+    code = TANH_POLICY.replace("torch.softmax(self.action_head(torch.tanh(self.hidden(x))), dim=1)",
+                               "torch.softmax(torch.tanh(self.action_head(torch.tanh(self.hidden(x)))), dim=1)")
+    [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
+    assert verdict["status"] != "confirmed", verdict
+
+
+TANH_POLICY = """
 import torch
 import torch.nn as nn
 
@@ -247,6 +263,3 @@ class DiscretePolicy(nn.Module):
     def get_log_prob(self, x, actions):
         return torch.log(self.forward(x).gather(1, actions.long().unsqueeze(1)))
 """
-    [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
-    assert verdict["status"] == "inconclusive", verdict
-    assert "a saturating layer before them caps them" in verdict["evidence"]

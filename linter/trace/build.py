@@ -55,7 +55,7 @@ _INPUT_SIZE = {
 _BINARY = {K.ADD: torch.add, K.SUB: torch.sub, K.MUL: torch.mul, K.DIV: torch.div, K.MATMUL: torch.matmul}
 #: Tensor methods that only move a tensor between devices or flags: identity here.
 _DEVICE_METHODS = {"to", "cuda", "cpu", "type", "requires_grad_"}
-_TENSOR_INITS = {"normal_", "uniform_", "fill_", "zero_"}
+_TENSOR_INITS = {"normal_", "uniform_", "fill_", "zero_", "mul_"}  # mul_: remedy.scale_weights
 #: Tensor methods outside the frontend's tables that compute a new tensor from one tensor and
 #: constants, with no side effect: safe and faithful to replay.
 _PURE_METHODS = {"mean", "std", "var", "abs", "neg", "sqrt", "rsqrt", "pow", "square", "clamp", "clip", "amin",

@@ -86,6 +86,14 @@ def edit_called_model(graph: ModelGraph, call_id: int, edit: Callable[[ModelGrap
     call.attrs["model_call"] = twin
 
 
+def scale_weights(graph: ModelGraph, op_id: int, factor: float) -> None:
+    """The layer's weight multiplied by ``factor`` after its initialisation (as training grows
+    weights: not a remedy, an experiment a check asks for)."""
+    op = edited(graph, op_id)
+    op.attrs["inits"] = [*op.attrs.get("inits", ()), {"fn": "mul_", "method": True, "args": [factor], "kwargs": {},
+                                                      "param": "weight", "certain": True}]
+
+
 def swap_function(graph: ModelGraph, op_id: int, kind: OpKind, module: str, function: str) -> None:
     """The op computes another function with the same arguments: ``nn.Softmax(dim=1)`` becomes
     ``nn.LogSoftmax(dim=1)``, ``F.softmax(x, dim=1)`` becomes ``F.log_softmax(x, dim=1)``;
