@@ -140,5 +140,62 @@ def test_a_name_the_package_binds_again_is_read_by_running_the_package(tmp_path,
     _repo(tmp_path)
     (tmp_path / "zoo" / "__init__.py").write_text(_INIT + rebinding, encoding="utf-8")
     findings, parsed = _lint(tmp_path, "from_package.py", monkeypatch, capsys)
-    assert "zoo/vit.py" in parsed  # the whole package ran (its star imports: its `mixer` is never read)
+    assert "zoo/__init__.py" in parsed  # the whole package ran (its star imports are read when a name
+    # nothing else binds is looked up: `wrap`, `DEBUG`)
     assert not [f for f in findings if f["code"] == "NN109"]  # the model is no longer known for sure
+
+
+_STAR_USERS = {
+    # a name the package binds itself: its star-imported modules are not read
+    "from_package_star.py": "from zoo import *\n",
+    # a name only a star import of the module binds
+    "from_module_star.py": "from zoo.factory import *\n",
+}
+# (every name bound: a name nothing binds is looked up in the star-imported modules too, as
+# Python would, and that reads them)
+_STAR_TRAINING = """import torch
+model = build_classifier()
+criterion = torch.nn.BCEWithLogitsLoss()
+optimizer = torch.optim.Adam(model.parameters())
+
+
+def train(loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("name", sorted(_STAR_USERS))
+def test_a_star_import_is_read_when_a_name_it_binds_is_used(tmp_path, monkeypatch, capsys, name):
+    _repo(tmp_path)
+    (tmp_path / name).write_text(_STAR_USERS[name] + _STAR_TRAINING, encoding="utf-8")
+    findings, parsed = _lint(tmp_path, name, monkeypatch, capsys)
+    assert [(f["code"], f["path"]) for f in findings if f["code"] == "NN109"] == [("NN109", name)]
+    assert "zoo/factory.py" in parsed
+    assert not parsed & {"zoo/resnet.py", "zoo/vit.py", "zoo/mixer.py"}
+
+
+def test_a_star_import_of_a_model_class_is_followed_into_its_module(tmp_path, monkeypatch, capsys):
+    _repo(tmp_path)
+    (tmp_path / "zoo" / "heads.py").write_text(
+        "import torch.nn as nn\n\n\nclass Regressor(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(8, 1)\n\n    def forward(self, x):\n        return nn.functional.relu(self.fc(x))\n",
+        encoding="utf-8")
+    (tmp_path / "zoo" / "all_heads.py").write_text("from .heads import *\nfrom .vit import *\n", encoding="utf-8")
+    (tmp_path / "regress.py").write_text(
+        "import torch\nfrom zoo.all_heads import *\nmodel = Regressor()\nloss_fn = torch.nn.MSELoss()\n"
+        "for x, y in loader:\n    loss_fn(model(x), y).backward()\n", encoding="utf-8")  # loader: read in both
+    findings, parsed = _lint(tmp_path, "regress.py", monkeypatch, capsys)
+    assert [f["code"] for f in findings if f["code"] == "NN001"] == ["NN001"]
+    assert "zoo/heads.py" in parsed
+
+
+def test_a_hub_that_star_imports_the_package_and_reads_nothing_parses_nothing_else(tmp_path, monkeypatch, capsys):
+    """torch.hub's hubconf.py: ``from zoo import *`` binds every model for torch.hub to find;
+    nothing in the file reads them, so no module of the package is read."""
+    _repo(tmp_path)
+    (tmp_path / "hubconf.py").write_text("dependencies = ['torch']\nfrom zoo import *\n", encoding="utf-8")
+    _, parsed = _lint(tmp_path, "hubconf.py", monkeypatch, capsys)
+    assert parsed == {"hubconf.py"}

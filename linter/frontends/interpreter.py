@@ -244,6 +244,8 @@ class Interpreter:
         self.loops = 0  # > 0 while running a loop body (in this function or a caller)
         self.branch_path: list[tuple[int, int]] = []  # (if, branch taken) or (loop, LOOP) of the code being run
         self._unread: dict[cst.For, bool] = {}  # loops whose variable the body does not read
+        #: id(module) -> (its project star imports, the modules they import), found on first use
+        self._star_modules: dict[int, tuple[list, list[ModuleInfo]]] = {}
 
     # ------------------------------------------------------------------ modules and names
 
@@ -327,11 +329,10 @@ class Interpreter:
                 # a framework-named package re-exporting its API (the framework's own source, as
                 # keras' repository has it) is read as the framework, not executed
                 framework = not level and qualname.split(".")[0] in FRAMEWORKS
-                found = None if framework else self.project.find_module(frame.module, qualname, level)
+                found = None if framework else self.project.locate_module(frame.module, qualname, level)
                 if found is not None:
-                    for key, value in self.module_globals(found).items():
-                        if not key.startswith("_"):
-                            frame.locals.setdefault(key, value)
+                    if found != frame.module.source.abspath and (qualname, level) not in frame.module.project_stars:
+                        frame.module.project_stars.append((qualname, level))  # read when a name is looked up there
                 else:
                     frame.module.star_modules.append(qualname)
                 continue
@@ -381,6 +382,9 @@ class Interpreter:
         found = self.imported_through(ref.info, name)
         if found is None:
             found = self.force(self.module_global(ref.info, name))
+        if found is None and not name.startswith("_"):
+            star = self.star_global(ref.info, name)
+            found = None if star is _UNBOUND else self.force(star)
         if found is not None:
             return found
         sub = self.project.find_module(ref.info, name, 1) if ref.info.source.abspath.name == "__init__.py" else None
@@ -425,10 +429,37 @@ class Interpreter:
                 return self.force(glob[name])
         if name in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[name]
+        if name not in _BUILTINS and not name.startswith("_"):
+            found = self.star_global(frame.module, name)
+            if found is not _UNBOUND:
+                return self.force(found)
         for star in frame.module.star_modules:
             if self.star_provides(star, name):
                 return External(f"{star}.{name}")
         return External(f"builtins.{name}") if name in _BUILTINS else UNKNOWN
+
+    def star_global(self, info: ModuleInfo, name: str, seen: Optional[set] = None) -> Any:
+        """``name`` as a ``from <project module> import *`` of ``info`` binds it (``_UNBOUND``:
+        it does not). The star-imported module is run when a name is first looked up in it, not at
+        the import: a hub or package ``__init__`` that star-imports every model module (``from
+        .models import *``) costs nothing until the code reads a name that only those modules
+        bind. A builtin's name is not looked up there (a module that rebinds ``len`` or ``print``
+        for its star importers is not followed)."""
+        seen = set() if seen is None else seen
+        stars = self._star_modules.get(id(info))
+        if stars is None or len(stars[0]) != len(info.project_stars):  # found once per star import
+            stars = self._star_modules[id(info)] = (list(info.project_stars), [
+                found for found in (self.project.find_module(info, q, lvl) for q, lvl in info.project_stars)
+                if found is not None])
+        for found in stars[1]:
+            if id(found) in seen:
+                continue
+            seen.add(id(found))
+            names = self.module_globals(found)
+            value = names[name] if name in names else self.star_global(found, name, seen)
+            if value is not _UNBOUND:
+                return value
+        return _UNBOUND
 
     def star_provides(self, module: str, name: str) -> bool:
         """Whether ``from module import *`` plausibly binds ``name`` (for known APIs)."""
@@ -1119,6 +1150,7 @@ class Interpreter:
 
 
 _POISON = object()  # a dict key marking a dict whose contents are no longer known
+_UNBOUND = object()  # what a star import binds for a name it does not bind
 
 #: str methods evaluated on static strings (no side effects, no unbounded results).
 _STR_METHODS = frozenset("find rfind startswith endswith lower upper strip lstrip rstrip replace split count".split())

@@ -34,7 +34,10 @@ FRAMEWORKS = frozenset({"torch", "tensorflow", "keras"})
 class ModuleInfo:
     source: SourceFile
     globals: dict[str, Any] = field(default_factory=dict)
-    star_modules: list[str] = field(default_factory=list)
+    star_modules: list[str] = field(default_factory=list)  # ``from <not a project module> import *``
+    #: ``from <project module> import *``: (name, level) of the modules whose public names it
+    #: binds, found and read when a name the module does not bind itself is first looked up
+    project_stars: list[tuple[str, int]] = field(default_factory=list)
     executed: bool = False
     graph: Any = None  # the tensor code of its top level (a script's, a notebook's cells)
     #: names bound once by a plain top-level ``from x import name`` (frontends.exports), once read
@@ -165,6 +168,21 @@ class Project:
 
     def find_module(self, importer: ModuleInfo, dotted_name: str, level: int) -> Optional[ModuleInfo]:
         """The project file for ``dotted_name`` imported from ``importer``, if there is one."""
+        resolved = self.locate_module(importer, dotted_name, level)
+        if resolved is None:
+            return None
+        if resolved in self.modules and self.modules[resolved] is None:
+            return None  # known to be unreadable
+        try:
+            return self.load(resolved, imported=True)
+        except (UnreadableFile, SourceSyntaxError, UnsupportedSyntax):
+            self.modules[resolved] = None
+            return None
+
+    def locate_module(self, importer: ModuleInfo, dotted_name: str, level: int) -> Optional[Path]:
+        """The path of the project file for ``dotted_name`` imported from ``importer``, without
+        reading it; None where Python would not import a project file (or one outside the
+        project)."""
         if not dotted_name and level == 0:
             return None
         root = self._root_of(importer.folder)
@@ -191,13 +209,7 @@ class Project:
                     return None  # never read outside the project
                 self._note(importer.source.abspath, "module", resolved)
                 self.imported.add(resolved)
-                if resolved in self.modules and self.modules[resolved] is None:
-                    return None  # known to be unreadable
-                try:
-                    return self.load(resolved, imported=True)
-                except (UnreadableFile, SourceSyntaxError, UnsupportedSyntax):
-                    self.modules[resolved] = None
-                    return None
+                return resolved
         return None
 
 
