@@ -435,9 +435,10 @@ probe = Probe()
     assert "is the same on every sample" in trace["evidence"] and "cannot show" in trace["evidence"], trace
 
 
-def test_logits_a_tanh_caps_leave_log_of_softmax_inconclusive_not_refuted(tmp_path):
+def test_logits_a_tanh_caps_are_grown_as_training_grows_them_never_refuted(tmp_path):
     """The input sweep cannot push logits behind a tanh past the underflow point (only trained
-    weights do): a sweep that stays finite there is no measurement of the fault."""
+    weights do): a sweep that stays finite there is no measurement of the fault, so the
+    experiment grows the head's weights instead, against log_softmax at the same weights."""
     found = verdicts(tmp_path, """
 class Policy(nn.Module):
     def __init__(self):
@@ -452,5 +453,6 @@ class Policy(nn.Module):
 policy = Policy()
 """)
     (trace,) = found["NN002"]
-    assert trace["status"] == "inconclusive", trace
-    assert "a saturating layer before them caps them" in trace["evidence"], trace
+    assert trace["status"] == "confirmed", trace
+    assert trace["evidence"].startswith("with self.head (Linear)'s weights x1000"), trace
+    assert "with log_softmax in place of log(F.softmax) it stays finite" in trace["evidence"], trace
