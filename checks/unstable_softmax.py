@@ -201,17 +201,7 @@ def log_probs(logits):
             """
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.distributions import Categorical
-
-class Policy(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.hidden = nn.Linear(4, 128)
-        self.head = nn.Linear(128, 2)
-
-    def forward(self, state):
-        return F.softmax(self.head(F.relu(self.hidden(state))), dim=1)
 
 def losses(policy, states, actions):
     probs = policy(states)
@@ -221,7 +211,8 @@ def losses(policy, states, actions):
     sampled = Categorical(probs).log_prob(actions)
     return clamped, shifted, greedy, sampled
 
-losses(Policy(), torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long))
+policy = nn.Sequential(nn.Linear(4, 128), nn.ReLU(), nn.Linear(128, 2), nn.Softmax(dim=1))
+losses(policy, torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long))
 """
         ),
         Good(
