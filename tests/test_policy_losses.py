@@ -263,3 +263,83 @@ class DiscretePolicy(nn.Module):
     def get_log_prob(self, x, actions):
         return torch.log(self.forward(x).gather(1, actions.long().unsqueeze(1)))
 """
+
+
+# an actor-critic whose forward returns (probabilities, value): the code unpacks the call
+TWO_OUTPUTS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ActorCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 64)
+        self.policy = nn.Linear(64, 2)
+        self.value = nn.Linear(64, 1)
+
+    def forward(self, x):
+        h = F.relu(self.body(x))
+        return F.softmax(self.policy(h), dim=1), self.value(h)
+
+
+def losses(model, states, actions, returns):
+    probs, values = model(states)
+    critic = F.mse_loss(values.squeeze(1), returns)
+    actor = -(torch.log(probs.gather(1, actions)).squeeze(1) * (returns - values.squeeze(1).detach())).mean()
+    return actor + critic
+
+
+losses(ActorCritic(), torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long), torch.randn(8))
+"""
+
+# logits unpacked from a two-headed model, the softmax taken in the loop over the batch's rows
+ENTROPY_BY_ROW = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 64)
+        self.pi = nn.Linear(64, 2)
+        self.v = nn.Linear(64, 1)
+
+    def forward(self, x):
+        h = F.relu(self.body(x))
+        return self.pi(h), self.v(h)
+
+
+class Agent:
+    def __init__(self):
+        self.model = TwoHeads()
+
+    def entropy(self, states):
+        logits, values = self.model.forward(states)
+        dists = F.softmax(logits, dim=1)
+        total = []
+        for dist in dists:
+            total.append(-torch.sum(dist * torch.log(dist)))
+        return torch.stack(total).sum()
+"""
+
+
+@pytest.mark.parametrize("code, where, said", [
+    (TWO_OUTPUTS, "torch.log(probs.gather(1, actions))", "ActorCritic(...) traced through ActorCritic's layers"),
+    (ENTROPY_BY_ROW, "torch.log(dist)", "a loop over a tensor's rows traced over all of them at once"),
+], ids=["unpacked-probabilities", "rows-of-unpacked-logits"])
+def test_the_outputs_of_a_two_headed_model_are_followed(tmp_path, code, where, said):
+    found = [f for f in lint_source(tmp_path, code) if f.code == "NN002"]
+    assert [f.line for f in found] == [line_of(code, where)]
+    [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
+    assert verdict["status"] == "confirmed", verdict
+    assert said in verdict["evidence"]
+
+
+def test_the_value_head_of_a_two_headed_model_is_not_its_probabilities(tmp_path):
+    """Which output the code unpacked matters: the log of the value head is no log of a softmax."""
+    code = TWO_OUTPUTS.replace("torch.log(probs.gather(1, actions))", "torch.log(values)")
+    assert [f for f in lint_source(tmp_path, code) if f.code == "NN002"] == []

@@ -325,7 +325,13 @@ class TorchInterpreter(TrainingCode):
         return any(isinstance(self.eval(n, frame), Tensor) for n in names)
 
     def unpack(self, value: Any, count: int, frame: Frame) -> Optional[list]:
-        """``values, indices = torch.max(x, dim=1)``: the first element is the maximum."""
+        """``values, indices = torch.max(x, dim=1)``: the first element is the maximum.
+        ``logits, value = self.model(states)``: each output of a model whose forward returns
+        that many (an actor-critic's two heads)."""
+        if isinstance(value, Tensor) and value.graph is frame.graph:
+            outputs = self.model_outputs(value, count, frame)
+            if outputs:
+                return outputs
         if count == 2 and isinstance(value, Tensor) and value.graph is frame.graph:
             op = value.graph.ops[value.op]
             call = op.attrs.get("call")
@@ -339,7 +345,8 @@ class TorchInterpreter(TrainingCode):
         if isinstance(value, Parameters) and value.modules:
             return EveryParam(value.modules)
         if isinstance(value, Tensor) and value.graph is frame.graph:
-            return self.tensor_op(frame, OpKind.RESHAPE, "getitem", [value], stmt.iter, model=value.model)
+            return self.tensor_op(frame, OpKind.RESHAPE, "getitem", [value], stmt.iter, {"each_row": True},
+                                  model=value.model)
         return super().loop_item(value, stmt, frame)
 
     def iterate(self, value: Any) -> Optional[list]:
@@ -1033,6 +1040,19 @@ class TorchInterpreter(TrainingCode):
         op = frame.graph.add(OpKind.UNKNOWN, f"{graph.name}(...)", inputs,
                              attrs={"model_call": graph, "arguments": list(args), "argument_names": names})
         return Tensor(frame.graph, op.id, model=graph)
+
+    def model_outputs(self, t: Tensor, count: int, frame: Frame) -> Optional[list]:
+        """The outputs of the model call ``t`` is, one tensor each, where its forward returns
+        ``count`` of them. Each is an op of its own (``attrs["output"]``: which one), opaque to
+        the checks that look through reshapes at a model's call (a loss on the value head is
+        not a loss on the model's single output); ``ModelGraph.computed_by`` follows it into
+        the model's output."""
+        model = t.graph.ops[t.op].attrs.get("model_call")
+        if not isinstance(model, ModelGraph) or count < 2 or len(model.outputs) != count:
+            return None
+        return [Tensor(frame.graph, frame.graph.add(OpKind.UNKNOWN, f"{model.name}(...)[{i}]", [t.op],
+                                                     attrs={"output": i, "weightless": True}).id)
+                for i in range(count)]
 
     def model_graph(self, inst: Instance) -> ModelGraph:
         """Build (once) the graph of a model instance by running its forward on symbolic inputs."""

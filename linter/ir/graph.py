@@ -217,14 +217,19 @@ class ModelGraph:
     def computed_by(self, op: Op) -> tuple[ModelGraph, Op]:
         """The op that computed ``op``'s values and the graph it is in: through reshapes, and
         into the model that a call in training code runs (``probs = policy(s)``: the policy's
-        single output). A model with several outputs is not entered: which one a value is
-        needs the unpacking the call's result went through."""
+        single output; ``logits, value = model(s)``: the output unpacked, an op whose
+        ``attrs["output"]`` says which)."""
         graph, op = self, self.unshape(op)
         for _ in range(8):  # models calling models: bounded by the nesting
-            model = op.attrs.get("model_call")
-            if not isinstance(model, ModelGraph) or len(model.outputs) != 1 or model.outputs[0] not in model.ops:
+            index = op.attrs.get("output") if op.kind is OpKind.UNKNOWN and len(op.inputs) == 1 else None
+            call = graph.unshape(graph.ops[op.inputs[0]]) if index is not None else op
+            model = call.attrs.get("model_call")
+            if not isinstance(model, ModelGraph) or (index is None and len(model.outputs) != 1):
                 break
-            graph, op = model, model.unshape(model.ops[model.outputs[0]])
+            index = index or 0
+            if index >= len(model.outputs) or model.outputs[index] not in model.ops:
+                break
+            graph, op = model, model.unshape(model.ops[model.outputs[index]])
         return graph, op
 
     def passes_to_output(self, op: Op, through: Callable[[Op], bool]) -> bool:

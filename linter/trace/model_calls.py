@@ -37,7 +37,7 @@ def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tu
     graph, an exported graph or code with neither is returned as it is."""
     if graph.is_model or graph.artifact is not None:
         return graph, []
-    calls = {op.id: op.attrs["model_call"] for op in graph.ops.values() if _inlinable(op)}
+    calls = {op.id: op.attrs["model_call"] for op in graph.ops.values() if _inlinable(op, graph)}
     if sum(len(model.ops) for model in calls.values()) > MAX_COPIED_OPS:
         calls = {}
     fed = _data_made_at_run_time(graph, set(calls))
@@ -48,7 +48,13 @@ def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tu
     next_id = max(taken) + 1
     ops: dict[int, Op] = {}
     notes: list[str] = []
+    mappings: dict[int, dict[int, int]] = {}  # call op id -> the model's op ids -> their copies
     for op in graph.ops.values():  # creation order stays a topological order: the model's ops before the call
+        if "output" in op.attrs and op.inputs and op.inputs[0] in mappings:  # logits, value = model(x)
+            model = calls[op.inputs[0]]
+            ops[op.id] = replace(op, kind=OpKind.IDENTITY, type_name="torch.nn.Identity", attrs={"call": ([], {})},
+                                 inputs=[mappings[op.inputs[0]][model.outputs[op.attrs["output"]]]])
+            continue
         if op.id in fed:  # torch.tensor(state), torch.from_numpy(obs): fed as the model's input is
             notes.append(f"{op.describe()}(...) (data made at run time) fed random inputs shaped for the layers it "
                          "is passed to")
@@ -67,6 +73,7 @@ def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tu
                     next_id += 1
                 ops[entry[1].id] = entry[1]
                 mapping[inner.id] = entry[1].id
+            mappings[op.id] = mapping
             notes.append(f"{op.label or model.name}(...) traced through {model.name}'s layers")
             op = replace(op, kind=OpKind.IDENTITY, type_name="torch.nn.Identity", attrs={"call": ([], {})},
                          inputs=[mapping[model.outputs[0]]])
@@ -87,14 +94,17 @@ def _data_made_at_run_time(graph: ModelGraph, calls: set[int]) -> set[int]:
     return fed
 
 
-def _inlinable(op: Op) -> bool:
-    """A call of a model built from source whose one input the code passes and whose one
-    output it uses; the model's graph has no other input (an argument it reads from elsewhere)."""
+def _inlinable(op: Op, graph: ModelGraph) -> bool:
+    """A call of a model built from source whose one input the code passes and whose output it
+    uses: its one output, or each of several as the code unpacks them (``attrs["output"]``);
+    the model's graph has no other input (an argument it reads from elsewhere)."""
     model = op.attrs.get("model_call")
     if not isinstance(model, ModelGraph) or model.artifact is not None or len(op.inputs) != 1:
         return False
-    if len(model.inputs) != 1 or len(model.outputs) != 1 or len(model.ops) > MAX_MODEL_OPS:
+    if len(model.inputs) != 1 or not model.outputs or len(model.ops) > MAX_MODEL_OPS:
+        return False
+    if len(model.outputs) > 1 and not all("output" in user.attrs for user in graph.consumers(op)):
         return False
     if any(inner.kind is OpKind.INPUT and inner.id != model.inputs[0] for inner in model.ops.values()):
         return False
-    return model.outputs[0] in model.ops and model.outputs[0] != model.inputs[0]
+    return all(out in model.ops and out != model.inputs[0] for out in model.outputs)

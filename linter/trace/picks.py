@@ -25,10 +25,13 @@ Step = Callable[[list[torch.Tensor]], torch.Tensor]
 
 def every_candidate(op: Op) -> tuple[Step, str]:
     """The step passing the whole input on, and what the evidence says."""
+    if op.attrs.get("each_row"):
+        return (lambda xs: xs[0]), "a loop over a tensor's rows traced over all of them at once"
     return (lambda xs: xs[0]), f"{op.describe()} picks by an index known only at run time: traced over every value it could pick"
 
 
 def is_selection(op: Op) -> bool:
-    """``gather``, ``torch.gather``, ``index_select``, ``take``..., or a subscript the analysis
-    saw pick by a tensor (``attrs["picks"]``)."""
-    return op.type_name.rsplit(".", 1)[-1] in SELECTIONS or bool(op.attrs.get("picks"))
+    """``gather``, ``torch.gather``, ``index_select``, ``take``..., a subscript the analysis saw
+    pick by a tensor (``attrs["picks"]``), or a loop's row of a tensor (``attrs["each_row"]``:
+    ``for dist in dists``, whose body runs on every row)."""
+    return op.type_name.rsplit(".", 1)[-1] in SELECTIONS or bool(op.attrs.get("picks") or op.attrs.get("each_row"))
