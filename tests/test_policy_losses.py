@@ -265,37 +265,8 @@ class DiscretePolicy(nn.Module):
 """
 
 
-# an actor-critic whose forward returns (probabilities, value): the code unpacks the call
-TWO_OUTPUTS = """
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class ActorCritic(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Linear(4, 64)
-        self.policy = nn.Linear(64, 2)
-        self.value = nn.Linear(64, 1)
-
-    def forward(self, x):
-        h = F.relu(self.body(x))
-        return F.softmax(self.policy(h), dim=1), self.value(h)
-
-
-def losses(model, states, actions, returns):
-    probs, values = model(states)
-    critic = F.mse_loss(values.squeeze(1), returns)
-    actor = -(torch.log(probs.gather(1, actions)).squeeze(1) * (returns - values.squeeze(1).detach())).mean()
-    return actor + critic
-
-
-losses(ActorCritic(), torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long), torch.randn(8))
-"""
-
-# logits unpacked from a two-headed model, the softmax taken in the loop over the batch's rows
-ENTROPY_BY_ROW = """
+# an actor-critic with two heads, (logits, value)
+TWO_HEADS = """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -311,7 +282,23 @@ class TwoHeads(nn.Module):
     def forward(self, x):
         h = F.relu(self.body(x))
         return self.pi(h), self.v(h)
+"""
 
+# the probabilities as its first output, unpacked from the call in a loss
+TWO_OUTPUTS = TWO_HEADS.replace("return self.pi(h), self.v(h)", "return F.softmax(self.pi(h), dim=1), self.v(h)") + """
+
+def losses(model, states, actions, returns):
+    probs, values = model(states)
+    critic = F.mse_loss(values.squeeze(1), returns)
+    actor = -(torch.log(probs.gather(1, actions)).squeeze(1) * (returns - values.squeeze(1).detach())).mean()
+    return actor + critic
+
+
+losses(TwoHeads(), torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long), torch.randn(8))
+"""
+
+# the logits unpacked, the softmax taken in the code and its log in a loop over the rows
+ENTROPY_BY_ROW = TWO_HEADS + """
 
 class Agent:
     def __init__(self):
@@ -328,7 +315,7 @@ class Agent:
 
 
 @pytest.mark.parametrize("code, where, said", [
-    (TWO_OUTPUTS, "torch.log(probs.gather(1, actions))", "ActorCritic(...) traced through ActorCritic's layers"),
+    (TWO_OUTPUTS, "torch.log(probs.gather(1, actions))", "TwoHeads(...) traced through TwoHeads's layers"),
     (ENTROPY_BY_ROW, "torch.log(dist)", "a loop over a tensor's rows traced over all of them at once"),
 ], ids=["unpacked-probabilities", "rows-of-unpacked-logits"])
 def test_the_outputs_of_a_two_headed_model_are_followed(tmp_path, code, where, said):
