@@ -304,6 +304,28 @@ def test_activations_over_the_budget_stop_the_model(repo):
     assert "of activations, over the 200 MB --trace-memory budget" in evidence, evidence
 
 
+def test_onnx_activations_a_resize_grows_past_the_budget_stop_the_model(repo):
+    """A modest input (1x3x64x64) grown x16 a side by a Resize, then convolved to 64 channels:
+    the declared sizes pass, the activations do not. A pass at batch 1 stops one node past the
+    budget's share of a sample, before the trace's batch of 8 is ever run."""
+    pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Resize", ["x", "", "scales"], ["big"], mode="cubic"),
+         helper.make_node("Conv", ["big", "w"], ["y"], pads=[1, 1, 1, 1])], "upscaler",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64, 1024, 1024])],
+        [numpy_helper.from_array(np.array([1, 1, 16, 16], dtype=np.float32), "scales"),
+         numpy_helper.from_array(np.full((64, 3, 3, 3), 0.1, dtype=np.float32), "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(repo / "up.onnx"))
+    result = run_cli(["--trace", "--device", "cpu", "--trace-memory", "200MB", "--format", "json", "up.onnx"], cwd=repo)
+    evidence = trace_of(result, "up.onnx", "NN004")["evidence"]  # its constant weights
+    assert "of activations for one sample (a pass at batch 1 stopped there), over the 200 MB" in evidence, evidence
+
+
 @pytest.mark.parametrize("value", ["3XB", "-1GB", "0", "GB", "1e9"])
 def test_a_bad_trace_memory_is_a_usage_error(repo, value):
     result = run_cli(["--trace", f"--trace-memory={value}", "ctl.py"], cwd=repo)

@@ -430,6 +430,14 @@ OP_CASES: dict[str, tuple[int, str, dict]] = {
         a = Resize<mode="linear", axes=[2,3]>(x, , scales)
         b = Resize<mode="nearest", coordinate_transformation_mode="half_pixel_symmetric", nearest_mode="round_prefer_ceil", axes=[2,3]>(x, , scales)
     }""", {}),
+    "resize-cubic": (13, """g (float[1,2,5,4] x) => (float a, float b, float c, float d) {
+        up = Constant<value = float[4] {1.0, 1.0, 2.0, 1.5}>()
+        a = Resize<mode="cubic">(x, , up)
+        b = Resize<mode="cubic", coordinate_transformation_mode="align_corners", cubic_coeff_a=-0.5>(x, , up)
+        c = Resize<mode="cubic", exclude_outside=1>(x, , up)
+        down = Constant<value = int64[4] {1, 2, 3, 3}>()
+        d = Resize<mode="cubic", coordinate_transformation_mode="asymmetric">(x, , , down)
+    }""", {}),
     "upsample-9": (9, """g (float[1,2,3,4] x) => (float y) {
         scales = Constant<value = float[4] {1.0, 1.0, 2.0, 3.0}>()
         y = Upsample<mode="nearest">(x, scales)

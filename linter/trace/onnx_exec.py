@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from nnlint.frontends.onnx_graph import _text
 from nnlint.frontends.onnx_load import LoadedModel, Weights
-from nnlint.trace.budget import Budget, product
+from nnlint.trace.budget import Budget, OverBudget, product, size_text
 from nnlint.trace.errors import CannotBuild, CannotRunAlone
 from onnx import AttributeProto, TensorProto, numpy_helper
 from torch import nn
@@ -899,8 +899,10 @@ _NEAREST = {
 class _ResizeSpec:
     """How one Resize/Upsample interpolates, after the opset's defaults are applied."""
 
-    def __init__(self, mode: str, coordinates: str, nearest: str) -> None:
+    def __init__(self, mode: str, coordinates: str, nearest: str, cubic_a: float = -0.75,
+                 exclude_outside: bool = False) -> None:
         self.mode, self.coordinates, self.nearest = mode, coordinates, nearest
+        self.cubic_a, self.exclude_outside = cubic_a, exclude_outside
 
     def source(self, out: int, size: int, scale: float, device: torch.device) -> torch.Tensor:
         """The input coordinate each output index samples, by ``coordinate_transformation_mode``."""
@@ -926,10 +928,29 @@ class _ResizeSpec:
             index = _NEAREST[self.nearest](coords).clamp(0, size - 1).long()
             return x.index_select(axis, index)
         low = torch.floor(coords)
+        if self.mode == "cubic":
+            return self._cubic(x, axis, low, coords - low)
         weight = (coords - low).to(x.dtype).reshape((-1,) + (1,) * (x.dim() - axis - 1))
         left = x.index_select(axis, low.clamp(0, size - 1).long())
         right = x.index_select(axis, (low + 1).clamp(0, size - 1).long())
         return left * (1 - weight) + right * weight
+
+    def _cubic(self, x: torch.Tensor, axis: int, low: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Keys' cubic convolution over the four neighbours ``low - 1 .. low + 2``, with the
+        spec's coefficient ``a``: the edge value repeats past the border, or with
+        ``exclude_outside`` those neighbours weigh 0 and the others are renormalised."""
+        a, size = self.cubic_a, x.shape[axis]
+        distances = (t + 1, t, 1 - t, 2 - t)
+        weights = [((a * d - 5 * a) * d + 8 * a) * d - 4 * a if k in (0, 3) else ((a + 2) * d - (a + 3)) * d * d + 1
+                   for k, d in enumerate(distances)]
+        indices = [low + k - 1 for k in range(4)]
+        if self.exclude_outside:
+            weights = [w * ((i >= 0) & (i <= size - 1)) for w, i in zip(weights, indices)]
+            total = sum(weights)
+            weights = [w / total for w in weights]
+        shape = (-1,) + (1,) * (x.dim() - axis - 1)
+        return sum(x.index_select(axis, i.clamp(0, size - 1).long()) * w.to(x.dtype).reshape(shape)
+                   for w, i in zip(weights, indices))
 
     def run(self, x: torch.Tensor, axes: Sequence[int], scales: list | None, sizes: list | None) -> torch.Tensor:
         for i, axis in enumerate(axes):
@@ -946,8 +967,8 @@ class _ResizeSpec:
 
 
 def _resize(n: _Node) -> Fn:
-    """Nearest and (bi/tri)linear, one axis at a time, with ONNX's own coordinate formulas; cubic,
-    antialiasing, tf_crop_and_resize and aspect-ratio policies are refused."""
+    """Nearest, (bi/tri)linear and cubic, one axis at a time, with ONNX's own coordinate
+    formulas; antialiasing, tf_crop_and_resize and aspect-ratio policies are refused."""
     mode = n.str("mode", "nearest")
     if n.opset < 11:
         scales = n.input_list(1)
@@ -955,12 +976,12 @@ def _resize(n: _Node) -> Fn:
         return lambda x, s: spec.run(x, range(x.dim()), _resolve(scales, s), None)
     coordinates = n.str("coordinate_transformation_mode", "half_pixel")
     nearest = n.str("nearest_mode", "round_prefer_floor")
-    n.ignore("cubic_coeff_a", "exclude_outside", "extrapolation_value")  # cubic / tf_crop_and_resize only
-    if mode not in ("nearest", "linear") or coordinates not in _COORDINATES or nearest not in _NEAREST:
+    n.ignore("extrapolation_value")  # tf_crop_and_resize only
+    if mode not in ("nearest", "linear", "cubic") or coordinates not in _COORDINATES or nearest not in _NEAREST:
         raise n.fail(f"mode '{mode}' with coordinates '{coordinates}' and nearest_mode '{nearest}' not supported")
     if n.int("antialias", 0) or n.str("keep_aspect_ratio_policy", "stretch") != "stretch":
         raise n.fail("antialias and keep_aspect_ratio_policy not supported")
-    spec = _ResizeSpec(mode, coordinates, nearest)
+    spec = _ResizeSpec(mode, coordinates, nearest, n.float("cubic_coeff_a", -0.75), bool(n.int("exclude_outside", 0)))
     axes = n.ints("axes")
     scales, sizes = n.input_list(2), n.input_list(3)
 
@@ -1266,6 +1287,32 @@ class OnnxExecutor(nn.Module):
         del env[""]
         env.pop(None, None)
         return env
+
+    def activation_peak(self, feeds: dict[str, torch.Tensor], limit: int) -> int:
+        """The most bytes of node outputs alive at once in an evaluation pass on ``feeds`` (each
+        dropped after its last reader, as :meth:`forward` with ``visit`` drops them).
+        :class:`~nnlint.trace.budget.OverBudget` as soon as they pass ``limit``: a graph whose
+        declared sizes are modest can still grow them (a x4 ``Resize`` then convolutions at the
+        new size), and the pass stops one node past the limit rather than at the machine's."""
+        env = self._weights_and_constants()
+        env.update((name, feeds[name]) for name in self._inputs)
+        env[""] = None
+        live = peak = 0
+        sizes: dict[str, int] = {}
+        for index, (fn, inputs, outputs) in enumerate(self._eval_steps):
+            result = fn(*[env[i] for i in inputs])
+            for name, value in zip(outputs, [result] if len(outputs) == 1 else result):
+                env[name] = value
+                if name is not None and isinstance(value, torch.Tensor):
+                    sizes[name] = value.element_size() * value.nelement()
+                    live += sizes[name]
+            peak = max(peak, live)
+            if peak > limit:
+                raise OverBudget(f"the activations pass {size_text(limit)}")
+            for name in self._dead[index]:
+                live -= sizes.pop(name, 0)
+                del env[name]
+        return peak
 
     def mode_free(self) -> bool:
         """No node computes differently in training mode: the graph has no Dropout or

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from nnlint.ir import ModelGraph, OpKind
-from nnlint.trace.budget import Budget
+from nnlint.trace.budget import Budget, OverBudget, size_text
 from nnlint.trace.errors import CannotBuild, CannotRunAlone
 from nnlint.trace.onnx_exec import OnnxExecutor
 
@@ -54,6 +54,26 @@ class OnnxGraph(nn.Module):
         for op_id, name in self.output_of.items():
             self._ops_of.setdefault(name, []).append(op_id)
         self.mode_free = self.executor.mode_free()  # one pass serves both modes (see measure)
+        self._check_activations(budget or Budget(batch=batch), batch)
+
+    def _check_activations(self, budget: Budget, batch: int) -> None:
+        """:class:`~nnlint.trace.budget.OverBudget` when the activations of one sample, scaled
+        to the trace's batch, exceed the budget: measured by a pass at batch 1 that stops once
+        they pass the budget's share of one sample. A node that fails here fails the real
+        passes too, which report it."""
+        feeds = {name: tensor for (name, _, _), tensor in
+                 zip(self.specs.values(), self.make_inputs(1, torch.Generator().manual_seed(0)).values())}
+        try:
+            with torch.no_grad():
+                peak = self.executor.activation_peak(feeds, budget.limit // max(batch, 1))
+        except OverBudget:
+            share = budget.limit // max(batch, 1)
+            raise OverBudget(f"the model needs more than {size_text(share)} of activations for one sample (a pass at "
+                             f"batch 1 stopped there), over the {size_text(budget.limit)} --trace-memory budget at "
+                             f"batch {batch}") from None
+        except Exception:
+            return
+        budget.check(peak * batch, f"activations at batch {batch}")
 
     def make_inputs(self, batch: int, generator: torch.Generator, scale: float = 1.0) -> dict[int, torch.Tensor]:
         made = {}
