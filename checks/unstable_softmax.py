@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ModelGraph, Op, OpKind
@@ -230,32 +230,23 @@ def log_probs(logits):
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """``log_softmax`` for ``log(softmax)``; the ReLU removed before a softmax or an exp.
         None for a hand-written softmax (its rewrite depends on the axis it sums over)."""
-        from nnlint.trace.remedy import Remedy, edit_called_model, swap_function, to_identity
+        from nnlint.trace.remedy import Remedy, swap_function, to_identity
 
         if op is None or graph.ops.get(op.id) is not op:
             return None
         source = _source(graph, op)
-        model = source.attrs.get("model_call") if source is not None and op.kind is OpKind.LOG else None
-        if model is not None:  # log(policy(s).gather(1, a)): the model returns log_softmax instead
-            reached, inner = graph.computed_by(source)
-            if reached is not model or inner.kind is not OpKind.SOFTMAX or len(graph.consumers(source)) != 1:
-                return None  # a model calling a model, or the output used elsewhere too
-
-            def edit_model(m: ModelGraph) -> None:
-                swap_function(m, inner.id, OpKind.LOG_SOFTMAX, "LogSoftmax", "log_softmax")
-
-            def edit(g: ModelGraph) -> None:
-                edit_called_model(g, source.id, edit_model)
-                to_identity(g, op.id)
-            return Remedy(self.code, f"log_softmax in place of log({inner.describe()}) in {model.name}", (self.code, op.id),
-                          edit)
         if source is None or len(graph.consumers(source)) != 1:
-            return None  # the softmax or ReLU feeds something else too, which its rewrite would change
-        if op.kind is OpKind.LOG and source.kind is OpKind.SOFTMAX:
+            return None  # the softmax, ReLU or model call feeds something else too, which its rewrite would change
+        model = source.attrs.get("model_call") if op.kind is OpKind.LOG else None
+        # log(policy(s).gather(1, a)): the model returns log_softmax instead (not a model calling a model)
+        reached, softmax = graph.computed_by(source) if model is not None else (graph, source)
+        if op.kind is OpKind.LOG and softmax.kind is OpKind.SOFTMAX and reached is (graph if model is None else model):
             def edit(g: ModelGraph) -> None:
-                swap_function(g, source.id, OpKind.LOG_SOFTMAX, "LogSoftmax", "log_softmax")
+                _in_softmax_graph(g, op.id, lambda m, sm: swap_function(m, sm.id, OpKind.LOG_SOFTMAX, "LogSoftmax",
+                                                                        "log_softmax"))
                 to_identity(g, op.id)
-            return Remedy(self.code, f"log_softmax in place of log({source.describe()})", (self.code, op.id), edit)
+            where = f" in {model.name}" if model is not None else ""
+            return Remedy(self.code, f"log_softmax in place of log({softmax.describe()}){where}", (self.code, op.id), edit)
         if op.kind in (OpKind.SOFTMAX, OpKind.EXP) and source.kind is OpKind.RELU:
             return Remedy(self.code, f"{source.describe()} removed before {op.describe()}", (self.code, op.id),
                           lambda g: to_identity(g, source.id))
@@ -377,24 +368,30 @@ def _with_grown_logits(evidence: Evidence, op: Op) -> Optional[Verdict]:
 
 def _grow_logits(graph: ModelGraph, log_id: int) -> None:
     """The edit behind :func:`_with_grown_logits`, on the IR: the layer computing the logits of
-    the softmax the log reads, in the model a call in training code runs where the log is there."""
-    from nnlint.trace.remedy import edit_called_model, scale_weights
-
-    source = _source(graph, graph.ops[log_id])
-    model = source.attrs.get("model_call") if source is not None else None
+    the softmax the log reads (a log_softmax with the remedy applied)."""
+    from nnlint.trace.remedy import scale_weights
 
     def grow(g: ModelGraph, softmax: Optional[Op]) -> None:
         if softmax is None or softmax.kind not in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX) or not softmax.inputs:
-            raise ValueError("no softmax to grow the logits of")  # (log_softmax: with the remedy applied)
+            raise ValueError("no softmax to grow the logits of")
         logits = g.unshape(g.ops[softmax.inputs[0]])
         if logits.kind not in WEIGHTED:
             raise ValueError("the logits are not a weighted layer's")
         scale_weights(g, logits.id, GROWN)
 
-    if isinstance(model, ModelGraph):
-        edit_called_model(graph, source.id, lambda m: grow(m, m.computed_by(m.ops[m.outputs[0]])[1]))
+    _in_softmax_graph(graph, log_id, grow)
+
+
+def _in_softmax_graph(graph: ModelGraph, log_id: int, edit: Callable[[ModelGraph, Optional[Op]], None]) -> None:
+    """``edit(g, softmax)`` on the graph holding the softmax the log reads: this one, or a copy
+    of the model a call in training code runs (``torch.log(policy(s).gather(1, a))``)."""
+    from nnlint.trace.remedy import edit_called_model
+
+    source = _source(graph, graph.ops[log_id])
+    if source is not None and isinstance(source.attrs.get("model_call"), ModelGraph):
+        edit_called_model(graph, source.id, lambda m: edit(m, m.computed_by(m.ops[m.outputs[0]])[1]))
     else:
-        grow(graph, source)
+        edit(graph, source)
 
 
 def _bounded_logits(graph: Optional[ModelGraph], op: Op, scales: list) -> Optional[str]:

@@ -244,8 +244,8 @@ class Interpreter:
         self.loops = 0  # > 0 while running a loop body (in this function or a caller)
         self.branch_path: list[tuple[int, int]] = []  # (if, branch taken) or (loop, LOOP) of the code being run
         self._unread: dict[cst.For, bool] = {}  # loops whose variable the body does not read
-        #: id(module) -> (its project star imports, the modules they import), found on first use
-        self._star_modules: dict[int, tuple[list, list[ModuleInfo]]] = {}
+        #: id(module) -> (how many project star imports it had, the modules they import), found on first use
+        self._star_modules: dict[int, tuple[int, list[ModuleInfo]]] = {}
 
     # ------------------------------------------------------------------ modules and names
 
@@ -446,12 +446,12 @@ class Interpreter:
         bind. A builtin's name is not looked up there (a module that rebinds ``len`` or ``print``
         for its star importers is not followed)."""
         seen = set() if seen is None else seen
-        stars = self._star_modules.get(id(info))
-        if stars is None or len(stars[0]) != len(info.project_stars):  # found once per star import
-            stars = self._star_modules[id(info)] = (list(info.project_stars), [
-                found for found in (self.project.find_module(info, q, lvl) for q, lvl in info.project_stars)
-                if found is not None])
-        for found in stars[1]:
+        count, modules = self._star_modules.get(id(info), (-1, []))
+        if count != len(info.project_stars):  # found once per star import
+            modules = [found for found in (self.project.find_module(info, q, lvl) for q, lvl in info.project_stars)
+                       if found is not None]
+            self._star_modules[id(info)] = (len(info.project_stars), modules)
+        for found in modules:
             if id(found) in seen:
                 continue
             seen.add(id(found))

@@ -306,16 +306,16 @@ class BuiltGraph(nn.Module):
             return tf_build.tf_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
                                     lambda field: self.stood_out.__setitem__(op.id, field) if field == "out_features"
                                     else self._stands_in(op.id, field))
+        if op.kind is K.RESHAPE and is_selection(op):  # by an index only the run has: never replayed
+            step, said = every_candidate(op)
+            self.notes.append(said)
+            return step
         if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
             return self._replay(op, _torch_function(name), method=False)
         if (op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS)) or name in _PURE_METHODS:
             if name in _DEVICE_METHODS:
                 return lambda xs: xs[0]
             return self._replay(op, name.rstrip("_") if name.endswith("_") else name, method=True)
-        if op.kind is K.RESHAPE and is_selection(op):
-            step, said = every_candidate(op)
-            self.notes.append(said)
-            return step
         data = self.graph.unshape(self.graph.ops[op.inputs[0]])
         if op.kind is K.RESHAPE and op.type_name == "getitem" and data.kind is K.INPUT:
             # s[index], s[perm] of a batch: the inputs are random data shaped for what reads them
@@ -473,10 +473,6 @@ class BuiltGraph(nn.Module):
         except CannotBuild:
             if op.kind is K.RESHAPE and self._feeds_linear(op):
                 return lambda xs: xs[0].reshape(xs[0].shape[0], -1)
-            if op.kind is K.RESHAPE and is_selection(op):
-                step, said = every_candidate(op)
-                self.notes.append(said)
-                return step
             raise
 
         def step(xs: list[torch.Tensor]) -> torch.Tensor:

@@ -30,8 +30,9 @@ Copies = dict[tuple[int, int], tuple[Op, Op]]
 
 
 def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tuple[ModelGraph, list[str]]:
-    """A copy of ``graph`` in which each call of a model with one input and one output runs the
-    model's ops, and what to say in the evidence. A tensor the code makes from data the analysis
+    """A copy of ``graph`` in which each call of a model with one input runs the model's ops,
+    its one output or each output the code unpacked becoming what the model computes there, and
+    what to say in the evidence. A tensor the code makes from data the analysis
     does not follow (``torch.tensor([state])``, ``torch.from_numpy(obs)``) and passes to a model
     or a layer becomes an input of the trace, fed as the layer's own input would be. A model
     graph, an exported graph or code with neither is returned as it is."""
@@ -51,9 +52,7 @@ def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tu
     mappings: dict[int, dict[int, int]] = {}  # call op id -> the model's op ids -> their copies
     for op in graph.ops.values():  # creation order stays a topological order: the model's ops before the call
         if "output" in op.attrs and op.inputs and op.inputs[0] in mappings:  # logits, value = model(x)
-            model = calls[op.inputs[0]]
-            ops[op.id] = replace(op, kind=OpKind.IDENTITY, type_name="torch.nn.Identity", attrs={"call": ([], {})},
-                                 inputs=[mappings[op.inputs[0]][model.outputs[op.attrs["output"]]]])
+            ops[op.id] = _passing_on(op, mappings[op.inputs[0]][calls[op.inputs[0]].outputs[op.attrs["output"]]])
             continue
         if op.id in fed:  # torch.tensor(state), torch.from_numpy(obs): fed as the model's input is
             notes.append(f"{op.describe()}(...) (data made at run time) fed random inputs shaped for the layers it "
@@ -75,10 +74,14 @@ def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tu
                 mapping[inner.id] = entry[1].id
             mappings[op.id] = mapping
             notes.append(f"{op.label or model.name}(...) traced through {model.name}'s layers")
-            op = replace(op, kind=OpKind.IDENTITY, type_name="torch.nn.Identity", attrs={"call": ([], {})},
-                         inputs=[mapping[model.outputs[0]]])
+            op = _passing_on(op, mapping[model.outputs[0]])
         ops[op.id] = op
     return replace(graph, ops=ops, _consumers=None, _by_kind=None), notes
+
+
+def _passing_on(op: Op, source: int) -> Op:
+    """``op`` (a call, or an output unpacked from one) as an identity of what the copy computes."""
+    return replace(op, kind=OpKind.IDENTITY, type_name="torch.nn.Identity", attrs={"call": ([], {})}, inputs=[source])
 
 
 def _data_made_at_run_time(graph: ModelGraph, calls: set[int]) -> set[int]:
