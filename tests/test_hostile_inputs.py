@@ -326,6 +326,29 @@ def test_onnx_activations_a_resize_grows_past_the_budget_stop_the_model(repo):
     assert "of activations for one sample (a pass at batch 1 stopped there), over the 200 MB" in evidence, evidence
 
 
+def test_onnx_activations_count_every_output_a_training_pass_keeps(repo):
+    """A deep chain never holds more than two of its 4 MB outputs at once, but a training pass
+    keeps all 41 for its backward pass: 8 samples need 1.3 GB, over a 400 MB budget, though the
+    live outputs of an evaluation pass (66 MB at batch 8) fit in it."""
+    pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["h0"], pads=[1, 1, 1, 1])]
+    nodes += [helper.make_node("Relu", [f"h{i}"], [f"h{i + 1}"]) for i in range(40)]
+    graph = helper.make_graph(
+        nodes, "deep",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 256, 256])],
+        [helper.make_tensor_value_info("h40", TensorProto.FLOAT, [1, 16, 256, 256])],
+        [numpy_helper.from_array(np.full((16, 16, 3, 3), 0.1, dtype=np.float32), "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(repo / "deep.onnx"))
+    result = run_cli(["--trace", "--device", "cpu", "--trace-memory", "400MB", "--format", "json", "deep.onnx"],
+                     cwd=repo)
+    evidence = trace_of(result, "deep.onnx", "NN004")["evidence"]  # its constant weights
+    assert "of activations for one sample (a pass at batch 1 stopped there), over the 400 MB" in evidence, evidence
+
+
 @pytest.mark.parametrize("value", ["3XB", "-1GB", "0", "GB", "1e9"])
 def test_a_bad_trace_memory_is_a_usage_error(repo, value):
     result = run_cli(["--trace", f"--trace-memory={value}", "ctl.py"], cwd=repo)

@@ -1288,31 +1288,29 @@ class OnnxExecutor(nn.Module):
         env.pop(None, None)
         return env
 
-    def activation_peak(self, feeds: dict[str, torch.Tensor], limit: int) -> int:
-        """The most bytes of node outputs alive at once in an evaluation pass on ``feeds`` (each
-        dropped after its last reader, as :meth:`forward` with ``visit`` drops them).
-        :class:`~nnlint.trace.budget.OverBudget` as soon as they pass ``limit``: a graph whose
-        declared sizes are modest can still grow them (a x4 ``Resize`` then convolutions at the
-        new size), and the pass stops one node past the limit rather than at the machine's."""
+    def activation_total(self, feeds: dict[str, torch.Tensor], limit: int) -> int:
+        """The bytes of every node output of an evaluation pass on ``feeds``: what a training
+        pass keeps for its backward pass (the rebuilt models' first pass counts the same), though
+        this pass drops each output after its last reader, as :meth:`forward` with ``visit``
+        does, so it holds no more than an evaluation pass. :class:`~nnlint.trace.budget.OverBudget`
+        as soon as the total passes ``limit``: a graph whose declared sizes are modest can still
+        grow them (a x4 ``Resize`` then convolutions at the new size), and the pass stops one
+        node past the limit rather than at the machine's."""
         env = self._weights_and_constants()
         env.update((name, feeds[name]) for name in self._inputs)
         env[""] = None
-        live = peak = 0
-        sizes: dict[str, int] = {}
+        total = 0
         for index, (fn, inputs, outputs) in enumerate(self._eval_steps):
             result = fn(*[env[i] for i in inputs])
             for name, value in zip(outputs, [result] if len(outputs) == 1 else result):
                 env[name] = value
                 if name is not None and isinstance(value, torch.Tensor):
-                    sizes[name] = value.element_size() * value.nelement()
-                    live += sizes[name]
-            peak = max(peak, live)
-            if peak > limit:
+                    total += value.element_size() * value.nelement()
+            if total > limit:
                 raise OverBudget(f"the activations pass {size_text(limit)}")
             for name in self._dead[index]:
-                live -= sizes.pop(name, 0)
                 del env[name]
-        return peak
+        return total
 
     def mode_free(self) -> bool:
         """No node computes differently in training mode: the graph has no Dropout or

@@ -58,14 +58,15 @@ class OnnxGraph(nn.Module):
 
     def _check_activations(self, budget: Budget, batch: int) -> None:
         """:class:`~nnlint.trace.budget.OverBudget` when the activations of one sample, scaled
-        to the trace's batch, exceed the budget: measured by a pass at batch 1 that stops once
-        they pass the budget's share of one sample. A node that fails here fails the real
-        passes too, which report it."""
+        to the trace's batch, exceed the budget: every node output, which a training pass keeps
+        for its backward pass, measured by a pass at batch 1 that stops once they pass the
+        budget's share of one sample. A node that fails here fails the real passes too, which
+        report it."""
         feeds = {name: tensor for (name, _, _), tensor in
                  zip(self.specs.values(), self.make_inputs(1, torch.Generator().manual_seed(0)).values())}
         try:
             with torch.no_grad():
-                peak = self.executor.activation_peak(feeds, budget.limit // max(batch, 1))
+                total = self.executor.activation_total(feeds, budget.limit // max(batch, 1))
         except OverBudget:
             share = budget.limit // max(batch, 1)
             raise OverBudget(f"the model needs more than {size_text(share)} of activations for one sample (a pass at "
@@ -73,7 +74,7 @@ class OnnxGraph(nn.Module):
                              f"batch {batch}") from None
         except Exception:
             return
-        budget.check(peak * batch, f"activations at batch {batch}")
+        budget.check(total * batch, f"activations at batch {batch}")
 
     def make_inputs(self, batch: int, generator: torch.Generator, scale: float = 1.0) -> dict[int, torch.Tensor]:
         made = {}
