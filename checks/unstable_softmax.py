@@ -37,9 +37,11 @@ class UnstableSoftmax(GraphCheck):
     cannot see (a caller's argument, an unknown call) may be minus the maximum: silent. The log
     is followed through picks by index (`probs.gather(1, actions)`, `probs[action]`) and into
     the model training code calls (`torch.log(policy(state))` where the policy's `forward`
-    ends in a softmax), as policy-gradient losses write it; a probability kept off zero
-    (`+ 1e-8`, `.clamp(min=...)`, in place too) and the largest probability (at least 1/n)
-    are silent.
+    ends in a softmax), as policy-gradient losses write it, and into a Keras loss written by
+    hand (`compile(loss=fn)` runs `fn(y_true, y_pred)` on the model's predictions, so
+    `K.log(y_pred)` is a log of its last layer). A probability kept off zero (`+ 1e-8`,
+    `.clamp(min=...)`, `K.clip(...)`, in place too) and the largest probability (at least 1/n)
+    are silent; a clamp that keeps it off 1 only (`.clamp(max=1 - 1e-20)`) is not a guard.
 
     ## Why is this bad?
     In float32, `exp` overflows to `inf` for any input above about 88.7, and `inf / inf` is
@@ -230,7 +232,7 @@ def log_probs(logits):
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
         """``log_softmax`` for ``log(softmax)``; the ReLU removed before a softmax or an exp.
         None for a hand-written softmax (its rewrite depends on the axis it sums over)."""
-        from nnlint.trace.remedy import Remedy, swap_function, to_identity
+        from nnlint.trace.remedy import Remedy, keras_function, swap_function, to_identity
 
         if op is None or graph.ops.get(op.id) is not op:
             return None
@@ -246,7 +248,8 @@ def log_probs(logits):
                                                                         "log_softmax"))
                 to_identity(g, op.id)
             where = f" in {model.name}" if model is not None else ""
-            return Remedy(self.code, f"log_softmax in place of log({softmax.describe()}){where}", (self.code, op.id), edit)
+            return Remedy(self.code, f"log_softmax in place of log({softmax.describe()}){where}", (self.code, op.id), edit,
+                          keras=keras_function(softmax))
         if op.kind in (OpKind.SOFTMAX, OpKind.EXP) and source.kind is OpKind.RELU:
             return Remedy(self.code, f"{source.describe()} removed before {op.describe()}", (self.code, op.id),
                           lambda g: to_identity(g, source.id))
@@ -307,7 +310,7 @@ def log_probs(logits):
         for op in graph.find(OpKind.LOG):
             if not op.inputs:
                 continue
-            model, source = graph.computed_by(graph.ops[op.inputs[0]])
+            model, source = _probabilities(graph, graph.ops[op.inputs[0]])
             if source.kind is not OpKind.SOFTMAX:
                 continue
             if model is graph:
@@ -407,6 +410,28 @@ def _bounded_logits(graph: Optional[ModelGraph], op: Op, scales: list) -> Option
         return None
     return (f"the logits feeding {source.describe()} stay within +-{last:.3g} at x{scales[-1].scale:g} "
             f"(+-{first:.3g} at x{scales[0].scale:g}): a saturating layer before them caps them")
+
+
+def _probabilities(graph: ModelGraph, op: Op) -> tuple[ModelGraph, Op]:
+    """What computed the values ``op`` takes (:meth:`ModelGraph.computed_by`), also through
+    clamps that leave a zero at zero: ``.clamp(max=1 - 1e-20)`` keeps a probability off 1, not
+    off 0, and so does a floor at or below 0 (``clip(0, 1)``)."""
+    model, source = graph.computed_by(op)
+    for _ in range(8):  # clamps of clamps: bounded
+        if not _keeps_zero(source):
+            break
+        model, source = model.computed_by(model.ops[source.inputs[0]])
+    return model, source
+
+
+def _keeps_zero(op: Op) -> bool:
+    """A clamp (``clamp``, ``clip``, in place too) whose floor is absent or at most 0; a floor
+    known only at run time may be above 0."""
+    if op.type_name.rsplit(".", 1)[-1].rstrip("_") not in ("clamp", "clip") or not op.inputs or "call" not in op.attrs:
+        return False
+    args, kwargs = op.attrs["call"]
+    floor = kwargs["min"] if "min" in kwargs else args[1] if len(args) > 1 else None
+    return floor is None or (isinstance(floor, (int, float)) and not isinstance(floor, bool) and floor <= 0)
 
 
 def _source(graph: ModelGraph, op: Op, also: tuple[OpKind, ...] = ()) -> Optional[Op]:

@@ -92,6 +92,50 @@ class ActorCritic(nn.Module):
         self.optimizer.step()
 """
 
+# a policy that clamps its probabilities below 1 only (zeros stay zero), its log taken on rows of
+# a rollout kept in lists and handed to an update function
+CAPPED = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ActorCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 32)
+        self.fc_actor = nn.Linear(32, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc_actor(F.relu(self.fc1(x))), dim=1).clamp(max=1 - 1e-20)
+
+
+def update(policies, actions, rewards, optimiser):
+    loss = 0
+    for i in reversed(range(len(rewards))):
+        log_prob = policies[i].gather(1, actions[i]).log()
+        loss = loss - log_prob * rewards[i]
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+
+
+def train(env):
+    model = ActorCritic()
+    optimiser = torch.optim.RMSprop(model.parameters(), lr=1e-4)
+    for episode in range(100):
+        policies, actions, rewards = [], [], []
+        state, done = env.reset(), False
+        while not done:
+            policy = model(torch.tensor([state], dtype=torch.float32))
+            action = policy.multinomial(1)
+            state, reward, done, _ = env.step(action.item())
+            policies.append(policy)
+            actions.append(action)
+            rewards.append(reward)
+        update(policies, actions, rewards, optimiser)
+"""
+
 # near misses: the stable spellings, a probability kept off zero (also by an in-place clamp), the
 # largest probability (at least 1/n), a model that returns two values, and no log at all
 NEAR_MISSES = POLICY + """
@@ -110,7 +154,7 @@ class TwoHeads(nn.Module):
         return F.softmax(self.pi(h), dim=-1), self.v(h)
 
 
-def losses(policy, two_heads, states, actions):
+def losses(policy, two_heads, states, actions, eps):
     probs = policy(states)
     a = torch.log(probs.gather(1, actions).clamp(min=1e-8))
     b = torch.log(probs.gather(1, actions) + 1e-10)
@@ -122,10 +166,11 @@ def losses(policy, two_heads, states, actions):
     dist = policy(states).gather(1, actions)
     dist.data.clamp_(0.01, 0.99)  # in place: the log below reads the clamped values
     h = dist.log()
-    return a, b, c, d, e, f, g, h
+    i = torch.clamp(probs, eps, 1.0).log()  # a floor known only at run time may be above 0
+    return a, b, c, d, e, f, g, h, i
 
 
-losses(PolicyNet(4, 64, 2), TwoHeads(), torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long))
+losses(PolicyNet(4, 64, 2), TwoHeads(), torch.randn(8, 4), torch.zeros(8, 1, dtype=torch.long), 1e-6)
 """
 
 
@@ -140,8 +185,11 @@ def line_of(code: str, text: str) -> int:
 
 
 @pytest.mark.parametrize("code, where", [(AGENT, "torch.log(self.policy_net"), (FUNCTION, "picked.log()"),
-                                         (ACTOR_CRITIC, "torch.log(pi_a)")],
-                         ids=["agent-method", "function-of-the-model", "inlined-method"])
+                                         (ACTOR_CRITIC, "torch.log(pi_a)"), (CAPPED, "policies[i].gather(1"),
+                                         (CAPPED.replace("clamp(max=1 - 1e-20)", "clamp(0.0, 1.0)"),
+                                          "policies[i].gather(1")],
+                         ids=["agent-method", "function-of-the-model", "inlined-method", "clamped-below-one",
+                              "clamped-at-zero"])
 def test_log_of_a_picked_probability_is_flagged(tmp_path, code, where):
     found = [f for f in lint_source(tmp_path, code) if f.code == "NN002"]
     assert [f.line for f in found] == [line_of(code, where)]

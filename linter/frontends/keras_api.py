@@ -51,7 +51,10 @@ ACTIVATIONS: dict[str, OpKind] = {
     "hard_sigmoid": K.SIGMOID, "tanh": K.TANH, "softmax": K.SOFTMAX, "log_softmax": K.LOG_SOFTMAX,
 }
 
-#: TensorFlow and Keras 3 tensor functions -> kind (``tf.exp``, ``tf.math.exp``, ``keras.ops.exp``)
+#: Keras modules of tensor functions (``keras.ops.log``; Keras 2's backend, ``K.log``, in which
+#: hand-written losses are often written), which compute what TensorFlow's of the same names do
+FUNCTION_MODULES = ("keras.ops.", "keras.backend.")
+#: TensorFlow and Keras tensor functions -> kind (``tf.exp``, ``tf.math.exp``, ``keras.ops.exp``)
 FUNCTIONS: dict[str, OpKind] = {}
 for _name, _kind in {
     "exp": K.EXP, "log": K.LOG, "softmax": K.SOFTMAX, "log_softmax": K.LOG_SOFTMAX, "relu": K.RELU,
@@ -59,7 +62,7 @@ for _name, _kind in {
     "reduce_logsumexp": K.LOGSUMEXP, "logsumexp": K.LOGSUMEXP, "sum": K.REDUCE_SUM, "max": K.REDUCE_MAX,
     "matmul": K.MATMUL, "gelu": K.GELU, "elu": K.ELU, "softplus": K.SOFTPLUS,
 }.items():
-    for _prefix in ("tensorflow.", "tensorflow.math.", "tensorflow.nn.", "keras.ops.", "keras.activations."):
+    for _prefix in ("tensorflow.", "tensorflow.math.", "tensorflow.nn.", "keras.activations.", *FUNCTION_MODULES):
         FUNCTIONS[_prefix + _name] = _kind
 
 #: loss names (strings and classes, snake_case) -> task

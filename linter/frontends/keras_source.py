@@ -286,11 +286,32 @@ class KerasInterpreter(TensorFlowCode):
             if record is not None:
                 graph.setup.losses.append(record)
                 self.program.declared_tasks.add(record["task"])
+        if len(losses) == 1 and isinstance(losses[0], FunctionRef):
+            self.custom_loss(graph, losses[0], node, frame)
         if isinstance(optimizer, str) and optimizer.lower() in {o.lower() for o in kapi.OPTIMIZERS}:
             name = next(o for o in kapi.OPTIMIZERS if o.lower() == optimizer.lower())
             optimizer = self.keras_optimizer(name, [], {}, node, frame)
         if isinstance(optimizer, Optimizer) and optimizer.record not in graph.setup.optimizers:
             graph.setup.optimizers.append(optimizer.record)
+
+    def custom_loss(self, graph: ModelGraph, loss: FunctionRef, node: cst.Call, frame: Frame) -> None:
+        """A loss written as a function (``def loss(y_true, y_pred): ... K.log(y_pred)``), run
+        as Keras runs it: on the labels and on what the model returns. What it computes from
+        ``y_pred`` is then computed from the model's last layer, as a PyTorch loss on
+        ``model(x)`` is (a log of a softmax output is a log of a softmax); run as a function
+        nothing calls, its ``y_pred`` would be any tensor. Its graph is a training-code graph
+        of its own, named after the function."""
+        if not self.record_once(node, "custom loss"):
+            return
+        params = [*loss.node.params.posonly_params, *loss.node.params.params]
+        if len(params) < 2 or any(p.default is None for p in params[2:]):
+            return  # not a (y_true, y_pred) function: a loss factory's own arguments, a method
+        code = ModelGraph(name=loss.node.name.value, path=loss.module.path)
+        inner = Frame(loss.module, code, {}, name=loss.node.name.value)
+        labels = Tensor(code, code.add(OpKind.INPUT, params[0].name.value).id)
+        predictions = self.model_output(graph, [], None, inner)
+        self.unit(lambda: self.call_function(loss, [labels, predictions], {}, inner))
+        self.program.graphs.append(code)
 
     def keras_optimizer(self, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Optimizer:
         record = {

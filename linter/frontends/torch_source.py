@@ -644,9 +644,10 @@ class TorchInterpreter(TrainingCode):
             if isinstance(value, (Instance, Layer)) and not frame.in_graph:
                 self.training_steps += 1  # the unknown code may train it
         tensors = [a for a in args if isinstance(a, Tensor)]
-        if tensors and qualname.startswith("torch."):
+        if tensors and qualname.startswith("torch."):  # its arguments kept, as a method's are (torch.clamp(x, max=1))
             return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node,
-                                  {"weightless": True, **_sign_of(qualname.rsplit(".", 1)[-1])})
+                                  {"call": recorded_call(args, kwargs, tensors), "weightless": True,
+                                   **_sign_of(qualname.rsplit(".", 1)[-1])})
         if frame.in_graph:  # a library's function or module (einops, timm, torchvision) on the model's tensors
             return self.opaque(None, args, kwargs, node, frame)
         return UNKNOWN

@@ -49,8 +49,10 @@ class Op:
     label: str = ""
 
     def describe(self) -> str:
-        """Human name for messages: ``self.fc2 (Linear)`` or just ``ReLU``."""
-        short = self.type_name.rsplit(".", 1)[-1]
+        """Human name for messages: ``self.fc2 (Linear)`` or just ``ReLU`` (a call of a model,
+        ``self.policy(...)``, by its whole name: its dots are not a module path)."""
+        head, call, rest = self.type_name.partition("(")
+        short = head.rsplit(".", 1)[-1] + call + rest
         if self.label and self.label != short:
             return f"{self.label} ({short})"
         if ".functional." in self.type_name:

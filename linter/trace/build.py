@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 from torch import nn
 
+from nnlint.frontends import keras_api as kapi
 from nnlint.frontends import torch_api as api
 from nnlint.trace import keras_build, tf_build
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
@@ -298,11 +299,11 @@ class BuiltGraph(nn.Module):
         name = api.canonical(op.type_name)
         if name in api.LAYERS:
             return self._layer(op, name)
-        if name.startswith("keras."):
+        if name.startswith("keras.") and not name.startswith(kapi.FUNCTION_MODULES):
             return keras_build.layer_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
                                           lambda field: self.stood_out.__setitem__(op.id, field) if field == "out_features"
                                           else self._stands_in(op.id, field))
-        if tf_build.is_tf(op):
+        if tf_build.is_tf(op) or name.startswith(kapi.FUNCTION_MODULES):
             return tf_build.tf_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
                                     lambda field: self.stood_out.__setitem__(op.id, field) if field == "out_features"
                                     else self._stands_in(op.id, field))
@@ -671,7 +672,12 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
     if declared is not None and not keras_build.is_keras(graph):
         return InputSpec((1, *declared))
     if keras_build.is_keras(graph):
-        shape, bound, stood_in = keras_build.sample_shape(graph, op, STAND_IN)
+        try:
+            shape, bound, stood_in = keras_build.sample_shape(graph, op, STAND_IN)
+        except CannotBuild:
+            if graph.is_model or any(u.kind in WEIGHTED for u in graph.walk_forward(op, lambda o: o.kind not in WEIGHTED)):
+                raise
+            return InputSpec((1, FREE_WIDTH))  # training code's own data (a hand-written loss's y_true): any width
         return InputSpec((1, *shape), integer_below=bound, stood_in=stood_in)
     spec = consumer_spec(graph, op)
     if spec is not None:

@@ -50,6 +50,7 @@ def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tu
     ops: dict[int, Op] = {}
     notes: list[str] = []
     mappings: dict[int, dict[int, int]] = {}  # call op id -> the model's op ids -> their copies
+    inputs_added: list[int] = []
     for op in graph.ops.values():  # creation order stays a topological order: the model's ops before the call
         if "output" in op.attrs and op.inputs and op.inputs[0] in mappings:  # logits, value = model(x)
             ops[op.id] = _passing_on(op, mappings[op.inputs[0]][calls[op.inputs[0]].outputs[op.attrs["output"]]])
@@ -60,9 +61,11 @@ def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tu
             op = replace(op, kind=OpKind.INPUT)
         model = calls.get(op.id)
         if model is not None:
-            mapping = {model.inputs[0]: op.inputs[0]}
+            # a call passed nothing the analysis follows (Keras running a hand-written loss on
+            # the model's predictions): the copy of the model's input is an input of the trace
+            mapping = {model.inputs[0]: op.inputs[0]} if op.inputs else {}
             for inner in model.ops.values():
-                if inner.id == model.inputs[0]:
+                if inner.id in mapping:
                     continue
                 inputs = [mapping[i] for i in inner.inputs]
                 entry = copies.get((op.id, id(inner)))
@@ -72,11 +75,13 @@ def inline_model_calls(graph: ModelGraph, copies: Optional[Copies] = None) -> tu
                     next_id += 1
                 ops[entry[1].id] = entry[1]
                 mapping[inner.id] = entry[1].id
+                if inner.kind is OpKind.INPUT:
+                    inputs_added.append(entry[1].id)
             mappings[op.id] = mapping
             notes.append(f"{op.label or model.name}(...) traced through {model.name}'s layers")
             op = _passing_on(op, mapping[model.outputs[0]])
         ops[op.id] = op
-    return replace(graph, ops=ops, _consumers=None, _by_kind=None), notes
+    return replace(graph, ops=ops, inputs=[*graph.inputs, *inputs_added], _consumers=None, _by_kind=None), notes
 
 
 def _passing_on(op: Op, source: int) -> Op:
@@ -98,11 +103,12 @@ def _data_made_at_run_time(graph: ModelGraph, calls: set[int]) -> set[int]:
 
 
 def _inlinable(op: Op, graph: ModelGraph) -> bool:
-    """A call of a model built from source whose one input the code passes and whose output it
-    uses: its one output, or each of several as the code unpacks them (``attrs["output"]``);
-    the model's graph has no other input (an argument it reads from elsewhere)."""
+    """A call of a model built from source whose one input the code passes (or that passes it
+    nothing the analysis follows) and whose output it uses: its one output, or each of several
+    as the code unpacks them (``attrs["output"]``); the model's graph has no other input (an
+    argument it reads from elsewhere)."""
     model = op.attrs.get("model_call")
-    if not isinstance(model, ModelGraph) or model.artifact is not None or len(op.inputs) != 1:
+    if not isinstance(model, ModelGraph) or model.artifact is not None or len(op.inputs) > 1:
         return False
     if len(model.inputs) != 1 or not model.outputs or len(model.ops) > MAX_MODEL_OPS:
         return False

@@ -19,6 +19,7 @@ import copy
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Optional
 
+from nnlint.frontends.keras_api import FUNCTION_MODULES
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
 
 K = OpKind
@@ -40,8 +41,9 @@ class Remedy:
     #: the edit sets what an ONNX node reads (:func:`set_node_value`), which the ONNX executor
     #: honours: it fits an exported graph too
     onnx: bool = False
-    #: the edit sets a Keras layer's own argument (:func:`set_keras_arg`), which the Keras builder
-    #: reads: it fits a Keras model too
+    #: the edit sets what the Keras builder reads: a Keras layer's own argument
+    #: (:func:`set_keras_arg`), or the function of an activation or a tensor function
+    #: (:func:`swap_function` of ``activation='softmax'``, ``K.softmax``): it fits a Keras model too
     keras: bool = False
 
     def named(self) -> str:
@@ -104,8 +106,16 @@ def swap_function(graph: ModelGraph, op_id: int, kind: OpKind, module: str, func
     op.kind = kind
     if op.type_name.startswith("tensorflow."):  # tf.nn.softmax(x) -> tf.nn.log_softmax(x): the same axis
         op.type_name = f"tensorflow.nn.{function}"
+    elif keras_function(op):
+        op.type_name = f"{op.type_name.rpartition('.')[0]}.{function}"  # activation='softmax', K.softmax(x)
     else:
         op.type_name = f"torch.nn.{module}" if is_layer else f"torch.nn.functional.{function}"
+
+
+def keras_function(op: Op) -> bool:
+    """A Keras activation (``activation='softmax'``) or tensor function (``K.softmax(x)``): the
+    Keras builder builds it by its kind, so :func:`swap_function` changes what it computes."""
+    return op.type_name.startswith(("keras.activations.", *FUNCTION_MODULES))
 
 
 def to_sigmoid(graph: ModelGraph, op_id: int) -> None:
