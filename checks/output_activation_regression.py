@@ -37,7 +37,8 @@ class OutputActivationRegression(GraphCheck):
     Flags a model trained for regression (with `MSELoss`, `L1Loss`, `SmoothL1Loss`,
     `HuberLoss` or their functional forms, or declared with `task = "regression"`) whose
     output goes through a rectifying or squashing activation, in the model or applied by the
-    training code between the model and the loss (`mse_loss(torch.relu(model(x)), y)`). A
+    training code between the model and the loss (`mse_loss(torch.relu(model(x)), y)`), also
+    behind a dropout on the output (which keeps the values' sign). A
     "model" with no weights at all (a benchmark wrapping one activation layer) trains nothing
     and is not judged.
 
@@ -216,6 +217,8 @@ model.compile(optimizer="adam", loss="mse")
         reported = set()
         for loss in losses:
             op = graph.prediction(loss)
+            # through a dropout on the output, which zeroes or scales values and keeps their sign
+            op = graph.unshape(op, also=(OpKind.DROPOUT,)) if op is not None else None
             if op is None or op.id in reported and "applied" not in loss:
                 continue
             reported.add(op.id)

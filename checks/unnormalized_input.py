@@ -38,8 +38,11 @@ class UnnormalizedInput(ProgramCheck):
     `scale=True`); images read with PIL, OpenCV, imageio, scikit-image or
     `torchvision.io.read_image` (uint8), and pixel CSVs of published data sets (`mnist_train.csv`),
     (`info`: the scale is read from the file's name) reaching a model, a `TensorDataset`'s inputs or a `DataLoader` (also as what a `Dataset`
-    class's `__getitem__` returns); raw tabular features (scikit-learn's California housing)
-    used unscaled. A division, a subtraction or a scaling transform on the way is a scaling.
+    class's `__getitem__` returns); raw tabular features (scikit-learn's California housing,
+    Boston housing, breast cancer and wine tables, as a `Bunch`, `return_X_y=True` or split by
+    `train_test_split`, and Keras' `boston_housing.load_data()`) used unscaled. A division, a subtraction or a scaling transform on the way is a scaling,
+    also as the model's own first step (`x / 255` in `forward`, a Keras `Rescaling` or
+    `Normalization` layer, in a nested model too).
 
     ## Why is this bad?
     Inputs of size 255 (or house prices in the hundreds of thousands) multiply the first
@@ -211,6 +214,8 @@ plain.fit(x_train / 255.0, y_train)
             if first is not None and _normalises_first(model, first):
                 self.report(flow["at"], Severity.INFO, Confidence.POSSIBLE, what=flow["what"], sink=flow["sink"],
                             fix=f"its first layers normalise them, which takes most of the harm; still, {fix}")
+            elif first is not None and _scales_first(first):
+                continue  # the model scales its own input first (x / 255 in forward, a Normalization layer)
             elif first is not None and first.kind is OpKind.UNKNOWN and not first.attrs.get("weightless"):
                 # a library model (torch.hub, timm) or a module nnlint cannot read: it may scale its input itself
                 self.report(flow["at"], Severity.INFO, Confidence.POSSIBLE, what=flow["what"], sink=flow["sink"],
@@ -297,6 +302,18 @@ def _integer_source(graph: Optional[ModelGraph], op: Optional[Op]) -> Optional[O
 def _first_op(graph: ModelGraph) -> Optional[Op]:
     """The first op of ``graph`` that computes something (not its input, not a reshape)."""
     return next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT and op.kind not in SHAPE_ONLY), None)
+
+
+def _scales_first(first: Op) -> bool:
+    """The model's first computation rescales its input, as scaling before the model would:
+    a division (``x / 255`` in ``forward``), a subtraction (``x - mean``, a Keras
+    ``Normalization``), a multiplication by a constant under 1 or a Keras ``Rescaling``."""
+    if first.kind in (OpKind.DIV, OpKind.SUB):
+        return True
+    if first.kind is OpKind.MUL:
+        factor = first.attrs.get("const", first.attrs.get("keras", {}).get("scale"))
+        return isinstance(factor, (int, float)) and not isinstance(factor, bool) and abs(factor) < 1
+    return False
 
 
 def _normalises_first(graph: ModelGraph, first: Op) -> bool:

@@ -81,6 +81,10 @@ class KerasInterpreter(TensorFlowCode):
                 raw = RawData(f"keras {data}.load_data() images (uint8 pixels, 0-255)", node, frame.module.path,
                               bounds=(0, 255), by=f"keras.datasets.{data}.load_data()")
                 return ((raw, UNKNOWN), (raw, UNKNOWN))
+            if data == "boston_housing":
+                raw = RawData("keras boston_housing.load_data() features (raw units: TAX up to 711)", node,
+                              frame.module.path)
+                return ((raw, UNKNOWN), (raw, UNKNOWN))
         return UNKNOWN
 
     def call(self, func: Any, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:

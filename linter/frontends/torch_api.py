@@ -117,8 +117,8 @@ METHODS: dict[str, OpKind] = {
     "relu": K.RELU, "relu_": K.RELU, "sigmoid": K.SIGMOID, "sigmoid_": K.SIGMOID, "tanh": K.TANH,
     "tanh_": K.TANH, "softmax": K.SOFTMAX, "log_softmax": K.LOG_SOFTMAX, "exp": K.EXP, "exp_": K.EXP,
     "log": K.LOG, "log_": K.LOG, "sum": K.REDUCE_SUM, "max": K.REDUCE_MAX, "amax": K.REDUCE_MAX,
-    "logsumexp": K.LOGSUMEXP, "matmul": K.MATMUL, "add": K.ADD, "sub": K.SUB, "mul": K.MUL, "div": K.DIV,
-    "add_": K.ADD, "sub_": K.SUB, "mul_": K.MUL, "div_": K.DIV,
+    "logsumexp": K.LOGSUMEXP, "matmul": K.MATMUL, "mm": K.MATMUL, "bmm": K.MATMUL, "add": K.ADD, "sub": K.SUB,
+    "mul": K.MUL, "div": K.DIV, "add_": K.ADD, "sub_": K.SUB, "mul_": K.MUL, "div_": K.DIV,
 }
 
 #: Functions and methods with no op kind of their own whose output sign is known whatever the

@@ -59,7 +59,15 @@ _TORCHVISION_DATASETS = ("torchvision.datasets.", "torchvision.datasets.mnist.",
 _TRANSFORM_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
 _SCALERS = {"StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "Normalizer", "scale", "normalize",
             "minmax_scale", "robust_scale", "maxabs_scale", "QuantileTransformer", "PowerTransformer"}
-_RAW_TABULAR = {"sklearn.datasets.fetch_california_housing": "California housing features (raw units)"}
+#: scikit-learn's bundled tables whose features come in raw units, some in the hundreds or
+#: thousands (the Boston data's TAX up to 711, a cancer cell's area up to 4254)
+_RAW_TABULAR = {f"sklearn.datasets.{loader}": f"{name} features (raw units{largest})" for loader, name, largest in (
+    ("fetch_california_housing", "California housing", ": population up to 35682"),
+    ("load_boston", "Boston housing", ": TAX up to 711"),
+    ("load_breast_cancer", "breast cancer", ": mean area up to 2501"),
+    ("load_wine", "wine", ": proline up to 1680"))}
+#: splitters that return each array they are given cut in two (train, test), in order
+_SPLITTERS = {"sklearn.model_selection.train_test_split", "sklearn.cross_validation.train_test_split"}
 #: Image readers that return uint8 pixels (0-255).
 _IMAGE_READERS = {"PIL.Image.open", "cv2.imread", "imageio.imread", "imageio.v2.imread", "imageio.v3.imread",
                   "skimage.io.imread", "torchvision.io.read_image", "torchvision.io.decode_image"}
@@ -610,7 +618,11 @@ class TorchInterpreter(TrainingCode):
         if qualname == "dataclasses.field":
             return kwargs.get("default", UNKNOWN)
         if qualname in _RAW_TABULAR:
-            return RawData(_RAW_TABULAR[qualname], node, frame.module.path)
+            raw = RawData(_RAW_TABULAR[qualname], node, frame.module.path)
+            return (raw, UNKNOWN) if kwargs.get("return_X_y") is True else raw
+        if qualname in _SPLITTERS and args and any(isinstance(a, RawData) for a in args):
+            # X_train, X_test, y_train, y_test = train_test_split(X, y): raw rows stay raw
+            return tuple(part for a in args for part in ((a, a) if isinstance(a, RawData) else (UNKNOWN, UNKNOWN)))
         if qualname in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
             first = args[0] if args else UNKNOWN
             if kwargs.get("volatile") is True:  # PyTorch < 0.4: a volatile input evaluates, like no_grad
