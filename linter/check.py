@@ -65,17 +65,19 @@ class Check:
     #: what ``confirm`` reads of the trace (``nnlint.trace.measurements.Measure``): the trace
     #: of a model takes only what its findings' checks read
     measures: ClassVar[frozenset] = frozenset()
-    #: the measurement depends on the size of the data a layer receives (an init's scale, the
-    #: relative size of a step): a finding on a layer whose input size the trace stood in for
-    #: is left inconclusive. A check whose measurement holds at any width sets it False.
+    #: the measurement depends on a layer's sizes (an init's scale against the data it
+    #: receives, the relative size of a step): a finding on a layer whose size (input or
+    #: output) the trace stood in for is left inconclusive. A check whose measurement holds at
+    #: any width sets it False.
     reads_input_size: ClassVar[bool] = True
     options: ClassVar[dict[str, Any]] = {}  # per-check settings and their defaults
     bad: ClassVar[list[Example]] = []
     good: ClassVar[list[Example]] = []
 
     def reads_size_of(self, fields: dict) -> bool:
-        """Whether this finding's measurement depends on the size of the data its layer
-        receives: ``reads_input_size``, unless a check knows better for the finding at hand."""
+        """Whether this finding's measurement depends on its layer's sizes (of the data it
+        receives, of the outputs it gives), so that a stand-in for one leaves it inconclusive:
+        ``reads_input_size``, unless a check knows better for the finding at hand."""
         return self.reads_input_size
 
     def __init__(self, sink: Sink, options: Optional[dict[str, Any]] = None) -> None:

@@ -142,6 +142,36 @@ def test_a_finding_on_the_stood_in_layer_itself_stays_inconclusive(tmp_path):
     assert "in_features unknown" in init["evidence"] and "depends on that layer" in init["evidence"]
 
 
+def test_a_bias_free_layer_of_run_time_widths_is_judged_at_the_stand_ins(tmp_path):
+    """A bias-free regression MLP whose widths are all arguments: a layer without a bias maps
+    0 to 0 at any width in and out, so the stand-ins are said, not held against the finding
+    (an init's scale is: test_a_finding_on_the_stood_in_layer_itself_stays_inconclusive)."""
+    code = """
+    import torch
+    import torch.nn as nn
+
+    class MLP(nn.Module):
+        def __init__(self, n_in, hidden, n_out):
+            super().__init__()
+            self.layers = nn.Sequential(nn.Linear(n_in, hidden, bias=False), nn.ReLU(),
+                                        nn.Linear(hidden, n_out, bias=False))
+
+        def forward(self, x):
+            return self.layers(x)
+
+    def train(model, loader):
+        optimizer = torch.optim.Adam(model.parameters())
+        for x, y in loader:
+            loss = nn.MSELoss()(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    """
+    findings = [t for (c, _), t in traced(tmp_path, code).items() if c == "NN003"]
+    assert len(findings) == 2 and all(t["status"] == "confirmed" for t in findings), findings
+    assert any("out_features unknown: traced with 10" in t["evidence"] for t in findings), findings
+
+
 TORCHVISION_HEAD = """
 import torch.nn as nn
 import torchvision

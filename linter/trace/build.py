@@ -32,7 +32,7 @@ from nnlint.trace.budget import Budget, OverBudget, product
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.model_calls import Copies, inline_model_calls
 from nnlint.trace.picks import every_candidate, is_selection
-from nnlint.trace.stand_ins import (INPUT_SIZES, SEQUENCE_LENGTH, STAND_IN, STAND_IN_CHANNELS, STAND_IN_OUTPUTS,
+from nnlint.trace.stand_ins import (SEQUENCE_LENGTH, SIZES, STAND_IN, STAND_IN_CHANNELS, STAND_IN_OUTPUTS,
                                     is_size)
 
 K = OpKind
@@ -378,7 +378,8 @@ class BuiltGraph(nn.Module):
         """A Linear whose number of outputs is only known at run time (``nn.Linear(512,
         len(classes))``, ``tf.matmul`` with a variable of ``[64, env.action_space.n]``) gives
         STAND_IN_OUTPUTS of them, said in the evidence: a finding behind it (a log of its
-        softmax) holds for any number over one; one on the layer itself stays inconclusive."""
+        softmax) holds for any number over one; one on the layer itself stays inconclusive
+        where its check reads the layer's sizes."""
         if cls not in (nn.Linear, nn.LazyLinear):
             return cls, args, kwargs
         if "out_features" in kwargs and not _is_constant(kwargs["out_features"]):
@@ -414,7 +415,7 @@ class BuiltGraph(nn.Module):
                 said = f"{field} unknown: traced with {value}"
                 name = self.graph.ops[op_id].label or self.graph.ops[op_id].describe()
                 self.stand_ins[op_id] = f"{self.stand_ins[op_id]}, {said}" if op_id in self.stand_ins else f"{name}'s {said}"
-                if field not in INPUT_SIZES:
+                if field not in SIZES:
                     self.own_stand_ins.add(op_id)
 
     def _cut(self, own: dict[int, str]) -> None:

@@ -23,9 +23,12 @@ SEQUENCE_LENGTH = 16
 STAND_IN_OUTPUTS = 10
 #: The drop rate traced where TF1 code feeds the keep probability at run time (a placeholder).
 STAND_IN_RATE = 0.5
-#: The layer arguments that are the size of the data the layer receives: a finding on a layer
-#: stood in for elsewhere (its rate, its outputs) depends on the stand-in whatever it reads.
+#: The layer arguments that are the size of the data the layer receives.
 INPUT_SIZES = frozenset({"in_features", "num_features", "in_channels", "num_embeddings", "input_length"})
+#: The sizes of a layer: the data it receives and the outputs it gives. A finding on a layer
+#: stood in for elsewhere (its rate) depends on the stand-in whatever it reads; one whose layer's
+#: size is stood in, only where its check reads sizes (``Check.reads_size_of``).
+SIZES = INPUT_SIZES | {"out_features"}
 
 
 def is_size(value: Any) -> bool:
