@@ -276,6 +276,9 @@ def log_probs(logits):
                     shown = "inf" if peak is None else f"{peak:.1f}"
                     return confirmed(f"at input scale x{probe.scale:g} the ReLU outputs feeding {op.describe()} reach "
                                      f"{shown}, past float32 exp's limit of {EXP_LIMIT}")
+            stuck = _unmoved(trace.scales, logits, f"the logits feeding {op.describe()}")
+            if stuck is not None:
+                return inconclusive(f"{stuck}: the measurement cannot show the problem")
             return refuted(f"the logits feeding {op.describe()} stay below {EXP_LIMIT} up to input scale "
                            f"x{trace.scales[-1].scale:g}" if trace.scales else "no scale sweep ran")
         if op.kind is OpKind.LOG and op.inputs:
@@ -303,6 +306,11 @@ def log_probs(logits):
             grown = _with_grown_logits(evidence, op)
             return grown or inconclusive(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}, "
                                          f"but {bounded}: only trained weights push them further")
+        exponent = _exponent(evidence.graph, op)
+        stuck = _unmoved(trace.scales, exponent.id, f"the exponent {exponent.describe()}") if exponent else None
+        if stuck is not None:
+            return inconclusive(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}, but "
+                                f"{stuck}: the measurement cannot show the problem")
         return refuted(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}"
                        if trace.scales else "no scale sweep ran")
 
@@ -399,17 +407,34 @@ def _in_softmax_graph(graph: ModelGraph, log_id: int, edit: Callable[[ModelGraph
 
 def _bounded_logits(graph: Optional[ModelGraph], op: Op, scales: list) -> Optional[str]:
     """Why the input sweep cannot show a log(softmax) underflow: the logits feeding the softmax
-    grew less than SATURATED times while the inputs grew a thousandfold (a tanh or sigmoid before
-    the last layer caps them, whatever the input); None when they grew with the input."""
+    did not grow with the inputs (a tanh or sigmoid before the last layer caps them, whatever
+    the input: :func:`_unmoved`); None when they grew with the input."""
     source = _source(graph, op) if graph is not None and graph.ops.get(op.id) is op else None
-    if source is None or source.kind is not OpKind.SOFTMAX or not source.inputs or len(scales) < 2:
+    if source is None or source.kind is not OpKind.SOFTMAX or not source.inputs:
         return None
-    logits = source.inputs[0]
-    first, last = scales[0].max_abs.get(logits), scales[-1].max_abs.get(logits)
+    return _unmoved(scales, source.inputs[0], f"the logits feeding {source.describe()}")
+
+
+def _unmoved(scales: list, value: int, what: str) -> Optional[str]:
+    """Why the input sweep says nothing about ``value``: it grew less than SATURATED times
+    while the inputs grew a thousandfold (logits computed from token ids through embeddings,
+    from a saturating layer); None when it grew with the input, or was not measured."""
+    if len(scales) < 2:
+        return None
+    first, last = scales[0].max_abs.get(value), scales[-1].max_abs.get(value)
     if first is None or last is None or last > SATURATED * max(first, 1e-12):
         return None
-    return (f"the logits feeding {source.describe()} stay within +-{last:.3g} at x{scales[-1].scale:g} "
-            f"(+-{first:.3g} at x{scales[0].scale:g}): a saturating layer before them caps them")
+    return (f"{what} stays within +-{last:.3g} at x{scales[-1].scale:g} (+-{first:.3g} at x{scales[0].scale:g}): "
+            "scaling the inputs does not move it")
+
+
+def _exponent(graph: Optional[ModelGraph], op: Op) -> Optional[Op]:
+    """The value a hand-written softmax ``exp(x) / sum(exp(x))`` exponentiates (its numerator's
+    ``x``); None for any other op."""
+    if graph is None or graph.ops.get(op.id) is not op or op.kind is not OpKind.DIV or len(op.inputs) != 2:
+        return None
+    exp = _exp_of(graph, graph.unshape(graph.ops[op.inputs[0]]))
+    return graph.ops[exp.inputs[0]] if exp is not None and exp.inputs else None
 
 
 def _probabilities(graph: ModelGraph, op: Op) -> tuple[ModelGraph, Op]:

@@ -456,3 +456,28 @@ policy = Policy()
     assert trace["status"] == "confirmed", trace
     assert trace["evidence"].startswith("with self.head (Linear)'s weights x1000"), trace
     assert "with log_softmax in place of log(F.softmax) it stays finite" in trace["evidence"], trace
+
+
+def test_a_softmax_of_scores_the_input_sweep_cannot_move_is_never_refuted(tmp_path):
+    """Scores computed from token ids through embeddings do not grow when the inputs are scaled
+    (ids are indices): a hand-written softmax that stays finite over the sweep was not
+    measured at large scores, so it is inconclusive, not refuted."""
+    found = verdicts(tmp_path, """
+class SkipGram(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.center = nn.Embedding(100, 16)
+        self.context = nn.Embedding(100, 16)
+
+    def forward(self, center_words, target_words, all_words):
+        center = self.center(center_words)
+        score = self.context(target_words).bmm(center.transpose(1, 2)).squeeze(2)
+        scores = self.context(all_words).bmm(center.transpose(1, 2)).squeeze(2)
+        return -torch.log(torch.exp(score) / torch.sum(torch.exp(scores), 1).unsqueeze(1))
+
+
+model = SkipGram()
+""")
+    (trace,) = found["NN002"]
+    assert trace["status"] == "inconclusive", trace
+    assert "scaling the inputs does not move it" in trace["evidence"], trace
