@@ -161,22 +161,31 @@ plain.fit(x_train / 255.0, y_train)
 
 
     def remedy(self, graph: ModelGraph, op: Optional[Op], fields: dict) -> Optional[Remedy]:
-        """The data scaled into [-1, 1] by its largest magnitude (pixels / 255), where the API
-        that loads it fixes its range; the model itself is unchanged."""
+        """The data scaled into [-1, 1] by its largest magnitude (pixels / 255; a table's
+        columns each by its own), where the API that loads it fixes its range; the model itself
+        is unchanged."""
         from nnlint.trace.remedy import Remedy, set_input_range
 
         span = fields.get("range")
-        if span is None or len(graph.inputs) != 1 or not max(abs(span[0]), abs(span[1])):
+        if span is None or len(graph.inputs) != 1:
             return None
-        size = max(abs(span[0]), abs(span[1]))
-        low, high = span[0] / size, span[1] / size
-        return Remedy(self.code, f"the inputs scaled to [{low:g}, {high:g}]", (self.code, "inputs", low, high),
+        if isinstance(span[0], (list, tuple)):  # a table: (lows, highs) per column
+            sizes = [max(abs(lo), abs(hi)) or 1.0 for lo, hi in zip(*span)]
+            low, high = (tuple(v / size for v, size in zip(bound, sizes)) for bound in span)
+            what = "each column scaled into [-1, 1] by its largest magnitude"
+        else:
+            size = max(abs(span[0]), abs(span[1]))
+            if not size:
+                return None
+            low, high = span[0] / size, span[1] / size
+            what = f"the inputs scaled to [{low:g}, {high:g}]"
+        return Remedy(self.code, what, (self.code, "inputs", low, high),
                       lambda g: set_input_range(g, low, high), inputs_only=True)
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """Real data shows its scale: the ``--sample`` array's range, mean and std. Without it,
-        where the API that loads the data fixes its range (an image decoder's uint8 pixels), an
-        experiment: the model fed inputs spread over that range against it fed them scaled (the
+        where the API that loads the data fixes its range (an image decoder's uint8 pixels, a
+        published table's columns), an experiment: the model fed inputs spread over that range against it fed them scaled (the
         remedy), read at its first weighted layer. An integer ONNX graph input of a narrow type
         (uint8 pixels) that reaches the layer through casts and reshapes alone has its type's
         range as its scale; nothing else can be judged."""
@@ -241,7 +250,18 @@ def _as_loaded(evidence: Evidence) -> Verdict:
     if missing is not None:
         return missing
     low, high = evidence.fields["range"]
-    loaded = Remedy("NN005", f"the inputs as loaded ({low:g}-{high:g})", ("NN005", "loaded", low, high),
+    if isinstance(low, (list, tuple)):  # a table: a range per column, the model as wide as the table
+        low, high = tuple(low), tuple(high)
+        width = evidence.trace.input_shapes[0][-1] if evidence.trace and evidence.trace.input_shapes else None
+        if width != len(low):
+            return inconclusive(f"the model reads {width} features and the table has {len(low)} columns: which "
+                                "columns it reads is not known; confirming needs the data: pass --sample FILE.npy")
+        spread = f"{len(low)} columns, each over its documented range (up to {max(high):g})"
+        spans = f"are {spread}"
+    else:
+        spread = f"{low:g}-{high:g}"
+        spans = f"span {spread}"
+    loaded = Remedy("NN005", f"the inputs as loaded ({spread})", ("NN005", "loaded", low, high),
                     lambda g: set_input_range(g, low, high), inputs_only=True)
     raw, fixed = evidence.variant((loaded,)) if evidence.variant is not None else None, evidence.fixed
     layer = _first_weighted(evidence.graph, raw, fixed)
@@ -251,7 +271,7 @@ def _as_loaded(evidence: Evidence) -> Verdict:
     raw_std, fixed_std = raw.layers[layer.id].train.std, fixed.layers[layer.id].train.std
     healthy = f"healthy {HEALTHY_STD[0]:g}-{HEALTHY_STD[1]:g}"
     by = evidence.fields.get("loaded_by")
-    seen = (f"inputs as loaded span {low:g}-{high:g}{f' (by {by})' if by else ''}: {layer.describe()}'s activation "
+    seen = (f"inputs as loaded {spans}{f' (by {by})' if by else ''}: {layer.describe()}'s activation "
             f"std {raw_std:.3g} ({healthy}){_saturation(evidence.graph, layer, raw)}, {fixed_std:.3g} with "
             f"{evidence.remedy.what}{_saturation(evidence.graph, layer, fixed)}")
     if _far_outside(raw_std) and not _far_outside(fixed_std):

@@ -100,7 +100,9 @@ scores = model(x)
     findings = nn005(tmp_path, csv)  # a pixel CSV: the range is read from the file's name, not from an API
     assert findings and all(f.trace["status"] == "inconclusive" and "--sample" in f.trace["evidence"]
                             for f in findings), findings
-    housing = """
+
+
+HOUSING = """
 import torch
 from torch import nn
 from sklearn.datasets import fetch_california_housing
@@ -110,8 +112,24 @@ x = torch.tensor(data.data, dtype=torch.float32)
 net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
 pred = net(x)
 """
-    findings = nn005(tmp_path, housing)  # raw units, but no API fixes their range
-    assert findings and all(f.trace["status"] == "inconclusive" for f in findings), findings
+
+
+def test_a_published_table_is_fed_each_column_over_its_documented_range(tmp_path):
+    """scikit-learn's California housing is fixed data: each column spread over its own range
+    (population up to 35682 beside latitudes near 35), against each scaled by its largest value."""
+    [finding] = nn005(tmp_path, HOUSING)
+    assert finding.trace["status"] == "confirmed", finding.trace
+    assert "inputs as loaded are 8 columns, each over its documented range (up to 35682)" in finding.trace["evidence"]
+    assert "with each column scaled into [-1, 1] by its largest magnitude" in finding.trace["evidence"]
+
+
+def test_a_model_reading_other_columns_than_the_table_stays_inconclusive(tmp_path):
+    """Some of the table's columns picked out (a model 3 wide): which ones is not known, so no
+    column's range can be given to the input."""
+    code = HOUSING.replace("nn.Linear(8, 16)", "nn.Linear(3, 16)").replace("data.data", "data.data[:, cols]")
+    [finding] = nn005(tmp_path, code)
+    assert finding.trace["status"] == "inconclusive", finding.trace
+    assert "the model reads 3 features and the table has 8 columns" in finding.trace["evidence"]
 
 
 def test_scaled_pixels_give_no_finding(tmp_path):

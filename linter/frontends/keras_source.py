@@ -15,10 +15,12 @@ import libcst as cst
 
 from nnlint.frontends import keras_api as kapi
 from nnlint.frontends import lr_schedules as lrs
+from nnlint.frontends import tables
 from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.tf_source import TensorFlowCode, TrainOp, tf_name
+from nnlint.frontends.torch_source import raw_table
 from nnlint.frontends.names import call_argument, dotted
 from nnlint.frontends.values import External, FunctionRef, Instance, Layer, Optimizer, RawData, Rows, Tensor
 from nnlint.ir import ModelGraph, OpKind, Origin
@@ -81,9 +83,8 @@ class KerasInterpreter(TensorFlowCode):
                 raw = RawData(f"keras {data}.load_data() images (uint8 pixels, 0-255)", node, frame.module.path,
                               bounds=(0, 255), by=f"keras.datasets.{data}.load_data()")
                 return ((raw, UNKNOWN), (raw, UNKNOWN))
-            if data == "boston_housing":
-                raw = RawData("keras boston_housing.load_data() features (raw units: TAX up to 711)", node,
-                              frame.module.path)
+            if name in tables.LOADERS:  # keras.datasets.boston_housing
+                raw = raw_table(name, node, frame.module.path)
                 return ((raw, UNKNOWN), (raw, UNKNOWN))
         return UNKNOWN
 

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import libcst as cst
 from nnlint.frontends import lr_schedules as lrs
+from nnlint.frontends import tables
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import (
     UNKNOWN,
@@ -59,13 +60,6 @@ _TORCHVISION_DATASETS = ("torchvision.datasets.", "torchvision.datasets.mnist.",
 _TRANSFORM_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
 _SCALERS = {"StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "Normalizer", "scale", "normalize",
             "minmax_scale", "robust_scale", "maxabs_scale", "QuantileTransformer", "PowerTransformer"}
-#: scikit-learn's bundled tables whose features come in raw units, some in the hundreds or
-#: thousands (the Boston data's TAX up to 711, a cancer cell's area up to 4254)
-_RAW_TABULAR = {f"sklearn.datasets.{loader}": f"{name} features (raw units{largest})" for loader, name, largest in (
-    ("fetch_california_housing", "California housing", ": population up to 35682"),
-    ("load_boston", "Boston housing", ": TAX up to 711"),
-    ("load_breast_cancer", "breast cancer", ": mean area up to 2501"),
-    ("load_wine", "wine", ": proline up to 1680"))}
 #: splitters that return each array they are given cut in two (train, test), in order
 _SPLITTERS = {"sklearn.model_selection.train_test_split", "sklearn.cross_validation.train_test_split"}
 #: Image readers that return uint8 pixels (0-255).
@@ -617,8 +611,8 @@ class TorchInterpreter(TrainingCode):
             return ArgParser()
         if qualname == "dataclasses.field":
             return kwargs.get("default", UNKNOWN)
-        if qualname in _RAW_TABULAR:
-            raw = RawData(_RAW_TABULAR[qualname], node, frame.module.path)
+        if qualname in tables.LOADERS:
+            raw = raw_table(qualname, node, frame.module.path)
             return (raw, UNKNOWN) if kwargs.get("return_X_y") is True else raw
         if qualname in _SPLITTERS and args and any(isinstance(a, RawData) for a in args):
             # X_train, X_test, y_train, y_test = train_test_split(X, y): raw rows stay raw
@@ -1642,3 +1636,11 @@ def expression_sign(expr: cst.BaseExpression) -> Optional[str]:
 #: Calls whose value is never negative, and casts that keep their argument's sign.
 _NONNEG_CALLS = frozenset({"square", "abs", "fabs", "absolute", "sqrt", "exp", "softplus", "sigmoid", "relu", "norm"})
 _SAME_SIGN_CALLS = frozenset({"float", "to_float", "cast", "convert_to_tensor", "tensor", "as_tensor", "float32"})
+
+
+def raw_table(loader: str, node: cst.CSTNode, path: str) -> RawData:
+    """The features a published table's loader returns (:mod:`nnlint.frontends.tables`): raw
+    units, each column in its documented range."""
+    table = tables.LOADERS[loader]
+    return RawData(f"{table.name} features (raw units: {table.largest()})", node, path,
+                   bounds=(table.lows, table.highs), by=f"{loader.rsplit('.', 1)[-1]}() of {table.name}")

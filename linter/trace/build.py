@@ -248,12 +248,16 @@ class BuiltGraph(nn.Module):
 
     def make_inputs(self, batch: int, generator: torch.Generator, scale: float = 1.0) -> dict[int, torch.Tensor]:
         """Seeded inputs per spec: normal, token ids below a vocabulary, or spread uniformly over
-        the range an experiment gives a graph input (``value_range``: pixels as loaded, 0-255)."""
+        the range an experiment gives a graph input (``value_range``: pixels as loaded, 0-255;
+        or a range per column of a table, ``(lows, highs)``, for an input as wide as the table)."""
         made = {}
         for i, spec in self.specs.items():
             span = self.graph.ops[i].attrs.get("value_range") if self.graph.ops[i].kind is K.INPUT else None
+            if span is not None and isinstance(span[0], tuple) and spec.shape[-1:] != (len(span[0]),):
+                span = None  # the model reads other columns than the table's: not its ranges
             if span is not None and spec.integer_below is None:
-                low, high = span
+                low, high = (torch.tensor(bound, dtype=torch.float32) if isinstance(bound, tuple) else bound
+                             for bound in span)
                 uniform = torch.rand((batch, *spec.shape[1:]), generator=generator) * (high - low) + low
                 made[i] = (uniform * scale).to(self.device)
             else:
