@@ -894,3 +894,28 @@ def test_rows_of_the_input_data_are_traced_as_the_data(tmp_path):
     trace = only(traced(tmp_path, code), "NN002")
     assert trace["status"] == "confirmed", trace
     assert "getitem of the input data traced as the data itself" in trace["evidence"], trace
+
+
+def test_a_concatenation_of_the_model_s_tensors_is_replayed(tmp_path):
+    """``torch.cat([h, g], 1)`` (a skip connection, a dense block) takes its tensors in a list:
+    they are the op's inputs, replayed, so the model is traced whole, not cut at the cat."""
+    code = """
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+            self.b = nn.Conv2d(8, 8, 3, padding=1)
+            self.c = nn.Conv2d(16, 1, 3, padding=1)
+
+        def forward(self, x):
+            h = torch.relu(self.a(x))
+            return self.c(torch.cat((h, torch.relu(self.b(h))), dim=1))
+
+    model = Net()
+    """
+    trace = only(traced(tmp_path, code), "NN003")
+    assert trace["status"] == "confirmed", trace
+    assert "alone" not in trace["evidence"] and "outside the traced graph" not in trace["evidence"], trace

@@ -1556,7 +1556,8 @@ def analyze(entry: ModuleInfo, project: Project, task: Optional[str] = None) -> 
 
 
 def recorded_call(args: list, kwargs: dict, inputs: list) -> tuple[list, dict]:
-    """A call's arguments with each tensor replaced by its :class:`InputRef`, for --trace to replay.
+    """A call's arguments with each tensor replaced by its :class:`InputRef`, for --trace to replay,
+    also inside a list or tuple (``torch.cat([a, b], 1)``).
 
     ``inputs`` are the tensors that become the op's inputs, in order; a tensor that is not
     among them (from another graph) stays a ``Tensor`` and makes the call unreplayable.
@@ -1567,6 +1568,8 @@ def recorded_call(args: list, kwargs: dict, inputs: list) -> tuple[list, dict]:
             for index, t in enumerate(inputs):
                 if t is value:
                     return InputRef(index)
+        if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
+            return type(value)(ref(v) for v in value)
         return value
 
     return [ref(a) for a in args], {k: ref(v) for k, v in kwargs.items()}

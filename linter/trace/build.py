@@ -467,23 +467,23 @@ class BuiltGraph(nn.Module):
         if call is None:
             raise CannotBuild(f"{op.describe()}: its arguments are not known")
         args, kwargs = call
-        refs = [a for a in (*args, *kwargs.values()) if isinstance(a, InputRef)]
+        refs = _refs([*args, *kwargs.values()])
         if len(refs) != len(op.inputs) or any(r.index >= len(op.inputs) for r in refs):
             raise CannotBuild(f"{op.describe()} uses a tensor from outside the traced graph")
         kwargs = {k: v for k, v in kwargs.items() if k != "inplace"}
         if op.kind is K.DROPOUT:
             return self._dropout(op, target, args, kwargs)
         try:
-            _require_constants(op, [a for a in args if not isinstance(a, InputRef)],
-                               {k: v for k, v in kwargs.items() if not isinstance(v, InputRef)})
+            _require_constants(op, [a for a in args if not _refs([a])],
+                               {k: v for k, v in kwargs.items() if not _refs([v])})
         except CannotBuild:
             if op.kind is K.RESHAPE and self._feeds_linear(op):
                 return lambda xs: xs[0].reshape(xs[0].shape[0], -1)
             raise
 
         def step(xs: list[torch.Tensor]) -> torch.Tensor:
-            real = [xs[a.index] if isinstance(a, InputRef) else a for a in args]
-            named = {k: xs[v.index] if isinstance(v, InputRef) else v for k, v in kwargs.items()}
+            real = [_filled(a, xs) for a in args]
+            named = {k: _filled(v, xs) for k, v in kwargs.items()}
             if method:
                 return getattr(real[0], target)(*real[1:], **named)
             return target(*real, **named)
@@ -791,6 +791,26 @@ def _torch_function(name: str) -> Any:
         if target is None:
             raise CannotBuild(f"torch {torch.__version__} has no {name}")
     return target
+
+
+def _refs(values: list) -> list[InputRef]:
+    """The input references among recorded arguments, also inside lists and tuples."""
+    found = []
+    for value in values:
+        if isinstance(value, InputRef):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(_refs(list(value)))
+    return found
+
+
+def _filled(value: Any, xs: list[torch.Tensor]) -> Any:
+    """A recorded argument with its input references replaced by the inputs' values."""
+    if isinstance(value, InputRef):
+        return xs[value.index]
+    if isinstance(value, (list, tuple)) and _refs([value]):
+        return type(value)(_filled(v, xs) for v in value)
+    return value
 
 
 def _is_constant(value: Any) -> bool:
