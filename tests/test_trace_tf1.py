@@ -130,3 +130,37 @@ def test_a_clean_graph_confirms_nothing(tmp_path):
     train = tf.train.AdamOptimizer(0.001).minimize(loss)
     """)
     assert all(t["status"] != "confirmed" for traces in found.values() for t in traces), found
+
+
+def test_a_reshape_to_a_variable_s_stated_shape_is_rebuilt(tmp_path):
+    """``tf.reshape(x, [-1, W.get_shape().as_list()[0]])`` (the TensorFlow-Examples idiom before
+    a dense layer): the variable's stated shape gives the target, so the graph is rebuilt whole
+    and its std-1 init is measured; a placeholder's stated shape reads the same way."""
+    found = verdicts(tmp_path, """
+    import tensorflow as tf
+
+    x = tf.placeholder(tf.float32, [None, 784])
+    y = tf.placeholder(tf.float32, [None, 10])
+    weights = {
+        "wc1": tf.Variable(tf.random_normal([5, 5, 1, 32])),
+        "wd1": tf.Variable(tf.random_normal([14 * 14 * 32, 256])),
+        "out": tf.Variable(tf.random_normal([256, 10])),
+    }
+    image = tf.reshape(x, shape=[-1, 28, 28, 1])
+    conv = tf.nn.relu(tf.nn.conv2d(image, weights["wc1"], strides=[1, 1, 1, 1], padding="SAME"))
+    pooled = tf.nn.max_pool(conv, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+    flat = tf.reshape(pooled, [-1, weights["wd1"].get_shape().as_list()[0]])
+    hidden = tf.nn.relu(tf.matmul(flat, weights["wd1"]))
+    logits = tf.matmul(hidden, weights["out"])
+    cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=y))
+    train = tf.train.AdamOptimizer(0.001).minimize(cost)
+    """)
+    assert found["NN004"] and all(v["status"] == "confirmed" for v in found["NN004"]), found["NN004"]
+    graph = tf_graph(tmp_path, """
+    import tensorflow as tf
+
+    x = tf.placeholder(tf.float32, [None, 784])
+    flat = tf.reshape(x, [-1, x.get_shape().as_list()[1]])
+    """)
+    reshapes = [op for op in graph.ops.values() if op.type_name == "tensorflow.reshape"]
+    assert [op.attrs["call"][0][1] for op in reshapes] == [[-1, 784]], reshapes

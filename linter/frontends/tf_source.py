@@ -124,6 +124,12 @@ class _InitValue:
         self.record, self.shape = record, shape
 
 
+class StaticShape(list):
+    """``W.get_shape()`` of a variable or placeholder whose shape the code states: its sizes
+    (``None`` for a placeholder's batch), read as ``.as_list()`` or by index, as a reshape's
+    target (``tf.reshape(x, [-1, W.get_shape().as_list()[0]])``) reads them."""
+
+
 class TensorFlowCode(TorchInterpreter):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -180,6 +186,18 @@ class TensorFlowCode(TorchInterpreter):
             attrs["call"] = recorded_call(args, kwargs, tensors[:1])  # for --trace: the shape, window
         return self.tensor_op(frame, _SHAPES.get(name, OpKind.UNKNOWN), qualname, tensors[:1] if name in _SHAPES else tensors,
                               node, attrs)
+
+    def tensor_method(self, t: Tensor, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if name == "get_shape" and not args and not kwargs:
+            shape = _stated_shape(t)
+            if shape is not None:
+                return StaticShape(shape)
+        return super().tensor_method(t, name, args, kwargs, node, frame)
+
+    def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if isinstance(obj, StaticShape) and name == "as_list" and not args:
+            return list(obj)
+        return super().call_method(obj, name, args, kwargs, node, frame)
 
     def _new_tensor(self, frame: Frame, kind: OpKind, type_name: str, node: cst.CSTNode, attrs: dict) -> Tensor:
         if all(g is not frame.graph for g in self.tf_graphs):
@@ -435,6 +453,19 @@ def _record(fn: str, params: tuple, args: list, kwargs: dict) -> dict:
     if fn == "constant_":
         return {"fn": fn, "args": [], "kwargs": {"val": values["value"]}}
     return {"fn": fn, "args": [], "kwargs": {}}
+
+
+def _stated_shape(t: Tensor) -> Optional[list]:
+    """The shape the code states for a variable (``tf.Variable(tf.random_normal([3136, 1024]))``)
+    or a placeholder (``[None, 784]``), every size known but a placeholder's ``None``; else None."""
+    op = t.graph.ops[t.op]
+    shape = op.attrs.get("shape")
+    stated = op.attrs.get("variable") or (op.kind is OpKind.INPUT and op.type_name.startswith("tensorflow.placeholder"))
+    if not stated or not isinstance(shape, (list, tuple)):
+        return None
+    if not all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in shape):
+        return None
+    return list(shape)
 
 
 def _variable_op(value: Any) -> Any:
