@@ -40,7 +40,9 @@ class UnnormalizedInput(ProgramCheck):
     (`info`: the scale is read from the file's name) reaching a model, a `TensorDataset`'s inputs or a `DataLoader` (also as what a `Dataset`
     class's `__getitem__` returns); raw tabular features (scikit-learn's California housing,
     Boston housing, breast cancer and wine tables, as a `Bunch`, `return_X_y=True` or split by
-    `train_test_split`, and Keras' `boston_housing.load_data()`) used unscaled. A division, a subtraction or a scaling transform on the way is a scaling,
+    `train_test_split`, and Keras' `boston_housing.load_data()`) used unscaled, also through
+    scikit-learn's Keras wrappers (`KerasClassifier(build_fn=...).fit(x, y)`, in a
+    `GridSearchCV` or `RandomizedSearchCV` too). A division, a subtraction or a scaling transform on the way is a scaling,
     also as the model's own first step (`x / 255` in `forward`, a Keras `Rescaling` or
     `Normalization` layer, in a nested model too).
 

@@ -22,7 +22,7 @@ from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.tf_source import TensorFlowCode, TrainOp, tf_name
 from nnlint.frontends.torch_source import raw_table
 from nnlint.frontends.names import call_argument, dotted
-from nnlint.frontends.values import External, FunctionRef, Instance, Layer, Optimizer, RawData, Rows, Tensor
+from nnlint.frontends.values import Bound, External, FunctionRef, Instance, Layer, Optimizer, RawData, Rows, Tensor
 from nnlint.ir import ModelGraph, OpKind, Origin
 
 
@@ -38,6 +38,11 @@ class KerasInterpreter(TensorFlowCode):
 
     def call_external(self, qualname: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         name = kapi.canonical(qualname)
+        short = qualname.rsplit(".", 1)[-1]
+        if short in _SKLEARN_WRAPPERS and (name or qualname).startswith(("keras.wrappers.", "scikeras.")):
+            return _Wrapped(short)  # KerasClassifier(build_fn=build_model): fit() trains what build_fn builds
+        if qualname in _SEARCHES and isinstance(kwargs.get("estimator", args[0] if args else None), _Wrapped):
+            return kwargs.get("estimator", args[0] if args else None)  # a search fits the estimator it is given
         if name is None and tf_name(qualname) is not None:
             qualname = f"tensorflow.{tf_name(qualname)}"  # tf.compat.v1.nn.relu is tf.nn.relu
             found = self.tf_call(qualname, args, kwargs, node, frame)
@@ -112,7 +117,17 @@ class KerasInterpreter(TensorFlowCode):
         """Tensors of a Keras functional model being built, or of TF1 graph code."""
         return graph.name == _FUNCTIONAL or any(g is graph for g in self.tf_graphs)
 
+    def get_attr(self, obj: Any, name: str, node: cst.CSTNode, frame: Frame) -> Any:
+        if isinstance(obj, _Wrapped):
+            return Bound(obj, name)  # search.fit, called next
+        return super().get_attr(obj, name, node, frame)
+
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
+        if isinstance(obj, _Wrapped) and name == "fit":
+            x = kwargs.get("X", kwargs.get("x", args[0] if args else UNKNOWN))
+            if isinstance(x, RawData):
+                self.raw_reaches(x, node, frame, f"{obj.name}.fit()")
+            return UNKNOWN
         if isinstance(obj, Optimizer) and name == "minimize":
             loss = kwargs.get("loss", args[0] if args else None)
             if isinstance(loss, Tensor) and any(g is loss.graph for g in self.tf_graphs):
@@ -418,6 +433,21 @@ _FUNCTIONAL = "<keras inputs>"
 class _KerasLoss:
     def __init__(self, name: str, from_logits: bool) -> None:
         self.name, self.from_logits = name, from_logits
+
+
+#: scikit-learn wrappers of a Keras model (Keras 2's keras.wrappers.scikit_learn, scikeras)
+_SKLEARN_WRAPPERS = ("KerasClassifier", "KerasRegressor")
+#: scikit-learn searches that fit the estimator they are given, on the data their fit() gets
+_SEARCHES = {f"sklearn.model_selection.{n}" for n in ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
+                                                     "HalvingRandomSearchCV")}
+
+
+class _Wrapped:
+    """A Keras model behind a scikit-learn wrapper (or a search over one): its ``fit`` trains
+    the model the wrapped function builds, on the data it is given."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 class _Regularizer:
