@@ -252,12 +252,8 @@ def _as_loaded(evidence: Evidence) -> Verdict:
     if missing is not None:
         return missing
     low, high = evidence.fields["range"]
-    if isinstance(low, (list, tuple)):  # a table: a range per column, the model as wide as the table
+    if isinstance(low, (list, tuple)):  # a table: a range per column, for a model as wide as the table
         low, high = tuple(low), tuple(high)
-        width = evidence.trace.input_shapes[0][-1] if evidence.trace and evidence.trace.input_shapes else None
-        if width != len(low):
-            return inconclusive(f"the model reads {width} features and the table has {len(low)} columns: which "
-                                "columns it reads is not known; confirming needs the data: pass --sample FILE.npy")
         spread = f"{len(low)} columns, each over its documented range (up to {max(high):g})"
         spans = f"are {spread}"
     else:
@@ -266,6 +262,10 @@ def _as_loaded(evidence: Evidence) -> Verdict:
     loaded = Remedy("NN005", f"the inputs as loaded ({spread})", ("NN005", "loaded", low, high),
                     lambda g: set_input_range(g, low, high), inputs_only=True)
     raw, fixed = evidence.variant((loaded,)) if evidence.variant is not None else None, evidence.fixed
+    width = raw.input_shapes[0][-1] if raw is not None and raw.input_shapes else None
+    if isinstance(low, tuple) and width != len(low):  # the model states another width: it reads other columns
+        return inconclusive(f"the model reads {width} features and the table has {len(low)} columns: which "
+                            "columns it reads is not known; confirming needs the data: pass --sample FILE.npy")
     layer = _first_weighted(evidence.graph, raw, fixed)
     if layer is None:
         return inconclusive("no weighted layer of the model could be measured with the inputs as loaded: "

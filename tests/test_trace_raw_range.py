@@ -151,3 +151,24 @@ def test_a_sample_still_decides(tmp_path):
     findings = nn005(tmp_path, code, sample=scaled)
     assert [f.trace["status"] for f in findings] == ["refuted"], findings
     assert findings[0].trace["evidence"].startswith("sample scaled.npy")
+
+
+def test_a_model_whose_width_comes_from_the_table_is_traced_as_wide_as_the_table(tmp_path):
+    """``input_shape=(X_train.shape[1],)``: the width is the table's, 13 columns for the Boston
+    data, so the model is traced that wide (said) and fed each column over its range."""
+    code = """
+from sklearn.datasets import load_boston
+from sklearn.model_selection import train_test_split
+from tensorflow import keras
+
+X, y = load_boston(return_X_y=True)
+X_train, X_test, y_train, y_test = train_test_split(X, y)
+model = keras.Sequential([keras.layers.Dense(64, activation="relu", input_shape=(X_train.shape[1],)),
+                          keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(X_train, y_train, epochs=10)
+"""
+    [finding] = nn005(tmp_path, code)
+    assert finding.trace["status"] == "confirmed", finding.trace
+    assert "inputs as loaded are 13 columns" in finding.trace["evidence"]
+    assert "in_features unknown: traced with 13" in finding.trace["evidence"]

@@ -676,15 +676,17 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
     declared = tf_build.placeholder_shape(op)
     if declared is not None and not keras_build.is_keras(graph):
         return InputSpec((1, *declared))
+    # the data's own width where the frontend knows it (a published table's columns)
+    width = op.attrs.get("data_width", STAND_IN)
     if keras_build.is_keras(graph):
         try:
-            shape, bound, stood_in = keras_build.sample_shape(graph, op, STAND_IN)
+            shape, bound, stood_in = keras_build.sample_shape(graph, op, width)
         except CannotBuild:
             if graph.is_model or any(u.kind in WEIGHTED for u in graph.walk_forward(op, lambda o: o.kind not in WEIGHTED)):
                 raise
             return InputSpec((1, FREE_WIDTH))  # training code's own data (a hand-written loss's y_true): any width
         return InputSpec((1, *shape), integer_below=bound, stood_in=stood_in)
-    spec = consumer_spec(graph, op)
+    spec = consumer_spec(graph, op, width)
     if spec is not None:
         return spec
     if graph.is_model and any(o.kind in WEIGHTED for o in graph.ops.values()):
@@ -692,16 +694,16 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
     return InputSpec((1, FREE_WIDTH))  # a helper, or a module with no weights (a loss): any width fits
 
 
-def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
+def consumer_spec(graph: ModelGraph, op: Op, stand_in: int = STAND_IN) -> Optional[InputSpec]:
     """The shape the first sized layers reading ``op`` (through reshapes) take; where the size
     of the data is unknown there (``nn.Linear(X.shape[1], 64)``), a stand-in the layer is built
-    to match (:meth:`BuiltGraph._stand_in`). None when no such layer reads it."""
+    to match (:meth:`BuiltGraph._stand_in`): ``stand_in`` features. None when no such layer reads it."""
     for user in graph.walk_forward(op, lambda o: o.kind in (K.RESHAPE, K.IDENTITY, K.DROPOUT)):
         attrs = user.attrs
         name = api.canonical(user.type_name)
         if name in ("torch.nn.Linear", "torch.nn.BatchNorm1d"):
             width = attrs.get("in_features", attrs.get("num_features"))
-            return InputSpec((1, width if is_size(width) else STAND_IN))
+            return InputSpec((1, width if is_size(width) else stand_in))
         if name.startswith(("torch.nn.Conv", "torch.nn.ConvTranspose")) and name[-2].isdigit():
             channels = attrs.get("in_channels")
             return InputSpec((1, channels if is_size(channels) else STAND_IN_CHANNELS,
@@ -714,7 +716,7 @@ def consumer_spec(graph: ModelGraph, op: Op) -> Optional[InputSpec]:
         if tf_build.is_tf(user) and user.kind is K.LINEAR:  # tf.matmul(x, W): a lazy Linear where unknown
             width = attrs.get("in_features")
             return InputSpec((1, width)) if is_size(width) else \
-                InputSpec((1, STAND_IN), stood_in=((user.id, "in_features", None),))
+                InputSpec((1, stand_in), stood_in=((user.id, "in_features", None),))
         short = user.type_name.rsplit(".", 1)[-1]
         if user.type_name.startswith("keras.") and user.kind is K.CONV and short[-2:-1].isdigit():
             # channels last, sized by the lazy layer the Keras builder makes (Keras never states them)
