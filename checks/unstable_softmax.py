@@ -497,6 +497,8 @@ def _unbounded(graph: ModelGraph, exp: Op) -> bool:
     if exp.inputs and sign(graph, graph.ops[exp.inputs[0]]) == NONPOS:
         return False  # exp(-x.abs()), exp(-0.5 * z ** 2): never above 1
     arg = _source(graph, exp)
+    if arg is not None and arg.kind is OpKind.UNKNOWN:
+        graph, arg = graph.computed_by(arg)  # the logits a model returns (softmax(model(x)) by hand)
     if arg is None or arg.kind in _BOUNDED_INPUTS or arg.kind is OpKind.UNKNOWN:
         return False
     if arg.kind is OpKind.SUB and len(arg.inputs) == 2:
