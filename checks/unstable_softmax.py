@@ -34,8 +34,10 @@ class UnstableSoftmax(GraphCheck):
     softmax is read through a mask or weight (`exp(x) * mask / (exp(x) * mask).sum()`), a
     temperature (`exp(x / T)`), an epsilon in the denominator, `torch.div` and in-place
     spellings (`x.exp_(); x /= x.sum(1, keepdim=True)`). An exponent minus a value nnlint
-    cannot see (a caller's argument, an unknown call) may be minus the maximum: silent. The log
-    is followed through picks by index (`probs.gather(1, actions)`, `probs[action]`) and into
+    cannot see (a caller's argument, an unknown call) may be minus the maximum: silent. Over
+    what a model returns (a helper applied to `model(x)` in training code) the exponent is read
+    through the model: unbounded unless the model ends in a saturating activation. The log is
+    followed through picks by index (`probs.gather(1, actions)`, `probs[action]`) and into
     the model training code calls (`torch.log(policy(state))` where the policy's `forward`
     ends in a softmax), as policy-gradient losses write it, and into a Keras loss written by
     hand (`compile(loss=fn)` runs `fn(y_true, y_pred)` on the model's predictions, so
