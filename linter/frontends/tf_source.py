@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import libcst as cst
 
+from nnlint.frontends import keras_api as kapi
 from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.names import dotted
 from nnlint.frontends.torch_source import TorchInterpreter, even_number, recorded_call
@@ -144,6 +145,9 @@ class TensorFlowCode(TorchInterpreter):
         name = tf_name(qualname)
         if name is None:
             return NotImplemented
+        if name.startswith("layers.") and name[7:] in kapi.LAYERS:
+            # TF1's layer classes (tf.layers.Dense, tf.layers.Dropout(rate)) are Keras' layers
+            return self.keras_layer(name[7:], args, kwargs, node, frame)  # type: ignore[attr-defined]
         if name in ("placeholder", "placeholder_with_default"):
             shape = kwargs.get("shape", args[1] if len(args) > 1 else None)
             return self._new_tensor(frame, OpKind.INPUT, f"tensorflow.{name}", node, {"shape": shape})
