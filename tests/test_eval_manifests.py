@@ -112,6 +112,10 @@ HELDOUT = [
     ("heldout6.toml", 16, 12, (8, 5), 2),
     ("heldout7.toml", 30, 24, (14, 8), 2),
     ("heldout8.toml", 8, 4, (0, 0), 2),
+    ("heldout9.toml", 16, 12, (4, 7), 2),
+    ("heldout10.toml", 11, 10, (9, 2), 2),
+    ("heldout11.toml", 15, 13, (6, 6), 2),
+    ("heldout12.toml", 15, 15, (7, 5), 2),
 ]
 
 
