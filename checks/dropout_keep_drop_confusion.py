@@ -202,6 +202,14 @@ def layer(x, keep_prob):
             shown += f"; with {evidence.remedy.what} {fixed.dropped_train:.1%}"
         return confirmed(shown)
 
+    def unmeasurable(self, fields: dict) -> Optional[str]:
+        """A rate the code passes in (``Dropout(keep_prob)`` of a function's argument): the share
+        of units the layer drops is that value, which only the run has."""
+        if fields.get("run_time"):
+            return (f"{fields['run_time']} is known only at run time: the share of units the layer drops is that "
+                    "value, which no measurement here can give")
+        return None
+
     def check(self, program: Program) -> None:
         for layer in program.layers:
             if layer.kind is OpKind.DROPOUT:
@@ -240,7 +248,8 @@ def layer(x, keep_prob):
             # the name says keep; the value confirms it only when it drops most units
             sure = number is not None and number >= self.opts["threshold"]
             self.report(origin, *((Severity.WARNING, Confidence.LIKELY) if sure else (Severity.INFO, Confidence.POSSIBLE)),
-                        layer=layer(), api=api, what=f"is given {_name(expr)} as its drop probability (drops {shown} of units)")
+                        layer=layer(), api=api, what=f"is given {_name(expr)} as its drop probability (drops {shown} of units)",
+                        **({} if number is not None else {"run_time": _name(expr)}))
         elif number is None or number < self.opts["threshold"]:
             return False
         elif number >= 1:

@@ -125,6 +125,12 @@ class Check:
         None where the check states none (its verdict is then a reading of the model as written)."""
         return None
 
+    def unmeasurable(self, fields: dict) -> Optional[str]:
+        """Why no trace can measure this finding whatever its model: its claim rests on a value
+        only the run has (a dropout rate passed in as an argument), so no model is built for
+        it and the verdict is inconclusive with this reason; None for a finding to measure."""
+        return None
+
     def precondition(self, evidence: "Evidence") -> Optional[str]:
         """Why the measurement ``confirm`` reads is not valid on this model (no gradient reaches
         the layer, its input is constant, the loss is not finite), or None. When it is not,

@@ -184,8 +184,10 @@ def test_a_keras_dropout_is_measured_against_its_inverted_rate(tmp_path, spellin
 
 
 def test_a_dropout_of_run_time_rate_is_inconclusive_with_its_cause_not_a_crash(tmp_path):
-    """The part after a dropout of unknown rate is traced alone, fed in its place: the dropout
-    itself is never run (before, probing it failed the whole model with a KeyError)."""
+    """A rate passed in (``keep_prob``) is what the finding is about, and only the run has it:
+    inconclusive, with that cause, before any model is built. The model built for another
+    finding runs the part after such a dropout alone, fed in its place: the dropout itself is
+    never run (before, probing it failed the whole model with a KeyError)."""
     path = tmp_path / "keras_keep.py"
     path.write_text(textwrap.dedent("""
     from keras.models import Sequential
@@ -195,13 +197,17 @@ def test_a_dropout_of_run_time_rate_is_inconclusive_with_its_cause_not_a_crash(t
         model = Sequential()
         model.add(Dense(128, input_dim=n_features, activation="relu"))
         model.add(Dropout(rate=keep_prob))
-        model.add(Dense(64, activation="relu"))
+        model.add(Dense(64, activation="relu", kernel_initializer="zeros"))
         model.add(Dropout(rate=keep_prob))
         model.add(Dense(1, activation="sigmoid"))
         model.compile(optimizer="adam", loss="binary_crossentropy")
         return model
     """))
-    verdicts = [f.trace for f in traced(path) if f.code == "NN007"]
+    findings = traced(path)
+    verdicts = [f.trace for f in findings if f.code == "NN007"]
     assert len(verdicts) == 2, verdicts
     for trace in verdicts:
-        assert trace["status"] == "inconclusive" and "rate is not a constant" in trace["evidence"], trace
+        assert trace["status"] == "inconclusive", trace
+        assert trace["evidence"].startswith("keep_prob is known only at run time"), trace
+    [init] = [f.trace for f in findings if f.code == "NN004"]
+    assert "internal error" not in init["evidence"], init

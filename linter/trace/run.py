@@ -127,7 +127,8 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
     located = [_locate(finding, subjects) for finding in findings]
     needs: dict[int, set[Measure]] = {}  # id(graph) -> what its findings' checks read
     for entry in located:
-        if entry is not None and entry[2] is not None and (entry[0].measures or options.report):
+        if entry is not None and entry[2] is not None and (entry[0].measures or options.report) \
+                and entry[0].unmeasurable(entry[1].fields) is None:
             needs.setdefault(id(entry[2]), set()).update(ALL if options.report else entry[0].measures)
     models: dict[int, _Model] = {}
     remedies, model_remedies = _remedies(located, needs)
@@ -144,6 +145,10 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             traced.append(finding)
             continue
         check, subject, graph, op = entry
+        why = check.unmeasurable(subject.fields)
+        if why is not None:  # nothing to build a model for
+            traced.append(finding.replace(trace=inconclusive(why).as_json(device.type)))
+            continue
         model = None
         if graph is not None and id(graph) in needs:
             if id(graph) not in models:
