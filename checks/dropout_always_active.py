@@ -50,7 +50,7 @@ class DropoutAlwaysActive(GraphCheck):
     hint = "pass training=self.training, or use an nn.Dropout module, which follows train()/eval()"
     traceable = True
     measures = frozenset({M.EVAL, M.DROPOUT})
-    reads_input_size = False  # train and eval passes are compared at the same width
+    reads_sizes = False  # train and eval passes are compared at the same width
 
     bad = [
         Bad(

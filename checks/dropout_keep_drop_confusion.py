@@ -74,7 +74,7 @@ class DropoutKeepDropConfusion(ProgramCheck):
     hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
     traceable = True
     measures = frozenset({M.DROPOUT})
-    reads_input_size = False  # the share of units zeroed holds at any width
+    reads_sizes = False  # the share of units zeroed holds at any width
     frameworks = ("pytorch", "keras", "onnx")
     options = {"threshold": 0.7}
 
@@ -203,11 +203,12 @@ def layer(x, keep_prob):
         return confirmed(shown)
 
     def unmeasurable(self, fields: dict) -> Optional[str]:
-        """A rate the code passes in (``Dropout(keep_prob)`` of a function's argument): the share
-        of units the layer drops is that value, which only the run has."""
+        """A rate the analysis has no value for (``Dropout(keep_prob)`` of a function's argument):
+        the share of units the layer drops is that value."""
         if fields.get("run_time"):
-            return (f"{fields['run_time']} is known only at run time: the share of units the layer drops is that "
-                    "value, which no measurement here can give")
+            return (f"the value of {fields['run_time']} is not known to the analysis (a run-time argument): the "
+                    "share of units the layer drops is that value (--trace-import, with the model's arguments set, "
+                    "can measure it)")
         return None
 
     def check(self, program: Program) -> None:

@@ -94,7 +94,7 @@ class LossOutputMismatch(GraphCheck):
     message = "{what}"
     traceable = True
     measures = frozenset({M.LOSS_PROBES})
-    reads_input_size = False  # the loss probes read the outputs, not a layer's size
+    reads_sizes = False  # the loss probes read the outputs, not a layer's size
     hint = "pair log_softmax with NLLLoss, logits with CrossEntropyLoss/BCEWithLogitsLoss, a linear output with MSE"
     frameworks = ("pytorch", "keras")
 

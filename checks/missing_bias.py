@@ -109,7 +109,7 @@ class MissingBias(GraphCheck):
     hint = "drop bias=False, or put a BatchNorm/LayerNorm right after the layer"
     traceable = True
     measures = frozenset({M.ZERO_INPUT})
-    reads_input_size = False  # a bias-free layer maps 0 to 0 at any width
+    reads_sizes = False  # a bias-free layer maps 0 to 0 at any width
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

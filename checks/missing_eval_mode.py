@@ -69,7 +69,7 @@ class MissingEvalMode(ProgramCheck):
     hint = "call model.eval() before evaluating and model.train() before training again"
     traceable = True
     measures = frozenset({M.EVAL})
-    reads_input_size = False  # train and eval passes are compared at the same width
+    reads_sizes = False  # train and eval passes are compared at the same width
     frameworks = ("pytorch", "keras")  # Keras/TF: TF1's keep_prob fed below 1 to evaluate
 
     bad = [

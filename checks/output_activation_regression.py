@@ -79,7 +79,7 @@ class OutputActivationRegression(GraphCheck):
     hint = "end a regression model with its last Linear layer and no activation"
     traceable = True
     measures = frozenset({M.EVAL})
-    reads_input_size = False  # an activation's output range holds at any width
+    reads_sizes = False  # an activation's output range holds at any width
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

@@ -49,7 +49,7 @@ class RedundantBiasBeforeNorm(GraphCheck):
     frameworks = ("pytorch", "keras", "onnx")
     traceable = True
     measures = frozenset({M.BIAS})
-    reads_input_size = False  # the norm removes a bias at any width
+    reads_sizes = False  # the norm removes a bias at any width
 
     bad = [
         Bad(

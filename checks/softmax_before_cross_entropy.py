@@ -55,7 +55,7 @@ class SoftmaxBeforeCrossEntropy(GraphCheck):
     hint = "return logits from the model and let the cross-entropy loss apply the softmax"
     traceable = True
     measures = frozenset({M.LOSS_PROBES})
-    reads_input_size = False  # the loss probes read the outputs, not a layer's size
+    reads_sizes = False  # the loss probes read the outputs, not a layer's size
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [

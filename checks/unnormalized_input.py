@@ -77,7 +77,7 @@ class UnnormalizedInput(ProgramCheck):
     hint = "scale inputs to [0, 1] or standardise them (transforms.ToTensor/Normalize, StandardScaler, x / 255)"
     traceable = True  # from --sample, an ONNX input's dtype, or the model fed its inputs' range
     measures = frozenset({Measure.LAYERS})
-    reads_input_size = False  # compared with scaled inputs at the same width
+    reads_sizes = False  # compared with scaled inputs at the same width
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -254,7 +254,7 @@ def _as_loaded(evidence: Evidence) -> Verdict:
     low, high = evidence.fields["range"]
     if isinstance(low, (list, tuple)):  # a table: a range per column, for a model as wide as the table
         low, high = tuple(low), tuple(high)
-        spread = f"{len(low)} columns, each over its documented range (up to {max(high):g})"
+        spread = f"{len(low)} columns, each spread uniformly over its documented min-max range (up to {max(high):g})"
         spans = f"are {spread}"
     else:
         spread = f"{low:g}-{high:g}"
@@ -263,7 +263,7 @@ def _as_loaded(evidence: Evidence) -> Verdict:
                     lambda g: set_input_range(g, low, high), inputs_only=True)
     raw, fixed = evidence.variant((loaded,)) if evidence.variant is not None else None, evidence.fixed
     width = raw.input_shapes[0][-1] if raw is not None and raw.input_shapes else None
-    if isinstance(low, tuple) and width != len(low):  # the model states another width: it reads other columns
+    if isinstance(low, tuple) and width is not None and width != len(low):  # another stated width: other columns
         return inconclusive(f"the model reads {width} features and the table has {len(low)} columns: which "
                             "columns it reads is not known; confirming needs the data: pass --sample FILE.npy")
     layer = _first_weighted(evidence.graph, raw, fixed)
@@ -329,11 +329,11 @@ def _first_op(graph: ModelGraph) -> Optional[Op]:
 def _scales_first(first: Op) -> bool:
     """The model's first computation rescales its input, as scaling before the model would:
     a division (``x / 255`` in ``forward``), a subtraction (``x - mean``, a Keras
-    ``Normalization``), a multiplication by a constant under 1 or a Keras ``Rescaling``."""
+    ``Normalization``), a multiplication by a constant under 1 (``x * 0.1``, a Keras ``Rescaling``)."""
     if first.kind in (OpKind.DIV, OpKind.SUB):
         return True
     if first.kind is OpKind.MUL:
-        factor = first.attrs.get("const", first.attrs.get("keras", {}).get("scale"))
+        factor = first.attrs.get("const")
         return isinstance(factor, (int, float)) and not isinstance(factor, bool) and abs(factor) < 1
     return False
 

@@ -59,7 +59,7 @@ class UnstableBce(GraphCheck):
     hint = "return logits and use BCEWithLogitsLoss (it is exact for large logits; it still gives NaN for infinite ones)"
     traceable = True
     measures = frozenset({M.LOSS_PROBES})
-    reads_input_size = False  # the loss probes read the outputs, not a layer's size
+    reads_sizes = False  # the loss probes read the outputs, not a layer's size
     frameworks = ("pytorch", "keras")
 
     bad = [

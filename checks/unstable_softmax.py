@@ -36,7 +36,8 @@ class UnstableSoftmax(GraphCheck):
     spellings (`x.exp_(); x /= x.sum(1, keepdim=True)`). An exponent minus a value nnlint
     cannot see (a caller's argument, an unknown call) may be minus the maximum: silent. Over
     what a model returns (a helper applied to `model(x)` in training code) the exponent is read
-    through the model: unbounded unless the model ends in a saturating activation. The log is
+    through the model: flagged where the model returns a layer's logits (a `Linear`'s output),
+    silent where it ends in anything else (a scaled tanh, a cosine, a distance). The log is
     followed through picks by index (`probs.gather(1, actions)`, `probs[action]`) and into
     the model training code calls (`torch.log(policy(state))` where the policy's `forward`
     ends in a softmax), as policy-gradient losses write it, and into a Keras loss written by
@@ -70,7 +71,7 @@ class UnstableSoftmax(GraphCheck):
     hint = "use F.softmax / F.log_softmax / torch.logsumexp, which subtract the maximum first"
     traceable = True
     measures = frozenset({M.SWEEP})
-    reads_input_size = False  # overflow is read against the remedy at the same width
+    reads_sizes = False  # overflow is read against the remedy at the same width
     frameworks = ("pytorch", "keras", "onnx")
 
     bad = [
@@ -309,7 +310,8 @@ def log_probs(logits):
             return grown or inconclusive(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}, "
                                          f"but {bounded}: only trained weights push them further")
         exponent = _exponent(evidence.graph, op)
-        stuck = _unmoved(trace.scales, exponent.id, f"the exponent {exponent.describe()}") if exponent else None
+        named = "" if exponent is None or exponent.kind is OpKind.IDENTITY else f" {exponent.describe()}"  # (a model call)
+        stuck = _unmoved(trace.scales, exponent.id, f"the exponent{named}") if exponent else None
         if stuck is not None:
             return inconclusive(f"{op.describe()} stays finite up to input scale x{trace.scales[-1].scale:g}, but "
                                 f"{stuck}: the measurement cannot show the problem")
@@ -452,13 +454,11 @@ def _probabilities(graph: ModelGraph, op: Op) -> tuple[ModelGraph, Op]:
 
 
 def _keeps_zero(op: Op) -> bool:
-    """A clamp (``clamp``, ``clip``, in place too) whose floor is absent or at most 0; a floor
-    known only at run time may be above 0."""
-    if op.type_name.rsplit(".", 1)[-1].rstrip("_") not in ("clamp", "clip") or not op.inputs or "call" not in op.attrs:
+    """A clamp whose floor (``attrs["floor"]``, which frontends record) is absent or at most 0;
+    a floor known only at run time, not recorded, may be above 0."""
+    if "floor" not in op.attrs or not op.inputs:
         return False
-    args, kwargs = op.attrs["call"]
-    floor = kwargs["min"] if "min" in kwargs else args[1] if len(args) > 1 else None
-    return floor is None or (isinstance(floor, (int, float)) and not isinstance(floor, bool) and floor <= 0)
+    return op.attrs["floor"] is None or op.attrs["floor"] <= 0
 
 
 def _source(graph: ModelGraph, op: Op, also: tuple[OpKind, ...] = ()) -> Optional[Op]:
@@ -500,7 +500,9 @@ def _unbounded(graph: ModelGraph, exp: Op) -> bool:
         return False  # exp(-x.abs()), exp(-0.5 * z ** 2): never above 1
     arg = _source(graph, exp)
     if arg is not None and arg.kind is OpKind.UNKNOWN:
-        graph, arg = graph.computed_by(arg)  # the logits a model returns (softmax(model(x)) by hand)
+        model, out = graph.computed_by(arg)
+        if model is not graph:  # what a model returns (softmax(model(x)) by hand): unbounded when it is
+            return out.kind in WEIGHTED  # a layer's logits; a scaled tanh, a cosine or a distance may be bounded
     if arg is None or arg.kind in _BOUNDED_INPUTS or arg.kind is OpKind.UNKNOWN:
         return False
     if arg.kind is OpKind.SUB and len(arg.inputs) == 2:

@@ -69,7 +69,7 @@ class Check:
     #: receives, the relative size of a step): a finding on a layer whose size (input or
     #: output) the trace stood in for is left inconclusive. A check whose measurement holds at
     #: any width sets it False.
-    reads_input_size: ClassVar[bool] = True
+    reads_sizes: ClassVar[bool] = True
     options: ClassVar[dict[str, Any]] = {}  # per-check settings and their defaults
     bad: ClassVar[list[Example]] = []
     good: ClassVar[list[Example]] = []
@@ -77,8 +77,8 @@ class Check:
     def reads_size_of(self, fields: dict) -> bool:
         """Whether this finding's measurement depends on its layer's sizes (of the data it
         receives, of the outputs it gives), so that a stand-in for one leaves it inconclusive:
-        ``reads_input_size``, unless a check knows better for the finding at hand."""
-        return self.reads_input_size
+        ``reads_sizes``, unless a check knows better for the finding at hand."""
+        return self.reads_sizes
 
     def __init__(self, sink: Sink, options: Optional[dict[str, Any]] = None) -> None:
         self._sink = sink

@@ -35,7 +35,7 @@ ALLOWED_INCONCLUSIVE = (
     "cannot be worked out from its first layers",  # a model that starts with a part nnlint cannot see (a backbone)
     "is not something the trace can rebuild",  # an unknown call in the model (a custom Keras layer)
     "scaling the inputs does not move it",  # logits from token ids (embeddings): the input sweep cannot push them
-    "known only at run time: the share of units",  # a dropout rate passed in as an argument (keep_prob)
+    "is not known to the analysis (a run-time argument)",  # a dropout rate passed in (keep_prob)
 )
 
 

@@ -208,6 +208,6 @@ def test_a_dropout_of_run_time_rate_is_inconclusive_with_its_cause_not_a_crash(t
     assert len(verdicts) == 2, verdicts
     for trace in verdicts:
         assert trace["status"] == "inconclusive", trace
-        assert trace["evidence"].startswith("keep_prob is known only at run time"), trace
+        assert trace["evidence"].startswith("the value of keep_prob is not known to the analysis"), trace
     [init] = [f.trace for f in findings if f.code == "NN004"]
     assert "internal error" not in init["evidence"], init

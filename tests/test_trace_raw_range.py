@@ -119,17 +119,19 @@ def test_a_published_table_is_fed_each_column_over_its_documented_range(tmp_path
     (population up to 35682 beside latitudes near 35), against each scaled by its largest value."""
     [finding] = nn005(tmp_path, HOUSING)
     assert finding.trace["status"] == "confirmed", finding.trace
-    assert "inputs as loaded are 8 columns, each over its documented range (up to 35682)" in finding.trace["evidence"]
+    assert "inputs as loaded are 8 columns, each spread uniformly over its documented min-max range (up to 35682)" in finding.trace["evidence"]
     assert "with each column scaled into [-1, 1] by its largest magnitude" in finding.trace["evidence"]
 
 
-def test_a_model_reading_other_columns_than_the_table_stays_inconclusive(tmp_path):
-    """Some of the table's columns picked out (a model 3 wide): which ones is not known, so no
-    column's range can be given to the input."""
-    code = HOUSING.replace("nn.Linear(8, 16)", "nn.Linear(3, 16)").replace("data.data", "data.data[:, cols]")
+def test_a_model_stating_another_width_than_the_table_stays_inconclusive(tmp_path):
+    """A first layer of 3 inputs fed the 8-column table: the code is wrong or reads it some way
+    nnlint does not follow, so no column's range is given to the input; some of the table's
+    columns picked out (``data.data[:, cols]``) are no longer the table, and give no finding."""
+    code = HOUSING.replace("nn.Linear(8, 16)", "nn.Linear(3, 16)")
     [finding] = nn005(tmp_path, code)
     assert finding.trace["status"] == "inconclusive", finding.trace
     assert "the model reads 3 features and the table has 8 columns" in finding.trace["evidence"]
+    assert nn005(tmp_path, code.replace("data.data", "data.data[:, cols]")) == []
 
 
 def test_scaled_pixels_give_no_finding(tmp_path):

@@ -20,7 +20,6 @@ from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.program import Program, loss_record
 from nnlint.frontends.project import ModuleInfo, Project
 from nnlint.frontends.tf_source import TensorFlowCode, TrainOp, tf_name
-from nnlint.frontends.torch_source import raw_table
 from nnlint.frontends.names import call_argument, dotted
 from nnlint.frontends.values import Bound, External, FunctionRef, Instance, Layer, Optimizer, RawData, Rows, Tensor
 from nnlint.ir import ModelGraph, OpKind, Origin
@@ -89,7 +88,7 @@ class KerasInterpreter(TensorFlowCode):
                               bounds=(0, 255), by=f"keras.datasets.{data}.load_data()")
                 return ((raw, UNKNOWN), (raw, UNKNOWN))
             if name in tables.LOADERS:  # keras.datasets.boston_housing
-                raw = raw_table(name, node, frame.module.path)
+                raw = tables.raw(name, node, frame.module.path)
                 return ((raw, UNKNOWN), (raw, UNKNOWN))
         return UNKNOWN
 
@@ -184,6 +183,8 @@ class KerasInterpreter(TensorFlowCode):
             attrs["p"] = named.get("rate", UNKNOWN)
         if kind in (OpKind.SOFTMAX, OpKind.LOG_SOFTMAX):
             attrs["dim"] = named.get("axis", -1)  # Keras normalises over the last axis by default
+        if short == "Rescaling" and isinstance(named.get("scale"), (int, float)):
+            attrs["const"] = named["scale"]  # x * scale (+ offset): a multiplication by a constant, as x * 0.1 is
         activation = _activation(named.get("activation"))
         if activation is None and not _is_linear(named.get("activation")):
             activation = OpKind.UNKNOWN  # a custom activation: something nnlint cannot read ends the layer
@@ -321,8 +322,8 @@ class KerasInterpreter(TensorFlowCode):
         ``model(x)`` is (a log of a softmax output is a log of a softmax); run as a function
         nothing calls, its ``y_pred`` would be any tensor. Its graph is a training-code graph
         of its own, named after the function."""
-        if not self.record_once(node, "custom loss"):
-            return
+        if loss.node is None or not self.record_once(node, "custom loss"):
+            return  # (a function libcst could not read: what it computes is unknown)
         params = [*loss.node.params.posonly_params, *loss.node.params.params]
         if len(params) < 2 or any(p.default is None for p in params[2:]):
             return  # not a (y_true, y_pred) function: a loss factory's own arguments, a method

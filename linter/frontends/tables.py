@@ -11,6 +11,9 @@ ships the same Boston data (``keras.datasets.boston_housing``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from nnlint.frontends.values import RawData
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,8 @@ class Table:
     def largest(self) -> str:
         """``TAX up to 711``: the column that reaches furthest from zero."""
         index = max(range(len(self.columns)), key=lambda i: max(abs(self.lows[i]), abs(self.highs[i])))
-        return f"{self.columns[index]} up to {self.highs[index]:g}"
+        low, high = self.lows[index], self.highs[index]
+        return f"{self.columns[index]} up to {high:g}" if abs(high) >= abs(low) else f"{self.columns[index]} down to {low:g}"
 
 
 BOSTON = Table(
@@ -49,7 +53,8 @@ _CANCER_STATS = ("radius", "texture", "perimeter", "area", "smoothness", "compac
                  "concave points", "symmetry", "fractal dimension")
 BREAST_CANCER = Table(
     "breast cancer",
-    tuple(f"{kind} {stat}" for kind in ("mean", "error", "worst") for stat in _CANCER_STATS),
+    (*(f"mean {stat}" for stat in _CANCER_STATS), *(f"{stat} error" for stat in _CANCER_STATS),
+     *(f"worst {stat}" for stat in _CANCER_STATS)),
     (6.981, 9.71, 43.79, 143.5, 0.053, 0.019, 0.0, 0.0, 0.106, 0.05,
      0.112, 0.36, 0.757, 6.802, 0.002, 0.002, 0.0, 0.0, 0.008, 0.001,
      7.93, 12.02, 50.41, 185.2, 0.071, 0.027, 0.0, 0.0, 0.156, 0.055),
@@ -65,3 +70,10 @@ LOADERS = {
     "sklearn.datasets.load_breast_cancer": BREAST_CANCER,
     "keras.datasets.boston_housing.load_data": BOSTON,
 }
+
+
+def raw(loader: str, node: Any, path: str) -> RawData:
+    """The features ``loader`` returns: raw units, each column in its documented range."""
+    table = LOADERS[loader]
+    return RawData(f"{table.name} features (raw units: {table.largest()})", node, path,
+                   bounds=(table.lows, table.highs), by=f"{loader.rsplit('.', 1)[-1]}() of {table.name}")

@@ -312,7 +312,9 @@ class TorchInterpreter(TrainingCode):
             attrs = {"picks": True} if self._picks(key, node, frame) else {}
             return self.tensor_op(frame, OpKind.RESHAPE, "getitem", [owner], node, attrs, model=owner.model)
         if isinstance(owner, RawData):
-            return owner
+            if owner.per_column and (not isinstance(node, cst.Subscript) or len(node.slice) != 1 or isinstance(key, str)):
+                return UNKNOWN  # some of a table's columns (X[:, 5], df["RM"]): which, and so their scale, is not followed
+            return owner  # rows, or pixels: the same raw scale
         return super().index(owner, key, node, frame)
 
     def _picks(self, key: Any, node: cst.CSTNode, frame: Frame) -> bool:
@@ -612,7 +614,7 @@ class TorchInterpreter(TrainingCode):
         if qualname == "dataclasses.field":
             return kwargs.get("default", UNKNOWN)
         if qualname in tables.LOADERS:
-            raw = raw_table(qualname, node, frame.module.path)
+            raw = tables.raw(qualname, node, frame.module.path)
             return (raw, UNKNOWN) if kwargs.get("return_X_y") is True else raw
         if qualname in _SPLITTERS and args and any(isinstance(a, RawData) for a in args):
             # X_train, X_test, y_train, y_test = train_test_split(X, y): raw rows stay raw
@@ -653,7 +655,7 @@ class TorchInterpreter(TrainingCode):
         if tensors and qualname.startswith("torch."):  # its arguments kept, as a method's are (torch.clamp(x, max=1))
             return self.tensor_op(frame, OpKind.UNKNOWN, qualname, tensors, node,
                                   {"call": recorded_call(args, kwargs, tensors), "weightless": True,
-                                   **_sign_of(qualname.rsplit(".", 1)[-1])})
+                                   **_sign_of(qualname.rsplit(".", 1)[-1]), **_clamp_floor(qualname, args[1:], kwargs)})
         if frame.in_graph:  # a library's function or module (einops, timm, torchvision) on the model's tensors
             return self.opaque(None, args, kwargs, node, frame)
         return UNKNOWN
@@ -1255,7 +1257,8 @@ class TorchInterpreter(TrainingCode):
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
         result = self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,  # a tensor method: no weights of its own
-                                {"call": recorded_call([t, *args], kwargs, [t]), "weightless": True, **_sign_of(name)})
+                                {"call": recorded_call([t, *args], kwargs, [t]), "weightless": True, **_sign_of(name),
+                                 **_clamp_floor(name, args, kwargs)})
         self._in_place(name, node, result, frame)
         return result
 
@@ -1642,9 +1645,11 @@ _NONNEG_CALLS = frozenset({"square", "abs", "fabs", "absolute", "sqrt", "exp", "
 _SAME_SIGN_CALLS = frozenset({"float", "to_float", "cast", "convert_to_tensor", "tensor", "as_tensor", "float32"})
 
 
-def raw_table(loader: str, node: cst.CSTNode, path: str) -> RawData:
-    """The features a published table's loader returns (:mod:`nnlint.frontends.tables`): raw
-    units, each column in its documented range."""
-    table = tables.LOADERS[loader]
-    return RawData(f"{table.name} features (raw units: {table.largest()})", node, path,
-                   bounds=(table.lows, table.highs), by=f"{loader.rsplit('.', 1)[-1]}() of {table.name}")
+def _clamp_floor(name: str, args: list, kwargs: dict) -> dict:
+    """``{"floor": lower bound}`` for a clamp or clip (``x.clamp(max=1)``, ``torch.clip(x, 0, 1)``,
+    in place too) whose lower bound is a number or absent (None), its other arguments ``args``;
+    {} for anything else, or a bound known only at run time."""
+    if name.rsplit(".", 1)[-1].rstrip("_") not in ("clamp", "clip"):
+        return {}
+    floor = kwargs["min"] if "min" in kwargs else args[0] if args else None
+    return {"floor": floor} if floor is None or (isinstance(floor, (int, float)) and not isinstance(floor, bool)) else {}

@@ -369,7 +369,7 @@ class TrainingCode(Interpreter):
         time (``Dense(64, input_shape=(X.shape[1],))``, ``nn.Linear(X.shape[1], 64)``)."""
         for flow in self.program.raw_inputs:
             model, bounds = flow.get("model"), flow.get("range")
-            if model is not None and bounds is not None and isinstance(bounds[0], tuple) and len(model.inputs) == 1:
+            if model is not None and bounds is not None and isinstance(bounds[0], (list, tuple)) and len(model.inputs) == 1:
                 model.ops[model.inputs[0]].attrs.setdefault("data_width", len(bounds[0]))
 
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:

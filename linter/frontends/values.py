@@ -200,9 +200,15 @@ class RawData:
     path: str
     guess: bool = False  # the raw scale is inferred from a name (a pixel CSV's file name), not read
     #: the values' range where the API that loads them fixes it (an image decoder's uint8 pixels:
-    #: (0, 255)), and that API in words; None where only the data knows (a CSV, a user function)
-    bounds: Optional[tuple[float, float]] = None
+    #: (0, 255); a published table's columns: (lows, highs), one per column), and that API in
+    #: words; None where only the data knows (a CSV, a user function)
+    bounds: Optional[tuple[Any, Any]] = None
     by: Optional[str] = None
+
+    @property
+    def per_column(self) -> bool:
+        """A table's columns, each with its own range (``bounds`` of sequences)."""
+        return self.bounds is not None and isinstance(self.bounds[0], (list, tuple))
 
 
 @dataclass(eq=False)

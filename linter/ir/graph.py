@@ -49,8 +49,9 @@ class Op:
     label: str = ""
 
     def describe(self) -> str:
-        """Human name for messages: ``self.fc2 (Linear)`` or just ``ReLU`` (a call of a model,
-        ``self.policy(...)``, by its whole name: its dots are not a module path)."""
+        """Human name for messages: ``self.fc2 (Linear)`` or just ``ReLU``; the last dotted part
+        of the name before any parenthesis (a model's call ``self.policy(...)`` is ``policy(...)``,
+        not the ``)`` a split at its last dot would give)."""
         head, call, rest = self.type_name.partition("(")
         short = head.rsplit(".", 1)[-1] + call + rest
         if self.label and self.label != short:

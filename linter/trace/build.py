@@ -253,10 +253,10 @@ class BuiltGraph(nn.Module):
         made = {}
         for i, spec in self.specs.items():
             span = self.graph.ops[i].attrs.get("value_range") if self.graph.ops[i].kind is K.INPUT else None
-            if span is not None and isinstance(span[0], tuple) and spec.shape[-1:] != (len(span[0]),):
+            if span is not None and isinstance(span[0], (list, tuple)) and spec.shape[-1:] != (len(span[0]),):
                 span = None  # the model reads other columns than the table's: not its ranges
             if span is not None and spec.integer_below is None:
-                low, high = (torch.tensor(bound, dtype=torch.float32) if isinstance(bound, tuple) else bound
+                low, high = (torch.tensor(bound, dtype=torch.float32) if isinstance(bound, (list, tuple)) else bound
                              for bound in span)
                 uniform = torch.rand((batch, *spec.shape[1:]), generator=generator) * (high - low) + low
                 made[i] = (uniform * scale).to(self.device)

@@ -128,7 +128,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
     needs: dict[int, set[Measure]] = {}  # id(graph) -> what its findings' checks read
     for entry in located:
         if entry is not None and entry[2] is not None and (entry[0].measures or options.report) \
-                and entry[0].unmeasurable(entry[1].fields) is None:
+                and _unmeasurable(entry[0], entry[1], options) is None:
             needs.setdefault(id(entry[2]), set()).update(ALL if options.report else entry[0].measures)
     models: dict[int, _Model] = {}
     remedies, model_remedies = _remedies(located, needs)
@@ -145,7 +145,7 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
             traced.append(finding)
             continue
         check, subject, graph, op = entry
-        why = check.unmeasurable(subject.fields)
+        why = _unmeasurable(check, subject, options)
         if why is not None:  # nothing to build a model for
             traced.append(finding.replace(trace=inconclusive(why).as_json(device.type)))
             continue
@@ -190,6 +190,13 @@ def trace_findings(findings: list["Finding"], subjects: dict[tuple, tuple[Check,
         traced.append(finding.replace(trace=verdict.as_json(device.type if check.traceable else None)))
     # a graph of training code traced for its finding, shown with the model it trains instead, has no section
     return traced, [m.trace for m in models.values() if m.trace is not None and m.trace.findings]
+
+
+def _unmeasurable(check: Check, subject: Subject, options: TraceOptions) -> Optional[str]:
+    """Why the finding cannot be measured whatever its model (:meth:`Check.unmeasurable`);
+    never with ``--trace-import``, where the user's own class, built with the arguments the
+    settings give it, has the value."""
+    return None if options.import_code else check.unmeasurable(subject.fields)
 
 
 def _remedies(located: list, needs: dict[int, set[Measure]]) -> tuple[dict[int, Remedy], dict[int, list[Remedy]]]:
