@@ -174,3 +174,16 @@ model.fit(X_train, y_train, epochs=10)
     assert finding.trace["status"] == "confirmed", finding.trace
     assert "inputs as loaded are 13 columns" in finding.trace["evidence"]
     assert "in_features unknown: traced with 13" in finding.trace["evidence"]
+
+
+def test_every_published_table_gives_one_range_per_named_column():
+    """The tables' ranges are data typed in by hand: each column named once, with a low at or
+    below its high, and the largest column the one the lint names."""
+    from nnlint.frontends import tables
+
+    for loader, table in tables.LOADERS.items():
+        assert len(table.columns) == len(set(table.columns)) == len(table.lows) == len(table.highs), loader
+        assert all(low <= high for low, high in zip(table.lows, table.highs)), loader
+    assert tables.BOSTON.largest() == "TAX up to 711"
+    assert tables.CALIFORNIA.largest() == "Population up to 35682"
+    assert len(tables.BREAST_CANCER.columns) == 30 and "mean radius" in tables.BREAST_CANCER.columns
