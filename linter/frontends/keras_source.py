@@ -414,7 +414,6 @@ class KerasInterpreter(TensorFlowCode):
         self.build_sequentials()
         self.drop_unused_losses()
         self.finish_tf()
-        self.table_widths()  # (the Sequential models are built by now)
 
     def drop_unused_losses(self) -> None:
         """A model compiled but never trained itself never minimises the loss it was compiled

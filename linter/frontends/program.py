@@ -79,7 +79,8 @@ class Program:
         return found[0] if len(found) == 1 else None
 
     def finish(self, task: Optional[str]) -> None:
-        """Mark submodule graphs and tie unattached declarations to the only model, if any."""
+        """Mark submodule graphs, tie unattached declarations to the only model, if any, and
+        give a model fed a published table that table's width."""
         for graph in self.models():
             # a class built inside another module is a part, unless the training code builds it alone
             graph.top_level = graph.name not in self.submodule_classes or (
@@ -95,6 +96,17 @@ class Program:
         if not self.trains:
             for graph in self.instantiated:  # a class read from its definition may be trained by its importers
                 graph.setup.trained = False
+        self._table_widths()
+
+    def _table_widths(self) -> None:
+        """A model fed a published table (a raw-input flow whose range is given per column)
+        reads as many features as the table has columns: its one input records that width
+        (``data_width``), which --trace gives it where the code leaves the input size to run
+        time (``Dense(64, input_shape=(X.shape[1],))``, ``nn.Linear(X.shape[1], 64)``)."""
+        for flow in self.raw_inputs:
+            model, bounds = flow.get("model"), flow.get("range")
+            if model is not None and bounds is not None and isinstance(bounds[0], (list, tuple)) and len(model.inputs) == 1:
+                model.ops[model.inputs[0]].attrs.setdefault("data_width", len(bounds[0]))
 
 
 def loss_record(qualname: str, task: str, origin: Origin) -> dict:

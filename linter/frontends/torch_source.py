@@ -1312,7 +1312,6 @@ class TorchInterpreter(TrainingCode):
             for graph in self.program.graphs:
                 graph.complete = False
         self.mark_untrained()
-        self.table_widths()
 
     def headed_models(self) -> None:
         """A library model given a new head that no code here calls or trains (a factory such as

@@ -362,16 +362,6 @@ class TrainingCode(Interpreter):
              "guess": raw.guess, "model": model, "range": raw.bounds, "loaded_by": raw.by}
         )
 
-    def table_widths(self) -> None:
-        """A model fed a published table (a raw-input flow whose range is given per column)
-        reads as many features as the table has columns: its one input records that width
-        (``data_width``), which --trace gives it where the code leaves the input size to run
-        time (``Dense(64, input_shape=(X.shape[1],))``, ``nn.Linear(X.shape[1], 64)``)."""
-        for flow in self.program.raw_inputs:
-            model, bounds = flow.get("model"), flow.get("range")
-            if model is not None and bounds is not None and isinstance(bounds[0], (list, tuple)) and len(model.inputs) == 1:
-                model.ops[model.inputs[0]].attrs.setdefault("data_width", len(bounds[0]))
-
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:
         if fn in _DEPRECATED_INITS:
             fn += "_"  # nn.init.constant, init.xavier_uniform: torch's old spellings, same functions
