@@ -321,15 +321,16 @@ def unreadable(exc: Exception) -> str:
 
 
 def _listing(folder: str) -> str:
-    """The names in ``folder`` an import could name (``NAME.py``, ``NAME``) and what each is (file,
-    folder, link and where to): all a probe of ``folder/NAME.py`` or ``folder/NAME/__init__.py``
-    can see of it."""
+    """The names in ``folder`` an import could name (``NAME.py``, ``NAME``; any ``.py`` file, as
+    ``__import__("0-sequential")`` names one) and what each is (file, folder, link and where to):
+    all a probe of ``folder/NAME.py`` or ``folder/NAME/__init__.py``, or a look for the scripts
+    beside a file (:mod:`nnlint.callers`), can see of it."""
     try:
         with os.scandir(folder) as entries:
             seen = []
             for entry in entries:
                 stem = entry.name[:-3] if entry.name.endswith(".py") else entry.name
-                if not stem.isidentifier():
+                if not (stem.isidentifier() or entry.name.endswith(".py")):
                     continue  # no import names it (.nnlint_cache, .git, notes.txt)
                 link = os.readlink(entry.path) if entry.is_symlink() else ""
                 seen.append(f"{entry.name}\0{entry.is_file()}\0{entry.is_dir()}\0{link}")

@@ -280,7 +280,8 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
     from nnlint.frontends.python import analyze
 
     findings: list[Finding] = _left_out_cells(info.source.notebook, unit.path)
-    sink = finding_sink(findings, requested, project.source_for, subjects)
+    wanting: set[tuple] = set()
+    sink = finding_sink(findings, requested, project.source_for, subjects, wanting)
     try:
         program = analyze(info, project, settings.task)
         tasks.update(g.setup.task for g in program.models() if g.setup.task)
@@ -288,6 +289,10 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
         if program.setup.loss_task():
             tasks.add(program.setup.loss_task())
         run_checks(program, checks, settings, sink)
+        if wanting:
+            from nnlint.callers import given_by_callers
+
+            given_by_callers(unit, project, settings, checks, findings, wanting, subjects)
     except RecursionError:
         findings.append(engine_finding(ANALYSIS_LIMIT, Severity.INFO,
                                         "an expression is nested too deeply to analyse; the rest of the file was skipped",
@@ -313,9 +318,12 @@ def _left_out_cells(code, path: str) -> list["Finding"]:
 
 
 def finding_sink(findings: list["Finding"], requested: set[str], source_for,
-                 subjects: Optional[dict[tuple, tuple[Check, Subject]]] = None) -> Sink:
+                 subjects: Optional[dict[tuple, tuple[Check, Subject]]] = None,
+                 wanting: Optional[set[tuple]] = None) -> Sink:
     """What checks report into: a finding with its position (source) or node (graph). With
-    ``subjects`` (``--trace``), each finding's check and subject are kept by its identity."""
+    ``subjects`` (``--trace``), each finding's check and subject are kept by its identity.
+    ``wanting`` receives the identities of findings whose claim rests on a value only the run
+    has (:meth:`Check.unmeasurable`): a caller of the code may give it (:mod:`nnlint.callers`)."""
 
     def sink(check: Check, origin: Origin, message: str, severity: Severity, confidence: Confidence,
              subject: Subject) -> None:
@@ -336,6 +344,8 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for,
         findings.append(finding)
         if subjects is not None:
             subjects.setdefault(finding.identity(), (check, subject))
+        if wanting is not None and check.unmeasurable(subject.fields):
+            wanting.add(finding.identity())
 
     return sink
 

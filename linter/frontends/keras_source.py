@@ -143,6 +143,9 @@ class KerasInterpreter(TensorFlowCode):
         if graph is not None and name == "compile":
             self.compile(graph, args, kwargs, node, frame)
             return None
+        if graph is not None and name == "build" and isinstance(obj, Layer) and obj.children:
+            _state_input_shape(obj.children[0], kwargs.get("input_shape", args[0] if args else None))
+            return None
         if graph is not None and name == "fit":
             self.trained.add(id(graph))
             self.fit(graph, obj, args, kwargs, node, frame)
@@ -578,6 +581,16 @@ def _scales_inputs(graph: ModelGraph, model: Any) -> bool:
         return first is not None and first.qualname in _SCALING_LAYERS
     first_op = next((op for op in graph.ops.values() if op.kind is not OpKind.INPUT and op.kind not in _RESHAPING), None)
     return first_op is not None and first_op.type_name in _SCALING_LAYERS
+
+
+def _state_input_shape(first: Any, batch_shape: Any) -> None:
+    """``model.build((None, 784))`` states a Sequential's input as its first layer's
+    ``input_shape=(784,)`` would: recorded there unless that layer states its own."""
+    shape = _constant(batch_shape)
+    keras = first.attrs.get("keras") if isinstance(first, Layer) else None
+    if isinstance(keras, dict) and isinstance(shape, (tuple, list)) and len(shape) > 1 \
+            and not {"input_shape", "input_dim", "batch_input_shape", "batch_shape"} & keras.keys():
+        keras["input_shape"] = tuple(shape[1:])
 
 
 def _input_shape(args: list, kwargs: dict) -> Any:

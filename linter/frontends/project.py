@@ -13,6 +13,7 @@ search path, never a bare folder (a namespace portion loses to the installed fra
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -137,6 +138,33 @@ class Project:
 
             self.digests[abspath] = digest(raw)
         return raw
+
+    def scripts_naming(self, abspath: Path, limit: int) -> list[Path]:
+        """The ``.py`` files beside ``abspath`` (the folder a script run there imports it
+        from) whose text names its module, at most ``limit`` of them, in name order. Each is
+        read through :mod:`nnlint.files`, and recorded for the cache, as the folder's listing is."""
+        folder, stem = abspath.parent, abspath.stem
+        self._note(abspath, "dir", folder)
+        try:
+            names = sorted(entry.name for entry in os.scandir(folder) if entry.name.endswith(".py"))
+        except OSError:
+            return []
+        found = []
+        for name in names:
+            path = folder / name
+            if path == abspath or not _is_file(path):
+                continue
+            self._note(abspath, "read", path)
+            try:
+                text = decode(self._read(path))
+            except UnreadableFile:
+                continue
+            if stem in text:
+                found.append(path)
+                self._note(abspath, "module", files.resolve(path))  # its imports' facts count too
+                if len(found) == limit:
+                    break
+        return found
 
     def source_for(self, path: str) -> Optional[SourceFile]:
         """The parsed file shown as ``path``, if it was loaded."""

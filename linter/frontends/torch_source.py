@@ -16,6 +16,7 @@ from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import tables
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import (
+    IMPORTERS,
     UNKNOWN,
     AnalysisTimeout,
     BudgetExceeded,
@@ -414,7 +415,8 @@ class TorchInterpreter(TrainingCode):
         joined = _joined_parameters(func, args)
         if joined is not None:
             return joined
-        if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")):
+        if isinstance(func, External) and not func.qualname.startswith(("builtins.", "math.")) \
+                and func.qualname not in IMPORTERS:
             return self.call_external(func.qualname, args, kwargs, node, frame)
         if isinstance(func, Layer):
             return self.apply_layer(func, args, frame, node)

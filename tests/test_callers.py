@@ -1,0 +1,175 @@
+"""A finding that rests on a function's argument (``Dropout(rate=keep_prob)``) takes the value
+from a script beside the file that calls it, when the file is linted alone (a pre-commit run
+on the staged module); scripts elsewhere, or that only mention it, change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli, write
+from .lint_helpers import lint_paths
+
+_KERAS_MODULE = """
+import tensorflow.keras as K
+
+
+def build_model(nx, layers, activations, lambtha, keep_prob):
+    model = K.Sequential()
+    for width, activation in zip(layers, activations):
+        model.add(K.layers.Dense(width, activation=activation,
+                                 kernel_regularizer=K.regularizers.l2(lambtha)))
+        model.add(K.layers.Dropout(keep_prob))
+    model.build((None, nx))
+    return model
+"""
+
+# how course exercises import a module whose file name is no identifier
+_DUNDER_MAIN = """
+build_model = __import__('0-sequential').build_model
+
+if __name__ == '__main__':
+    network = build_model(784, [256, 256, 10], ['relu', 'relu', 'softmax'], 0.001, 0.95)
+    network.summary()
+"""
+
+_TORCH_MODULE = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, n_in, keep_prob):
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, 128)
+        self.drop = nn.Dropout(keep_prob)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.fc2(self.drop(self.fc1(x).relu()))
+"""
+
+_TORCH_TRAIN = """
+import importlib
+
+import torch
+
+nets = importlib.import_module("nets")
+model = nets.Net(784, keep_prob={value})
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+"""
+
+
+def _nn007(findings, path):
+    return [f for f in findings if f.code == "NN007" and f.path.endswith(path)]
+
+
+def test_a_course_exercise_takes_the_rate_from_its_main_script(tmp_path):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", _DUNDER_MAIN)
+    [alone] = _nn007(lint_paths([tmp_path / "0-sequential.py"], cwd=tmp_path), "0-sequential.py")
+    assert alone.severity.value == "warning" and "drops 95% of units" in alone.message
+
+
+@pytest.mark.parametrize("value, shown", [("0.8", "drops 80% of units"), ("0.3", "drops 30% of units")])
+def test_a_model_class_takes_the_rate_from_the_training_script(tmp_path, value, shown):
+    write(tmp_path, "nets.py", _TORCH_MODULE)
+    write(tmp_path, "train.py", _TORCH_TRAIN.format(value=value))
+    [alone] = _nn007(lint_paths([tmp_path / "nets.py"], cwd=tmp_path), "nets.py")
+    assert shown in alone.message
+    assert alone.severity.value == ("warning" if value == "0.8" else "info")
+
+
+def test_linted_together_the_value_is_the_same_whichever_file_comes_first(tmp_path):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "a_main.py", _DUNDER_MAIN)  # before the module in name order
+    write(tmp_path, "z_main.py", _DUNDER_MAIN)  # and after it
+    found = _nn007(lint_paths([tmp_path], cwd=tmp_path), "0-sequential.py")
+    assert [f.severity.value for f in found] == ["warning"] and "95%" in found[0].message
+
+
+@pytest.mark.parametrize("main", [
+    "# build_model from 0-sequential is called by the grader\n",  # names it, calls nothing
+    "build_model = __import__('0-sequential').build_model\nimport sys\n"
+    "build_model(784, [64], ['relu'], 0.0, float(sys.argv[1]))\n",  # a value only the run has
+    "build_model = __import__('0-sequential').build_model\nbuild_model(784, [64], ['relu'], 0.0, 0.5)\n",
+])
+def test_a_script_that_gives_no_value_leaves_the_finding_as_it_was(tmp_path, main):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", main)
+    [alone] = _nn007(lint_paths([tmp_path / "0-sequential.py"], cwd=tmp_path), "0-sequential.py")
+    assert alone.severity.value == "info" and "a keep probability's share" in alone.message
+
+
+def test_a_script_in_another_folder_is_not_read(tmp_path):
+    write(tmp_path, "pkg/0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "main_files/0-main.py", _DUNDER_MAIN)
+    [alone] = _nn007(lint_paths([tmp_path / "pkg" / "0-sequential.py"], cwd=tmp_path), "0-sequential.py")
+    assert alone.severity.value == "info"
+
+
+def test_the_scripts_own_findings_are_not_reported(tmp_path):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", _DUNDER_MAIN + "import torch\nopt = torch.optim.SGD([], lr=50.0)\n")
+    findings = lint_paths([tmp_path / "0-sequential.py"], cwd=tmp_path)
+    assert {Path(f.path).name for f in findings} == {"0-sequential.py"}
+
+
+def test_a_broken_script_beside_it_changes_nothing(tmp_path):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", "build_model = __import__('0-sequential').build_model\nbuild_model(784,\n")
+    result = run_cli(["--format", "json", "0-sequential.py"], tmp_path)
+    [alone] = [f for f in result.json["findings"] if f["code"] == "NN007"]
+    assert alone["severity"] == "info" and not result.json["summary"].get("errors")
+
+
+def test_a_changed_script_relints_the_module_from_the_cache(tmp_path):
+    project = tmp_path / "proj"
+    write(project, "pyproject.toml", "[project]\nname = 'p'\n")
+    write(project, "0-sequential.py", _KERAS_MODULE)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "NNLINT_NO_CACHE": None}
+    from .conftest import cli_env
+
+    def severity():
+        result = run_cli(["--format", "json", "0-sequential.py"], project, env=cli_env(**env))
+        return [f["severity"] for f in result.json["findings"] if f["code"] == "NN007"]
+
+    assert severity() == ["info"]
+    write(project, "0-main.py", _DUNDER_MAIN)  # a new script: the folder's listing changed
+    assert severity() == ["warning"]
+    write(project, "0-main.py", _DUNDER_MAIN.replace("0.95", "0.5"))
+    assert severity() == ["info"]
+
+
+@pytest.mark.parametrize("spelling", [
+    "__import__('0-sequential').build_model",
+    "getattr(__import__('0-sequential'), 'build_model')",
+    "__import__('importlib').import_module('0-sequential').build_model",
+])
+def test_a_module_imported_by_name_is_followed_in_a_whole_folder_run(tmp_path, spelling):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", _DUNDER_MAIN.replace("__import__('0-sequential').build_model", spelling))
+    [found] = _nn007(lint_paths([tmp_path], cwd=tmp_path), "0-sequential.py")
+    assert "drops 95% of units" in found.message
+
+
+@pytest.mark.parametrize("name", ["'../0-sequential'", "'.0-sequential'", "'0-sequential/x'", "MODULE", "''"])
+def test_a_name_that_is_a_path_or_unknown_imports_nothing(tmp_path, name):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", "import sys\nMODULE = sys.argv[1]\n"
+          + _DUNDER_MAIN.replace("'0-sequential'", name))
+    [found] = _nn007(lint_paths([tmp_path / "0-sequential.py"], cwd=tmp_path), "0-sequential.py")
+    assert found.severity.value == "info"
+
+
+def test_the_trace_measures_the_value_the_script_gives(tmp_path):
+    pytest.importorskip("torch")
+    from .test_trace import traced
+
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    [alone] = [f for f in traced(tmp_path / "0-sequential.py") if f.code == "NN007"]
+    assert alone.trace["status"] == "inconclusive" and "run-time argument" in alone.trace["evidence"]
+    write(tmp_path, "0-main.py", _DUNDER_MAIN)
+    [given] = [f for f in traced(tmp_path / "0-sequential.py") if f.code == "NN007"]
+    assert given.trace["status"] == "confirmed", given.trace
+    assert "unknown" not in given.trace["evidence"]  # model.build((None, 784)) gives the input width
