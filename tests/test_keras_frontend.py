@@ -220,3 +220,23 @@ loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
     assert (conv.attrs["in_channels"], conv.attrs["kernel_size"], conv.attrs["out_features"]) == (1, (5, 5), 32)
     assert conv.attrs["inits"][0]["fn"] == "xavier_uniform_"  # get_variable's default
     assert "bias" not in conv.attrs  # no bias added: unknown, not False (missing-bias stays silent)
+
+
+@pytest.mark.parametrize("first, build_call, width", [
+    ("keras.layers.Dense(8)", "model.build((None, 784))", (784,)),
+    ("keras.layers.Dense(8)", "model.build(input_shape=[None, 20])", (20,)),
+    ("keras.layers.Dense(8, input_shape=(16,))", "model.build((None, 784))", (16,)),  # the layer's own says it
+    ("keras.layers.Dense(8)", "model.build(shape)", None),  # not a constant
+    ("keras.layers.Dense(8)", "model.build()", None),
+])
+def test_model_build_states_the_first_layers_input(tmp_path, first, build_call, width):
+    program = build(tmp_path, {"main.py": f"""
+import keras
+shape = read_shape()
+model = keras.Sequential()
+model.add({first})
+model.add(keras.layers.Dense(1))
+{build_call}
+"""})
+    [graph] = program.models()
+    assert graph.ops[1].attrs["keras"].get("input_shape") == width

@@ -164,3 +164,18 @@ def test_a_reshape_to_a_variable_s_stated_shape_is_rebuilt(tmp_path):
     """)
     reshapes = [op for op in graph.ops.values() if op.type_name == "tensorflow.reshape"]
     assert [op.attrs["call"][0][1] for op in reshapes] == [[-1, 784]], reshapes
+
+
+@pytest.mark.parametrize("bias_shape, fused", [
+    ("[10]", True), ("[1, 10]", True),  # one value per unit, broadcast over the batch
+    ("[784, 10]", False), ("[5, 10]", False),  # a value per row or per sample: no layer's bias
+])
+def test_a_bias_variable_broadcast_from_one_row_is_the_layer_s_bias(tmp_path, bias_shape, fused):
+    graph = tf_graph(tmp_path, LOGISTIC.replace("tf.zeros([10])", f"tf.random.normal({bias_shape})"))
+    [layer] = [op for op in graph.ops.values() if op.type_name == "tensorflow.matmul"]
+    assert (layer.attrs.get("bias") is True) is fused
+
+
+def test_a_logistic_regression_with_a_row_bias_is_rebuilt_and_confirmed(tmp_path):
+    (trace,) = verdicts(tmp_path, LOGISTIC.replace("tf.zeros([10])", "tf.random.normal([1, 10])"))["NN002"]
+    assert trace["status"] == "confirmed", trace

@@ -258,7 +258,7 @@ class TensorFlowCode(TorchInterpreter):
         if op is cst.Add:  # tf.matmul(x, W) + b: the layer's bias
             for layer, bias in ((left, right), (right, left)):
                 found = _variable_op(bias)
-                if isinstance(layer, Tensor) and found is not None and len(found.attrs.get("shape") or [0]) <= 1:
+                if isinstance(layer, Tensor) and found is not None and _per_unit(found.attrs.get("shape")):
                     target = layer.graph.ops[layer.op]
                     if target.kind in (OpKind.LINEAR, OpKind.CONV) and target.type_name.startswith("tensorflow.") \
                             and "bias" not in target.attrs:
@@ -470,6 +470,15 @@ def _stated_shape(t: Tensor) -> Optional[list]:
     if not all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in shape):
         return None
     return list(shape)
+
+
+def _per_unit(shape: Any) -> bool:
+    """A variable added to a layer's output is its bias when it holds one value per unit:
+    ``[n]``, or ``[1, n]`` (``[1, 1, 1, c]``) that broadcasts over the batch as ``[n]`` does.
+    A shape not stated is taken as such, as a bias variable of unknown shape is."""
+    if not shape:
+        return True
+    return all(d == 1 for d in shape[:-1])
 
 
 def _variable_op(value: Any) -> Any:
