@@ -1,7 +1,7 @@
 """--trace on TensorFlow 1 graph code (placeholders, variables, ``tf.matmul``, ``tf.nn.conv2d``,
 ``sess.run``): rebuilt in torch with TensorFlow's layout and the variables' own initializers,
 then measured like any other model. Near misses: a clean graph confirms nothing, and a dropout
-whose keep probability is fed at run time is traced with a stand-in rate that the evidence
+whose keep probability (or rate) is fed at run time is traced with a stand-in rate that the evidence
 names and that a finding on that dropout cannot rest on."""
 
 from __future__ import annotations
@@ -83,8 +83,12 @@ def test_log_of_softmax_in_a_logistic_regression_is_confirmed_with_its_zero_init
     assert "log_softmax in place of log" in trace["evidence"], trace
 
 
-def test_a_conv_graph_with_a_fed_keep_probability_is_rebuilt_and_confirmed(tmp_path):
-    (trace,) = verdicts(tmp_path, CONV)["NN002"]
+@pytest.mark.parametrize("dropout", [
+    "tf.nn.dropout(hidden, keep_prob)",
+    "tf.nn.dropout(hidden, rate=keep_prob)",  # TF2's spelling with a fed rate
+])
+def test_a_conv_graph_with_a_fed_keep_probability_is_rebuilt_and_confirmed(tmp_path, dropout):
+    (trace,) = verdicts(tmp_path, CONV.replace("tf.nn.dropout(hidden, keep_prob)", dropout))["NN002"]
     assert trace["status"] == "confirmed", trace
     assert "dropout's p unknown: traced with 0.5" in trace["evidence"], trace
 

@@ -410,6 +410,9 @@ class KerasInterpreter(TensorFlowCode):
         keep = kwargs.get("keep_prob", args[1] if len(args) > 1 and "rate" not in kwargs else None)
         if self.tf1_keep_prob(out, keep):  # a placeholder: graph-mode TF1, whose second argument is keep_prob
             out.graph.ops[out.op].attrs["keep_placeholder"] = True
+        rate = kwargs.get("rate")
+        if isinstance(rate, Tensor) and rate.graph is out.graph and rate.graph.ops[rate.op].kind is OpKind.INPUT:
+            out.graph.ops[out.op].attrs["rate_placeholder"] = True  # rate=dr, fed per run: a value only the run has
         return out
 
     def analyze(self) -> None:

@@ -106,11 +106,11 @@ def _conv2d(op: Op, register: Register) -> Step:
 
 def _dropout(op: Op, register: Register, stand_in: StandIn) -> Step:
     """``tf.nn.dropout(x, keep_prob)`` (TF1) or ``rate=`` (TF2): the rate as a torch Dropout; a
-    keep probability fed at run time (``feed_dict={keep_prob: 0.5}``) is a stand-in rate, which
-    only a finding about this dropout depends on."""
+    keep probability or a rate fed at run time (``feed_dict={keep_prob: 0.5}``) is a stand-in
+    rate, which only a finding about this dropout depends on."""
     rate = op.attrs.get("p")
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
-        if not op.attrs.get("keep_placeholder"):
+        if not (op.attrs.get("keep_placeholder") or op.attrs.get("rate_placeholder")):
             raise CannotBuild(f"{op.describe()}: its rate is not a constant")
         rate = STAND_IN_RATE
         stand_in("p")
