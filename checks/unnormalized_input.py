@@ -42,7 +42,8 @@ class UnnormalizedInput(ProgramCheck):
     Boston housing, breast cancer and wine tables, as a `Bunch`, `return_X_y=True` or split by
     `train_test_split`, and Keras' `boston_housing.load_data()`) used unscaled, also through
     scikit-learn's Keras wrappers (`KerasClassifier(build_fn=...).fit(x, y)`, in a
-    `GridSearchCV` or `RandomizedSearchCV` too). A division, a subtraction or a scaling transform on the way is a scaling,
+    `GridSearchCV` or `RandomizedSearchCV` too), or fed to the placeholder a TF1 graph's first
+    weighted layer reads by a training step's `sess.run(train_op, feed_dict={x: X, ...})`. A division, a subtraction or a scaling transform on the way is a scaling,
     also as the model's own first step (`x / 255` in `forward`, a Keras `Rescaling` or
     `Normalization` layer, in a nested model too).
 
@@ -168,9 +169,9 @@ plain.fit(x_train / 255.0, y_train)
         is unchanged."""
         from nnlint.trace.remedy import Remedy, set_input_range
 
-        span = fields.get("range")
-        if span is None or len(graph.inputs) != 1:
-            return None
+        span, only = fields.get("range"), fields.get("input")
+        if span is None or (len(graph.inputs) != 1 if only is None else only not in graph.ops):
+            return None  # data fed to a graph of several inputs is measured only where the code names the one
         if isinstance(span[0], (list, tuple)):  # a table: (lows, highs) per column
             sizes = [max(abs(lo), abs(hi)) or 1.0 for lo, hi in zip(*span)]
             low, high = (tuple(v / size for v, size in zip(bound, sizes)) for bound in span)
@@ -181,8 +182,8 @@ plain.fit(x_train / 255.0, y_train)
                 return None
             low, high = span[0] / size, span[1] / size
             what = f"the inputs scaled to [{low:g}, {high:g}]"
-        return Remedy(self.code, what, (self.code, "inputs", low, high),
-                      lambda g: set_input_range(g, low, high), inputs_only=True)
+        return Remedy(self.code, what, (self.code, "inputs", low, high, only),
+                      lambda g: set_input_range(g, low, high, only), inputs_only=True)
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """Real data shows its scale: the ``--sample`` array's range, mean and std. Without it,
@@ -238,7 +239,7 @@ plain.fit(x_train / 255.0, y_train)
                 # ties the finding to it for --trace, where the file holds more than one
                 named = first if flow.get("model") is not None and not isinstance(flow["at"], Op) else None
                 self.report(flow["at"], *level, about=named, what=flow["what"], sink=flow["sink"], fix=fix,
-                            range=flow.get("range"), loaded_by=flow.get("loaded_by"))
+                            range=flow.get("range"), loaded_by=flow.get("loaded_by"), input=flow.get("input"))
 
 
 def _as_loaded(evidence: Evidence) -> Verdict:
@@ -259,8 +260,9 @@ def _as_loaded(evidence: Evidence) -> Verdict:
     else:
         spread = f"{low:g}-{high:g}"
         spans = f"span {spread}"
-    loaded = Remedy("NN005", f"the inputs as loaded ({spread})", ("NN005", "loaded", low, high),
-                    lambda g: set_input_range(g, low, high), inputs_only=True)
+    only = evidence.fields.get("input")
+    loaded = Remedy("NN005", f"the inputs as loaded ({spread})", ("NN005", "loaded", low, high, only),
+                    lambda g: set_input_range(g, low, high, only), inputs_only=True)
     raw, fixed = evidence.variant((loaded,)) if evidence.variant is not None else None, evidence.fixed
     width = raw.input_shapes[0][-1] if raw is not None and raw.input_shapes else None
     if isinstance(low, tuple) and width is not None and width != len(low):  # another stated width: other columns

@@ -21,8 +21,8 @@ from nnlint.frontends import keras_api as kapi
 from nnlint.frontends.interpreter import UNKNOWN, Frame, origin_of
 from nnlint.frontends.names import dotted
 from nnlint.frontends.torch_source import TorchInterpreter, even_number, recorded_call
-from nnlint.frontends.values import Bound, Optimizer, Tensor
-from nnlint.ir import TRAINABLE, ModelGraph, OpKind
+from nnlint.frontends.values import Bound, Optimizer, RawData, Tensor
+from nnlint.ir import TRAINABLE, WEIGHTED, ModelGraph, OpKind
 from nnlint.ir.signs import NONNEG
 
 _V1 = ("tensorflow.compat.v1.", "tensorflow.compat.v2.", "tensorflow.v1.")
@@ -407,6 +407,7 @@ class TensorFlowCode(TorchInterpreter):
             return
         fetched = fetches if isinstance(fetches, (list, tuple)) else list(fetches.values()) if isinstance(fetches, dict) else [fetches]
         if any(isinstance(f, TrainOp) for f in fetched):
+            self.raw_fed(feeds, node, frame)
             return  # a training step: dropout belongs there
         tensors = [f for f in fetched if isinstance(f, Tensor)]
         text = cst.Module([]).code_for_node(node).lower()
@@ -423,6 +424,16 @@ class TensorFlowCode(TorchInterpreter):
                     "origin": origin_of(frame, node), "model": key.graph.name if key.graph.is_model else GRAPH_NAME,
                     "layers": ["dropout"],
                     "how": f"with keep_prob fed {value:g}: dropout still drops units; feed keep_prob: 1.0 to evaluate"})
+
+    def raw_fed(self, feeds: dict, node: cst.Call, frame: Frame) -> None:
+        """``sess.run(train_op, feed_dict={x: X_raw, ...})``: raw-scale data (a published table,
+        pixels as loaded) fed to a placeholder that a weighted layer reads, in a training step."""
+        for key, value in feeds.items():
+            if not isinstance(value, RawData) or not isinstance(key, Tensor):
+                continue
+            graph = key.graph
+            if graph.ops[key.op].kind is OpKind.INPUT and any(op.kind in WEIGHTED for op in graph.consumers(graph.ops[key.op])):
+                self.raw_reaches(value, node, frame, "sess.run(feed_dict=...)", graph, key.op)
 
     def _is_loss(self, t: Tensor) -> bool:
         graph = t.graph

@@ -354,12 +354,14 @@ class TrainingCode(Interpreter):
                     self.raw_reaches(raw, t.node, frame, sink)
 
     def raw_reaches(self, raw: RawData, node: Optional[cst.CSTNode], frame: Frame, sink: str,
-                    model: Optional[ModelGraph] = None) -> None:
+                    model: Optional[ModelGraph] = None, input_op: Optional[int] = None) -> None:
+        """``raw`` reaches ``sink`` (at ``node``); ``input_op``: the model's input it is fed to,
+        where the model has several (a TF1 graph's placeholders)."""
         if node is None or not self.record_once(node, "raw"):
             return
         self.program.raw_inputs.append(
             {"what": raw.what, "origin": Origin(raw.path, raw.node), "sink": sink, "at": origin_of(frame, node),
-             "guess": raw.guess, "model": model, "range": raw.bounds, "loaded_by": raw.by}
+             "guess": raw.guess, "model": model, "range": raw.bounds, "loaded_by": raw.by, "input": input_op}
         )
 
     def init_call(self, fn: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> None:

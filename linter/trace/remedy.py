@@ -165,11 +165,12 @@ def set_weight_init(graph: ModelGraph, op_id: int, fn: str, kwargs: dict) -> Non
                                  "certain": True, "origin": None}]
 
 
-def set_input_range(graph: ModelGraph, low, high) -> None:
-    """Each graph input fed values spread over [low, high] (the data as loaded, or scaled)
-    instead of the trace's standard normal inputs (``low`` and ``high`` tuples: a range per
-    column of a published table)."""
-    for op_id in graph.inputs:
+def set_input_range(graph: ModelGraph, low, high, only: Optional[int] = None) -> None:
+    """Each graph input (``only`` that one: the placeholder the data is fed to, of a graph with
+    several) fed values spread over [low, high] (the data as loaded, or scaled) instead of the
+    trace's standard normal inputs (``low`` and ``high`` tuples: a range per column of a
+    published table)."""
+    for op_id in graph.inputs if only is None else [only]:
         if graph.ops[op_id].kind is K.INPUT:
             edited(graph, op_id).attrs["value_range"] = (low, high)
 
