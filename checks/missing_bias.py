@@ -57,7 +57,9 @@ def _at_output(graph: ModelGraph, op: Op, after: list[Op]) -> bool:
 class MissingBias(GraphCheck):
     """
     ## What it does
-    Flags a Linear or convolution layer built with `bias=False` when nothing next to it
+    Flags a Linear or convolution layer built with `bias=False` (Keras: `use_bias=False`; TF1
+    graph code: a `tf.matmul(x, W)` or `tf.nn.conv2d` by a weight variable with no bias
+    variable added to it) when nothing next to it
     supplies a learned shift: no BatchNorm, LayerNorm, GroupNorm or InstanceNorm directly
     before or after it, and no layer with a bias after it before the next activation (two
     linear maps compose into one, as in LoRA's A and B).
@@ -105,8 +107,8 @@ class MissingBias(GraphCheck):
 
     code = "NN003"
     name = "missing-bias"
-    message = "{layer} has bias=False and {after}: nothing supplies the learned shift (y = Wx + b)"
-    hint = "drop bias=False, or put a BatchNorm/LayerNorm right after the layer"
+    message = "{layer} has no bias and {after}: nothing supplies the learned shift (y = Wx + b)"
+    hint = "give the layer a bias (drop bias=False or use_bias=False; in TF1 graph code add + b), or put a BatchNorm/LayerNorm right after it"
     traceable = True
     measures = frozenset({M.ZERO_INPUT})
     reads_sizes = False  # a bias-free layer maps 0 to 0 at any width
@@ -168,8 +170,38 @@ model.fit(x_train, y_train, epochs=5)
 """,
             frontend="keras-source",
         ),
+        Bad(
+            """
+import tensorflow as tf
+x = tf.placeholder(tf.float32, [None, 784])
+y = tf.placeholder(tf.float32, [None, 10])
+W1 = tf.Variable(tf.random_normal([784, 256], stddev=0.01))
+hidden = tf.nn.relu(tf.matmul(x, W1))
+W2 = tf.Variable(tf.random_normal([256, 10], stddev=0.01))
+b2 = tf.Variable(tf.zeros([10]))
+logits = tf.matmul(hidden, W2) + b2
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(logits=logits, labels=y))
+train = tf.train.AdamOptimizer(1e-3).minimize(loss)
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
+        Good(
+            """
+import tensorflow as tf
+x = tf.placeholder(tf.float32, [None, 784])
+y = tf.placeholder(tf.float32, [None, 10])
+W1 = tf.Variable(tf.random_normal([784, 256], stddev=0.01))
+b1 = tf.Variable(tf.zeros([1, 256]))
+hidden = tf.nn.relu(tf.matmul(x, W1) + b1)
+W2 = tf.Variable(tf.random_normal([256, 10], stddev=0.01))
+logits = tf.nn.bias_add(tf.matmul(hidden, W2), tf.Variable(tf.zeros([10])))
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(logits=logits, labels=y))
+train = tf.train.AdamOptimizer(1e-3).minimize(loss)
+""",
+            frontend="keras-source",
+        ),
         Good(
             """
 import torch.nn as nn
@@ -250,8 +282,10 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
             if op.attrs.get("bias") is not False or op.attrs.get("trained") is False:
                 continue  # a layer that has a bias, or whose weights are fixed (frozen, in no optimizer)
             from_graph = op.origin is not None and op.origin.graph_node is not None  # an ONNX node
+            # a layer class, or TF1 graph code's layer: a matmul (conv2d) by a weight variable, to
+            # which the code adds no bias variable
             layer_class = (op.type_name.startswith("torch.nn.") and ".functional." not in op.type_name) or \
-                op.type_name.startswith("keras.layers.")
+                op.type_name.startswith(("keras.layers.", "tensorflow."))
             if not (from_graph or layer_class):
                 continue  # F.linear(x, w) without a bias is deliberate (tied weights, projections)
             before = graph.walk_backward(op, _transparent)

@@ -35,6 +35,9 @@ _INIT_TENSORS = {
     "random.truncated_normal": ("trunc_normal_", ("mean", "stddev")),
     "random_uniform": ("uniform_", ("minval", "maxval")), "random.uniform": ("uniform_", ("minval", "maxval")),
 }
+#: functions of an input and a weight variable: a layer (its bias, if any, added to it)
+_WEIGHTED_NAMES = ("matmul", "linalg.matmul", "nn.conv2d", "nn.conv1d", "nn.xw_plus_b")
+_WEIGHTED_CALLS = frozenset(f"tensorflow.{name}" for name in _WEIGHTED_NAMES)
 #: initializer objects (``tf.get_variable(initializer=...)``) -> (init function, positional parameters)
 _INITIALIZERS = {
     "zeros_initializer": ("zeros_", ()), "ones_initializer": ("ones_", ()),
@@ -166,7 +169,7 @@ class TensorFlowCode(TorchInterpreter):
             return self._optimizer(name[6:], args, kwargs, node, frame)
         if name in _LAYERS:
             return self._layer(name, args, kwargs, node, frame)
-        if name in ("matmul", "linalg.matmul", "nn.conv2d", "nn.conv1d", "nn.xw_plus_b"):
+        if name in _WEIGHTED_NAMES:
             return self._weighted(name, args, kwargs, node, frame)
         if name in ("add", "math.add", "nn.bias_add") and len(args) == 2:
             return self.binary(cst.Add, args[0], args[1], node, frame)
@@ -452,10 +455,16 @@ class TensorFlowCode(TorchInterpreter):
             self.session_run(args[0], kwargs.get("feed_dict", args[1] if len(args) > 1 else None), node, frame)
 
     def finish_tf(self) -> None:
-        """TF1 graphs are checked like the functions' graphs (unstable softmax on any tensor code)."""
+        """TF1 graphs are checked like the functions' graphs (unstable softmax on any tensor code).
+        A layer written as ``tf.matmul(x, W)`` (or ``tf.nn.conv2d``) has a bias exactly where the
+        code adds a bias variable to it, as ``Dense(use_bias=False)`` says it outright: by now
+        every ``+ b`` has been read, so a layer without one is bias-free."""
         for graph in self.tf_graphs:
             if all(g is not graph for g in self.program.graphs):
                 self.program.graphs.append(graph)
+            for op in graph.find(OpKind.LINEAR, OpKind.CONV):
+                if op.type_name in _WEIGHTED_CALLS and "bias" not in op.attrs:
+                    op.attrs["bias"] = False
 
 
 def _record(fn: str, params: tuple, args: list, kwargs: dict) -> dict:
