@@ -58,8 +58,8 @@ class MissingBias(GraphCheck):
     """
     ## What it does
     Flags a Linear or convolution layer built with `bias=False` (Keras: `use_bias=False`; TF1
-    graph code: a `tf.matmul(x, W)` or `tf.nn.conv2d` by a weight variable with no bias
-    variable added to it) when nothing next to it
+    graph code, as `info`: a `tf.matmul(x, W)` or `tf.nn.conv2d` by a weight variable with no
+    bias variable added to it, which tutorials leave out for brevity) when nothing next to it
     supplies a learned shift: no BatchNorm, LayerNorm, GroupNorm or InstanceNorm directly
     before or after it, and no layer with a bias after it before the next activation (two
     linear maps compose into one, as in LoRA's A and B).
@@ -307,6 +307,10 @@ model = keras.Sequential([layers.Conv2D(16, 3, use_bias=False), layers.BatchNorm
             level = (Severity.INFO, Confidence.POSSIBLE) if op.origin.graph_node is not None else (None, None)
             if op.attrs.get("optional_norm"):
                 level = (Severity.INFO, Confidence.POSSIBLE)  # another call of its builder adds the norm
+            if op.type_name.startswith("tensorflow."):
+                # a layer written by hand (tf.matmul(x, W)) without its "+ b": tutorials leave it out
+                # to keep the code short, and their MNIST nets still train well: advice
+                level = (Severity.INFO, Confidence.POSSIBLE)
             if graph.top_level and _at_output(graph, op, after):
                 if graph.setup.task != "regression":
                     level = (Severity.INFO, Confidence.POSSIBLE)  # a shift at the output is rarely needed
