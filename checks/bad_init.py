@@ -9,6 +9,7 @@ from nnlint.check import Bad, Good, GraphCheck
 from nnlint.ir import ACTIVATIONS, NORMS, SHAPE_ONLY, WEIGHTED, ModelGraph, Op, OpKind
 from nnlint.levels import Confidence, Severity
 from nnlint.trace.measurements import Measure as M
+from nnlint.trace.stand_ins import OUTPUT_SIZES
 from nnlint.trace.verdict import HEALTHY_STD, Verdict, confirmed, inconclusive, refuted
 
 if TYPE_CHECKING:
@@ -258,11 +259,14 @@ model = keras.Sequential([layers.Dense(64, activation="relu", kernel_initializer
 
         return constant_input(evidence)
 
-    def reads_size_of(self, fields: dict) -> bool:
-        """A scale is judged against the fan-in; a constant weight makes every unit the same,
-        and NaN weights give NaN, at any width."""
+    def reads_size_of(self, fields: dict, stood: frozenset[str] = frozenset()) -> bool:
+        """A scale is judged against the fan-in, so a stand-in for the number of outputs alone
+        leaves each output's std as measured (not so for Xavier, whose scale counts them too);
+        a constant weight makes every unit the same, and NaN weights give NaN, at any width."""
         claim = fields.get("problem", "")
-        return "constant" not in claim and "NaN" not in claim
+        if "constant" in claim or "NaN" in claim:
+            return False
+        return not (stood and stood <= OUTPUT_SIZES and "Xavier" not in claim)
 
     def confirm(self, evidence: Evidence) -> Verdict:
         """The layer's output on unit-variance inputs, judged for what the finding claims:

@@ -74,10 +74,11 @@ class Check:
     bad: ClassVar[list[Example]] = []
     good: ClassVar[list[Example]] = []
 
-    def reads_size_of(self, fields: dict) -> bool:
+    def reads_size_of(self, fields: dict, stood: frozenset[str] = frozenset()) -> bool:
         """Whether this finding's measurement depends on its layer's sizes (of the data it
         receives, of the outputs it gives), so that a stand-in for one leaves it inconclusive:
-        ``reads_sizes``, unless a check knows better for the finding at hand."""
+        ``reads_sizes``, unless a check knows better for the finding at hand and the sizes
+        ``stood`` in for (``in_features``, ``out_channels``)."""
         return self.reads_sizes
 
     def __init__(self, sink: Sink, options: Optional[dict[str, Any]] = None) -> None:

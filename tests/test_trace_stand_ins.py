@@ -172,6 +172,75 @@ def test_a_bias_free_layer_of_run_time_widths_is_judged_at_the_stand_ins(tmp_pat
     assert any("out_features unknown: traced with 10" in t["evidence"] for t in findings), findings
 
 
+ACTIONS_HEAD = """
+import torch
+import torch.nn as nn
+
+class QNet(nn.Module):
+    def __init__(self, n_actions):
+        super().__init__()
+        self.fc1 = nn.Sequential(nn.Linear(8, 256), nn.Tanh())
+        self.final = nn.Linear(256, n_actions)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                INIT
+
+    def forward(self, x):
+        return self.final(FEATURES)
+
+def train(model, loader):
+    optimizer = torch.optim.Adam(model.parameters())
+    for x, y in loader:
+        loss = nn.MSELoss()(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("features", ["self.fc1(x)", "torch.sin(self.fc1(x))", "torch.cos(self.fc1(x)) * 2"])
+def test_an_explicit_scale_on_a_layer_of_run_time_outputs_is_judged_at_the_stand_in(tmp_path, features):
+    """N(0, 1) weights are judged against the fan-in, which the code states: how many outputs
+    the layer gives (actions, here) does not change each output's std."""
+    code = ACTIONS_HEAD.replace("INIT", "m.weight.data.normal_(0, 1)").replace("FEATURES", features)
+    inits = {line: t for (c, line), t in traced(tmp_path, code).items() if c == "NN004"}
+    assert inits and all(t["status"] == "confirmed" for t in inits.values()), inits
+    assert any("self.final's out_features unknown: traced with 10" in t["evidence"] for t in inits.values())
+
+
+@pytest.mark.parametrize("problem, stood, reads", [
+    ("w weight initialised with std 1, 7x the He std 0.141 for its fan-in of 100", {"out_features"}, False),
+    ("w weight initialised with std 1, 7x the He std 0.141 for its fan-in of 100", {"out_channels"}, False),
+    ("w weight initialised with std 1, 7x the He std 0.141 for its fan-in of 100", {"in_features"}, True),
+    ("w weight initialised with std 1, 7x the He std 0.141 for its fan-in of 100", {"in_features", "out_features"}, True),
+    ("w feeds a ReLU but uses Xavier/Glorot init", {"out_features"}, True),  # its scale counts the outputs
+    ("w weight 'weight' is the constant 0 everywhere", {"in_features"}, False),
+])
+def test_which_stand_ins_an_init_finding_depends_on(problem, stood, reads):
+    from nnlint.checks.bad_init import BadInit
+
+    assert BadInit(lambda *a: None).reads_size_of({"problem": problem}, frozenset(stood)) is reads
+
+
+def test_a_conv_block_of_run_time_channels_is_traced_with_stand_in_maps(tmp_path):
+    code = """
+    import torch.nn as nn
+
+    class Block(nn.Module):
+        def __init__(self, in_ch, out_ch):
+            super().__init__()
+            self.conv1 = nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1, bias=False)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(out_channels=out_ch, in_channels=out_ch, kernel_size=3, padding=1)
+
+        def forward(self, x):
+            return self.relu(self.conv2(self.relu(self.conv1(x))))
+    """
+    [bias] = [t for (c, _), t in traced(tmp_path, code).items() if c == "NN003"]
+    assert bias["status"] == "confirmed", bias
+    assert "self.conv1's in_channels unknown: traced with 3, out_channels unknown: traced with 16" in bias["evidence"]
+
+
 TORCHVISION_HEAD = """
 import torch.nn as nn
 import torchvision

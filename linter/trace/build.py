@@ -32,7 +32,7 @@ from nnlint.trace.budget import Budget, OverBudget, product
 from nnlint.trace.errors import CannotBuild, one_line
 from nnlint.trace.model_calls import Copies, inline_model_calls
 from nnlint.trace.picks import every_candidate, is_selection
-from nnlint.trace.stand_ins import (SEQUENCE_LENGTH, SIZES, STAND_IN, STAND_IN_CHANNELS, STAND_IN_OUTPUTS,
+from nnlint.trace.stand_ins import (SEQUENCE_LENGTH, SIZES, STAND_IN, STAND_IN_CHANNELS, STAND_IN_MAPS, STAND_IN_OUTPUTS,
                                     is_size)
 
 K = OpKind
@@ -53,6 +53,10 @@ _INPUT_SIZE = {
     "Embedding": "num_embeddings", "EmbeddingBag": "num_embeddings",
 }
 
+#: Convolution classes, eager and lazy: their output channels are their second argument (first, lazy).
+_CONVOLUTIONS = frozenset(getattr(nn, f"{lazy}{c}{d}d") for lazy in ("", "Lazy") for c in ("Conv", "ConvTranspose")
+                          for d in (1, 2, 3))
+
 _BINARY = {K.ADD: torch.add, K.SUB: torch.sub, K.MUL: torch.mul, K.DIV: torch.div, K.MATMUL: torch.matmul}
 #: Tensor methods that only move a tensor between devices or flags: identity here.
 _DEVICE_METHODS = {"to", "cuda", "cpu", "type", "requires_grad_"}
@@ -61,6 +65,10 @@ _TENSOR_INITS = {"normal_", "uniform_", "fill_", "zero_", "mul_"}  # mul_: remed
 #: constants, with no side effect: safe and faithful to replay.
 _PURE_METHODS = {"mean", "std", "var", "abs", "neg", "sqrt", "rsqrt", "pow", "square", "clamp", "clip", "amin",
                  "norm", "cumsum", "prod", "square", "reciprocal", "sign", "round", "floor", "ceil"}
+#: The same computations as torch functions, with the elementwise functions of periodic and
+#: smooth features (``torch.sin(self.fc1(x))`` of a sinusoidal network): replayed as written.
+_PURE_FUNCTIONS = {f"torch.{name}" for name in (*_PURE_METHODS, "sin", "cos", "erf", "expm1", "log1p", "clamp_min",
+                                                 "clamp_max")}
 
 
 @dataclass
@@ -195,6 +203,8 @@ class BuiltGraph(nn.Module):
         self.stood_out: dict[int, str] = {}
         #: ops whose own argument (not the size of their input) is a stand-in: a dropout's rate
         self.own_stand_ins: set[int] = set()
+        #: op id -> the names of its arguments stood in for ("in_features", "out_channels")
+        self.stood_fields: dict[int, set[str]] = {}
         #: what holds for every finding on this model: the part traced when not all of it could be
         self.notes: list[str] = [*call_notes, *fed_notes]
         own: dict[int, str] = {}  # op id -> why it cannot be built, for its own reasons
@@ -315,7 +325,7 @@ class BuiltGraph(nn.Module):
             step, said = every_candidate(op)
             self.notes.append(said)
             return step
-        if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS:
+        if name in api.FUNCTIONS or name in api.SHAPE_FUNCTIONS or name in _PURE_FUNCTIONS:
             return self._replay(op, _torch_function(name), method=False)
         if (op.kind is not K.UNKNOWN and (name in api.METHODS or name in api.SHAPE_METHODS)) or name in _PURE_METHODS:
             if name in _DEVICE_METHODS:
@@ -381,18 +391,23 @@ class BuiltGraph(nn.Module):
     def _stand_in_outputs(self, op: Op, cls: type, args: list, kwargs: dict, position: int) -> tuple[type, list, dict]:
         """A Linear whose number of outputs is only known at run time (``nn.Linear(512,
         len(classes))``, ``tf.matmul`` with a variable of ``[64, env.action_space.n]``) gives
-        STAND_IN_OUTPUTS of them, said in the evidence: a finding behind it (a log of its
-        softmax) holds for any number over one; one on the layer itself stays inconclusive
-        where its check reads the layer's sizes."""
-        if cls not in (nn.Linear, nn.LazyLinear):
-            return cls, args, kwargs
-        if "out_features" in kwargs and not _is_constant(kwargs["out_features"]):
-            kwargs = {**kwargs, "out_features": STAND_IN_OUTPUTS}
-        elif "out_features" not in kwargs and len(args) > position and not _is_constant(args[position]):
-            args = [*args[:position], STAND_IN_OUTPUTS, *args[position + 1:]]
+        STAND_IN_OUTPUTS of them, a convolution (``nn.Conv2d(in_ch, out_ch, 3)`` of a block
+        read from its definition) STAND_IN_MAPS, said in the evidence: a finding behind it (a
+        log of its softmax) holds for any number over one; one on the layer itself stays
+        inconclusive where its check reads the layer's sizes."""
+        if cls in (nn.Linear, nn.LazyLinear):
+            field, value = "out_features", STAND_IN_OUTPUTS
+        elif cls in _CONVOLUTIONS:
+            field, value = "out_channels", STAND_IN_MAPS
         else:
             return cls, args, kwargs
-        self.stood_out[op.id] = "out_features"
+        if field in kwargs and not _is_constant(kwargs[field]):
+            kwargs = {**kwargs, field: value}
+        elif field not in kwargs and len(args) > position and not _is_constant(args[position]):
+            args = [*args[:position], value, *args[position + 1:]]
+        else:
+            return cls, args, kwargs
+        self.stood_out[op.id] = field
         return cls, args, kwargs
 
     def _stands_in(self, op_id: int, field: str) -> None:
@@ -419,6 +434,7 @@ class BuiltGraph(nn.Module):
                 said = f"{field} unknown: traced with {value}"
                 name = self.graph.ops[op_id].label or self.graph.ops[op_id].describe()
                 self.stand_ins[op_id] = f"{self.stand_ins[op_id]}, {said}" if op_id in self.stand_ins else f"{name}'s {said}"
+                self.stood_fields.setdefault(op_id, set()).add(field)
                 if field not in SIZES:
                     self.own_stand_ins.add(op_id)
 
@@ -786,7 +802,8 @@ def _binary(op: Op) -> Step:
 
 
 def _torch_function(name: str) -> Any:
-    """``torch.nn.functional.relu`` -> the function; only names from nnlint's API tables."""
+    """``torch.nn.functional.relu`` -> the function; only names from nnlint's API tables and
+    the pure functions above."""
     target: Any = torch
     for part in name.split(".")[1:]:
         target = getattr(target, part, None)

@@ -103,6 +103,8 @@ class _Model:
     #: run in place of the calls (:mod:`nnlint.trace.model_calls`); the op ids of the IR's graph
     #: are its own
     graph: Optional[ModelGraph] = None
+    #: op id -> the names of the arguments stood in for (``Check.reads_size_of`` weighs them)
+    stood_fields: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
@@ -329,7 +331,8 @@ def _with_stand_ins(verdict: Verdict, model: Optional[_Model], op: Optional[Op],
     stood in is inconclusive where the check's measurement depends on that size."""
     if model is None or model.trace is None:
         return verdict
-    if op is not None and op.id in model.stand_ins and (check.reads_size_of(fields) or op.id in model.own_stand_ins):
+    if op is not None and op.id in model.stand_ins and (
+            check.reads_size_of(fields, model.stood_fields.get(op.id, frozenset())) or op.id in model.own_stand_ins):
         return inconclusive(f"{model.stand_ins[op.id]}, and the finding depends on that layer's sizes")
     if verdict.status == INCONCLUSIVE:
         return verdict
@@ -485,7 +488,8 @@ def _rebuild_quietly(graph: ModelGraph, device: torch.device, budget: Budget, sa
     inlined = getattr(built, "inlined", graph)
     return _Model(trace, None, dict(built.broken), dict(built.init_notes), dict(getattr(built, "stand_ins", {})),
                   set(getattr(built, "own_stand_ins", ())), list(getattr(built, "notes", [])),
-                  inlined if inlined is not graph else None)
+                  inlined if inlined is not graph else None,
+                  {op_id: frozenset(names) for op_id, names in getattr(built, "stood_fields", {}).items()})
 
 
 #: measurements of one op on an input of the trace's choosing (a dropout on all-ones): they need

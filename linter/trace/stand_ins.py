@@ -21,6 +21,8 @@ STAND_IN_CHANNELS = 3
 SEQUENCE_LENGTH = 16
 #: The outputs of a Linear whose number of outputs is only known at run time (classes, actions).
 STAND_IN_OUTPUTS = 10
+#: The feature maps of a convolution whose number of output channels is only known at run time.
+STAND_IN_MAPS = 16
 #: The drop rate traced where TF1 code feeds the keep probability at run time (a placeholder).
 STAND_IN_RATE = 0.5
 #: The layer arguments that are the size of the data the layer receives.
@@ -28,7 +30,10 @@ INPUT_SIZES = frozenset({"in_features", "num_features", "in_channels", "num_embe
 #: The sizes of a layer: the data it receives and the outputs it gives. A finding on a layer
 #: stood in for elsewhere (its rate) depends on the stand-in whatever it reads; one whose layer's
 #: size is stood in, only where its check reads sizes (``Check.reads_size_of``).
-SIZES = INPUT_SIZES | {"out_features"}
+SIZES = INPUT_SIZES | {"out_features", "out_channels"}
+#: The sizes of the outputs a layer gives: a measurement of each output unit (its std, for an
+#: init judged against the fan-in) holds however many there are.
+OUTPUT_SIZES = SIZES - INPUT_SIZES
 
 
 def is_size(value: Any) -> bool:
