@@ -988,3 +988,43 @@ def test_a_concatenation_of_the_model_s_tensors_is_replayed(tmp_path):
     trace = only(traced(tmp_path, code), "NN003")
     assert trace["status"] == "confirmed", trace
     assert "alone" not in trace["evidence"] and "outside the traced graph" not in trace["evidence"], trace
+
+
+BRANCHES = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Actor(nn.Module):
+    def __init__(self, history):
+        super().__init__()
+        self.history = history
+        self.fc = nn.Linear(1, 64)
+        self.conv = nn.Conv1d(1, 16, kernel_size=4)
+        self.out = nn.Linear(64 + 16 * 5, 6)
+
+    def forward(self, s):
+        scalar = F.relu(self.fc(s[:, 0:1, -1]))
+        series = F.relu(self.conv(s[:, 1:2, :].view(-1, 1, self.history))).flatten(start_dim=1)
+        return self.out(torch.cat([scalar, series], dim=1))
+
+    def loss(self, states, actions, advantages):
+        probs = F.softmax(self.forward(states), dim=1)
+        return torch.sum(-advantages * actions * LOG)
+"""
+
+
+@pytest.mark.parametrize("log, status", [("torch.log(probs)", "confirmed"),
+                                         ("torch.log(probs + 1e-6)", None)])  # guarded: no finding
+def test_the_head_after_branches_one_of_which_cannot_be_rebuilt_is_traced_alone(tmp_path, log, status):
+    """A branch's view(-1, 1, self.history) has a size only the run has: the concatenation
+    of the branches is read by a Linear of known width, so the part from there on (the
+    policy's log of softmax, with the loss's advantages and actions) is traced alone."""
+    found = [t for (c, _), t in traced(tmp_path, BRANCHES.replace("LOG", log)).items() if c == "NN002"]
+    if status is None:
+        assert found == []
+        return
+    [trace] = found
+    assert trace["status"] == status, trace
+    assert "traced the part after view and its torch.cat alone" in trace["evidence"]
+    assert "fed random inputs of 144 per sample" in trace["evidence"]

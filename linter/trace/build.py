@@ -446,10 +446,10 @@ class BuiltGraph(nn.Module):
         failed = max((op_id for op_id in own if self.graph.ops[op_id].kind is not K.INPUT), default=None)
         if failed is None:
             return
-        cut = _known_from(self.graph, failed)
-        after = _downstream(self.graph, cut)
-        if not after or any(i != cut and i not in after for op_id in after for i in self.graph.ops[op_id].inputs):
+        cut = _cut_point(self.graph, failed)
+        if cut is None:
             return
+        after = _downstream(self.graph, cut)
         op = self.graph.ops[cut]
         spec, said, own_shape = _cut_spec(self.graph, op)
         self.specs[cut] = spec
@@ -457,7 +457,7 @@ class BuiltGraph(nn.Module):
             self.configured.add(cut)
         self.broken[cut] = own[failed]  # a random stand-in: nothing said about the op itself is measured
         self.steps.pop(cut, None)
-        for op_id in sorted(after):
+        for op_id in [i for i in self.graph.ops if i in after]:  # graph order (ids of inlined calls are not)
             self.broken.pop(op_id, None)
             why = next((self.broken[i] for i in self.graph.ops[op_id].inputs if i in self.broken and i != cut), None)
             if why is None:
@@ -776,6 +776,48 @@ def _known_from(graph: ModelGraph, op_id: int) -> int:
         if len(users) != 1 or len(users[0].inputs) != 1:  # a sum with a skip reads around the failed op
             return op_id
         point = users[0].id
+
+
+def _cut_point(graph: ModelGraph, failed: int) -> Optional[int]:
+    """Where the part traced alone starts: the first point from the failed op on
+    (:func:`_known_from`) after which no op reads a value computed before it (the model's
+    inputs aside: they are fed anyway); else the first op computed from the failed one that is
+    such a point and whose shape a sized layer reading it gives (the ``torch.cat`` of branches
+    one of which could not be rebuilt, read by a Linear of known width). None when there is none."""
+    start = _known_from(graph, failed)
+    if _closed(graph, start):
+        return start
+    later = _downstream(graph, failed)
+    for point in [i for i in graph.ops if i in later]:  # graph order: the earliest point first
+        try:
+            sized = consumer_spec(graph, graph.ops[point]) is not None
+        except CannotBuild:
+            sized = False
+        if sized and _closed(graph, point):
+            return point
+    return None
+
+
+def _closed(graph: ModelGraph, point: int) -> bool:
+    """Whether the ops computed from ``point`` read nothing computed before it but data: the
+    inputs, and values computed from them by no layer (a loss's ``-advantage * actions``)."""
+    after = _downstream(graph, point)
+    return bool(after) and all(i == point or i in after or _data_only(graph, i)
+                               for op_id in after for i in graph.ops[op_id].inputs)
+
+
+def _data_only(graph: ModelGraph, op_id: int) -> bool:
+    """Whether ``op_id``'s value is computed from the graph's inputs by known ops and no layer."""
+    todo, seen = [op_id], set()
+    while todo:
+        op = graph.ops[todo.pop()]
+        if op.id in seen:
+            continue
+        seen.add(op.id)
+        if op.kind in WEIGHTED or op.kind is K.UNKNOWN or (not op.inputs and op.kind is not K.INPUT):
+            return False
+        todo.extend(op.inputs)
+    return True
 
 
 def _downstream(graph: ModelGraph, op_id: int) -> set[int]:
