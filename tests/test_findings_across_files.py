@@ -62,3 +62,27 @@ def test_findings_about_the_model_alone_stay_in_its_file(tmp_path):
     both = {f["code"] for f in run_cli(["--format", "json", "train.py", "model.py"], tmp_path).json["findings"]}
     assert "NN003" not in alone and "NN109" in alone
     assert {"NN003", "NN109"} <= both
+
+
+def test_a_module_beside_the_script_shadows_a_folder_of_its_name_further_up(tmp_path):
+    """``LeNet/train.py`` runs with ``LeNet/`` first on the path: ``from LeNet import LeNet``
+    is the class of ``LeNet/LeNet.py``, not that file as a submodule of the folder ``LeNet``
+    at the project root (a module file has no submodules)."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n", encoding="utf-8")
+    (tmp_path / "LeNet").mkdir()
+    (tmp_path / "LeNet" / "LeNet.py").write_text(_MODEL.replace("Classifier", "LeNet"), encoding="utf-8")
+    (tmp_path / "LeNet" / "train.py").write_text(_TRAIN.replace("from model import Classifier", "from LeNet import LeNet")
+                                                 .replace("Classifier()", "LeNet()"), encoding="utf-8")
+    found = [f for f in run_cli(["--format", "json", "LeNet/train.py"], tmp_path).json["findings"] if f["code"] == "NN109"]
+    assert [(f["path"], f["line"]) for f in found] == [("LeNet/train.py", 6)]
+
+
+def test_a_package_s_submodule_is_still_imported_by_name(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n", encoding="utf-8")
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "nets" / "model.py").write_text(_MODEL, encoding="utf-8")
+    (tmp_path / "train.py").write_text(_TRAIN.replace("from model import Classifier", "from nets import model")
+                                       .replace("Classifier()", "model.Classifier()"), encoding="utf-8")
+    found = [f for f in run_cli(["--format", "json", "train.py"], tmp_path).json["findings"] if f["code"] == "NN109"]
+    assert [(f["path"], f["line"]) for f in found] == [("train.py", 6)]

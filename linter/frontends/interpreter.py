@@ -365,6 +365,13 @@ class Interpreter:
                 value = self.module_attr(value, part) if isinstance(value, ModuleRef) else UNKNOWN
             return value
         module_name, _, attr = qualname.rpartition(".")
+        located = self.project.locate_module(importer, module_name, level) if (module_name or level) else None
+        if located is not None and located.name != "__init__.py":
+            # ``from LeNet import LeNet`` beside LeNet.py: a module file has no submodules, so the
+            # name is its attribute (whatever folder of the same name lies further up the path)
+            owner = self.project.find_module(importer, module_name, level)
+            if owner is not None:
+                return self.module_attr(ModuleRef(owner, module_name if framework else None), attr)
         found = self.project.find_module(importer, qualname, level)  # a submodule
         if found is not None:
             return ModuleRef(found, framework)
