@@ -259,6 +259,26 @@ def test_a_subscript_by_the_actions_is_traced_over_every_value(tmp_path):
     assert "getitem picks by an index known only at run time" in verdict["evidence"]
 
 
+@pytest.mark.parametrize("index", ["np.random.choice(len(probs), p=probs.detach().numpy())", "sampled", "self_action"])
+def test_a_subscript_by_an_index_the_analysis_has_no_value_for_is_traced_over_every_value(tmp_path, index):
+    """``probs[np.random.choice(...)]``, ``probs[a]`` of an argument: one index only the run has."""
+    code = POLICY + f"""
+import numpy as np
+
+
+def act(policy, state, sampled, self_action):
+    probs = policy(torch.Tensor(state))
+    return torch.log(probs[{index}])
+
+
+policy = PolicyNet(4, 64, 2)
+loss = act(policy, observation, choice, action)  # values of the environment's: not followed
+"""
+    [verdict] = verdicts_by_code(write(tmp_path, code))["NN002"]
+    assert verdict["status"] == "confirmed", verdict
+    assert "getitem picks by an index known only at run time" in verdict["evidence"]
+
+
 def test_a_log_after_a_part_traced_alone_is_not_confirmed(tmp_path):
     """A slice the trace does not rebuild (``probs[:, 0]``): the part after it is traced alone,
     fed random values, whose log is NaN at any scale. That says nothing of the softmax."""

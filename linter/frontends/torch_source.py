@@ -320,8 +320,12 @@ class TorchInterpreter(TrainingCode):
 
     def _picks(self, key: Any, node: cst.CSTNode, frame: Frame) -> bool:
         """Whether ``x[key]`` picks values by a tensor of indices (``probs[action]``,
-        ``probs[range(n), actions]``), which only the run knows, rather than slicing."""
+        ``probs[range(n), actions]``), or by one index the analysis has no value for
+        (``probs[np.random.choice(...)]``, an argument), which only the run knows, rather than slicing."""
         if isinstance(key, Tensor):
+            return True
+        if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
+                and isinstance(node.slice[0].slice.value, (cst.Name, cst.Attribute, cst.Call)) and key is UNKNOWN:
             return True
         if not isinstance(node, cst.Subscript) or len(node.slice) < 2:
             return False
