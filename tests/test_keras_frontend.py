@@ -219,7 +219,7 @@ loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
     [conv] = graph.find(OpKind.CONV)
     assert (conv.attrs["in_channels"], conv.attrs["kernel_size"], conv.attrs["out_features"]) == (1, (5, 5), 32)
     assert conv.attrs["inits"][0]["fn"] == "xavier_uniform_"  # get_variable's default
-    assert "bias" not in conv.attrs  # no bias added: unknown, not False (missing-bias stays silent)
+    assert conv.attrs["bias"] is False  # no bias variable added to it: bias-free (missing-bias says so, as info)
 
 
 @pytest.mark.parametrize("first, build_call, width", [

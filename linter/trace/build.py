@@ -321,7 +321,9 @@ class BuiltGraph(nn.Module):
             return tf_build.tf_step(op, lambda layer: self.layers.__setitem__(str(op.id), layer),
                                     lambda field: self.stood_out.__setitem__(op.id, field) if field == "out_features"
                                     else self._stands_in(op.id, field))
-        if op.kind is K.RESHAPE and is_selection(op):  # by an index only the run has: never replayed
+        data = self.graph.unshape(self.graph.ops[op.inputs[0]])
+        input_rows = op.kind is K.RESHAPE and op.type_name == "getitem" and data.kind is K.INPUT
+        if op.kind is K.RESHAPE and is_selection(op) and not input_rows:  # by an index only the run has: never replayed
             step, said = every_candidate(op)
             self.notes.append(said)
             return step
@@ -331,8 +333,7 @@ class BuiltGraph(nn.Module):
             if name in _DEVICE_METHODS:
                 return lambda xs: xs[0]
             return self._replay(op, name.rstrip("_") if name.endswith("_") else name, method=True)
-        data = self.graph.unshape(self.graph.ops[op.inputs[0]])
-        if op.kind is K.RESHAPE and op.type_name == "getitem" and data.kind is K.INPUT:
+        if input_rows:
             # s[index], s[perm] of a batch: the inputs are random data shaped for what reads them
             # either way, so rows or columns of them are traced as the data itself
             self.notes.append(f"{op.describe()} of the input data traced as the data itself")
