@@ -7,58 +7,74 @@ exercise's ``0-main.py`` calls ``build_model(784, ..., 0.95)`` on ``__import__("
 a ``train.py`` calls the ``model.py`` beside it. Linted alone (a pre-commit run on the staged
 file), the file would never see them.
 
-So when such a finding is made, the scripts in the file's folder that name its module (the
+So when such a finding is made, the scripts in the file's folder that import its module (the
 folder a script run there imports it from) are analysed too, as context: of what their
 analysis finds, only findings on the linted file count, and one made with the value in hand
-replaces the standalone finding at the same place. Nothing else is added: the scripts' own
-findings, and findings the value alone would make, are theirs to report when they are linted.
-The search is bounded (:data:`MAX_SCRIPTS`), and runs only for files with such a finding.
+replaces the standalone finding at the same place, naming the script. Scripts that disagree
+(one passes 0.2, another 0.999) leave the standalone finding as it was, and test files are
+not callers whose values count. Nothing else is added: the scripts' own findings, and findings
+the value alone would make, are theirs to report when they are linted. The search is bounded
+(files read, scripts analysed, one time budget for all of them) and runs only for files with
+such a finding.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
-
-from nnlint.errors import AnalysisLimit, SourceSyntaxError, UnreadableFile, UnsupportedSyntax
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
     from nnlint.check import Check, Subject
-    from nnlint.config import Settings
     from nnlint.discovery import Unit
     from nnlint.findings import Finding
     from nnlint.frontends.project import Project
 
-#: The most scripts read as context for one file (a folder of a hundred model files that all
-#: import each other would otherwise be analysed once per file).
+#: The most files of the folder read to find the scripts, and the most scripts analysed.
+MAX_READ = 64
 MAX_SCRIPTS = 8
+#: Wall time for all of a file's scripts together (each is also bounded by its own analysis budget).
+SECONDS = 3.0
+
+#: What a script's analysis gives: its findings on the linted file, their checks and subjects
+#: (by identity), and the identities of those that still lack the value.
+Context = tuple[list["Finding"], dict, set]
 
 
-def given_by_callers(unit: "Unit", project: "Project", settings: "Settings", checks: list[type["Check"]],
-                     findings: list["Finding"], wanting: set[tuple],
-                     subjects: Optional[dict[tuple, tuple["Check", "Subject"]]]) -> None:
-    """Replace, in ``findings``, each finding of ``wanting`` that a script beside ``unit``
-    makes with the value known (its subject too, for ``--trace``)."""
-    from nnlint.engine import finding_sink, run_checks
-    from nnlint.frontends.python import analyze
+def importers(stem: str) -> re.Pattern:
+    """An import of the module ``stem``: ``import stem``, ``from stem import``, ``from .stem``,
+    ``from pkg.stem``, or its name quoted (``__import__("0-sequential")``)."""
+    name = re.escape(stem)
+    return re.compile(rf"\bimport\s+{name}\b|\bfrom\s+[\w.]*?\b{name}\s+import\b|\bfrom\s+\.+{name}\b|[\"']{name}[\"']")
 
-    for path in project.scripts_naming(unit.abspath, MAX_SCRIPTS):
-        made: list["Finding"] = []
-        context: dict = {}
-        still: set[tuple] = set()
+
+def given_by_callers(unit: "Unit", project: "Project", findings: list["Finding"], wanting: set[tuple],
+                     subjects: Optional[dict[tuple, tuple["Check", "Subject"]]], is_test: Callable[[Path], bool],
+                     context_of: Callable[[Path, float], Context]) -> None:
+    """Replace, in ``findings``, each finding of ``wanting`` that the scripts beside ``unit``
+    make, all with the same value, with that finding (its subject too, for ``--trace``).
+    ``context_of(path, deadline)`` analyses one script as context."""
+    deadline = time.monotonic() + SECONDS
+    candidates: dict[tuple, list[tuple["Finding", tuple, str]]] = {}
+    for path in project.scripts_naming(unit.abspath, importers(unit.abspath.stem), MAX_READ, MAX_SCRIPTS):
+        if is_test(path) or time.monotonic() > deadline:
+            continue
         try:
-            info = project.load(path)
-            run_checks(analyze(info, project, settings.task), checks, settings,
-                       finding_sink(made, {unit.path}, project.source_for, context, still))
-        except (UnreadableFile, SourceSyntaxError, UnsupportedSyntax, AnalysisLimit, RecursionError):
-            continue  # context only: the script's own problems are its own lint's to report
-        for found in made:
-            key = found.identity()
-            if key not in wanting or key in still:
-                continue  # not a finding the value was wanted for, or the script lacks it too
-            at = next(i for i, f in enumerate(findings) if f.identity() == key)
-            findings[at] = found
-            wanting.discard(key)
-            if subjects is not None:
-                subjects[key] = context[key]
-        if not wanting:
-            return
+            made, context, still = context_of(path, deadline)
+        except Exception:  # context only: a script nnlint cannot analyse gives no value, whatever the cause
+            continue
+        mine: dict[tuple, "Finding"] = {}
+        for found in made:  # the first at each place (a loop's layers share their line)
+            if found.identity() in wanting and found.identity() not in still:
+                mine.setdefault(found.identity(), found)
+        for key, found in mine.items():
+            candidates.setdefault(key, []).append((found, context[key], path.name))
+    for key, made in candidates.items():
+        if len({found.message for found, _, _ in made}) != 1:
+            continue  # the scripts give different values: none is the value
+        found, subject, script = made[0]
+        at = next(i for i, f in enumerate(findings) if f.identity() == key)
+        findings[at] = found.replace(message=f"{found.message} (with the arguments {script} passes)")
+        if subjects is not None:
+            subjects[key] = subject

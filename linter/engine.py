@@ -292,7 +292,8 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
         if wanting:
             from nnlint.callers import given_by_callers
 
-            given_by_callers(unit, project, settings, checks, findings, wanting, subjects)
+            given_by_callers(unit, project, findings, wanting, subjects, matcher(settings.test_files, settings.root),
+                             _context_of(unit, project, settings, checks))
     except RecursionError:
         findings.append(engine_finding(ANALYSIS_LIMIT, Severity.INFO,
                                         "an expression is nested too deeply to analyse; the rest of the file was skipped",
@@ -305,6 +306,22 @@ def _lint_one(unit: Unit, project: "Project", requested: set[str], settings: Set
                             f"internal error ({type(exc).__name__}: {exc}); please report it", unit.path)
         )
     return findings
+
+
+def _context_of(unit: Unit, project: "Project", settings: Settings, checks: list[type[Check]]):
+    """The analysis of a script beside ``unit`` as context (:mod:`nnlint.callers`): its
+    findings on ``unit`` alone, with their subjects and those still wanting a value."""
+    from nnlint.frontends.python import analyze
+
+    def context_of(path: Path, deadline: float) -> tuple[list["Finding"], dict, set]:
+        made: list["Finding"] = []
+        context: dict = {}
+        still: set[tuple] = set()
+        program = analyze(project.load(path), project, settings.task, deadline)
+        run_checks(program, checks, settings, finding_sink(made, {unit.path}, project.source_for, context, still))
+        return made, context, still
+
+    return context_of
 
 
 def _left_out_cells(code, path: str) -> list["Finding"]:

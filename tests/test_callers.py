@@ -173,3 +173,56 @@ def test_the_trace_measures_the_value_the_script_gives(tmp_path):
     [given] = [f for f in traced(tmp_path / "0-sequential.py") if f.code == "NN007"]
     assert given.trace["status"] == "confirmed", given.trace
     assert "unknown" not in given.trace["evidence"]  # model.build((None, 784)) gives the input width
+
+
+def test_the_finding_names_the_script_whose_value_it_took(tmp_path):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", _DUNDER_MAIN)
+    [found] = _nn007(lint_paths([tmp_path / "0-sequential.py"], cwd=tmp_path), "0-sequential.py")
+    assert found.message.endswith("(with the arguments 0-main.py passes)")
+
+
+def test_scripts_that_disagree_give_no_value(tmp_path):
+    write(tmp_path, "nets.py", _TORCH_MODULE)
+    write(tmp_path, "train.py", _TORCH_TRAIN.format(value="0.2"))
+    write(tmp_path, "finetune.py", _TORCH_TRAIN.format(value="0.9"))
+    [alone] = _nn007(lint_paths([tmp_path / "nets.py"], cwd=tmp_path), "nets.py")
+    assert alone.severity.value == "info" and "a keep probability's share" in alone.message
+
+
+def test_a_test_file_is_not_a_caller_whose_value_counts(tmp_path):
+    write(tmp_path, "nets.py", _TORCH_MODULE)
+    write(tmp_path, "test_nets.py", _TORCH_TRAIN.format(value="0.999"))
+    [alone] = _nn007(lint_paths([tmp_path / "nets.py"], cwd=tmp_path), "nets.py")
+    assert alone.severity.value == "info"
+
+
+@pytest.mark.parametrize("mention", [
+    "# nets are built in nets.py\n",  # a comment naming the file
+    "networks = {}\nnets_config = 1\n",  # the stem inside other names
+])
+def test_a_script_that_only_mentions_the_name_is_not_analysed(tmp_path, mention):
+    from nnlint.callers import importers
+
+    assert not importers("nets").search(mention)
+    for spelling in ("import nets", "from nets import Net", "from .nets import Net", "from pkg.nets import Net",
+                     "__import__('nets')", 'importlib.import_module("nets")'):
+        assert importers("nets").search(spelling), spelling
+
+
+def test_the_scripts_share_one_time_budget(tmp_path, monkeypatch):
+    import nnlint.callers as callers
+
+    monkeypatch.setattr(callers, "SECONDS", 0.0)  # spent before the first script: none is analysed
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", _DUNDER_MAIN)
+    [alone] = _nn007(lint_paths([tmp_path / "0-sequential.py"], cwd=tmp_path), "0-sequential.py")
+    assert alone.severity.value == "info"
+
+
+def test_a_relative_import_by_name_imports_nothing(tmp_path):
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", _DUNDER_MAIN.replace(
+        "__import__('0-sequential')", "__import__('0-sequential', globals(), locals(), ['build_model'], 1)"))
+    [found] = _nn007(lint_paths([tmp_path / "0-sequential.py"], cwd=tmp_path), "0-sequential.py")
+    assert found.severity.value == "info"

@@ -1010,6 +1010,8 @@ class Interpreter:
                 or not all(part and not _PATH_CHARS & set(part) for part in name.split(".")):
             return UNKNOWN  # also a path (``"../x"``): no module is named so, and none is looked for
         if importer == "builtins.__import__":
+            if (args[4] if len(args) > 4 else kwargs.get("level", 0)) != 0:
+                return UNKNOWN  # a relative import, from a package the call names
             fromlist = args[3] if len(args) > 3 else kwargs.get("fromlist")
             if not fromlist:  # ``__import__("a.b")`` returns package a, as ``import a.b`` binds it
                 name = name.split(".")[0]

@@ -616,9 +616,14 @@ def _sequential_input(child: Any) -> Optional[Any]:
     return op.attrs.get("shape") or ()
 
 
-def analyze(entry: ModuleInfo, project: Project, task: Optional[str] = None) -> Program:
-    """Analyse a Python file written with PyTorch, Keras, or both."""
+def analyze(entry: ModuleInfo, project: Project, task: Optional[str] = None,
+            deadline: Optional[float] = None) -> Program:
+    """Analyse a Python file written with PyTorch, Keras, or both; by ``deadline``
+    (``time.monotonic()``) at the latest, where the caller shares its own budget out."""
     program = Program(path=entry.path)
-    KerasInterpreter(project, entry, program).analyze()
+    interpreter = KerasInterpreter(project, entry, program)
+    if deadline is not None:
+        interpreter.deadline = min(interpreter.deadline, deadline)
+    interpreter.analyze()
     program.finish(task)
     return program

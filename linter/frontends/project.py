@@ -24,6 +24,8 @@ from nnlint.files import project_root
 from nnlint.source import MAX_BYTES, SourceFile, decode, parse
 
 if TYPE_CHECKING:
+    import re
+
     from nnlint import notebook
 
 #: The installed frameworks whose APIs nnlint reads: a project module of the same name replaces
@@ -139,18 +141,19 @@ class Project:
             self.digests[abspath] = digest(raw)
         return raw
 
-    def scripts_naming(self, abspath: Path, limit: int) -> list[Path]:
+    def scripts_naming(self, abspath: Path, names_it: "re.Pattern", most_read: int, most: int) -> list[Path]:
         """The ``.py`` files beside ``abspath`` (the folder a script run there imports it
-        from) whose text names its module, at most ``limit`` of them, in name order. Each is
-        read through :mod:`nnlint.files`, and recorded for the cache, as the folder's listing is."""
-        folder, stem = abspath.parent, abspath.stem
+        from) whose text ``names_it`` matches, at most ``most`` of them, of the first
+        ``most_read`` files in name order. Each is read through :mod:`nnlint.files`, and recorded
+        for the cache, as the folder's listing is."""
+        folder = abspath.parent
         self._note(abspath, "dir", folder)
         try:
             names = sorted(entry.name for entry in os.scandir(folder) if entry.name.endswith(".py"))
         except OSError:
             return []
         found = []
-        for name in names:
+        for name in names[:most_read]:
             path = folder / name
             if path == abspath or not _is_file(path):
                 continue
@@ -159,10 +162,10 @@ class Project:
                 text = decode(self._read(path))
             except UnreadableFile:
                 continue
-            if stem in text:
+            if names_it.search(text):
                 found.append(path)
                 self._note(abspath, "module", files.resolve(path))  # its imports' facts count too
-                if len(found) == limit:
+                if len(found) == most:
                     break
         return found
 
