@@ -235,8 +235,14 @@ class TorchInterpreter(TrainingCode):
             value.label = f"self.{name}" if isinstance(owner, Instance) and owner is frame.self_obj else name
         if isinstance(value, Layer) and isinstance(owner, Instance):
             value.fresh = False  # self.drop = nn.Dropout(p), even in forward: a submodule, it follows eval()
-        if owner is None and not frame.in_graph and isinstance(value, Layer) and value.children is not None and value.qualname == "torch.nn.Sequential":
-            self.sequential_model(value, name)
+        if isinstance(value, Layer) and value.children is not None and value.qualname == "torch.nn.Sequential" \
+                and not frame.in_graph:
+            if owner is None:
+                self.sequential_model(value, name)
+            elif isinstance(owner, Instance) and not owner.cls.is_nn_module:
+                # an agent or trainer (a plain class) holding self.policy_net = nn.Sequential(...):
+                # the Sequential is a model of its own, as one bound to a name is
+                self.sequential_model(value, f"self.{name}")
 
     def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
