@@ -116,6 +116,8 @@ HELDOUT = [
     ("heldout10.toml", 11, 10, (9, 2), 2),
     ("heldout11.toml", 15, 13, (6, 6), 2),
     ("heldout12.toml", 15, 15, (7, 5), 2),
+    ("heldout13.toml", 10, 10, (8, 1), 2),
+    ("heldout14.toml", 12, 9, (0, 5), 2),
 ]
 
 
