@@ -17,6 +17,10 @@ SATURATED = 10.0
 #: how many times the weights of the layer computing such capped logits are grown instead: as
 #: far as the input sweep goes (x1000), for the part of the model the sweep cannot move
 GROWN = 1000.0
+#: The spread of logits at which a float32 softmax's smallest probability underflows to 0
+#: (exp(-104) is below float32's least subnormal, 1.4e-45): a sweep whose logits never span it
+#: could not have shown the underflow, so it refutes nothing.
+UNDERFLOW_SPREAD = 104.0
 
 if TYPE_CHECKING:
     from nnlint.trace.evidence import Evidence
@@ -352,7 +356,7 @@ def log_probs(logits):
 
 def _with_grown_logits(evidence: Evidence, op: Op) -> Optional[Verdict]:
     """Where a saturating layer caps the logits whatever the input (a tanh before the last
-    Linear), the experiment is the one training runs: the weights of the layer computing the
+    Linear), or layers initialised very small keep them near 0, the experiment is the one training runs: the weights of the layer computing the
     logits grown GROWN-fold, the log against its remedy at the same weights. None where that
     layer is not a weighted one, the model cannot be rebuilt with edits, or the log stays finite
     even so (the caller's inconclusive verdict stands)."""
@@ -371,7 +375,7 @@ def _with_grown_logits(evidence: Evidence, op: Op) -> Optional[Verdict]:
     first = next((p for p in grown.scales if op.id in p.nonfinite), None) if grown is not None else None
     if first is None:
         return None
-    shown = (f"with {grow.what} (as training grows them: no input scale moves the logits past the saturating layer), "
+    shown = (f"with {grow.what} (as training grows them: the input sweep alone does not spread the logits that far), "
              f"{op.describe()} outputs Inf/NaN at input scale x{first.scale:g}")
     fixed = evidence.variant((evidence.remedy, grow)) if evidence.remedy is not None else None
     if fixed is None:
@@ -412,11 +416,19 @@ def _in_softmax_graph(graph: ModelGraph, log_id: int, edit: Callable[[ModelGraph
 def _bounded_logits(graph: Optional[ModelGraph], op: Op, scales: list) -> Optional[str]:
     """Why the input sweep cannot show a log(softmax) underflow: the logits feeding the softmax
     did not grow with the inputs (a tanh or sigmoid before the last layer caps them, whatever
-    the input: :func:`_unmoved`); None when they grew with the input."""
+    the input: :func:`_unmoved`), or never spanned enough for exp to underflow even at the
+    sweep's end (layers initialised so small that a thousandfold input stays near 0); None
+    when they grew with the input that far."""
     source = _source(graph, op) if graph is not None and graph.ops.get(op.id) is op else None
     if source is None or source.kind is not OpKind.SOFTMAX or not source.inputs:
         return None
-    return _unmoved(scales, source.inputs[0], f"the logits feeding {source.describe()}")
+    what = f"the logits feeding {source.describe()}"
+    stuck = _unmoved(scales, source.inputs[0], what)
+    last = scales[-1].max_abs.get(source.inputs[0]) if scales else None
+    if stuck is None and last is not None and 2 * last < UNDERFLOW_SPREAD:
+        return (f"{what} stay within +-{last:.3g} at x{scales[-1].scale:g}, short of the spread of "
+                f"{UNDERFLOW_SPREAD:g} at which exp underflows")
+    return stuck
 
 
 def _unmoved(scales: list, value: int, what: str) -> Optional[str]:

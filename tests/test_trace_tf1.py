@@ -183,3 +183,31 @@ def test_a_bias_variable_broadcast_from_one_row_is_the_layer_s_bias(tmp_path, bi
 def test_a_logistic_regression_with_a_row_bias_is_rebuilt_and_confirmed(tmp_path):
     (trace,) = verdicts(tmp_path, LOGISTIC.replace("tf.zeros([10])", "tf.random.normal([1, 10])"))["NN002"]
     assert trace["status"] == "confirmed", trace
+
+
+def test_logits_an_input_sweep_cannot_spread_enough_refute_nothing(tmp_path):
+    """Five layers drawn at std 0.01 shrink a thousandfold input to logits near 0: the sweep
+    never reaches the spread at which exp underflows, so log(softmax) staying finite shows
+    nothing (never refuted): the last layer's weights are grown instead, as training grows them."""
+    layers = "\n".join(
+        f"W{i} = tf.Variable(tf.truncated_normal([{a}, {b}], stddev=0.01))\n"
+        f"b{i} = tf.Variable(tf.zeros([{b}]))\n"
+        f"h{i} = tf.nn.relu(tf.matmul(h{i - 1}, W{i}) + b{i})"
+        for i, (a, b) in enumerate([(784, 200), (200, 200), (200, 200), (200, 200)], start=1))
+    source = f"""
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 784])
+t = tf.placeholder(tf.float32, [None, 10])
+h0 = x
+{layers}
+W5 = tf.Variable(tf.truncated_normal([200, 10], stddev=0.01))
+b5 = tf.Variable(tf.zeros([10]))
+y = tf.nn.softmax(tf.matmul(h4, W5) + b5)
+loss = tf.reduce_mean(-tf.reduce_sum(t * tf.log(y), axis=1))
+step = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+"""
+    (trace,) = verdicts(tmp_path, source)["NN002"]
+    assert trace["status"] != "refuted", trace
+    # either the experiment training runs (the last layer's weights grown) or the reason there is none
+    assert "W5 (matmul)'s weights x1000" in trace["evidence"] or "short of the spread of 104" in trace["evidence"]
