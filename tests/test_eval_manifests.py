@@ -118,6 +118,8 @@ HELDOUT = [
     ("heldout12.toml", 15, 15, (7, 5), 2),
     ("heldout13.toml", 10, 10, (8, 1), 2),
     ("heldout14.toml", 12, 9, (0, 5), 2),
+    ("heldout15.toml", 10, 10, (10, 0), 2),
+    ("heldout16.toml", 12, 12, (0, 4), 2),
 ]
 
 
