@@ -1028,3 +1028,46 @@ def test_the_head_after_branches_one_of_which_cannot_be_rebuilt_is_traced_alone(
     assert trace["status"] == status, trace
     assert "traced the part after view and its torch.cat alone" in trace["evidence"]
     assert "fed random inputs of 144 per sample" in trace["evidence"]
+
+
+CATEGORICAL = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+N_ATOMS = 51
+
+class C51(nn.Module):
+    def __init__(self, state_size=8, action_size=4):
+        super().__init__()
+        self.action_size = action_size
+        self.fc = nn.Linear(state_size, 64)
+        self.value = nn.Linear(64, N_ATOMS)
+        self.advantage = nn.Linear(64, action_size * N_ATOMS)
+
+    def forward(self, state):
+        batch_size = BATCH
+        x = F.relu(self.fc(state))
+        value = self.value(x).view(batch_size, 1, N_ATOMS)
+        advantage = self.advantage(x).view((batch_size, -1, N_ATOMS))
+        q = value + advantage - advantage.mean(dim=1, keepdim=True)
+        return F.softmax(q.view(-1, N_ATOMS), dim=1).view(-1, self.action_size, N_ATOMS)
+
+def learn(model, states, actions, target):
+    probs = model(states)[range(len(actions)), actions]
+    return -(probs.log() * target).sum(1).mean()
+
+model = C51()
+loss = learn(model, observations, taken, projected)
+"""
+
+
+@pytest.mark.parametrize("batch", ["state.size(0)", "state.shape[0]", "state.size()[0]"])
+def test_a_view_sized_by_the_batch_keeps_its_input_s_batch(tmp_path, batch):
+    """``view(batch_size, 1, n)`` with ``batch_size = state.size(0)``: a categorical DQN's
+    distribution head is rebuilt (the view's first size is the batch of what it reshapes), and
+    the probabilities picked by the run's actions are measured."""
+    found = [t for (c, _), t in traced(tmp_path, CATEGORICAL.replace("BATCH", batch)).items() if c == "NN002"]
+    [trace] = found
+    assert trace["status"] == "confirmed", trace
+    assert "known only at run time" not in trace["evidence"].split("(")[0]

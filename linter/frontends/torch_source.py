@@ -311,6 +311,12 @@ class TorchInterpreter(TrainingCode):
             of = owner.obj if isinstance(owner, Bound) else UNKNOWN
             if isinstance(of, (Tensor, RawData)) or of is UNKNOWN:
                 return Rows(of, dotted(node.value.value))  # X.shape[0]: the number of samples
+        if key == 0 and not isinstance(key, bool) and isinstance(node, cst.Subscript) and isinstance(node.value, cst.Call) \
+                and isinstance(node.value.func, cst.Attribute) and node.value.func.attr.value == "size" \
+                and not node.value.args and isinstance(node.value.func.value, (cst.Name, cst.Attribute)):
+            of = self.eval(node.value.func.value, frame)  # a name or attribute: nothing runs twice
+            if isinstance(of, Tensor):
+                return Rows(of, None)  # state.size()[0]: the batch, as state.size(0) is
         if isinstance(owner, Bound) and owner.name == "param_groups":
             return owner  # one group stands for them all: what matters is whose groups they are
         if isinstance(owner, Layer) and owner.children is not None:
@@ -335,8 +341,10 @@ class TorchInterpreter(TrainingCode):
             return True
         if not isinstance(node, cst.Subscript) or len(node.slice) < 2:
             return False
-        names = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)
-                 and isinstance(e.slice.value, (cst.Name, cst.Attribute))]
+        indices = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
+        if key is UNKNOWN and any(isinstance(i, (cst.Name, cst.Attribute, cst.Call)) for i in indices):
+            return True  # probs[range(n), actions]: an index of the run's (never evaluated twice: a call may build ops)
+        names = [i for i in indices if isinstance(i, (cst.Name, cst.Attribute))]
         return any(isinstance(self.eval(n, frame), Tensor) for n in names)
 
     def unpack(self, value: Any, count: int, frame: Frame) -> Optional[list]:

@@ -25,6 +25,7 @@ from torch import nn
 
 from nnlint.frontends import keras_api as kapi
 from nnlint.frontends import torch_api as api
+from nnlint.frontends.values import Rows
 from nnlint.trace import keras_build, tf_build
 from nnlint.ir import InputRef, ModelGraph, Op, OpKind
 from nnlint.ir.kinds import WEIGHTED
@@ -490,6 +491,8 @@ class BuiltGraph(nn.Module):
         kwargs = {k: v for k, v in kwargs.items() if k != "inplace"}
         if op.kind is K.DROPOUT:
             return self._dropout(op, target, args, kwargs)
+        if op.kind is K.RESHAPE and method:
+            args = [args[0], *_batch_first(args[1:])]
         try:
             _require_constants(op, [a for a in args if not _refs([a])],
                                {k: v for k, v in kwargs.items() if not _refs([v])})
@@ -501,6 +504,8 @@ class BuiltGraph(nn.Module):
         def step(xs: list[torch.Tensor]) -> torch.Tensor:
             real = [_filled(a, xs) for a in args]
             named = {k: _filled(v, xs) for k, v in kwargs.items()}
+            if method and op.kind is K.RESHAPE:
+                real = [real[0], *_batch_filled(real[1:], real[0].shape[0])]
             if method:
                 return getattr(real[0], target)(*real[1:], **named)
             return target(*real, **named)
@@ -866,6 +871,33 @@ def _refs(values: list) -> list[InputRef]:
     return found
 
 
+class _Batch:
+    """The batch dimension of the tensor a view reshapes, where the code sizes the view's first
+    dimension by a tensor's number of rows (``x.view(x.size(0), -1)``,
+    ``q.view(batch_size, -1, n_atoms)`` with ``batch_size = state.size(0)``): a view keeps its
+    input's batch, as the code's does where the two agree, and no other size would run."""
+
+
+BATCH = _Batch()
+
+
+def _batch_first(sizes: list) -> list:
+    """A view's sizes (``view(a, b)`` or ``view((a, b))``) with a first size that is a number of
+    rows (the frontend's ``Rows``) as :data:`BATCH`."""
+    nested = len(sizes) == 1 and isinstance(sizes[0], (list, tuple))
+    flat = list(sizes[0]) if nested else list(sizes)
+    if flat and isinstance(flat[0], Rows):
+        flat[0] = BATCH
+    return [type(sizes[0])(flat)] if nested else flat
+
+
+def _batch_filled(sizes: list, batch: int) -> list:
+    """:data:`BATCH` among a view's sizes as the batch of the tensor being reshaped."""
+    nested = len(sizes) == 1 and isinstance(sizes[0], (list, tuple))
+    flat = [batch if s is BATCH else s for s in (sizes[0] if nested else sizes)]
+    return [type(sizes[0])(flat)] if nested else flat
+
+
 def _filled(value: Any, xs: list[torch.Tensor]) -> Any:
     """A recorded argument with its input references replaced by the inputs' values."""
     if isinstance(value, InputRef):
@@ -876,7 +908,7 @@ def _filled(value: Any, xs: list[torch.Tensor]) -> Any:
 
 
 def _is_constant(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or value is BATCH or isinstance(value, (bool, int, float, str)):
         return True
     if isinstance(value, (tuple, list)):
         return all(_is_constant(v) for v in value)
