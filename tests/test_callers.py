@@ -226,3 +226,26 @@ def test_a_relative_import_by_name_imports_nothing(tmp_path):
         "__import__('0-sequential')", "__import__('0-sequential', globals(), locals(), ['build_model'], 1)"))
     [found] = _nn007(lint_paths([tmp_path / "0-sequential.py"], cwd=tmp_path), "0-sequential.py")
     assert found.severity.value == "info"
+
+
+def test_a_script_linked_from_outside_the_project_is_not_read(tmp_path):
+    outside = tmp_path / "outside"
+    write(outside, "0-main.py", _DUNDER_MAIN)
+    project = tmp_path / "project"
+    write(project, "pyproject.toml", "[project]\nname = 'p'\n")
+    write(project, "0-sequential.py", _KERAS_MODULE)
+    (project / "0-main.py").symlink_to(outside / "0-main.py")
+    result = run_cli(["--format", "json", "0-sequential.py"], project)
+    [alone] = [f for f in result.json["findings"] if f["code"] == "NN007"]
+    assert alone["severity"] == "info" and not result.json["summary"].get("errors")
+
+
+def test_a_fifo_beside_the_file_is_skipped(tmp_path):
+    import os
+
+    write(tmp_path, "0-sequential.py", _KERAS_MODULE)
+    write(tmp_path, "0-main.py", _DUNDER_MAIN)
+    os.mkfifo(tmp_path / "1-main.py")  # a reader that opened it would block
+    result = run_cli(["--format", "json", "0-sequential.py"], tmp_path, timeout=60)
+    [found] = [f for f in result.json["findings"] if f["code"] == "NN007"]
+    assert found["severity"] == "warning"
