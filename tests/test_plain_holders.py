@@ -1,7 +1,8 @@
 """A Sequential held by a plain class (an RL agent's ``self.policy_model``, a trainer's
 ``self.net``) is a model of its own, as one bound to a name is: its layers and their inits are
-checked even where no method of the class calls it. Near misses: the same with a sound init, and
-a Sequential inside an ``nn.Module``, which stays part of that module's model (reported once)."""
+checked even where no method of the class calls it, also on the fresh-model side of an ``if load:``.
+Near misses: the same with a sound init, an init under a further unknown condition, and a
+Sequential inside an ``nn.Module``, which stays part of that module's model (reported once)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,32 @@ optimizer = torch.optim.Adam(model.parameters())
 """
     found = [f for f in lint_source(tmp_path, code) if f.code == "NN003"]
     assert len(found) == 1 and "self.body[0]" in found[0].message
+
+
+LOADED_OR_FRESH = """
+import torch
+import torch.nn as nn
+
+
+class Agent:
+    def __init__(self, state_dim, n_actions, load_model=False, zero_init=False):
+        if load_model:
+            self.policy_model = torch.load("policy.pt")
+        else:
+            self.policy_model = nn.Sequential(nn.Linear(state_dim, 64), nn.ReLU(), nn.Linear(64, n_actions))
+            INIT
+        self.optimizer = torch.optim.Adam(self.policy_model.parameters(), lr=1e-3)
+"""
+
+
+def test_an_init_on_the_fresh_side_of_a_load_branch_is_judged(tmp_path):
+    """The model exists only where the else branch built it, and the init runs there too."""
+    code = LOADED_OR_FRESH.replace("INIT", "for m in self.policy_model:\n                if isinstance(m, nn.Linear):\n"
+                                           "                    nn.init.zeros_(m.weight)")
+    assert [f for f in lint_source(tmp_path, code) if f.code == "NN004"]
+
+
+def test_an_init_under_a_further_unknown_condition_is_not(tmp_path):
+    """``if zero_init:`` inside the branch that built the model: it may not run."""
+    code = LOADED_OR_FRESH.replace("INIT", "if zero_init:\n                nn.init.zeros_(self.policy_model[0].weight)")
+    assert [f for f in lint_source(tmp_path, code) if f.code == "NN004"] == []

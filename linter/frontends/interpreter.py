@@ -614,6 +614,10 @@ class Interpreter:
         """Hook: code that a statically known condition rules out in this run (the branch a
         function's arguments switch off); it is not run."""
 
+    def open_branches(self) -> tuple:
+        """The branches of unknown condition the code being run is in (loops aside)."""
+        return tuple(entry for entry in self.branch_path if entry[1] != LOOP)
+
     def exec_branches(self, bodies: list[Iterable[cst.CSTNode]], frame: Frame,
                       test: Optional[cst.BaseExpression] = None) -> None:
         """Run each branch from the same state; names that end up different become unknown.

@@ -842,7 +842,8 @@ class TorchInterpreter(TrainingCode):
             attrs["call"] = (list(args), dict(kwargs))  # for --trace, which rebuilds the layer
         if kind is OpKind.IDENTITY:
             attrs["placeholder"] = True  # nn.Identity stands where another configuration puts a layer
-        layer = Layer(qualname, kind, attrs, node, frame.module.path, fresh=self.forwards > 0)
+        layer = Layer(qualname, kind, attrs, node, frame.module.path, fresh=self.forwards > 0,
+                      branches=self.open_branches() if self.uncertain else ())
         if len(self.program.layers) < 10_000:
             self.program.layers.append(layer)
         return layer

@@ -375,9 +375,12 @@ class TrainingCode(Interpreter):
                     tensor_method: bool = False) -> None:
         if not isinstance(param.layer, Layer):
             return
+        # certain where no branch of unknown condition is open, or only those the layer was built
+        # in: then the init runs wherever the layer exists (the fresh-model side of an ``if load:``)
+        certain = self.uncertain == 0 or (bool(param.layer.branches) and param.layer.branches == self.open_branches())
         param.layer.inits.append(
             {"fn": fn, "param": param.name, "args": list(args), "kwargs": dict(kwargs),
-             "origin": origin_of(frame, node), "method": tensor_method, "certain": self.uncertain == 0}
+             "origin": origin_of(frame, node), "method": tensor_method, "certain": certain}
         )
 
     def add_argument(self, parser: ArgParser, args: list, kwargs: dict) -> None:

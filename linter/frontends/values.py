@@ -144,6 +144,9 @@ class Layer:
     #: UNKNOWN for one it cannot read), "optimized" (an optimizer's parameters include them)
     grads: dict = field(default_factory=dict)
     fresh: bool = False  # built while a forward runs and never made a submodule: always in training mode
+    #: the branches of unknown condition open where it was built (``if load: torch.load(...)
+    #: else: nn.Sequential(...)``): an init under exactly those runs wherever the layer exists
+    branches: tuple = ()
 
     @property
     def short(self) -> str:
