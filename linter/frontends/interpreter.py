@@ -369,7 +369,7 @@ class Interpreter:
         if located is not None and located.name != "__init__.py":
             # ``from LeNet import LeNet`` beside LeNet.py: a module file has no submodules, so the
             # name is its attribute (whatever folder of the same name lies further up the path)
-            owner = self.project.find_module(importer, module_name, level)
+            owner = self.project.module_at(located)
             if owner is not None:
                 return self.module_attr(ModuleRef(owner, module_name if framework else None), attr)
         found = self.project.find_module(importer, qualname, level)  # a submodule

@@ -199,7 +199,11 @@ class Project:
 
     def find_module(self, importer: ModuleInfo, dotted_name: str, level: int) -> Optional[ModuleInfo]:
         """The project file for ``dotted_name`` imported from ``importer``, if there is one."""
-        resolved = self.locate_module(importer, dotted_name, level)
+        return self.module_at(self.locate_module(importer, dotted_name, level))
+
+    def module_at(self, resolved: Optional[Path]) -> Optional[ModuleInfo]:
+        """The project module at ``resolved`` (a :meth:`locate_module` result), read once; None
+        for no path or a file that cannot be read as Python."""
         if resolved is None:
             return None
         if resolved in self.modules and self.modules[resolved] is None:

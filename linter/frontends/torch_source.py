@@ -306,17 +306,11 @@ class TorchInterpreter(TrainingCode):
         return super().get_attr(obj, name, node, frame)
 
     def index(self, owner: Any, key: Any, node: cst.CSTNode, frame: Frame) -> Any:
-        if key == 0 and not isinstance(key, bool) and isinstance(node, cst.Subscript) \
-                and isinstance(node.value, cst.Attribute) and node.value.attr.value == "shape":
+        named_shape = isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute) and node.value.attr.value == "shape"
+        if key == 0 and not isinstance(key, bool) and (named_shape or (isinstance(owner, Bound) and owner.name == "shape")):
             of = owner.obj if isinstance(owner, Bound) else UNKNOWN
-            if isinstance(of, (Tensor, RawData)) or of is UNKNOWN:
-                return Rows(of, dotted(node.value.value))  # X.shape[0]: the number of samples
-        if key == 0 and not isinstance(key, bool) and isinstance(node, cst.Subscript) and isinstance(node.value, cst.Call) \
-                and isinstance(node.value.func, cst.Attribute) and node.value.func.attr.value == "size" \
-                and not node.value.args and isinstance(node.value.func.value, (cst.Name, cst.Attribute)):
-            of = self.eval(node.value.func.value, frame)  # a name or attribute: nothing runs twice
-            if isinstance(of, Tensor):
-                return Rows(of, None)  # state.size()[0]: the batch, as state.size(0) is
+            if isinstance(of, (Tensor, RawData)) or of is UNKNOWN:  # X.shape[0], x.size()[0]: the number of samples
+                return Rows(of, dotted(node.value.value) if named_shape else None)
         if isinstance(owner, Bound) and owner.name == "param_groups":
             return owner  # one group stands for them all: what matters is whose groups they are
         if isinstance(owner, Layer) and owner.children is not None:
@@ -336,14 +330,13 @@ class TorchInterpreter(TrainingCode):
         (``probs[np.random.choice(...)]``, an argument), which only the run knows, rather than slicing."""
         if isinstance(key, Tensor):
             return True
-        if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
-                and isinstance(node.slice[0].slice.value, (cst.Name, cst.Attribute, cst.Call)) and key is UNKNOWN:
-            return True
-        if not isinstance(node, cst.Subscript) or len(node.slice) < 2:
+        if not isinstance(node, cst.Subscript):
             return False
         indices = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
         if key is UNKNOWN and any(isinstance(i, (cst.Name, cst.Attribute, cst.Call)) for i in indices):
-            return True  # probs[range(n), actions]: an index of the run's (never evaluated twice: a call may build ops)
+            return True  # probs[a], probs[range(n), actions]: an index of the run's (never evaluated twice: a call may build ops)
+        if len(node.slice) < 2:
+            return False
         names = [i for i in indices if isinstance(i, (cst.Name, cst.Attribute))]
         return any(isinstance(self.eval(n, frame), Tensor) for n in names)
 
@@ -1275,6 +1268,8 @@ class TorchInterpreter(TrainingCode):
             result = self.tensor_op(frame, kind, name, [t, *others], node, attrs)
             self._in_place(name, node, result, frame)
             return result
+        if name == "size" and not args and not kwargs:
+            return Bound(t, "shape")  # x.size() is x.shape
         if name in ("size", "dim", "item", "numel", "tolist", "numpy", "backward", "shape"):
             return UNKNOWN
         result = self.tensor_op(frame, OpKind.UNKNOWN, name, [t], node,  # a tensor method: no weights of its own

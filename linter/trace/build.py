@@ -790,8 +790,9 @@ def _cut_point(graph: ModelGraph, failed: int) -> Optional[int]:
     inputs aside: they are fed anyway); else the first op computed from the failed one that is
     such a point and whose shape a sized layer reading it gives (the ``torch.cat`` of branches
     one of which could not be rebuilt, read by a Linear of known width). None when there is none."""
+    data = _data_only(graph)
     start = _known_from(graph, failed)
-    if _closed(graph, start):
+    if _closed(graph, start, data):
         return start
     later = _downstream(graph, failed)
     for point in [i for i in graph.ops if i in later]:  # graph order: the earliest point first
@@ -799,31 +800,27 @@ def _cut_point(graph: ModelGraph, failed: int) -> Optional[int]:
             sized = consumer_spec(graph, graph.ops[point]) is not None
         except CannotBuild:
             sized = False
-        if sized and _closed(graph, point):
+        if sized and _closed(graph, point, data):
             return point
     return None
 
 
-def _closed(graph: ModelGraph, point: int) -> bool:
-    """Whether the ops computed from ``point`` read nothing computed before it but data: the
-    inputs, and values computed from them by no layer (a loss's ``-advantage * actions``)."""
+def _closed(graph: ModelGraph, point: int, data: set[int]) -> bool:
+    """Whether the ops computed from ``point`` read nothing computed before it but ``data``."""
     after = _downstream(graph, point)
-    return bool(after) and all(i == point or i in after or _data_only(graph, i)
+    return bool(after) and all(i == point or i in after or i in data
                                for op_id in after for i in graph.ops[op_id].inputs)
 
 
-def _data_only(graph: ModelGraph, op_id: int) -> bool:
-    """Whether ``op_id``'s value is computed from the graph's inputs by known ops and no layer."""
-    todo, seen = [op_id], set()
-    while todo:
-        op = graph.ops[todo.pop()]
-        if op.id in seen:
-            continue
-        seen.add(op.id)
-        if op.kind in WEIGHTED or op.kind is K.UNKNOWN or (not op.inputs and op.kind is not K.INPUT):
-            return False
-        todo.extend(op.inputs)
-    return True
+def _data_only(graph: ModelGraph) -> set[int]:
+    """The ops whose values are data: the inputs, and values computed from them by known ops
+    and no layer (a loss's ``-advantage * actions``). One pass in graph order."""
+    data: set[int] = set()
+    for op in graph.ops.values():  # graph order: an op's inputs come before it
+        if op.kind is K.INPUT or (op.inputs and op.kind not in WEIGHTED and op.kind is not K.UNKNOWN
+                                  and all(i in data for i in op.inputs)):
+            data.add(op.id)
+    return data
 
 
 def _downstream(graph: ModelGraph, op_id: int) -> set[int]:
@@ -881,21 +878,23 @@ class _Batch:
 BATCH = _Batch()
 
 
-def _batch_first(sizes: list) -> list:
-    """A view's sizes (``view(a, b)`` or ``view((a, b))``) with a first size that is a number of
-    rows (the frontend's ``Rows``) as :data:`BATCH`."""
+def _sizes_mapped(sizes: list, fn: Callable[[int, Any], Any]) -> list:
+    """A view's sizes (``view(a, b)`` or ``view((a, b))``, as recorded) with ``fn(position, size)``
+    in place of each size, in the same spelling."""
     nested = len(sizes) == 1 and isinstance(sizes[0], (list, tuple))
-    flat = list(sizes[0]) if nested else list(sizes)
-    if flat and isinstance(flat[0], Rows):
-        flat[0] = BATCH
+    flat = [fn(i, size) for i, size in enumerate(sizes[0] if nested else sizes)]
     return [type(sizes[0])(flat)] if nested else flat
+
+
+def _batch_first(sizes: list) -> list:
+    """A view's sizes with a first size that is a number of rows (the frontend's ``Rows``) as
+    :data:`BATCH`."""
+    return _sizes_mapped(sizes, lambda i, size: BATCH if i == 0 and isinstance(size, Rows) else size)
 
 
 def _batch_filled(sizes: list, batch: int) -> list:
     """:data:`BATCH` among a view's sizes as the batch of the tensor being reshaped."""
-    nested = len(sizes) == 1 and isinstance(sizes[0], (list, tuple))
-    flat = [batch if s is BATCH else s for s in (sizes[0] if nested else sizes)]
-    return [type(sizes[0])(flat)] if nested else flat
+    return _sizes_mapped(sizes, lambda _, size: batch if size is BATCH else size)
 
 
 def _filled(value: Any, xs: list[torch.Tensor]) -> Any:
