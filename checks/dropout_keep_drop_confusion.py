@@ -42,6 +42,10 @@ def _name(expr: Any) -> str:
     return dotted(expr) or "a keep probability"
 
 
+def _why(api: str) -> str:
+    return f"{api} takes the probability of dropping a unit, not of keeping it"
+
+
 class DropoutKeepDropConfusion(ProgramCheck):
     """
     ## What it does
@@ -70,8 +74,8 @@ class DropoutKeepDropConfusion(ProgramCheck):
 
     code = "NN007"
     name = "dropout-keep-drop-confusion"
-    message = "{layer} {what}; {api} takes the probability of dropping a unit, not of keeping it"
-    hint = "pass the drop probability: p = 1 - keep_prob (0.1-0.5 is the usual range)"
+    message = "{layer} {what}; {why}"
+    hint = "give each API the probability it expects: a drop probability p = 1 - keep_prob (0.1-0.5 is the usual range)"
     traceable = True
     measures = frozenset({M.DROPOUT})
     reads_sizes = False  # the share of units zeroed holds at any width
@@ -135,6 +139,15 @@ model = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.Dropout(
 """,
             frontend="keras-source",
         ),
+        Bad(
+            """
+import tensorflow as tf
+x = tf.placeholder(tf.float32, [None, 784])
+h = tf.nn.relu(tf.matmul(x, tf.Variable(tf.random_normal([784, 256], stddev=0.05))))
+h = tf.nn.dropout(h, keep_prob=0.3)  # a Keras-style drop rate given as TF1's keep probability
+""",
+            frontend="keras-source",
+        ),
     ]
     good = [
         Good(
@@ -158,6 +171,8 @@ import tensorflow as tf
 model = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.Dropout(0.5)])
 def layer(x, keep_prob):
     return tf.nn.dropout(x, keep_prob=keep_prob)  # TF1: keep_prob is the keep probability
+def tf1_layers(x):
+    return tf.nn.dropout(tf.nn.dropout(x, keep_prob=0.8), keep_prob=0.5)  # keeps 80%, then half
 """,
             frontend="keras-source",
         ),
@@ -181,7 +196,8 @@ def layer(x, keep_prob):
             return Remedy(self.code, f"ratio={rate:g} for {op.describe()}", (self.code, op.id),
                           lambda g: set_node_value(g, op.id, "ratio", rate, attr="p"), onnx=True)
         module = op.type_name.rsplit(".", 1)[-1][:1].isupper()
-        return Remedy(self.code, f"p={rate:g} for {op.describe()}", (self.code, op.id),
+        said = f"keep_prob={round(1.0 - rate, 6):g}" if "keep_prob" in op.attrs else f"p={rate:g}"
+        return Remedy(self.code, f"{said} for {op.describe()}", (self.code, op.id),
                       lambda g: set_call(g, op.id, 0 if module else 1, "p", rate))
 
     def confirm(self, evidence: Evidence) -> Verdict:
@@ -233,10 +249,25 @@ def layer(x, keep_prob):
                         quiet.add(id(op.attrs))
                 elif op.attrs.get("keep_placeholder"):
                     continue  # TF1's tf.nn.dropout(h, keep_prob) with a fed placeholder: a keep probability, rightly
+                elif isinstance(op.attrs.get("keep_prob"), (int, float)):
+                    self._judge_keep(op)
                 elif ".functional." in op.type_name or op.type_name.startswith(("torch.dropout", "tensorflow.nn.dropout")):
                     node = op.origin.node if op.origin else None
                     self._judge(op.origin, lambda: op.type_name.rsplit(".", 1)[-1], op.type_name.replace("torch.nn.functional", "F"),
                                 _argument(node, 1, "p"), op.attrs.get("p"))
+
+    def _judge_keep(self, op: Op) -> None:
+        """TF1's ``tf.nn.dropout(h, keep_prob=0.3)``: the keep probability, spelled so, but a
+        value that keeps few units is a drop rate given where a keep probability goes (the
+        confusion the other way round: Keras' ``Dropout(0.3)`` written as TF1's keep_prob)."""
+        keep = op.attrs["keep_prob"]
+        if isinstance(keep, bool) or not 0 <= keep <= 1 - self.opts["threshold"]:
+            return
+        severity, confidence = (Severity.ERROR, Confidence.CERTAIN) if keep <= 0 else (Severity.WARNING, Confidence.LIKELY)
+        self.report(op.origin, severity, confidence, layer=op.type_name.rsplit(".", 1)[-1],
+                    what=f"keeps only {keep:.0%} of units (keep_prob={keep:g}: it drops {1 - keep:.0%})",
+                    why=f"keep_prob is the probability of keeping a unit, so a drop rate of {keep:g} is "
+                        f"keep_prob={1 - keep:g}")
 
     def _judge(self, origin: Optional[Origin], layer: Callable[[], str], api: str, expr: Any, p: Any) -> bool:
         """True when reported. ``layer`` names the layer; it is asked only for a finding (a graph
@@ -249,15 +280,15 @@ def layer(x, keep_prob):
             # the name says keep; the value confirms it only when it drops most units
             sure = number is not None and number >= self.opts["threshold"]
             self.report(origin, *((Severity.WARNING, Confidence.LIKELY) if sure else (Severity.INFO, Confidence.POSSIBLE)),
-                        layer=layer(), api=api, what=f"is given {_name(expr)} as its drop probability (drops {shown} of units)",
+                        layer=layer(), why=_why(api), what=f"is given {_name(expr)} as its drop probability (drops {shown} of units)",
                         **({} if number is not None else {"run_time": _name(expr)}))
         elif number is None or number < self.opts["threshold"]:
             return False
         elif number >= 1:
-            self.report(origin, Severity.ERROR, Confidence.CERTAIN, layer=layer(), api=api,
+            self.report(origin, Severity.ERROR, Confidence.CERTAIN, layer=layer(), why=_why(api),
                         what=f"drops {number:.0%} of units: nothing gets through in training")
         elif number >= self.opts["threshold"]:
-            self.report(origin, Severity.WARNING, Confidence.LIKELY, layer=layer(), api=api,
+            self.report(origin, Severity.WARNING, Confidence.LIKELY, layer=layer(), why=_why(api),
                         what=f"drops {number:.0%} of units")
         else:
             return False  # NaN

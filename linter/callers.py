@@ -8,7 +8,9 @@ a ``train.py`` calls the ``model.py`` beside it. Linted alone (a pre-commit run 
 file), the file would never see them.
 
 So when such a finding is made, the scripts in the file's folder that import its module (the
-folder a script run there imports it from) are analysed too, as context: of what their
+folder a script run there imports it from) are analysed too, as context, and where that
+folder is a package (``lstm/model.py`` beside ``lstm/__init__.py``), the scripts beside the
+package that import it (``main.py``'s ``from lstm import LSTM``): of what their
 analysis finds, only findings on the linted file count, and one made with the value in hand
 replaces the standalone finding at the same place, naming the script. Scripts that disagree
 (one passes 0.2, another 0.999) leave the standalone finding as it was, and test files are
@@ -49,6 +51,23 @@ def importers(stem: str) -> re.Pattern:
     return re.compile(rf"\bimport\s+{name}\b|\bfrom\s+[\w.]*?\b{name}\s+import\b|\bfrom\s+\.+{name}\b|[\"']{name}[\"']")
 
 
+def package_importers(package: str) -> re.Pattern:
+    """An import of the package ``package`` or of a module in it: ``import package``,
+    ``from package import``, ``from package.model import``."""
+    name = re.escape(package)
+    return re.compile(rf"\bimport\s+{name}\b|\bfrom\s+{name}(\.[\w.]+)?\s+import\b")
+
+
+def _scripts(unit: "Unit", project: "Project") -> list[Path]:
+    """The scripts that may call ``unit`` 's code: beside it, then beside its package."""
+    found = project.scripts_naming(unit.abspath, importers(unit.abspath.stem), MAX_READ, MAX_SCRIPTS)
+    folder = unit.abspath.parent
+    if len(found) < MAX_SCRIPTS and (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        found += project.scripts_naming(unit.abspath, package_importers(folder.name), MAX_READ,
+                                        MAX_SCRIPTS - len(found), folder.parent)
+    return found
+
+
 def given_by_callers(unit: "Unit", project: "Project", findings: list["Finding"], wanting: set[tuple],
                      subjects: Optional[dict[tuple, tuple["Check", "Subject"]]], is_test: Callable[[Path], bool],
                      context_of: Callable[[Path, float], Context]) -> None:
@@ -57,7 +76,7 @@ def given_by_callers(unit: "Unit", project: "Project", findings: list["Finding"]
     ``context_of(path, deadline)`` analyses one script as context."""
     deadline = time.monotonic() + SECONDS
     candidates: dict[tuple, list[tuple["Finding", tuple, str]]] = {}
-    for path in project.scripts_naming(unit.abspath, importers(unit.abspath.stem), MAX_READ, MAX_SCRIPTS):
+    for path in _scripts(unit, project):
         if is_test(path) or time.monotonic() > deadline:
             continue
         try:
@@ -69,7 +88,7 @@ def given_by_callers(unit: "Unit", project: "Project", findings: list["Finding"]
             if found.identity() in wanting and found.identity() not in still:
                 mine.setdefault(found.identity(), found)
         for key, found in mine.items():
-            candidates.setdefault(key, []).append((found, context[key], path.name))
+            candidates.setdefault(key, []).append((found, context[found.subject_key()], path.name))
     for key, made in candidates.items():
         if len({found.message for found, _, _ in made}) != 1:
             continue  # the scripts give different values: none is the value
@@ -77,4 +96,4 @@ def given_by_callers(unit: "Unit", project: "Project", findings: list["Finding"]
         at = next(i for i, f in enumerate(findings) if f.identity() == key)
         findings[at] = found.replace(message=f"{found.message} (with the arguments {script} passes)")
         if subjects is not None:
-            subjects[key] = subject
+            subjects[findings[at].subject_key()] = subject

@@ -200,8 +200,10 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     import nnlint.frontends.project  # noqa: F401
     import nnlint.frontends.python  # noqa: F401
 
-    ordered = sorted(units, key=lambda u: str(u.abspath))
-    size = -(-len(ordered) // jobs)  # contiguous chunks keep a folder's files (and imports) together
+    # contiguous chunks, in the order the files were found, keep a folder's files (and imports)
+    # together, and give the findings in the order one process would make them (_finish)
+    ordered = units
+    size = -(-len(ordered) // jobs)
     chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
     findings: list["Finding"] = []
     tasks: set[str] = set()
@@ -360,7 +362,7 @@ def finding_sink(findings: list["Finding"], requested: set[str], source_for,
             finding = source.notebook.as_run(with_cell(finding, source.notebook))
         findings.append(finding)
         if subjects is not None:
-            subjects.setdefault(finding.identity(), (check, subject))
+            subjects.setdefault(finding.subject_key(), (check, subject))
         if wanting is not None and check.unmeasurable(subject.fields):
             wanting.add(finding.identity())
 
@@ -413,7 +415,11 @@ def engine_finding(kind: tuple[str, str], severity: Severity, message: str, path
 
 def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_unused: bool,
             enabled: set[str]) -> list["Finding"]:
-    """Deduplicate, apply suppressions and per-file ignores, report unused suppressions, sort."""
+    """Deduplicate, apply suppressions and per-file ignores, report unused suppressions, sort.
+
+    Analyses of several files can make the same finding (a model file's own, and a script's
+    that builds the model with the values it passes): the first made is kept, in the order
+    the files were found, whether one process analysed them or several (see :func:`_run`)."""
     unique: dict[tuple, Finding] = {}
     for finding in raw:
         unique.setdefault(finding.identity(), finding)

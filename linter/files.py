@@ -114,6 +114,16 @@ def inside(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+def may_list(folder: Path) -> bool:
+    """Whether ``folder``, its links followed, lies under the allowed roots: nnlint lists no
+    folder outside the project."""
+    try:
+        real = folder.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return inside(real, _roots or (project_root(folder),))
+
+
 def resolve(path: Path, roots: Optional[Iterable[Path]] = None) -> Path:
     """``path`` with every link followed, if it lies under the allowed roots; else :class:`Refused`.
     The file read from standard input is its own place: nothing on the disk is followed."""

@@ -52,3 +52,9 @@ class Finding:
     def identity(self) -> tuple:
         """What makes two findings the same, whichever analysis of the project made them."""
         return (self.code, self.path, self.line, self.column, self.node)
+
+    def subject_key(self) -> tuple:
+        """What ``--trace`` finds the finding's subject by: its identity and what it says, since
+        two analyses can make the same finding with different knowledge (a value a caller
+        passes), and the one kept must be traced with its own subject."""
+        return (*self.identity(), self.message)

@@ -249,3 +249,85 @@ def test_a_fifo_beside_the_file_is_skipped(tmp_path):
     result = run_cli(["--format", "json", "0-sequential.py"], tmp_path, timeout=60)
     [found] = [f for f in result.json["findings"] if f["code"] == "NN007"]
     assert found["severity"] == "warning"
+
+
+_PACKAGED_MODEL = """
+import torch.nn as nn
+
+
+class LSTMNet(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.lstm = nn.LSTM(input_size=config.embed_size, hidden_size=32, num_layers=2,
+                            dropout=config.dropout_keep)
+        self.dropout = nn.Dropout(self.config.dropout_keep)
+        self.fc = nn.Linear(32, 4)
+
+    def forward(self, x):
+        out, (h, c) = self.lstm(x)
+        return self.fc(self.dropout(h[-1]))
+"""
+
+_PACKAGE_INIT = "from lstm.model import LSTMNet\nfrom lstm.config import Config\n"
+_CONFIG = "class Config(object):\n    embed_size = 12\n    dropout_keep = {value}\n"
+_HELPERS_INIT = "from helpers.train import train\n"  # the package's name ``train`` is the function
+_HELPERS_TRAIN = """
+import torch
+
+
+def train(model_cls, config):
+    model = model_cls(config)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return model, optimizer
+"""
+_MAIN = """
+from lstm import LSTMNet, Config
+from helpers import train
+
+if __name__ == "__main__":
+    train(model_cls=LSTMNet, config=Config)
+"""
+
+
+def _packaged(tmp_path, value="0.8"):
+    write(tmp_path, "pyproject.toml", "[project]\nname = 'p'\n")  # the project around the package
+    write(tmp_path, "lstm/__init__.py", _PACKAGE_INIT)
+    write(tmp_path, "lstm/model.py", _PACKAGED_MODEL)
+    write(tmp_path, "lstm/config.py", _CONFIG.format(value=value))
+    write(tmp_path, "helpers/__init__.py", _HELPERS_INIT)
+    write(tmp_path, "helpers/train.py", _HELPERS_TRAIN)
+    write(tmp_path, "main.py", _MAIN)
+
+
+@pytest.mark.parametrize("value, severity", [("0.8", "warning"), ("0.3", "info")])
+def test_a_package_s_module_takes_the_value_from_the_script_beside_the_package(tmp_path, value, severity):
+    """``lstm/model.py`` linted alone: ``main.py`` beside the package imports it by the
+    package's name and passes the config class through a helper package's function."""
+    _packaged(tmp_path, value)
+    found = _nn007(lint_paths([tmp_path / "lstm" / "model.py"], cwd=tmp_path), "model.py")
+    assert [f.line for f in found] == [9, 11]
+    assert all(f.severity.value == severity for f in found)
+    if value == "0.8":
+        assert all("drops 80% of units" in f.message and "(with the arguments main.py passes)" in f.message
+                   for f in found)
+
+
+def test_a_script_beside_a_plain_folder_is_not_read(tmp_path):
+    """Without ``__init__.py`` the folder is no package the script beside it imports by name."""
+    _packaged(tmp_path)
+    (tmp_path / "lstm" / "__init__.py").unlink()
+    found = _nn007(lint_paths([tmp_path / "lstm" / "model.py"], cwd=tmp_path), "model.py")
+    assert [f.severity.value for f in found] == ["info", "info"]
+
+
+def test_the_trace_measures_the_dropout_inside_a_recurrent_layer_alone(tmp_path):
+    pytest.importorskip("torch")
+    _packaged(tmp_path)
+    result = run_cli(["--format", "json", "--no-cache", "--trace", "--select", "NN007", "lstm/model.py"], tmp_path)
+    traces = {f["line"]: f["trace"] for f in result.json["findings"]}
+    assert traces[9]["status"] == "confirmed"
+    assert "the dropout inside self.lstm (LSTM), as a Dropout(p=0.8), measured alone" in traces[9]["evidence"]
+    assert "recurrent and attention layers are not rebuilt" in traces[9]["evidence"]
+    assert traces[11]["status"] == "confirmed"
+    assert "is applied to a value the trace does not have" in traces[11]["evidence"]

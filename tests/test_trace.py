@@ -398,3 +398,56 @@ def test_a_whole_data_set_batch_stays_inconclusive_and_says_why(name):
     for verdict in found:
         assert verdict["status"] == "inconclusive", verdict
         assert "updates per epoch" in verdict["evidence"] and "real data" in verdict["evidence"], verdict
+
+
+_BY_HAND = """
+import d2lzh_pytorch as d2l
+import numpy as np
+import torch
+
+num_inputs, num_outputs = 784, 10
+W = {weight}
+b = torch.zeros(num_outputs, dtype=torch.float)
+W.requires_grad_(requires_grad=True)
+b.requires_grad_(requires_grad=True)
+
+
+def softmax(X):
+    X_exp = X.exp()
+    return X_exp / X_exp.sum(dim=1, keepdim=True)
+
+
+def net(X):
+    return softmax(torch.mm(X.view((-1, num_inputs)), W) + b)
+
+
+train_iter = d2l.load_data_fashion_mnist(256)  # data nnlint does not follow
+for X, y in train_iter:
+    loss = -torch.log(net(X).gather(1, y.view(-1, 1))).sum()
+    loss.backward()
+"""
+
+
+@pytest.mark.parametrize("weight", [
+    "torch.tensor(np.random.normal(0, 0.01, (num_inputs, num_outputs)), dtype=torch.float)",
+    "torch.randn(num_inputs, num_outputs) * 0.01",
+])
+def test_a_model_written_with_tensors_trained_by_hand_is_traced(tmp_path, weight):
+    """Weights made with a static shape and trained by hand (``requires_grad_``) are drawn as
+    the code draws them, and the data the first matmul reads is the model's input."""
+    path = tmp_path / "scratch.py"
+    path.write_text(_BY_HAND.format(weight=weight))
+    [found] = [f for f in traced(path) if f.code == "NN002"]
+    assert found.trace["status"] == "confirmed", found.trace
+    assert "drawn as the code draws it" in found.trace["evidence"]
+
+
+def test_a_tensor_nobody_trains_is_not_drawn(tmp_path):
+    """The same model whose W is never trained by hand: nothing says it is a weight, so the
+    trace has no value for it (a data tensor made at random is not the model's)."""
+    path = tmp_path / "scratch.py"
+    path.write_text(_BY_HAND.format(weight="torch.randn(num_inputs, num_outputs) * 0.01")
+                    .replace("W.requires_grad_(requires_grad=True)\n", ""))
+    [found] = [f for f in traced(path) if f.code == "NN002"]
+    assert found.trace["status"] == "inconclusive"
+    assert "drawn" not in found.trace["evidence"]

@@ -372,13 +372,27 @@ class Interpreter:
             owner = self.project.module_at(located)
             if owner is not None:
                 return self.module_attr(ModuleRef(owner, module_name if framework else None), attr)
+        owner = self.project.find_module(importer, module_name, level) if (module_name or level) else None
+        if owner is not None and owner.source.abspath.name == "__init__.py" and self.binds(owner, attr):
+            # Python reads the package's attribute first: ``from utils import train`` is the
+            # function its ``__init__`` imports from ``utils/train.py``, not that submodule
+            return self.module_attr(ModuleRef(owner, module_name if framework else None), attr)
         found = self.project.find_module(importer, qualname, level)  # a submodule
         if found is not None:
             return ModuleRef(found, framework)
-        owner = self.project.find_module(importer, module_name, level) if (module_name or level) else None
         if owner is not None:
             return self.module_attr(ModuleRef(owner, module_name if framework else None), attr)
         return UNKNOWN if level else External(qualname)
+
+    def binds(self, info: ModuleInfo, name: str) -> bool:
+        """Whether a module's top level binds ``name`` (of one read statement by statement, by
+        its index alone; of another, by a plain import of it or by running it)."""
+        statements = info.source.statements
+        if statements is not None:
+            return name in statements.binder
+        if info.plain_imports is None and not info.executed:
+            info.plain_imports = plain_imports(info.source.module, info.source.text)
+        return (not info.executed and name in (info.plain_imports or {})) or name in self.module_globals(info)
 
     def module_attr(self, ref: ModuleRef, name: str) -> Any:
         """``module.name`` for a project module: a global it defines, or its submodule. A module

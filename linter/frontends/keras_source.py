@@ -406,7 +406,10 @@ class KerasInterpreter(TensorFlowCode):
             p = UNKNOWN  # positional: TF1 keep_prob or TF2 rate, we cannot tell
         if not isinstance(x, Tensor):
             return UNKNOWN
-        out = self.tensor_op(frame, OpKind.DROPOUT, "tensorflow.nn.dropout", [x], node, {"p": p, "training_given": True})
+        attrs = {"p": p, "training_given": True}
+        if isinstance(kwargs.get("keep_prob"), (int, float)) and "rate" not in kwargs:
+            attrs["keep_prob"] = kwargs["keep_prob"]  # spelled as a keep probability: NN007 says it so
+        out = self.tensor_op(frame, OpKind.DROPOUT, "tensorflow.nn.dropout", [x], node, attrs)
         keep = kwargs.get("keep_prob", args[1] if len(args) > 1 and "rate" not in kwargs else None)
         if self.tf1_keep_prob(out, keep):  # a placeholder: graph-mode TF1, whose second argument is keep_prob
             out.graph.ops[out.op].attrs["keep_placeholder"] = True

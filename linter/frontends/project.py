@@ -141,12 +141,15 @@ class Project:
             self.digests[abspath] = digest(raw)
         return raw
 
-    def scripts_naming(self, abspath: Path, names_it: "re.Pattern", most_read: int, most: int) -> list[Path]:
-        """The ``.py`` files beside ``abspath`` (the folder a script run there imports it
-        from) whose text ``names_it`` matches, at most ``most`` of them, of the first
-        ``most_read`` files in name order. Each is read through :mod:`nnlint.files`, and recorded
-        for the cache, as the folder's listing is."""
-        folder = abspath.parent
+    def scripts_naming(self, abspath: Path, names_it: "re.Pattern", most_read: int, most: int,
+                       folder: Optional[Path] = None) -> list[Path]:
+        """The ``.py`` files in ``folder`` (by default the one beside ``abspath``: the folder a
+        script run there imports it from) whose text ``names_it`` matches, at most ``most`` of
+        them, of the first ``most_read`` files in name order. Each is read through
+        :mod:`nnlint.files`, and recorded for ``abspath`` 's cache entry, as the folder's listing is."""
+        folder = abspath.parent if folder is None else folder
+        if not files.may_list(folder):
+            return []
         self._note(abspath, "dir", folder)
         try:
             names = sorted(entry.name for entry in os.scandir(folder) if entry.name.endswith(".py"))
@@ -174,8 +177,16 @@ class Project:
         return next((m.source for m in self.modules.values() if m is not None and m.path == path), None)
 
     def _root_of(self, folder: Path) -> Path:
+        """The project root (:func:`project_root`); where no marker names one, for a module of
+        a package, the folder that holds its top package: ``lstm/__init__.py`` importing
+        ``lstm.model`` is run from there, as ``sys.path`` has it (reads stay inside the run's
+        roots all the same: :mod:`nnlint.files`)."""
         if folder not in self._roots:
-            self._roots[folder] = project_root(folder)
+            root = project_root(folder)
+            if root == folder:
+                while _is_file(root / "__init__.py") and root.parent != root:
+                    root = root.parent
+            self._roots[folder] = root
         return self._roots[folder]
 
     def _search_path(self, importer: ModuleInfo, root: Path) -> list[Path]:

@@ -468,6 +468,35 @@ class TorchInterpreter(TrainingCode):
                 return Rows(owner, dotted(node.func.value))
         return None
 
+    def _numpy_draw(self, node: Optional[cst.CSTNode], frame: Frame) -> Optional[dict]:
+        """``torch.tensor(np.random.normal(0, 0.01, (784, 10)))``: the draw and its static
+        shape, as a CONSTANT op records them; None for any other argument."""
+        inner = node.args[0].value if isinstance(node, cst.Call) and node.args and not node.args[0].star else None
+        if not isinstance(inner, cst.Call) or not all(_plain(a.value) and not a.star for a in inner.args):
+            return None
+        func = self.eval(inner.func, frame)
+        draw = _NUMPY_DRAWS.get(func.qualname) if isinstance(func, External) else None
+        if draw is None:
+            return None
+        args = [self.eval(a.value, frame) for a in inner.args if a.keyword is None]
+        kwargs = {a.keyword.value: self.eval(a.value, frame) for a in inner.args if a.keyword is not None}
+        kind, first, second = draw
+        if func.qualname.endswith(("randn", "rand", "standard_normal")):
+            sizes = args
+        elif func.qualname.endswith(("zeros", "ones", "random")):
+            sizes = kwargs.get("shape", kwargs.get("size", args[0] if args else None))
+        else:  # normal(loc, scale, size), uniform(low, high, size)
+            names = ("loc", "scale") if kind == "normal" else ("low", "high")
+            first = kwargs.get(names[0], args[0] if args else first)
+            second = kwargs.get(names[1], args[1] if len(args) > 1 else second)
+            sizes = kwargs.get("size", args[2] if len(args) > 2 else None)
+        sizes = [sizes] if isinstance(sizes, int) else sizes
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (first, second))
+        if not numbers or not isinstance(sizes, (list, tuple)) or not sizes \
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+            return None
+        return {"out_shape": Shape(tuple(sizes)), "draw": (kind, float(first), float(second))}
+
     def opaque(self, func: Any, args: list, kwargs: dict, node: Optional[cst.CSTNode], frame: Frame,
                name: Optional[str] = None) -> Any:
         """A call nnlint cannot see into (a torchvision or timm backbone, an imported class, a
@@ -641,18 +670,26 @@ class TorchInterpreter(TrainingCode):
             return first if isinstance(first, (Tensor, RawData)) else UNKNOWN
         if qualname in _TO_TENSOR or qualname.startswith("torch.nn.Parameter"):
             first = args[0] if args else UNKNOWN
+            if isinstance(first, Tensor) and qualname.startswith("torch.nn.Parameter"):
+                _mark_weight(first)
             if isinstance(first, (RawData, Tensor)):
                 return first
             if qualname.startswith("torch.") and qualname != "torch.nn.Parameter":
-                op = frame.graph.add(OpKind.CONSTANT, qualname, origin=origin_of(frame, node))
+                drawn = self._numpy_draw(node, frame)  # torch.tensor(np.random.normal(0, 0.01, (784, 10)))
+                op = frame.graph.add(OpKind.CONSTANT, qualname, attrs=drawn or {}, origin=origin_of(frame, node))
+                if kwargs.get("requires_grad") is True:
+                    op.attrs["weight"] = True
                 return Tensor(frame.graph, op.id)
             return UNKNOWN
         if qualname.rsplit(".", 1)[-1] in _SCALERS and qualname.startswith("sklearn."):
             return UNKNOWN
         if qualname.startswith(("torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty", "torch.arange", "torch.full")):
             op = frame.graph.add(OpKind.CONSTANT, qualname, attrs={"rows": _rows(qualname, args, kwargs),
-                                                                  "out_shape": _static_shape(qualname, args, kwargs)},
+                                                                  "out_shape": _static_shape(qualname, args, kwargs),
+                                                                  "draw": _TORCH_DRAWS.get(qualname.rsplit(".", 1)[-1])},
                                  origin=origin_of(frame, node))
+            if kwargs.get("requires_grad") is True:
+                op.attrs["weight"] = True
             return Tensor(frame.graph, op.id)
         if (args[:1] and isinstance(args[0], Parameters)) or isinstance(kwargs.get("params"), Parameters) \
                 or _parameters_call(_first_argument(node)):
@@ -676,6 +713,9 @@ class TorchInterpreter(TrainingCode):
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
         if name == "requires_grad_" and isinstance(obj, (Layer, Instance, EveryParam, Param)):
             self.set_requires_grad(obj, args[0] if args else kwargs.get("requires_grad", True))
+            return obj
+        if name == "requires_grad_" and isinstance(obj, Tensor) and (args[0] if args else kwargs.get("requires_grad", True)) is True:
+            _mark_weight(obj)  # W = torch.randn(784, 10) * 0.01; W.requires_grad_(): a weight trained by hand
             return obj
         if name == "backward":
             self.events.backward = True
@@ -1238,6 +1278,12 @@ class TorchInterpreter(TrainingCode):
             attrs["dim"] = kwargs.get("dim", args[1] if len(args) > 1 else None)
         if kind is OpKind.LINEAR:
             attrs["bias"] = (args[2] if len(args) > 2 else kwargs.get("bias", None)) is not None
+        if kind is OpKind.MATMUL and len(args) == 2 and args[0] is UNKNOWN and isinstance(args[1], Tensor):
+            rows = _hand_weight_rows(args[1])
+            if rows is not None:  # torch.mm(X.view(-1, 784), W) of data nnlint does not follow: the model's input
+                graph = args[1].graph
+                data = graph.add(OpKind.INPUT, "data", attrs={"sample_shape": (rows,)}, origin=origin_of(frame, node))
+                args = [Tensor(graph, data.id), args[1]]
         tensors = [a for a in args if isinstance(a, Tensor)]
         if kind is OpKind.CONCAT and args and isinstance(args[0], (list, tuple)):
             tensors = [a for a in args[0] if isinstance(a, Tensor)]  # torch.cat([a, b], dim=1)
@@ -1522,6 +1568,53 @@ def _inactive(op: Any) -> bool:
     it drops nothing in either mode."""
     p = op.attrs.get("p")
     return op.kind is OpKind.DROPOUT and isinstance(p, (int, float)) and not isinstance(p, bool) and p == 0
+
+
+#: How the tensor-creating functions draw their values: (distribution, its two parameters).
+_TORCH_DRAWS = {"randn": ("normal", 0.0, 1.0), "rand": ("uniform", 0.0, 1.0), "zeros": ("uniform", 0.0, 0.0),
+                "ones": ("uniform", 1.0, 1.0), "empty": ("uniform", 0.0, 0.0)}
+
+
+#: numpy's draws: their name, the distribution, and the defaults of its two parameters.
+_NUMPY_DRAWS = {"numpy.random.normal": ("normal", 0.0, 1.0), "numpy.random.uniform": ("uniform", 0.0, 1.0),
+                "numpy.random.randn": ("normal", 0.0, 1.0), "numpy.random.standard_normal": ("normal", 0.0, 1.0),
+                "numpy.random.rand": ("uniform", 0.0, 1.0), "numpy.random.random": ("uniform", 0.0, 1.0),
+                "numpy.zeros": ("uniform", 0.0, 0.0), "numpy.ones": ("uniform", 1.0, 1.0)}
+
+
+def _mark_weight(tensor: Tensor) -> None:
+    """A tensor made with a static shape and trained by hand (``requires_grad``, a Parameter):
+    the trace can make it, as the code does (drawn weights, :mod:`nnlint.trace.build`). Marked
+    where it is made, through the scaling that follows (``torch.randn(784, 10) * 0.01``)."""
+    op = tensor.graph.ops.get(tensor.op)
+    while op is not None and op.kind in (OpKind.MUL, OpKind.DIV, OpKind.ADD, OpKind.SUB) and len(op.inputs) == 1:
+        op = tensor.graph.ops.get(op.inputs[0])
+    if op is not None and op.kind is OpKind.CONSTANT and not op.inputs and op.attrs.get("draw"):
+        op.attrs["weight"] = True
+
+
+def _hand_weight_rows(tensor: Tensor) -> Optional[int]:
+    """The rows of a 2-D weight made and trained by hand (:func:`_mark_weight`), else None."""
+    op = tensor.graph.ops.get(tensor.op)
+    while op is not None and op.kind in (OpKind.MUL, OpKind.DIV, OpKind.ADD, OpKind.SUB) and len(op.inputs) == 1:
+        op = tensor.graph.ops.get(op.inputs[0])
+    dims = getattr(op.attrs.get("out_shape"), "dims", ()) if op is not None else ()
+    if op is None or op.kind is not OpKind.CONSTANT or not op.attrs.get("weight") or len(dims) != 2:
+        return None
+    return dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
+
+
+def _plain(node: cst.BaseExpression) -> bool:
+    """An argument made of names and numbers only: evaluating it again runs nothing."""
+    if isinstance(node, (cst.Name, cst.Integer, cst.Float, cst.Attribute)):
+        return True
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return all(_plain(e.value) for e in node.elements)
+    if isinstance(node, cst.UnaryOperation):
+        return _plain(node.expression)
+    if isinstance(node, cst.BinaryOperation):
+        return _plain(node.left) and _plain(node.right)
+    return False
 
 
 def _static_shape(qualname: str, args: list, kwargs: dict) -> Optional[Shape]:

@@ -309,6 +309,8 @@ class BuiltGraph(nn.Module):
     def _step(self, op: Op) -> Step:
         if op.kind in (K.ADD, K.SUB, K.MUL, K.DIV, K.MATMUL) and op.type_name == op.kind.value:
             return _binary(op)
+        if not op.inputs and op.kind is K.CONSTANT and op.attrs.get("weight"):
+            return self._drawn(op)
         if not op.inputs:
             raise CannotBuild(f"{op.describe()} is applied to a value the trace does not have")
         name = api.canonical(op.type_name)
@@ -340,6 +342,29 @@ class BuiltGraph(nn.Module):
             self.notes.append(f"{op.describe()} of the input data traced as the data itself")
             return lambda xs: xs[0]
         raise CannotBuild(f"{op.describe()} is not something the trace can rebuild")
+
+    def _drawn(self, op: Op) -> Step:
+        """A weight the code makes and trains by hand (``W = torch.randn(784, 10) * 0.01`` with
+        ``requires_grad``, ``torch.tensor(np.random.normal(0, 0.01, (784, 10)))``), drawn as
+        the code draws it (seeded), once: the same tensor at every pass, as a weight is."""
+        kind, first, second = op.attrs.get("draw") or (None, 0.0, 0.0)
+        dims = getattr(op.attrs.get("out_shape"), "dims", ())
+        if kind not in ("normal", "uniform") or not dims or not all(is_size(d) for d in dims):
+            raise CannotBuild(f"{op.describe()} is applied to a value the trace does not have")
+        self._planned += product(dims) * 4
+        self.budget.check(self._planned, "parameters")
+        generator = torch.Generator().manual_seed(op.id)
+        made = torch.randn(dims, generator=generator) * second + first if kind == "normal" \
+            else torch.rand(dims, generator=generator) * (second - first) + first
+        self.notes.append(f"{op.describe()} drawn as the code draws it ({kind}, {first:g}, {second:g}) "
+                          f"with shape {tuple(dims)}")
+        held = {"value": made}
+
+        def step(_: list) -> torch.Tensor:
+            if held["value"].device != self.device:
+                held["value"] = held["value"].to(self.device)
+            return held["value"]
+        return step
 
     def _layer(self, op: Op, name: str) -> Step:
         kind = api.LAYERS[name][0]
@@ -695,7 +720,7 @@ def input_spec(graph: ModelGraph, op: Op, shape: Optional[list[int]] = None) -> 
         # token ids below the vocabulary, or below the stand-in an unknown one is built with
         below = (bounds[0] if is_size(bounds[0]) else STAND_IN) if bounds else None
         return InputSpec((1, *shape), integer_below=below)
-    declared = tf_build.placeholder_shape(op)
+    declared = tf_build.placeholder_shape(op) or op.attrs.get("sample_shape")  # (a hand-made model's data)
     if declared is not None and not keras_build.is_keras(graph):
         return InputSpec((1, *declared))
     # the data's own width where the frontend knows it (a published table's columns)
@@ -743,7 +768,9 @@ def consumer_spec(graph: ModelGraph, op: Op, stand_in: int = STAND_IN) -> Option
         if user.type_name.startswith("keras.") and user.kind is K.CONV and short[-2:-1].isdigit():
             # channels last, sized by the lazy layer the Keras builder makes (Keras never states them)
             return InputSpec((1, *([SPATIAL_SIZES[0]] * int(short[-2])), STAND_IN_CHANNELS))
-        if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING, K.RNN):
+        if user.kind is K.RNN:  # (whatever its input size: see _layer)
+            raise CannotBuild(f"{user.describe()}: recurrent and attention layers are not rebuilt by the trace")
+        if user.kind in (K.LINEAR, K.CONV, K.CONV_TRANSPOSE, K.EMBEDDING):
             raise CannotBuild(f"the input size of {user.describe()} is not known")
     return None
 

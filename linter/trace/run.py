@@ -367,13 +367,28 @@ def _why_not_run(model: Optional[_Model], graph: Optional[ModelGraph], op: Optio
     if model is None or graph is None:
         return None
     if op is not None:
-        return model.broken.get(op.id)
+        return model.broken.get(op.id) or _broken_upstream(model, graph, op)
     return next((model.broken[i] for i in graph.outputs if i in model.broken), None)
+
+
+def _broken_upstream(model: _Model, graph: ModelGraph, op: Op) -> Optional[str]:
+    """Why the nearest op feeding ``op`` was not run, where ``op`` itself records no reason (a
+    dropout after a layer the trace does not rebuild)."""
+    seen, todo = {op.id}, list(op.inputs)
+    while todo:
+        i = todo.pop(0)
+        if i in seen or i not in graph.ops:
+            continue
+        seen.add(i)
+        if model.broken.get(i):
+            return model.broken[i]
+        todo.extend(graph.ops[i].inputs)
+    return None
 
 
 def _locate(finding: "Finding", subjects: dict[tuple, tuple[Check, Subject]]) -> Optional[tuple]:
     """(check, subject, graph, op) of a check's finding; None for the engine's own findings."""
-    entry = subjects.get(finding.identity())
+    entry = subjects.get(finding.subject_key())
     return None if entry is None else (*entry, *locate(entry[1]))
 
 
@@ -500,23 +515,29 @@ _LOCAL = frozenset({Measure.DROPOUT})
 def _trace_alone(graph: ModelGraph, op: Op, why: Optional[str], device: torch.device,
                  options: TraceOptions) -> Optional[_Model]:
     """A dropout of constant rate measured on its own, fed a stand-in input, where the model
-    around it cannot be rebuilt (an input size only known at run time, an unknown backbone): the
-    share of units it zeroes does not depend on the rest. None for any other op."""
-    if op.kind is not OpKind.DROPOUT or graph.ops.get(op.id) is not op or graph.artifact is not None:
+    around it cannot be rebuilt (an input size only known at run time, an unknown backbone, a
+    recurrent layer): the share of units it zeroes does not depend on the rest. The dropout a
+    recurrent or attention layer applies inside (``nn.LSTM(..., dropout=0.8)``) is measured as
+    a ``Dropout`` of its rate. None for any other op."""
+    if graph.ops.get(op.id) is not op or graph.artifact is not None:
         return None
-    rate = op.attrs.get("p")
+    inner = op.kind is not OpKind.DROPOUT
+    rate = op.attrs.get("dropout" if inner else "p")
     if not isinstance(rate, (int, float)) or isinstance(rate, bool):
         return None
     source = Op(max(graph.ops) + 1, OpKind.INPUT, "input", label="input")
-    solo = dataclasses.replace(graph, ops={source.id: source, op.id: dataclasses.replace(op, inputs=[source.id])},
+    alone = Op(op.id, OpKind.DROPOUT, "torch.nn.Dropout", {"p": rate, "call": ([rate], {})}, [source.id], op.origin,
+               op.label) if inner else dataclasses.replace(op, inputs=[source.id])
+    solo = dataclasses.replace(graph, ops={source.id: source, op.id: alone},
                                inputs=[source.id], outputs=[op.id], is_model=False, _consumers=None, _by_kind=None)
     model = _rebuild(solo, device, Budget(options.memory, options.batch), None, [STAND_IN],
                      frozenset({Measure.DROPOUT}))
     if model.trace is None or model.trace.problem or model.trace.error:
         return None
-    reason = (why or "").removeprefix("the model could not be rebuilt: ").removeprefix("the model was not built: ")
-    model.notes.append(f"the model is not rebuilt ({reason}): {op.describe()} measured alone, on "
-                       f"{STAND_IN} units")
+    reason = (why or "").removeprefix("the model could not be rebuilt: ").removeprefix("the model was not built: ") \
+        or f"{op.describe()} is applied to a value the trace does not have"
+    what = f"the dropout inside {op.describe()}, as a Dropout(p={rate:g})," if inner else op.describe()
+    model.notes.append(f"the model is not rebuilt ({reason}): {what} measured alone, on {STAND_IN} units")
     return model
 
 
