@@ -24,6 +24,10 @@ depends on the blanking being right).
 A function libcst cannot read (valid Python its grammar does not cover) is found only when it
 is loaded: :meth:`Bodies.load` then gives None and a call to it is unknown, where a whole parse
 would have left the whole statement around it unknown.
+
+Every part (skeleton or function) is parsed by CPython's parser and converted to libcst's nodes
+(:mod:`nnlint.ast_to_cst`: a third of libcst's own parse), with libcst as the fallback for the
+syntax the conversion does not cover; the positions come with the conversion.
 """
 
 from __future__ import annotations
@@ -60,8 +64,9 @@ class Bodies:
     lines: list[str]  # the module's lines, each with its line break
     stubs: dict = field(default_factory=dict)  # stub cst.FunctionDef -> _Def
     loaded: dict = field(default_factory=dict)  # stub -> the parsed cst.FunctionDef (None: libcst could not)
-    _parts: list = field(default_factory=list)  # (cst.Module, line shift) of each function parsed, not yet placed
-    _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the functions placed
+    #: (cst.Module, line shift, its positions from the conversion or None) of each part parsed, not yet placed
+    _parts: list = field(default_factory=list)
+    _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the parts placed
 
     def defs(self, nodes: list[ast.stmt]) -> list[_Def]:
         """The ``def`` s of some top-level statements that :meth:`parse` matches against
@@ -83,7 +88,7 @@ class Bodies:
         stubbed = [d for d in found if d.stub]
         text = "".join(self.lines[first - 1:last])
         if not stubbed:
-            return cst.parse_module(text)
+            return self._parse(text, first - 1)
         skeleton = self.lines[first - 1:last]
         for d in stubbed:
             line = skeleton[d.first - first]
@@ -91,17 +96,34 @@ class Bodies:
             skeleton[d.first - first] = f"{indent}def {d.name}(): pass{_ending(line)}"
             for i in range(d.first + 1, d.last + 1):
                 skeleton[i - first] = _ending(skeleton[i - first])
+        parts = len(self._parts)
         try:
-            module = cst.parse_module("".join(skeleton))
+            module = self._parse("".join(skeleton), first - 1)
         except (cst.ParserSyntaxError, RecursionError):
-            return cst.parse_module(text)
+            return self._parse(text, first - 1)
         defs: list[cst.FunctionDef] = []
         _cst_defs(module.body, defs)
         if len(defs) != len(found) or any(c.name.value != a.name for c, a in zip(defs, found)):
-            return cst.parse_module(text)  # not the functions the lines were taken from: no laziness
+            del self._parts[parts:]
+            return self._parse(text, first - 1)  # not the functions the lines were taken from: no laziness
         for stub, d in zip(defs, found):
             if d.stub:
                 self.stubs[stub] = d
+        return module
+
+    def _parse(self, text: str, shift: int) -> cst.Module:
+        """``text`` (lines from ``shift + 1`` on) as a libcst module, converted from ast's tree
+        where :mod:`nnlint.ast_to_cst` covers its syntax, else parsed by libcst; kept for its
+        positions."""
+        import libcst as cst
+
+        from nnlint import ast_to_cst
+
+        try:
+            module, table = ast_to_cst.parse(text)
+        except (ast_to_cst.Unconvertible, SyntaxError, ValueError, RecursionError):
+            module, table = cst.parse_module(text), None
+        self._parts.append((module, shift, table))
         return module
 
     def load(self, stub: cst.FunctionDef) -> Optional[cst.FunctionDef]:
@@ -116,26 +138,28 @@ class Bodies:
         lines = self.lines[d.first - 1:d.last]
         indented = lines[0].lstrip("\f")[:1] in (" ", "\t")  # (a form feed sets the column back to 0)
         try:
-            module = cst.parse_module(("class _:" + (_ending(lines[0]) or "\n") if indented else "") + "".join(lines))
+            module = self._parse(("class _:" + (_ending(lines[0]) or "\n") if indented else "") + "".join(lines),
+                                 d.first - 1 - (1 if indented else 0))
         except (cst.ParserSyntaxError, RecursionError):
             self.loaded[stub] = None
             return None
         func = module.body[0].body.body[0] if indented else module.body[0]
         self.loaded[stub] = func
-        self._parts.append((module, d.first - 1 - (1 if indented else 0)))
         return func
 
     def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:
-        """1-based (line, column, end_line, end_column) of a node of a function loaded, else None
-        (positions are worked out as findings ask, as for a module's statements)."""
+        """1-based (line, column, end_line, end_column) of a node of a part parsed (a skeleton,
+        a statement, a function loaded), else None (worked out as findings ask: libcst's
+        positions cost about twice its parse, where libcst parsed a part)."""
         if node not in self._positions and self._parts:
-            from libcst.metadata import MetadataWrapper, PositionProvider
+            for module, shift, table in self._parts:
+                if table is None:
+                    from libcst.metadata import MetadataWrapper, PositionProvider
 
-            for module, shift in self._parts:
-                found = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-                for key, rng in found.items():
-                    self._positions[key] = (rng.start.line + shift, rng.start.column + 1,
-                                            rng.end.line + shift, rng.end.column + 1)
+                    found = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+                    table = {key: (r.start.line, r.start.column, r.end.line, r.end.column) for key, r in found.items()}
+                for key, (line, column, end_line, end_column) in table.items():
+                    self._positions[key] = (line + shift, column + 1, end_line + shift, end_column + 1)
             self._parts.clear()
         return self._positions.get(node)
 

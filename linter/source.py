@@ -50,9 +50,8 @@ class SourceFile:
         """1-based (line, column, end_line, end_column) of a node of this file's tree."""
         if self.statements is not None:
             return self.statements.span(node)
-        inside = self.bodies.span(node) if self.bodies is not None else None
-        if inside is not None:
-            return inside
+        if self.bodies is not None:  # an imported module: every part of it parsed by Bodies, which places them
+            return self.bodies.span(node)
         if self._positions is None:
             from libcst.metadata import MetadataWrapper, PositionProvider
 

@@ -37,9 +37,8 @@ class Statement:
     names: list[str]
     defs: list  # its functions, as nnlint.bodies matches them (not its ast nodes: they are not kept)
     body: Optional[list[cst.BaseStatement]] = None  # its libcst statements, once parsed
-    module: Optional[cst.Module] = None  # the small module they were parsed as (for positions)
+    module: Optional[cst.Module] = None  # the small module they were parsed as
     ran: bool = False
-    placed: bool = False  # its nodes' positions are in Statements' table
     #: the globals its run added (not those of statements it ran on demand), in the order added
     bound: list[str] = field(default_factory=list)
 
@@ -53,7 +52,6 @@ class Statements:
     binder: dict[str, int]  # name -> index of the statement that binds it
     bodies: Bodies  # the function bodies the statements were parsed without, parsed as needed
     running: list[int] = field(default_factory=list)  # statements being run now, innermost last
-    _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the statements placed
 
     def parsed(self, index: int) -> list[cst.BaseStatement]:
         """The libcst statements of statement ``index``, parsed from its own lines (a top-level
@@ -75,22 +73,8 @@ class Statements:
 
     def span(self, node: cst.CSTNode) -> Optional[tuple[int, int, int, int]]:
         """1-based (line, column, end_line, end_column) of a node of a parsed statement or of a
-        function body parsed on its own."""
-        inside = self.bodies.span(node)
-        if inside is not None:
-            return inside
-        for stmt in self.statements:
-            if stmt.module is None or stmt.placed:
-                continue
-            from libcst.metadata import MetadataWrapper, PositionProvider
-
-            stmt.placed = True
-            shift = stmt.first - 1  # its lines are the file's from its first on, at the same columns
-            found = MetadataWrapper(stmt.module, unsafe_skip_copy=True).resolve(PositionProvider)
-            for key, rng in found.items():
-                self._positions[key] = (rng.start.line + shift, rng.start.column + 1,
-                                        rng.end.line + shift, rng.end.column + 1)
-        return self._positions.get(node)
+        function body parsed on its own (both parsed by :class:`Bodies`, which places them)."""
+        return self.bodies.span(node)
 
 
 def index(tree: ast.Module, text: str) -> Optional[Statements]:

@@ -120,6 +120,8 @@ HELDOUT = [
     ("heldout14.toml", 12, 9, (0, 5), 2),
     ("heldout15.toml", 10, 10, (10, 0), 2),
     ("heldout16.toml", 12, 12, (0, 4), 2),
+    ("heldout17.toml", 10, 10, (7, 3), 2),
+    ("heldout18.toml", 10, 10, (1, 4), 2),
 ]
 
 

@@ -1,0 +1,422 @@
+"""libcst trees built from CPython's :mod:`ast`, for code nnlint runs but does not lint.
+
+A training script that imports a package runs a few hundred of its functions, and parsing them
+with libcst costs about ten times CPython's own parser: most of libcst's time goes into the
+whitespace, comma and parenthesis nodes a lossless tree keeps. The interpreter reads none of
+them. So the code of imported modules (their statements and function bodies, :mod:`nnlint.statements`
+and :mod:`nnlint.bodies`) is parsed with :mod:`ast` and converted to the libcst nodes the
+interpreter reads, with libcst's default whitespace; a file being linted is still parsed by
+libcst itself. The positions of the nodes come from ast (libcst's positions exclude the
+parentheses around a node, as ast's do) and are kept in a table beside the tree.
+
+The conversion gives the tree libcst would, apart from what the interpreter never reads
+(whitespace, comments, the spelling of literals, ``a; b`` on one line as two statements, a
+one-line block as an indented one): ``tests/test_ast_to_cst.py`` compares both on real code.
+Syntax it does not convert (``match``, ``type`` aliases) raises :class:`Unconvertible`; the
+caller then parses with libcst.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from typing import Any, Optional
+
+import libcst as cst
+
+#: node -> (line, column, end line, end column): lines 1-based, columns 0-based, as libcst's
+#: PositionProvider gives them, relative to the text converted
+Positions = dict
+
+
+#: per node class, its fields with their defaults (name, default, default factory)
+_FIELDS: dict[type, tuple] = {}
+
+
+def _node(cls: type, **values: Any) -> Any:
+    """``cls(**values)`` without libcst's validation (a third of the conversion's time): the
+    conversion only makes what CPython's parser accepted."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = tuple((f.name, f.default, f.default_factory) for f in dataclasses.fields(cls))
+    node = object.__new__(cls)
+    for name, default, factory in fields:
+        object.__setattr__(node, name, values[name] if name in values else
+                           default if default is not dataclasses.MISSING else factory())
+    return node
+
+
+class Unconvertible(Exception):
+    """Syntax the conversion does not cover: parse the text with libcst instead."""
+
+
+_BINARY = {ast.Add: cst.Add, ast.Sub: cst.Subtract, ast.Mult: cst.Multiply, ast.Div: cst.Divide,
+           ast.FloorDiv: cst.FloorDivide, ast.Mod: cst.Modulo, ast.Pow: cst.Power, ast.MatMult: cst.MatrixMultiply,
+           ast.LShift: cst.LeftShift, ast.RShift: cst.RightShift, ast.BitOr: cst.BitOr, ast.BitXor: cst.BitXor,
+           ast.BitAnd: cst.BitAnd}
+_AUGMENTED = {ast.Add: cst.AddAssign, ast.Sub: cst.SubtractAssign, ast.Mult: cst.MultiplyAssign,
+              ast.Div: cst.DivideAssign, ast.FloorDiv: cst.FloorDivideAssign, ast.Mod: cst.ModuloAssign,
+              ast.Pow: cst.PowerAssign, ast.MatMult: cst.MatrixMultiplyAssign, ast.LShift: cst.LeftShiftAssign,
+              ast.RShift: cst.RightShiftAssign, ast.BitOr: cst.BitOrAssign, ast.BitXor: cst.BitXorAssign,
+              ast.BitAnd: cst.BitAndAssign}
+_UNARY = {ast.USub: cst.Minus, ast.UAdd: cst.Plus, ast.Not: cst.Not, ast.Invert: cst.BitInvert}
+_COMPARE = {ast.Eq: cst.Equal, ast.NotEq: cst.NotEqual, ast.Lt: cst.LessThan, ast.LtE: cst.LessThanEqual,
+            ast.Gt: cst.GreaterThan, ast.GtE: cst.GreaterThanEqual, ast.In: cst.In, ast.NotIn: cst.NotIn,
+            ast.Is: cst.Is, ast.IsNot: cst.IsNot}
+_CONVERSIONS = {-1: None, 115: "s", 114: "r", 97: "a"}
+
+
+def parse(text: str) -> tuple[cst.Module, Positions]:
+    """The module ``text`` holds and its nodes' positions; :class:`Unconvertible` for syntax the
+    conversion does not cover, ``SyntaxError`` (and the like) as :func:`ast.parse` raises them."""
+    return _Converter(text).module(ast.parse(text))
+
+
+class _Converter:
+    def __init__(self, text: str) -> None:
+        self.lines = text.split("\n")
+        self.positions: Positions = {}
+
+    # ------------------------------------------------------------------ positions
+
+    def _column(self, line: int, offset: int) -> int:
+        """ast's column (UTF-8 bytes) as characters, as libcst counts them."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return offset if text.isascii() else len(text.encode("utf-8")[:offset].decode("utf-8", "replace"))
+
+    def _at(self, node: cst.CSTNode, source: Any) -> cst.CSTNode:
+        end_line = source.end_lineno or source.lineno
+        self.positions[node] = (source.lineno, self._column(source.lineno, source.col_offset),
+                                end_line, self._column(end_line, source.end_col_offset or source.col_offset))
+        return node
+
+    def _between(self, node: cst.CSTNode, first: Any, last: Any) -> cst.CSTNode:
+        """A node with no ast counterpart, from ``first`` 's start to ``last`` 's end."""
+        start, end = self.positions.get(first), self.positions.get(last)
+        if start is not None and end is not None:
+            self.positions[node] = (start[0], start[1], end[2], end[3])
+        return node
+
+    def _name(self, name: str, source: Any) -> cst.Name:
+        """The name of a ``def`` or ``class`` at its place: the first word after the keyword."""
+        node = _node(cst.Name, value=name)
+        text = self.lines[source.lineno - 1] if 0 < source.lineno <= len(self.lines) else ""
+        start = text.find(name, self._column(source.lineno, source.col_offset) + 3)
+        if start >= 0:
+            self.positions[node] = (source.lineno, start, source.lineno, start + len(name))
+        return node
+
+    def _starts_with(self, source: Any, char: str) -> bool:
+        line = self.lines[source.lineno - 1] if 0 < source.lineno <= len(self.lines) else ""
+        return line.encode("utf-8")[source.col_offset:source.col_offset + 1] == char.encode()
+
+    # ------------------------------------------------------------------ statements
+
+    def module(self, tree: ast.Module) -> tuple[cst.Module, Positions]:
+        return _node(cst.Module, body=[self.statement(s) for s in tree.body]), self.positions
+
+    def block(self, statements: list[ast.stmt]) -> cst.IndentedBlock:
+        return _node(cst.IndentedBlock, body=[self.statement(s) for s in statements])
+
+    def statement(self, source: ast.stmt) -> cst.BaseStatement:
+        method = getattr(self, "s_" + type(source).__name__, None)
+        if method is not None:  # a compound statement
+            return self._at(method(source), source)
+        small = getattr(self, "small_" + type(source).__name__, None)
+        if small is None:
+            raise Unconvertible(type(source).__name__)
+        node = self._at(small(source), source)
+        return self._at(_node(cst.SimpleStatementLine, body=[node]), source)
+
+    def small_Expr(self, s: ast.Expr) -> cst.Expr:
+        return _node(cst.Expr, value=self.expr(s.value))
+
+    def small_Assign(self, s: ast.Assign) -> cst.Assign:
+        targets = [self._between(_node(cst.AssignTarget, target=(t := self.expr(x))), t, t) for x in s.targets]
+        return _node(cst.Assign, targets=targets, value=self.expr(s.value))
+
+    def small_AnnAssign(self, s: ast.AnnAssign) -> cst.AnnAssign:
+        return _node(cst.AnnAssign, target=self.expr(s.target), annotation=_node(cst.Annotation, annotation=self.expr(s.annotation)),
+                             value=self.expr(s.value) if s.value is not None else None)
+
+    def small_AugAssign(self, s: ast.AugAssign) -> cst.AugAssign:
+        return _node(cst.AugAssign, target=self.expr(s.target), operator=_AUGMENTED[type(s.op)](), value=self.expr(s.value))
+
+    def small_Return(self, s: ast.Return) -> cst.Return:
+        return _node(cst.Return, value=self.expr(s.value) if s.value is not None else None)
+
+    def small_Pass(self, s: ast.Pass) -> cst.Pass:
+        return _node(cst.Pass)
+
+    def small_Break(self, s: ast.Break) -> cst.Break:
+        return _node(cst.Break)
+
+    def small_Continue(self, s: ast.Continue) -> cst.Continue:
+        return _node(cst.Continue)
+
+    def small_Raise(self, s: ast.Raise) -> cst.Raise:
+        return _node(cst.Raise, exc=self.expr(s.exc) if s.exc is not None else None,
+                         cause=_node(cst.From, item=self.expr(s.cause)) if s.cause is not None else None)
+
+    def small_Assert(self, s: ast.Assert) -> cst.Assert:
+        return _node(cst.Assert, test=self.expr(s.test), msg=self.expr(s.msg) if s.msg is not None else None)
+
+    def small_Delete(self, s: ast.Delete) -> cst.Del:
+        targets = [self.expr(t) for t in s.targets]
+        return _node(cst.Del, target=targets[0] if len(targets) == 1 else _node(cst.Tuple, elements=[_node(cst.Element, value=t) for t in targets]))
+
+    def small_Global(self, s: ast.Global) -> cst.Global:
+        return _node(cst.Global, names=[_node(cst.NameItem, name=_node(cst.Name, value=n)) for n in s.names])
+
+    def small_Nonlocal(self, s: ast.Nonlocal) -> cst.Nonlocal:
+        return _node(cst.Nonlocal, names=[_node(cst.NameItem, name=_node(cst.Name, value=n)) for n in s.names])
+
+    def small_Import(self, s: ast.Import) -> cst.Import:
+        return _node(cst.Import, names=[self._alias(a) for a in s.names])
+
+    def small_ImportFrom(self, s: ast.ImportFrom) -> cst.ImportFrom:
+        names: Any = _node(cst.ImportStar) if any(a.name == "*" for a in s.names) else [self._alias(a) for a in s.names]
+        return _node(cst.ImportFrom, module=_dotted(s.module) if s.module else None, names=names,
+                              relative=[_node(cst.Dot) for _ in range(s.level or 0)])
+
+    def _alias(self, alias: ast.alias) -> cst.ImportAlias:
+        return _node(cst.ImportAlias, name=_dotted(alias.name),
+                               asname=_node(cst.AsName, name=_node(cst.Name, value=alias.asname)) if alias.asname else None)
+
+    def s_If(self, s: ast.If) -> cst.If:
+        orelse: Any = None
+        if len(s.orelse) == 1 and isinstance(s.orelse[0], ast.If) and self._starts_with(s.orelse[0], "e") \
+                and s.orelse[0].lineno != s.lineno:
+            orelse = self._at(self.s_If(s.orelse[0]), s.orelse[0])  # ``elif``: the If itself, as libcst has it
+        elif s.orelse:
+            orelse = _node(cst.Else, body=self.block(s.orelse))
+        return _node(cst.If, test=self.expr(s.test), body=self.block(s.body), orelse=orelse)
+
+    def s_For(self, s: ast.For) -> cst.For:
+        return _node(cst.For, target=self.expr(s.target), iter=self.expr(s.iter), body=self.block(s.body),
+                       orelse=_node(cst.Else, body=self.block(s.orelse)) if s.orelse else None)
+
+    def s_AsyncFor(self, s: ast.AsyncFor) -> cst.For:
+        return self.s_For(s).with_changes(asynchronous=_node(cst.Asynchronous))  # type: ignore[arg-type]
+
+    def s_While(self, s: ast.While) -> cst.While:
+        return _node(cst.While, test=self.expr(s.test), body=self.block(s.body),
+                         orelse=_node(cst.Else, body=self.block(s.orelse)) if s.orelse else None)
+
+    def s_With(self, s: ast.With) -> cst.With:
+        items = [_node(cst.WithItem, item=self.expr(i.context_expr),
+                              asname=_node(cst.AsName, name=self.expr(i.optional_vars)) if i.optional_vars is not None else None)
+                 for i in s.items]
+        return _node(cst.With, items=items, body=self.block(s.body))
+
+    def s_AsyncWith(self, s: ast.AsyncWith) -> cst.With:
+        return self.s_With(s).with_changes(asynchronous=_node(cst.Asynchronous))  # type: ignore[arg-type]
+
+    def s_Try(self, s: ast.Try, handler: type = cst.ExceptHandler, node: type = cst.Try) -> Any:
+        handlers = [self._at(_node(handler, body=self.block(h.body), type=self.expr(h.type) if h.type is not None else None,
+                                     name=_node(cst.AsName, name=_node(cst.Name, value=h.name)) if h.name else None), h)
+                    for h in s.handlers]
+        return _node(node, body=self.block(s.body), handlers=handlers,
+                    orelse=_node(cst.Else, body=self.block(s.orelse)) if s.orelse else None,
+                    finalbody=_node(cst.Finally, body=self.block(s.finalbody)) if s.finalbody else None)
+
+    def s_TryStar(self, s: Any) -> cst.TryStar:
+        return self.s_Try(s, cst.ExceptStarHandler, cst.TryStar)
+
+    def s_FunctionDef(self, s: ast.FunctionDef) -> cst.FunctionDef:
+        return _node(cst.FunctionDef, name=self._name(s.name, s), params=self.parameters(s.args), body=self.block(s.body),
+                               decorators=[_node(cst.Decorator, decorator=self.expr(d)) for d in s.decorator_list],
+                               returns=_node(cst.Annotation, annotation=self.expr(s.returns)) if s.returns is not None else None)
+
+    def s_AsyncFunctionDef(self, s: ast.AsyncFunctionDef) -> cst.FunctionDef:
+        return self.s_FunctionDef(s).with_changes(asynchronous=_node(cst.Asynchronous))  # type: ignore[arg-type]
+
+    def s_ClassDef(self, s: ast.ClassDef) -> cst.ClassDef:
+        return _node(cst.ClassDef, name=self._name(s.name, s), body=self.block(s.body), bases=self._arguments(s.bases, []),
+                            keywords=self._arguments([], s.keywords),
+                            decorators=[_node(cst.Decorator, decorator=self.expr(d)) for d in s.decorator_list])
+
+    def parameters(self, a: ast.arguments) -> cst.Parameters:
+        positional = [*a.posonlyargs, *a.args]
+        defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+        params = [self._param(p, d) for p, d in zip(positional, defaults)]
+        star_arg: Any = self._param(a.vararg, None, "*") if a.vararg is not None else \
+            (_node(cst.ParamStar) if a.kwonlyargs else cst.MaybeSentinel.DEFAULT)
+        return _node(cst.Parameters, 
+            posonly_params=params[:len(a.posonlyargs)], params=params[len(a.posonlyargs):], star_arg=star_arg,
+            kwonly_params=[self._param(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults)],
+            star_kwarg=self._param(a.kwarg, None, "**") if a.kwarg is not None else None,
+            posonly_ind=_node(cst.ParamSlash) if a.posonlyargs else cst.MaybeSentinel.DEFAULT)
+
+    def _param(self, arg: ast.arg, default: Optional[ast.expr], star: str = "") -> cst.Param:
+        node = _node(cst.Param, name=_node(cst.Name, value=arg.arg), star=star or cst.MaybeSentinel.DEFAULT,
+                         annotation=_node(cst.Annotation, annotation=self.expr(arg.annotation)) if arg.annotation else None,
+                         default=self.expr(default) if default is not None else None)
+        return self._at(node, arg)
+
+    # ------------------------------------------------------------------ expressions
+
+    def expr(self, source: ast.expr) -> cst.BaseExpression:
+        method = getattr(self, "e_" + type(source).__name__, None)
+        if method is None:
+            raise Unconvertible(type(source).__name__)
+        return self._at(method(source), source)
+
+    def e_Name(self, e: ast.Name) -> cst.Name:
+        return _node(cst.Name, value=e.id)
+
+    def e_Constant(self, e: ast.Constant) -> cst.BaseExpression:
+        value = e.value
+        if value is None or isinstance(value, bool):
+            return _node(cst.Name, value=str(value))
+        if value is Ellipsis:
+            return _node(cst.Ellipsis)
+        if isinstance(value, int):
+            return _node(cst.Integer, value=str(value))
+        if isinstance(value, float) and value == value and abs(value) != float("inf"):
+            return _node(cst.Float, value=repr(value))
+        if isinstance(value, complex) and value.real == 0 and abs(value.imag) != float("inf"):
+            return _node(cst.Imaginary, value=repr(value.imag) + "j")
+        if isinstance(value, (str, bytes)):
+            return _node(cst.SimpleString, value=repr(value))
+        raise Unconvertible(f"constant {type(value).__name__}")
+
+    def e_JoinedStr(self, e: ast.JoinedStr) -> cst.FormattedString:
+        return _node(cst.FormattedString, parts=self._formatted_parts(e), start='f"', end='"')
+
+    def _formatted_parts(self, e: ast.JoinedStr) -> list:
+        parts: list = []
+        for value in e.values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                text = repr(value.value)[1:-1].replace("{", "{{").replace("}", "}}").replace('"', '\\"')
+                parts.append(_node(cst.FormattedStringText, value=text))
+            elif isinstance(value, ast.FormattedValue):
+                spec = self._formatted_parts(value.format_spec) if isinstance(value.format_spec, ast.JoinedStr) else None
+                parts.append(_node(cst.FormattedStringExpression, expression=self.expr(value.value),
+                                                           conversion=_CONVERSIONS.get(value.conversion), format_spec=spec))
+            else:
+                raise Unconvertible("f-string part")
+        return parts
+
+    def e_Attribute(self, e: ast.Attribute) -> cst.Attribute:
+        return _node(cst.Attribute, value=self.expr(e.value), attr=_node(cst.Name, value=e.attr))
+
+    def e_Call(self, e: ast.Call) -> cst.Call:
+        return _node(cst.Call, func=self.expr(e.func), args=self._arguments(e.args, e.keywords))
+
+    def _arguments(self, args: list[ast.expr], keywords: list[ast.keyword]) -> list[cst.Arg]:
+        """Positional and keyword arguments in the order they are written, as libcst keeps them."""
+        made = []
+        for item in sorted([*args, *keywords], key=lambda x: (x.lineno, x.col_offset)):
+            if isinstance(item, ast.keyword):
+                value = self.expr(item.value)
+                arg = _node(cst.Arg, value=value, star="**") if item.arg is None else \
+                    _node(cst.Arg, value=value, keyword=_node(cst.Name, value=item.arg), equal=_node(cst.AssignEqual))
+                made.append(self._at(arg, item))
+            elif isinstance(item, ast.Starred):
+                made.append(self._at(_node(cst.Arg, value=self.expr(item.value), star="*"), item))
+            else:
+                value = self.expr(item)
+                made.append(self._between(_node(cst.Arg, value=value), value, value))
+        return made
+
+    def e_Subscript(self, e: ast.Subscript) -> cst.Subscript:
+        index = e.slice
+        items = index.elts if isinstance(index, ast.Tuple) and index.elts and not self._starts_with(index, "(") \
+            else [index]
+        return _node(cst.Subscript, value=self.expr(e.value), slice=[_node(cst.SubscriptElement, slice=self._slice(i)) for i in items])
+
+    def _slice(self, item: ast.expr) -> cst.BaseSlice:
+        if isinstance(item, ast.Slice):
+            return _node(cst.Slice, lower=self.expr(item.lower) if item.lower is not None else None,
+                             upper=self.expr(item.upper) if item.upper is not None else None,
+                             step=self.expr(item.step) if item.step is not None else None)
+        if isinstance(item, ast.Starred):
+            return _node(cst.Index, value=self.expr(item.value), star="*")
+        return _node(cst.Index, value=self.expr(item))
+
+    def e_BinOp(self, e: ast.BinOp) -> cst.BinaryOperation:
+        return _node(cst.BinaryOperation, left=self.expr(e.left), operator=_BINARY[type(e.op)](), right=self.expr(e.right))
+
+    def e_UnaryOp(self, e: ast.UnaryOp) -> cst.UnaryOperation:
+        return _node(cst.UnaryOperation, operator=_UNARY[type(e.op)](), expression=self.expr(e.operand))
+
+    def e_BoolOp(self, e: ast.BoolOp) -> cst.BooleanOperation:
+        operator = cst.And if isinstance(e.op, ast.And) else cst.Or
+        values = [self.expr(v) for v in e.values]
+        node = _node(cst.BooleanOperation, left=values[0], operator=operator(), right=values[1])
+        for value in values[2:]:  # ``a and b and c`` is ``(a and b) and c``
+            self._between(node, values[0], node.right)
+            node = _node(cst.BooleanOperation, left=node, operator=operator(), right=value)
+        return node
+
+    def e_Compare(self, e: ast.Compare) -> cst.Comparison:
+        return _node(cst.Comparison, left=self.expr(e.left), comparisons=[
+            _node(cst.ComparisonTarget, operator=_COMPARE[type(op)](), comparator=self.expr(c)) for op, c in zip(e.ops, e.comparators)])
+
+    def e_IfExp(self, e: ast.IfExp) -> cst.IfExp:
+        return _node(cst.IfExp, test=self.expr(e.test), body=self.expr(e.body), orelse=self.expr(e.orelse))
+
+    def e_Lambda(self, e: ast.Lambda) -> cst.Lambda:
+        return _node(cst.Lambda, params=self.parameters(e.args), body=self.expr(e.body))
+
+    def e_NamedExpr(self, e: ast.NamedExpr) -> cst.NamedExpr:
+        return _node(cst.NamedExpr, target=self.expr(e.target), value=self.expr(e.value))
+
+    def _elements(self, items: list[ast.expr]) -> list:
+        return [self._at(_node(cst.StarredElement, value=self.expr(i.value)), i) if isinstance(i, ast.Starred)
+                else self._between(_node(cst.Element, value=(v := self.expr(i))), v, v) for i in items]
+
+    def e_Tuple(self, e: ast.Tuple) -> cst.Tuple:
+        if not e.elts:
+            return _node(cst.Tuple, elements=[], lpar=[_node(cst.LeftParen)], rpar=[_node(cst.RightParen)])
+        return _node(cst.Tuple, elements=self._elements(e.elts))
+
+    def e_List(self, e: ast.List) -> cst.List:
+        return _node(cst.List, elements=self._elements(e.elts))
+
+    def e_Set(self, e: ast.Set) -> cst.Set:
+        return _node(cst.Set, elements=self._elements(e.elts))
+
+    def e_Dict(self, e: ast.Dict) -> cst.Dict:
+        return _node(cst.Dict, elements=[_node(cst.StarredDictElement, value=self.expr(v)) if k is None
+                         else _node(cst.DictElement, key=self.expr(k), value=self.expr(v)) for k, v in zip(e.keys, e.values)])
+
+    def _comprehension(self, generators: list[ast.comprehension]) -> cst.CompFor:
+        inner: Optional[cst.CompFor] = None
+        for g in reversed(generators):
+            inner = _node(cst.CompFor, target=self.expr(g.target), iter=self.expr(g.iter),
+                                ifs=[_node(cst.CompIf, test=self.expr(i)) for i in g.ifs], inner_for_in=inner,
+                                asynchronous=_node(cst.Asynchronous) if g.is_async else None)
+        assert inner is not None
+        return inner
+
+    def e_ListComp(self, e: ast.ListComp) -> cst.ListComp:
+        return _node(cst.ListComp, elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
+
+    def e_SetComp(self, e: ast.SetComp) -> cst.SetComp:
+        return _node(cst.SetComp, elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
+
+    def e_GeneratorExp(self, e: ast.GeneratorExp) -> cst.GeneratorExp:
+        return _node(cst.GeneratorExp, elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
+
+    def e_DictComp(self, e: ast.DictComp) -> cst.DictComp:
+        return _node(cst.DictComp, key=self.expr(e.key), value=self.expr(e.value), for_in=self._comprehension(e.generators))
+
+    def e_Await(self, e: ast.Await) -> cst.Await:
+        return _node(cst.Await, expression=self.expr(e.value))
+
+    def e_Yield(self, e: ast.Yield) -> cst.Yield:
+        return _node(cst.Yield, value=self.expr(e.value) if e.value is not None else None)
+
+    def e_YieldFrom(self, e: ast.YieldFrom) -> cst.Yield:
+        return _node(cst.Yield, value=_node(cst.From, item=self.expr(e.value)))
+
+
+def _dotted(name: str) -> cst.BaseExpression:
+    """``a.b.c`` as libcst spells a module name: Attribute(Attribute(a, b), c)."""
+    head, *rest = name.split(".")
+    node: cst.BaseExpression = _node(cst.Name, value=head)
+    for part in rest:
+        node = _node(cst.Attribute, value=node, attr=_node(cst.Name, value=part))
+    return node
