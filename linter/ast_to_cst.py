@@ -29,20 +29,24 @@ import libcst as cst
 Positions = dict
 
 
-#: per node class, its fields with their defaults (name, default, default factory)
+#: per node class, its fields with their defaults; a default made by a factory is made once
+#: and shared (libcst's nodes are immutable)
 _FIELDS: dict[type, tuple] = {}
+_set = object.__setattr__
 
 
 def _node(cls: type, **values: Any) -> Any:
-    """``cls(**values)`` without libcst's validation (a third of the conversion's time): the
-    conversion only makes what CPython's parser accepted."""
+    """``cls(**values)`` without libcst's validation, and with shared defaults (most of the
+    conversion's time): the conversion only makes what CPython's parser accepted."""
     fields = _FIELDS.get(cls)
     if fields is None:
-        fields = _FIELDS[cls] = tuple((f.name, f.default, f.default_factory) for f in dataclasses.fields(cls))
+        fields = _FIELDS[cls] = tuple(
+            (f.name, f.default if f.default is not dataclasses.MISSING else
+             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+            for f in dataclasses.fields(cls))
     node = object.__new__(cls)
-    for name, default, factory in fields:
-        object.__setattr__(node, name, values[name] if name in values else
-                           default if default is not dataclasses.MISSING else factory())
+    for name, default in fields:
+        _set(node, name, values.get(name, default))
     return node
 
 
@@ -69,25 +73,39 @@ _CONVERSIONS = {-1: None, 115: "s", 114: "r", 97: "a"}
 def parse(text: str) -> tuple[cst.Module, Positions]:
     """The module ``text`` holds and its nodes' positions; :class:`Unconvertible` for syntax the
     conversion does not cover, ``SyntaxError`` (and the like) as :func:`ast.parse` raises them."""
-    return _Converter(text).module(ast.parse(text))
+    return convert(ast.parse(text), text)
+
+
+def convert(tree: ast.Module, text: str) -> tuple[cst.Module, Positions]:
+    """:func:`parse` of a text ast has parsed already. Lines must end in ``\n`` or ``\r\n``
+    (a lone ``\r`` would make ast's line numbers and the text's disagree): else
+    :class:`Unconvertible`."""
+    if text.count("\r") != text.count("\r\n"):
+        raise Unconvertible("line breaks of a lone carriage return")
+    return _Converter(text).module(tree)
 
 
 class _Converter:
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
         self.positions: Positions = {}
+        #: lines where a byte offset is not a character count (ast counts UTF-8 bytes)
+        self.wide = set() if text.isascii() else {i for i, line in enumerate(self.lines, 1) if not line.isascii()}
 
     # ------------------------------------------------------------------ positions
 
     def _column(self, line: int, offset: int) -> int:
         """ast's column (UTF-8 bytes) as characters, as libcst counts them."""
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return offset if text.isascii() else len(text.encode("utf-8")[:offset].decode("utf-8", "replace"))
+        if line not in self.wide:
+            return offset
+        return len(self.lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "replace"))
 
     def _at(self, node: cst.CSTNode, source: Any) -> cst.CSTNode:
-        end_line = source.end_lineno or source.lineno
-        self.positions[node] = (source.lineno, self._column(source.lineno, source.col_offset),
-                                end_line, self._column(end_line, source.end_col_offset or source.col_offset))
+        line, end_line = source.lineno, source.end_lineno or source.lineno
+        column, end_column = source.col_offset, source.end_col_offset or source.col_offset
+        if self.wide:
+            column, end_column = self._column(line, column), self._column(end_line, end_column)
+        self.positions[node] = (line, column, end_line, end_column)
         return node
 
     def _between(self, node: cst.CSTNode, first: Any, last: Any) -> cst.CSTNode:

@@ -1,7 +1,9 @@
-"""Reading and parsing one Python file, with positions worked out only on demand.
+"""Reading and parsing one Python file.
 
-libcst's position metadata costs about twice the parse, and most files on the pre-commit path
-have no finding, so :meth:`SourceFile.span` computes it the first time a finding asks.
+CPython's parser reads every file; its tree is converted to the libcst nodes the analysis reads
+(:mod:`nnlint.ast_to_cst`), with the nodes' positions. Where the conversion does not cover the
+syntax, libcst parses the file, and its position metadata, which costs about twice its parse,
+is computed the first time a finding asks (:meth:`SourceFile.span`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ class SourceFile:
     statements: Optional[Statements] = None
     #: an imported module's function bodies, parsed as they are read (nnlint.bodies)
     bodies: Optional[Bodies] = None
-    _positions: Optional[Any] = field(default=None, repr=False)
+    #: node -> (line, column, end line, end column), columns 0-based: from the conversion
+    #: (nnlint.ast_to_cst), or worked out from libcst's tree when a finding first asks
+    _positions: Optional[dict] = field(default=None, repr=False)
 
     @property
     def module(self) -> cst.Module:
@@ -55,12 +59,12 @@ class SourceFile:
         if self._positions is None:
             from libcst.metadata import MetadataWrapper, PositionProvider
 
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
-        rng = self._positions.get(node)
-        if rng is None:
+            found = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            self._positions = {key: (r.start.line, r.start.column, r.end.line, r.end.column) for key, r in found.items()}
+        place = self._positions.get(node)
+        if place is None:
             return None
-        return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+        return place[0], place[1] + 1, place[2], place[3] + 1
 
 
 def read_text(abspath: Path) -> str:
@@ -130,6 +134,14 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False) -> Source
             bodies = Bodies(split_lines(text))
     import libcst as cst  # here, not above: a run whose files the cache has parses nothing
 
+    if bodies is None:
+        from nnlint import ast_to_cst
+
+        try:  # libcst's nodes from ast's tree (a third of libcst's own parse), positions with them
+            module, positions = ast_to_cst.convert(tree, text)
+            return SourceFile(path=path, abspath=abspath, text=text, parsed=module, _positions=positions)
+        except (ast_to_cst.Unconvertible, RecursionError):
+            pass  # syntax the conversion does not cover: libcst reads it
     try:
         module = bodies.parse(1, len(bodies.lines), bodies.defs(tree.body)) if bodies is not None \
             else cst.parse_module(text)
