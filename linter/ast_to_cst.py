@@ -124,6 +124,21 @@ class _Converter:
             self.positions[node] = (source.lineno, start, source.lineno, start + len(name))
         return node
 
+    def _written(self, source: ast.Constant) -> str:
+        """A number's text as written, where ast's position gives it (not always inside an
+        f-string); else as Python writes the value."""
+        text = ""
+        if source.end_lineno == source.lineno and 0 < source.lineno <= len(self.lines):
+            line = self.lines[source.lineno - 1].encode("utf-8")
+            text = line[source.col_offset:source.end_col_offset].decode("utf-8", "replace")
+        if text[:1] and text[0] in "0123456789.":
+            return text
+        value = source.value
+        try:
+            return repr(value.imag) + "j" if isinstance(value, complex) else repr(value)
+        except ValueError:  # an int of more digits than str() gives
+            raise Unconvertible("a number too long to write") from None
+
     def _starts_with(self, source: Any, char: str) -> bool:
         line = self.lines[source.lineno - 1] if 0 < source.lineno <= len(self.lines) else ""
         return line.encode("utf-8")[source.col_offset:source.col_offset + 1] == char.encode()
@@ -289,12 +304,9 @@ class _Converter:
             return _node(cst.Name, value=str(value))
         if value is Ellipsis:
             return _node(cst.Ellipsis)
-        if isinstance(value, int):
-            return _node(cst.Integer, value=str(value))
-        if isinstance(value, float) and value == value and abs(value) != float("inf"):
-            return _node(cst.Float, value=repr(value))
-        if isinstance(value, complex) and value.real == 0 and abs(value.imag) != float("inf"):
-            return _node(cst.Imaginary, value=repr(value.imag) + "j")
+        if isinstance(value, (int, float, complex)):  # as written: libcst keeps ``0x1F``, ``1e-3``, ``2j``
+            kind = cst.Integer if isinstance(value, int) else cst.Float if isinstance(value, float) else cst.Imaginary
+            return _node(kind, value=self._written(e))
         if isinstance(value, (str, bytes)):
             return _node(cst.SimpleString, value=repr(value))
         raise Unconvertible(f"constant {type(value).__name__}")

@@ -129,3 +129,11 @@ def test_unicode_before_a_node_counts_characters_as_libcst_does():
 def test_syntax_it_does_not_cover_is_said(code):
     with pytest.raises(ast_to_cst.Unconvertible):
         ast_to_cst.parse(code)
+
+
+@pytest.mark.parametrize("number", ["0x1F", "1e-3", "2j", "1_000", "0o17", ".5", "10**3", "f'{1e3:.2f}'"])
+def test_numbers_keep_their_spelling_and_value(number):
+    ours, _ = ast_to_cst.parse(f"x = {number}\n")
+    theirs = cst.parse_module(f"x = {number}\n")
+    same(ours.body, theirs.body, number, ({}, {}))
+
