@@ -4,7 +4,7 @@ file is linted (a pre-commit run on train.py), and at the layer otherwise."""
 
 from __future__ import annotations
 
-from .conftest import run_cli
+from .conftest import run_cli, write
 
 _MODEL = """import torch.nn as nn
 
@@ -88,17 +88,20 @@ def test_a_package_s_submodule_is_still_imported_by_name(tmp_path):
     assert [(f["path"], f["line"]) for f in found] == [("train.py", 6)]
 
 
+def _project(root, files: dict[str, str]) -> None:
+    write(root, "pyproject.toml", "[project]\nname = 'p'\n")
+    for name, text in files.items():
+        write(root, name, text)
+
+
 def test_a_package_attribute_comes_before_its_submodule_of_the_same_name(tmp_path):
     """``from utils import train`` where ``utils/__init__.py`` does ``from utils.train import
     train``: Python reads the package's attribute, the function, not the submodule."""
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n", encoding="utf-8")
-    (tmp_path / "utils").mkdir()
-    (tmp_path / "utils" / "__init__.py").write_text("from utils.train import train\n", encoding="utf-8")
-    (tmp_path / "utils" / "train.py").write_text(
-        "import torch\n\n\ndef train(model):\n"
-        "    return torch.optim.Adam(model.parameters(), lr=0.5)\n", encoding="utf-8")
-    (tmp_path / "main.py").write_text(
-        "import torch.nn as nn\nfrom utils import train\n\ntrain(nn.Linear(4, 1))\n", encoding="utf-8")
+    _project(tmp_path, {
+        "utils/__init__.py": "from utils.train import train\n",
+        "utils/train.py": "import torch\n\n\ndef train(model):\n    return torch.optim.Adam(model.parameters(), lr=0.5)\n",
+        "main.py": "import torch.nn as nn\nfrom utils import train\n\ntrain(nn.Linear(4, 1))\n",
+    })
     found = [f for f in run_cli(["--format", "json", "main.py", "utils/train.py"], tmp_path).json["findings"]
              if f["code"] == "NN105"]
     assert [(f["path"], f["line"]) for f in found] == [("utils/train.py", 5)]
@@ -108,17 +111,13 @@ def test_the_same_finding_made_by_two_analyses_is_the_same_whatever_the_jobs(tmp
     """A model file's own analysis cannot know the config a script passes (info); the script's
     analysis, first in the order the files are found, can (warning). One process or a pool of
     workers keeps the same one: the pool's findings come in that order too."""
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n", encoding="utf-8")
-    (tmp_path / "nets").mkdir()
-    (tmp_path / "nets" / "__init__.py").write_text("", encoding="utf-8")
-    (tmp_path / "nets" / "model.py").write_text(
-        "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, config):\n"
-        "        super().__init__()\n        self.drop = nn.Dropout(config.keep_prob)\n", encoding="utf-8")
-    (tmp_path / "zz_main.py").write_text(
-        "from nets.model import Net\n\n\nclass Config:\n    keep_prob = 0.9\n\n\nnet = Net(Config)\n",
-        encoding="utf-8")
-    for name in "abcdefgh":  # enough files for the worker pool
-        (tmp_path / f"{name}.py").write_text("x = 1\n", encoding="utf-8")
+    _project(tmp_path, {
+        "nets/__init__.py": "",
+        "nets/model.py": "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, config):\n"
+                         "        super().__init__()\n        self.drop = nn.Dropout(config.keep_prob)\n",
+        "zz_main.py": "from nets.model import Net\n\n\nclass Config:\n    keep_prob = 0.9\n\n\nnet = Net(Config)\n",
+        **{f"{name}.py": "x = 1\n" for name in "abcdefgh"},  # enough files for the worker pool
+    })
     for jobs in ("1", "2"):
         found = [(f["line"], f["severity"]) for f in
                  run_cli(["--format", "json", "--no-cache", "-j", jobs, "."], tmp_path).json["findings"]
@@ -129,12 +128,10 @@ def test_the_same_finding_made_by_two_analyses_is_the_same_whatever_the_jobs(tmp
 def test_without_a_project_marker_a_package_imports_from_the_folder_holding_it(tmp_path):
     """No pyproject.toml nor .git: ``pkg/__init__.py`` 's ``from pkg.model import Net`` is
     found from the folder that holds ``pkg``, as ``sys.path`` has it for ``main.py``."""
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "__init__.py").write_text("from pkg.model import Net\n", encoding="utf-8")
-    (tmp_path / "pkg" / "model.py").write_text(
-        "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, keep):\n"
-        "        super().__init__()\n        self.drop = nn.Dropout(keep)\n", encoding="utf-8")
-    (tmp_path / "main.py").write_text("from pkg import Net\n\nnet = Net(0.9)\n", encoding="utf-8")
+    write(tmp_path, "pkg/__init__.py", "from pkg.model import Net\n")
+    write(tmp_path, "pkg/model.py", "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, keep):\n"
+                                    "        super().__init__()\n        self.drop = nn.Dropout(keep)\n")
+    write(tmp_path, "main.py", "from pkg import Net\n\nnet = Net(0.9)\n")
     found = [(f["path"], f["line"], f["severity"]) for f in
              run_cli(["--format", "json", "--no-cache", "main.py", "pkg/model.py"], tmp_path).json["findings"]
              if f["code"] == "NN007"]
