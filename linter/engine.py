@@ -196,6 +196,7 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
 
     # The workers are forked from this process: what it has imported they need not import
     # again each (libcst, the frontends and the finding's class: most of a small run's time).
+    import nnlint.ast_to_cst  # noqa: F401
     import nnlint.findings  # noqa: F401
     import nnlint.frontends.project  # noqa: F401
     import nnlint.frontends.python  # noqa: F401
