@@ -176,6 +176,19 @@ def tf1_layers(x):
 """,
             frontend="keras-source",
         ),
+        Good(
+            """
+import torch.nn as nn
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(10, 20, dropout=0.8)  # one layer: no dropout between layers is applied
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+"""
+        ),
     ]
 
 
@@ -233,6 +246,9 @@ def tf1_layers(x):
                 keyword = "rate" if layer.qualname.startswith("keras.") else "p"  # Keras: Dropout(rate)
                 expr, p = _argument(layer.node, 0, keyword), layer.attrs.get("p")
             elif "dropout" in layer.attrs:
+                if layer.qualname.startswith("torch.nn.") and layer.short in ("LSTM", "GRU", "RNN") \
+                        and layer.attrs.get("num_layers", 1) == 1:
+                    continue  # one layer: PyTorch applies no dropout between layers (and warns)
                 index = {"MultiheadAttention": 2, "TransformerEncoderLayer": 3, "TransformerDecoderLayer": 3}.get(layer.short, 99)
                 expr, p = _argument(layer.node, index, "dropout"), layer.attrs.get("dropout")
             else:

@@ -1,25 +1,31 @@
-"""libcst trees built from CPython's :mod:`ast`, for code nnlint runs but does not lint.
+"""libcst trees built from CPython's :mod:`ast`: the trees nnlint analyses.
 
-A training script that imports a package runs a few hundred of its functions, and parsing them
-with libcst costs about ten times CPython's own parser: most of libcst's time goes into the
-whitespace, comma and parenthesis nodes a lossless tree keeps. The interpreter reads none of
-them. So the code of imported modules (their statements and function bodies, :mod:`nnlint.statements`
-and :mod:`nnlint.bodies`) is parsed with :mod:`ast` and converted to the libcst nodes the
-interpreter reads, with libcst's default whitespace; a file being linted is still parsed by
-libcst itself. The positions of the nodes come from ast (libcst's positions exclude the
-parentheses around a node, as ast's do) and are kept in a table beside the tree.
+Parsing with libcst costs about ten times CPython's own parser: most of libcst's time goes into
+the whitespace, comma and parenthesis nodes a lossless tree keeps, and nnlint reads none of
+them (it reports, it never rewrites code). So every file (a linted one, :mod:`nnlint.source`;
+an imported module's statements and function bodies as they run, :mod:`nnlint.statements` and
+:mod:`nnlint.bodies`) is parsed with :mod:`ast` and converted to the libcst nodes the
+interpreter reads, with libcst's default whitespace and no parentheses: code rendered from a
+converted tree (``code_for_node``) is not the source, ``(a + b) * c`` renders as
+``a + b * c``. The positions come from ast and are kept in a table beside the tree; for the
+nodes findings point at (calls, names, attributes, operations, subscripts, statements,
+definitions) they are libcst's, which exclude the parentheses around a node as ast's do (a
+parenthesized tuple's and a generator's include them in ast).
 
 The conversion gives the tree libcst would, apart from what the interpreter never reads
-(whitespace, comments, the spelling of literals, ``a; b`` on one line as two statements, a
-one-line block as an indented one): ``tests/test_ast_to_cst.py`` compares both on real code.
-Syntax it does not convert (``match``, ``type`` aliases) raises :class:`Unconvertible`; the
-caller then parses with libcst.
+(whitespace, comments, the spelling of strings, ``a; b`` on one line as two statements, a
+one-line block as an indented one, ``"a" f"{x}"`` as one f-string): ``tests/test_ast_to_cst.py``
+compares both on real code. Syntax it does not convert (``match``, ``type`` aliases, type
+parameters) raises :class:`Unconvertible`; the caller then parses with libcst.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import io
+import re
+import tokenize
 from typing import Any, Optional
 
 import libcst as cst
@@ -89,8 +95,10 @@ class _Converter:
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
         self.positions: Positions = {}
-        #: lines where a byte offset is not a character count (ast counts UTF-8 bytes)
-        self.wide = set() if text.isascii() else {i for i, line in enumerate(self.lines, 1) if not line.isascii()}
+        #: lines where ast's offset is not libcst's column: ast counts UTF-8 bytes, libcst
+        #: characters, and a form feed sets libcst's column back to 0
+        self.wide = {i for i, line in enumerate(self.lines, 1) if not line.isascii() or "\f" in line} \
+            if not text.isascii() or "\f" in text else set()
 
     # ------------------------------------------------------------------ positions
 
@@ -98,7 +106,8 @@ class _Converter:
         """ast's column (UTF-8 bytes) as characters, as libcst counts them."""
         if line not in self.wide:
             return offset
-        return len(self.lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "replace"))
+        before = self.lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "replace")
+        return len(before) - before.rfind("\f") - 1
 
     def _at(self, node: cst.CSTNode, source: Any) -> cst.CSTNode:
         line, end_line = source.lineno, source.end_lineno or source.lineno
@@ -116,12 +125,14 @@ class _Converter:
         return node
 
     def _name(self, name: str, source: Any) -> cst.Name:
-        """The name of a ``def`` or ``class`` at its place: the first word after the keyword."""
+        """The name of a ``def`` or ``class`` at its place: the word after the keyword."""
         node = _node(cst.Name, value=name)
         text = self.lines[source.lineno - 1] if 0 < source.lineno <= len(self.lines) else ""
-        start = text.find(name, self._column(source.lineno, source.col_offset) + 3)
-        if start >= 0:
-            self.positions[node] = (source.lineno, start, source.lineno, start + len(name))
+        keyword = "class" if isinstance(source, ast.ClassDef) else "def"
+        found = re.compile(rf"\b{keyword}\s+({re.escape(name)})\b").search(text)
+        if found is not None:
+            self.positions[node] = (source.lineno, self._column(source.lineno, len(text[:found.start(1)].encode("utf-8"))),
+                                    source.lineno, self._column(source.lineno, len(text[:found.end(1)].encode("utf-8"))))
         return node
 
     def _written(self, source: ast.Constant) -> str:
@@ -138,6 +149,30 @@ class _Converter:
             return repr(value.imag) + "j" if isinstance(value, complex) else repr(value)
         except ValueError:  # an int of more digits than str() gives
             raise Unconvertible("a number too long to write") from None
+
+    def _wrapped(self, source: ast.expr) -> bool:
+        """Whether the text of ``source`` is one pair of parentheses around the rest (``(a, b)``;
+        not ``(a), b`` nor ``(a), (b)``)."""
+        if not self._starts_with(source, "("):
+            return False
+        first, last = source.lineno, source.end_lineno or source.lineno
+        raw = [line.encode("utf-8") for line in self.lines[first - 1:last]]
+        raw[-1] = raw[-1][:source.end_col_offset]
+        raw[0] = raw[0][source.col_offset:]
+        text = b"\n".join(raw).decode("utf-8", "replace")
+        try:
+            tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.OP]
+        except (tokenize.TokenError, SyntaxError):
+            return False
+        depth = 0
+        for i, token in enumerate(tokens):
+            if token.string in ("(", "[", "{"):
+                depth += 1
+            elif token.string in (")", "]", "}"):
+                depth -= 1
+            if depth == 0:  # the first parenthesis closes here: around everything only if last
+                return i == len(tokens) - 1
+        return False
 
     def _starts_with(self, source: Any, char: str) -> bool:
         line = self.lines[source.lineno - 1] if 0 < source.lineno <= len(self.lines) else ""
@@ -257,6 +292,8 @@ class _Converter:
         return self.s_Try(s, cst.ExceptStarHandler, cst.TryStar)
 
     def s_FunctionDef(self, s: ast.FunctionDef) -> cst.FunctionDef:
+        if getattr(s, "type_params", None):
+            raise Unconvertible("type parameters")
         return _node(cst.FunctionDef, name=self._name(s.name, s), params=self.parameters(s.args), body=self.block(s.body),
                                decorators=[_node(cst.Decorator, decorator=self.expr(d)) for d in s.decorator_list],
                                returns=_node(cst.Annotation, annotation=self.expr(s.returns)) if s.returns is not None else None)
@@ -265,6 +302,8 @@ class _Converter:
         return self.s_FunctionDef(s).with_changes(asynchronous=_node(cst.Asynchronous))  # type: ignore[arg-type]
 
     def s_ClassDef(self, s: ast.ClassDef) -> cst.ClassDef:
+        if getattr(s, "type_params", None):
+            raise Unconvertible("type parameters")
         return _node(cst.ClassDef, name=self._name(s.name, s), body=self.block(s.body), bases=self._arguments(s.bases, []),
                             keywords=self._arguments([], s.keywords),
                             decorators=[_node(cst.Decorator, decorator=self.expr(d)) for d in s.decorator_list])
@@ -352,8 +391,7 @@ class _Converter:
 
     def e_Subscript(self, e: ast.Subscript) -> cst.Subscript:
         index = e.slice
-        items = index.elts if isinstance(index, ast.Tuple) and index.elts and not self._starts_with(index, "(") \
-            else [index]
+        items = index.elts if isinstance(index, ast.Tuple) and index.elts and not self._wrapped(index) else [index]
         return _node(cst.Subscript, value=self.expr(e.value), slice=[_node(cst.SubscriptElement, slice=self._slice(i)) for i in items])
 
     def _slice(self, item: ast.expr) -> cst.BaseSlice:

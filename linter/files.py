@@ -47,10 +47,12 @@ def project_root(path: Path) -> Path:
     """The nearest folder at or above ``path`` with a ``pyproject.toml`` or ``.git``, else the
     folder itself."""
     start = path if path.is_dir() else path.parent
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
-            return folder
-    return start
+    return next((folder for folder in (start, *start.parents) if marks_project(folder)), start)
+
+
+def marks_project(folder: Path) -> bool:
+    """Whether ``folder`` is a project's root: it holds a ``pyproject.toml`` or ``.git``."""
+    return (folder / "pyproject.toml").is_file() or (folder / ".git").exists()
 
 
 def roots_for(paths: Iterable[str]) -> tuple[Path, ...]:

@@ -137,3 +137,27 @@ def test_numbers_keep_their_spelling_and_value(number):
     theirs = cst.parse_module(f"x = {number}\n")
     same(ours.body, theirs.body, number, ({}, {}))
 
+
+
+@pytest.mark.parametrize("code", [
+    "x[(a), b]", "x[(1, 2), 3]", "x[(i), :]", "x[(t - 1), 1:3]", "x[(a), (b)]", "x[(a, b)]", "x[((a, b))]",
+    "x[f(a), b]", "x[(a)]",
+])
+def test_a_subscript_whose_first_index_is_parenthesized(code):
+    ours, table = ast_to_cst.parse(code + "\n")
+    theirs = cst.parse_module(code + "\n")
+    same(ours.body, theirs.body, code, (table, MetadataWrapper(theirs, unsafe_skip_copy=True).resolve(PositionProvider)))
+
+
+@pytest.mark.parametrize("code", ["class s:\n    pass\n", "class ss(object):\n    pass\n",
+                                  "async def c():\n    pass\n", "async def nc():\n    pass\n",
+                                  "\fx = torch.nn.Dropout(0.9)\n", "\fdef f():\n    return g(1)\n"])
+def test_names_and_columns_are_where_libcst_puts_them(code):
+    ours, table = ast_to_cst.parse(code)
+    theirs = cst.parse_module(code)
+    places = MetadataWrapper(theirs, unsafe_skip_copy=True).resolve(PositionProvider)
+    same(ours.body, theirs.body, code, (table, places))
+    defined = ours.body[0]
+    if isinstance(defined, (cst.ClassDef, cst.FunctionDef)):
+        other = places[theirs.body[0].name]
+        assert table[defined.name] == (other.start.line, other.start.column, other.end.line, other.end.column)

@@ -431,6 +431,7 @@ for X, y in train_iter:
 @pytest.mark.parametrize("weight", [
     "torch.tensor(np.random.normal(0, 0.01, (num_inputs, num_outputs)), dtype=torch.float)",
     "torch.randn(num_inputs, num_outputs) * 0.01",
+    "torch.from_numpy(np.random.standard_normal(size=(num_inputs, num_outputs))).float()",
 ])
 def test_a_model_written_with_tensors_trained_by_hand_is_traced(tmp_path, weight):
     """Weights made with a static shape and trained by hand (``requires_grad_``) are drawn as

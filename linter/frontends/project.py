@@ -183,7 +183,7 @@ class Project:
         roots all the same: :mod:`nnlint.files`)."""
         if folder not in self._roots:
             root = project_root(folder)
-            if root == folder:
+            if root == folder and not files.marks_project(folder):
                 while _is_file(root / "__init__.py") and root.parent != root:
                     root = root.parent
             self._roots[folder] = root

@@ -481,9 +481,9 @@ class TorchInterpreter(TrainingCode):
         args = [self.eval(a.value, frame) for a in inner.args if a.keyword is None]
         kwargs = {a.keyword.value: self.eval(a.value, frame) for a in inner.args if a.keyword is not None}
         kind, first, second = draw
-        if func.qualname.endswith(("randn", "rand", "standard_normal")):
+        if func.qualname.endswith(("randn", "rand")):  # the sizes one by one
             sizes = args
-        elif func.qualname.endswith(("zeros", "ones", "random")):
+        elif func.qualname.endswith(("zeros", "ones", "random", "standard_normal")):
             sizes = kwargs.get("shape", kwargs.get("size", args[0] if args else None))
         else:  # normal(loc, scale, size), uniform(low, high, size)
             names = ("loc", "scale") if kind == "normal" else ("low", "high")
@@ -1582,24 +1582,35 @@ _NUMPY_DRAWS = {"numpy.random.normal": ("normal", 0.0, 1.0), "numpy.random.unifo
                 "numpy.zeros": ("uniform", 0.0, 0.0), "numpy.ones": ("uniform", 1.0, 1.0)}
 
 
+#: what a weight made by hand goes through between its draw and its use: scaling by a number,
+#: a cast, a move
+_ON_THE_WAY = frozenset({"float", "double", "half", "to", "cuda", "cpu", "type", "contiguous", "detach", "clone"})
+
+
+def _drawn(tensor: Tensor) -> Optional[Any]:
+    """The CONSTANT op a tensor was drawn by (``torch.randn(784, 10) * 0.01``,
+    ``torch.from_numpy(np.random.normal(...)).float()``), else None."""
+    op = tensor.graph.ops.get(tensor.op)
+    while op is not None and len(op.inputs) == 1 and (
+            op.kind in (OpKind.MUL, OpKind.DIV, OpKind.ADD, OpKind.SUB)
+            or (op.kind is OpKind.RESHAPE and op.type_name in _ON_THE_WAY)):
+        op = tensor.graph.ops.get(op.inputs[0])
+    return op if op is not None and op.kind is OpKind.CONSTANT and not op.inputs and op.attrs.get("draw") else None
+
+
 def _mark_weight(tensor: Tensor) -> None:
     """A tensor made with a static shape and trained by hand (``requires_grad``, a Parameter):
-    the trace can make it, as the code does (drawn weights, :mod:`nnlint.trace.build`). Marked
-    where it is made, through the scaling that follows (``torch.randn(784, 10) * 0.01``)."""
-    op = tensor.graph.ops.get(tensor.op)
-    while op is not None and op.kind in (OpKind.MUL, OpKind.DIV, OpKind.ADD, OpKind.SUB) and len(op.inputs) == 1:
-        op = tensor.graph.ops.get(op.inputs[0])
-    if op is not None and op.kind is OpKind.CONSTANT and not op.inputs and op.attrs.get("draw"):
+    the trace can make it, as the code does (drawn weights, :mod:`nnlint.trace.build`)."""
+    op = _drawn(tensor)
+    if op is not None:
         op.attrs["weight"] = True
 
 
 def _hand_weight_rows(tensor: Tensor) -> Optional[int]:
     """The rows of a 2-D weight made and trained by hand (:func:`_mark_weight`), else None."""
-    op = tensor.graph.ops.get(tensor.op)
-    while op is not None and op.kind in (OpKind.MUL, OpKind.DIV, OpKind.ADD, OpKind.SUB) and len(op.inputs) == 1:
-        op = tensor.graph.ops.get(op.inputs[0])
+    op = _drawn(tensor)
     dims = getattr(op.attrs.get("out_shape"), "dims", ()) if op is not None else ()
-    if op is None or op.kind is not OpKind.CONSTANT or not op.attrs.get("weight") or len(dims) != 2:
+    if op is None or not op.attrs.get("weight") or len(dims) != 2:
         return None
     return dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
 

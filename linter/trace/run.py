@@ -525,6 +525,9 @@ def _trace_alone(graph: ModelGraph, op: Op, why: Optional[str], device: torch.de
     rate = op.attrs.get("dropout" if inner else "p")
     if not isinstance(rate, (int, float)) or isinstance(rate, bool):
         return None
+    layers = op.attrs.get("num_layers", 1)
+    if inner and op.kind is OpKind.RNN and not (isinstance(layers, int) and layers > 1):
+        return None  # one layer (or a number only the run has): PyTorch applies no dropout between layers
     source = Op(max(graph.ops) + 1, OpKind.INPUT, "input", label="input")
     alone = Op(op.id, OpKind.DROPOUT, "torch.nn.Dropout", {"p": rate, "call": ([rate], {})}, [source.id], op.origin,
                op.label) if inner else dataclasses.replace(op, inputs=[source.id])
