@@ -76,6 +76,15 @@ _COMPARE = {ast.Eq: cst.Equal, ast.NotEq: cst.NotEqual, ast.Lt: cst.LessThan, as
 _CONVERSIONS = {-1: None, 115: "s", 114: "r", 97: "a"}
 
 
+def libcst_positions(module: cst.Module) -> Positions:
+    """The positions table of a module libcst parsed (its position metadata, which costs about
+    twice its parse: asked for only when a finding needs it)."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    found = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    return {key: (r.start.line, r.start.column, r.end.line, r.end.column) for key, r in found.items()}
+
+
 def parse(text: str) -> tuple[cst.Module, Positions]:
     """The module ``text`` holds and its nodes' positions; :class:`Unconvertible` for syntax the
     conversion does not cover, ``SyntaxError`` (and the like) as :func:`ast.parse` raises them."""

@@ -152,13 +152,10 @@ class Bodies:
         a statement, a function loaded), else None (worked out as findings ask: libcst's
         positions cost about twice its parse, where libcst parsed a part)."""
         if node not in self._positions and self._parts:
-            for module, shift, table in self._parts:
-                if table is None:
-                    from libcst.metadata import MetadataWrapper, PositionProvider
+            from nnlint.ast_to_cst import libcst_positions
 
-                    found = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-                    table = {key: (r.start.line, r.start.column, r.end.line, r.end.column) for key, r in found.items()}
-                for key, (line, column, end_line, end_column) in table.items():
+            for module, shift, table in self._parts:
+                for key, (line, column, end_line, end_column) in (table if table is not None else libcst_positions(module)).items():
                     self._positions[key] = (line + shift, column + 1, end_line + shift, end_column + 1)
             self._parts.clear()
         return self._positions.get(node)

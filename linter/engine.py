@@ -203,9 +203,8 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
 
     # contiguous chunks, in the order the files were found, keep a folder's files (and imports)
     # together, and give the findings in the order one process would make them (_finish)
-    ordered = units
-    size = -(-len(ordered) // jobs)
-    chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    size = -(-len(units) // jobs)
+    chunks = [units[i : i + size] for i in range(0, len(units), size)]
     findings: list["Finding"] = []
     tasks: set[str] = set()
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=get_context("fork")) as pool:

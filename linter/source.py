@@ -57,10 +57,9 @@ class SourceFile:
         if self.bodies is not None:  # an imported module: every part of it parsed by Bodies, which places them
             return self.bodies.span(node)
         if self._positions is None:
-            from libcst.metadata import MetadataWrapper, PositionProvider
+            from nnlint.ast_to_cst import libcst_positions
 
-            found = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
-            self._positions = {key: (r.start.line, r.start.column, r.end.line, r.end.column) for key, r in found.items()}
+            self._positions = libcst_positions(self.module)
         place = self._positions.get(node)
         if place is None:
             return None

@@ -37,7 +37,6 @@ class Statement:
     names: list[str]
     defs: list  # its functions, as nnlint.bodies matches them (not its ast nodes: they are not kept)
     body: Optional[list[cst.BaseStatement]] = None  # its libcst statements, once parsed
-    module: Optional[cst.Module] = None  # the small module they were parsed as
     ran: bool = False
     #: the globals its run added (not those of statements it ran on demand), in the order added
     bound: list[str] = field(default_factory=list)
@@ -59,8 +58,7 @@ class Statements:
         its functions left out until they are read (:mod:`nnlint.bodies`)."""
         stmt = self.statements[index]
         if stmt.body is None:
-            stmt.module = self.bodies.parse(stmt.first, stmt.last, stmt.defs)
-            stmt.body = list(stmt.module.body)
+            stmt.body = list(self.bodies.parse(stmt.first, stmt.last, stmt.defs).body)
         return stmt.body
 
     def tree(self) -> cst.Module:

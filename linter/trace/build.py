@@ -351,20 +351,15 @@ class BuiltGraph(nn.Module):
         dims = getattr(op.attrs.get("out_shape"), "dims", ())
         if kind not in ("normal", "uniform") or not dims or not all(is_size(d) for d in dims):
             raise CannotBuild(f"{op.describe()} is applied to a value the trace does not have")
-        self._planned += product(dims) * 4
-        self.budget.check(self._planned, "parameters")
+        self._reserve(product(dims) * 4)
         generator = torch.Generator().manual_seed(op.id)
         made = torch.randn(dims, generator=generator) * second + first if kind == "normal" \
             else torch.rand(dims, generator=generator) * (second - first) + first
         self.notes.append(f"{op.describe()} drawn as the code draws it ({kind}, {first:g}, {second:g}) "
                           f"with shape {tuple(dims)}")
-        held = {"value": made}
-
-        def step(_: list) -> torch.Tensor:
-            if held["value"].device != self.device:
-                held["value"] = held["value"].to(self.device)
-            return held["value"]
-        return step
+        name = f"drawn_{op.id}"
+        self.register_buffer(name, made)  # moved to the device with the layers
+        return lambda _: getattr(self, name)
 
     def _layer(self, op: Op, name: str) -> Step:
         kind = api.LAYERS[name][0]
@@ -500,8 +495,11 @@ class BuiltGraph(nn.Module):
         """Count the layer's parameters and buffers before building it: the same class
         constructed on the ``meta`` device has their shapes and no storage."""
         size = _layer_bytes(cls, args, kwargs)
-        if size is None:  # the real constructor says what is wrong with the arguments
-            return
+        if size is not None:  # (else the real constructor says what is wrong with the arguments)
+            self._reserve(size)
+
+    def _reserve(self, size: int) -> None:
+        """Count ``size`` bytes of weights about to be made against the memory budget."""
         self._planned += size
         self.budget.check(self._planned, "parameters")
 

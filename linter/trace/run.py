@@ -372,18 +372,10 @@ def _why_not_run(model: Optional[_Model], graph: Optional[ModelGraph], op: Optio
 
 
 def _broken_upstream(model: _Model, graph: ModelGraph, op: Op) -> Optional[str]:
-    """Why the nearest op feeding ``op`` was not run, where ``op`` itself records no reason (a
-    dropout after a layer the trace does not rebuild)."""
-    seen, todo = {op.id}, list(op.inputs)
-    while todo:
-        i = todo.pop(0)
-        if i in seen or i not in graph.ops:
-            continue
-        seen.add(i)
-        if model.broken.get(i):
-            return model.broken[i]
-        todo.extend(graph.ops[i].inputs)
-    return None
+    """Why an op feeding ``op`` was not run, where ``op`` itself records no reason (a dropout
+    after a layer the trace does not rebuild)."""
+    broken = graph.walk_backward(op, lambda o: not model.broken.get(o.id))
+    return model.broken[broken[0].id] if broken else None
 
 
 def _locate(finding: "Finding", subjects: dict[tuple, tuple[Check, Subject]]) -> Optional[tuple]:
