@@ -183,7 +183,8 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
          subjects: Optional[dict] = None, errors: Optional[list[str]] = None, everything: Optional[list[Unit]] = None,
          cache: Optional["Cache"] = None, ends: bool = False) -> tuple[list["Finding"], set[str]]:
     """Findings, and the tasks (regression, classification) the training code's losses imply.
-    A worker that dies (killed for memory) costs its files' findings, said in ``errors``.
+    A worker that dies (killed for memory) costs the findings of the files it had not given
+    back, said in ``errors``.
     ``everything``: all the files asked about, when ``units`` are those the cache did not have.
     ``ends``: the caller ends the process once the report is written (see :func:`lint_units`)."""
     everything = units if everything is None else everything
@@ -201,36 +202,59 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     import nnlint.frontends.project  # noqa: F401
     import nnlint.frontends.python  # noqa: F401
 
-    # contiguous chunks, in the order the files were found, keep a folder's files (and imports)
-    # together, and give the findings in the order one process would make them (_finish)
-    size = -(-len(units) // jobs)
-    chunks = [units[i : i + size] for i in range(0, len(units), size)]
+    # One task per file, taken by whichever worker is free: the files of a model zoo cost a
+    # hundred times those of its tests, so halves fixed in advance left one core idle. Each
+    # worker keeps one project for all its files (what they import is read once per worker),
+    # and the findings are gathered in the order the files were found, as one process makes
+    # them (_finish keeps the first of two equal findings).
     findings: list["Finding"] = []
     tasks: set[str] = set()
-    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=get_context("fork")) as pool:
-        futures = [pool.submit(lint_units, chunk, everything, settings, checks, None, cache) for chunk in chunks]
-        for chunk, future in zip(chunks, futures):
+    lost: list[tuple[Unit, Exception]] = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=_start_worker,
+                             initargs=(units, everything, settings, checks, cache)) as pool:
+        futures = [pool.submit(_lint_in_worker, i) for i in range(len(units))]
+        for unit, future in zip(units, futures):
             try:
                 part, found = future.result()
             except Exception as exc:
                 if errors is None:
                     raise
-                errors.append(f"{chunk[0].path}: " + internal_error(
-                    exc, f"in the worker linting it and {len(chunk) - 1} more file(s) (their findings are missing)"))
+                lost.append((unit, exc))
                 continue
             findings.extend(part)
             tasks.update(found)
+    if lost and errors is not None:
+        errors.append(f"{lost[0][0].path}: " + internal_error(
+            lost[0][1], f"in the worker linting it ({len(lost)} file(s) from this one on lost their findings)"))
     return findings, tasks
+
+
+#: In a pool's worker: the files to lint, and the project and settings every task shares.
+_WORKER: Optional[tuple] = None
+
+
+def _start_worker(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],
+                  cache: Optional["Cache"]) -> None:
+    from nnlint.frontends.project import Project
+
+    global _WORKER
+    project = Project({u.abspath: u.path for u in everything}, record=cache is not None)
+    _WORKER = (units, {u.path for u in everything}, settings, checks, cache, project)
+
+
+def _lint_in_worker(index: int) -> tuple[list["Finding"], set[str]]:
+    units, requested, settings, checks, cache, project = _WORKER
+    found: set[str] = set()
+    return _lint_kept(units[index], project, requested, settings, checks, found, None, cache, True), found
 
 
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],
                subjects: Optional[dict] = None, cache: Optional["Cache"] = None,
                ends: bool = False) -> tuple[list["Finding"], set[str]]:
-    """Lint ``units``; ``everything`` is the whole set of files asked about (for display paths).
-    With ``cache``, each file's findings are stored with what its analysis relied on. With
-    ``ends`` (this process ends once the report is written), what the last file left is not
-    collected: nothing would use the memory, and the collection scans every object the file's
-    analysis made (60 ms of a one-file run on timm's train.py)."""
+    """Lint ``units`` in this process; ``everything`` is the whole set of files asked about
+    (for display paths). With ``ends`` (this process ends once the report is written), what
+    the last file left is not collected: nothing would use the memory, and the collection
+    scans every object the file's analysis made (60 ms of a one-file run on timm's train.py)."""
     from nnlint.frontends.project import Project  # libcst: not needed when only graphs are linted
 
     project = Project({u.abspath: u.path for u in everything}, record=cache is not None)
@@ -238,20 +262,29 @@ def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, ch
     findings: list["Finding"] = []
     tasks: set[str] = set()
     for unit in units:
-        found: set[str] = set()
-        made = _lint_one(unit, project, requested, settings, checks, found, subjects)
-        if cache is not None:
-            cache.store(unit, project, made, found)
-        if subjects is None:  # --trace builds from the graphs and trees after the run
-            try:
-                project.release(unit.abspath)
-            except UnreadableFile:
-                pass  # a link out of the project, a loop: never loaded
-            if not (ends and unit is units[-1]):
-                _collect()
-        findings.extend(made)
-        tasks.update(found)
+        findings.extend(_lint_kept(unit, project, requested, settings, checks, tasks, subjects, cache,
+                                   not (ends and unit is units[-1])))
     return findings, tasks
+
+
+def _lint_kept(unit: Unit, project: "Project", requested: set[str], settings: Settings, checks: list[type[Check]],
+               tasks: set[str], subjects: Optional[dict], cache: Optional["Cache"], collect: bool) -> list["Finding"]:
+    """One file's findings, stored in ``cache`` with what its analysis relied on; then the
+    file's own tree is let go (unless --trace, which builds from it after the run) and, with
+    ``collect``, what its analysis left."""
+    found: set[str] = set()
+    made = _lint_one(unit, project, requested, settings, checks, found, subjects)
+    if cache is not None:
+        cache.store(unit, project, made, found)
+    if subjects is None:  # --trace builds from the graphs and trees after the run
+        try:
+            project.release(unit.abspath)
+        except UnreadableFile:
+            pass  # a link out of the project, a loop: never loaded
+        if collect:
+            _collect()
+    tasks.update(found)
+    return made
 
 
 def _collect() -> None:

@@ -201,11 +201,11 @@ def test_a_dead_worker_costs_its_files_not_the_run(repo):
     for i in range(PARALLEL_MIN_FILES):
         write(repo, f"pkg/m{i}.py", CONTROL)
     proc = run_patched(
-        "import os\nimport nnlint.engine as e\nreal = e.lint_units\n"
-        "def dying(units, *a, **k):\n"
-        "    if any(u.path.endswith('m0.py') for u in units):\n        os._exit(9)\n"
-        "    return real(units, *a, **k)\n"
-        "e.lint_units = dying", ["-j", "2", "pkg"], repo)
+        "import os\nimport nnlint.engine as e\nreal = e._lint_one\n"
+        "def dying(unit, *a, **k):\n"
+        "    if unit.path.endswith('m0.py'):\n        os._exit(9)\n"
+        "    return real(unit, *a, **k)\n"
+        "e._lint_one = dying", ["-j", "2", "pkg"], repo)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("nnlint: error:")]
