@@ -197,7 +197,7 @@ class Frame:
     """Local bindings of one function (or module) execution."""
 
     __slots__ = ("module", "locals", "graph", "self_obj", "in_graph", "returns", "is_module", "name", "owner",
-                 "conditions", "enclosing", "passed")
+                 "conditions", "enclosing")
 
     def __init__(
         self,
@@ -222,8 +222,6 @@ class Frame:
         self.conditions: list[tuple[cst.BaseExpression, bool]] = []
         #: the enclosing functions' local scopes, innermost first, for a nested function's free names
         self.enclosing: tuple[dict, ...] = ()
-        #: the arguments the call passed (objects of the caller's, unlike what the function makes)
-        self.passed: tuple = ()
 
 
 class Interpreter:
@@ -248,12 +246,6 @@ class Interpreter:
         self._unread: dict[cst.For, bool] = {}  # loops whose variable the body does not read
         #: id(module) -> (how many project star imports it had, the modules they import), found on first use
         self._star_modules: dict[int, tuple[int, list[ModuleInfo]]] = {}
-        #: writes to objects that may outlive the call making them (see ``wrote``)
-        self.writes = 0
-        self.loading = 0  # > 0 while an imported module's top level runs
-        #: while a submodule is built for the first time, the calls made: (function, depth, refused)
-        self.call_log: Optional[list[tuple[cst.FunctionDef, int, bool]]] = None
-        self.globals_held: set[int] = set()  # ids of the lists, dicts and objects bound to module globals
 
     # ------------------------------------------------------------------ modules and names
 
@@ -273,14 +265,10 @@ class Interpreter:
             info.globals.update(ordered)
         elif not info.executed:
             frame = Frame(info, self.start_module(info), is_module=True, name="<module>")
-            imported = info is not self.entry
-            self.loading += imported
             try:
                 self.exec_block(info.source.module.body, frame)
             except (_Return, _LoopExit):
                 pass  # a module-level raise (or a stray break) ends the module, as it would on import
-            finally:
-                self.loading -= imported
         return info.globals
 
     def start_module(self, info: ModuleInfo) -> ModelGraph:
@@ -328,15 +316,12 @@ class Interpreter:
         except (cst.ParserSyntaxError, RecursionError):
             return  # valid Python libcst cannot read: it binds nothing nnlint can know
         statements.running.append(index)
-        imported = info is not self.entry
-        self.loading += imported
         try:
             self.exec_block(body, Frame(info, graph, is_module=True, name="<module>"))
         except (_Return, _LoopExit):
             pass
         finally:
             statements.running.pop()
-            self.loading -= imported
 
     def bind_import(self, stmt: cst.Import | cst.ImportFrom, frame: Frame) -> None:
         for local, qualname, level in import_bindings(stmt):
@@ -593,8 +578,6 @@ class Interpreter:
         if isinstance(target, cst.Name):
             self.on_bind(target.value, value, frame)
             frame.locals[target.value] = value
-            if frame.is_module and isinstance(value, (list, dict, Instance)):
-                self.globals_held.add(id(value))  # (kept alive by the module, so the id stays its)
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             values = self.unpack(value, len(elements), frame) or [UNKNOWN] * len(elements)
@@ -605,12 +588,9 @@ class Interpreter:
             if isinstance(owner, (Instance, ClassRef)):
                 self.on_bind(target.attr.value, value, frame, owner=owner)
                 owner.attrs[target.attr.value] = value
-                self.wrote(target.value, frame)
         elif isinstance(target, cst.Subscript):
             owner = self.eval(target.value, frame)
             key = self.subscript_key(target, frame)
-            if isinstance(owner, (dict, list)):
-                self.wrote(target.value, frame)
             if isinstance(owner, dict):
                 if is_key(key):
                     owner[key] = value
@@ -619,27 +599,6 @@ class Interpreter:
                     owner[_POISON] = True
             elif isinstance(owner, list) and isinstance(key, int) and -len(owner) <= key < len(owner):
                 owner[key] = value
-
-    def wrote(self, written: cst.BaseExpression, frame: Frame) -> None:
-        """Count a write to the object ``written`` names when a later call may read it: one
-        named by a global or a class, one a module binds that the caller passed, or anything the
-        linted file's top level changes; not the running method's ``self``, an object the
-        function made or a temporary its caller made (``feature_cfg=dict(...)``), and not what
-        an imported module's top level does while it is first run (loading it once, as importing
-        does). A submodule built before such a write is not reused after it
-        (:mod:`nnlint.frontends.module_reuse`)."""
-        if self.loading:
-            return
-        while isinstance(written, (cst.Attribute, cst.Subscript)):
-            written = written.value
-        if isinstance(written, cst.Name) and not frame.is_module:
-            value = frame.locals.get(written.value, _ABSENT)
-            if frame.self_obj is not None and value is frame.self_obj:
-                return
-            if value is not _ABSENT and (id(value) not in self.globals_held
-                                         or not any(value is passed for passed in frame.passed)):
-                return
-        self.writes += 1
 
     def unpack(self, value: Any, count: int, frame: Frame) -> Optional[list]:
         """The ``count`` values ``a, b = value`` binds, or None when they are not known."""
@@ -1077,11 +1036,6 @@ class Interpreter:
         return self.import_value(frame.module, name, 0, plain=True)
 
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict, node: cst.Call, frame: Frame) -> Any:
-        if isinstance(obj, (list, dict)) and name in _MUTATORS:
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-                self.wrote(node.func.value, frame)
-            else:
-                self.writes += 1
         if isinstance(obj, list):
             if name == "append" and len(args) == 1:
                 grow(obj, args)
@@ -1127,10 +1081,7 @@ class Interpreter:
         node = func.node
         if node is None:
             return UNKNOWN  # a body libcst cannot read (nnlint.bodies)
-        limited = node in self.stack or len(self.stack) >= self.MAX_DEPTH
-        if self.call_log is not None:
-            self.call_log.append((node, len(self.stack), limited))
-        if limited:
+        if node in self.stack or len(self.stack) >= self.MAX_DEPTH:
             self.gave_up()
             return UNKNOWN
         in_graph = frame.in_graph or graph is not None
@@ -1141,7 +1092,6 @@ class Interpreter:
             self.inlined[node] = count + 1
         callee = Frame(func.module, graph or frame.graph, {}, in_graph=in_graph, name=node.name.value)
         callee.enclosing = func.closure
-        callee.passed = (*args, *kwargs.values())
         self.bind_params(node, args, kwargs, callee)
         if func.owner is not None and args:
             callee.self_obj = args[0]
@@ -1244,11 +1194,7 @@ class Interpreter:
         return inst
 
 
-#: list and dict methods that change the container
-_MUTATORS = frozenset("append extend insert pop remove clear sort reverse update setdefault popitem".split())
-
 _POISON = object()  # a dict key marking a dict whose contents are no longer known
-_ABSENT = object()  # a name not in a scope
 _UNBOUND = object()  # what a star import binds for a name it does not bind
 
 #: str methods evaluated on static strings (no side effects, no unbounded results).
