@@ -10,7 +10,9 @@ felt all the time. This script measures two things in one run:
     within 1.5x of it.
 (b) Throughput: ``nnlint FOLDER`` over a folder of real training code versus
     Fixit 2 with its built-in rules (``fixit --rules fixit.rules lint``),
-    another libcst-based linter. nnlint should be at least 2x faster.
+    another libcst-based linter: nnlint should be at least 2x faster; and,
+    with ``--flake8``, versus flake8 with its default checks on the same
+    folder (a whole repository: nnlint should be at least as fast, cold).
 
 Runs are interleaved after one warm-up each; medians of wall time are
 reported. Both tools exit nonzero when they find problems, which is fine;
@@ -18,7 +20,8 @@ their exit codes are printed, and codes other than 0/1 are flagged.
 This script uses the standard library only and does not import nnlint.
 
 Usage (with the project's venv, so ``nnlint`` is found next to python):
-    .venv/bin/python benchmarks/bench_lint.py --file TRAIN.py --folder FOLDER --fixit FIXIT_PYTHON
+    .venv/bin/python benchmarks/bench_lint.py --file TRAIN.py --folder FOLDER --fixit FIXIT_PYTHON \
+        [--flake8 FLAKE8_PYTHON]
 """
 
 import argparse
@@ -103,6 +106,7 @@ def main():
     parser.add_argument("--folder", required=True, help="folder of training code for the throughput test")
     parser.add_argument("--runs", type=int, default=10, help="cold-start runs per command (default 10)")
     parser.add_argument("--folder-runs", type=int, default=3, help="throughput runs per command (default 3)")
+    parser.add_argument("--flake8", metavar="PYTHON", help="a python with flake8 installed: the folder against it too")
     args = parser.parse_args()
 
     for path in (args.file, args.folder):
@@ -110,8 +114,9 @@ def main():
             print(CORPUS_HELP.format(path=path), file=sys.stderr)
             return 2
     for exe, hint in ((args.nnlint, "pip install -e . in the project venv, or pass --nnlint"),
-                      (args.fixit, "python3 -m venv V && V/bin/pip install fixit, then pass --fixit V/bin/python")):
-        if not os.access(exe, os.X_OK):
+                      (args.fixit, "python3 -m venv V && V/bin/pip install fixit, then pass --fixit V/bin/python"),
+                      (args.flake8, "python3 -m venv F && F/bin/pip install flake8, then pass --flake8 F/bin/python")):
+        if exe is not None and not os.access(exe, os.X_OK):
             print(f"Not found or not executable: {exe}\n({hint})", file=sys.stderr)
             return 2
 
@@ -131,12 +136,17 @@ def main():
     print(f"\n(b) throughput on {args.folder} ({n_files} .py files, {n_lines} lines), median of {args.folder_runs} runs")
     cmds = {"nnlint": [args.nnlint, args.folder],
             "fixit": [args.fixit, "-m", "fixit", "--rules", "fixit.rules", "lint", args.folder]}
+    if args.flake8:
+        cmds["flake8"] = [args.flake8, "-m", "flake8", args.folder]
     res = bench(cmds, args.folder_runs)
     for name in cmds:
         seconds = res[name][0]
         report(name, cmds[name], *res[name], extra=f" {n_lines / seconds:10.0f} lines/s")
     ratio = res["fixit"][0] / res["nnlint"][0]
     print(f"  ratio fixit/nnlint = {ratio:.2f}x   (goal >= 2x: {'met' if ratio >= 2 else 'NOT met'})")
+    if args.flake8:
+        ratio = res["nnlint"][0] / res["flake8"][0]
+        print(f"  ratio nnlint/flake8 = {ratio:.2f}x   (goal <= 1x: {'met' if ratio <= 1 else 'NOT met'})")
     return 0
 
 

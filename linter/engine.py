@@ -183,8 +183,8 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
          subjects: Optional[dict] = None, errors: Optional[list[str]] = None, everything: Optional[list[Unit]] = None,
          cache: Optional["Cache"] = None, ends: bool = False) -> tuple[list["Finding"], set[str]]:
     """Findings, and the tasks (regression, classification) the training code's losses imply.
-    A worker that dies (killed for memory) costs the findings of the files it had not given
-    back, said in ``errors``.
+    A worker that dies (killed for memory) costs the findings of its share of the files (and of
+    the other workers' shares not finished then: the pool stops), said in ``errors``.
     ``everything``: all the files asked about, when ``units`` are those the cache did not have.
     ``ends``: the caller ends the process once the report is written (see :func:`lint_units`)."""
     everything = units if everything is None else everything
@@ -202,50 +202,61 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     import nnlint.frontends.project  # noqa: F401
     import nnlint.frontends.python  # noqa: F401
 
-    # One task per file, taken by whichever worker is free: the files of a model zoo cost a
-    # hundred times those of its tests, so halves fixed in advance left one core idle. Each
-    # worker keeps one project for all its files (what they import is read once per worker),
-    # and the findings are gathered in the order the files were found, as one process makes
-    # them (_finish keeps the first of two equal findings).
-    findings: list["Finding"] = []
+    # Each worker lints its share of the files in the order they were found, with one project
+    # (what they import is read once a worker). The shares are fixed before the run, biggest
+    # file first to the worker with the fewest bytes so far: a model zoo's files cost a hundred
+    # times its tests', so halves in the order found left a core idle, while files handed to
+    # whichever worker is free would make the findings depend on the scheduling (one file's
+    # analysis can change what an imported module holds for the next). The findings are
+    # gathered in the order the files were found, as one process makes them (_finish keeps the
+    # first of two equal findings).
+    shares = _shares(units, jobs)
+    made: dict[int, list["Finding"]] = {}
     tasks: set[str] = set()
-    lost: list[tuple[Unit, Exception]] = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=_start_worker,
-                             initargs=(units, everything, settings, checks, cache)) as pool:
-        futures = [pool.submit(_lint_in_worker, i) for i in range(len(units))]
-        for unit, future in zip(units, futures):
+    with ProcessPoolExecutor(max_workers=len(shares), mp_context=get_context("fork")) as pool:
+        futures = [pool.submit(_lint_share, [(i, units[i]) for i in share], everything, settings, checks, cache)
+                   for share in shares]
+        for share, future in zip(shares, futures):
             try:
                 part, found = future.result()
             except Exception as exc:
                 if errors is None:
                     raise
-                lost.append((unit, exc))
+                errors.append(f"{units[share[0]].path}: " + internal_error(
+                    exc, f"in the worker linting it and {len(share) - 1} more file(s) (their findings are missing)"))
                 continue
-            findings.extend(part)
+            made.update(part)
             tasks.update(found)
-    if lost and errors is not None:
-        errors.append(f"{lost[0][0].path}: " + internal_error(
-            lost[0][1], f"in the worker linting it ({len(lost)} file(s) from this one on lost their findings)"))
-    return findings, tasks
+    return [f for i in sorted(made) for f in made[i]], tasks
 
 
-#: In a pool's worker: the files to lint, and the project and settings every task shares.
-_WORKER: Optional[tuple] = None
+def _shares(units: list[Unit], jobs: int) -> list[list[int]]:
+    """The indices of ``units`` each of ``jobs`` workers lints, in order, of about equal bytes."""
+    sizes = []
+    for unit in units:
+        try:
+            sizes.append(unit.abspath.stat().st_size)
+        except OSError:
+            sizes.append(0)  # unreadable: its finding says so, at no cost
+    shares: list[list[int]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for i in sorted(range(len(units)), key=lambda i: -sizes[i]):
+        least = loads.index(min(loads))
+        shares[least].append(i)
+        loads[least] += sizes[i]
+    return [sorted(share) for share in shares if share]
 
 
-def _start_worker(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],
-                  cache: Optional["Cache"]) -> None:
+def _lint_share(numbered: list[tuple[int, Unit]], everything: list[Unit], settings: Settings,
+                checks: list[type[Check]], cache: Optional["Cache"]) -> tuple[dict[int, list["Finding"]], set[str]]:
+    """A worker's files linted in order with one project: their findings, by the files' indices."""
     from nnlint.frontends.project import Project
 
-    global _WORKER
     project = Project({u.abspath: u.path for u in everything}, record=cache is not None)
-    _WORKER = (units, {u.path for u in everything}, settings, checks, cache, project)
-
-
-def _lint_in_worker(index: int) -> tuple[list["Finding"], set[str]]:
-    units, requested, settings, checks, cache, project = _WORKER
-    found: set[str] = set()
-    return _lint_kept(units[index], project, requested, settings, checks, found, None, cache, True), found
+    requested = {u.path for u in everything}
+    tasks: set[str] = set()
+    return {i: _lint_kept(unit, project, requested, settings, checks, tasks, None, cache, True)
+            for i, unit in numbered}, tasks
 
 
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],

@@ -136,3 +136,23 @@ def test_without_a_project_marker_a_package_imports_from_the_folder_holding_it(t
              run_cli(["--format", "json", "--no-cache", "main.py", "pkg/model.py"], tmp_path).json["findings"]
              if f["code"] == "NN007"]
     assert found == [("pkg/model.py", 7, "warning")]
+
+
+def test_the_pool_shares_are_fixed_by_size_and_keep_each_share_in_order(tmp_path):
+    """Each worker gets a share of the files decided before the run (biggest first to the
+    lightest share), so the same files give the same shares whatever the scheduling."""
+    from nnlint.discovery import Unit
+    from nnlint.engine import _shares
+
+    sizes = [5_000, 10, 10, 10, 4_000, 10, 900, 10, 10, 3_000]
+    units = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"m{i}.py"
+        path.write_text("x" * size, encoding="utf-8")
+        units.append(Unit(f"m{i}.py", path, "python"))
+    shares = _shares(units, 2)
+    assert sorted(i for share in shares for i in share) == list(range(len(sizes)))
+    assert all(share == sorted(share) for share in shares)
+    loads = [sum(sizes[i] for i in share) for share in shares]
+    assert max(loads) - min(loads) <= max(sizes[1:])  # within the biggest file but the first
+    assert _shares(units, 2) == shares
