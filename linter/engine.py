@@ -57,6 +57,9 @@ ENGINE_CODES = {
 }
 
 PARALLEL_MIN_FILES = 8
+#: By default, fewer bytes than this are linted in one process: each worker starts by reading
+#: again what the files import, which ten small scripts' analysis does not repay.
+PARALLEL_MIN_BYTES = 100_000
 
 
 @dataclass
@@ -139,6 +142,8 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
                 stored.extend(hit[0])
                 stored_tasks.update(hit[1])
     todo = [u for i, u in enumerate(python) if i not in unchanged]
+    if jobs is None and workers > 1 and len(todo) >= PARALLEL_MIN_FILES and _total_size(todo) < PARALLEL_MIN_BYTES:
+        workers = 1
     raw, tasks = _run(todo, settings, checks, workers, subjects, result.errors, python, cache, keep is not None)
     raw.extend(stored)
     tasks.update(stored_tasks)
@@ -230,14 +235,23 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     return [f for i in sorted(made) for f in made[i]], tasks
 
 
-def _shares(units: list[Unit], jobs: int) -> list[list[int]]:
-    """The indices of ``units`` each of ``jobs`` workers lints, in order, of about equal bytes."""
+def _total_size(units: list[Unit]) -> int:
+    return sum(_sizes(units))
+
+
+def _sizes(units: list[Unit]) -> list[int]:
     sizes = []
     for unit in units:
         try:
             sizes.append(unit.abspath.stat().st_size)
         except OSError:
             sizes.append(0)  # unreadable: its finding says so, at no cost
+    return sizes
+
+
+def _shares(units: list[Unit], jobs: int) -> list[list[int]]:
+    """The indices of ``units`` each of ``jobs`` workers lints, in order, of about equal bytes."""
+    sizes = _sizes(units)
     shares: list[list[int]] = [[] for _ in range(jobs)]
     loads = [0] * jobs
     for i in sorted(range(len(units)), key=lambda i: -sizes[i]):

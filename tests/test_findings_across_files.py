@@ -156,3 +156,24 @@ def test_the_pool_shares_are_fixed_by_size_and_keep_each_share_in_order(tmp_path
     loads = [sum(sizes[i] for i in share) for share in shares]
     assert max(loads) - min(loads) <= max(sizes[1:])  # within the biggest file but the first
     assert _shares(units, 2) == shares
+
+
+def test_a_few_small_files_are_linted_in_one_process_unless_jobs_are_asked_for(tmp_path, monkeypatch):
+    """Workers each read again what the files import: under 100 kB of files the pool costs
+    more than it saves, so the default is one process; ``-j 2`` still makes the pool."""
+    from nnlint import engine, registry
+    from nnlint.config import Settings
+
+    if engine.usable_cores() < 2:
+        pytest.skip("one usable core: no worker pool")
+    for name in "abcdefgh":
+        write(tmp_path, f"{name}.py", "x = 1\n")
+    pooled: list[int] = []
+    real = engine._shares
+    monkeypatch.setattr(engine, "_shares", lambda units, jobs: pooled.append(jobs) or real(units, jobs))
+    settings = Settings(root=tmp_path)
+    paths = [str(tmp_path / f"{name}.py") for name in "abcdefgh"]
+    engine.lint(paths, settings, list(registry.all_checks()), jobs=None)
+    assert pooled == []
+    engine.lint(paths, settings, list(registry.all_checks()), jobs=2)
+    assert pooled == [2]
