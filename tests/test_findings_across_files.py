@@ -4,6 +4,8 @@ file is linted (a pre-commit run on train.py), and at the layer otherwise."""
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import run_cli, write
 
 _MODEL = """import torch.nn as nn
