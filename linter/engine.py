@@ -130,22 +130,22 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
     result.files = len(python) + len(graphs)
     result.paths = [u.path for u in python + graphs]
     workers = 1 if subjects is not None else min(jobs or usable_cores(), usable_cores())
-    stored: list["Finding"] = []
+    stored: dict[int, list["Finding"]] = {}  # by the file's place in ``python``
     stored_tasks: set[str] = set()
-    unchanged: set[int] = set()
     if cache is not None:
         display = {u.abspath: u.path for u in python}
         for i, unit in enumerate(python):
             hit = cache.lookup(unit, display)
             if hit is not None:
-                unchanged.add(i)
-                stored.extend(hit[0])
+                stored[i] = hit[0]
                 stored_tasks.update(hit[1])
-    todo = [u for i, u in enumerate(python) if i not in unchanged]
+    todo = [u for i, u in enumerate(python) if i not in stored]
     if jobs is None and workers > 1 and len(todo) >= PARALLEL_MIN_FILES and _total_size(todo) < PARALLEL_MIN_BYTES:
         workers = 1
-    raw, tasks = _run(todo, settings, checks, workers, subjects, result.errors, python, cache, keep is not None)
-    raw.extend(stored)
+    made, tasks = _run(todo, settings, checks, workers, subjects, result.errors, python, cache, keep is not None)
+    # in the order the files were found, cached or not (_finish keeps the first of equal findings)
+    linted = iter(made)
+    raw = [f for i in range(len(python)) for f in (stored[i] if i in stored else next(linted))]
     tasks.update(stored_tasks)
     if cache is not None:
         cache.prune()
@@ -186,10 +186,11 @@ def usable_cores() -> int:
 
 def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs: int,
          subjects: Optional[dict] = None, errors: Optional[list[str]] = None, everything: Optional[list[Unit]] = None,
-         cache: Optional["Cache"] = None, ends: bool = False) -> tuple[list["Finding"], set[str]]:
-    """Findings, and the tasks (regression, classification) the training code's losses imply.
-    A worker that dies (killed for memory) costs the findings of its share of the files (and of
-    the other workers' shares not finished then: the pool stops), said in ``errors``.
+         cache: Optional["Cache"] = None, ends: bool = False) -> tuple[list[list["Finding"]], set[str]]:
+    """The findings of each of ``units`` (a list per file, in order), and the tasks
+    (regression, classification) the training code's losses imply. A worker that dies (killed
+    for memory) stops the pool: the files of the shares not finished then have no findings,
+    said in ``errors``, a line per share.
     ``everything``: all the files asked about, when ``units`` are those the cache did not have.
     ``ends``: the caller ends the process once the report is written (see :func:`lint_units`)."""
     everything = units if everything is None else everything
@@ -207,32 +208,31 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     import nnlint.frontends.project  # noqa: F401
     import nnlint.frontends.python  # noqa: F401
 
-    # Each worker lints its share of the files in the order they were found, with one project
-    # (what they import is read once a worker). The shares are fixed before the run, biggest
-    # file first to the worker with the fewest bytes so far: a model zoo's files cost a hundred
-    # times its tests', so halves in the order found left a core idle, while files handed to
-    # whichever worker is free would make the findings depend on the scheduling (one file's
-    # analysis can change what an imported module holds for the next). The findings are
-    # gathered in the order the files were found, as one process makes them (_finish keeps the
-    # first of two equal findings).
+    # Each worker lints one share: a contiguous run of the files in the order found, which keeps
+    # a folder's files (and what they import) in one process, as one process would read them
+    # (one file's analysis can change what an imported module holds for the next). The shares
+    # are cut by size, not by count: halves by count left a core idle on timm, whose tests and
+    # layers cost a fraction of its model zoo.
     shares = _shares(units, jobs)
-    made: dict[int, list["Finding"]] = {}
+    made: list[list["Finding"]] = []
     tasks: set[str] = set()
     with ProcessPoolExecutor(max_workers=len(shares), mp_context=get_context("fork")) as pool:
-        futures = [pool.submit(_lint_share, [(i, units[i]) for i in share], everything, settings, checks, cache)
-                   for share in shares]
+        futures = [pool.submit(lint_units, share, everything, settings, checks, None, cache) for share in shares]
         for share, future in zip(shares, futures):
             try:
                 part, found = future.result()
             except Exception as exc:
                 if errors is None:
                     raise
-                errors.append(f"{units[share[0]].path}: " + internal_error(
-                    exc, f"in the worker linting it and {len(share) - 1} more file(s) (their findings are missing)"))
-                continue
-            made.update(part)
+                errors.append(f"{share[0].path}: " + internal_error(
+                    exc, f"in the worker pool, which stopped; the findings of this file and the {len(share) - 1} "
+                         "after it in its share are missing"))
+                part, found = [[] for _ in share], set()
+            made.extend(part)
             tasks.update(found)
-    return [f for i in sorted(made) for f in made[i]], tasks
+    if cache is not None:
+        cache.written += len(units)  # stored by the workers: counted here, where the cache is pruned
+    return made, tasks
 
 
 def _total_size(units: list[Unit]) -> int:
@@ -249,34 +249,28 @@ def _sizes(units: list[Unit]) -> list[int]:
     return sizes
 
 
-def _shares(units: list[Unit], jobs: int) -> list[list[int]]:
-    """The indices of ``units`` each of ``jobs`` workers lints, in order, of about equal bytes."""
-    sizes = _sizes(units)
-    shares: list[list[int]] = [[] for _ in range(jobs)]
-    loads = [0] * jobs
-    for i in sorted(range(len(units)), key=lambda i: -sizes[i]):
-        least = loads.index(min(loads))
-        shares[least].append(i)
-        loads[least] += sizes[i]
-    return [sorted(share) for share in shares if share]
+def _shares(units: list[Unit], jobs: int) -> list[list[Unit]]:
+    """``units`` cut into at most ``jobs`` contiguous runs of about equal weight: a file weighs
+    its size and a fixed part (a file's analysis costs something however small it is)."""
+    weights = [size + _FILE_WEIGHT for size in _sizes(units)]
+    total = sum(weights)
+    shares: list[list[Unit]] = [[]]
+    done = 0
+    for unit, weight in zip(units, weights):
+        if shares[-1] and done >= total * len(shares) / jobs:
+            shares.append([])
+        shares[-1].append(unit)
+        done += weight
+    return shares
 
 
-def _lint_share(numbered: list[tuple[int, Unit]], everything: list[Unit], settings: Settings,
-                checks: list[type[Check]], cache: Optional["Cache"]) -> tuple[dict[int, list["Finding"]], set[str]]:
-    """A worker's files linted in order with one project: their findings, by the files' indices."""
-    from nnlint.frontends.project import Project
-
-    project = Project({u.abspath: u.path for u in everything}, record=cache is not None)
-    requested = {u.path for u in everything}
-    tasks: set[str] = set()
-    return {i: _lint_kept(unit, project, requested, settings, checks, tasks, None, cache, True)
-            for i, unit in numbered}, tasks
+_FILE_WEIGHT = 2_000
 
 
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],
                subjects: Optional[dict] = None, cache: Optional["Cache"] = None,
-               ends: bool = False) -> tuple[list["Finding"], set[str]]:
-    """Lint ``units`` in this process; ``everything`` is the whole set of files asked about
+               ends: bool = False) -> tuple[list[list["Finding"]], set[str]]:
+    """Lint ``units`` in this process (their findings, a list per file); ``everything`` is the whole set of files asked about
     (for display paths). With ``ends`` (this process ends once the report is written), what
     the last file left is not collected: nothing would use the memory, and the collection
     scans every object the file's analysis made (60 ms of a one-file run on timm's train.py)."""
@@ -284,12 +278,9 @@ def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, ch
 
     project = Project({u.abspath: u.path for u in everything}, record=cache is not None)
     requested = {u.path for u in everything}
-    findings: list["Finding"] = []
     tasks: set[str] = set()
-    for unit in units:
-        findings.extend(_lint_kept(unit, project, requested, settings, checks, tasks, subjects, cache,
-                                   not (ends and unit is units[-1])))
-    return findings, tasks
+    return [_lint_kept(unit, project, requested, settings, checks, tasks, subjects, cache,
+                       not (ends and unit is units[-1])) for unit in units], tasks
 
 
 def _lint_kept(unit: Unit, project: "Project", requested: set[str], settings: Settings, checks: list[type[Check]],

@@ -294,3 +294,25 @@ def test_a_timed_out_analysis_is_not_kept(in_process, monkeypatch, capsys):
     assert main(["--format", "json", "train.py"]) == 1  # analysed in full this time
     assert "NN904" not in {f["code"] for f in json.loads(capsys.readouterr().out)["findings"]}
     assert _entries(in_process)
+
+
+def test_a_finding_from_the_cache_keeps_its_place_among_the_files(tmp_path):
+    """Two analyses make the same finding (the model file's own, with its default; the
+    script's, with the value it passes): the first file's is kept, whether the other file was
+    analysed again or taken from the cache."""
+    from .conftest import cli_env, run_cli, write
+
+    write(tmp_path, "pyproject.toml", "[project]\nname = 'p'\n")
+    write(tmp_path, "model.py", "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, p=0.8):\n"
+                                "        super().__init__()\n        self.d = nn.Dropout(p)\n")
+    write(tmp_path, "train.py", "from model import Net\n\nnet = Net(p=0.95)\n")
+    env = cli_env(NNLINT_NO_CACHE=None)
+
+    def messages(*extra):
+        found = run_cli(["--format", "json", *extra, "model.py", "train.py"], tmp_path, env=env).json["findings"]
+        return [f["message"] for f in found if f["code"] == "NN007"]
+
+    fresh = messages("--no-cache")
+    assert messages() == fresh  # the cache written
+    write(tmp_path, "train.py", "from model import Net\n\nnet = Net(p=0.95)\n# edited\n")
+    assert messages() == fresh == messages("--no-cache")  # model.py from the cache, train.py analysed again

@@ -140,24 +140,27 @@ def test_without_a_project_marker_a_package_imports_from_the_folder_holding_it(t
     assert found == [("pkg/model.py", 7, "warning")]
 
 
-def test_the_pool_shares_are_fixed_by_size_and_keep_each_share_in_order(tmp_path):
-    """Each worker gets a share of the files decided before the run (biggest first to the
-    lightest share), so the same files give the same shares whatever the scheduling."""
+def test_the_pool_shares_are_runs_of_the_files_in_order_cut_by_size(tmp_path):
+    """Each worker lints a contiguous run of the files (a folder's files, and what they
+    import, stay in one process), the runs cut by size rather than by count, and empty files
+    still spread over the workers."""
     from nnlint.discovery import Unit
-    from nnlint.engine import _shares
+    from nnlint.engine import _FILE_WEIGHT, _shares
 
-    sizes = [5_000, 10, 10, 10, 4_000, 10, 900, 10, 10, 3_000]
+    sizes = [30_000, 10, 10, 10, 10, 10, 10, 10, 30_000, 10_000]
     units = []
     for i, size in enumerate(sizes):
         path = tmp_path / f"m{i}.py"
         path.write_text("x" * size, encoding="utf-8")
         units.append(Unit(f"m{i}.py", path, "python"))
     shares = _shares(units, 2)
-    assert sorted(i for share in shares for i in share) == list(range(len(sizes)))
-    assert all(share == sorted(share) for share in shares)
-    loads = [sum(sizes[i] for i in share) for share in shares]
-    assert max(loads) - min(loads) <= max(sizes[1:])  # within the biggest file but the first
-    assert _shares(units, 2) == shares
+    assert [u for share in shares for u in share] == units
+    assert [len(share) for share in shares] == [8, 2]  # not 5 and 5: a big file outweighs seven small ones
+    empty = [Unit(f"e{i}.py", tmp_path / f"e{i}.py", "python") for i in range(8)]
+    for unit in empty:
+        unit.abspath.write_text("", encoding="utf-8")
+    assert [len(share) for share in _shares(empty, 2)] == [4, 4]
+    assert _FILE_WEIGHT > 0
 
 
 def test_a_few_small_files_are_linted_in_one_process_unless_jobs_are_asked_for(tmp_path, monkeypatch):

@@ -193,7 +193,8 @@ def test_a_crash_applying_suppressions_still_prints_the_findings(repo):
 
 
 def test_a_dead_worker_costs_its_files_not_the_run(repo):
-    """A worker killed (by the kernel, for memory) is one line for its files; exit 2."""
+    """A worker killed (by the kernel, for memory) stops the pool: a line for each share of files
+    left without findings, the first naming the first file; exit 2."""
     from nnlint.engine import PARALLEL_MIN_FILES, usable_cores
 
     if usable_cores() < 2:

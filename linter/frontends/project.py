@@ -119,7 +119,7 @@ class Project:
         importer may need it too): a leaf of the imports (a script, a model file) is parsed for
         its own findings alone, which are made by now (their positions worked out; the
         suppressions are read from the text). Should a later file import it after all, it is
-        parsed and run again, as in a run (or a worker's chunk) that never linted it."""
+        parsed and run again, as in a run (or a worker's share) that never linted it."""
         resolved = files.resolve(abspath)
         if resolved not in self.imported:
             self.modules.pop(resolved, None)
