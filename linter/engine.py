@@ -468,7 +468,10 @@ def _finish(raw: list["Finding"], units: list[Unit], settings: Settings, report_
 
     Analyses of several files can make the same finding (a model file's own, and a script's
     that builds the model with the values it passes): the first made is kept, in the order
-    the files were found, whether one process analysed them or several (see :func:`_run`)."""
+    the files were found, whether one process analysed them or several, and whether they
+    came from the cache or not (see :func:`_run`). (What an analysis makes can still differ
+    between one process and several where one file's analysis changes an imported module for
+    the files after it in the same process.)"""
     unique: dict[tuple, Finding] = {}
     for finding in raw:
         unique.setdefault(finding.identity(), finding)
