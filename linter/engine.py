@@ -145,7 +145,7 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
     made, tasks = _run(todo, settings, checks, workers, subjects, result.errors, python, cache, keep is not None)
     # in the order the files were found, cached or not (_finish keeps the first of equal findings)
     linted = iter(made)
-    raw = [f for i in range(len(python)) for f in (stored[i] if i in stored else next(linted))]
+    raw = [f for i in range(len(python)) for f in (stored[i] if i in stored else next(linted, []))]
     tasks.update(stored_tasks)
     if cache is not None:
         cache.prune()
