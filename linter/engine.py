@@ -60,6 +60,8 @@ PARALLEL_MIN_FILES = 8
 #: By default, fewer bytes than this are linted in one process: each worker starts by reading
 #: again what the files import, which ten small scripts' analysis does not repay.
 PARALLEL_MIN_BYTES = 100_000
+#: What a file weighs in a worker's share beside its bytes: its analysis costs something however small it is.
+_FILE_WEIGHT = 2_000
 
 
 @dataclass
@@ -140,12 +142,12 @@ def _lint(paths: list[str], settings: Settings, checks: list[type[Check]], jobs:
                 stored[i] = hit[0]
                 stored_tasks.update(hit[1])
     todo = [u for i, u in enumerate(python) if i not in stored]
-    if jobs is None and workers > 1 and len(todo) >= PARALLEL_MIN_FILES and _total_size(todo) < PARALLEL_MIN_BYTES:
+    if jobs is None and workers > 1 and len(todo) >= PARALLEL_MIN_FILES and sum(_sizes(todo)) < PARALLEL_MIN_BYTES:
         workers = 1
     made, tasks = _run(todo, settings, checks, workers, subjects, result.errors, python, cache, keep is not None)
     # in the order the files were found, cached or not (_finish keeps the first of equal findings)
     linted = iter(made)
-    raw = [f for i in range(len(python)) for f in (stored[i] if i in stored else next(linted, []))]
+    raw = [f for i in range(len(python)) for f in (stored[i] if i in stored else next(linted))]
     tasks.update(stored_tasks)
     if cache is not None:
         cache.prune()
@@ -235,10 +237,6 @@ def _run(units: list[Unit], settings: Settings, checks: list[type[Check]], jobs:
     return made, tasks
 
 
-def _total_size(units: list[Unit]) -> int:
-    return sum(_sizes(units))
-
-
 def _sizes(units: list[Unit]) -> list[int]:
     sizes = []
     for unit in units:
@@ -251,7 +249,7 @@ def _sizes(units: list[Unit]) -> list[int]:
 
 def _shares(units: list[Unit], jobs: int) -> list[list[Unit]]:
     """``units`` cut into at most ``jobs`` contiguous runs of about equal weight: a file weighs
-    its size and a fixed part (a file's analysis costs something however small it is)."""
+    its size and :data:`_FILE_WEIGHT`."""
     weights = [size + _FILE_WEIGHT for size in _sizes(units)]
     total = sum(weights)
     shares: list[list[Unit]] = [[]]
@@ -264,14 +262,11 @@ def _shares(units: list[Unit], jobs: int) -> list[list[Unit]]:
     return shares
 
 
-_FILE_WEIGHT = 2_000
-
-
 def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, checks: list[type[Check]],
                subjects: Optional[dict] = None, cache: Optional["Cache"] = None,
                ends: bool = False) -> tuple[list[list["Finding"]], set[str]]:
-    """Lint ``units`` in this process (their findings, a list per file); ``everything`` is the whole set of files asked about
-    (for display paths). With ``ends`` (this process ends once the report is written), what
+    """Lint ``units`` in this process (their findings, a list per file); ``everything`` is the
+    whole set of files asked about (for display paths). With ``ends`` (this process ends once the report is written), what
     the last file left is not collected: nothing would use the memory, and the collection
     scans every object the file's analysis made (60 ms of a one-file run on timm's train.py)."""
     from nnlint.frontends.project import Project  # libcst: not needed when only graphs are linted

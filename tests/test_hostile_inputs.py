@@ -219,7 +219,8 @@ def test_jobs_are_capped_at_the_usable_cores(repo, monkeypatch):
     from nnlint.config import Settings
 
     seen = []
-    monkeypatch.setattr(engine, "_run", lambda units, settings, checks, jobs, *rest: seen.append(jobs) or ([], set()))
+    monkeypatch.setattr(engine, "_run",
+                        lambda units, settings, checks, jobs, *rest: seen.append(jobs) or ([[] for _ in units], set()))
     settings = Settings(root=repo)
     engine.lint([str(repo / "ctl.py")], settings, engine.selected_checks(settings), jobs=64)
     engine.lint([str(repo / "ctl.py")], settings, engine.selected_checks(settings), jobs=1)
