@@ -246,6 +246,10 @@ class Interpreter:
         self._unread: dict[cst.For, bool] = {}  # loops whose variable the body does not read
         #: id(module) -> (how many project star imports it had, the modules they import), found on first use
         self._star_modules: dict[int, tuple[int, list[ModuleInfo]]] = {}
+        #: while a submodule build is recorded (nnlint.frontends.module_reuse): what it reads from
+        #: outside itself, and the calls it makes as (function, stack depth, limit met)
+        self.reads: Any = None
+        self.call_log: Optional[list[tuple[cst.FunctionDef, int, bool]]] = None
 
     # ------------------------------------------------------------------ modules and names
 
@@ -395,6 +399,13 @@ class Interpreter:
         return (not info.executed and name in (info.plain_imports or {})) or name in self.module_globals(info)
 
     def module_attr(self, ref: ModuleRef, name: str) -> Any:
+        """``module.name`` (:meth:`read_module_attr`), recorded while a submodule build is."""
+        value = self.read_module_attr(ref, name)
+        if self.reads is not None:
+            self.reads.add(("attr", ref.info, ref.framework, name, value))
+        return value
+
+    def read_module_attr(self, ref: ModuleRef, name: str) -> Any:
         """``module.name`` for a project module: a global it defines, or its submodule. A module
         named like a framework that defines neither (and binds no name by a star import of a
         module nnlint cannot see, or a module ``__getattr__``) is not what the code means: Python
@@ -440,21 +451,34 @@ class Interpreter:
             return self.force(frame.locals[name])
         for scope in frame.enclosing:  # a function defined inside another reads that one's names
             if name in scope:
-                return self.force(scope[name])
-        glob = frame.module.globals
-        if not frame.is_module and name in glob:
+                value = self.force(scope[name])
+                if self.reads is not None:
+                    self.reads.add(("scope", scope, name, value))
+                return value
+        value = self.global_value(name, frame.module, frame.is_module)
+        if self.reads is not None:
+            self.reads.add(("global", frame.module, name, frame.is_module, value))
+        return value
+
+    def global_value(self, name: str, module: ModuleInfo, is_module: bool = False) -> Any:
+        """What ``name`` reads in ``module`` where no local scope binds it: a global (of a module
+        read statement by statement, once the statement binding it has run), a builtin, or a
+        name a star import binds. From the module's own top level (``is_module``), its globals
+        are the frame's locals, looked up already."""
+        glob = module.globals
+        if not is_module and name in glob:
             return self.force(glob[name])
-        if frame.module.source.statements is not None:
-            self.run_binder(frame.module, name)
+        if module.source.statements is not None:
+            self.run_binder(module, name)
             if name in glob:
                 return self.force(glob[name])
         if name in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[name]
         if name not in _BUILTINS and not name.startswith("_"):
-            found = self.star_global(frame.module, name)
+            found = self.star_global(module, name)
             if found is not _UNBOUND:
                 return self.force(found)
-        for star in frame.module.star_modules:
+        for star in module.star_modules:
             if self.star_provides(star, name):
                 return External(f"{star}.{name}")
         return External(f"builtins.{name}") if name in _BUILTINS else UNKNOWN
@@ -588,6 +612,8 @@ class Interpreter:
             if isinstance(owner, (Instance, ClassRef)):
                 self.on_bind(target.attr.value, value, frame, owner=owner)
                 owner.attrs[target.attr.value] = value
+                if isinstance(owner, ClassRef) and self.reads is not None:
+                    self.reads.impure += 1  # a class attribute changed: a copy would not change it
         elif isinstance(target, cst.Subscript):
             owner = self.eval(target.value, frame)
             key = self.subscript_key(target, frame)
@@ -1081,7 +1107,10 @@ class Interpreter:
         node = func.node
         if node is None:
             return UNKNOWN  # a body libcst cannot read (nnlint.bodies)
-        if node in self.stack or len(self.stack) >= self.MAX_DEPTH:
+        limited = node in self.stack or len(self.stack) >= self.MAX_DEPTH
+        if self.call_log is not None:
+            self.call_log.append((node, len(self.stack), limited))
+        if limited:
             self.gave_up()
             return UNKNOWN
         in_graph = frame.in_graph or graph is not None

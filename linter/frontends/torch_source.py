@@ -24,6 +24,7 @@ from nnlint.frontends.interpreter import (
     is_static,
     origin_of,
 )
+from nnlint.frontends.module_reuse import ModuleReuse
 from nnlint.frontends.names import call_argument, dotted, identifier_words
 from nnlint.frontends.program import Program
 from nnlint.frontends.project import ModuleInfo, Project
@@ -93,6 +94,7 @@ class TorchInterpreter(TrainingCode):
         self.optimizers_seen = False  # a torch optimizer is built somewhere
         self.optimized_unknown = False  # ... over parameters nnlint cannot tie to modules, or a model goes to unknown code
         self.forwards = 0  # > 0 while a module's forward runs (layers built there are fresh)
+        self.reuse = ModuleReuse()  # submodules built again with the same arguments are copied
 
     # ------------------------------------------------------------------ branches ruled out
 
@@ -1161,6 +1163,8 @@ class TorchInterpreter(TrainingCode):
             cls.is_nn_module = any(self.is_module_base(b) for b in cls.bases)
         if cls.is_nn_module and isinstance(frame.self_obj, Instance) and frame.self_obj.cls.is_nn_module:
             self.program.submodule_classes.add(cls.name)  # built inside another module
+            return self.reuse.build(self, cls, args, kwargs, frame,
+                                    lambda: super(TorchInterpreter, self).instantiate(cls, args, kwargs, node, frame))
         inst = super().instantiate(cls, args, kwargs, node, frame)
         if cls.is_nn_module and frame.self_obj is None and not frame.in_graph:
             inst.mode = "train"  # a new module is in training mode

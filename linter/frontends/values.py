@@ -8,7 +8,7 @@ statically, and everything built from it stays unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import libcst as cst
 
@@ -90,6 +90,12 @@ class FunctionRef:
         return self._node
 
 
+#: While a submodule build is recorded (:mod:`nnlint.frontends.module_reuse`), what takes the
+#: class attributes it reads, as ``("class", cls, name, value)``: a class is read through
+#: :meth:`ClassRef.lookup` from many places, and every one of them counts.
+class_reads: Optional[Callable[[tuple], None]] = None
+
+
 @dataclass(eq=False)
 class ClassRef:
     node: cst.ClassDef
@@ -104,11 +110,18 @@ class ClassRef:
         return self.node.name.value
 
     def lookup(self, name: str) -> Any:
+        found = self.resolve(name)
+        if class_reads is not None:
+            class_reads(("class", self, name, found))
+        return found
+
+    def resolve(self, name: str) -> Any:
+        """:meth:`lookup`, unrecorded."""
         if name in self.attrs:
             return self.attrs[name]
         for base in self.bases:
             if isinstance(base, ClassRef):
-                found = base.lookup(name)
+                found = base.resolve(name)
                 if found is not UNKNOWN:
                     return found
         return UNKNOWN
