@@ -217,6 +217,42 @@ def test_a_module_imported_while_the_first_block_is_built_is_not_run_again(tmp_p
     assert any(f["code"] == "NN007" for f in reused)
 
 
+REVIEWED = HERE / "fixtures" / "module_reuse"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in REVIEWED.iterdir()))
+def test_programs_a_review_found_give_the_findings_of_building_each_block(tmp_path, monkeypatch, capsys, name):
+    """Builds under ``no_grad`` (which marks the open block as evaluating), a loss computed in a
+    constructor (attached to the graph it runs in), a first build that loads a module (steps a
+    second build does not take), probes in a forward: a copy would record less than a run."""
+    import shutil
+
+    source = REVIEWED / name
+    if source.is_dir():
+        shutil.copytree(source, tmp_path / name)
+    else:
+        shutil.copy(source, tmp_path / name)
+    reused, built = _both(tmp_path, monkeypatch, capsys)
+    assert reused == built
+
+
+def test_an_op_a_copied_layer_made_names_the_copy(tmp_path, monkeypatch):
+    """A layer applied in a constructor (a shape probe) tags its op with the layer's id, which
+    tells one layer called twice from two alike layers: a copied probe's op names the copy."""
+    from nnlint.frontends.project import Project
+    from nnlint.frontends.torch_source import analyze
+
+    (tmp_path / "main.py").write_text((REVIEWED / "probe_in_init.py").read_text(encoding="utf-8"), encoding="utf-8")
+    copies = _copies(monkeypatch)
+    project = Project({})
+    program = analyze(project.load(tmp_path / "main.py"), project)
+    assert "Probe" in copies
+    made = [op.attrs["module"] for op in next(g for g in program.graphs if g.name == "make").ops.values()
+            if "module" in op.attrs]
+    assert len(made) == 2 and made[0] != made[1]
+    assert set(made) <= {id(layer) for layer in program.layers}
+
+
 def test_a_build_that_met_the_call_limit_is_reused_only_under_the_same_stack():
     """The interpreter stops following calls at a recursion or at its depth limit: a build
     that met neither is reused where its deepest call stays under the limit and it calls no

@@ -250,6 +250,7 @@ class Interpreter:
         #: outside itself, and the calls it makes as (function, stack depth, limit met)
         self.reads: Any = None
         self.call_log: Optional[list[tuple[cst.FunctionDef, int, bool]]] = None
+        self.loads = 0  # top-level statements and modules run so far (work done once, then found done)
 
     # ------------------------------------------------------------------ modules and names
 
@@ -269,6 +270,7 @@ class Interpreter:
             info.globals.update(ordered)
         elif not info.executed:
             frame = Frame(info, self.start_module(info), is_module=True, name="<module>")
+            self.loads += 1
             try:
                 self.exec_block(info.source.module.body, frame)
             except (_Return, _LoopExit):
@@ -314,6 +316,7 @@ class Interpreter:
         if stmt.ran:
             return
         stmt.ran = True
+        self.loads += 1
         graph = self.start_module(info)
         try:
             body = statements.parsed(index)

@@ -115,7 +115,7 @@ class _Built:
         same = _Renumber(graph, first, len(graph.ops), graph)  # ids kept: the copy stands where the run was
         self.inst = copy_built(inst, memo, same)
         self.layers = [copy_built(layer, memo, same) for layer in layers]
-        self.ops = [(op.kind, op.type_name, list(op.inputs), copy_built(op.attrs, memo, same), op.origin, op.label)
+        self.ops = [(op.kind, op.type_name, list(op.inputs), _op_attrs(op.attrs, memo, same), op.origin, op.label)
                     for op in (graph.ops[i] for i in range(first, len(graph.ops)))]
         self.graph = graph
         self.first = first
@@ -182,12 +182,13 @@ class ModuleReuse:
             interp.reads, interp.call_log = _Reads(), []
             values.class_reads = interp.reads.add
         reads, base = interp.reads, len(interp.stack)
-        start, calls_start, impure = len(reads.entries), len(interp.call_log), reads.impure
+        start, calls_start, impure, loads = len(reads.entries), len(interp.call_log), reads.impure, interp.loads
         try:
             inst = run()
             mine = reads.entries[start:]
             tables = _tables_read(reads, mine)
-            pure = reads.impure == impure and len(mine) < _READ_CAP and tables is not None
+            # a run that loaded a module took steps a second run would not: the next is kept instead
+            pure = reads.impure == impure and interp.loads == loads and len(mine) < _READ_CAP and tables is not None
             if not pure:
                 reads.impure += 1  # an enclosing build read what this one read
             calls = _Calls(interp, [(node, depth - base, limited) for node, depth, limited in interp.call_log[calls_start:]])
@@ -218,7 +219,7 @@ def _replay(interp: "Interpreter", built: _Built, graph: ModelGraph) -> Instance
     remap = _Renumber(built.graph, built.first, built.first + len(built.ops), graph)
     inst = copy_built(built.inst, memo, remap)
     layers = [copy_built(layer, memo, remap) for layer in built.layers]
-    ops = [(kind, name, [remap.op(i) for i in inputs], copy_built(attrs, memo, remap), origin, label)
+    ops = [(kind, name, [remap.op(i) for i in inputs], _op_attrs(attrs, memo, remap), origin, label)
            for kind, name, inputs, attrs, origin, label in built.ops]
     for op in ops:
         graph.add(*op)
@@ -235,6 +236,16 @@ def _replay(interp: "Interpreter", built: _Built, graph: ModelGraph) -> Instance
         interp.call_log.extend((node, depth + above, limited) for node, above, limited in built.calls.calls)
     interp.steps += built.steps  # within the budget: a run past it is run, to stop where it stops
     return inst
+
+
+def _op_attrs(attrs: dict, memo: dict[int, Any], remap: "_Renumber") -> dict:
+    """An op's attributes copied; ``module``, the id of the layer that made it (which tells one
+    layer called twice from two alike layers), names that layer's copy."""
+    copy = copy_built(attrs, memo, remap)
+    made_by = memo.get(attrs.get("module")) if isinstance(attrs.get("module"), int) else None
+    if made_by is not None:
+        copy["module"] = id(made_by)
+    return copy
 
 
 class _Renumber:
@@ -263,6 +274,9 @@ def _key(interp: "Interpreter", cls: ClassRef, args: list, kwargs: dict, frame: 
     """The build's class, arguments and context; None where an argument is not plain. Classes,
     functions and modules are in it as themselves, so the key keeps them alive (an id could be
     another object's once they were freed)."""
+    if getattr(interp, "forwards", 0) or getattr(interp, "quiet_blocks", None) or getattr(interp, "phases", None) \
+            or getattr(interp, "data_loops", 0):
+        return None  # built in a forward, a no_grad block or an evaluation: what it records goes beyond the build
     try:
         given = (tuple(_plain(a) for a in args), tuple((k, _plain(v)) for k, v in kwargs.items()))
     except _NotCopyable:
@@ -273,9 +287,8 @@ def _key(interp: "Interpreter", cls: ClassRef, args: list, kwargs: dict, frame: 
 
 def _context(interp: "Interpreter") -> tuple:
     """What the interpreter is in the middle of: the holders' counters and settings (loops,
-    branches, forwards, ``no_grad`` blocks, data loops, training steps so far...), the
-    evaluation phases and ``no_grad`` blocks open."""
-    parts: list = [tuple(getattr(interp, "phases", ())), len(getattr(interp, "quiet_blocks", ()))]
+    branches, training steps so far...)."""
+    parts: list = []
     for holder in _holders(interp):
         for name, value in vars(holder).items():
             if name not in _REPLAYED and not isinstance(value, bool) \
@@ -410,10 +423,13 @@ def _holders(interp: "Interpreter") -> list:
 def _state(interp: "Interpreter", frame: "Frame") -> tuple:
     """What a build could change besides what it makes: the size or value of each field of
     the holders (flags aside: see ``_flags``), how many calls were inlined (a count per
-    function, which limits how often training code follows one), and the inputs and outputs of
-    the graph the constructor runs in."""
-    parts: list = [len(frame.graph.inputs), len(frame.graph.outputs), sum(interp.inlined.values())]
-    for holder in _holders(interp):
+    function, which limits how often training code follows one), and of the graph the
+    constructor runs in, its inputs, outputs, flags and training setup (a loss computed in a
+    constructor is attached to it)."""
+    graph = frame.graph
+    parts: list = [len(graph.inputs), len(graph.outputs), graph.complete, graph.instantiated, graph.is_model,
+                   graph.top_level, sum(interp.inlined.values())]
+    for holder in (*_holders(interp), graph.setup):
         for name, value in vars(holder).items():
             if name in _REPLAYED or isinstance(value, bool):
                 continue
