@@ -22,20 +22,20 @@ attributes, the interpreter's state. So a build is copied only when all of this 
   otherwise (a nested function's enclosing scope counts as globals do: ``to_2tuple =
   _ntuple(2)`` reads ``n``); a write to a class attribute refuses reuse outright;
 - the first run changed nothing but what it made: the interpreter's and the program's state is
-  compared before and after (:func:`_state`), every change but the layers it recorded (which
-  a copy records again), the flags it set (which a copy sets again) and caches keyed by the
-  code's own nodes refuses reuse. The flags as they were before the run are part of the key,
-  so a flag the first run found set already is never assumed set where it is not;
-- the context the interpreter reads is the same: the branches and loops open, whether a
-  forward, ``no_grad`` or a data loop is running, and the call stack (the first run's calls
-  meet the recursion and depth limits as a run here would: :class:`_Calls`);
+  compared before and after (:func:`_state`), and every change but the layers it recorded
+  (which a copy records again) and caches keyed by the code's own nodes refuses reuse, a flag
+  it set (``program.trains``) included;
+- the context the interpreter reads is the same: the branches and loops open, the
+  interpreter's counters and flags (:func:`_context`), no forward, ``no_grad`` block or data
+  loop running, and the call stack (the first run's calls meet the recursion and depth limits
+  as a run here would: :class:`_Calls`);
 - everything the instance holds can be copied (:func:`copy_built`): modules, layers, plain
   values, tensors of ops it added; a graph, an optimizer or anything else refuses reuse.
 
-A copy adds the first run's ops to the graph it is built in (renumbered), records its layers,
-sets its flags and counts its steps against the file's budget; a build that would go past the
-budget is run, so the analysis gives up where and as it would have without reuse. A copy made while an enclosing build is recorded hands that build
-the reads and calls of the run it stands for.
+A copy adds the first run's ops to the graph it is built in (renumbered), records its layers
+and counts its steps against the file's budget; a build that would go past the budget is run,
+so the analysis gives up where and as it would have without reuse. A copy made while an
+enclosing build is recorded hands that build the reads and calls of the run it stands for.
 """
 
 from __future__ import annotations
@@ -102,14 +102,13 @@ class _Built:
     """What one run of a constructor made, copied as it was when the run ended (the code goes
     on to change the instance: ``model.eval()``, an optimizer over its layers): the instance,
     the layers it recorded, the ops it added to the graph it ran in (ops ``first`` on of
-    ``graph``: a parameter's ``torch.zeros(...)``, arithmetic on sizes), the flags it set, the
-    steps it took, the calls it made and what it read."""
+    ``graph``: a parameter's ``torch.zeros(...)``, arithmetic on sizes), the steps it took,
+    the calls it made and what it read."""
 
-    __slots__ = ("inst", "layers", "ops", "graph", "first", "steps", "flags", "calls", "reads", "tables")
+    __slots__ = ("inst", "layers", "ops", "graph", "first", "steps", "calls", "reads", "tables")
 
     def __init__(self, inst: Instance, layers: list[Layer], graph: ModelGraph, first: int, steps: int,
-                 flags: dict[tuple[int, str], bool], calls: "_Calls", reads: list[tuple],
-                 tables: list[tuple[Any, Any, list]]) -> None:
+                 calls: "_Calls", reads: list[tuple], tables: list[tuple[Any, Any, list]]) -> None:
         self.tables = tables  # (container, content, containers in it) of the lists and dicts it read
         memo = _shared(tables)
         same = _Renumber(graph, first, len(graph.ops), graph)  # ids kept: the copy stands where the run was
@@ -120,7 +119,6 @@ class _Built:
         self.graph = graph
         self.first = first
         self.steps = steps
-        self.flags = flags  # (holder, field) -> the value the run set: events.complete = False
         self.calls = calls
         self.reads = reads
 
@@ -152,7 +150,7 @@ class ModuleReuse:
     """The submodules built so far in one file, by class, arguments and context."""
 
     def __init__(self) -> None:
-        self._built: dict[tuple, Optional[_Built]] = {}  # None: the first run was not pure; run again
+        self._built: dict[tuple, _Built] = {}
 
     def build(self, interp: "Interpreter", cls: ClassRef, args: list, kwargs: dict, frame: "Frame",
               run: Callable[[], Any]) -> Any:
@@ -173,7 +171,6 @@ class ModuleReuse:
                 frame: "Frame", run: Callable[[], Any]) -> Any:
         """Run the build, and keep what it made where it was pure (the module docstring)."""
         before = _state(interp, frame)
-        flags_before = _flags(interp)
         layers_before = len(interp.program.layers)
         first = len(frame.graph.ops)
         steps = interp.steps
@@ -196,14 +193,13 @@ class ModuleReuse:
             if outermost:
                 interp.reads, interp.call_log = None, None
                 values.class_reads = None
-        if not pure or not isinstance(inst, Instance) or _key(interp, cls, args, kwargs, frame) != key \
-                or _state(interp, frame) != before or len(interp.program.layers) >= _LAYER_CAP:
+        if not pure or not isinstance(inst, Instance) or _state(interp, frame) != before \
+                or len(interp.program.layers) >= _LAYER_CAP:
             self._built.pop(key, None)
             return inst
-        flags = {name: value for name, value in _flags(interp).items() if flags_before[name] != value}
         try:
             self._built[key] = _Built(inst, interp.program.layers[layers_before:], frame.graph, first,
-                                      interp.steps - steps, flags, calls, mine, tables)
+                                      interp.steps - steps, calls, mine, tables)
         except _NotCopyable:
             self._built.pop(key, None)
         return inst
@@ -226,9 +222,6 @@ def _replay(interp: "Interpreter", built: _Built, graph: ModelGraph) -> Instance
     for layer in layers:
         if len(interp.program.layers) < _LAYER_CAP:
             interp.program.layers.append(layer)
-    holders = _holders(interp)
-    for (holder, name), value in built.flags.items():
-        setattr(holders[holder], name, value)
     if interp.reads is not None:  # an enclosing build being recorded depends on what this one read and called
         for entry in built.reads:
             interp.reads.add(entry)
@@ -281,20 +274,14 @@ def _key(interp: "Interpreter", cls: ClassRef, args: list, kwargs: dict, frame: 
         given = (tuple(_plain(a) for a in args), tuple((k, _plain(v)) for k, v in kwargs.items()))
     except _NotCopyable:
         return None
-    return (cls, given, interp.open_branches() if interp.uncertain else (), frame.module, _context(interp),
-            tuple(_flags(interp).items()))
+    return (cls, given, interp.open_branches() if interp.uncertain else (), frame.module, _context(interp))
 
 
 def _context(interp: "Interpreter") -> tuple:
-    """What the interpreter is in the middle of: the holders' counters and settings (loops,
-    branches, training steps so far...)."""
-    parts: list = []
-    for holder in _holders(interp):
-        for name, value in vars(holder).items():
-            if name not in _REPLAYED and not isinstance(value, bool) \
-                    and (value is None or isinstance(value, (int, float, str))):
-                parts.append(value)
-    return tuple(parts)
+    """What the interpreter is in the middle of: the holders' counters, settings and flags
+    (loops, branches, training steps so far, ``program.trains``, ``events.complete``...)."""
+    return tuple(value for holder in _holders(interp) for name, value in vars(holder).items()
+                 if name not in _REPLAYED and (value is None or isinstance(value, (int, float, str))))
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -333,10 +320,13 @@ def _tables_read(reads: _Reads, entries: list[tuple]) -> Optional[list[tuple[Any
             _plain(value)
         except _NotCopyable:
             return None
-    for container, content, _ in found.values():
-        if _content(container, [], [_TABLE_CAP]) != content:
-            return None
-    return list(found.values())
+    tables = list(found.values())
+    return tables if _tables_hold(tables) else None
+
+
+def _tables_hold(tables: list[tuple[Any, Any, list]]) -> bool:
+    """Whether every table holds the content it held when first read."""
+    return all(_content(container, [], [_TABLE_CAP]) == content for container, content, _ in tables)
 
 
 def _content(value: Any, inner: list, budget: list[int], depth: int = 0) -> Any:
@@ -382,9 +372,8 @@ def _same(a: Any, b: Any) -> bool:
 def _reads_hold(interp: "Interpreter", reads: list[tuple], tables: list[tuple[Any, Any, list]]) -> bool:
     """Whether every read of a build gives the same value now (each asked the way the
     interpreter asked it, once per name), and every table it read holds what it held."""
-    for container, content, _ in tables:
-        if _content(container, [], [_TABLE_CAP]) != content:
-            return False
+    if not _tables_hold(tables):
+        return False
     seen: set = set()
     for entry in reads:
         where = entry[:-1]
@@ -422,7 +411,7 @@ def _holders(interp: "Interpreter") -> list:
 
 def _state(interp: "Interpreter", frame: "Frame") -> tuple:
     """What a build could change besides what it makes: the size or value of each field of
-    the holders (flags aside: see ``_flags``), how many calls were inlined (a count per
+    the holders (flags included), how many calls were inlined (a count per
     function, which limits how often training code follows one), and of the graph the
     constructor runs in, its inputs, outputs, flags and training setup (a loss computed in a
     constructor is attached to it)."""
@@ -431,7 +420,7 @@ def _state(interp: "Interpreter", frame: "Frame") -> tuple:
                    graph.top_level, sum(interp.inlined.values())]
     for holder in (*_holders(interp), graph.setup):
         for name, value in vars(holder).items():
-            if name in _REPLAYED or isinstance(value, bool):
+            if name in _REPLAYED:
                 continue
             if isinstance(value, (list, dict, set, tuple)):
                 parts.append(len(value))
@@ -440,14 +429,6 @@ def _state(interp: "Interpreter", frame: "Frame") -> tuple:
             else:
                 parts.append(id(value))
     return tuple(parts)
-
-
-def _flags(interp: "Interpreter") -> dict[tuple[int, str], bool]:
-    """The holders' true-or-false fields (``program.trains``, ``events.complete``): a build
-    sets them (a call it could not follow makes the unit's events incomplete), and a copy sets
-    them as its run did."""
-    return {(i, name): value for i, holder in enumerate(_holders(interp))
-            for name, value in vars(holder).items() if isinstance(value, bool)}
 
 
 #: Never changed once made (frozen, or as an origin: nothing writes to one).
