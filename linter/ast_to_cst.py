@@ -35,25 +35,45 @@ import libcst as cst
 Positions = dict
 
 
-#: per node class, its fields with their defaults; a default made by a factory is made once
-#: and shared (libcst's nodes are immutable)
-_FIELDS: dict[type, tuple] = {}
-_set = object.__setattr__
+def _maker(cls: type) -> Any:
+    """A function making a ``cls`` node from keyword arguments, without libcst's validation and
+    with shared defaults (a default made by a factory is made once: libcst's nodes are
+    immutable). The conversion only makes what CPython's parser accepted, and making nodes is
+    most of its time: the function is generated for the class, one slot write per field and no
+    loop, about three times faster than a generic constructor."""
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    params, writes = [], []
+    for i, f in enumerate(dataclasses.fields(cls)):
+        namespace[f"d{i}"] = f.default if f.default is not dataclasses.MISSING else \
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+        namespace[f"s{i}"] = getattr(cls, f.name).__set__  # the slot's own setter: frozen nodes refuse setattr
+        params.append(f"{f.name}=d{i}")
+        writes.append(f"    s{i}(node, {f.name})\n")
+    signature = f"*, {', '.join(params)}" if params else ""
+    exec(f"def make({signature}):\n    node = new(cls)\n{''.join(writes)}    return node\n", namespace)
+    return namespace["make"]
+
+
+class _Makers:
+    """``_new.Call(func=..., args=...)``: the :func:`_maker` of the libcst class of that name,
+    generated at first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        make = _maker(getattr(cst, name))
+        setattr(self, name, make)
+        return make
+
+
+_new = _Makers()
+_MADE: dict[type, Any] = {}
 
 
 def _node(cls: type, **values: Any) -> Any:
-    """``cls(**values)`` without libcst's validation, and with shared defaults (most of the
-    conversion's time): the conversion only makes what CPython's parser accepted."""
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = _FIELDS[cls] = tuple(
-            (f.name, f.default if f.default is not dataclasses.MISSING else
-             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
-            for f in dataclasses.fields(cls))
-    node = object.__new__(cls)
-    for name, default in fields:
-        _set(node, name, values.get(name, default))
-    return node
+    """A node of a class chosen at run time (an operator's, a ``try`` 's kind)."""
+    make = _MADE.get(cls)
+    if make is None:
+        make = _MADE[cls] = _maker(cls)
+    return make(**values)
 
 
 class Unconvertible(Exception):
@@ -135,7 +155,7 @@ class _Converter:
 
     def _name(self, name: str, source: Any) -> cst.Name:
         """The name of a ``def`` or ``class`` at its place: the word after the keyword."""
-        node = _node(cst.Name, value=name)
+        node = _new.Name(value=name)
         text = self.lines[source.lineno - 1] if 0 < source.lineno <= len(self.lines) else ""
         keyword = "class" if isinstance(source, ast.ClassDef) else "def"
         found = re.compile(rf"\b{keyword}\s+({re.escape(name)})\b").search(text)
@@ -190,10 +210,10 @@ class _Converter:
     # ------------------------------------------------------------------ statements
 
     def module(self, tree: ast.Module) -> tuple[cst.Module, Positions]:
-        return _node(cst.Module, body=[self.statement(s) for s in tree.body]), self.positions
+        return _new.Module(body=[self.statement(s) for s in tree.body]), self.positions
 
     def block(self, statements: list[ast.stmt]) -> cst.IndentedBlock:
-        return _node(cst.IndentedBlock, body=[self.statement(s) for s in statements])
+        return _new.IndentedBlock(body=[self.statement(s) for s in statements])
 
     def statement(self, source: ast.stmt) -> cst.BaseStatement:
         method = getattr(self, "s_" + type(source).__name__, None)
@@ -203,62 +223,62 @@ class _Converter:
         if small is None:
             raise Unconvertible(type(source).__name__)
         node = self._at(small(source), source)
-        return self._at(_node(cst.SimpleStatementLine, body=[node]), source)
+        return self._at(_new.SimpleStatementLine(body=[node]), source)
 
     def small_Expr(self, s: ast.Expr) -> cst.Expr:
-        return _node(cst.Expr, value=self.expr(s.value))
+        return _new.Expr(value=self.expr(s.value))
 
     def small_Assign(self, s: ast.Assign) -> cst.Assign:
-        targets = [self._between(_node(cst.AssignTarget, target=(t := self.expr(x))), t, t) for x in s.targets]
-        return _node(cst.Assign, targets=targets, value=self.expr(s.value))
+        targets = [self._between(_new.AssignTarget(target=(t := self.expr(x))), t, t) for x in s.targets]
+        return _new.Assign(targets=targets, value=self.expr(s.value))
 
     def small_AnnAssign(self, s: ast.AnnAssign) -> cst.AnnAssign:
-        return _node(cst.AnnAssign, target=self.expr(s.target), annotation=_node(cst.Annotation, annotation=self.expr(s.annotation)),
+        return _new.AnnAssign(target=self.expr(s.target), annotation=_new.Annotation(annotation=self.expr(s.annotation)),
                              value=self.expr(s.value) if s.value is not None else None)
 
     def small_AugAssign(self, s: ast.AugAssign) -> cst.AugAssign:
-        return _node(cst.AugAssign, target=self.expr(s.target), operator=_AUGMENTED[type(s.op)](), value=self.expr(s.value))
+        return _new.AugAssign(target=self.expr(s.target), operator=_AUGMENTED[type(s.op)](), value=self.expr(s.value))
 
     def small_Return(self, s: ast.Return) -> cst.Return:
-        return _node(cst.Return, value=self.expr(s.value) if s.value is not None else None)
+        return _new.Return(value=self.expr(s.value) if s.value is not None else None)
 
     def small_Pass(self, s: ast.Pass) -> cst.Pass:
-        return _node(cst.Pass)
+        return _new.Pass()
 
     def small_Break(self, s: ast.Break) -> cst.Break:
-        return _node(cst.Break)
+        return _new.Break()
 
     def small_Continue(self, s: ast.Continue) -> cst.Continue:
-        return _node(cst.Continue)
+        return _new.Continue()
 
     def small_Raise(self, s: ast.Raise) -> cst.Raise:
-        return _node(cst.Raise, exc=self.expr(s.exc) if s.exc is not None else None,
-                         cause=_node(cst.From, item=self.expr(s.cause)) if s.cause is not None else None)
+        return _new.Raise(exc=self.expr(s.exc) if s.exc is not None else None,
+                         cause=_new.From(item=self.expr(s.cause)) if s.cause is not None else None)
 
     def small_Assert(self, s: ast.Assert) -> cst.Assert:
-        return _node(cst.Assert, test=self.expr(s.test), msg=self.expr(s.msg) if s.msg is not None else None)
+        return _new.Assert(test=self.expr(s.test), msg=self.expr(s.msg) if s.msg is not None else None)
 
     def small_Delete(self, s: ast.Delete) -> cst.Del:
         targets = [self.expr(t) for t in s.targets]
-        return _node(cst.Del, target=targets[0] if len(targets) == 1 else _node(cst.Tuple, elements=[_node(cst.Element, value=t) for t in targets]))
+        return _new.Del(target=targets[0] if len(targets) == 1 else _new.Tuple(elements=[_new.Element(value=t) for t in targets]))
 
     def small_Global(self, s: ast.Global) -> cst.Global:
-        return _node(cst.Global, names=[_node(cst.NameItem, name=_node(cst.Name, value=n)) for n in s.names])
+        return _new.Global(names=[_new.NameItem(name=_new.Name(value=n)) for n in s.names])
 
     def small_Nonlocal(self, s: ast.Nonlocal) -> cst.Nonlocal:
-        return _node(cst.Nonlocal, names=[_node(cst.NameItem, name=_node(cst.Name, value=n)) for n in s.names])
+        return _new.Nonlocal(names=[_new.NameItem(name=_new.Name(value=n)) for n in s.names])
 
     def small_Import(self, s: ast.Import) -> cst.Import:
-        return _node(cst.Import, names=[self._alias(a) for a in s.names])
+        return _new.Import(names=[self._alias(a) for a in s.names])
 
     def small_ImportFrom(self, s: ast.ImportFrom) -> cst.ImportFrom:
-        names: Any = _node(cst.ImportStar) if any(a.name == "*" for a in s.names) else [self._alias(a) for a in s.names]
-        return _node(cst.ImportFrom, module=_dotted(s.module) if s.module else None, names=names,
-                              relative=[_node(cst.Dot) for _ in range(s.level or 0)])
+        names: Any = _new.ImportStar() if any(a.name == "*" for a in s.names) else [self._alias(a) for a in s.names]
+        return _new.ImportFrom(module=_dotted(s.module) if s.module else None, names=names,
+                              relative=[_new.Dot() for _ in range(s.level or 0)])
 
     def _alias(self, alias: ast.alias) -> cst.ImportAlias:
-        return _node(cst.ImportAlias, name=_dotted(alias.name),
-                               asname=_node(cst.AsName, name=_node(cst.Name, value=alias.asname)) if alias.asname else None)
+        return _new.ImportAlias(name=_dotted(alias.name),
+                               asname=_new.AsName(name=_new.Name(value=alias.asname)) if alias.asname else None)
 
     def s_If(self, s: ast.If) -> cst.If:
         orelse: Any = None
@@ -266,36 +286,36 @@ class _Converter:
                 and s.orelse[0].lineno != s.lineno:
             orelse = self._at(self.s_If(s.orelse[0]), s.orelse[0])  # ``elif``: the If itself, as libcst has it
         elif s.orelse:
-            orelse = _node(cst.Else, body=self.block(s.orelse))
-        return _node(cst.If, test=self.expr(s.test), body=self.block(s.body), orelse=orelse)
+            orelse = _new.Else(body=self.block(s.orelse))
+        return _new.If(test=self.expr(s.test), body=self.block(s.body), orelse=orelse)
 
     def s_For(self, s: ast.For) -> cst.For:
-        return _node(cst.For, target=self.expr(s.target), iter=self.expr(s.iter), body=self.block(s.body),
-                       orelse=_node(cst.Else, body=self.block(s.orelse)) if s.orelse else None)
+        return _new.For(target=self.expr(s.target), iter=self.expr(s.iter), body=self.block(s.body),
+                       orelse=_new.Else(body=self.block(s.orelse)) if s.orelse else None)
 
     def s_AsyncFor(self, s: ast.AsyncFor) -> cst.For:
-        return self.s_For(s).with_changes(asynchronous=_node(cst.Asynchronous))  # type: ignore[arg-type]
+        return self.s_For(s).with_changes(asynchronous=_new.Asynchronous())  # type: ignore[arg-type]
 
     def s_While(self, s: ast.While) -> cst.While:
-        return _node(cst.While, test=self.expr(s.test), body=self.block(s.body),
-                         orelse=_node(cst.Else, body=self.block(s.orelse)) if s.orelse else None)
+        return _new.While(test=self.expr(s.test), body=self.block(s.body),
+                         orelse=_new.Else(body=self.block(s.orelse)) if s.orelse else None)
 
     def s_With(self, s: ast.With) -> cst.With:
-        items = [_node(cst.WithItem, item=self.expr(i.context_expr),
-                              asname=_node(cst.AsName, name=self.expr(i.optional_vars)) if i.optional_vars is not None else None)
+        items = [_new.WithItem(item=self.expr(i.context_expr),
+                              asname=_new.AsName(name=self.expr(i.optional_vars)) if i.optional_vars is not None else None)
                  for i in s.items]
-        return _node(cst.With, items=items, body=self.block(s.body))
+        return _new.With(items=items, body=self.block(s.body))
 
     def s_AsyncWith(self, s: ast.AsyncWith) -> cst.With:
-        return self.s_With(s).with_changes(asynchronous=_node(cst.Asynchronous))  # type: ignore[arg-type]
+        return self.s_With(s).with_changes(asynchronous=_new.Asynchronous())  # type: ignore[arg-type]
 
     def s_Try(self, s: ast.Try, handler: type = cst.ExceptHandler, node: type = cst.Try) -> Any:
         handlers = [self._at(_node(handler, body=self.block(h.body), type=self.expr(h.type) if h.type is not None else None,
-                                     name=_node(cst.AsName, name=_node(cst.Name, value=h.name)) if h.name else None), h)
+                                     name=_new.AsName(name=_new.Name(value=h.name)) if h.name else None), h)
                     for h in s.handlers]
         return _node(node, body=self.block(s.body), handlers=handlers,
-                    orelse=_node(cst.Else, body=self.block(s.orelse)) if s.orelse else None,
-                    finalbody=_node(cst.Finally, body=self.block(s.finalbody)) if s.finalbody else None)
+                    orelse=_new.Else(body=self.block(s.orelse)) if s.orelse else None,
+                    finalbody=_new.Finally(body=self.block(s.finalbody)) if s.finalbody else None)
 
     def s_TryStar(self, s: Any) -> cst.TryStar:
         return self.s_Try(s, cst.ExceptStarHandler, cst.TryStar)
@@ -303,35 +323,35 @@ class _Converter:
     def s_FunctionDef(self, s: ast.FunctionDef) -> cst.FunctionDef:
         if getattr(s, "type_params", None):
             raise Unconvertible("type parameters")
-        return _node(cst.FunctionDef, name=self._name(s.name, s), params=self.parameters(s.args), body=self.block(s.body),
-                               decorators=[_node(cst.Decorator, decorator=self.expr(d)) for d in s.decorator_list],
-                               returns=_node(cst.Annotation, annotation=self.expr(s.returns)) if s.returns is not None else None)
+        return _new.FunctionDef(name=self._name(s.name, s), params=self.parameters(s.args), body=self.block(s.body),
+                               decorators=[_new.Decorator(decorator=self.expr(d)) for d in s.decorator_list],
+                               returns=_new.Annotation(annotation=self.expr(s.returns)) if s.returns is not None else None)
 
     def s_AsyncFunctionDef(self, s: ast.AsyncFunctionDef) -> cst.FunctionDef:
-        return self.s_FunctionDef(s).with_changes(asynchronous=_node(cst.Asynchronous))  # type: ignore[arg-type]
+        return self.s_FunctionDef(s).with_changes(asynchronous=_new.Asynchronous())  # type: ignore[arg-type]
 
     def s_ClassDef(self, s: ast.ClassDef) -> cst.ClassDef:
         if getattr(s, "type_params", None):
             raise Unconvertible("type parameters")
-        return _node(cst.ClassDef, name=self._name(s.name, s), body=self.block(s.body), bases=self._arguments(s.bases, []),
+        return _new.ClassDef(name=self._name(s.name, s), body=self.block(s.body), bases=self._arguments(s.bases, []),
                             keywords=self._arguments([], s.keywords),
-                            decorators=[_node(cst.Decorator, decorator=self.expr(d)) for d in s.decorator_list])
+                            decorators=[_new.Decorator(decorator=self.expr(d)) for d in s.decorator_list])
 
     def parameters(self, a: ast.arguments) -> cst.Parameters:
         positional = [*a.posonlyargs, *a.args]
         defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
         params = [self._param(p, d) for p, d in zip(positional, defaults)]
         star_arg: Any = self._param(a.vararg, None, "*") if a.vararg is not None else \
-            (_node(cst.ParamStar) if a.kwonlyargs else cst.MaybeSentinel.DEFAULT)
-        return _node(cst.Parameters, 
+            (_new.ParamStar() if a.kwonlyargs else cst.MaybeSentinel.DEFAULT)
+        return _new.Parameters(
             posonly_params=params[:len(a.posonlyargs)], params=params[len(a.posonlyargs):], star_arg=star_arg,
             kwonly_params=[self._param(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults)],
             star_kwarg=self._param(a.kwarg, None, "**") if a.kwarg is not None else None,
-            posonly_ind=_node(cst.ParamSlash) if a.posonlyargs else cst.MaybeSentinel.DEFAULT)
+            posonly_ind=_new.ParamSlash() if a.posonlyargs else cst.MaybeSentinel.DEFAULT)
 
     def _param(self, arg: ast.arg, default: Optional[ast.expr], star: str = "") -> cst.Param:
-        node = _node(cst.Param, name=_node(cst.Name, value=arg.arg), star=star or cst.MaybeSentinel.DEFAULT,
-                         annotation=_node(cst.Annotation, annotation=self.expr(arg.annotation)) if arg.annotation else None,
+        node = _new.Param(name=_new.Name(value=arg.arg), star=star or cst.MaybeSentinel.DEFAULT,
+                         annotation=_new.Annotation(annotation=self.expr(arg.annotation)) if arg.annotation else None,
                          default=self.expr(default) if default is not None else None)
         return self._at(node, arg)
 
@@ -344,43 +364,43 @@ class _Converter:
         return self._at(method(source), source)
 
     def e_Name(self, e: ast.Name) -> cst.Name:
-        return _node(cst.Name, value=e.id)
+        return _new.Name(value=e.id)
 
     def e_Constant(self, e: ast.Constant) -> cst.BaseExpression:
         value = e.value
         if value is None or isinstance(value, bool):
-            return _node(cst.Name, value=str(value))
+            return _new.Name(value=str(value))
         if value is Ellipsis:
-            return _node(cst.Ellipsis)
+            return _new.Ellipsis()
         if isinstance(value, (int, float, complex)):  # as written: libcst keeps ``0x1F``, ``1e-3``, ``2j``
             kind = cst.Integer if isinstance(value, int) else cst.Float if isinstance(value, float) else cst.Imaginary
             return _node(kind, value=self._written(e))
         if isinstance(value, (str, bytes)):
-            return _node(cst.SimpleString, value=repr(value))
+            return _new.SimpleString(value=repr(value))
         raise Unconvertible(f"constant {type(value).__name__}")
 
     def e_JoinedStr(self, e: ast.JoinedStr) -> cst.FormattedString:
-        return _node(cst.FormattedString, parts=self._formatted_parts(e), start='f"', end='"')
+        return _new.FormattedString(parts=self._formatted_parts(e), start='f"', end='"')
 
     def _formatted_parts(self, e: ast.JoinedStr) -> list:
         parts: list = []
         for value in e.values:
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 text = repr(value.value)[1:-1].replace("{", "{{").replace("}", "}}").replace('"', '\\"')
-                parts.append(_node(cst.FormattedStringText, value=text))
+                parts.append(_new.FormattedStringText(value=text))
             elif isinstance(value, ast.FormattedValue):
                 spec = self._formatted_parts(value.format_spec) if isinstance(value.format_spec, ast.JoinedStr) else None
-                parts.append(_node(cst.FormattedStringExpression, expression=self.expr(value.value),
+                parts.append(_new.FormattedStringExpression(expression=self.expr(value.value),
                                                            conversion=_CONVERSIONS.get(value.conversion), format_spec=spec))
             else:
                 raise Unconvertible("f-string part")
         return parts
 
     def e_Attribute(self, e: ast.Attribute) -> cst.Attribute:
-        return _node(cst.Attribute, value=self.expr(e.value), attr=_node(cst.Name, value=e.attr))
+        return _new.Attribute(value=self.expr(e.value), attr=_new.Name(value=e.attr))
 
     def e_Call(self, e: ast.Call) -> cst.Call:
-        return _node(cst.Call, func=self.expr(e.func), args=self._arguments(e.args, e.keywords))
+        return _new.Call(func=self.expr(e.func), args=self._arguments(e.args, e.keywords))
 
     def _arguments(self, args: list[ast.expr], keywords: list[ast.keyword]) -> list[cst.Arg]:
         """Positional and keyword arguments in the order they are written, as libcst keeps them."""
@@ -388,112 +408,112 @@ class _Converter:
         for item in sorted([*args, *keywords], key=lambda x: (x.lineno, x.col_offset)):
             if isinstance(item, ast.keyword):
                 value = self.expr(item.value)
-                arg = _node(cst.Arg, value=value, star="**") if item.arg is None else \
-                    _node(cst.Arg, value=value, keyword=_node(cst.Name, value=item.arg), equal=_node(cst.AssignEqual))
+                arg = _new.Arg(value=value, star="**") if item.arg is None else \
+                    _new.Arg(value=value, keyword=_new.Name(value=item.arg), equal=_new.AssignEqual())
                 made.append(self._at(arg, item))
             elif isinstance(item, ast.Starred):
-                made.append(self._at(_node(cst.Arg, value=self.expr(item.value), star="*"), item))
+                made.append(self._at(_new.Arg(value=self.expr(item.value), star="*"), item))
             else:
                 value = self.expr(item)
-                made.append(self._between(_node(cst.Arg, value=value), value, value))
+                made.append(self._between(_new.Arg(value=value), value, value))
         return made
 
     def e_Subscript(self, e: ast.Subscript) -> cst.Subscript:
         index = e.slice
         items = index.elts if isinstance(index, ast.Tuple) and index.elts and not self._wrapped(index) else [index]
-        return _node(cst.Subscript, value=self.expr(e.value), slice=[_node(cst.SubscriptElement, slice=self._slice(i)) for i in items])
+        return _new.Subscript(value=self.expr(e.value), slice=[_new.SubscriptElement(slice=self._slice(i)) for i in items])
 
     def _slice(self, item: ast.expr) -> cst.BaseSlice:
         if isinstance(item, ast.Slice):
-            return _node(cst.Slice, lower=self.expr(item.lower) if item.lower is not None else None,
+            return _new.Slice(lower=self.expr(item.lower) if item.lower is not None else None,
                              upper=self.expr(item.upper) if item.upper is not None else None,
                              step=self.expr(item.step) if item.step is not None else None)
         if isinstance(item, ast.Starred):
-            return _node(cst.Index, value=self.expr(item.value), star="*")
-        return _node(cst.Index, value=self.expr(item))
+            return _new.Index(value=self.expr(item.value), star="*")
+        return _new.Index(value=self.expr(item))
 
     def e_BinOp(self, e: ast.BinOp) -> cst.BinaryOperation:
-        return _node(cst.BinaryOperation, left=self.expr(e.left), operator=_BINARY[type(e.op)](), right=self.expr(e.right))
+        return _new.BinaryOperation(left=self.expr(e.left), operator=_BINARY[type(e.op)](), right=self.expr(e.right))
 
     def e_UnaryOp(self, e: ast.UnaryOp) -> cst.UnaryOperation:
-        return _node(cst.UnaryOperation, operator=_UNARY[type(e.op)](), expression=self.expr(e.operand))
+        return _new.UnaryOperation(operator=_UNARY[type(e.op)](), expression=self.expr(e.operand))
 
     def e_BoolOp(self, e: ast.BoolOp) -> cst.BooleanOperation:
         operator = cst.And if isinstance(e.op, ast.And) else cst.Or
         values = [self.expr(v) for v in e.values]
-        node = _node(cst.BooleanOperation, left=values[0], operator=operator(), right=values[1])
+        node = _new.BooleanOperation(left=values[0], operator=operator(), right=values[1])
         for value in values[2:]:  # ``a and b and c`` is ``(a and b) and c``
             self._between(node, values[0], node.right)
-            node = _node(cst.BooleanOperation, left=node, operator=operator(), right=value)
+            node = _new.BooleanOperation(left=node, operator=operator(), right=value)
         return node
 
     def e_Compare(self, e: ast.Compare) -> cst.Comparison:
-        return _node(cst.Comparison, left=self.expr(e.left), comparisons=[
-            _node(cst.ComparisonTarget, operator=_COMPARE[type(op)](), comparator=self.expr(c)) for op, c in zip(e.ops, e.comparators)])
+        return _new.Comparison(left=self.expr(e.left), comparisons=[
+            _new.ComparisonTarget(operator=_COMPARE[type(op)](), comparator=self.expr(c)) for op, c in zip(e.ops, e.comparators)])
 
     def e_IfExp(self, e: ast.IfExp) -> cst.IfExp:
-        return _node(cst.IfExp, test=self.expr(e.test), body=self.expr(e.body), orelse=self.expr(e.orelse))
+        return _new.IfExp(test=self.expr(e.test), body=self.expr(e.body), orelse=self.expr(e.orelse))
 
     def e_Lambda(self, e: ast.Lambda) -> cst.Lambda:
-        return _node(cst.Lambda, params=self.parameters(e.args), body=self.expr(e.body))
+        return _new.Lambda(params=self.parameters(e.args), body=self.expr(e.body))
 
     def e_NamedExpr(self, e: ast.NamedExpr) -> cst.NamedExpr:
-        return _node(cst.NamedExpr, target=self.expr(e.target), value=self.expr(e.value))
+        return _new.NamedExpr(target=self.expr(e.target), value=self.expr(e.value))
 
     def _elements(self, items: list[ast.expr]) -> list:
-        return [self._at(_node(cst.StarredElement, value=self.expr(i.value)), i) if isinstance(i, ast.Starred)
-                else self._between(_node(cst.Element, value=(v := self.expr(i))), v, v) for i in items]
+        return [self._at(_new.StarredElement(value=self.expr(i.value)), i) if isinstance(i, ast.Starred)
+                else self._between(_new.Element(value=(v := self.expr(i))), v, v) for i in items]
 
     def e_Tuple(self, e: ast.Tuple) -> cst.Tuple:
         if not e.elts:
-            return _node(cst.Tuple, elements=[], lpar=[_node(cst.LeftParen)], rpar=[_node(cst.RightParen)])
-        return _node(cst.Tuple, elements=self._elements(e.elts))
+            return _new.Tuple(elements=[], lpar=[_new.LeftParen()], rpar=[_new.RightParen()])
+        return _new.Tuple(elements=self._elements(e.elts))
 
     def e_List(self, e: ast.List) -> cst.List:
-        return _node(cst.List, elements=self._elements(e.elts))
+        return _new.List(elements=self._elements(e.elts))
 
     def e_Set(self, e: ast.Set) -> cst.Set:
-        return _node(cst.Set, elements=self._elements(e.elts))
+        return _new.Set(elements=self._elements(e.elts))
 
     def e_Dict(self, e: ast.Dict) -> cst.Dict:
-        return _node(cst.Dict, elements=[_node(cst.StarredDictElement, value=self.expr(v)) if k is None
-                         else _node(cst.DictElement, key=self.expr(k), value=self.expr(v)) for k, v in zip(e.keys, e.values)])
+        return _new.Dict(elements=[_new.StarredDictElement(value=self.expr(v)) if k is None
+                         else _new.DictElement(key=self.expr(k), value=self.expr(v)) for k, v in zip(e.keys, e.values)])
 
     def _comprehension(self, generators: list[ast.comprehension]) -> cst.CompFor:
         inner: Optional[cst.CompFor] = None
         for g in reversed(generators):
-            inner = _node(cst.CompFor, target=self.expr(g.target), iter=self.expr(g.iter),
-                                ifs=[_node(cst.CompIf, test=self.expr(i)) for i in g.ifs], inner_for_in=inner,
-                                asynchronous=_node(cst.Asynchronous) if g.is_async else None)
+            inner = _new.CompFor(target=self.expr(g.target), iter=self.expr(g.iter),
+                                ifs=[_new.CompIf(test=self.expr(i)) for i in g.ifs], inner_for_in=inner,
+                                asynchronous=_new.Asynchronous() if g.is_async else None)
         assert inner is not None
         return inner
 
     def e_ListComp(self, e: ast.ListComp) -> cst.ListComp:
-        return _node(cst.ListComp, elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
+        return _new.ListComp(elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
 
     def e_SetComp(self, e: ast.SetComp) -> cst.SetComp:
-        return _node(cst.SetComp, elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
+        return _new.SetComp(elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
 
     def e_GeneratorExp(self, e: ast.GeneratorExp) -> cst.GeneratorExp:
-        return _node(cst.GeneratorExp, elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
+        return _new.GeneratorExp(elt=self.expr(e.elt), for_in=self._comprehension(e.generators))
 
     def e_DictComp(self, e: ast.DictComp) -> cst.DictComp:
-        return _node(cst.DictComp, key=self.expr(e.key), value=self.expr(e.value), for_in=self._comprehension(e.generators))
+        return _new.DictComp(key=self.expr(e.key), value=self.expr(e.value), for_in=self._comprehension(e.generators))
 
     def e_Await(self, e: ast.Await) -> cst.Await:
-        return _node(cst.Await, expression=self.expr(e.value))
+        return _new.Await(expression=self.expr(e.value))
 
     def e_Yield(self, e: ast.Yield) -> cst.Yield:
-        return _node(cst.Yield, value=self.expr(e.value) if e.value is not None else None)
+        return _new.Yield(value=self.expr(e.value) if e.value is not None else None)
 
     def e_YieldFrom(self, e: ast.YieldFrom) -> cst.Yield:
-        return _node(cst.Yield, value=_node(cst.From, item=self.expr(e.value)))
+        return _new.Yield(value=_new.From(item=self.expr(e.value)))
 
 
 def _dotted(name: str) -> cst.BaseExpression:
     """``a.b.c`` as libcst spells a module name: Attribute(Attribute(a, b), c)."""
     head, *rest = name.split(".")
-    node: cst.BaseExpression = _node(cst.Name, value=head)
+    node: cst.BaseExpression = _new.Name(value=head)
     for part in rest:
-        node = _node(cst.Attribute, value=node, attr=_node(cst.Name, value=part))
+        node = _new.Attribute(value=node, attr=_new.Name(value=part))
     return node

@@ -113,7 +113,14 @@ def _place(path: Path) -> Path:
 
 
 def inside(path: Path, roots: Iterable[Path]) -> bool:
-    return any(path == root or root in path.parents for root in roots)
+    return any(within(path, root) for root in roots)
+
+
+def within(path: Path, folder: Path) -> bool:
+    """``path`` is ``folder`` or lies under it, read from their (absolute, normalised) names as
+    ``folder in path.parents`` reads them, without making a path object per parent."""
+    name, top = os.fspath(path), os.fspath(folder)
+    return name == top or name.startswith(top if top.endswith(os.sep) else top + os.sep)
 
 
 def may_list(folder: Path) -> bool:

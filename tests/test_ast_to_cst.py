@@ -109,6 +109,18 @@ def test_the_conversion_is_libcst_s_tree(path):
     same(ours.body, theirs.body, path.name, (table, their_positions))
 
 
+@pytest.mark.parametrize("code", [
+    "from m import *\n", "from . import *\n", "def f(*, a):\n    pass\n", "def f(a, /):\n    pass\n",
+    "try:\n    pass\nexcept* E:\n    pass\n", "async def f():\n    async with a as b:\n        yield\n",
+])
+def test_rare_syntax_converts_to_libcst_s_tree(code):
+    """Nodes with no field (``*`` alone) or made from a class chosen at run time are made too."""
+    ours, table = ast_to_cst.parse(code)
+    theirs = cst.parse_module(code)
+    their_positions = MetadataWrapper(theirs, unsafe_skip_copy=True).resolve(PositionProvider)
+    same(ours.body, theirs.body, code, (table, their_positions))
+
+
 @pytest.mark.parametrize("code, kind", [
     ("x[a, b]", 2), ("x[(a, b)]", 1), ("x[1:2, ::3]", 2), ("x[()]", 1),
 ])

@@ -17,10 +17,11 @@ built: either keeps the loop unrolled. Methods (where ``self`` is being built) a
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import libcst as cst
 
+from nnlint.cst_walk import walk
 from nnlint.frontends.values import Instance, Layer, Tensor
 
 _SCALARS = (int, float, str, bool, type(None))
@@ -32,33 +33,22 @@ def variable_unread(stmt: cst.For) -> bool:
     names = {n.value for n in _names(stmt.target)}
     if not names:
         return False
-    finder = _Reads(names)
-    stmt.body.visit(finder)
-    if stmt.orelse is not None:
-        stmt.orelse.visit(finder)
-    return not finder.read
+    parts = [stmt.body] if stmt.orelse is None else [stmt.body, stmt.orelse]
+    return not _reads(parts, names)
 
 
-class _Reads(cst.CSTVisitor):
-    def __init__(self, names: set[str]) -> None:
-        self.names, self.read = names, False
-
-    def visit_Assign(self, node: cst.Assign) -> Optional[bool]:
-        for target in node.targets:  # x[k] = ...: k only says where the value goes
-            if not (isinstance(target.target, cst.Subscript) and not _mentions(target.target.value, self.names)):
-                target.visit(self)
-        node.value.visit(self)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value in self.names:
-            self.read = True
-
-
-def _mentions(node: cst.CSTNode, names: set[str]) -> bool:
-    finder = _Reads(names)
-    node.visit(finder)
-    return finder.read
+def _reads(nodes: list, names: set[str]) -> bool:
+    """Whether the code reads one of ``names``, not counting the index of a subscript assigned
+    to (``x[k] = ...``: k only says where the value goes)."""
+    if any(isinstance(n, cst.Name) and n.value in names for n in walk(nodes, skip=(cst.Assign,))):
+        return True
+    for node in walk(nodes):  # the assignments (never nested in one another)
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets
+                       if not (isinstance(t.target, cst.Subscript) and not _reads([t.target.value], names))]
+            if _reads([*targets, node.value], names):
+                return True
+    return False
 
 
 def _names(target: cst.BaseExpression) -> list[cst.Name]:

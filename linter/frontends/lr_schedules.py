@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import libcst as cst
+from nnlint.cst_walk import walk
 from nnlint.frontends.names import dotted
 from nnlint.ir import Origin
 
@@ -74,29 +75,17 @@ def shape(fn: Optional[cst.CSTNode], lr_param: bool) -> tuple[bool, bool]:
 
 
 def _names(node: cst.CSTNode) -> set[str]:
-    found: set[str] = set()
-
-    class V(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            found.add(n.value)
-
-    node.visit(V())
-    return found
+    return {n.value for n in walk([node]) if isinstance(n, cst.Name)}
 
 
 def _grows(body: cst.CSTNode, step: str) -> bool:
     """A power or an exponential whose exponent reads the step: ``1e-7 * 10 ** (epoch / 20)``."""
-    hits: list[bool] = []
-
-    class V(cst.CSTVisitor):
-        def visit_BinaryOperation(self, n: cst.BinaryOperation) -> None:
+    for n in walk([body]):
+        if isinstance(n, cst.BinaryOperation):
             if isinstance(n.operator, cst.Power) and step in _names(n.right):
-                hits.append(True)
-
-        def visit_Call(self, n: cst.Call) -> None:
+                return True
+        elif isinstance(n, cst.Call):
             name = (dotted(n.func) or "").rsplit(".", 1)[-1]
             if name in ("exp", "pow", "power") and any(step in _names(a.value) for a in n.args[-1:]):
-                hits.append(True)
-
-    body.visit(V())
-    return bool(hits)
+                return True
+    return False

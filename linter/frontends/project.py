@@ -45,6 +45,10 @@ class ModuleInfo:
     graph: Any = None  # the tensor code of its top level (a script's, a notebook's cells)
     #: names bound once by a plain top-level ``from x import name`` (frontends.exports), once read
     plain_imports: Optional[dict[str, Any]] = None
+    #: the folders ``import name`` looks in from this module (Project._search_path), once worked out
+    search_path: Optional[list[Path]] = None
+    #: (dotted name, level) -> the project file it imports or None (Project.locate_module), once found
+    located: dict[tuple[str, int], Optional[Path]] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -62,6 +66,7 @@ class Project:
         self.modules: dict[Path, Optional[ModuleInfo]] = {}
         self.notebooks: dict[Path, notebook.NotebookCode] = {}  # kept even when the code fails to parse
         self._roots: dict[Path, Path] = {}
+        self._real: dict[Path, Path] = {}  # a path given to load -> where its links lead (files.resolve)
         #: With ``record`` (for :mod:`nnlint.cache`): per module, the facts of the file system that
         #: reading it and resolving its imports relied on, as (kind, path) pairs: ``read`` (its
         #: bytes, whose digest is in ``digests``), ``shown`` (the name it is shown under),
@@ -95,7 +100,8 @@ class Project:
         """Parse a file once; raises UnreadableFile (also for a link out of the project, a
         loop, a FIFO or a device) or SourceSyntaxError. A module only ``imported`` (not one
         nnlint was asked about) may be read statement by statement (:mod:`nnlint.statements`)."""
-        given, abspath = abspath, files.resolve(abspath)
+        given = abspath
+        abspath = self._real.get(given) or self._real.setdefault(given, files.resolve(given))
         for kind, path in (("resolve", given), ("read", abspath), ("shown", abspath)):
             self._note(abspath, kind, path)
         cached = self.modules.get(abspath)
@@ -199,10 +205,12 @@ class Project:
         has an ``if __name__ == "__main__":`` block) keeps its folder. Above it, the folders up
         to the project root that are not packages themselves, and the root.
         """
-        folders = [importer.folder, *[p for p in importer.folder.parents if p == root or root in p.parents]]
-        script = "__main__" in importer.source.text
-        return [f for i, f in enumerate(folders)
-                if f == root or not self._is_file(importer, f / "__init__.py") or (i == 0 and script)]
+        if importer.search_path is None:
+            folders = [importer.folder, *[p for p in importer.folder.parents if files.within(p, root)]]
+            script = "__main__" in importer.source.text
+            importer.search_path = [f for i, f in enumerate(folders)
+                                    if f == root or not self._is_file(importer, f / "__init__.py") or (i == 0 and script)]
+        return importer.search_path
 
     def _is_file(self, importer: ModuleInfo, path: Path) -> bool:
         self._note(importer.source.abspath, "dir", path.parent)
@@ -229,6 +237,12 @@ class Project:
         """The path of the project file for ``dotted_name`` imported from ``importer``, without
         reading it; None where Python would not import a project file (or one outside the
         project)."""
+        key = (dotted_name, level)
+        if key not in importer.located:  # the same answer, with the same facts noted for the importer
+            importer.located[key] = self._locate(importer, dotted_name, level)
+        return importer.located[key]
+
+    def _locate(self, importer: ModuleInfo, dotted_name: str, level: int) -> Optional[Path]:
         if not dotted_name and level == 0:
             return None
         root = self._root_of(importer.folder)
@@ -251,7 +265,7 @@ class Project:
                     resolved = files.resolve(path)
                 except UnreadableFile:
                     return None  # a link out of the project or a loop: never read
-                if resolved != root and root not in resolved.parents:
+                if not files.within(resolved, root):
                     return None  # never read outside the project
                 self._note(importer.source.abspath, "module", resolved)
                 self.imported.add(resolved)

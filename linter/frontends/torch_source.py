@@ -12,6 +12,7 @@ import re
 from typing import Any, Optional
 
 import libcst as cst
+from nnlint.cst_walk import walk
 from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import tables
 from nnlint.frontends import torch_api as api
@@ -1475,18 +1476,8 @@ def _joined_parameters(func: Any, args: list) -> Optional[Parameters]:
 
 def _calls_in(nodes: Any) -> list[cst.Call]:
     """The calls in some statements or expressions, in order."""
-    found: list[cst.Call] = []
-
-    class _Collect(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False  # a function defined there is not run there
-
-    for node in nodes:
-        node.visit(_Collect())
-    return found
+    # a function defined there is not run there
+    return [node for node in walk(nodes, skip=(cst.FunctionDef,)) if isinstance(node, cst.Call)]
 
 
 #: Words that name a normalisation in identifiers (``norm_layer``, ``bn1``, ``BatchNorm``).
@@ -1502,30 +1493,19 @@ def _words(name: str) -> set[str]:
 
 def _mentioned(expr: cst.CSTNode) -> set[str]:
     """The plain names and attribute names an expression mentions."""
-    found: set[str] = set()
-
-    class _Names(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            found.add(n.value)
-
-    expr.visit(_Names())
-    return found
+    return {node.value for node in walk([expr]) if isinstance(node, cst.Name)}
 
 
 def _assigned_in(function: cst.CSTNode, name: str) -> list[cst.BaseExpression]:
     """The expressions ``name = ...`` assigns anywhere in a function's body."""
     found: list[cst.BaseExpression] = []
-
-    class _Assignments(cst.CSTVisitor):
-        def visit_Assign(self, n: cst.Assign) -> None:
+    for n in walk([function]):
+        if isinstance(n, cst.Assign):
             if any(isinstance(t.target, cst.Name) and t.target.value == name for t in n.targets):
                 found.append(n.value)
-
-        def visit_AnnAssign(self, n: cst.AnnAssign) -> None:
+        elif isinstance(n, cst.AnnAssign):
             if isinstance(n.target, cst.Name) and n.target.value == name and n.value is not None:
                 found.append(n.value)
-
-    function.visit(_Assignments())
     return found
 
 

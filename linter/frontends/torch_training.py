@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, Optional
 
 import libcst as cst
+from nnlint.cst_walk import walk
 from nnlint.frontends import lr_schedules as lrs
 from nnlint.frontends import torch_api as api
 from nnlint.frontends.interpreter import LOOP, UNKNOWN, Frame, Interpreter, origin_of
@@ -612,17 +613,13 @@ def _names_in(node: Optional[cst.CSTNode]) -> set[str]:
     if node is None:
         return set()
     names: set[str] = set()
-
-    class _Collect(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
+    for n in walk([node]):
+        if isinstance(n, cst.Name):
             names.add(n.value)
-
-        def visit_Attribute(self, n: cst.Attribute) -> None:
+        elif isinstance(n, cst.Attribute):
             name = dotted(n)
             if name:
                 names.add(name)
-
-    node.visit(_Collect())
     return names
 
 
