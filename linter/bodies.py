@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -47,7 +47,7 @@ _AST_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 @dataclass(eq=False)
-class _Def:
+class Def:
     """One ``def`` of a part being parsed, as ast reads it."""
 
     name: str
@@ -62,22 +62,22 @@ class Bodies:
     parsed so far."""
 
     lines: list[str]  # the module's lines, each with its line break
-    stubs: dict = field(default_factory=dict)  # stub cst.FunctionDef -> _Def
+    stubs: dict = field(default_factory=dict)  # stub cst.FunctionDef -> Def
     loaded: dict = field(default_factory=dict)  # stub -> the parsed cst.FunctionDef (None: libcst could not)
     #: (cst.Module, line shift, its positions from the conversion or None) of each part parsed, not yet placed
     _parts: list = field(default_factory=list)
     _positions: dict = field(default_factory=dict, repr=False)  # node -> span, of the parts placed
 
-    def defs(self, nodes: list[ast.stmt]) -> list[_Def]:
+    def defs(self, nodes: list[ast.stmt]) -> list[Def]:
         """The ``def`` s of some top-level statements that :meth:`parse` matches against
         libcst's, worked out from :mod:`ast`'s tree (which is not kept: it is larger than the
         source)."""
-        found: list[_Def] = []
+        found: list[Def] = []
         for node in nodes:
             _ast_defs(node, self.lines, found)
         return found
 
-    def parse(self, first: int, last: int, found: list[_Def]) -> cst.Module:
+    def parse(self, first: int, last: int, found: list[Def]) -> cst.Module:
         """Lines ``first`` to ``last`` (1-based, a part made of top-level statements whose
         ``def`` s :meth:`defs` gave), parsed with libcst with their functions left out when
         that can be done (see the module docstring), else whole. A part's first
@@ -161,12 +161,36 @@ class Bodies:
         return self._positions.get(node)
 
 
+def defs_data(defs: list[Def]) -> list:
+    """``def`` s as plain data (JSON)."""
+    return [[d.name, d.first, d.last, d.stub] for d in defs]
+
+
+def defs_from(data: Any, lines: int) -> Optional[list[Def]]:
+    """The ``def`` s :func:`defs_data` gave, for a text of ``lines`` lines; None for data that is
+    not that."""
+    if not isinstance(data, list):
+        return None
+    found = []
+    for item in data:
+        if not (isinstance(item, list) and len(item) == 4 and isinstance(item[0], str) and item[0].isidentifier()
+                and span_of_lines(item[1], item[2], lines) and isinstance(item[3], bool)):
+            return None
+        found.append(Def(*item))
+    return found
+
+
+def span_of_lines(first: Any, last: Any, lines: int) -> bool:
+    """Whether ``first`` to ``last`` are lines (1-based, in order) of a text of ``lines`` lines."""
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in (first, last)) and 1 <= first <= last <= lines
+
+
 def _ending(line: str) -> str:
     """A line's break (``\\n``, ``\\r\\n``, or nothing on the last line)."""
     return line[len(line.rstrip("\r\n")):]
 
 
-def _ast_defs(node: ast.stmt, lines: list[str], found: list[_Def]) -> None:
+def _ast_defs(node: ast.stmt, lines: list[str], found: list[Def]) -> None:
     """The ``def`` s under ``node`` (itself included) that :func:`_cst_defs` finds too, in the
     same order, each marked whether it can be left out: when its first line starts with its
     first decorator or with ``def`` (a ``@`` alone before a line continuation does not)."""
@@ -174,7 +198,7 @@ def _ast_defs(node: ast.stmt, lines: list[str], found: list[_Def]) -> None:
         first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
         head = lines[first - 1].lstrip(" \t\f")
         stub = head.startswith("@") if node.decorator_list else head.startswith(("def", "async"))
-        found.append(_Def(node.name, first, node.end_lineno or node.lineno, stub))
+        found.append(Def(node.name, first, node.end_lineno or node.lineno, stub))
         return
     if not isinstance(node, _AST_BLOCKS):
         return

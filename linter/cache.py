@@ -13,6 +13,14 @@ display path, and everything else the findings depend on: nnlint's version and i
 sources, Python's and libcst's versions, the settings (the configuration as resolved, the
 selected rules, ``--task``) and the current folder.
 
+A second kind of entry holds the outline of a module a linted file imports (not one linted
+itself), by the digest of its bytes: its top-level statements, the names each binds and the
+lines of its functions (:func:`nnlint.statements.outline`), or for a module run whole, the
+lines of its functions. It depends on nothing but those bytes, nnlint's own sources and
+Python's version, so a run that lints an edited ``train.py`` (a pre-commit hook on a staged
+change) reads the unchanged modules it imports from their outlines instead of parsing them
+whole, and parses only the parts its analysis runs.
+
 nnlint lints untrusted pull requests, whose checkout may carry a crafted ``.nnlint_cache/``
 that would hide findings. So every entry is signed with an HMAC whose key lives outside any
 project, once per user (``$XDG_CACHE_HOME/nnlint/key``, mode 0600); an entry whose signature
@@ -67,7 +75,10 @@ class Cache:
     def __init__(self, folder: Path, key: bytes, settings: "Settings", codes: list[str]) -> None:
         self.folder = folder
         self._key = key
-        self._settings = _fingerprint(settings, codes)
+        build = _build()
+        self._settings = _fingerprint(settings, codes, build)
+        #: what an outline depends on besides the module's bytes: this nnlint and Python's parser
+        self._outlines = hashlib.sha256("\0".join(("outline", __version__, build, sys.version)).encode()).hexdigest()
         self._known: dict[tuple[str, str], str] = {}
         self.written = 0
 
@@ -85,7 +96,13 @@ class Cache:
             return None
 
     def _entry(self, unit: "Unit") -> Optional[dict]:
-        name = self._name(unit)
+        entry = self._read(self._name(unit))
+        if not isinstance(entry, dict) or entry.get("unit") != [str(unit.abspath), unit.path, unit.kind]:
+            return None
+        return entry
+
+    def _read(self, name: str) -> object:
+        """The entry ``name`` holds, if it is one this user's key signed; else None."""
         try:
             data = files.read_bytes(self.folder / name, MAX_ENTRY_BYTES, (self.folder,))
         except (OSError, files.UnreadableFile):
@@ -93,10 +110,23 @@ class Cache:
         mac, payload = data[len(_MAGIC):len(_MAGIC) + 32], data[len(_MAGIC) + 32:]
         if not data.startswith(_MAGIC) or not hmac.compare_digest(mac, self._sign(name, payload)):
             return None  # corrupt, or not written with this user's key: never trusted
-        entry = json.loads(_inflate(payload))
-        if not isinstance(entry, dict) or entry.get("unit") != [str(unit.abspath), unit.path, unit.kind]:
+        return json.loads(_inflate(payload))
+
+    def outline(self, digest: str) -> object:
+        """The outline kept for an imported module whose bytes have this digest
+        (:func:`nnlint.source.parse`), or None."""
+        try:
+            entry = self._read(self._outline_name(digest))
+            return entry.get("outline") if isinstance(entry, dict) and entry.get("digest") == digest else None
+        except Exception:  # a malformed entry that passed the signature: a miss
             return None
-        return entry
+
+    def keep_outline(self, digest: str, data: object) -> None:
+        """Keep an imported module's outline (never an error)."""
+        try:
+            self._write(self._outline_name(digest), {"digest": digest, "outline": data})
+        except Exception:
+            return
 
     def _holds(self, kind: str, path: str, value: str, display: dict[Path, str]) -> bool:
         if kind == "shown":  # the name it is shown under if asked about, else "" (findings in it dropped)
@@ -129,14 +159,16 @@ class Cache:
                 facts.append([kind, path, value])
             entry = {"unit": [str(unit.abspath), unit.path, unit.kind], "facts": facts,
                      "findings": [f.as_json() for f in findings], "tasks": sorted(tasks)}
-            payload = zlib.compress(json.dumps(entry, separators=(",", ":")).encode(), 1)
-            name = self._name(unit)
-            data = _MAGIC + self._sign(name, payload) + payload
-            if len(data) <= MAX_ENTRY_BYTES and _prepare(self.folder):
-                _write(self.folder / name, data)
-                self.written += 1
+            self._write(self._name(unit), entry)
         except Exception:  # a cache that cannot be written is no cache, never a failed run
             return
+
+    def _write(self, name: str, entry: dict) -> None:
+        payload = zlib.compress(json.dumps(entry, separators=(",", ":")).encode(), 1)
+        data = _MAGIC + self._sign(name, payload) + payload
+        if len(data) <= MAX_ENTRY_BYTES and _prepare(self.folder):
+            _write(self.folder / name, data)
+            self.written += 1
 
     def prune(self) -> None:
         """Keep at most :data:`MAX_ENTRIES` entries, the newest written."""
@@ -154,6 +186,9 @@ class Cache:
 
     def _name(self, unit: "Unit") -> str:
         return hashlib.sha256("\0".join((self._settings, str(unit.abspath), unit.path, unit.kind)).encode()).hexdigest()
+
+    def _outline_name(self, digest: str) -> str:
+        return hashlib.sha256("\0".join((self._outlines, digest)).encode()).hexdigest()
 
     def _sign(self, name: str, payload: bytes) -> bytes:
         return hmac.new(self._key, name.encode() + b"\0" + payload, hashlib.sha256).digest()
@@ -246,13 +281,13 @@ def _read_key(path: str) -> Optional[bytes]:
     return key if len(key) == 32 else None
 
 
-def _fingerprint(settings: "Settings", codes: list[str]) -> str:
+def _fingerprint(settings: "Settings", codes: list[str], build: str) -> str:
     """Everything besides the files that a file's findings depend on, as one digest."""
     import dataclasses
 
     fields = {k: v for k, v in dataclasses.asdict(settings).items() if k != "fail_on"}  # applied after
     libcst = _libcst()
-    described = json.dumps({"nnlint": __version__, "build": _build(), "python": sys.version, "libcst": libcst,
+    described = json.dumps({"nnlint": __version__, "build": build, "python": sys.version, "libcst": libcst,
                             "settings": fields, "checks": sorted(codes), "cwd": os.getcwd()},
                            sort_keys=True, default=str)
     return hashlib.sha256(described.encode()).hexdigest()

@@ -271,7 +271,7 @@ def lint_units(units: list[Unit], everything: list[Unit], settings: Settings, ch
     scans every object the file's analysis made (60 ms of a one-file run on timm's train.py)."""
     from nnlint.frontends.project import Project  # libcst: not needed when only graphs are linted
 
-    project = Project({u.abspath: u.path for u in everything}, record=cache is not None)
+    project = Project({u.abspath: u.path for u in everything}, record=cache is not None, outlines=cache)
     requested = {u.path for u in everything}
     tasks: set[str] = set()
     return [_lint_kept(unit, project, requested, settings, checks, tasks, subjects, cache,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
-from nnlint.bodies import Bodies
-from nnlint.statements import Statements, index, split_lines
+from nnlint.bodies import Bodies, defs_data, defs_from
+from nnlint.statements import Statements, from_outline, index, outline, split_lines
 from nnlint.token_budget import too_many_tokens
 
 if TYPE_CHECKING:
@@ -100,18 +100,37 @@ def _declared_encoding(raw: bytes) -> Optional[str]:
     return encoding if any(b"coding" in line for line in lines) else None
 
 
-def parse(path: str, abspath: Path, text: str, imported: bool = False) -> SourceFile:
+class Outlines(Protocol):
+    """Where the outlines of imported modules are kept between runs (:class:`nnlint.cache.Cache`):
+    by the digest of the module's bytes, what reading it statement by statement needs (its
+    index), or for a module run whole, its functions' lines."""
+
+    def outline(self, digest: str) -> Any: ...
+
+    def keep_outline(self, digest: str, data: Any) -> None: ...
+
+
+def parse(path: str, abspath: Path, text: str, imported: bool = False, outlines: Optional[Outlines] = None,
+          digest: Optional[str] = None) -> SourceFile:
     """Parse text; invalid Python raises :class:`SourceSyntaxError`.
 
     An ``imported`` module (one nnlint follows an import to, not one it lints) whose top level
     only binds names is indexed, not parsed with libcst: its statements are parsed as they are
     needed (:mod:`nnlint.statements`). Any other imported module is parsed without its
-    function bodies, each parsed when it is read (:mod:`nnlint.bodies`).
+    function bodies, each parsed when it is read (:mod:`nnlint.bodies`). With ``outlines``
+    (and the ``digest`` of the module's bytes), an imported module whose outline a run kept is
+    not parsed at all until its parts are read: a pre-commit run on an edited file reads the
+    unchanged modules it imports from their outlines.
 
     CPython's own parser reads the text first: it is ten times faster than libcst, reports
     the exact line of a syntax error, and refuses nesting that would crash libcst's native
     parser (a process crash, not an exception). What CPython cannot parse cannot run anyway.
     """
+    known = outlines.outline(digest) if imported and outlines is not None and digest is not None else None
+    if known is not None:  # the same bytes read whole before, by this nnlint: checked and parsed then
+        found = _outlined(path, abspath, text, known)
+        if found is not None:
+            return found
     too_large = too_many_tokens(text)  # before either parser: their cost grows with the tokens
     if too_large is not None:
         raise UnsupportedSyntax(too_large)
@@ -123,17 +142,48 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False) -> Source
         raise SourceSyntaxError("too deeply nested for Python to parse", None, None) from None
     except ValueError as exc:  # null bytes and the like
         raise SourceSyntaxError(str(exc), None, None) from None
-    bodies = None
+    bodies = defs = None
     if imported:
         statements = index(tree, text)
         if statements is not None:
+            if outlines is not None and digest is not None:
+                outlines.keep_outline(digest, {"statements": outline(statements)})
             return SourceFile(path=path, abspath=abspath, text=text, parsed=None, statements=statements,
                               bodies=statements.bodies)
         if text.count("\r") == text.count("\r\n"):  # (else ast's line numbers and a split could disagree)
             bodies = Bodies(split_lines(text))
+            defs = bodies.defs(tree.body)
+            if outlines is not None and digest is not None:
+                outlines.keep_outline(digest, {"defs": defs_data(defs)})
+    return _parsed(path, abspath, text, tree, bodies, defs)
+
+
+def _outlined(path: str, abspath: Path, text: str, known: Any) -> Optional[SourceFile]:
+    """The module from its kept outline (see :func:`parse`); None where the data is not an outline
+    of this text (then it is parsed afresh)."""
+    if not isinstance(known, dict) or len(known) != 1:
+        return None
+    if "statements" in known:
+        statements = from_outline(known["statements"], text)
+        if statements is None:
+            return None
+        return SourceFile(path=path, abspath=abspath, text=text, parsed=None, statements=statements,
+                          bodies=statements.bodies)
+    if text.count("\r") != text.count("\r\n"):
+        return None
+    bodies = Bodies(split_lines(text))
+    defs = defs_from(known.get("defs"), len(bodies.lines))
+    return None if defs is None else _parsed(path, abspath, text, None, bodies, defs)
+
+
+def _parsed(path: str, abspath: Path, text: str, tree: Optional[ast.Module], bodies: Optional[Bodies],
+            defs: Optional[list]) -> SourceFile:
+    """The file parsed with libcst's nodes: whole, converted from ``tree``; or, for an imported
+    module run whole, through ``bodies`` without the functions ``defs`` lists."""
     import libcst as cst  # here, not above: a run whose files the cache has parses nothing
 
     if bodies is None:
+        assert tree is not None
         from nnlint import ast_to_cst
 
         try:  # libcst's nodes from ast's tree (a third of libcst's own parse), positions with them
@@ -142,7 +192,7 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False) -> Source
         except (ast_to_cst.Unconvertible, RecursionError):
             pass  # syntax the conversion does not cover: libcst reads it
     try:
-        module = bodies.parse(1, len(bodies.lines), bodies.defs(tree.body)) if bodies is not None \
+        module = bodies.parse(1, len(bodies.lines), defs or []) if bodies is not None \
             else cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
         # CPython accepted the file: it is valid Python that libcst's grammar does not cover

@@ -22,7 +22,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from nnlint.bodies import Bodies
+from nnlint.bodies import Bodies, defs_data, defs_from, span_of_lines
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -104,6 +104,35 @@ def index(tree: ast.Module, text: str) -> Optional[Statements]:
                 return None  # bound by two statements: which binding holds depends on their order
         modules = (modules | here) - {n for n in names if n not in here}
     return Statements(lines, statements, binder, bodies)
+
+
+def outline(statements: Statements) -> list:
+    """The index as plain data (JSON), to keep in the cache with the digest of the module's
+    text (:mod:`nnlint.cache`): another run that imports the same text needs no parse of it
+    to read it statement by statement."""
+    return [[s.first, s.last, s.names, defs_data(s.defs)] for s in statements.statements]
+
+
+def from_outline(data: Any, text: str) -> Optional[Statements]:
+    """The index :func:`outline` gave for this text; None for data that is not one (it is read
+    from a file: checked, never trusted)."""
+    lines = split_lines(text)
+    statements: list[Statement] = []
+    if not isinstance(data, list):
+        return None
+    for item in data:
+        if not (isinstance(item, list) and len(item) == 4 and span_of_lines(item[0], item[1], len(lines))
+                and isinstance(item[2], list) and all(isinstance(n, str) and n.isidentifier() for n in item[2])):
+            return None
+        defs = defs_from(item[3], len(lines))
+        if defs is None:
+            return None
+        statements.append(Statement(item[0], item[1], list(item[2]), defs))
+    binder: dict[str, int] = {}
+    for i, stmt in enumerate(statements):
+        for name in stmt.names:
+            binder.setdefault(name, i)  # as index() binds them: the first statement (an import bound again)
+    return Statements(lines, statements, binder, Bodies(lines))
 
 
 def split_lines(text: str) -> list[str]:

@@ -32,6 +32,17 @@ def _entries(project: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if len(p.name) == 64) if folder.is_dir() else []
 
 
+def _payload(entry: Path) -> dict:
+    from nnlint import cache
+
+    return json.loads(cache._inflate(entry.read_bytes()[len(cache._MAGIC) + 32:]))
+
+
+def _findings_entries(project: Path) -> list[Path]:
+    """The entries of linted files (not the outlines of the modules they import)."""
+    return [p for p in _entries(project) if "unit" in _payload(p)]
+
+
 def _project(tmp_path: Path) -> Path:
     project = tmp_path / "proj"
     write(project, "pyproject.toml", "[project]\nname = 'p'\n")
@@ -86,6 +97,55 @@ def test_a_warm_run_parses_nothing(in_process, monkeypatch, capsys):
     monkeypatch.setattr("nnlint.frontends.project.parse", parse)
     assert main(["--format", "json", "train.py"]) == 1
     assert capsys.readouterr().out == cold
+
+
+@pytest.mark.parametrize("effect", ["", "nn.Module.dump_patches = True\n"], ids=["indexed", "run-whole"])
+def test_an_edited_file_reads_the_modules_it_imports_from_their_outlines(in_process, monkeypatch, capsys, effect):
+    """A pre-commit run on an edited train.py: model.py, unchanged, is read from the outline the
+    first run kept (by statement, or, with a top-level effect, whole without its functions)."""
+    from nnlint import source
+    from nnlint.cli import main
+
+    (in_process / "model.py").write_text(_MODEL + effect, encoding="utf-8")
+    assert main(["--format", "json", "train.py"]) == 1
+    capsys.readouterr()
+    (in_process / "train.py").write_text(_TRAIN + "# edited\n", encoding="utf-8")
+    indexed = []
+    monkeypatch.setattr(source, "index", lambda *args: indexed.append(args) or None)
+    assert main(["--format", "json", "train.py"]) == 1
+    edited = capsys.readouterr().out
+    assert indexed == []  # model.py was not parsed to be indexed
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(in_process.parent / "xdg"))
+    monkeypatch.chdir(in_process)
+    assert main(["--format", "json", "--no-cache", "train.py"]) == 1
+    assert capsys.readouterr().out == edited and "NN109" in edited
+
+
+@pytest.mark.parametrize("bad", [
+    {"statements": [[1, 999, ["Classifier"], []]]}, {"statements": [["1", 2, ["Classifier"], []]]},
+    {"statements": [[1, 2, ["not a name"], []]]}, {"statements": [[1, 2, ["a"], [["f", 3, 2, True]]]]},
+    {"statements": [[1, 2, ["a"], [["f", 1, 2, 1]]]]}, {"defs": [[1, 1, 2, True]]}, {"defs": None},
+    {"other": []}, {"statements": [], "defs": []}, [], "x",
+], ids=lambda bad: json.dumps(bad)[:40])
+def test_an_outline_that_does_not_fit_the_module_is_read_afresh(tmp_path, bad):
+    """A signed outline whose data is not an outline of the module (an older nnlint's bug) is a miss."""
+    project = _project(tmp_path)
+    truth = _lint(project, tmp_path, "train.py")
+    [outline] = [p for p in _entries(project) if "outline" in _payload(p)]
+    from nnlint import cache
+
+    payload = _payload(outline)
+    payload["outline"] = bad
+    packed = __import__("zlib").compress(json.dumps(payload).encode())
+    key = (tmp_path / "xdg" / "nnlint" / "key").read_bytes()
+    import hashlib
+    import hmac
+
+    outline.write_bytes(cache._MAGIC + hmac.new(key, outline.name.encode() + b"\0" + packed, hashlib.sha256).digest()
+                        + packed)
+    (project / "train.py").write_text(_TRAIN + "# edited\n", encoding="utf-8")
+    assert _codes(_lint(project, tmp_path, "train.py")) == _codes(truth)
 
 
 def test_editing_an_imported_module_relints_its_importer(tmp_path):
@@ -165,11 +225,11 @@ def test_options_that_change_findings_are_keys_too(tmp_path):
 def test_an_entry_signed_with_another_key_is_ignored_and_replaced(tmp_path):
     project = _project(tmp_path)
     truth = _lint(project, tmp_path, "train.py")
-    [entry] = [p for p in _entries(project)]
+    [entry] = _findings_entries(project)
     # Forge an entry with no findings, signed with a key that is not this user's.
     forged = tmp_path / "forger"
     _lint(project, forged, "train.py")
-    assert _entries(project) == [entry]  # the same name: the name is no secret
+    assert _findings_entries(project) == [entry]  # the same name: the name is no secret
     from nnlint import cache
 
     data = entry.read_bytes()
@@ -215,7 +275,7 @@ def test_a_symlinked_cache_folder_is_not_used(tmp_path):
 def test_an_entry_that_is_a_link_is_not_followed(tmp_path):
     project = _project(tmp_path)
     truth = _lint(project, tmp_path, "train.py")
-    [entry] = _entries(project)
+    [entry] = _findings_entries(project)
     outside = tmp_path / "outside"
     outside.write_bytes(entry.read_bytes())
     entry.unlink()

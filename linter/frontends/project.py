@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 from nnlint.files import project_root
-from nnlint.source import MAX_BYTES, SourceFile, decode, parse
+from nnlint.source import MAX_BYTES, Outlines, SourceFile, decode, parse
 
 if TYPE_CHECKING:
     import re
@@ -60,7 +60,7 @@ class ModuleInfo:
 
 
 class Project:
-    def __init__(self, display_paths: dict[Path, str], record: bool = False) -> None:
+    def __init__(self, display_paths: dict[Path, str], record: bool = False, outlines: Optional[Outlines] = None) -> None:
         # absolute path -> the path as it is shown to the user
         self.display_paths = display_paths
         self.modules: dict[Path, Optional[ModuleInfo]] = {}
@@ -75,6 +75,8 @@ class Project:
         #: import found, whose own facts count too). A file's findings hold while they do.
         self.facts: Optional[dict[Path, set[tuple[str, str]]]] = {} if record else None
         self.digests: dict[Path, str] = {}
+        #: where imported modules' outlines are kept between runs (the cache; it records, too)
+        self.outlines = outlines if record else None
         #: the modules some file's import statement found: they stay parsed (see :meth:`release`)
         self.imported: set[Path] = set()
 
@@ -115,7 +117,8 @@ class Project:
 
             code = self.notebooks[abspath] = notebook.read(abspath, text)
             text = code.text
-        info = ModuleInfo(parse(shown, abspath, text, imported=imported and abspath not in self.display_paths))
+        info = ModuleInfo(parse(shown, abspath, text, imported=imported and abspath not in self.display_paths,
+                                outlines=self.outlines, digest=self.digests.get(abspath)))
         info.source.notebook = code
         self.modules[abspath] = info
         return info
