@@ -41,17 +41,19 @@ def _maker(cls: type) -> Any:
     immutable). The conversion only makes what CPython's parser accepted, and making nodes is
     most of its time: the function is generated for the class, one slot write per field and no
     loop, about three times faster than a generic constructor."""
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    # the function's own names end in two underscores, which no field's name does (a field named
+    # ``cls``, as MatchClass has, must not hide the class)
+    namespace: dict[str, Any] = {"new__": object.__new__, "cls__": cls}
     params, writes = [], []
     for i, f in enumerate(dataclasses.fields(cls)):
-        namespace[f"d{i}"] = f.default if f.default is not dataclasses.MISSING else \
+        namespace[f"d{i}__"] = f.default if f.default is not dataclasses.MISSING else \
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
-        namespace[f"s{i}"] = getattr(cls, f.name).__set__  # the slot's own setter: frozen nodes refuse setattr
-        params.append(f"{f.name}=d{i}")
-        writes.append(f"    s{i}(node, {f.name})\n")
+        namespace[f"s{i}__"] = getattr(cls, f.name).__set__  # the slot's own setter: frozen nodes refuse setattr
+        params.append(f"{f.name}=d{i}__")
+        writes.append(f"    s{i}__(node__, {f.name})\n")
     signature = f"*, {', '.join(params)}" if params else ""
-    exec(f"def make({signature}):\n    node = new(cls)\n{''.join(writes)}    return node\n", namespace)
-    return namespace["make"]
+    exec(f"def make__({signature}):\n    node__ = new__(cls__)\n{''.join(writes)}    return node__\n", namespace)
+    return namespace["make__"]
 
 
 class _Makers:
@@ -68,7 +70,7 @@ _new = _Makers()
 _MADE: dict[type, Any] = {}
 
 
-def _node(cls: type, **values: Any) -> Any:
+def _node(cls: type, /, **values: Any) -> Any:
     """A node of a class chosen at run time (an operator's, a ``try`` 's kind)."""
     make = _MADE.get(cls)
     if make is None:
@@ -117,7 +119,10 @@ def convert(tree: ast.Module, text: str) -> tuple[cst.Module, Positions]:
     :class:`Unconvertible`."""
     if text.count("\r") != text.count("\r\n"):
         raise Unconvertible("line breaks of a lone carriage return")
-    return _Converter(text).module(tree)
+    try:
+        return _Converter(text).module(tree)
+    except TypeError as exc:  # a node made with a field its class lacks: the conversion's bug, libcst reads it
+        raise Unconvertible(str(exc)) from None
 
 
 class _Converter:

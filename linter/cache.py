@@ -14,9 +14,9 @@ sources, Python's and libcst's versions, the settings (the configuration as reso
 selected rules, ``--task``) and the current folder.
 
 A second kind of entry holds the outline of a module a linted file imports (not one linted
-itself), by the digest of its bytes: its top-level statements, the names each binds and the
+itself), by the digest of its text (a notebook's code): its top-level statements, the names each binds and the
 lines of its functions (:func:`nnlint.statements.outline`), or for a module run whole, the
-lines of its functions. It depends on nothing but those bytes, nnlint's own sources and
+lines of its functions. It depends on nothing but that text, nnlint's own sources and
 Python's version, so a run that lints an edited ``train.py`` (a pre-commit hook on a staged
 change) reads the unchanged modules it imports from their outlines instead of parsing them
 whole, and parses only the parts its analysis runs.
@@ -113,7 +113,7 @@ class Cache:
         return json.loads(_inflate(payload))
 
     def outline(self, digest: str) -> object:
-        """The outline kept for an imported module whose bytes have this digest
+        """The outline kept for an imported module whose text has this digest
         (:func:`nnlint.source.parse`), or None."""
         try:
             entry = self._read(self._outline_name(digest))

@@ -5,7 +5,9 @@ each node's children are visited and the node is made again from them, validatio
 so a read-only walk costs several times the tree's construction. nnlint walks trees only to
 read them: :func:`walk` yields the same nodes in the same order (pre-order, children in source
 order) by reading each node's fields, leaving out the fields that hold only whitespace,
-brackets and punctuation (never an expression nor a statement).
+brackets and punctuation (never an expression nor a statement). It keeps its own stack, so an
+expression nested a few hundred deep (``a + a + ... + a``), which ran libcst's recursive
+visitor out of Python's stack, is walked too.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ _LAYOUT_PREFIXES = ("whitespace", "lpar", "rpar", "lbracket", "rbracket", "lbrac
 _SOURCE_ORDER = {
     cst.Arg: ("keyword", "value"),
     cst.IfExp: ("body", "test", "orelse"),
-    cst.ClassDef: ("decorators", "name", "bases", "keywords", "body"),
-    cst.FunctionDef: ("decorators", "name", "params", "returns", "body"),
+    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    cst.Parameters: ("posonly_params", "posonly_ind", "params", "star_arg", "kwonly_params", "star_kwarg"),
     cst.ExceptHandler: ("type", "name", "body"),
     cst.ExceptStarHandler: ("type", "name", "body"),
+    cst.MatchCase: ("pattern", "guard", "body"),
+    cst.TypeAlias: ("name", "type_parameters", "value"),
 }
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

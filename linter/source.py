@@ -9,6 +9,7 @@ is computed the first time a finding asks (:meth:`SourceFile.span`).
 from __future__ import annotations
 
 import ast
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
@@ -102,32 +103,34 @@ def _declared_encoding(raw: bytes) -> Optional[str]:
 
 class Outlines(Protocol):
     """Where the outlines of imported modules are kept between runs (:class:`nnlint.cache.Cache`):
-    by the digest of the module's bytes, what reading it statement by statement needs (its
-    index), or for a module run whole, its functions' lines."""
+    by the digest of the text parsed (a notebook's code, not its file's bytes), what reading it
+    statement by statement needs (its index), or for a module run whole, its functions' lines."""
 
     def outline(self, digest: str) -> Any: ...
 
     def keep_outline(self, digest: str, data: Any) -> None: ...
 
 
-def parse(path: str, abspath: Path, text: str, imported: bool = False, outlines: Optional[Outlines] = None,
-          digest: Optional[str] = None) -> SourceFile:
+def parse(path: str, abspath: Path, text: str, imported: bool = False,
+          outlines: Optional[Outlines] = None) -> SourceFile:
     """Parse text; invalid Python raises :class:`SourceSyntaxError`.
 
     An ``imported`` module (one nnlint follows an import to, not one it lints) whose top level
     only binds names is indexed, not parsed with libcst: its statements are parsed as they are
     needed (:mod:`nnlint.statements`). Any other imported module is parsed without its
-    function bodies, each parsed when it is read (:mod:`nnlint.bodies`). With ``outlines``
-    (and the ``digest`` of the module's bytes), an imported module whose outline a run kept is
-    not parsed at all until its parts are read: a pre-commit run on an edited file reads the
-    unchanged modules it imports from their outlines.
+    function bodies, each parsed when it is read (:mod:`nnlint.bodies`). With ``outlines``, an
+    imported module whose outline a run kept (for the same text) is not parsed at all until its
+    parts are read: a pre-commit run on an edited file reads the unchanged modules it imports
+    from their outlines.
 
     CPython's own parser reads the text first: it is ten times faster than libcst, reports
     the exact line of a syntax error, and refuses nesting that would crash libcst's native
     parser (a process crash, not an exception). What CPython cannot parse cannot run anyway.
     """
-    known = outlines.outline(digest) if imported and outlines is not None and digest is not None else None
-    if known is not None:  # the same bytes read whole before, by this nnlint: checked and parsed then
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() \
+        if imported and outlines is not None else None
+    known = outlines.outline(digest) if outlines is not None and digest is not None else None
+    if known is not None:  # the same text read whole before, by this nnlint: checked and parsed then
         found = _outlined(path, abspath, text, known)
         if found is not None:
             return found

@@ -109,6 +109,12 @@ def test_the_conversion_is_libcst_s_tree(path):
     same(ours.body, theirs.body, path.name, (table, their_positions))
 
 
+def test_a_field_may_have_any_name():
+    """A field named like the generated constructor's own names (MatchClass's ``cls``) is a field."""
+    name = cst.Name("P")
+    assert ast_to_cst._node(cst.MatchClass, cls=name).cls is name
+
+
 @pytest.mark.parametrize("code", [
     "from m import *\n", "from . import *\n", "def f(*, a):\n    pass\n", "def f(a, /):\n    pass\n",
     "try:\n    pass\nexcept* E:\n    pass\n", "async def f():\n    async with a as b:\n        yield\n",

@@ -376,3 +376,26 @@ def test_a_finding_from_the_cache_keeps_its_place_among_the_files(tmp_path):
     assert messages() == fresh  # the cache written
     write(tmp_path, "train.py", "from model import Net\n\nnet = Net(p=0.95)\n# edited\n")
     assert messages() == fresh == messages("--no-cache")  # model.py from the cache, train.py analysed again
+
+
+def test_an_outline_is_found_by_the_text_parsed(tmp_path, monkeypatch):
+    """Not by a file's bytes: a notebook's outline describes its code, not its JSON."""
+    from nnlint import source
+
+    class Kept(dict):
+        def outline(self, digest):
+            return self.get(digest)
+
+        def keep_outline(self, digest, data):
+            self[digest] = data
+
+    kept = Kept()
+    fresh = source.parse("model.py", tmp_path / "model.py", _MODEL, imported=True, outlines=kept)
+    assert len(kept) == 1
+    monkeypatch.setattr(source, "index", lambda *args: pytest.fail("parsed to be indexed"))
+    outlined = source.parse("model.py", tmp_path / "model.py", _MODEL, imported=True, outlines=kept)
+    assert [(s.first, s.last, s.names) for s in outlined.statements.statements] \
+        == [(s.first, s.last, s.names) for s in fresh.statements.statements]
+    monkeypatch.undo()
+    source.parse("other.py", tmp_path / "other.py", _MODEL + "x = 1\n", imported=True, outlines=kept)
+    assert len(kept) == 2

@@ -46,6 +46,9 @@ def test_the_walk_is_the_visitor_s_order(path):
     "x = a if f(b) else g(c)\n", "f(key=g(), *h())\n", "@d(1)\nclass C(B, metaclass=M):\n    x = y\n",
     "try:\n    pass\nexcept E(1) as e:\n    g()\n", "@d\ndef f(a: int = g()) -> h():\n    return k()\n",
     "{k(): v() for k in a if p()}\n", "lambda q=r(): s(q)\n",
+    "def f(a=g1(), /, b=g2(), *c, d=g3(), **e):\n    pass\n", "lambda a=g1(), /, b=g2(): 0\n",
+    "match x:\n    case [y] if g(y):\n        h()\n", "type X[T: f()] = g()\n",
+    "class A[T: f()](B(), k=g()):\n    pass\n", "@d()\ndef k[T: g()](a=h()) -> r():\n    pass\n",
 ])
 def test_fields_declared_out_of_source_order_are_walked_in_source_order(code):
     module = cst.parse_module(code)

@@ -118,7 +118,7 @@ class Project:
             code = self.notebooks[abspath] = notebook.read(abspath, text)
             text = code.text
         info = ModuleInfo(parse(shown, abspath, text, imported=imported and abspath not in self.display_paths,
-                                outlines=self.outlines, digest=self.digests.get(abspath)))
+                                outlines=self.outlines))
         info.source.notebook = code
         self.modules[abspath] = info
         return info
