@@ -529,28 +529,29 @@ class Interpreter:
 
     def exec_stmt(self, stmt: cst.CSTNode, frame: Frame) -> None:
         self.tick()
-        if isinstance(stmt, cst.SimpleStatementLine):
+        kind = type(stmt)  # (exact classes: a negative isinstance on libcst's ABCs costs a Python call)
+        if kind is cst.SimpleStatementLine:
             for small in stmt.body:
                 self.exec_small(small, frame)
-        elif isinstance(stmt, cst.FunctionDef):
+        elif kind is cst.FunctionDef:
             closure = () if frame.is_module else (frame.locals, *frame.enclosing)
             frame.locals[stmt.name.value] = FunctionRef(stmt, frame.module, closure=closure)
-        elif isinstance(stmt, cst.ClassDef):
+        elif kind is cst.ClassDef:
             frame.locals[stmt.name.value] = self.define_class(stmt, frame)
-        elif isinstance(stmt, cst.If):
+        elif kind is cst.If:
             self.exec_if(stmt, frame)
-        elif isinstance(stmt, (cst.For, cst.While)):
+        elif kind in (cst.For, cst.While):
             self.loops += 1
             self.branch_path.append((id(stmt), LOOP))
             try:
-                if isinstance(stmt, cst.For):
+                if kind is cst.For:
                     self.exec_for(stmt, frame)
                 else:
                     self.exec_unknown_loop(stmt.body.body, frame, None)
             finally:
                 self.loops -= 1
                 self.branch_path.pop()
-        elif isinstance(stmt, cst.With):
+        elif kind is cst.With:
             contexts = []
             for item in stmt.items:
                 value = self.eval(item.item, frame)
@@ -558,7 +559,7 @@ class Interpreter:
                 if item.asname is not None:
                     self.assign(item.asname.name, UNKNOWN, frame)  # what __enter__ returns is not followed
             self.exec_with(contexts, stmt.body.body, frame)
-        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        elif kind in (cst.Try, cst.TryStar):
             self.exec_block(stmt.body.body, frame)
             if stmt.orelse is not None:
                 self.exec_block(stmt.orelse.body.body, frame)
@@ -570,14 +571,15 @@ class Interpreter:
         self.exec_block(body, frame)
 
     def exec_small(self, small: cst.CSTNode, frame: Frame) -> None:
-        if isinstance(small, cst.Assign):
+        kind = type(small)  # (exact classes, as in exec_stmt)
+        if kind is cst.Assign:
             value = self.eval(small.value, frame)
             for target in small.targets:
                 self.assign(target.target, value, frame)
-        elif isinstance(small, cst.AnnAssign):
+        elif kind is cst.AnnAssign:
             if small.value is not None:
                 self.assign(small.target, self.eval(small.value, frame), frame)
-        elif isinstance(small, cst.AugAssign):
+        elif kind is cst.AugAssign:
             op = _AUG.get(type(small.operator))
             current = self.eval(small.target, frame)
             value = self.eval(small.value, frame)
@@ -589,16 +591,16 @@ class Interpreter:
                 return
             result = self.binary(op, current, value, small, frame) if op else UNKNOWN
             self.assign(small.target, result, frame)
-        elif isinstance(small, cst.Expr):
+        elif kind is cst.Expr:
             self.eval(small.value, frame)
-        elif isinstance(small, cst.Return):
+        elif kind is cst.Return:
             frame.returns.append(self.eval(small.value, frame) if small.value is not None else None)
             raise _Return
-        elif isinstance(small, (cst.Import, cst.ImportFrom)):
+        elif kind in (cst.Import, cst.ImportFrom):
             self.bind_import(small, frame)
-        elif isinstance(small, (cst.Break, cst.Continue)):
+        elif kind in (cst.Break, cst.Continue):
             raise _LoopExit
-        elif isinstance(small, cst.Raise):
+        elif kind is cst.Raise:
             raise _Return
 
     def assign(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
@@ -694,7 +696,15 @@ class Interpreter:
             if returned_all:
                 raise _Return
             return
-        for name in set().union(*results):
+        # the names some branch bound anew or deleted, in the order the branches bound them (a
+        # module's names are analysed in the order bound: never in a set's, which changes with
+        # each process's string hashes); the others keep ``before``'s value
+        changed: dict[str, None] = {}
+        for r in results:
+            changed.update((k, None) for k, v in r.items() if before.get(k, _ABSENT) is not v)
+            if not before.keys() <= r.keys():
+                changed.update((k, None) for k in before if k not in r)
+        for name in changed:
             values = [r.get(name, UNKNOWN) for r in results]
             if not all(v is values[0] for v in values):
                 values = [self.force(v) for v in values]  # two imports may bind the same thing
@@ -1228,6 +1238,7 @@ class Interpreter:
 
 _POISON = object()  # a dict key marking a dict whose contents are no longer known
 _UNBOUND = object()  # what a star import binds for a name it does not bind
+_ABSENT = object()  # a name a scope does not hold
 
 #: str methods evaluated on static strings (no side effects, no unbounded results).
 _STR_METHODS = frozenset("find rfind startswith endswith lower upper strip lstrip rstrip replace split count".split())
