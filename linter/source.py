@@ -9,7 +9,6 @@ is computed the first time a finding asks (:meth:`SourceFile.span`).
 from __future__ import annotations
 
 import ast
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
@@ -127,8 +126,11 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False,
     the exact line of a syntax error, and refuses nesting that would crash libcst's native
     parser (a process crash, not an exception). What CPython cannot parse cannot run anyway.
     """
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() \
-        if imported and outlines is not None else None
+    digest = None
+    if imported and outlines is not None:
+        import hashlib  # here: OpenSSL's library is 4 MB of a run that keeps no cache
+
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     known = outlines.outline(digest) if outlines is not None and digest is not None else None
     if known is not None:  # the same text read whole before, by this nnlint: checked and parsed then
         found = _outlined(path, abspath, text, known)

@@ -42,9 +42,9 @@ print("\n@@PROBE@@" + json.dumps({{"code": code, "loaded": loaded, "attempted": 
 """
 
 
-def probe(tmp_path, argv: list[str]) -> dict:
+def probe(tmp_path, argv: list[str], heavy: tuple[str, ...] = HEAVY) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY, argv=argv)],
+        [sys.executable, "-c", PROBE.format(heavy=heavy, argv=argv)],
         cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=120,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -138,3 +138,15 @@ def test_findings_do_not_import_pydantic(tmp_path, fmt):
     report = probe(tmp_path, ["--format", fmt, "bug.py"])
     assert report["code"] == 1, report
     assert heavy_seen(report, HEAVY) == [], report
+
+
+def test_a_run_that_keeps_no_cache_does_not_load_openssl(tmp_path):
+    """hashlib (OpenSSL's library: 4 MB of a 37 MB run) is for the cache's digests and keys only,
+    also where an imported module is read (its outline is looked up only with a cache)."""
+    write(tmp_path, "model.py", MODEL_RELU)
+    write(tmp_path, "train.py", TRAIN_MSE)
+    report = probe(tmp_path, ["--no-cache", "train.py"], heavy=("hashlib",))
+    assert report["code"] == 1 and "NN" in report["output"], report
+    assert report["loaded"] == [], report
+    cached = probe(tmp_path, ["train.py"], heavy=("hashlib",))  # the probe sees it where the cache needs it
+    assert cached["loaded"] == ["hashlib"], cached
