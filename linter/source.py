@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 from nnlint import files
 from nnlint.errors import SourceSyntaxError, UnreadableFile, UnsupportedSyntax
 from nnlint.bodies import Bodies, defs_data, defs_from
-from nnlint.statements import Statements, from_outline, index, outline, split_lines
+from nnlint.statements import Statements, from_outline, index, outline, plain_line_breaks, split_lines
 from nnlint.token_budget import too_many_tokens
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False,
         import hashlib  # here: OpenSSL's library is 4 MB of a run that keeps no cache
 
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    known = outlines.outline(digest) if outlines is not None and digest is not None else None
+    known = outlines.outline(digest) if digest is not None else None
     if known is not None:  # the same text read whole before, by this nnlint: checked and parsed then
         found = _outlined(path, abspath, text, known)
         if found is not None:
@@ -151,14 +151,14 @@ def parse(path: str, abspath: Path, text: str, imported: bool = False,
     if imported:
         statements = index(tree, text)
         if statements is not None:
-            if outlines is not None and digest is not None:
+            if digest is not None:
                 outlines.keep_outline(digest, {"statements": outline(statements)})
             return SourceFile(path=path, abspath=abspath, text=text, parsed=None, statements=statements,
                               bodies=statements.bodies)
-        if text.count("\r") == text.count("\r\n"):  # (else ast's line numbers and a split could disagree)
+        if plain_line_breaks(text):
             bodies = Bodies(split_lines(text))
             defs = bodies.defs(tree.body)
-            if outlines is not None and digest is not None:
+            if digest is not None:  # (an outline is kept where one was looked up)
                 outlines.keep_outline(digest, {"defs": defs_data(defs)})
     return _parsed(path, abspath, text, tree, bodies, defs)
 
@@ -174,7 +174,7 @@ def _outlined(path: str, abspath: Path, text: str, known: Any) -> Optional[Sourc
             return None
         return SourceFile(path=path, abspath=abspath, text=text, parsed=None, statements=statements,
                           bodies=statements.bodies)
-    if text.count("\r") != text.count("\r\n"):
+    if not plain_line_breaks(text):
         return None
     bodies = Bodies(split_lines(text))
     defs = defs_from(known.get("defs"), len(bodies.lines))

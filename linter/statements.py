@@ -79,7 +79,7 @@ def index(tree: ast.Module, text: str) -> Optional[Statements]:
     """The module's top-level statements and what each binds; None when the module must be run
     whole (see the module docstring), or when its line breaks are not all ``\\n`` or ``\\r\\n``
     (then :mod:`ast`'s line numbers and a plain split of the text could disagree)."""
-    if ":=" in text or text.count("\r") != text.count("\r\n"):
+    if ":=" in text or not plain_line_breaks(text):
         return None
     statements: list[Statement] = []
     binder: dict[str, int] = {}
@@ -133,6 +133,12 @@ def from_outline(data: Any, text: str) -> Optional[Statements]:
         for name in stmt.names:
             binder.setdefault(name, i)  # as index() binds them: the first statement (an import bound again)
     return Statements(lines, statements, binder, Bodies(lines))
+
+
+def plain_line_breaks(text: str) -> bool:
+    """Whether every line break is ``\\n`` or ``\\r\\n``: then :mod:`ast`'s line numbers and
+    :func:`split_lines` agree (a lone ``\\r`` ends a line for the one and not the other)."""
+    return text.count("\r") == text.count("\r\n")
 
 
 def split_lines(text: str) -> list[str]:
